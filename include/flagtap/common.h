@@ -1,0 +1,44 @@
+/*
+ * flagtap: shared error codes and small helpers.
+ *
+ * Every exported function that can fail returns 0 or a negative FT_E* code
+ * and, where a human needs detail, writes it into a caller-supplied
+ * (errstr, errstr_size) buffer.  Messages are lower case, problem first,
+ * without a full stop.
+ */
+#ifndef FLAGTAP_COMMON_H
+#define FLAGTAP_COMMON_H
+
+#include <stddef.h>
+
+enum ft_err {
+	FT_OK = 0,
+	FT_ENOMEM = -1,   /* allocation failed */
+	FT_EINVAL = -2,   /* malformed input (file, record, argument) */
+	FT_EIO = -3,      /* read/write/system call failed */
+	FT_ENOENT = -4,   /* no such file, key or field */
+	FT_ELIMIT = -5,   /* a configured limit was exceeded */
+	FT_EENGINE = -6,  /* the match engine reported an error */
+	FT_EKAFKA = -7,   /* a Kafka client call failed */
+	FT_EFATAL = -8,   /* unrecoverable: the process must exit non-zero */
+};
+
+#define FT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Formats into errstr (always NUL-terminated, truncated if needed).
+ * Safe with errstr == NULL or errstr_size == 0.  Returns `code`, so error
+ * paths can read `return ft_err(errstr, n, FT_EINVAL, "...", ...);`.
+ */
+int ft_err(char *errstr, size_t errstr_size, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Reads a whole file into a NUL-terminated heap buffer.  On success
+ * *out owns the buffer (free() it) and *lenp holds the length without the
+ * terminator.  Files larger than max_bytes fail with FT_ELIMIT.
+ */
+int ft_read_file(const char *path, size_t max_bytes, char **out, size_t *lenp,
+		 char *errstr, size_t errstr_size);
+
+#endif

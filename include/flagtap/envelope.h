@@ -1,0 +1,110 @@
+/*
+ * envelope: what a flagged record becomes on the output topic.
+ *
+ * The envelope is one line of JSON:
+ *
+ *   {"v":1,
+ *    "rules":[{"id":"SEC-001","title":"...","severity":"high"},
+ *             {"id":"PII-2","title":"...","severity":"low",
+ *              "error":"match limit exceeded"}],
+ *    "severity":"high",
+ *    "source":{"topic":"payments","partition":3,"offset":1234,
+ *              "timestamp":1764201600000,"key":"acct-42"},
+ *    "ruleset":"sha256:...",
+ *    "flagged_at":"2026-11-26T23:59:01.123Z",
+ *    "format":"json",
+ *    "record":{...}}
+ *
+ * `record` is the original record: embedded as JSON (whitespace removed)
+ * when the input format is json and the record is valid JSON, as a JSON
+ * string when it is valid UTF-8, otherwise replaced by "record_base64".
+ * The same applies to source.key ("key_base64"; null when absent).
+ * A rule entry carrying "error" could not be evaluated: the record is
+ * forwarded because the engine could not prove it clean.
+ *
+ * The message value is the envelope compressed as a zlib stream (RFC 1950),
+ * readable by any zlib (Python: zlib.decompress(value)).
+ *
+ * Pure stage: no I/O.  A struct ft_zlib belongs to one thread.
+ */
+#ifndef FLAGTAP_ENVELOPE_H
+#define FLAGTAP_ENVELOPE_H
+
+#include <stdint.h>
+#include <zlib.h>
+
+#include "flagtap/buf.h"
+#include "flagtap/match.h"
+#include "flagtap/rules.h"
+
+#define FT_ENVELOPE_VERSION 1
+/* Decoding refuses envelopes that inflate beyond this. */
+#define FT_ENVELOPE_MAX_BYTES (64u << 20)
+
+/* Where a record came from. */
+struct ft_source {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp; /* ms since the epoch, or -1 if unknown */
+	const void *key;   /* NULL when the record has no key */
+	size_t key_len;
+};
+
+/*
+ * Appends the envelope JSON for a record with match result res (n > 0).
+ * flagged_at_ms is the wall-clock time of the decision.  Returns 0 or
+ * FT_ENOMEM.
+ */
+int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
+		      const struct ft_match_result *res,
+		      const struct ft_source *src, enum ft_format format,
+		      const char *rec, size_t len, int64_t flagged_at_ms);
+
+/*
+ * Appends the comma-separated ids of the rules that fired ("A,B") and
+ * returns 0 or FT_ENOMEM.  Used for the flagtap-rules header.
+ */
+int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,
+			 const struct ft_match_result *res);
+
+/* A reusable deflate stream. */
+struct ft_zlib {
+	z_stream zs;
+	int level;
+	int ready;
+};
+
+/* level: 0..9 or Z_DEFAULT_COMPRESSION.  Returns 0 or FT_ENOMEM. */
+int ft_zlib_init(struct ft_zlib *z, int level);
+void ft_zlib_release(struct ft_zlib *z);
+
+/*
+ * Replaces the contents of out with the zlib stream of [in, in+len).
+ * Returns 0, FT_ENOMEM, or FT_EINVAL if zlib fails.
+ */
+int ft_zlib_compress(struct ft_zlib *z, const void *in, size_t len,
+		     struct ft_buf *out);
+
+/*
+ * Replaces the contents of out with the inflated zlib stream [in, in+len).
+ * Fails with FT_EINVAL ("not a zlib stream", "truncated zlib stream",
+ * "trailing bytes after zlib stream") or FT_ELIMIT beyond max_out bytes.
+ */
+int ft_zlib_decompress(const void *in, size_t len, size_t max_out,
+		       struct ft_buf *out, char *errstr, size_t errstr_size);
+
+/*
+ * Decodes a message value: inflates it into out and checks that the
+ * result is a valid envelope (a JSON object with "rules" array,
+ * "severity", "source" object, "ruleset" string and "record" or
+ * "record_base64").  Returns 0 or FT_EINVAL/FT_ELIMIT/FT_ENOMEM with the
+ * reason in errstr.
+ */
+int ft_envelope_decode(const void *value, size_t len, struct ft_buf *out,
+		       char *errstr, size_t errstr_size);
+
+/* Appends standard base64 (RFC 4648, padded) of [p, p+n). */
+void ft_base64(struct ft_buf *out, const void *p, size_t n);
+
+#endif

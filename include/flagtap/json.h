@@ -1,0 +1,80 @@
+/*
+ * json: a validating, allocation-free JSON reader and a string escaper.
+ *
+ * The reader never builds a tree: it walks the text once to answer one
+ * question (is it valid, where is a field).  It is a pure stage: no I/O,
+ * no global state, safe to call from any thread.  Input is (ptr, len) and
+ * need not be NUL-terminated.  Nesting deeper than FT_JSON_MAX_DEPTH is
+ * rejected as invalid, so hostile input cannot exhaust the stack.
+ */
+#ifndef FLAGTAP_JSON_H
+#define FLAGTAP_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "flagtap/buf.h"
+
+#define FT_JSON_MAX_DEPTH 64
+
+enum ft_json_type {
+	FT_JSON_NULL,
+	FT_JSON_BOOL,
+	FT_JSON_NUMBER,
+	FT_JSON_STRING,
+	FT_JSON_OBJECT,
+	FT_JSON_ARRAY,
+};
+
+/* A value located inside a document: [ptr, ptr+len) is its raw text
+ * (for strings, including the quotes). */
+struct ft_json_value {
+	enum ft_json_type type;
+	const char *ptr;
+	size_t len;
+};
+
+/*
+ * Checks that [s, s+len) is exactly one valid JSON value (RFC 8259,
+ * surrounding whitespace allowed, strings valid UTF-8).  Returns 0, or
+ * FT_EINVAL with "byte N: problem" in errstr (N counted from 0).
+ */
+int ft_json_validate(const char *s, size_t len, char *errstr,
+		     size_t errstr_size);
+
+/*
+ * Finds the value at a dotted path in the document [s, s+len): "a.b.c"
+ * descends through object members; a path component of decimal digits
+ * indexes an array when the value there is an array.  Object keys are
+ * compared after unescaping ("\u0061" matches "a").  When a key occurs more
+ * than once the last occurrence wins, as in most JSON parsers.
+ *
+ * The whole document is validated on the way.  Returns 0 and fills *out;
+ * FT_ENOENT when the document is valid but the path does not exist;
+ * FT_EINVAL (with "byte N: problem" in errstr) when the document is not
+ * valid JSON.
+ */
+int ft_json_find(const char *s, size_t len, const char *path,
+		 struct ft_json_value *out, char *errstr, size_t errstr_size);
+
+/*
+ * Appends the text of a value as a matcher should see it: a string value
+ * is unescaped to its UTF-8 contents (without quotes); any other value is
+ * appended as its raw JSON text.  The value must come from ft_json_find()
+ * (so it is known valid).  Errors are latched in the buffer (ft_buf_ok()).
+ */
+void ft_json_text(const struct ft_json_value *v, struct ft_buf *out);
+
+/*
+ * Appends [s, s+len) to out as a JSON string literal, quotes included,
+ * escaping '"', '\\' and control characters.  Each byte that is not part
+ * of valid UTF-8 is written as "\ufffd" (the replacement character), so
+ * the result is always valid JSON; callers that must keep bytes exact
+ * check ft_json_utf8_valid() first and choose another encoding.
+ */
+void ft_json_quote(struct ft_buf *out, const char *s, size_t len);
+
+/* Returns true if [s, s+len) is valid UTF-8 (no overlongs, no surrogates). */
+bool ft_json_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * envelope: JSON envelope of a flagged record, zlib framing, decoding.
+ */
+#include "flagtap/envelope.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "flagtap/common.h"
+#include "flagtap/json.h"
+
+void ft_base64(struct ft_buf *out, const void *p, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = p;
+	char q[4];
+	size_t i;
+	uint32_t v;
+
+	if (ft_buf_reserve(out, (n + 2) / 3 * 4))
+		return;
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		q[0] = tab[v >> 18];
+		q[1] = tab[(v >> 12) & 63];
+		q[2] = tab[(v >> 6) & 63];
+		q[3] = tab[v & 63];
+		ft_buf_add(out, q, 4);
+	}
+	if (i < n) {
+		v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+		q[0] = tab[v >> 18];
+		q[1] = tab[(v >> 12) & 63];
+		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		q[3] = '=';
+		ft_buf_add(out, q, 4);
+	}
+}
+
+/* Appends valid JSON text without insignificant whitespace. */
+static void add_minified(struct ft_buf *out, const char *s, size_t len)
+{
+	const char *end = s + len, *run = s;
+	bool in_str = false;
+
+	for (; s < end; s++) {
+		if (in_str) {
+			if (*s == '\\')
+				s++;
+			else if (*s == '"')
+				in_str = false;
+		} else if (*s == '"') {
+			in_str = true;
+		} else if (*s == ' ' || *s == '\t' || *s == '\n' ||
+			   *s == '\r') {
+			ft_buf_add(out, run, (size_t)(s - run));
+			run = s + 1;
+		}
+	}
+	ft_buf_add(out, run, (size_t)(end - run));
+}
+
+/* Appends "name":<text> choosing string or base64 form. */
+static void add_bytes(struct ft_buf *out, const char *name, const void *p,
+		      size_t n)
+{
+	if (ft_json_utf8_valid(p, n)) {
+		ft_buf_addf(out, "\"%s\":", name);
+		ft_json_quote(out, p, n);
+	} else {
+		ft_buf_addf(out, "\"%s_base64\":\"", name);
+		ft_base64(out, p, n);
+		ft_buf_addc(out, '"');
+	}
+}
+
+static void add_time(struct ft_buf *out, int64_t ms)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+	char ts[32];
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	ft_buf_addf(out, "\"%s.%03dZ\"", ts, (int)(ms % 1000));
+}
+
+static void add_rules(struct ft_buf *out, const struct ft_ruleset *rs,
+		      const struct ft_match_result *res)
+{
+	const struct ft_rule *r;
+	size_t i;
+
+	ft_buf_adds(out, "\"rules\":[");
+	for (i = 0; i < res->n; i++) {
+		r = &rs->rules[res->hits[i].rule];
+		if (i)
+			ft_buf_addc(out, ',');
+		ft_buf_adds(out, "{\"id\":");
+		ft_json_quote(out, r->id, strlen(r->id));
+		ft_buf_adds(out, ",\"title\":");
+		ft_json_quote(out, r->title, strlen(r->title));
+		ft_buf_addf(out, ",\"severity\":\"%s\"",
+			    ft_severity_name(r->severity));
+		if (r->field) {
+			ft_buf_adds(out, ",\"field\":");
+			ft_json_quote(out, r->field, strlen(r->field));
+		}
+		if (res->hits[i].error != FT_MERR_NONE) {
+			ft_buf_addf(out, ",\"error\":\"%s",
+				    ft_match_error_name(res->hits[i].error));
+			if (res->hits[i].error == FT_MERR_BAD_JSON)
+				ft_buf_addf(out, ": %s", res->json_error);
+			else if (res->hits[i].error == FT_MERR_ENGINE)
+				ft_buf_addf(out, " %d", res->hits[i].pcre2_rc);
+			ft_buf_addc(out, '"');
+		}
+		ft_buf_addc(out, '}');
+	}
+	ft_buf_addc(out, ']');
+}
+
+int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
+		      const struct ft_match_result *res,
+		      const struct ft_source *src, enum ft_format format,
+		      const char *rec, size_t len, int64_t flagged_at_ms)
+{
+	ft_buf_addf(out, "{\"v\":%d,", FT_ENVELOPE_VERSION);
+	add_rules(out, rs, res);
+	ft_buf_addf(out, ",\"severity\":\"%s\",\"source\":{\"topic\":",
+		    ft_severity_name(res->severity));
+	ft_json_quote(out, src->topic, strlen(src->topic));
+	ft_buf_addf(out, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":",
+		    (int)src->partition, (long long)src->offset);
+	if (src->timestamp >= 0)
+		ft_buf_addf(out, "%lld", (long long)src->timestamp);
+	else
+		ft_buf_adds(out, "null");
+	ft_buf_addc(out, ',');
+	if (src->key)
+		add_bytes(out, "key", src->key, src->key_len);
+	else
+		ft_buf_adds(out, "\"key\":null");
+	ft_buf_addf(out, "},\"ruleset\":\"%s\",\"flagged_at\":", rs->hash);
+	add_time(out, flagged_at_ms);
+	ft_buf_addf(out, ",\"format\":\"%s\",", ft_format_name(format));
+	if (format == FT_FORMAT_JSON &&
+	    ft_json_validate(rec, len, NULL, 0) == FT_OK) {
+		ft_buf_adds(out, "\"record\":");
+		add_minified(out, rec, len);
+	} else {
+		add_bytes(out, "record", rec, len);
+	}
+	ft_buf_addc(out, '}');
+	return ft_buf_ok(out) ? FT_OK : FT_ENOMEM;
+}
+
+int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,
+			 const struct ft_match_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->n; i++) {
+		if (i)
+			ft_buf_addc(out, ',');
+		ft_buf_adds(out, rs->rules[res->hits[i].rule].id);
+	}
+	return ft_buf_ok(out) ? FT_OK : FT_ENOMEM;
+}
+
+int ft_zlib_init(struct ft_zlib *z, int level)
+{
+	memset(z, 0, sizeof(*z));
+	z->level = level;
+	if (deflateInit(&z->zs, level) != Z_OK)
+		return FT_ENOMEM;
+	z->ready = 1;
+	return FT_OK;
+}
+
+void ft_zlib_release(struct ft_zlib *z)
+{
+	if (z && z->ready)
+		deflateEnd(&z->zs);
+	if (z)
+		z->ready = 0;
+}
+
+int ft_zlib_compress(struct ft_zlib *z, const void *in, size_t len,
+		     struct ft_buf *out)
+{
+	uLong bound;
+	int zrc;
+
+	if (len > UINT32_MAX)
+		return FT_ELIMIT;
+	bound = deflateBound(&z->zs, (uLong)len);
+	ft_buf_reset(out);
+	if (ft_buf_reserve(out, bound))
+		return FT_ENOMEM;
+	if (deflateReset(&z->zs) != Z_OK)
+		return FT_EINVAL;
+	z->zs.next_in = (Bytef *)(uintptr_t)in;
+	z->zs.avail_in = (uInt)len;
+	z->zs.next_out = (Bytef *)out->data;
+	z->zs.avail_out = (uInt)bound;
+	zrc = deflate(&z->zs, Z_FINISH);
+	if (zrc != Z_STREAM_END)
+		return FT_EINVAL;
+	out->len = z->zs.total_out;
+	return FT_OK;
+}
+
+int ft_zlib_decompress(const void *in, size_t len, size_t max_out,
+		       struct ft_buf *out, char *errstr, size_t errstr_size)
+{
+	z_stream zs;
+	int zrc, rc = FT_OK;
+
+	memset(&zs, 0, sizeof(zs));
+	ft_buf_reset(out);
+	if (len > UINT32_MAX)
+		return ft_err(errstr, errstr_size, FT_ELIMIT,
+			      "value too large");
+	if (inflateInit(&zs) != Z_OK)
+		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)len;
+	do {
+		if (out->len >= max_out) {
+			rc = ft_err(errstr, errstr_size, FT_ELIMIT,
+				    "inflates beyond %zu bytes", max_out);
+			goto out_end;
+		}
+		if (ft_buf_reserve(out, 16384)) {
+			rc = ft_err(errstr, errstr_size, FT_ENOMEM,
+				    "out of memory");
+			goto out_end;
+		}
+		zs.next_out = (Bytef *)out->data + out->len;
+		zs.avail_out = (uInt)(out->cap - out->len - 1);
+		zrc = inflate(&zs, Z_NO_FLUSH);
+		out->len = (size_t)((char *)zs.next_out - out->data);
+		out->data[out->len] = '\0';
+	} while (zrc == Z_OK && (zs.avail_in || !zs.avail_out));
+	if (zrc == Z_BUF_ERROR || (zrc == Z_OK && !zs.avail_in))
+		rc = ft_err(errstr, errstr_size, FT_EINVAL,
+			    "truncated zlib stream");
+	else if (zrc != Z_STREAM_END)
+		rc = ft_err(errstr, errstr_size, FT_EINVAL,
+			    "not a zlib stream (%s)",
+			    zs.msg ? zs.msg : "bad header");
+	else if (zs.avail_in)
+		rc = ft_err(errstr, errstr_size, FT_EINVAL,
+			    "trailing bytes after zlib stream");
+out_end:
+	inflateEnd(&zs);
+	return rc;
+}
+
+static int require(const char *s, size_t len, const char *path,
+		   enum ft_json_type type, char *errstr, size_t errstr_size)
+{
+	struct ft_json_value v;
+
+	if (ft_json_find(s, len, path, &v, NULL, 0) || v.type != type)
+		return ft_err(errstr, errstr_size, FT_EINVAL,
+			      "not a flagtap envelope: no valid \"%s\"", path);
+	return FT_OK;
+}
+
+int ft_envelope_decode(const void *value, size_t len, struct ft_buf *out,
+		       char *errstr, size_t errstr_size)
+{
+	struct ft_json_value v;
+	char jerr[96];
+	int rc;
+
+	rc = ft_zlib_decompress(value, len, FT_ENVELOPE_MAX_BYTES, out, errstr,
+				errstr_size);
+	if (rc)
+		return rc;
+	if (ft_json_validate(out->data, out->len, jerr, sizeof(jerr)))
+		return ft_err(errstr, errstr_size, FT_EINVAL,
+			      "not a flagtap envelope: invalid JSON: %s", jerr);
+	if ((rc = require(out->data, out->len, "rules", FT_JSON_ARRAY, errstr,
+			  errstr_size)) ||
+	    (rc = require(out->data, out->len, "severity", FT_JSON_STRING,
+			  errstr, errstr_size)) ||
+	    (rc = require(out->data, out->len, "source", FT_JSON_OBJECT,
+			  errstr, errstr_size)) ||
+	    (rc = require(out->data, out->len, "ruleset", FT_JSON_STRING,
+			  errstr, errstr_size)))
+		return rc;
+	if (ft_json_find(out->data, out->len, "record", &v, NULL, 0) &&
+	    ft_json_find(out->data, out->len, "record_base64", &v, NULL, 0))
+		return ft_err(errstr, errstr_size, FT_EINVAL,
+			      "not a flagtap envelope: no \"record\"");
+	return FT_OK;
+}

@@ -1,0 +1,874 @@
+/*
+ * json: a validating, allocation-free JSON reader and a string escaper.
+ *
+ * The reader is a recursive descent parser whose recursion is bounded by
+ * FT_JSON_MAX_DEPTH: each nesting level costs one parse_value() and one
+ * parse_object()/parse_array() frame, and a container that would be the
+ * (FT_JSON_MAX_DEPTH + 1)th level is rejected before it is entered.
+ * Validation and lookup are the same walk: ft_json_find() carries the split
+ * path along and compares each key on the path while scanning it.
+ *
+ * Decisions the RFC leaves open:
+ *  - A \u escape that encodes a lone UTF-16 surrogate (a high one not
+ *    directly followed by a \u low one, or a low one on its own) is
+ *    rejected, as I-JSON (RFC 7493) requires.  Every accepted string
+ *    therefore unescapes to valid UTF-8.  \u0000 is accepted.
+ *  - An empty (or NULL) path names the whole document.  Components are
+ *    split at every '.', so keys that contain '.' cannot be reached.
+ *  - A component indexes an array only if it is a canonical decimal
+ *    number ("0", "17"; not "017"), as in JSON Pointer (RFC 6901).
+ *    Against an object every component is a key.
+ */
+#include "flagtap/json.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "flagtap/common.h"
+
+#define STR_(x) #x
+#define STR(x)	STR_(x)
+
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+#define WS_MASK                                                                \
+	((1ull << ' ') | (1ull << '\t') | (1ull << '\n') | (1ull << '\r'))
+
+/* The UTF-8 encoding of U+FFFD, the replacement character. */
+#define REPLACEMENT "\xef\xbf\xbd"
+
+/* One component of a dotted path. */
+struct path_comp {
+	const char *s;
+	size_t len;
+	size_t idx; /* array index, if is_idx */
+	bool is_idx;
+};
+
+/* Compares an unescaped key, fed piece by piece, with a path component. */
+struct key_cmp {
+	const char *s;
+	size_t len;
+	size_t pos;
+	bool same;
+};
+
+struct parser {
+	const unsigned char *c; /* cursor */
+	const unsigned char *base;
+	const unsigned char *end;
+	const struct path_comp *comps;
+	int ncomps; /* -1: nothing to find */
+	bool found;
+	struct ft_json_value val;
+	char *errstr;
+	size_t errstr_size;
+};
+
+/*
+ * Non-zero for the bytes that end a run of string characters standing for
+ * themselves: controls, '"', '\\', and every non-ASCII byte (the caller
+ * then checks for a valid UTF-8 sequence).
+ */
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+static const unsigned char str_stop[256] = {
+	R16(1), R16(1),					/* 0x00 - 0x1f */
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20: '"' */
+	R16(0), R16(0),					/* 0x30 - 0x4f */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x50: '\\' */
+	R16(0), R16(0),					/* 0x60 - 0x7f */
+	R16(1), R16(1), R16(1), R16(1),			/* 0x80 - 0xbf */
+	R16(1), R16(1), R16(1), R16(1),			/* 0xc0 - 0xff */
+};
+#undef R16
+
+static int parse_value(struct parser *p, int depth, bool on_path);
+
+static int fail(struct parser *p, const unsigned char *at, const char *what)
+{
+	return ft_err(p->errstr, p->errstr_size, FT_EINVAL, "byte %zu: %s",
+		      (size_t)(at - p->base), what);
+}
+
+static int fail_eof(struct parser *p)
+{
+	return fail(p, p->end, "unexpected end of input");
+}
+
+static inline bool is_digit(unsigned char ch)
+{
+	return (unsigned)(ch - '0') < 10;
+}
+
+static inline int hex_val(unsigned char ch)
+{
+	if ((unsigned)(ch - '0') < 10)
+		return ch - '0';
+	ch |= 0x20;
+	if ((unsigned)(ch - 'a') < 6)
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* The byte a one-letter escape stands for, or -1 ('u' is not one). */
+static inline int escape_byte(unsigned char ch)
+{
+	switch (ch) {
+	case '"':
+	case '\\':
+	case '/':
+		return ch;
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	default:
+		return -1;
+	}
+}
+
+/* Encodes a scalar value (not a surrogate, <= U+10FFFF); returns 1..4. */
+static size_t utf8_put(unsigned char *u, uint32_t cp)
+{
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (unsigned char)(0xc0 | cp >> 6);
+		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | cp >> 12);
+		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u[0] = (unsigned char)(0xf0 | cp >> 18);
+	u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+	u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+	u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * Returns the length of the valid UTF-8 sequence starting with the
+ * non-ASCII byte at c, or 0 if there is none (overlong forms, UTF-16
+ * surrogates, values above U+10FFFF, truncation: Unicode table 3-7).
+ */
+static inline size_t utf8_seq(const unsigned char *c, const unsigned char *end)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c[0] < 0xc2 || c[0] > 0xf4)
+		return 0;
+	if (c[0] < 0xe0) {
+		n = 2;
+	} else if (c[0] < 0xf0) {
+		n = 3;
+		lo = c[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = c[0] == 0xed ? 0x9f : 0xbf;
+	} else {
+		n = 4;
+		lo = c[0] == 0xf0 ? 0x90 : 0x80;
+		hi = c[0] == 0xf4 ? 0x8f : 0xbf;
+	}
+	if ((size_t)(end - c) < n || c[1] < lo || c[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++) {
+		if ((c[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+/* True if none of the 8 bytes in x is a str_stop byte. */
+static inline bool word_is_plain(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"');
+	uint64_t b = x ^ (ONES * '\\');
+	uint64_t t = ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
+		     ((b - ONES) & ~b) | x;
+
+	return !(t & HIGHS);
+}
+
+static inline const unsigned char *skip_plain_words(const unsigned char *c,
+						    const unsigned char *end)
+{
+	uint64_t w;
+
+	while (end - c >= 8) {
+		memcpy(&w, c, 8);
+		if (!word_is_plain(w))
+			break;
+		c += 8;
+	}
+	return c;
+}
+
+/*
+ * Returns the end of the run at c of bytes that stand for themselves in a
+ * JSON string: printable ASCII other than '"' and '\\', and valid UTF-8.
+ */
+static inline const unsigned char *plain_run(const unsigned char *c,
+					     const unsigned char *end)
+{
+	size_t n;
+
+	for (;;) {
+		c = skip_plain_words(c, end);
+		while (c < end && !str_stop[*c])
+			c++;
+		if (c == end || *c < 0x80)
+			return c;
+		n = utf8_seq(c, end);
+		if (!n)
+			return c;
+		c += n;
+	}
+}
+
+static inline void key_start(struct key_cmp *m, const struct path_comp *k)
+{
+	m->same = k != NULL;
+	if (!k)
+		return;
+	m->s = k->s;
+	m->len = k->len;
+	m->pos = 0;
+}
+
+static inline void key_feed(struct key_cmp *m, const void *b, size_t n)
+{
+	if (!m->same)
+		return;
+	if (n > m->len - m->pos || memcmp(m->s + m->pos, b, n) != 0) {
+		m->same = false;
+		return;
+	}
+	m->pos += n;
+}
+
+static inline bool key_matched(const struct key_cmp *m)
+{
+	return m->same && m->pos == m->len;
+}
+
+/* Reads the four hex digits of the \u escape at c ("\uXXXX"). */
+static int read_u(struct parser *p, const unsigned char *c, uint32_t *v)
+{
+	uint32_t x = 0;
+	int i, h;
+
+	for (i = 2; i < 6; i++) {
+		if (p->end - c <= i)
+			return fail_eof(p);
+		h = hex_val(c[i]);
+		if (h < 0)
+			return fail(p, c + i, "invalid hex digit in \\u escape");
+		x = x << 4 | (uint32_t)h;
+	}
+	*v = x;
+	return 0;
+}
+
+/*
+ * Reads the \u escape at c, with its low surrogate if it is a high one:
+ * stores the code point and the number of bytes used (6 or 12).
+ */
+static int read_u_pair(struct parser *p, const unsigned char *c, uint32_t *cpp,
+		       size_t *np)
+{
+	uint32_t hi, lo;
+	int rc;
+
+	rc = read_u(p, c, &hi);
+	if (rc)
+		return rc;
+	*cpp = hi;
+	*np = 6;
+	if (hi < 0xd800 || hi > 0xdfff)
+		return 0;
+	if (hi >= 0xdc00)
+		return fail(p, c, "lone surrogate in \\u escape");
+	if (c + 6 == p->end || (c + 7 == p->end && c[6] == '\\'))
+		return fail_eof(p);
+	if (c[6] != '\\' || c[7] != 'u')
+		return fail(p, c, "lone surrogate in \\u escape");
+	rc = read_u(p, c + 6, &lo);
+	if (rc)
+		return rc;
+	if (lo < 0xdc00 || lo > 0xdfff)
+		return fail(p, c, "lone surrogate in \\u escape");
+	*cpp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+	*np = 12;
+	return 0;
+}
+
+/* Checks the escape at *cp, feeds what it stands for to m, moves *cp on. */
+static int scan_escape(struct parser *p, const unsigned char **cp,
+		       struct key_cmp *m)
+{
+	const unsigned char *c = *cp;
+	unsigned char u[4];
+	uint32_t code;
+	size_t n;
+	int ch, rc;
+
+	if (p->end - c < 2)
+		return fail_eof(p);
+	if (c[1] != 'u') {
+		ch = escape_byte(c[1]);
+		if (ch < 0)
+			return fail(p, c, "invalid escape");
+		u[0] = (unsigned char)ch;
+		key_feed(m, u, 1);
+		*cp = c + 2;
+		return 0;
+	}
+	rc = read_u_pair(p, c, &code, &n);
+	if (rc)
+		return rc;
+	if (m->same)
+		key_feed(m, u, utf8_put(u, code));
+	*cp = c + n;
+	return 0;
+}
+
+/* Scans the string at p->c (at its '"'), comparing its contents via m. */
+static int scan_string(struct parser *p, struct key_cmp *m)
+{
+	const unsigned char *c = p->c + 1, *run;
+	int rc;
+
+	for (;;) {
+		run = c;
+		c = plain_run(c, p->end);
+		key_feed(m, run, (size_t)(c - run));
+		if (c == p->end)
+			return fail_eof(p);
+		if (*c == '"')
+			break;
+		if (*c < 0x20)
+			return fail(p, c, "control character in string");
+		if (*c != '\\')
+			return fail(p, c, "invalid UTF-8 in string");
+		rc = scan_escape(p, &c, m);
+		if (rc)
+			return rc;
+	}
+	p->c = c + 1;
+	return 0;
+}
+
+static inline const unsigned char *skip_digits(const unsigned char *c,
+					       const unsigned char *end)
+{
+	while (c < end && is_digit(*c))
+		c++;
+	return c;
+}
+
+/* Checks that c starts a run of digits; returns 0 or an error. */
+static int need_digit(struct parser *p, const unsigned char *c)
+{
+	if (c == p->end)
+		return fail_eof(p);
+	if (!is_digit(*c))
+		return fail(p, c, "expected digit");
+	return 0;
+}
+
+static int scan_number(struct parser *p)
+{
+	const unsigned char *c = p->c, *end = p->end;
+	int rc;
+
+	if (*c == '-')
+		c++;
+	rc = need_digit(p, c);
+	if (rc)
+		return rc;
+	if (*c == '0' && c + 1 < end && is_digit(c[1]))
+		return fail(p, c, "leading zero in number");
+	c = skip_digits(c, end);
+	if (c < end && *c == '.') {
+		rc = need_digit(p, ++c);
+		if (rc)
+			return rc;
+		c = skip_digits(c, end);
+	}
+	if (c < end && (*c == 'e' || *c == 'E')) {
+		c++;
+		if (c < end && (*c == '+' || *c == '-'))
+			c++;
+		rc = need_digit(p, c);
+		if (rc)
+			return rc;
+		c = skip_digits(c, end);
+	}
+	p->c = c;
+	return 0;
+}
+
+static int scan_literal(struct parser *p, const char *lit, size_t n)
+{
+	size_t left = (size_t)(p->end - p->c);
+
+	if (left >= n && memcmp(p->c, lit, n) == 0) {
+		p->c += n;
+		return 0;
+	}
+	if (left < n && memcmp(p->c, lit, left) == 0)
+		return fail_eof(p);
+	return fail(p, p->c, "invalid literal");
+}
+
+static inline void skip_ws(struct parser *p)
+{
+	const unsigned char *c = p->c;
+
+	while (c < p->end && *c <= ' ' && (WS_MASK >> *c & 1))
+		c++;
+	p->c = c;
+}
+
+/*
+ * After an element or member: consumes a ',' (returns 0) or the closing
+ * bracket (returns 1), with the whitespace around them.
+ */
+static int after_item(struct parser *p, unsigned char close, const char *what)
+{
+	skip_ws(p);
+	if (p->c == p->end)
+		return fail_eof(p);
+	if (*p->c == close) {
+		p->c++;
+		return 1;
+	}
+	if (*p->c != ',')
+		return fail(p, p->c, what);
+	p->c++;
+	skip_ws(p);
+	return 0;
+}
+
+/* Consumes the ':' after a key, with the whitespace around it. */
+static int after_key(struct parser *p)
+{
+	skip_ws(p);
+	if (p->c == p->end)
+		return fail_eof(p);
+	if (*p->c != ':')
+		return fail(p, p->c, "expected ':'");
+	p->c++;
+	skip_ws(p);
+	return 0;
+}
+
+/*
+ * The object at p->c; its members are at `depth`.  k is the path component
+ * its keys are compared with, or NULL when the object is off the path.
+ */
+static int parse_object(struct parser *p, int depth,
+			const struct path_comp *k)
+{
+	struct key_cmp m;
+	bool hit;
+	int rc;
+
+	if (depth > FT_JSON_MAX_DEPTH)
+		return fail(p, p->c, "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
+	p->c++;
+	skip_ws(p);
+	if (p->c < p->end && *p->c == '}') {
+		p->c++;
+		return 0;
+	}
+	for (;;) {
+		if (p->c == p->end)
+			return fail_eof(p);
+		if (*p->c != '"')
+			return fail(p, p->c, "expected string key");
+		key_start(&m, k);
+		rc = scan_string(p, &m);
+		if (rc)
+			return rc;
+		rc = after_key(p);
+		if (rc)
+			return rc;
+		/* a later duplicate of a key on the path replaces its value */
+		hit = key_matched(&m);
+		if (hit)
+			p->found = false;
+		rc = parse_value(p, depth, hit);
+		if (rc)
+			return rc;
+		rc = after_item(p, '}', "expected ',' or '}'");
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
+}
+
+/* The array at p->c; as parse_object(). */
+static int parse_array(struct parser *p, int depth, const struct path_comp *k)
+{
+	bool want = k && k->is_idx;
+	size_t i;
+	int rc;
+
+	if (depth > FT_JSON_MAX_DEPTH)
+		return fail(p, p->c, "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
+	p->c++;
+	skip_ws(p);
+	if (p->c < p->end && *p->c == ']') {
+		p->c++;
+		return 0;
+	}
+	for (i = 0;; i++) {
+		rc = parse_value(p, depth, want && i == k->idx);
+		if (rc)
+			return rc;
+		rc = after_item(p, ']', "expected ',' or ']'");
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
+}
+
+/*
+ * The value at p->c, inside `depth` containers.  on_path: the path's
+ * first `depth` components lead here.
+ */
+static int parse_value(struct parser *p, int depth, bool on_path)
+{
+	const unsigned char *start = p->c;
+	const struct path_comp *k = NULL;
+	struct key_cmp none = {.same = false};
+	enum ft_json_type type;
+	int rc;
+
+	if (start == p->end)
+		return fail_eof(p);
+	if (on_path && depth < p->ncomps)
+		k = &p->comps[depth];
+	switch (*start) {
+	case '"':
+		type = FT_JSON_STRING;
+		rc = scan_string(p, &none);
+		break;
+	case '{':
+		type = FT_JSON_OBJECT;
+		rc = parse_object(p, depth + 1, k);
+		break;
+	case '[':
+		type = FT_JSON_ARRAY;
+		rc = parse_array(p, depth + 1, k);
+		break;
+	case 't':
+		type = FT_JSON_BOOL;
+		rc = scan_literal(p, "true", 4);
+		break;
+	case 'f':
+		type = FT_JSON_BOOL;
+		rc = scan_literal(p, "false", 5);
+		break;
+	case 'n':
+		type = FT_JSON_NULL;
+		rc = scan_literal(p, "null", 4);
+		break;
+	default:
+		if (*start != '-' && !is_digit(*start))
+			return fail(p, start, "expected value");
+		type = FT_JSON_NUMBER;
+		rc = scan_number(p);
+		break;
+	}
+	if (rc)
+		return rc;
+	if (on_path && depth == p->ncomps) {
+		p->found = true;
+		p->val.type = type;
+		p->val.ptr = (const char *)start;
+		p->val.len = (size_t)(p->c - start);
+	}
+	return 0;
+}
+
+static int parse_document(struct parser *p, bool on_path)
+{
+	int rc;
+
+	skip_ws(p);
+	rc = parse_value(p, 0, on_path);
+	if (rc)
+		return rc;
+	skip_ws(p);
+	if (p->c != p->end)
+		return fail(p, p->c, "trailing characters after value");
+	return 0;
+}
+
+static void parser_init(struct parser *p, const char *s, size_t len,
+			char *errstr, size_t errstr_size)
+{
+	if (!s)
+		s = "";
+	p->base = (const unsigned char *)s;
+	p->c = p->base;
+	p->end = p->base + len;
+	p->comps = NULL;
+	p->ncomps = -1;
+	p->found = false;
+	p->errstr = errstr;
+	p->errstr_size = errstr_size;
+}
+
+/* Marks a component that is a canonical decimal number as an index. */
+static void comp_index(struct path_comp *k)
+{
+	size_t i, v = 0;
+
+	k->is_idx = false;
+	if (k->len == 0 || (k->len > 1 && k->s[0] == '0'))
+		return;
+	for (i = 0; i < k->len; i++) {
+		if (!is_digit((unsigned char)k->s[i]))
+			return;
+		if (v > (SIZE_MAX - 9) / 10)
+			return;
+		v = v * 10 + (size_t)(k->s[i] - '0');
+	}
+	k->idx = v;
+	k->is_idx = true;
+}
+
+/*
+ * Splits path at each '.'; returns the number of components, or -1 if
+ * there are more than a valid document can nest.
+ */
+static int split_path(const char *path, struct path_comp *comps)
+{
+	const char *dot;
+	int n = 0;
+
+	if (!path || !*path)
+		return 0;
+	for (;;) {
+		if (n == FT_JSON_MAX_DEPTH)
+			return -1;
+		dot = strchr(path, '.');
+		comps[n].s = path;
+		comps[n].len = dot ? (size_t)(dot - path) : strlen(path);
+		comp_index(&comps[n]);
+		n++;
+		if (!dot)
+			return n;
+		path = dot + 1;
+	}
+}
+
+int ft_json_validate(const char *s, size_t len, char *errstr,
+		     size_t errstr_size)
+{
+	struct parser p;
+
+	parser_init(&p, s, len, errstr, errstr_size);
+	return parse_document(&p, false);
+}
+
+int ft_json_find(const char *s, size_t len, const char *path,
+		 struct ft_json_value *out, char *errstr, size_t errstr_size)
+{
+	struct path_comp comps[FT_JSON_MAX_DEPTH];
+	struct parser p;
+	int rc;
+
+	parser_init(&p, s, len, errstr, errstr_size);
+	p.comps = comps;
+	p.ncomps = split_path(path, comps);
+	rc = parse_document(&p, p.ncomps >= 0);
+	if (rc)
+		return rc;
+	if (!p.found) {
+		/* a fixed message: a miss is common and must stay cheap */
+		if (errstr && errstr_size)
+			errstr[0] = '\0';
+		return FT_ENOENT;
+	}
+	if (out)
+		*out = p.val;
+	return 0;
+}
+
+/* The value of four hex digits, or UINT32_MAX. */
+static uint32_t hex4(const char *s)
+{
+	uint32_t x = 0;
+	int i, h;
+
+	for (i = 0; i < 4; i++) {
+		h = hex_val((unsigned char)s[i]);
+		if (h < 0)
+			return UINT32_MAX;
+		x = x << 4 | (uint32_t)h;
+	}
+	return x;
+}
+
+/*
+ * Appends what the escape at s stands for and returns the byte after it.
+ * The string is known valid; anything else still stays in bounds and
+ * comes out as U+FFFD.
+ */
+static const char *text_escape(struct ft_buf *out, const char *s,
+			       const char *end)
+{
+	unsigned char u[4];
+	uint32_t hi, lo;
+	int ch;
+
+	if (end - s >= 2 && s[1] != 'u') {
+		ch = escape_byte((unsigned char)s[1]);
+		if (ch >= 0) {
+			ft_buf_addc(out, (char)ch);
+			return s + 2;
+		}
+	}
+	if (end - s < 6 || (hi = hex4(s + 2)) == UINT32_MAX) {
+		ft_buf_add(out, REPLACEMENT, 3);
+		return s + 1;
+	}
+	if (hi < 0xd800 || hi > 0xdfff) {
+		ft_buf_add(out, u, utf8_put(u, hi));
+		return s + 6;
+	}
+	if (hi < 0xdc00 && end - s >= 12 && s[6] == '\\' && s[7] == 'u') {
+		lo = hex4(s + 8);
+		if (lo >= 0xdc00 && lo <= 0xdfff) {
+			hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+			ft_buf_add(out, u, utf8_put(u, hi));
+			return s + 12;
+		}
+	}
+	ft_buf_add(out, REPLACEMENT, 3);
+	return s + 6;
+}
+
+void ft_json_text(const struct ft_json_value *v, struct ft_buf *out)
+{
+	const char *s, *end, *bs;
+
+	if (v->type != FT_JSON_STRING || v->len < 2) {
+		ft_buf_add(out, v->ptr, v->len);
+		return;
+	}
+	s = v->ptr + 1;
+	end = v->ptr + v->len - 1;
+	/* unescaping never makes a string longer */
+	if (ft_buf_reserve(out, (size_t)(end - s)))
+		return;
+	while (s < end) {
+		bs = memchr(s, '\\', (size_t)(end - s));
+		if (!bs) {
+			ft_buf_add(out, s, (size_t)(end - s));
+			return;
+		}
+		ft_buf_add(out, s, (size_t)(bs - s));
+		s = text_escape(out, bs, end);
+	}
+}
+
+/* The letter of the short escape for a control byte, or 0. */
+static inline char short_escape(unsigned char ch)
+{
+	switch (ch) {
+	case '\b':
+		return 'b';
+	case '\f':
+		return 'f';
+	case '\n':
+		return 'n';
+	case '\r':
+		return 'r';
+	case '\t':
+		return 't';
+	default:
+		return 0;
+	}
+}
+
+/* Appends the escaped form of a byte that cannot stand for itself. */
+static void quote_byte(struct ft_buf *out, unsigned char ch)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e[6] = {'\\', 'u', '0', '0', 0, 0};
+
+	if (ch >= 0x80) {
+		ft_buf_add(out, "\\ufffd", 6);
+	} else if (ch == '"' || ch == '\\') {
+		e[1] = (char)ch;
+		ft_buf_add(out, e, 2);
+	} else if (short_escape(ch)) {
+		e[1] = short_escape(ch);
+		ft_buf_add(out, e, 2);
+	} else {
+		e[4] = hex[ch >> 4];
+		e[5] = hex[ch & 0xf];
+		ft_buf_add(out, e, 6);
+	}
+}
+
+void ft_json_quote(struct ft_buf *out, const char *s, size_t len)
+{
+	const unsigned char *c, *end, *run;
+
+	/* enough for the common case, a string without escapes */
+	if (ft_buf_reserve(out, len))
+		return;
+	ft_buf_addc(out, '"');
+	c = (const unsigned char *)(s ? s : "");
+	end = c + (s ? len : 0);
+	while (c < end) {
+		run = c;
+		c = plain_run(c, end);
+		ft_buf_add(out, run, (size_t)(c - run));
+		if (c < end)
+			quote_byte(out, *c++);
+	}
+	ft_buf_addc(out, '"');
+}
+
+bool ft_json_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *c, *end;
+	uint64_t w;
+	size_t n;
+
+	if (!s)
+		return len == 0;
+	c = (const unsigned char *)s;
+	end = c + len;
+	while (c < end) {
+		while (end - c >= 8 && (memcpy(&w, c, 8), !(w & HIGHS)))
+			c += 8;
+		while (c < end && *c < 0x80)
+			c++;
+		if (c == end)
+			break;
+		n = utf8_seq(c, end);
+		if (!n)
+			return false;
+		c += n;
+	}
+	return true;
+}

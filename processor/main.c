@@ -1,0 +1,363 @@
+/*
+ * flagtap: command line.  Argument parsing, signals, exit codes; the only
+ * place that exits.
+ *
+ * Exit codes: 0 success, 1 runtime failure (fatal Kafka error, lost
+ * delivery, failed rule test), 2 usage or configuration error.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "flagtap/common.h"
+#include "flagtap/config.h"
+#include "flagtap/decode.h"
+#include "flagtap/demo.h"
+#include "flagtap/log.h"
+#include "flagtap/match.h"
+#include "flagtap/pipeline.h"
+#include "flagtap/rules.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGTERM/SIGINT ask for a clean stop; a second one kills (SA_RESETHAND). */
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: flagtap <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  run -c FILE [-X key=value]... [--dump-config] "
+		"[--check-config]\n"
+		"        consume input topics, apply rules, forward flagged "
+		"records\n"
+		"  decode -b BROKERS -t TOPIC [-g GROUP] [-e] [-X "
+		"prop=value]...\n"
+		"        print the envelopes on an output topic as JSON lines\n"
+		"  demo [--rules PATH]\n"
+		"        run the pipeline on an in-process Kafka with sample "
+		"records\n"
+		"  rules check PATH...\n"
+		"        compile rule files; report every problem as "
+		"FILE:LINE:COL\n"
+		"  version\n"
+		"\n"
+		"configuration keys (run):\n");
+	ft_config_describe(out);
+}
+
+static const char *default_rules(void)
+{
+	const char *env = getenv("FLAGTAP_RULES");
+	struct stat st;
+
+	if (env && *env)
+		return env;
+	if (!stat(FT_SOURCE_RULES_DIR, &st) && S_ISDIR(st.st_mode))
+		return FT_SOURCE_RULES_DIR;
+	return FT_INSTALL_RULES_DIR;
+}
+
+/* Prints diagnostics; returns the number of errors. */
+static size_t print_diags(const struct ft_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		fprintf(stderr, "%s%s\n", d->v[i].warning ? "warning: " : "",
+			d->v[i].msg);
+	return d->errors;
+}
+
+static int load_rules(const char *path, const struct ft_rules_opts *opts,
+		      struct ft_ruleset **rs)
+{
+	struct ft_diags d;
+	int rc;
+
+	ft_diags_init(&d);
+	rc = ft_ruleset_load(path, opts, rs, &d);
+	print_diags(&d);
+	ft_diags_release(&d);
+	return rc;
+}
+
+static void rules_opts_from(const struct ft_config *cfg,
+			    struct ft_rules_opts *o)
+{
+	ft_rules_opts_default(o);
+	o->match_limit = (uint32_t)ft_config_get_int(cfg, "match.limit");
+	o->heap_limit_kb =
+		(uint32_t)ft_config_get_int(cfg, "match.heap.limit.kb");
+}
+
+/* Warns about field rules on a pipeline whose topics are all text. */
+static void warn_fields(const struct ft_config *cfg,
+			const struct ft_ruleset *rs)
+{
+	size_t i;
+
+	if (!strcmp(ft_config_get(cfg, "input.format"), "json"))
+		return;
+	for (i = 0; i < cfg->n; i++)
+		if (!strncmp(cfg->v[i].key, "input.format.", 13) &&
+		    !strcmp(cfg->v[i].value, "json"))
+			return;
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].field)
+			ft_warn("rule %s reads field '%s' but no input topic "
+				"has input.format = json: it cannot fire",
+				rs->rules[i].id, rs->rules[i].field);
+}
+
+static int run_daemon(const struct ft_config *cfg, bool check_only)
+{
+	struct ft_pipeline_stats st = {0};
+	struct ft_pipeline_opts po = {.stop = &stop_requested};
+	struct ft_rules_opts ro;
+	struct ft_ruleset *rs = NULL;
+	char errstr[1024];
+	int rc;
+
+	rules_opts_from(cfg, &ro);
+	if (load_rules(ft_config_get(cfg, "rules"), &ro, &rs))
+		return EXIT_USAGE;
+	warn_fields(cfg, rs);
+	if (check_only) {
+		rc = ft_pipeline_check(cfg, errstr, sizeof(errstr));
+		if (rc)
+			fprintf(stderr, "flagtap: %s\n", errstr);
+		else
+			printf("configuration ok: %zu rules (%s)\n", rs->nrules,
+			       rs->hash);
+		ft_ruleset_free(rs);
+		return rc ? EXIT_USAGE : EXIT_SUCCESS;
+	}
+	rc = ft_pipeline_run(cfg, rs, &po, &st, errstr, sizeof(errstr));
+	ft_info("consumed %llu, flagged %llu, delivered %llu, engine errors "
+		"%llu",
+		(unsigned long long)st.consumed, (unsigned long long)st.flagged,
+		(unsigned long long)st.delivered,
+		(unsigned long long)st.engine_errors);
+	ft_ruleset_free(rs);
+	if (rc == FT_EINVAL) {
+		ft_error("%s", errstr);
+		return EXIT_USAGE;
+	}
+	if (rc)
+		ft_error("exiting after fatal error: %s", errstr);
+	return rc ? EXIT_RUNTIME : EXIT_SUCCESS;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"dump-config", no_argument, NULL, 'D'},
+		{"check-config", no_argument, NULL, 'C'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_config cfg;
+	const char *path = NULL;
+	char **overrides = calloc((size_t)argc, sizeof(char *));
+	bool dump = false, check = false;
+	char errstr[1024];
+	int c, i, n = 0, rc = EXIT_USAGE;
+
+	ft_config_init(&cfg);
+	while (overrides && (c = getopt_long(argc, argv, "c:X:", longopts,
+					     NULL)) != -1) {
+		if (c == 'c')
+			path = optarg;
+		else if (c == 'X')
+			overrides[n++] = optarg;
+		else if (c == 'D')
+			dump = true;
+		else if (c == 'C')
+			check = true;
+		else
+			goto out;
+	}
+	if (!path || optind != argc) {
+		fprintf(stderr, "usage: flagtap run -c FILE [-X key=value]... "
+				"[--dump-config] [--check-config]\n");
+		goto out;
+	}
+	if (ft_config_load(&cfg, path, errstr, sizeof(errstr)))
+		goto out_err;
+	for (i = 0; i < n; i++)
+		if (ft_config_override(&cfg, overrides[i], errstr,
+				       sizeof(errstr)))
+			goto out_err;
+	if (ft_config_validate(&cfg, !dump, errstr, sizeof(errstr)))
+		goto out_err;
+	ft_log_set_level(
+		(enum ft_log_level)ft_log_parse_level(
+			ft_config_get(&cfg, "log.level")));
+	if (dump) {
+		ft_config_dump(&cfg, stdout);
+		rc = EXIT_SUCCESS;
+		goto out;
+	}
+	install_signals();
+	rc = run_daemon(&cfg, check);
+	goto out;
+
+out_err:
+	fprintf(stderr, "flagtap: %s\n", errstr);
+out:
+	ft_config_release(&cfg);
+	free(overrides);
+	return rc;
+}
+
+static int cmd_decode(int argc, char **argv)
+{
+	struct ft_decode_opts o = {.out = stdout, .stop = &stop_requested};
+	struct ft_decode_stats st = {0};
+	char **props = calloc((size_t)argc, sizeof(char *));
+	char errstr[1024];
+	int c, rc = EXIT_USAGE;
+
+	while (props && (c = getopt(argc, argv, "b:t:g:eX:")) != -1) {
+		switch (c) {
+		case 'b': o.brokers = optarg; break;
+		case 't': o.topic = optarg; break;
+		case 'g': o.group = optarg; break;
+		case 'e': o.exit_at_end = true; break;
+		case 'X': props[o.nprops++] = optarg; break;
+		default: goto out;
+		}
+	}
+	if (!o.brokers || !o.topic || optind != argc) {
+		fprintf(stderr, "usage: flagtap decode -b BROKERS -t TOPIC "
+				"[-g GROUP] [-e] [-X prop=value]...\n");
+		goto out;
+	}
+	o.props = (const char *const *)props;
+	install_signals();
+	if (ft_decode_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: %s\n", errstr);
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (st.invalid)
+		fprintf(stderr, "flagtap: decode: %llu invalid value%s\n",
+			(unsigned long long)st.invalid,
+			st.invalid == 1 ? "" : "s");
+	rc = st.invalid ? EXIT_RUNTIME : EXIT_SUCCESS;
+out:
+	free(props);
+	return rc;
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_demo_opts o = {.rules = default_rules(),
+				 .out = stdout,
+				 .stop = &stop_requested};
+	char errstr[1024];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
+		if (c != 'r') {
+			fprintf(stderr, "usage: flagtap demo [--rules PATH]\n");
+			return EXIT_USAGE;
+		}
+		o.rules = optarg;
+	}
+	ft_log_set_level(FT_LOG_WARN);
+	install_signals();
+	if (ft_demo_run(&o, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: %s\n", errstr);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_SUCCESS;
+}
+
+static int cmd_rules_check(int argc, char **argv)
+{
+	struct ft_ruleset *rs;
+	int i, rc = EXIT_SUCCESS;
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: flagtap rules check PATH...\n");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < argc; i++) {
+		rs = NULL;
+		if (load_rules(argv[i], NULL, &rs)) {
+			rc = EXIT_RUNTIME;
+			continue;
+		}
+		printf("%s: %zu rules ok (%s, %s)\n", argv[i], rs->nrules,
+		       rs->hash, rs->jit ? "JIT" : "interpreter");
+		ft_ruleset_free(rs);
+	}
+	return rc;
+}
+
+static int cmd_rules(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "check"))
+		return cmd_rules_check(argc - 2, argv + 2);
+	fprintf(stderr, "usage: flagtap rules check PATH...\n");
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "-h")) {
+		usage(cmd ? stdout : stderr);
+		exit(cmd ? EXIT_SUCCESS : EXIT_USAGE);
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("flagtap %s\n", FT_VERSION);
+		exit(EXIT_SUCCESS);
+	}
+	if (!strcmp(cmd, "run"))
+		exit(cmd_run(argc - 1, argv + 1));
+	if (!strcmp(cmd, "decode"))
+		exit(cmd_decode(argc - 1, argv + 1));
+	if (!strcmp(cmd, "demo"))
+		exit(cmd_demo(argc - 1, argv + 1));
+	if (!strcmp(cmd, "rules"))
+		exit(cmd_rules(argc - 1, argv + 1));
+	fprintf(stderr, "flagtap: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	exit(EXIT_USAGE);
+}

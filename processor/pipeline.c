@@ -1,0 +1,657 @@
+/*
+ * pipeline: consume -> match -> envelope -> zlib -> produce, at least once.
+ *
+ * One thread runs the loop; librdkafka calls the delivery report and
+ * rebalance callbacks from inside rd_kafka_poll()/rd_kafka_consumer_poll()
+ * on that same thread, so no state here needs a lock.
+ */
+#include "flagtap/pipeline.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flagtap/buf.h"
+#include "flagtap/common.h"
+#include "flagtap/envelope.h"
+#include "flagtap/kafka.h"
+#include "flagtap/log.h"
+#include "flagtap/match.h"
+#include "flagtap/offsets.h"
+
+#define POLL_MS 100
+#define STORE_INTERVAL_MS 100
+
+/* Rides with each produced envelope to its delivery report. */
+struct delivery {
+	struct ft_offsets *o;
+	int64_t offset;
+};
+
+struct pipeline {
+	const struct ft_config *cfg;
+	const struct ft_ruleset *rs;
+	const struct ft_pipeline_opts *opts;
+	struct ft_pipeline_stats *stats;
+	rd_kafka_t *consumer;
+	rd_kafka_t *producer;
+	rd_kafka_topic_t *out_topic;
+	struct ft_match_ctx *mctx;
+	struct ft_match_result res;
+	struct ft_buf json, z, ids, src;
+	struct ft_zlib zlib;
+	struct ft_offsets_table offsets;
+	int default_format;
+	int shutdown_ms;
+	int nassigned;
+	int64_t last_store_ms;
+	bool fatal;
+	char fatal_reason[512];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_fatal(struct pipeline *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_fatal(struct pipeline *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->fatal)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->fatal_reason, sizeof(p->fatal_reason), fmt, ap);
+	va_end(ap);
+	p->fatal = true;
+	ft_error("%s", p->fatal_reason);
+}
+
+static int topic_format(const struct ft_config *cfg, const char *topic,
+			int def)
+{
+	char key[512];
+	const char *v;
+
+	snprintf(key, sizeof(key), "input.format.%s", topic);
+	v = ft_config_get(cfg, key);
+	return v ? ft_format_parse(v) : def;
+}
+
+/* Delivery report: the only place an envelope's fate is learned. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+			void *opaque)
+{
+	struct pipeline *p = opaque;
+	struct delivery *d = rkm->_private;
+
+	(void)rk;
+	if (!d)
+		return;
+	if (rkm->err) {
+		ft_offsets_done(d->o, d->offset, false);
+		p->stats->delivery_failed++;
+		set_fatal(p,
+			  "envelope for %s/%d/%lld not delivered: %s; its "
+			  "offset will not be committed",
+			  d->o->topic, (int)d->o->partition,
+			  (long long)d->offset, rd_kafka_err2str(rkm->err));
+	} else {
+		ft_offsets_done(d->o, d->offset, true);
+		p->stats->delivered++;
+	}
+	free(d);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+		     void *opaque)
+{
+	struct pipeline *p = opaque;
+	char why[512];
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, why, sizeof(why));
+		set_fatal(p, "kafka: %s: fatal error: %s", rd_kafka_name(rk),
+			  why);
+		return;
+	}
+	ft_warn("kafka: %s: %s: %s", rd_kafka_name(rk),
+		rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Stores the committable offset of every assigned partition that moved. */
+static void store_offsets(struct pipeline *p)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	rd_kafka_resp_err_t err;
+	struct ft_offsets *o;
+	int64_t c;
+	size_t i;
+
+	p->last_store_ms = now_ms();
+	for (i = 0; i < p->offsets.n; i++) {
+		o = p->offsets.v[i];
+		c = ft_offsets_committable(o);
+		if (!o->assigned || c < 0 || c == o->stored)
+			continue;
+		if (!l)
+			l = rd_kafka_topic_partition_list_new(8);
+		rd_kafka_topic_partition_list_add(l, o->topic, o->partition)
+			->offset = c;
+	}
+	if (!l)
+		return;
+	err = rd_kafka_offsets_store(p->consumer, l);
+	for (i = 0; i < (size_t)l->cnt; i++) {
+		o = ft_offsets_get(&p->offsets, l->elems[i].topic,
+				   l->elems[i].partition);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && !l->elems[i].err && o)
+			o->stored = l->elems[i].offset;
+	}
+	if (err)
+		ft_debug("offsets store: %s", rd_kafka_err2str(err));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Waits for every outstanding delivery report, bounded. */
+static int flush_deliveries(struct pipeline *p)
+{
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_flush(p->producer, p->shutdown_ms);
+	if (err) {
+		set_fatal(p, "%d envelopes still undelivered after %d ms",
+			  rd_kafka_outq_len(p->producer), p->shutdown_ms);
+		return FT_EFATAL;
+	}
+	return FT_OK;
+}
+
+static void commit_sync(struct pipeline *p)
+{
+	rd_kafka_resp_err_t err;
+
+	store_offsets(p);
+	err = rd_kafka_commit(p->consumer, NULL, 0);
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		ft_warn("commit failed: %s", rd_kafka_err2str(err));
+}
+
+static void mark_assigned(struct pipeline *p,
+			  const rd_kafka_topic_partition_list_t *parts,
+			  bool assigned)
+{
+	struct ft_offsets *o;
+	int i;
+
+	for (i = 0; i < parts->cnt; i++) {
+		o = ft_offsets_get(&p->offsets, parts->elems[i].topic,
+				   parts->elems[i].partition);
+		if (!o) {
+			set_fatal(p, "out of memory tracking partitions");
+			return;
+		}
+		if (assigned && !o->assigned) {
+			ft_offsets_reset(o);
+			o->at_end = false;
+			o->format = topic_format(p->cfg, o->topic,
+						 p->default_format);
+			p->nassigned++;
+		} else if (!assigned && o->assigned) {
+			p->nassigned--;
+		}
+		o->assigned = assigned;
+	}
+}
+
+static void log_partitions(const char *what,
+			   const rd_kafka_topic_partition_list_t *parts)
+{
+	char line[768];
+	size_t n = 0;
+	int i;
+
+	line[0] = '\0';
+	for (i = 0; i < parts->cnt && n < sizeof(line) - 64; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s/%d",
+				      i ? "," : "", parts->elems[i].topic,
+				      (int)parts->elems[i].partition);
+	ft_info("%s %d partition%s: %s%s", what, parts->cnt,
+		parts->cnt == 1 ? "" : "s", line, i < parts->cnt ? ",..." : "");
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct pipeline *p = opaque;
+	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	rd_kafka_error_t *e = NULL;
+
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+		log_partitions("assigned", parts);
+		mark_assigned(p, parts, true);
+		if (coop)
+			e = rd_kafka_incremental_assign(rk, parts);
+		else
+			rd_kafka_assign(rk, parts);
+		break;
+	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+		log_partitions(rd_kafka_assignment_lost(rk) ? "lost" : "revoked",
+			       parts);
+		/* deliver and commit what we did before giving them up */
+		if (!rd_kafka_assignment_lost(rk)) {
+			flush_deliveries(p);
+			commit_sync(p);
+		}
+		mark_assigned(p, parts, false);
+		if (coop)
+			e = rd_kafka_incremental_unassign(rk, parts);
+		else
+			rd_kafka_assign(rk, NULL);
+		break;
+	default:
+		ft_error("rebalance failed: %s", rd_kafka_err2str(err));
+		rd_kafka_assign(rk, NULL);
+		break;
+	}
+	if (e) {
+		ft_error("rebalance: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+}
+
+static void build_headers(struct pipeline *p, const rd_kafka_message_t *rkm,
+			  rd_kafka_headers_t *h)
+{
+	ft_buf_reset(&p->ids);
+	ft_envelope_rule_ids(&p->ids, p->rs, &p->res);
+	ft_buf_reset(&p->src);
+	ft_buf_addf(&p->src, "%s/%d/%lld", rd_kafka_topic_name(rkm->rkt),
+		    (int)rkm->partition, (long long)rkm->offset);
+	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
+	rd_kafka_header_add(h, "flagtap-rules", -1, p->ids.data,
+			    (ssize_t)p->ids.len);
+	rd_kafka_header_add(h, "flagtap-severity", -1,
+			    ft_severity_name(p->res.severity), -1);
+	rd_kafka_header_add(h, "flagtap-source", -1, p->src.data,
+			    (ssize_t)p->src.len);
+	rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
+	if (p->res.errors)
+		rd_kafka_header_add(h, "flagtap-engine-error", -1, "true", 4);
+}
+
+/* Builds the compressed envelope of the current match result into p->z. */
+static int encode(struct pipeline *p, const rd_kafka_message_t *rkm,
+		  int format)
+{
+	struct ft_source src = {
+		.topic = rd_kafka_topic_name(rkm->rkt),
+		.partition = rkm->partition,
+		.offset = rkm->offset,
+		.timestamp = rd_kafka_message_timestamp(rkm, NULL),
+		.key = rkm->key,
+		.key_len = rkm->key_len,
+	};
+	int rc;
+
+	ft_buf_reset(&p->json);
+	rc = ft_envelope_build(&p->json, p->rs, &p->res, &src, format,
+			       rkm->payload ? rkm->payload : "", rkm->len,
+			       now_ms());
+	if (!rc)
+		rc = ft_zlib_compress(&p->zlib, p->json.data, p->json.len,
+				      &p->z);
+	return rc;
+}
+
+/* Hands the envelope in p->z to the producer, waiting while its queue
+ * is full.  Ownership of d passes to the delivery report on success. */
+static int produce(struct pipeline *p, const rd_kafka_message_t *rkm,
+		   struct delivery *d)
+{
+	rd_kafka_headers_t *h;
+	rd_kafka_resp_err_t err;
+
+	for (;;) {
+		h = rd_kafka_headers_new(6);
+		build_headers(p, rkm, h);
+		err = rd_kafka_producev(
+			p->producer, RD_KAFKA_V_RKT(p->out_topic),
+			RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+			RD_KAFKA_V_VALUE(p->z.data, p->z.len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(d),
+			RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			return FT_OK;
+		rd_kafka_headers_destroy(h);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		/* backpressure: serve delivery reports until there is room */
+		rd_kafka_poll(p->producer, POLL_MS);
+		if (p->fatal)
+			return FT_EFATAL;
+	}
+	set_fatal(p, "cannot produce envelope for %s/%d/%lld: %s",
+		  rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+		  (long long)rkm->offset, rd_kafka_err2str(err));
+	return FT_EFATAL;
+}
+
+static int forward(struct pipeline *p, const rd_kafka_message_t *rkm,
+		   struct ft_offsets *o)
+{
+	struct delivery *d;
+	size_t i;
+	int rc;
+
+	p->stats->flagged++;
+	p->stats->engine_errors += p->res.errors;
+	for (i = 0; p->stats->rule_hits && i < p->res.n; i++)
+		p->stats->rule_hits[p->res.hits[i].rule]++;
+	rc = encode(p, rkm, o->format);
+	d = malloc(sizeof(*d));
+	if (rc || !d) {
+		free(d);
+		set_fatal(p, "cannot encode envelope for %s/%d/%lld",
+			  o->topic, (int)o->partition,
+			  (long long)rkm->offset);
+		return FT_EFATAL;
+	}
+	p->stats->envelope_bytes += p->json.len;
+	p->stats->bytes_out += p->z.len;
+	d->o = o;
+	d->offset = rkm->offset;
+	if (ft_offsets_consumed(o, rkm->offset, true)) {
+		free(d);
+		set_fatal(p, "cannot track offset %s/%d/%lld", o->topic,
+			  (int)o->partition, (long long)rkm->offset);
+		return FT_EFATAL;
+	}
+	rc = produce(p, rkm, d);
+	if (rc) {
+		ft_offsets_done(o, rkm->offset, false);
+		free(d);
+	}
+	return rc;
+}
+
+static int process(struct pipeline *p, const rd_kafka_message_t *rkm)
+{
+	const char *topic = rd_kafka_topic_name(rkm->rkt);
+	struct ft_offsets *o;
+	int n;
+
+	o = ft_offsets_get(&p->offsets, topic, rkm->partition);
+	if (!o) {
+		set_fatal(p, "out of memory tracking partitions");
+		return FT_EFATAL;
+	}
+	o->at_end = false;
+	p->stats->consumed++;
+	p->stats->bytes_in += rkm->len;
+	n = ft_match_record(p->mctx, p->rs, o->format,
+			    rkm->payload ? rkm->payload : "", rkm->len,
+			    &p->res);
+	if (n < 0) {
+		set_fatal(p, "out of memory matching %s/%d/%lld", topic,
+			  (int)rkm->partition, (long long)rkm->offset);
+		return FT_EFATAL;
+	}
+	if (n > 0)
+		return forward(p, rkm, o);
+	if (ft_offsets_consumed(o, rkm->offset, false)) {
+		set_fatal(p, "cannot track offset %s/%d/%lld", topic,
+			  (int)rkm->partition, (long long)rkm->offset);
+		return FT_EFATAL;
+	}
+	return FT_OK;
+}
+
+static void consumer_event(struct pipeline *p, const rd_kafka_message_t *rkm)
+{
+	struct ft_offsets *o;
+
+	if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		o = ft_offsets_get(&p->offsets, rd_kafka_topic_name(rkm->rkt),
+				   rkm->partition);
+		if (o)
+			o->at_end = true;
+		return;
+	}
+	ft_warn("consumer: %s%s%s: %s",
+		rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
+		rkm->rkt ? " " : "", rd_kafka_err2name(rkm->err),
+		rd_kafka_message_errstr(rkm));
+}
+
+/* True when exit_at_end is asked for and everything is read and sent. */
+static bool drained(struct pipeline *p)
+{
+	size_t i;
+
+	if (!p->opts->exit_at_end || p->nassigned == 0)
+		return false;
+	for (i = 0; i < p->offsets.n; i++)
+		if (p->offsets.v[i]->assigned && !p->offsets.v[i]->at_end)
+			return false;
+	return rd_kafka_outq_len(p->producer) == 0;
+}
+
+static rd_kafka_topic_partition_list_t *topic_list(const char *spec)
+{
+	rd_kafka_topic_partition_list_t *l;
+	const char *p = spec, *end;
+	char name[512];
+	size_t n;
+
+	l = rd_kafka_topic_partition_list_new(4);
+	while (*p) {
+		end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		n = (size_t)(end - p);
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n && n < sizeof(name)) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			rd_kafka_topic_partition_list_add(l, name,
+							  RD_KAFKA_PARTITION_UA);
+		}
+		p = *end ? end + 1 : end;
+	}
+	return l;
+}
+
+int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
+		      size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l;
+	const char *out = ft_config_get(cfg, "output.topic");
+	rd_kafka_conf_t *conf;
+	int i, rc = FT_OK;
+
+	conf = ft_kafka_conf_new(cfg, FT_KAFKA_CONSUMER, errstr, errstr_size);
+	if (!conf)
+		return FT_EINVAL;
+	rd_kafka_conf_destroy(conf);
+	conf = ft_kafka_conf_new(cfg, FT_KAFKA_PRODUCER, errstr, errstr_size);
+	if (!conf)
+		return FT_EINVAL;
+	rd_kafka_conf_destroy(conf);
+	l = topic_list(ft_config_get(cfg, "input.topics"));
+	if (l->cnt == 0)
+		rc = ft_err(errstr, errstr_size, FT_EINVAL,
+			    "input.topics: no topic given");
+	for (i = 0; !rc && out && i < l->cnt; i++)
+		if (!strcmp(l->elems[i].topic, out))
+			rc = ft_err(errstr, errstr_size, FT_EINVAL,
+				    "output.topic '%s' is also an input topic: "
+				    "envelopes would be scanned again",
+				    out);
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+static rd_kafka_t *client_new(struct pipeline *p, enum ft_kafka_role role,
+			      char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk;
+	char why[512];
+
+	conf = ft_kafka_conf_new(p->cfg, role, errstr, errstr_size);
+	if (!conf)
+		return NULL;
+	rd_kafka_conf_set_opaque(conf, p);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	if (role == FT_KAFKA_PRODUCER) {
+		rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	} else {
+		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+		if (p->opts->exit_at_end &&
+		    ft_kafka_conf_set(conf, "enable.partition.eof", "true",
+				      "exit at end", errstr, errstr_size)) {
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	rk = rd_kafka_new(role == FT_KAFKA_PRODUCER ? RD_KAFKA_PRODUCER
+						    : RD_KAFKA_CONSUMER,
+			  conf, why, sizeof(why));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		ft_err(errstr, errstr_size, FT_EINVAL, "kafka: %s", why);
+	}
+	return rk;
+}
+
+static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *topics;
+	rd_kafka_resp_err_t err;
+
+	p->mctx = ft_match_ctx_new(p->rs);
+	if (!p->mctx ||
+	    ft_zlib_init(&p->zlib, (int)ft_config_get_int(
+					   p->cfg, "output.compression.level")))
+		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
+	p->producer = client_new(p, FT_KAFKA_PRODUCER, errstr, errstr_size);
+	if (!p->producer)
+		return FT_EINVAL;
+	p->out_topic = rd_kafka_topic_new(
+		p->producer, ft_config_get(p->cfg, "output.topic"), NULL);
+	p->consumer = client_new(p, FT_KAFKA_CONSUMER, errstr, errstr_size);
+	if (!p->out_topic || !p->consumer)
+		return FT_EINVAL;
+	rd_kafka_poll_set_consumer(p->consumer);
+	topics = topic_list(ft_config_get(p->cfg, "input.topics"));
+	err = rd_kafka_subscribe(p->consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (err)
+		return ft_err(errstr, errstr_size, FT_EINVAL,
+			      "cannot subscribe to %s: %s",
+			      ft_config_get(p->cfg, "input.topics"),
+			      rd_kafka_err2str(err));
+	return FT_OK;
+}
+
+static void loop(struct pipeline *p)
+{
+	rd_kafka_message_t *rkm;
+
+	while (!*p->opts->stop && !p->fatal) {
+		rkm = rd_kafka_consumer_poll(p->consumer, POLL_MS);
+		if (rkm) {
+			if (rkm->err)
+				consumer_event(p, rkm);
+			else
+				process(p, rkm);
+			rd_kafka_message_destroy(rkm);
+		}
+		rd_kafka_poll(p->producer, 0);
+		if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
+			store_offsets(p);
+		if (!rkm && drained(p))
+			break;
+	}
+}
+
+/* Flush, commit, leave the group, free. */
+static void teardown(struct pipeline *p)
+{
+	if (p->consumer && p->producer) {
+		/* after a failed flush, commit_sync still only commits
+		 * offsets whose envelopes were delivered */
+		flush_deliveries(p);
+		commit_sync(p);
+		rd_kafka_consumer_close(p->consumer);
+	}
+	if (p->consumer)
+		rd_kafka_destroy(p->consumer);
+	if (p->out_topic)
+		rd_kafka_topic_destroy(p->out_topic);
+	if (p->producer) {
+		rd_kafka_flush(p->producer, p->shutdown_ms);
+		rd_kafka_destroy(p->producer);
+	}
+	ft_match_ctx_free(p->mctx);
+	ft_match_result_release(&p->res);
+	ft_zlib_release(&p->zlib);
+	ft_buf_release(&p->json);
+	ft_buf_release(&p->z);
+	ft_buf_release(&p->ids);
+	ft_buf_release(&p->src);
+	ft_offsets_table_release(&p->offsets);
+}
+
+int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
+		    const struct ft_pipeline_opts *opts,
+		    struct ft_pipeline_stats *stats, char *errstr,
+		    size_t errstr_size)
+{
+	struct pipeline p = {
+		.cfg = cfg,
+		.rs = rs,
+		.opts = opts,
+		.stats = stats,
+		.default_format =
+			ft_format_parse(ft_config_get(cfg, "input.format")),
+		.shutdown_ms = (int)ft_config_get_int(cfg,
+						      "shutdown.timeout.ms"),
+	};
+	int rc;
+
+	ft_match_result_init(&p.res);
+	ft_offsets_table_init(&p.offsets);
+	rc = ft_pipeline_check(cfg, errstr, errstr_size);
+	if (!rc)
+		rc = setup(&p, errstr, errstr_size);
+	if (!rc) {
+		ft_info("running: %zu rules (%s), %s, input %s, output %s",
+			rs->nrules, rs->hash,
+			rs->jit ? "JIT" : "interpreter",
+			ft_config_get(cfg, "input.topics"),
+			ft_config_get(cfg, "output.topic"));
+		loop(&p);
+		ft_info("stopping: %s",
+			p.fatal ? "fatal error" : "flushing and committing");
+	}
+	teardown(&p);
+	if (!rc && p.fatal)
+		rc = ft_err(errstr, errstr_size, FT_EFATAL, "%s",
+			    p.fatal_reason);
+	return rc;
+}

@@ -1,0 +1,117 @@
+/*
+ * fuzz_json: libFuzzer harness for the JSON reader and quoter.
+ *
+ * Input: an optional path, a NUL byte, then the document (without a NUL
+ * in the first 32 bytes the whole input is the document).  Besides memory
+ * safety it checks that:
+ *  - ft_json_find() and ft_json_validate() agree on validity;
+ *  - a found value is itself a valid document and its text valid UTF-8;
+ *  - ft_json_quote() output is valid JSON that reads back to the input
+ *    (exactly, when the input is valid UTF-8).
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+ *	tests/fuzz/fuzz_json.c processor/json.c processor/buf.c \
+ *	processor/common.c -o fuzz_json
+ *   ./fuzz_json tests/fuzz/corpus/json
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flagtap/buf.h"
+#include "flagtap/common.h"
+#include "flagtap/json.h"
+
+#define PATH_MAX_LEN 32
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const fixed_paths[] = {
+	"", "a", "a.b", "0", "1.1", "a.0.b", "user.email",
+};
+
+/* Quotes v's text and reads it back: the same bytes must come out. */
+static void check_text(const struct ft_json_value *v)
+{
+	struct ft_buf t = FT_BUF_INIT, q = FT_BUF_INIT, back = FT_BUF_INIT;
+	struct ft_json_value qv;
+
+	ft_json_text(v, &t);
+	if (!ft_buf_ok(&t))
+		abort();
+	if (v->type == FT_JSON_STRING && !ft_json_utf8_valid(t.data, t.len))
+		abort();
+	ft_json_quote(&q, t.data, t.len);
+	if (ft_json_find(q.data, q.len, "", &qv, NULL, 0) != 0)
+		abort();
+	ft_json_text(&qv, &back);
+	if (back.len != t.len || (t.len && memcmp(back.data, t.data, t.len)))
+		abort();
+	ft_buf_release(&t);
+	ft_buf_release(&q);
+	ft_buf_release(&back);
+}
+
+static void check_find(const char *doc, size_t len, const char *path,
+		       int valid_rc)
+{
+	struct ft_json_value v;
+	char err[128];
+	int rc;
+
+	rc = ft_json_find(doc, len, path, &v, err, sizeof(err));
+	if ((rc == FT_EINVAL) != (valid_rc == FT_EINVAL))
+		abort();
+	if (rc != 0)
+		return;
+	if (v.ptr < doc || v.ptr + v.len > doc + len)
+		abort();
+	if (ft_json_validate(v.ptr, v.len, NULL, 0) != 0)
+		abort();
+	check_text(&v);
+}
+
+/* Quoting any bytes gives a valid string that reads back as they were. */
+static void check_quote(const char *s, size_t len)
+{
+	struct ft_buf q = FT_BUF_INIT, t = FT_BUF_INIT;
+	struct ft_json_value v;
+
+	ft_json_quote(&q, s, len);
+	if (!ft_buf_ok(&q) || ft_json_find(q.data, q.len, "", &v, NULL, 0))
+		abort();
+	ft_json_text(&v, &t);
+	if (!ft_json_utf8_valid(t.data, t.len))
+		abort();
+	if (ft_json_utf8_valid(s, len) &&
+	    (t.len != len || (len && memcmp(t.data, s, len))))
+		abort();
+	ft_buf_release(&q);
+	ft_buf_release(&t);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[PATH_MAX_LEN + 1];
+	const char *doc = (const char *)data;
+	const uint8_t *nul;
+	size_t len = size, i;
+	int valid_rc;
+
+	nul = memchr(data, '\0', size < PATH_MAX_LEN ? size : PATH_MAX_LEN);
+	path[0] = '\0';
+	if (nul) {
+		memcpy(path, data, (size_t)(nul - data) + 1);
+		doc = (const char *)nul + 1;
+		len = size - (size_t)(nul - data) - 1;
+	}
+	valid_rc = ft_json_validate(doc, len, NULL, 0);
+	if (valid_rc != 0 && valid_rc != FT_EINVAL)
+		abort();
+	if (nul)
+		check_find(doc, len, path, valid_rc);
+	for (i = 0; i < FT_ARRAY_SIZE(fixed_paths); i++)
+		check_find(doc, len, fixed_paths[i], valid_rc);
+	check_quote(doc, len);
+	return 0;
+}

@@ -1,0 +1,5 @@
+#include "suites.h"
+Suite *ft_envelope_suite(void)
+{
+	return suite_create("envelope");
+}

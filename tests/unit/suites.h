@@ -1,0 +1,23 @@
+/*
+ * The unit test suites.  Each tests/unit/check_<module>.c exports one
+ * ft_<module>_suite(); unit.c runs the one named on its command line.
+ */
+#ifndef FLAGTAP_TESTS_SUITES_H
+#define FLAGTAP_TESTS_SUITES_H
+
+#include <check.h>
+
+Suite *ft_json_suite(void);
+Suite *ft_sha256_suite(void);
+Suite *ft_config_suite(void);
+Suite *ft_rules_suite(void);
+Suite *ft_match_suite(void);
+Suite *ft_envelope_suite(void);
+Suite *ft_offsets_suite(void);
+
+/* Directory of test data (tests/data), set by CMake. */
+#ifndef FT_TEST_DATA
+#define FT_TEST_DATA "tests/data"
+#endif
+
+#endif
