@@ -102,8 +102,7 @@ static const char *passthrough_prefix(const char *key)
 	return NULL;
 }
 
-static struct ft_config_entry *find(const struct ft_config *c,
-				    const char *key)
+static struct ft_config_entry *find(const struct ft_config *c, const char *key)
 {
 	size_t i;
 

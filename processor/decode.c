@@ -93,8 +93,8 @@ static int assign_all(rd_kafka_t *rk, const char *topic, char *errstr,
 	n = md->topics[0].partition_cnt;
 	l = rd_kafka_topic_partition_list_new(n);
 	for (i = 0; i < n; i++)
-		rd_kafka_topic_partition_list_add(l, topic,
-						  md->topics[0].partitions[i].id)
+		rd_kafka_topic_partition_list_add(
+			l, topic, md->topics[0].partitions[i].id)
 			->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_metadata_destroy(md);
 	err = rd_kafka_assign(rk, l);
@@ -111,11 +111,11 @@ static void print_one(const struct ft_decode_opts *o,
 {
 	char why[256];
 
-	if (ft_envelope_decode(rkm->payload, rkm->len, buf, why,
-			       sizeof(why))) {
+	if (ft_envelope_decode(rkm->payload, rkm->len, buf, why, sizeof(why))) {
 		stats->invalid++;
-		ft_error("decode: %s/%d/%lld: %s", rd_kafka_topic_name(rkm->rkt),
-			 (int)rkm->partition, (long long)rkm->offset, why);
+		ft_error("decode: %s/%d/%lld: %s",
+			 rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+			 (long long)rkm->offset, why);
 		return;
 	}
 	stats->decoded++;
@@ -160,9 +160,8 @@ static int assigned_count(rd_kafka_t *rk)
 	return n;
 }
 
-int ft_decode_run(const struct ft_decode_opts *o,
-		  struct ft_decode_stats *stats, char *errstr,
-		  size_t errstr_size)
+int ft_decode_run(const struct ft_decode_opts *o, struct ft_decode_stats *stats,
+		  char *errstr, size_t errstr_size)
 {
 	rd_kafka_topic_partition_list_t *sub;
 	struct ft_buf buf = FT_BUF_INIT;

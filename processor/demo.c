@@ -28,6 +28,7 @@ struct sample {
 };
 
 /* A morning of a small bank: payments and host logs, a few violations. */
+/* clang-format off */
 static const struct sample samples[] = {
 	{PAYMENTS, "acct-10442", "{\"id\":\"pmt-000101\",\"ts\":\"2026-11-26T08:00:02Z\",\"amount\":\"1250.00\",\"currency\":\"EUR\",\"debtor\":{\"name\":\"Alba Logistics SL\",\"iban\":\"ES7921000813610123456789\"},\"beneficiary\":{\"name\":\"Nordhafen GmbH\",\"country\":\"DE\"},\"memo\":\"invoice 2026-1188\"}"},
 	{PAYMENTS, "acct-20417", "{\"id\":\"pmt-000102\",\"ts\":\"2026-11-26T08:00:05Z\",\"amount\":\"89.90\",\"currency\":\"GBP\",\"channel\":\"card\",\"card\":{\"bin\":\"454313\",\"last4\":\"0119\"},\"beneficiary\":{\"name\":\"Greenleaf Books\",\"country\":\"GB\"},\"memo\":\"order 55120\"}"},
@@ -70,14 +71,12 @@ static const struct sample samples[] = {
 	{SYSLOG, "batch-03", "Nov 26 08:01:18 batch-03 export[2201]: export finished in 54.2s"},
 	{SYSLOG, "core-bank-01", "Nov 26 08:01:22 core-bank-01 sshd[4190]: pam_unix(sshd:session): session closed for user root"},
 };
+/* clang-format on */
 
 static const char *pipeline_config[][2] = {
-	{"group.id", "flagtap-demo"},
-	{"input.topics", PAYMENTS "," SYSLOG},
-	{"input.format", "text"},
-	{"input.format." PAYMENTS, "json"},
-	{"output.topic", FLAGGED},
-	{"log.level", "warn"},
+	{"group.id", "flagtap-demo"}, {"input.topics", PAYMENTS "," SYSLOG},
+	{"input.format", "text"},     {"input.format." PAYMENTS, "json"},
+	{"output.topic", FLAGGED},    {"log.level", "warn"},
 };
 
 static int produce_samples(const char *bootstraps, char *errstr,
@@ -163,8 +162,9 @@ static int run_over(const char *bootstraps, const struct ft_ruleset *rs,
 
 	ft_config_init(&cfg);
 	st.rule_hits = calloc(rs->nrules, sizeof(*st.rule_hits));
-	rc = st.rule_hits ? ft_config_set(&cfg, "brokers", bootstraps, "demo", 0)
-			  : FT_ENOMEM;
+	rc = st.rule_hits
+		     ? ft_config_set(&cfg, "brokers", bootstraps, "demo", 0)
+		     : FT_ENOMEM;
 	if (!rc)
 		rc = ft_config_set(&cfg, "rules", o->rules, "demo", 0);
 	for (i = 0; !rc && i < FT_ARRAY_SIZE(pipeline_config); i++)
@@ -188,8 +188,7 @@ static int run_over(const char *bootstraps, const struct ft_ruleset *rs,
 	return rc;
 }
 
-int ft_demo_run(const struct ft_demo_opts *o, char *errstr,
-		size_t errstr_size)
+int ft_demo_run(const struct ft_demo_opts *o, char *errstr, size_t errstr_size)
 {
 	rd_kafka_mock_cluster_t *mc = NULL;
 	struct ft_ruleset *rs = NULL;
@@ -228,8 +227,9 @@ int ft_demo_run(const struct ft_demo_opts *o, char *errstr,
 	rd_kafka_mock_topic_create(mc, PAYMENTS, 3, 1);
 	rd_kafka_mock_topic_create(mc, SYSLOG, 2, 1);
 	rd_kafka_mock_topic_create(mc, FLAGGED, 3, 1);
-	fprintf(o->out, "flagtap demo: in-process Kafka at %s, %zu sample "
-			"records, rules from %s (%zu rules)\n\n",
+	fprintf(o->out,
+		"flagtap demo: in-process Kafka at %s, %zu sample "
+		"records, rules from %s (%zu rules)\n\n",
 		rd_kafka_mock_cluster_bootstraps(mc), FT_ARRAY_SIZE(samples),
 		o->rules, rs->nrules);
 	rc = produce_samples(rd_kafka_mock_cluster_bootstraps(mc), errstr,

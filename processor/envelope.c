@@ -29,7 +29,8 @@ void ft_base64(struct ft_buf *out, const void *p, size_t n)
 		ft_buf_add(out, q, 4);
 	}
 	if (i < n) {
-		v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+		v = (uint32_t)s[i] << 16 |
+		    (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
 		q[0] = tab[v >> 18];
 		q[1] = tab[(v >> 12) & 63];
 		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
@@ -288,8 +289,8 @@ int ft_envelope_decode(const void *value, size_t len, struct ft_buf *out,
 			  errstr_size)) ||
 	    (rc = require(out->data, out->len, "severity", FT_JSON_STRING,
 			  errstr, errstr_size)) ||
-	    (rc = require(out->data, out->len, "source", FT_JSON_OBJECT,
-			  errstr, errstr_size)) ||
+	    (rc = require(out->data, out->len, "source", FT_JSON_OBJECT, errstr,
+			  errstr_size)) ||
 	    (rc = require(out->data, out->len, "ruleset", FT_JSON_STRING,
 			  errstr, errstr_size)))
 		return rc;

@@ -8,9 +8,8 @@
 #include "flagtap/common.h"
 #include "flagtap/log.h"
 
-int ft_kafka_conf_set(rd_kafka_conf_t *conf, const char *key,
-		      const char *value, const char *where, char *errstr,
-		      size_t errstr_size)
+int ft_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+		      const char *where, char *errstr, size_t errstr_size)
 {
 	char why[512];
 
@@ -90,8 +89,8 @@ rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
 {
 	const struct ft_config_entry *b = ft_config_entry(c, "brokers");
 	bool consumer = role == FT_KAFKA_CONSUMER;
-	const char *const(*defs)[2] = consumer ? consumer_defaults
-					       : producer_defaults;
+	const char *const(*defs)[2] =
+		consumer ? consumer_defaults : producer_defaults;
 	size_t i, ndefs = consumer ? FT_ARRAY_SIZE(consumer_defaults)
 				   : FT_ARRAY_SIZE(producer_defaults);
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -114,7 +113,8 @@ rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
 	if (!rc)
 		rc = apply_prefixed(conf, c, "kafka.", errstr, errstr_size);
 	if (!rc)
-		rc = apply_prefixed(conf, c, consumer ? "consumer." : "producer.",
+		rc = apply_prefixed(conf, c,
+				    consumer ? "consumer." : "producer.",
 				    errstr, errstr_size);
 	if (!rc && !consumer)
 		rc = check_producer(conf, errstr, errstr_size);

@@ -192,8 +192,8 @@ static int cmd_run(int argc, char **argv)
 	int c, i, n = 0, rc = EXIT_USAGE;
 
 	ft_config_init(&cfg);
-	while (overrides && (c = getopt_long(argc, argv, "c:X:", longopts,
-					     NULL)) != -1) {
+	while (overrides &&
+	       (c = getopt_long(argc, argv, "c:X:", longopts, NULL)) != -1) {
 		if (c == 'c')
 			path = optarg;
 		else if (c == 'X')
@@ -218,9 +218,8 @@ static int cmd_run(int argc, char **argv)
 			goto out_err;
 	if (ft_config_validate(&cfg, !dump, errstr, sizeof(errstr)))
 		goto out_err;
-	ft_log_set_level(
-		(enum ft_log_level)ft_log_parse_level(
-			ft_config_get(&cfg, "log.level")));
+	ft_log_set_level((enum ft_log_level)ft_log_parse_level(
+		ft_config_get(&cfg, "log.level")));
 	if (dump) {
 		ft_config_dump(&cfg, stdout);
 		rc = EXIT_SUCCESS;
@@ -248,12 +247,23 @@ static int cmd_decode(int argc, char **argv)
 
 	while (props && (c = getopt(argc, argv, "b:t:g:eX:")) != -1) {
 		switch (c) {
-		case 'b': o.brokers = optarg; break;
-		case 't': o.topic = optarg; break;
-		case 'g': o.group = optarg; break;
-		case 'e': o.exit_at_end = true; break;
-		case 'X': props[o.nprops++] = optarg; break;
-		default: goto out;
+		case 'b':
+			o.brokers = optarg;
+			break;
+		case 't':
+			o.topic = optarg;
+			break;
+		case 'g':
+			o.group = optarg;
+			break;
+		case 'e':
+			o.exit_at_end = true;
+			break;
+		case 'X':
+			props[o.nprops++] = optarg;
+			break;
+		default:
+			goto out;
 		}
 	}
 	if (!o.brokers || !o.topic || optind != argc) {

@@ -89,10 +89,10 @@ struct ft_match_ctx *ft_match_ctx_new(const struct ft_ruleset *rs)
 		return NULL;
 	ctx->md = pcre2_match_data_create(1, NULL);
 	ctx->mctx = pcre2_match_context_create(NULL);
-	ctx->jit_stack = pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX,
-						NULL);
-	ctx->fields = calloc(rs->nfields ? rs->nfields : 1,
-			     sizeof(*ctx->fields));
+	ctx->jit_stack =
+		pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX, NULL);
+	ctx->fields =
+		calloc(rs->nfields ? rs->nfields : 1, sizeof(*ctx->fields));
 	if (!ctx->md || !ctx->mctx || !ctx->jit_stack || !ctx->fields) {
 		ft_match_ctx_free(ctx);
 		return NULL;
@@ -181,9 +181,9 @@ static int subject(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (f->gen != ctx->gen) {
 		f->gen = ctx->gen;
 		ft_buf_reset(&f->text);
-		f->status = ft_json_find(rec, len, rs->fields[r->field_index],
-					 &v, res->json_error,
-					 sizeof(res->json_error));
+		f->status =
+			ft_json_find(rec, len, rs->fields[r->field_index], &v,
+				     res->json_error, sizeof(res->json_error));
 		if (f->status == FT_OK) {
 			ft_json_text(&v, &f->text);
 			if (!ft_buf_ok(&f->text))
@@ -206,8 +206,8 @@ static int run_patterns(struct ft_match_ctx *ctx, const struct ft_rule *r,
 		const struct ft_pattern *p = &r->patterns[i];
 
 		if (p->jit)
-			rc = pcre2_jit_match(p->code, (PCRE2_SPTR)s, slen, 0,
-					     0, ctx->md, ctx->mctx);
+			rc = pcre2_jit_match(p->code, (PCRE2_SPTR)s, slen, 0, 0,
+					     ctx->md, ctx->mctx);
 		else
 			rc = pcre2_match(p->code, (PCRE2_SPTR)s, slen, 0, 0,
 					 ctx->md, ctx->mctx);

@@ -36,8 +36,8 @@ void ft_offsets_table_release(struct ft_offsets_table *t)
 	ft_offsets_table_init(t);
 }
 
-struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t,
-				  const char *topic, int32_t partition)
+struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t, const char *topic,
+				  int32_t partition)
 {
 	struct ft_offsets *o = t->last;
 	size_t i;
@@ -107,8 +107,8 @@ int ft_offsets_consumed(struct ft_offsets *o, int64_t offset, bool in_flight)
 	if (in_flight) {
 		if (o->count == o->cap && grow_ring(o))
 			return FT_ENOMEM;
-		*slot(o, o->count) = (struct ft_offsets_slot){offset,
-							      SLOT_IN_FLIGHT};
+		*slot(o, o->count) =
+			(struct ft_offsets_slot){offset, SLOT_IN_FLIGHT};
 		o->count++;
 	}
 	o->next = offset + 1;

@@ -75,8 +75,7 @@ static void set_fatal(struct pipeline *p, const char *fmt, ...)
 	ft_error("%s", p->fatal_reason);
 }
 
-static int topic_format(const struct ft_config *cfg, const char *topic,
-			int def)
+static int topic_format(const struct ft_config *cfg, const char *topic, int def)
 {
 	char key[512];
 	const char *v;
@@ -111,8 +110,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 	free(d);
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason,
-		     void *opaque)
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct pipeline *p = opaque;
 	char why[512];
@@ -245,7 +243,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_assign(rk, parts);
 		break;
 	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-		log_partitions(rd_kafka_assignment_lost(rk) ? "lost" : "revoked",
+		log_partitions(rd_kafka_assignment_lost(rk) ? "lost"
+							    : "revoked",
 			       parts);
 		/* deliver and commit what we did before giving them up */
 		if (!rd_kafka_assignment_lost(rk)) {
@@ -290,8 +289,7 @@ static void build_headers(struct pipeline *p, const rd_kafka_message_t *rkm,
 }
 
 /* Builds the compressed envelope of the current match result into p->z. */
-static int encode(struct pipeline *p, const rd_kafka_message_t *rkm,
-		  int format)
+static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format)
 {
 	struct ft_source src = {
 		.topic = rd_kafka_topic_name(rkm->rkt),
@@ -362,9 +360,8 @@ static int forward(struct pipeline *p, const rd_kafka_message_t *rkm,
 	d = malloc(sizeof(*d));
 	if (rc || !d) {
 		free(d);
-		set_fatal(p, "cannot encode envelope for %s/%d/%lld",
-			  o->topic, (int)o->partition,
-			  (long long)rkm->offset);
+		set_fatal(p, "cannot encode envelope for %s/%d/%lld", o->topic,
+			  (int)o->partition, (long long)rkm->offset);
 		return FT_EFATAL;
 	}
 	p->stats->envelope_bytes += p->json.len;
@@ -467,8 +464,8 @@ static rd_kafka_topic_partition_list_t *topic_list(const char *spec)
 		if (n && n < sizeof(name)) {
 			memcpy(name, p, n);
 			name[n] = '\0';
-			rd_kafka_topic_partition_list_add(l, name,
-							  RD_KAFKA_PARTITION_UA);
+			rd_kafka_topic_partition_list_add(
+				l, name, RD_KAFKA_PARTITION_UA);
 		}
 		p = *end ? end + 1 : end;
 	}
@@ -629,8 +626,8 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 		.stats = stats,
 		.default_format =
 			ft_format_parse(ft_config_get(cfg, "input.format")),
-		.shutdown_ms = (int)ft_config_get_int(cfg,
-						      "shutdown.timeout.ms"),
+		.shutdown_ms =
+			(int)ft_config_get_int(cfg, "shutdown.timeout.ms"),
 	};
 	int rc;
 
@@ -641,8 +638,7 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 		rc = setup(&p, errstr, errstr_size);
 	if (!rc) {
 		ft_info("running: %zu rules (%s), %s, input %s, output %s",
-			rs->nrules, rs->hash,
-			rs->jit ? "JIT" : "interpreter",
+			rs->nrules, rs->hash, rs->jit ? "JIT" : "interpreter",
 			ft_config_get(cfg, "input.topics"),
 			ft_config_get(cfg, "output.topic"));
 		loop(&p);

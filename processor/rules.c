@@ -15,8 +15,7 @@
 #include "flagtap/common.h"
 #include "flagtap/sha256.h"
 
-static const char *severities[] = {"info", "low", "medium", "high",
-				   "critical"};
+static const char *severities[] = {"info", "low", "medium", "high", "critical"};
 
 const char *ft_severity_name(enum ft_severity s)
 {
@@ -93,7 +92,7 @@ struct parser {
 	const char *name;
 	int lineno;
 	struct ft_rule *rule; /* the open stanza, or NULL */
-	bool skipping;        /* after a bad header, until the next one */
+	bool skipping;	      /* after a bad header, until the next one */
 	int title_line, severity_line, field_line, description_line;
 	bool oom;
 };
@@ -180,7 +179,7 @@ static void close_rule(struct parser *ps)
 		return;
 	if (!r->title)
 		missing = "title";
-	else if (r->severity == (enum ft_severity)-1)
+	else if (r->severity == (enum ft_severity) - 1)
 		missing = "severity";
 	else if (!r->npatterns)
 		missing = "pattern";
@@ -233,7 +232,7 @@ static void open_rule(struct parser *ps, const char *line, const char *p,
 	}
 	r = &rs->rules[rs->nrules++];
 	memset(r, 0, sizeof(*r));
-	r->severity = (enum ft_severity)-1;
+	r->severity = (enum ft_severity) - 1;
 	r->field_index = -1;
 	r->line = ps->lineno;
 	r->id = strndup(id, (size_t)(idend - id));
@@ -571,8 +570,8 @@ static int list_dir(const char *dir, char ***paths, size_t *np,
 	char **v = NULL, *p;
 
 	if (!d) {
-		ft_diags_add(diags, false, "%s: cannot open directory: %s",
-			     dir, strerror(errno));
+		ft_diags_add(diags, false, "%s: cannot open directory: %s", dir,
+			     strerror(errno));
 		return FT_EIO;
 	}
 	while ((de = readdir(d))) {
@@ -621,7 +620,8 @@ int ft_ruleset_load(const char *path, const struct ft_rules_opts *opts,
 		if (rc)
 			return rc;
 		if (!n) {
-			ft_diags_add(diags, false, "%s: no *.rules files", path);
+			ft_diags_add(diags, false, "%s: no *.rules files",
+				     path);
 			free(paths);
 			return FT_ENOENT;
 		}

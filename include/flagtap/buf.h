@@ -19,7 +19,10 @@ struct ft_buf {
 	bool oom;
 };
 
-#define FT_BUF_INIT {NULL, 0, 0, false}
+#define FT_BUF_INIT               \
+	{                         \
+		NULL, 0, 0, false \
+	}
 
 void ft_buf_init(struct ft_buf *b);
 /* Frees the storage; the buffer may be reused after ft_buf_init(). */

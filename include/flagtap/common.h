@@ -13,14 +13,14 @@
 
 enum ft_err {
 	FT_OK = 0,
-	FT_ENOMEM = -1,   /* allocation failed */
-	FT_EINVAL = -2,   /* malformed input (file, record, argument) */
-	FT_EIO = -3,      /* read/write/system call failed */
-	FT_ENOENT = -4,   /* no such file, key or field */
-	FT_ELIMIT = -5,   /* a configured limit was exceeded */
-	FT_EENGINE = -6,  /* the match engine reported an error */
-	FT_EKAFKA = -7,   /* a Kafka client call failed */
-	FT_EFATAL = -8,   /* unrecoverable: the process must exit non-zero */
+	FT_ENOMEM = -1,	 /* allocation failed */
+	FT_EINVAL = -2,	 /* malformed input (file, record, argument) */
+	FT_EIO = -3,	 /* read/write/system call failed */
+	FT_ENOENT = -4,	 /* no such file, key or field */
+	FT_ELIMIT = -5,	 /* a configured limit was exceeded */
+	FT_EENGINE = -6, /* the match engine reported an error */
+	FT_EKAFKA = -7,	 /* a Kafka client call failed */
+	FT_EFATAL = -8,	 /* unrecoverable: the process must exit non-zero */
 };
 
 #define FT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -15,9 +15,9 @@
 struct ft_decode_opts {
 	const char *brokers;
 	const char *topic;
-	const char *group;  /* NULL: read every partition from the start,
-			     * without a consumer group */
-	bool exit_at_end;   /* stop when every partition is read to its end */
+	const char *group; /* NULL: read every partition from the start,
+			    * without a consumer group */
+	bool exit_at_end;  /* stop when every partition is read to its end */
 	const char *const *props; /* librdkafka "key=value" settings */
 	size_t nprops;
 	FILE *out;

@@ -13,8 +13,8 @@
 #include <stdio.h>
 
 struct ft_demo_opts {
-	const char *rules;  /* rule file or directory */
-	FILE *out;          /* envelopes and summary */
+	const char *rules; /* rule file or directory */
+	FILE *out;	   /* envelopes and summary */
 	volatile sig_atomic_t *stop;
 };
 

@@ -37,9 +37,8 @@ rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
  * Sets one property on conf, formatting librdkafka's complaint as
  * "WHERE: KEY: reason".  Returns 0 or FT_EINVAL.
  */
-int ft_kafka_conf_set(rd_kafka_conf_t *conf, const char *key,
-		      const char *value, const char *where, char *errstr,
-		      size_t errstr_size);
+int ft_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+		      const char *where, char *errstr, size_t errstr_size);
 
 /* A log_cb that writes librdkafka's log lines through ft_log. */
 void ft_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,

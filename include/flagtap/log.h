@@ -24,8 +24,8 @@ void ft_log(enum ft_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #define ft_debug(...) ft_log(FT_LOG_DEBUG, __VA_ARGS__)
-#define ft_info(...)  ft_log(FT_LOG_INFO, __VA_ARGS__)
-#define ft_warn(...)  ft_log(FT_LOG_WARN, __VA_ARGS__)
+#define ft_info(...) ft_log(FT_LOG_INFO, __VA_ARGS__)
+#define ft_warn(...) ft_log(FT_LOG_WARN, __VA_ARGS__)
 #define ft_error(...) ft_log(FT_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -29,25 +29,25 @@ const char *ft_format_name(enum ft_format f);
 /* Why a rule could not be evaluated. */
 enum ft_match_error {
 	FT_MERR_NONE = 0,
-	FT_MERR_LIMIT,      /* PCRE2 match limit */
-	FT_MERR_JIT_STACK,  /* JIT stack exhausted */
-	FT_MERR_HEAP,       /* interpreter heap limit */
-	FT_MERR_BAD_JSON,   /* record not valid JSON, rule reads a field */
-	FT_MERR_ENGINE,     /* any other PCRE2 error (code in pcre2_rc) */
+	FT_MERR_LIMIT,	   /* PCRE2 match limit */
+	FT_MERR_JIT_STACK, /* JIT stack exhausted */
+	FT_MERR_HEAP,	   /* interpreter heap limit */
+	FT_MERR_BAD_JSON,  /* record not valid JSON, rule reads a field */
+	FT_MERR_ENGINE,	   /* any other PCRE2 error (code in pcre2_rc) */
 };
 
 struct ft_hit {
-	uint32_t rule;            /* index into ruleset->rules */
+	uint32_t rule;		   /* index into ruleset->rules */
 	enum ft_match_error error; /* FT_MERR_NONE for a plain match */
-	int pcre2_rc;             /* PCRE2 result code when error != NONE */
+	int pcre2_rc;		   /* PCRE2 result code when error != NONE */
 };
 
 struct ft_match_result {
 	struct ft_hit *hits;
 	size_t n, cap;
 	enum ft_severity severity; /* highest among hits; valid when n > 0 */
-	size_t errors;             /* hits with error != NONE */
-	char json_error[96];       /* "byte N: problem" for FT_MERR_BAD_JSON */
+	size_t errors;		   /* hits with error != NONE */
+	char json_error[96];	   /* "byte N: problem" for FT_MERR_BAD_JSON */
 };
 
 struct ft_match_ctx;

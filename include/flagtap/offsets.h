@@ -28,16 +28,16 @@ struct ft_offsets_slot {
 struct ft_offsets {
 	char *topic;
 	int32_t partition;
-	int64_t next;      /* one past the last consumed offset, -1: none */
-	int64_t stored;    /* for the caller: last offset it stored, or -1 */
+	int64_t next;	/* one past the last consumed offset, -1: none */
+	int64_t stored; /* for the caller: last offset it stored, or -1 */
 	/* in-flight offsets, increasing, as a ring */
 	struct ft_offsets_slot *ring;
 	size_t head, count, cap;
-	size_t failed;     /* slots in state "failed" */
+	size_t failed; /* slots in state "failed" */
 	/* owned by the caller, untouched here: */
-	bool assigned;     /* partition currently assigned to us */
-	bool at_end;       /* consumer reached the partition's end */
-	int format;        /* enum ft_format of the partition's topic */
+	bool assigned; /* partition currently assigned to us */
+	bool at_end;   /* consumer reached the partition's end */
+	int format;    /* enum ft_format of the partition's topic */
 };
 
 struct ft_offsets_table {
@@ -53,8 +53,8 @@ void ft_offsets_table_release(struct ft_offsets_table *t);
  * Returns the tracker for (topic, partition), creating it if needed.
  * NULL on allocation failure.  The pointer stays valid until release.
  */
-struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t,
-				  const char *topic, int32_t partition);
+struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t, const char *topic,
+				  int32_t partition);
 
 /*
  * Records that `offset` was consumed.  When in_flight, the record awaits

@@ -21,15 +21,15 @@
 #include "flagtap/rules.h"
 
 struct ft_pipeline_stats {
-	uint64_t consumed;       /* records read from input topics */
-	uint64_t bytes_in;       /* their value bytes */
-	uint64_t flagged;        /* records that produced an envelope */
-	uint64_t delivered;      /* envelopes acknowledged by the broker */
+	uint64_t consumed;  /* records read from input topics */
+	uint64_t bytes_in;  /* their value bytes */
+	uint64_t flagged;   /* records that produced an envelope */
+	uint64_t delivered; /* envelopes acknowledged by the broker */
 	uint64_t delivery_failed;
-	uint64_t engine_errors;  /* rule evaluations that failed closed */
-	uint64_t bytes_out;      /* compressed envelope bytes produced */
+	uint64_t engine_errors;	 /* rule evaluations that failed closed */
+	uint64_t bytes_out;	 /* compressed envelope bytes produced */
 	uint64_t envelope_bytes; /* the same envelopes before compression */
-	uint64_t *rule_hits;     /* per rule, ruleset order (caller-owned,
+	uint64_t *rule_hits;	 /* per rule, ruleset order (caller-owned,
 				  * nrules long, may be NULL) */
 };
 

@@ -56,7 +56,7 @@ struct ft_rule {
 	char *title;
 	char *description;
 	enum ft_severity severity;
-	char *field;     /* dotted JSON path, or NULL for the whole record */
+	char *field;	 /* dotted JSON path, or NULL for the whole record */
 	int field_index; /* index into ruleset->fields, or -1 */
 	struct ft_pattern *patterns;
 	size_t npatterns;
@@ -65,9 +65,9 @@ struct ft_rule {
 };
 
 struct ft_rules_opts {
-	uint32_t match_limit;   /* PCRE2 match limit (also bounds JIT) */
+	uint32_t match_limit;	/* PCRE2 match limit (also bounds JIT) */
 	uint32_t heap_limit_kb; /* PCRE2 interpreter heap limit */
-	bool no_jit;            /* run the interpreter only */
+	bool no_jit;		/* run the interpreter only */
 };
 
 struct ft_ruleset {

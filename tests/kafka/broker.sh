@@ -226,8 +226,10 @@ wait_ready() {
   bs=$(cat "$sd/bootstrap")
   need "$KCAT" "apt-get install kcat"
   deadline=$((SECONDS + START_TIMEOUT))
+  pid=$(cat "$sd/pid")
   while :; do
-    if ! pid=$(live_pid "$sd"); then
+    # Raw pid check: right after launch the subshell may not have exec'd java yet.
+    if [[ ! -d /proc/$pid || $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]]; then
       echo "broker.sh: broker process exited during startup" >&2
       show_logs "$sd"
       return 1
@@ -239,10 +241,13 @@ wait_ready() {
       return 0
     fi
     if (( SECONDS >= deadline )); then
-      echo "broker.sh: broker not ready after ${START_TIMEOUT}s" >&2
-      show_logs "$sd"
+      # Kill first, so nothing is left running even if printing fails.
       kill -KILL "$pid" 2>/dev/null || true
-      while live_pid "$sd" >/dev/null; do sleep 0.1; done
+      while [[ -d /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]; do
+        sleep 0.1
+      done
+      echo "broker.sh: broker not ready after ${START_TIMEOUT}s (killed)" >&2
+      show_logs "$sd"
       return 1
     fi
     sleep 0.5
@@ -257,7 +262,8 @@ cmd_start() {
     die "a broker is already running for $sd (pid $(cat "$sd/pid"))"
   fi
   local port cport
-  read -r port cport < <(free_ports)
+  read -r port cport < <(free_ports) || true
+  [[ $port =~ ^[0-9]+$ && $cport =~ ^[0-9]+$ ]] || die "could not pick free ports (is $PYTHON there?)"
   rm -rf "$sd/data" "$sd/broker.log" "$sd/broker.out" "$sd/pid"
   mkdir -p "$sd/data"
   write_config "$sd" "$port" "$cport"

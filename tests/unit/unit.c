@@ -14,12 +14,9 @@ static const struct {
 	const char *name;
 	Suite *(*make)(void);
 } suites[] = {
-	{"json", ft_json_suite},
-	{"sha256", ft_sha256_suite},
-	{"config", ft_config_suite},
-	{"rules", ft_rules_suite},
-	{"match", ft_match_suite},
-	{"envelope", ft_envelope_suite},
+	{"json", ft_json_suite},       {"sha256", ft_sha256_suite},
+	{"config", ft_config_suite},   {"rules", ft_rules_suite},
+	{"match", ft_match_suite},     {"envelope", ft_envelope_suite},
 	{"offsets", ft_offsets_suite},
 };
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what flagtap needs to build and test on Debian 12, idempotently.
+# Packages already present are left alone; apt is only called when
+# something is missing.
+set -euo pipefail
+
+build=(build-essential cmake pkg-config librdkafka-dev libpcre2-dev zlib1g-dev
+       check)
+test=(kcat python3 python3-confluent-kafka default-jre-headless maven
+      clang clang-format)
+
+want=("${build[@]}")
+if [ "${1:-}" != "--build-only" ]; then
+	want+=("${test[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing+=("$p")
+done
+# a JDK from elsewhere (e.g. /usr/lib/jvm/temurin-*) satisfies the broker
+if command -v java >/dev/null 2>&1; then
+	missing=("${missing[@]/default-jre-headless}")
+fi
+if command -v mvn >/dev/null 2>&1; then
+	missing=("${missing[@]/maven}")
+fi
+read -r -a missing <<<"${missing[*]}"
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
