@@ -147,8 +147,13 @@ static int run_daemon(const struct ft_config *cfg, bool check_only)
 	int rc;
 
 	rules_opts_from(cfg, &ro);
-	if (load_rules(ft_config_get(cfg, "rules"), &ro, &rs))
+	if (load_rules(ft_config_get(cfg, "rules"), &ro, &rs)) {
+		ft_config_where(ft_config_entry(cfg, "rules"), errstr,
+				sizeof(errstr));
+		fprintf(stderr, "flagtap: %s: rules: cannot load %s\n", errstr,
+			ft_config_get(cfg, "rules"));
 		return EXIT_USAGE;
+	}
 	warn_fields(cfg, rs);
 	if (check_only) {
 		rc = ft_pipeline_check(cfg, errstr, sizeof(errstr));
