@@ -3,11 +3,13 @@
  */
 #include "flagtap/envelope.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
 #include "flagtap/common.h"
 #include "flagtap/json.h"
+#include "flagtap/sha256.h"
 
 void ft_base64(struct ft_buf *out, const void *p, size_t n)
 {
@@ -122,10 +124,47 @@ static void add_rules(struct ft_buf *out, const struct ft_ruleset *rs,
 	ft_buf_addc(out, ']');
 }
 
-int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
-		      const struct ft_match_result *res,
-		      const struct ft_source *src, enum ft_format format,
-		      const char *rec, size_t len, int64_t flagged_at_ms)
+/* Appends the record: JSON, string or base64, cut to head_max bytes. */
+static void add_record(struct ft_buf *out, enum ft_format format,
+		       const char *rec, size_t len, size_t head_max)
+{
+	unsigned char digest[FT_SHA256_LEN];
+	struct ft_sha256 sha;
+	char hex[65];
+	size_t cut;
+
+	if (len <= head_max) {
+		if (format == FT_FORMAT_JSON &&
+		    ft_json_validate(rec, len, NULL, 0) == FT_OK) {
+			ft_buf_adds(out, "\"record\":");
+			add_minified(out, rec, len);
+		} else {
+			add_bytes(out, "record", rec, len);
+		}
+		return;
+	}
+	cut = head_max;
+	/* back off to the start of a UTF-8 sequence (at most 3 bytes) */
+	while (cut > 0 && head_max - cut < 3 &&
+	       ((unsigned char)rec[cut] & 0xc0) == 0x80)
+		cut--;
+	add_bytes(out, "record", rec, cut);
+	ft_sha256_init(&sha);
+	ft_sha256_update(&sha, rec, len);
+	ft_sha256_final(&sha, digest);
+	ft_sha256_hex(digest, hex);
+	ft_buf_addf(out,
+		    ",\"record_truncated\":true,\"record_bytes\":%zu,"
+		    "\"record_sha256\":\"%s\"",
+		    len, hex);
+}
+
+int ft_envelope_build_truncated(struct ft_buf *out, const struct ft_ruleset *rs,
+				const struct ft_match_result *res,
+				const struct ft_source *src,
+				enum ft_format format, const char *rec,
+				size_t len, int64_t flagged_at_ms,
+				size_t head_max)
 {
 	ft_buf_addf(out, "{\"v\":%d,", FT_ENVELOPE_VERSION);
 	add_rules(out, rs, res);
@@ -146,15 +185,18 @@ int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
 	ft_buf_addf(out, "},\"ruleset\":\"%s\",\"flagged_at\":", rs->hash);
 	add_time(out, flagged_at_ms);
 	ft_buf_addf(out, ",\"format\":\"%s\",", ft_format_name(format));
-	if (format == FT_FORMAT_JSON &&
-	    ft_json_validate(rec, len, NULL, 0) == FT_OK) {
-		ft_buf_adds(out, "\"record\":");
-		add_minified(out, rec, len);
-	} else {
-		add_bytes(out, "record", rec, len);
-	}
+	add_record(out, format, rec, len, head_max);
 	ft_buf_addc(out, '}');
 	return ft_buf_ok(out) ? FT_OK : FT_ENOMEM;
+}
+
+int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
+		      const struct ft_match_result *res,
+		      const struct ft_source *src, enum ft_format format,
+		      const char *rec, size_t len, int64_t flagged_at_ms)
+{
+	return ft_envelope_build_truncated(out, rs, res, src, format, rec, len,
+					   flagged_at_ms, SIZE_MAX);
 }
 
 int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,

@@ -8,6 +8,7 @@
 #include "flagtap/pipeline.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 
 #define POLL_MS 100
 #define STORE_INTERVAL_MS 100
+/* Record bytes kept in an envelope that is too large to produce whole. */
+#define HEAD_MAX 65536u
 
 /* Rides with each produced envelope to its delivery report. */
 struct delivery {
@@ -288,8 +291,12 @@ static void build_headers(struct pipeline *p, const rd_kafka_message_t *rkm,
 		rd_kafka_header_add(h, "flagtap-engine-error", -1, "true", 4);
 }
 
-/* Builds the compressed envelope of the current match result into p->z. */
-static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format)
+/*
+ * Builds the compressed envelope of the current match result into p->z,
+ * the record cut to head_max bytes (SIZE_MAX: whole).
+ */
+static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format,
+		  size_t head_max)
 {
 	struct ft_source src = {
 		.topic = rd_kafka_topic_name(rkm->rkt),
@@ -302,9 +309,9 @@ static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format)
 	int rc;
 
 	ft_buf_reset(&p->json);
-	rc = ft_envelope_build(&p->json, p->rs, &p->res, &src, format,
-			       rkm->payload ? rkm->payload : "", rkm->len,
-			       now_ms());
+	rc = ft_envelope_build_truncated(&p->json, p->rs, &p->res, &src, format,
+					 rkm->payload ? rkm->payload : "",
+					 rkm->len, now_ms(), head_max);
 	if (!rc)
 		rc = ft_zlib_compress(&p->zlib, p->json.data, p->json.len,
 				      &p->z);
@@ -318,6 +325,7 @@ static int produce(struct pipeline *p, const rd_kafka_message_t *rkm,
 {
 	rd_kafka_headers_t *h;
 	rd_kafka_resp_err_t err;
+	bool truncated = false;
 
 	for (;;) {
 		h = rd_kafka_headers_new(6);
@@ -332,6 +340,20 @@ static int produce(struct pipeline *p, const rd_kafka_message_t *rkm,
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			return FT_OK;
 		rd_kafka_headers_destroy(h);
+		if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !truncated) {
+			/* forward what identifies the record, not nothing */
+			ft_warn("envelope for %s/%d/%lld exceeds "
+				"message.max.bytes: forwarding the first %u "
+				"bytes of the record and its SHA-256",
+				rd_kafka_topic_name(rkm->rkt),
+				(int)rkm->partition, (long long)rkm->offset,
+				HEAD_MAX);
+			truncated = true;
+			p->stats->truncated++;
+			if (encode(p, rkm, d->o->format, HEAD_MAX))
+				break;
+			continue;
+		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		/* backpressure: serve delivery reports until there is room */
@@ -356,7 +378,7 @@ static int forward(struct pipeline *p, const rd_kafka_message_t *rkm,
 	p->stats->engine_errors += p->res.errors;
 	for (i = 0; p->stats->rule_hits && i < p->res.n; i++)
 		p->stats->rule_hits[p->res.hits[i].rule]++;
-	rc = encode(p, rkm, o->format);
+	rc = encode(p, rkm, o->format, SIZE_MAX);
 	d = malloc(sizeof(*d));
 	if (rc || !d) {
 		free(d);

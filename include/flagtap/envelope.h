@@ -62,6 +62,20 @@ int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
 		      const char *rec, size_t len, int64_t flagged_at_ms);
 
 /*
+ * Like ft_envelope_build(), for a record too large to forward whole: when
+ * len > head_max, "record" (or "record_base64") holds only the first
+ * head_max bytes or fewer (cut on a UTF-8 boundary), and the envelope adds
+ * "record_truncated":true, "record_bytes":<len> and "record_sha256":<hex
+ * digest of the whole record>, so a reviewer can still identify it.
+ */
+int ft_envelope_build_truncated(struct ft_buf *out, const struct ft_ruleset *rs,
+				const struct ft_match_result *res,
+				const struct ft_source *src,
+				enum ft_format format, const char *rec,
+				size_t len, int64_t flagged_at_ms,
+				size_t head_max);
+
+/*
  * Appends the comma-separated ids of the rules that fired ("A,B") and
  * returns 0 or FT_ENOMEM.  Used for the flagtap-rules header.
  */

@@ -29,6 +29,7 @@ struct ft_pipeline_stats {
 	uint64_t engine_errors;	 /* rule evaluations that failed closed */
 	uint64_t bytes_out;	 /* compressed envelope bytes produced */
 	uint64_t envelope_bytes; /* the same envelopes before compression */
+	uint64_t truncated;	 /* envelopes whose record was cut to fit */
 	uint64_t *rule_hits;	 /* per rule, ruleset order (caller-owned,
 				  * nrules long, may be NULL) */
 };

@@ -15,6 +15,7 @@ The oracle evaluates the same rules with Python's `re` on bytes (ASCII
 semantics, as flagtap's PCRE2 without UCP) and `json.loads` for fields.
 """
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -63,6 +64,7 @@ ORACLE = [
 ]
 
 TIMEOUT = 180
+OVERSIZE = 300000  # flagtap runs with producer.message.max.bytes = 200000
 
 
 def log(*a):
@@ -261,7 +263,13 @@ def stop_flagtap(proc):
 
 def make_batch(rng, lines, n, t_json, t_text, start):
     recs, fmts = [], []
-    for i in range(n):
+    if start == 0:
+        # one record whose envelope exceeds the producer's message.max.bytes
+        big = "".join(rng.choice("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+                      for _ in range(OVERSIZE)).encode()
+        recs.append((t_text, b"big", b"dump AKIAABCDEFGHIJKLMNOP " + big))
+        fmts.append("text")
+    for i in range(n - len(recs)):
         if rng.random() < 0.6:
             recs.append((t_json, b"acct-%d" % rng.randrange(1000), payment(rng, start + i)))
             fmts.append("json")
@@ -272,7 +280,7 @@ def make_batch(rng, lines, n, t_json, t_text, start):
     return recs, fmts
 
 
-def check_envelopes(envs, expected, records_by_coord, ruleset_prefix="sha256:"):
+def check_envelopes(envs, expected, records_by_coord, truncated, ruleset_prefix="sha256:"):
     seen = {}
     for env, headers, key in envs:
         src = env["source"]
@@ -287,7 +295,15 @@ def check_envelopes(envs, expected, records_by_coord, ruleset_prefix="sha256:"):
         assert set(headers.get("flagtap-rules").decode().split(",")) == ids
         value, fmt, rkey = records_by_coord[coord]
         assert key == rkey, "%s: key %r, expected %r" % (coord, key, rkey)
-        if "record_base64" in env:
+        if len(value) > OVERSIZE // 2:
+            # too large to forward whole: a head and the digest of it all
+            assert env.get("record_truncated") is True, coord
+            assert env["record_bytes"] == len(value)
+            assert env["record_sha256"] == hashlib.sha256(value).hexdigest()
+            head = env["record"].encode("utf-8")
+            assert 0 < len(head) <= 65536 and value.startswith(head), coord
+            truncated.add(coord)
+        elif "record_base64" in env:
             import base64
             assert base64.b64decode(env["record_base64"]) == value
         elif isinstance(env["record"], str):
@@ -324,11 +340,12 @@ def main():
         f.write("# integration test\nbrokers = %s\ngroup.id = it-%s\n"
                 "input.topics = %s, %s\ninput.format = text\ninput.format.%s = json\n"
                 "output.topic = %s\nrules = %s\nshutdown.timeout.ms = 20000\n"
+                "producer.message.max.bytes = 200000\n"
                 % (args.bootstrap, run, t_json, t_text, t_json, t_out,
                    os.path.join(work, "test.rules")))
     logf = open(os.path.join(work, "flagtap.log"), "w")
 
-    expected, by_coord, targets = {}, {}, {}
+    expected, by_coord, targets, truncated = {}, {}, {}, set()
 
     def load(n, start):
         recs, fmts = make_batch(rng, lines, n, t_json, t_text, start)
@@ -354,7 +371,8 @@ def main():
         log("batch 1 processed and committed in %.1f s" % (time.monotonic() - t0))
         stop_flagtap(proc)
         envs = read_output(args.bootstrap, t_out, 3)
-        seen = check_envelopes(envs, expected, by_coord)
+        seen = check_envelopes(envs, expected, by_coord, truncated)
+        assert len(truncated) == 1, "oversized record not forwarded truncated"
         missing = set(expected) - set(seen)
         assert not missing, "missing %d flagged records, e.g. %s" % (len(missing), sorted(missing)[:5])
         assert len(envs) == flagged1, "%d envelopes for %d flagged records" % (len(envs), flagged1)
@@ -365,7 +383,7 @@ def main():
         wait_committed(args.bootstrap, "it-" + run, targets, proc)
         stop_flagtap(proc)
         envs = read_output(args.bootstrap, t_out, 3)
-        seen = check_envelopes(envs, expected, by_coord)
+        seen = check_envelopes(envs, expected, by_coord, set())
         dups = {k: v for k, v in seen.items() if v > 1}
         missing = set(expected) - set(seen)
         assert not missing, "missing %d flagged records after restart" % len(missing)
