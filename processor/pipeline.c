@@ -124,8 +124,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			  why);
 		return;
 	}
-	ft_warn("kafka: %s: %s: %s", rd_kafka_name(rk),
-		rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+	/* transport details already came through the log callback */
+	ft_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? FT_LOG_WARN
+							  : FT_LOG_DEBUG,
+	       "kafka: %s: %s: %s", rd_kafka_name(rk),
+	       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 /* Stores the committable offset of every assigned partition that moved. */
