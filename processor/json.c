@@ -27,12 +27,12 @@
 #include "flagtap/common.h"
 
 #define STR_(x) #x
-#define STR(x)	STR_(x)
+#define STR(x) STR_(x)
 
-#define ONES  0x0101010101010101ull
+#define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
-#define WS_MASK                                                                \
+#define WS_MASK \
 	((1ull << ' ') | (1ull << '\t') | (1ull << '\n') | (1ull << '\r'))
 
 /* The UTF-8 encoding of U+FFFD, the replacement character. */
@@ -71,6 +71,7 @@ struct parser {
  * themselves: controls, '"', '\\', and every non-ASCII byte (the caller
  * then checks for a valid UTF-8 sequence).
  */
+/* clang-format off */
 #define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
 static const unsigned char str_stop[256] = {
 	R16(1), R16(1),					/* 0x00 - 0x1f */
@@ -82,6 +83,7 @@ static const unsigned char str_stop[256] = {
 	R16(1), R16(1), R16(1), R16(1),			/* 0xc0 - 0xff */
 };
 #undef R16
+/* clang-format on */
 
 static int parse_value(struct parser *p, int depth, bool on_path);
 
@@ -191,28 +193,56 @@ static inline size_t utf8_seq(const unsigned char *c, const unsigned char *end)
 	return n;
 }
 
-/* True if none of the 8 bytes in x is a str_stop byte. */
-static inline bool word_is_plain(uint64_t x)
+/*
+ * Marks with its high bit each byte of x that is a str_stop byte.  Borrows
+ * can mark bytes after the first marked one, never before it.
+ */
+static inline uint64_t stop_mask(uint64_t x)
 {
 	uint64_t q = x ^ (ONES * '"');
 	uint64_t b = x ^ (ONES * '\\');
-	uint64_t t = ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
-		     ((b - ONES) & ~b) | x;
 
-	return !(t & HIGHS);
+	return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
+		((b - ONES) & ~b) | x) &
+	       HIGHS;
 }
 
-static inline const unsigned char *skip_plain_words(const unsigned char *c,
-						    const unsigned char *end)
+/* The offset of the first str_stop byte in the word at c, whose mask is m. */
+static inline size_t first_stop(const unsigned char *c, uint64_t m)
 {
-	uint64_t w;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	(void)c;
+	return (size_t)__builtin_ctzll(m) / 8;
+#elif defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+	__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	(void)c;
+	return (size_t)__builtin_clzll(m) / 8;
+#else
+	size_t i = 0;
+
+	(void)m;
+	while (!str_stop[c[i]])
+		i++;
+	return i;
+#endif
+}
+
+/* Returns the first str_stop byte at or after c, or end. */
+static inline const unsigned char *next_stop(const unsigned char *c,
+					     const unsigned char *end)
+{
+	uint64_t w, m;
 
 	while (end - c >= 8) {
 		memcpy(&w, c, 8);
-		if (!word_is_plain(w))
-			break;
+		m = stop_mask(w);
+		if (m)
+			return c + first_stop(c, m);
 		c += 8;
 	}
+	while (c < end && !str_stop[*c])
+		c++;
 	return c;
 }
 
@@ -226,9 +256,7 @@ static inline const unsigned char *plain_run(const unsigned char *c,
 	size_t n;
 
 	for (;;) {
-		c = skip_plain_words(c, end);
-		while (c < end && !str_stop[*c])
-			c++;
+		c = next_stop(c, end);
 		if (c == end || *c < 0x80)
 			return c;
 		n = utf8_seq(c, end);
@@ -275,7 +303,8 @@ static int read_u(struct parser *p, const unsigned char *c, uint32_t *v)
 			return fail_eof(p);
 		h = hex_val(c[i]);
 		if (h < 0)
-			return fail(p, c + i, "invalid hex digit in \\u escape");
+			return fail(p, c + i,
+				    "invalid hex digit in \\u escape");
 		x = x << 4 | (uint32_t)h;
 	}
 	*v = x;
@@ -480,15 +509,15 @@ static int after_key(struct parser *p)
  * The object at p->c; its members are at `depth`.  k is the path component
  * its keys are compared with, or NULL when the object is off the path.
  */
-static int parse_object(struct parser *p, int depth,
-			const struct path_comp *k)
+static int parse_object(struct parser *p, int depth, const struct path_comp *k)
 {
 	struct key_cmp m;
 	bool hit;
 	int rc;
 
 	if (depth > FT_JSON_MAX_DEPTH)
-		return fail(p, p->c, "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
+		return fail(p, p->c,
+			    "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
 	p->c++;
 	skip_ws(p);
 	if (p->c < p->end && *p->c == '}') {
@@ -528,7 +557,8 @@ static int parse_array(struct parser *p, int depth, const struct path_comp *k)
 	int rc;
 
 	if (depth > FT_JSON_MAX_DEPTH)
-		return fail(p, p->c, "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
+		return fail(p, p->c,
+			    "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
 	p->c++;
 	skip_ws(p);
 	if (p->c < p->end && *p->c == ']') {

@@ -28,10 +28,14 @@ struct find_case {
 	size_t text_len;
 };
 
+/* clang-format off */
 #define FOUND(doc, path, type, raw, text)                                      \
 	{S(doc), path, 0, type, raw, S(text)}
-#define MISSING(doc, path) {S(doc), path, FT_ENOENT, FT_JSON_NULL, NULL, NULL, 0}
-#define BROKEN(doc, path)  {S(doc), path, FT_EINVAL, FT_JSON_NULL, NULL, NULL, 0}
+#define MISSING(doc, path)                                                     \
+	{S(doc), path, FT_ENOENT, FT_JSON_NULL, NULL, NULL, 0}
+#define BROKEN(doc, path)                                                      \
+	{S(doc), path, FT_EINVAL, FT_JSON_NULL, NULL, NULL, 0}
+/* clang-format on */
 
 static const struct find_case find_cases[] = {
 	/* nesting and arrays */
@@ -78,8 +82,8 @@ static const struct find_case find_cases[] = {
 	      "5", "5"),
 	FOUND("{\"\xc3\xa9t\xc3\xa9\":6}", "\xc3\xa9t\xc3\xa9", FT_JSON_NUMBER,
 	      "6", "6"),
-	FOUND("{\"\\ud83d\\ude00\":7}", "\xf0\x9f\x98\x80", FT_JSON_NUMBER,
-	      "7", "7"),
+	FOUND("{\"\\ud83d\\ude00\":7}", "\xf0\x9f\x98\x80", FT_JSON_NUMBER, "7",
+	      "7"),
 	FOUND("{\"\\u4e2d\":8}", "\xe4\xb8\xad", FT_JSON_NUMBER, "8", "8"),
 	FOUND("{\"ab\":1,\"a\":2,\"abc\":3}", "a", FT_JSON_NUMBER, "2", "2"),
 	FOUND("{\"a\":{\"b\":1},\"x\\u0061\":{\"b\":2}}", "xa.b",
@@ -98,8 +102,7 @@ static const struct find_case find_cases[] = {
 	      "\"\\u0080\\u07ff\\u0800\\uffff\"",
 	      "\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf"),
 	FOUND("{\"a\":\"plain \xc3\xa9 text, long enough for words\"}", "a",
-	      FT_JSON_STRING,
-	      "\"plain \xc3\xa9 text, long enough for words\"",
+	      FT_JSON_STRING, "\"plain \xc3\xa9 text, long enough for words\"",
 	      "plain \xc3\xa9 text, long enough for words"),
 	FOUND("{\"a\":\"\"}", "a", FT_JSON_STRING, "\"\"", ""),
 	/* the last duplicate wins, at every level */
@@ -157,7 +160,8 @@ START_TEST(test_find)
 	ck_assert_msg(rc == t->rc, "case %d (%s): rc %d, want %d (%s)", _i,
 		      t->path, rc, t->rc, err);
 	if (rc == FT_EINVAL) {
-		ck_assert_msg(strncmp(err, "byte ", 5) == 0, "errstr '%s'", err);
+		ck_assert_msg(strncmp(err, "byte ", 5) == 0, "errstr '%s'",
+			      err);
 		ck_assert_int_eq(ft_json_validate(t->doc, t->doc_len, NULL, 0),
 				 FT_EINVAL);
 	}
@@ -201,15 +205,15 @@ static const struct {
 	{S("\"\\ud83d\\ude00\"")},
 	{S("\"\\uD83D\\uDE00\"")},
 	{S("\"\\ud7ff\\ue000\\uffff\"")},
-	{S("\"\xc2\x80\"")},                  /* U+0080 */
-	{S("\"\xdf\xbf\"")},                  /* U+07FF */
-	{S("\"\xe0\xa0\x80\"")},              /* U+0800 */
-	{S("\"\xed\x9f\xbf\"")},              /* U+D7FF */
-	{S("\"\xee\x80\x80\"")},              /* U+E000 */
-	{S("\"\xef\xbf\xbf\"")},              /* U+FFFF */
-	{S("\"\xf0\x90\x80\x80\"")},          /* U+10000 */
-	{S("\"\xf4\x8f\xbf\xbf\"")},          /* U+10FFFF */
-	{S("\"\x7f\"")},                      /* DEL needs no escape */
+	{S("\"\xc2\x80\"")},	     /* U+0080 */
+	{S("\"\xdf\xbf\"")},	     /* U+07FF */
+	{S("\"\xe0\xa0\x80\"")},     /* U+0800 */
+	{S("\"\xed\x9f\xbf\"")},     /* U+D7FF */
+	{S("\"\xee\x80\x80\"")},     /* U+E000 */
+	{S("\"\xef\xbf\xbf\"")},     /* U+FFFF */
+	{S("\"\xf0\x90\x80\x80\"")}, /* U+10000 */
+	{S("\"\xf4\x8f\xbf\xbf\"")}, /* U+10FFFF */
+	{S("\"\x7f\"")},	     /* DEL needs no escape */
 	{S("\"0123456789abcdef0123456789abcdef\\n0123456789\"")},
 	{S("\"\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\"")},
 };
@@ -361,8 +365,8 @@ START_TEST(test_invalid)
 		      invalid_docs[_i].err);
 	/* find reports the same error */
 	err[0] = '\0';
-	rc = ft_json_find(invalid_docs[_i].doc, invalid_docs[_i].len, "a",
-			  NULL, err, sizeof(err));
+	rc = ft_json_find(invalid_docs[_i].doc, invalid_docs[_i].len, "a", NULL,
+			  err, sizeof(err));
 	ck_assert_int_eq(rc, FT_EINVAL);
 	ck_assert_str_eq(err, invalid_docs[_i].err);
 }
@@ -420,19 +424,29 @@ END_TEST
  */
 START_TEST(test_string_offsets)
 {
+	static const char controls[] = {0x00, 0x01, 0x0a, 0x1f};
+	static const char plain[] = {' ', '!', '#', '[', ']', '~', 0x7f};
 	char doc[64], err[64], want[64];
-	size_t pos = (size_t)_i, n;
+	size_t pos = (size_t)_i, n, i;
 
 	memset(doc, 'a', sizeof(doc));
 	doc[0] = '"';
 	n = pos + 20;
 	doc[n - 1] = '"';
 
-	doc[1 + pos] = '\x01';
-	ck_assert_int_eq(ft_json_validate(doc, n, err, sizeof(err)), FT_EINVAL);
+	ck_assert_int_eq(ft_json_validate(doc, n, err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(plain); i++) {
+		doc[1 + pos] = plain[i];
+		ck_assert_int_eq(ft_json_validate(doc, n, err, sizeof(err)), 0);
+	}
 	snprintf(want, sizeof(want), "byte %zu: control character in string",
 		 1 + pos);
-	ck_assert_str_eq(err, want);
+	for (i = 0; i < sizeof(controls); i++) {
+		doc[1 + pos] = controls[i];
+		ck_assert_int_eq(ft_json_validate(doc, n, err, sizeof(err)),
+				 FT_EINVAL);
+		ck_assert_str_eq(err, want);
+	}
 
 	doc[1 + pos] = '\x80';
 	ck_assert_int_eq(ft_json_validate(doc, n, err, sizeof(err)), FT_EINVAL);
@@ -442,8 +456,8 @@ START_TEST(test_string_offsets)
 
 	doc[1 + pos] = '"';
 	ck_assert_int_eq(ft_json_validate(doc, n, err, sizeof(err)), FT_EINVAL);
-	snprintf(want, sizeof(want), "byte %zu: trailing characters after value",
-		 2 + pos);
+	snprintf(want, sizeof(want),
+		 "byte %zu: trailing characters after value", 2 + pos);
 	ck_assert_str_eq(err, want);
 
 	doc[1 + pos] = '\\';
@@ -545,7 +559,7 @@ static const struct {
 	 "\"0123456789abcdef\\\"0123456789abcdef\""},
 	/* each byte not part of valid UTF-8 becomes one \ufffd */
 	{S("\x80"), "\"\\ufffd\""},
-	{S("a\xff" "b"), "\"a\\ufffdb\""},
+	{S("a\xff\x62"), "\"a\\ufffdb\""},
 	{S("\xc0\xaf"), "\"\\ufffd\\ufffd\""},
 	{S("\xe2\x82"), "\"\\ufffd\\ufffd\""},
 	{S("\xe2\x82\xe2\x82\xac"), "\"\\ufffd\\ufffd\xe2\x82\xac\""},
@@ -610,9 +624,9 @@ static void check_round_trip(const char *in, size_t len)
 	    !memchr(in, '\0', len)) {
 		memcpy(key, in, len);
 		key[len] = '\0';
-		ck_assert_int_eq(
-			ft_json_find(doc.data, doc.len, key, &v, err, sizeof(err)),
-			0);
+		ck_assert_int_eq(ft_json_find(doc.data, doc.len, key, &v, err,
+					      sizeof(err)),
+				 0);
 		ck_assert_mem_eq(v.ptr, "42", 2);
 	}
 	ft_buf_release(&q);
@@ -659,8 +673,10 @@ END_TEST
 /* Invalid UTF-8 reads back with each bad byte as U+FFFD. */
 START_TEST(test_quote_replacement_reads_back)
 {
-	static const char in[] = "a\x80" "b\xc3";
-	static const char want[] = "a\xef\xbf\xbd" "b\xef\xbf\xbd";
+	static const char in[] = "a\x80"
+				 "b\xc3";
+	static const char want[] = "a\xef\xbf\xbd"
+				   "b\xef\xbf\xbd";
 	struct ft_buf q = FT_BUF_INIT, t = FT_BUF_INIT;
 	struct ft_json_value v;
 
@@ -709,9 +725,10 @@ static const struct {
 
 START_TEST(test_utf8_valid)
 {
-	ck_assert_msg(ft_json_utf8_valid(utf8_cases[_i].s, utf8_cases[_i].len) ==
-			      utf8_cases[_i].valid,
-		      "case %d", _i);
+	ck_assert_msg(
+		ft_json_utf8_valid(utf8_cases[_i].s, utf8_cases[_i].len) ==
+			utf8_cases[_i].valid,
+		"case %d", _i);
 }
 END_TEST
 
