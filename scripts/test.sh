@@ -24,3 +24,8 @@ echo "== unit tests under ASan + UBSan"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"
 ctest --preset asan -L 'unit|demo'
+
+echo "== fuzzers (clang, bounded time each)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j"$jobs"
+ctest --preset fuzz
