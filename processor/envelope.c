@@ -259,6 +259,7 @@ int ft_zlib_decompress(const void *in, size_t len, size_t max_out,
 		       struct ft_buf *out, char *errstr, size_t errstr_size)
 {
 	z_stream zs;
+	size_t room;
 	int zrc, rc = FT_OK;
 
 	memset(&zs, 0, sizeof(zs));
@@ -271,21 +272,25 @@ int ft_zlib_decompress(const void *in, size_t len, size_t max_out,
 	zs.next_in = (Bytef *)(uintptr_t)in;
 	zs.avail_in = (uInt)len;
 	do {
-		if (out->len >= max_out) {
-			rc = ft_err(errstr, errstr_size, FT_ELIMIT,
-				    "inflates beyond %zu bytes", max_out);
-			goto out_end;
-		}
 		if (ft_buf_reserve(out, 16384)) {
 			rc = ft_err(errstr, errstr_size, FT_ENOMEM,
 				    "out of memory");
 			goto out_end;
 		}
 		zs.next_out = (Bytef *)out->data + out->len;
-		zs.avail_out = (uInt)(out->cap - out->len - 1);
+		room = out->cap - out->len - 1;
+		/* at most one byte past max_out: enough to know it is past */
+		if (room > max_out - out->len)
+			room = max_out - out->len + 1;
+		zs.avail_out = (uInt)room;
 		zrc = inflate(&zs, Z_NO_FLUSH);
 		out->len = (size_t)((char *)zs.next_out - out->data);
 		out->data[out->len] = '\0';
+		if (out->len > max_out) {
+			rc = ft_err(errstr, errstr_size, FT_ELIMIT,
+				    "inflates beyond %zu bytes", max_out);
+			goto out_end;
+		}
 	} while (zrc == Z_OK && (zs.avail_in || !zs.avail_out));
 	if (zrc == Z_BUF_ERROR || (zrc == Z_OK && !zs.avail_in))
 		rc = ft_err(errstr, errstr_size, FT_EINVAL,

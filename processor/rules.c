@@ -560,39 +560,6 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n > m && !strcmp(s + n - m, suffix);
 }
 
-/* Lists dir/ *.rules into a sorted array of paths. */
-static int list_dir(const char *dir, char ***paths, size_t *np,
-		    struct ft_diags *diags)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0, cap = 0, len;
-	char **v = NULL, *p;
-
-	if (!d) {
-		ft_diags_add(diags, false, "%s: cannot open directory: %s", dir,
-			     strerror(errno));
-		return FT_EIO;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".rules"))
-			continue;
-		len = strlen(dir) + strlen(de->d_name) + 2;
-		p = malloc(len);
-		if (!p || !grow((void **)&v, n, &cap, sizeof(*v))) {
-			free(p);
-			break;
-		}
-		snprintf(p, len, "%s/%s", dir, de->d_name);
-		v[n++] = p;
-	}
-	closedir(d);
-	qsort(v, n, sizeof(*v), cmp_str);
-	*paths = v;
-	*np = n;
-	return FT_OK;
-}
-
 static void free_strv(char **v, size_t n)
 {
 	size_t i;
@@ -600,6 +567,54 @@ static void free_strv(char **v, size_t n)
 	for (i = 0; v && i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+/*
+ * Lists dir/ *.rules into a sorted array of paths.  Not recursive: a
+ * directory named x.rules is skipped.
+ */
+static int list_dir(const char *dir, char ***paths, size_t *np,
+		    struct ft_diags *diags)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0, cap = 0, len, dlen = strlen(dir);
+	char **v = NULL, *p;
+
+	if (!d) {
+		ft_diags_add(diags, false, "%s: cannot open directory: %s", dir,
+			     strerror(errno));
+		return FT_EIO;
+	}
+	/* "rules/" names its files "rules/x.rules", not "rules//x.rules" */
+	while (dlen > 0 && dir[dlen - 1] == '/')
+		dlen--;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".rules"))
+			continue;
+		len = dlen + strlen(de->d_name) + 2;
+		p = malloc(len);
+		if (!p || !grow((void **)&v, n, &cap, sizeof(*v))) {
+			free(p);
+			closedir(d);
+			free_strv(v, n);
+			ft_diags_add(diags, false, "%s: out of memory", dir);
+			return FT_ENOMEM;
+		}
+		snprintf(p, len, "%.*s/%s", (int)dlen, dir, de->d_name);
+		if (!stat(p, &st) && S_ISDIR(st.st_mode)) {
+			free(p);
+			continue;
+		}
+		v[n++] = p;
+	}
+	closedir(d);
+	if (n) /* v is NULL for an empty directory */
+		qsort(v, n, sizeof(*v), cmp_str);
+	*paths = v;
+	*np = n;
+	return FT_OK;
 }
 
 int ft_ruleset_load(const char *path, const struct ft_rules_opts *opts,

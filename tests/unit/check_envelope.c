@@ -1,5 +1,811 @@
+/*
+ * check_envelope: the envelope JSON, the zlib framing (checked against
+ * zlib's own one-shot functions) and envelope decoding.
+ *
+ * Envelopes are read back with the json module (tested on its own) rather
+ * than compared as whole strings, so the tests do not depend on member
+ * order; values are compared with what the test put in, never with what
+ * the envelope printed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "flagtap/buf.h"
+#include "flagtap/common.h"
+#include "flagtap/envelope.h"
+#include "flagtap/json.h"
+#include "flagtap/match.h"
+#include "flagtap/rules.h"
 #include "suites.h"
+
+#define S(x) x, sizeof(x) - 1
+
+static const char RULES[] = "[rule SEC-001]\n"
+			    "title = AWS \"key\" \\ found\n"
+			    "severity = high\n"
+			    "pattern = AKIA\n"
+			    "\n"
+			    "[rule PII-2]\n"
+			    "title = second rule\n"
+			    "severity = low\n"
+			    "field = a.b\n"
+			    "pattern = x\n";
+
+#define TITLE0 "AWS \"key\" \\ found"
+
+/* 2025-11-27T00:00:00.123Z (date -u -d @1764201600) */
+#define FLAGGED_MS 1764201600123LL
+#define FLAGGED_AT "2025-11-27T00:00:00.123Z"
+
+static struct ft_ruleset *rs;
+
+static void setup(void)
+{
+	const char *name = "e.rules", *text = RULES;
+	struct ft_diags d;
+
+	ft_diags_init(&d);
+	ck_assert_int_eq(
+		ft_ruleset_load_buffers(&name, &text, 1, NULL, &rs, &d), 0);
+	ft_diags_release(&d);
+}
+
+static void teardown(void)
+{
+	ft_ruleset_free(rs);
+	rs = NULL;
+}
+
+/* A result with the given hits; errors and severity derived here. */
+static void make_result(struct ft_match_result *res, struct ft_hit *hits,
+			size_t n)
+{
+	size_t i;
+
+	ft_match_result_init(res);
+	res->hits = hits;
+	res->n = res->cap = n;
+	for (i = 0; i < n; i++) {
+		if (i == 0 || rs->rules[hits[i].rule].severity > res->severity)
+			res->severity = rs->rules[hits[i].rule].severity;
+		res->errors += hits[i].error != FT_MERR_NONE;
+	}
+}
+
+static const struct ft_source SRC = {
+	.topic = "payments",
+	.partition = 3,
+	.offset = 1234,
+	.timestamp = 1764201600000LL,
+	.key = "acct-42",
+	.key_len = 7,
+};
+
+/* ---- reading an envelope back ------------------------------------ */
+
+static void find(const struct ft_buf *env, const char *path,
+		 struct ft_json_value *v)
+{
+	char err[128] = "";
+	int rc = ft_json_find(env->data, env->len, path, v, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "%s: rc %d %s in %s", path, rc, err, env->data);
+}
+
+/* The member at path is a string whose contents are [want, want+n). */
+static void expect_str(const struct ft_buf *env, const char *path,
+		       const char *want, size_t n)
+{
+	struct ft_json_value v;
+	struct ft_buf t = FT_BUF_INIT;
+
+	find(env, path, &v);
+	ck_assert_msg(v.type == FT_JSON_STRING, "%s: type %d", path, v.type);
+	ft_json_text(&v, &t);
+	ck_assert(ft_buf_ok(&t));
+	ck_assert_msg(t.len == n && !memcmp(t.data ? t.data : "", want, n),
+		      "%s: got '%.*s', want '%.*s'", path, (int)t.len,
+		      t.data ? t.data : "", (int)n, want);
+	ft_buf_release(&t);
+}
+
+#define EXPECT_STR(env, path, want) expect_str(env, path, want, strlen(want))
+
+/* The member at path has this type and exact raw text. */
+static void expect_raw(const struct ft_buf *env, const char *path,
+		       enum ft_json_type type, const char *raw)
+{
+	struct ft_json_value v;
+
+	find(env, path, &v);
+	ck_assert_msg(v.type == type, "%s: type %d, want %d", path, v.type,
+		      type);
+	ck_assert_msg(v.len == strlen(raw) && !memcmp(v.ptr, raw, v.len),
+		      "%s: got '%.*s', want '%s'", path, (int)v.len, v.ptr,
+		      raw);
+}
+
+static void expect_missing(const struct ft_buf *env, const char *path)
+{
+	ck_assert_msg(ft_json_find(env->data, env->len, path, NULL, NULL, 0) ==
+			      FT_ENOENT,
+		      "%s present in %s", path, env->data);
+}
+
+/* Builds and validates an envelope for rec. */
+static void build(struct ft_buf *env, const struct ft_match_result *res,
+		  const struct ft_source *src, enum ft_format format,
+		  const char *rec, size_t len)
+{
+	char err[128] = "";
+
+	ft_buf_init(env);
+	ck_assert_int_eq(ft_envelope_build(env, rs, res, src, format, rec, len,
+					   FLAGGED_MS),
+			 0);
+	ck_assert(ft_buf_ok(env));
+	ck_assert_msg(ft_json_validate(env->data, env->len, err, sizeof(err)) ==
+			      0,
+		      "invalid envelope: %s: %s", err, env->data);
+	/* one line */
+	ck_assert_ptr_null(memchr(env->data, '\n', env->len));
+}
+
+/* ---- envelopes ---------------------------------------------------- */
+
+START_TEST(test_text_record)
+{
+	static const char rec[] = "line with \"quotes\" and\ttab \xc3\xa9 "
+				  "AKIA\\x";
+	struct ft_hit hits[] = {{0, FT_MERR_NONE, 0}};
+	struct ft_match_result res;
+	struct ft_buf env;
+
+	make_result(&res, hits, 1);
+	build(&env, &res, &SRC, FT_FORMAT_TEXT, rec, sizeof(rec) - 1);
+	expect_raw(&env, "v", FT_JSON_NUMBER, "1");
+	EXPECT_STR(&env, "rules.0.id", "SEC-001");
+	EXPECT_STR(&env, "rules.0.title", TITLE0);
+	EXPECT_STR(&env, "rules.0.severity", "high");
+	expect_missing(&env, "rules.0.error");
+	expect_missing(&env, "rules.0.field");
+	expect_missing(&env, "rules.1");
+	EXPECT_STR(&env, "severity", "high");
+	EXPECT_STR(&env, "source.topic", "payments");
+	expect_raw(&env, "source.partition", FT_JSON_NUMBER, "3");
+	expect_raw(&env, "source.offset", FT_JSON_NUMBER, "1234");
+	expect_raw(&env, "source.timestamp", FT_JSON_NUMBER, "1764201600000");
+	EXPECT_STR(&env, "source.key", "acct-42");
+	expect_missing(&env, "source.key_base64");
+	EXPECT_STR(&env, "ruleset", rs->hash);
+	ck_assert_int_eq(strncmp(rs->hash, "sha256:", 7), 0);
+	EXPECT_STR(&env, "flagged_at", FLAGGED_AT);
+	EXPECT_STR(&env, "format", "text");
+	expect_str(&env, "record", rec, sizeof(rec) - 1);
+	expect_missing(&env, "record_base64");
+	expect_missing(&env, "record_truncated");
+	ft_buf_release(&env);
+}
+END_TEST
+
+/* A json record is embedded as an object, insignificant whitespace
+ * removed, strings untouched. */
+START_TEST(test_json_record)
+{
+	static const char rec[] = " {\n  \"a\" : [1, 2,\t3],\r\n"
+				  "  \"s\" : \"x  y\\\" }\" ,\n"
+				  "  \"b\": {\"c\": null} }\n";
+	static const char min[] = "{\"a\":[1,2,3],\"s\":\"x  y\\\" }\","
+				  "\"b\":{\"c\":null}}";
+	struct ft_hit hits[] = {{1, FT_MERR_NONE, 0}};
+	struct ft_match_result res;
+	struct ft_buf env;
+
+	make_result(&res, hits, 1);
+	build(&env, &res, &SRC, FT_FORMAT_JSON, rec, sizeof(rec) - 1);
+	EXPECT_STR(&env, "format", "json");
+	expect_raw(&env, "record", FT_JSON_OBJECT, min);
+	EXPECT_STR(&env, "record.s", "x  y\" }");
+	EXPECT_STR(&env, "rules.0.id", "PII-2");
+	EXPECT_STR(&env, "rules.0.field", "a.b");
+	EXPECT_STR(&env, "severity", "low");
+	ft_buf_release(&env);
+}
+END_TEST
+
+/* A json-format record that is not JSON travels as a string; JSON text
+ * on a text topic is a string too. */
+START_TEST(test_json_fallbacks)
+{
+	static const char bad[] = "{\"a\": 1,}";
+	static const char obj[] = "{\"a\": 1}";
+	struct ft_hit hits[] = {{0, FT_MERR_NONE, 0}};
+	struct ft_match_result res;
+	struct ft_buf env;
+
+	make_result(&res, hits, 1);
+	build(&env, &res, &SRC, FT_FORMAT_JSON, bad, sizeof(bad) - 1);
+	expect_str(&env, "record", bad, sizeof(bad) - 1);
+	ft_buf_release(&env);
+
+	build(&env, &res, &SRC, FT_FORMAT_TEXT, obj, sizeof(obj) - 1);
+	expect_str(&env, "record", obj, sizeof(obj) - 1);
+	ft_buf_release(&env);
+}
+END_TEST
+
+/* Bytes that are not UTF-8 go as base64, in both formats. */
+START_TEST(test_binary_record)
+{
+	/* base64.b64encode(b'\xff\xfe\x00abc') == b'//4AYWJj' */
+	static const char rec[] = "\xff\xfe\0abc";
+	struct ft_hit hits[] = {{0, FT_MERR_NONE, 0}};
+	struct ft_match_result res;
+	struct ft_buf env;
+	enum ft_format f = _i ? FT_FORMAT_JSON : FT_FORMAT_TEXT;
+
+	make_result(&res, hits, 1);
+	build(&env, &res, &SRC, f, rec, sizeof(rec) - 1);
+	EXPECT_STR(&env, "record_base64", "//4AYWJj");
+	expect_missing(&env, "record");
+	ft_buf_release(&env);
+}
+END_TEST
+
+/* Keys: absent, empty, binary; an unknown timestamp. */
+START_TEST(test_keys)
+{
+	struct ft_hit hits[] = {{0, FT_MERR_NONE, 0}};
+	struct ft_match_result res;
+	struct ft_source src = SRC;
+	struct ft_buf env;
+
+	make_result(&res, hits, 1);
+	src.key = NULL;
+	src.key_len = 0;
+	src.timestamp = -1;
+	build(&env, &res, &src, FT_FORMAT_TEXT, S("r"));
+	expect_raw(&env, "source.key", FT_JSON_NULL, "null");
+	expect_missing(&env, "source.key_base64");
+	expect_raw(&env, "source.timestamp", FT_JSON_NULL, "null");
+	ft_buf_release(&env);
+
+	src.key = "";
+	build(&env, &res, &src, FT_FORMAT_TEXT, S("r"));
+	EXPECT_STR(&env, "source.key", "");
+	ft_buf_release(&env);
+
+	/* base64.b64encode(b'k\xff') == b'a/8=' */
+	src.key = "k\xff";
+	src.key_len = 2;
+	src.partition = 0;
+	src.offset = 9007199254740993LL;
+	build(&env, &res, &src, FT_FORMAT_TEXT, S("r"));
+	EXPECT_STR(&env, "source.key_base64", "a/8=");
+	expect_missing(&env, "source.key");
+	expect_raw(&env, "source.partition", FT_JSON_NUMBER, "0");
+	expect_raw(&env, "source.offset", FT_JSON_NUMBER, "9007199254740993");
+	ft_buf_release(&env);
+
+	/* a topic name that needs escaping */
+	src.topic = "we\"ird\\topic";
+	build(&env, &res, &src, FT_FORMAT_TEXT, S("r"));
+	EXPECT_STR(&env, "source.topic", "we\"ird\\topic");
+	ft_buf_release(&env);
+}
+END_TEST
+
+/* Hits that could not be evaluated carry "error". */
+START_TEST(test_error_hits)
+{
+	struct ft_hit hits[] = {
+		{0, FT_MERR_LIMIT, PCRE2_ERROR_MATCHLIMIT},
+		{1, FT_MERR_BAD_JSON, 0},
+	};
+	struct ft_hit engine[] = {{1, FT_MERR_ENGINE, -47}};
+	struct ft_hit heap[] = {{1, FT_MERR_HEAP, PCRE2_ERROR_HEAPLIMIT}};
+	struct ft_match_result res;
+	struct ft_buf env;
+
+	make_result(&res, hits, 2);
+	snprintf(res.json_error, sizeof(res.json_error),
+		 "byte 3: unexpected end of input");
+	build(&env, &res, &SRC, FT_FORMAT_JSON, S("{\"a"));
+	EXPECT_STR(&env, "rules.0.id", "SEC-001");
+	EXPECT_STR(&env, "rules.0.error", "match limit exceeded");
+	EXPECT_STR(&env, "rules.1.id", "PII-2");
+	EXPECT_STR(&env, "rules.1.error",
+		   "record is not valid JSON: byte 3: unexpected end of input");
+	EXPECT_STR(&env, "severity", "high");
+	EXPECT_STR(&env, "record", "{\"a");
+	ft_buf_release(&env);
+
+	make_result(&res, engine, 1);
+	build(&env, &res, &SRC, FT_FORMAT_TEXT, S("x"));
+	EXPECT_STR(&env, "rules.0.error", "match engine error -47");
+	EXPECT_STR(&env, "severity", "low");
+	ft_buf_release(&env);
+
+	make_result(&res, heap, 1);
+	build(&env, &res, &SRC, FT_FORMAT_TEXT, S("x"));
+	EXPECT_STR(&env, "rules.0.error", "match heap limit exceeded");
+	ft_buf_release(&env);
+}
+END_TEST
+
+/* A real match result, as the pipeline makes it. */
+START_TEST(test_from_match)
+{
+	static const char rec[] = "{\"a\":{\"b\":\"x\"},\"k\":\"AKIA\"}";
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	struct ft_match_result res;
+	struct ft_buf env, ids = FT_BUF_INIT;
+
+	ft_match_result_init(&res);
+	ck_assert_int_eq(ft_match_record(ctx, rs, FT_FORMAT_JSON, rec,
+					 sizeof(rec) - 1, &res),
+			 2);
+	build(&env, &res, &SRC, FT_FORMAT_JSON, rec, sizeof(rec) - 1);
+	EXPECT_STR(&env, "rules.0.id", "SEC-001");
+	EXPECT_STR(&env, "rules.1.id", "PII-2");
+	expect_missing(&env, "rules.2");
+	EXPECT_STR(&env, "severity", "high");
+	expect_raw(&env, "record", FT_JSON_OBJECT, rec);
+	ck_assert_int_eq(ft_envelope_rule_ids(&ids, rs, &res), 0);
+	ck_assert_str_eq(ids.data, "SEC-001,PII-2");
+	ft_buf_release(&ids);
+	ft_buf_release(&env);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_rule_ids)
+{
+	struct ft_hit one[] = {{1, FT_MERR_NONE, 0}};
+	struct ft_hit two[] = {{0, FT_MERR_NONE, 0}, {1, FT_MERR_LIMIT, -47}};
+	struct ft_match_result res;
+	struct ft_buf b = FT_BUF_INIT;
+
+	make_result(&res, one, 1);
+	ck_assert_int_eq(ft_envelope_rule_ids(&b, rs, &res), 0);
+	ck_assert_str_eq(b.data, "PII-2");
+	ft_buf_reset(&b);
+	make_result(&res, two, 2);
+	ck_assert_int_eq(ft_envelope_rule_ids(&b, rs, &res), 0);
+	ck_assert_str_eq(b.data, "SEC-001,PII-2");
+	/* appends */
+	ft_buf_reset(&b);
+	ft_buf_adds(&b, "x:");
+	make_result(&res, one, 1);
+	ck_assert_int_eq(ft_envelope_rule_ids(&b, rs, &res), 0);
+	ck_assert_str_eq(b.data, "x:PII-2");
+	ft_buf_release(&b);
+}
+END_TEST
+
+/* Records longer than head_max: the head, cut on a UTF-8 boundary, plus
+ * length and digest of the whole record. */
+START_TEST(test_truncated)
+{
+	/* printf 'ab\xc3\xa9cdefgh' | sha256sum */
+	static const char rec[] = "ab\xc3\xa9"
+				  "cdefgh";
+	static const char digest[] = "08707311da80abb201c80679fe74a78f48c244b9d"
+				     "2a3248ee9199bdc18e1fbb4";
+	struct ft_hit hits[] = {{0, FT_MERR_NONE, 0}};
+	struct ft_match_result res;
+	struct ft_buf env = FT_BUF_INIT;
+	char err[128];
+
+	make_result(&res, hits, 1);
+	/* head_max 3 falls inside the two-byte sequence: cut back to 2 */
+	ck_assert_int_eq(ft_envelope_build_truncated(
+				 &env, rs, &res, &SRC, FT_FORMAT_TEXT, rec,
+				 sizeof(rec) - 1, FLAGGED_MS, 3),
+			 0);
+	ck_assert_int_eq(ft_json_validate(env.data, env.len, err, sizeof(err)),
+			 0);
+	EXPECT_STR(&env, "record", "ab");
+	expect_raw(&env, "record_truncated", FT_JSON_BOOL, "true");
+	expect_raw(&env, "record_bytes", FT_JSON_NUMBER, "10");
+	EXPECT_STR(&env, "record_sha256", digest);
+	ft_buf_release(&env);
+
+	/* a record that fits is not truncated */
+	ft_buf_init(&env);
+	ck_assert_int_eq(ft_envelope_build_truncated(
+				 &env, rs, &res, &SRC, FT_FORMAT_TEXT, rec,
+				 sizeof(rec) - 1, FLAGGED_MS, sizeof(rec) - 1),
+			 0);
+	expect_str(&env, "record", rec, sizeof(rec) - 1);
+	expect_missing(&env, "record_truncated");
+	ft_buf_release(&env);
+}
+END_TEST
+
+/* ---- base64 ------------------------------------------------------- */
+
+static const struct {
+	const char *in;
+	size_t len;
+	const char *out;
+} b64_cases[] = {
+	/* RFC 4648 section 10 */
+	{S(""), ""},
+	{S("f"), "Zg=="},
+	{S("fo"), "Zm8="},
+	{S("foo"), "Zm9v"},
+	{S("foob"), "Zm9vYg=="},
+	{S("fooba"), "Zm9vYmE="},
+	{S("foobar"), "Zm9vYmFy"},
+	/* the last two alphabet characters, NUL bytes */
+	{S("\xfb\xff"), "+/8="},
+	{S("\xff\xff\xff"), "////"},
+	{S("\0"), "AA=="},
+	{S("\0\0\0\0"), "AAAAAA=="},
+};
+
+START_TEST(test_base64)
+{
+	struct ft_buf b = FT_BUF_INIT;
+
+	ft_buf_adds(&b, "<");
+	ft_base64(&b, b64_cases[_i].in, b64_cases[_i].len);
+	ft_buf_adds(&b, ">");
+	ck_assert(ft_buf_ok(&b));
+	ck_assert_uint_eq(b.len, strlen(b64_cases[_i].out) + 2);
+	ck_assert_mem_eq(b.data + 1, b64_cases[_i].out, b.len - 2);
+	ck_assert_int_eq(b.data[0], '<');
+	ck_assert_int_eq(b.data[b.len - 1], '>');
+	ft_buf_release(&b);
+}
+END_TEST
+
+/* ---- zlib --------------------------------------------------------- */
+
+/* Deterministic, somewhat compressible test data. */
+static void fill(char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (char)("abcdefgh {}\":,0123"[(seed >> 16) % 18]);
+	}
+}
+
+static const size_t zsizes[] = {0, 1, 100, 16383, 16384, 16385, 200000};
+
+/* ft_zlib_compress output is a zlib stream zlib's uncompress() reads. */
+START_TEST(test_zlib_compress)
+{
+	static const int levels[] = {Z_DEFAULT_COMPRESSION, 0, 1, 9};
+	size_t n = zsizes[_i], k;
+	char *in = malloc(n + 1), *back = malloc(n + 1);
+	struct ft_buf out = FT_BUF_INIT;
+	struct ft_zlib z;
+	unsigned seed;
+	uLongf blen;
+
+	ck_assert(in && back);
+	for (k = 0; k < FT_ARRAY_SIZE(levels); k++) {
+		ck_assert_int_eq(ft_zlib_init(&z, levels[k]), 0);
+		/* the stream is reused: two different inputs */
+		for (seed = 1; seed <= 2; seed++) {
+			fill(in, n, seed);
+			ft_buf_adds(&out, "previous contents");
+			ck_assert_int_eq(ft_zlib_compress(&z, in, n, &out), 0);
+			ck_assert_uint_ge(out.len, 2);
+			/* RFC 1950 header: CM 8, check bits */
+			ck_assert_int_eq((unsigned char)out.data[0] & 0x0f, 8);
+			ck_assert_int_eq(((unsigned char)out.data[0] << 8 |
+					  (unsigned char)out.data[1]) %
+						 31,
+					 0);
+			blen = (uLongf)n + 1;
+			ck_assert_int_eq(uncompress((Bytef *)back, &blen,
+						    (const Bytef *)out.data,
+						    (uLong)out.len),
+					 Z_OK);
+			ck_assert_uint_eq(blen, n);
+			ck_assert(n == 0 || !memcmp(back, in, n));
+		}
+		ft_zlib_release(&z);
+		ft_zlib_release(&z);
+	}
+	ft_buf_release(&out);
+	free(in);
+	free(back);
+}
+END_TEST
+
+/* zlib's compress2() output is read back by ft_zlib_decompress. */
+START_TEST(test_zlib_decompress)
+{
+	size_t n = zsizes[_i];
+	char *in = malloc(n + 1), err[128] = "";
+	uLongf zlen = compressBound((uLong)n);
+	Bytef *zbuf = malloc(zlen);
+	struct ft_buf out = FT_BUF_INIT;
+
+	ck_assert(in && zbuf);
+	fill(in, n, 7);
+	ck_assert_int_eq(compress2(zbuf, &zlen, (const Bytef *)in, (uLong)n, 6),
+			 Z_OK);
+	ft_buf_adds(&out, "previous contents");
+	ck_assert_msg(ft_zlib_decompress(zbuf, zlen, n + 1, &out, err,
+					 sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(out.len, n);
+	ck_assert(n == 0 || !memcmp(out.data, in, n));
+	/* a bound of exactly the size is enough */
+	if (n > 0) {
+		ck_assert_msg(ft_zlib_decompress(zbuf, zlen, n, &out, err,
+						 sizeof(err)) == 0,
+			      "%s", err);
+		ck_assert_uint_eq(out.len, n);
+	}
+	ft_buf_release(&out);
+	free(in);
+	free(zbuf);
+}
+END_TEST
+
+/*
+ * max_out bounds the output: one byte more than allowed is refused, for
+ * bounds below, at and above the decoder's internal chunk size.
+ * Regression: the bound was checked only between 16 KiB chunks, so a
+ * stream ending within the chunk that crossed it was accepted (199999
+ * here), and the output grew up to twice the bound before it was refused.
+ */
+START_TEST(test_zlib_max_out)
+{
+	static const size_t bounds[] = {1,     100,   1000,  16383,
+					16384, 20000, 65536, 199999};
+	size_t n = 200000, max = bounds[_i];
+	char *in = malloc(n), err[128] = "";
+	uLongf zlen = compressBound((uLong)n);
+	Bytef *zbuf = malloc(zlen);
+	struct ft_buf out = FT_BUF_INIT;
+
+	ck_assert(in && zbuf);
+	memset(in, 'a', n);
+	ck_assert_int_eq(compress2(zbuf, &zlen, (const Bytef *)in, (uLong)n, 9),
+			 Z_OK);
+	ck_assert_int_eq(
+		ft_zlib_decompress(zbuf, zlen, max, &out, err, sizeof(err)),
+		FT_ELIMIT);
+	ck_assert_ptr_nonnull(strstr(err, "inflates beyond"));
+	/* the bound is on memory too: inflating stopped right there */
+	ck_assert_uint_le(out.len, max + 1);
+	ck_assert_int_eq(
+		ft_zlib_decompress(zbuf, zlen, n, &out, err, sizeof(err)), 0);
+	ck_assert_uint_eq(out.len, n);
+	ft_buf_release(&out);
+	free(in);
+	free(zbuf);
+}
+END_TEST
+
+START_TEST(test_zlib_errors)
+{
+	static const char text[] = "{\"v\":1,\"some\":\"json text to compress, "
+				   "long enough to span deflate blocks\"}";
+	Bytef z[256], z2[600];
+	uLongf zlen = sizeof(z), n;
+	struct ft_buf out = FT_BUF_INIT;
+	char err[128];
+
+	ck_assert_int_eq(
+		compress2(z, &zlen, (const Bytef *)text, sizeof(text) - 1, 6),
+		Z_OK);
+
+	/* not zlib at all; a header with a bad check; a bad method */
+	ck_assert_int_eq(ft_zlib_decompress(S("hello world"), 1024, &out, err,
+					    sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_int_eq(strncmp(err, "not a zlib stream", 17), 0);
+	ck_assert_int_eq(ft_zlib_decompress(S("\x78\x00\x01\x02"), 1024, &out,
+					    err, sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_int_eq(strncmp(err, "not a zlib stream", 17), 0);
+	/* a gzip stream is not a zlib stream */
+	ck_assert_int_eq(ft_zlib_decompress(S("\x1f\x8b\x08\x00\x00\x00"), 1024,
+					    &out, err, sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_int_eq(strncmp(err, "not a zlib stream", 17), 0);
+
+	/* truncated: empty, header only, body cut, checksum cut */
+	ck_assert_int_eq(
+		ft_zlib_decompress("", 0, 1024, &out, err, sizeof(err)),
+		FT_EINVAL);
+	ck_assert_str_eq(err, "truncated zlib stream");
+	for (n = 1; n < zlen; n++) {
+		err[0] = '\0';
+		ck_assert_int_eq(
+			ft_zlib_decompress(z, n, 1024, &out, err, sizeof(err)),
+			FT_EINVAL);
+		ck_assert_msg(!strcmp(err, "truncated zlib stream"),
+			      "cut at %lu: %s", (unsigned long)n, err);
+	}
+
+	/* trailing bytes: one byte, or a second stream */
+	memcpy(z2, z, zlen);
+	z2[zlen] = 'x';
+	ck_assert_int_eq(
+		ft_zlib_decompress(z2, zlen + 1, 1024, &out, err, sizeof(err)),
+		FT_EINVAL);
+	ck_assert_str_eq(err, "trailing bytes after zlib stream");
+	memcpy(z2 + zlen, z, zlen);
+	ck_assert_int_eq(
+		ft_zlib_decompress(z2, 2 * zlen, 1024, &out, err, sizeof(err)),
+		FT_EINVAL);
+	ck_assert_str_eq(err, "trailing bytes after zlib stream");
+
+	/* a corrupted checksum is refused */
+	memcpy(z2, z, zlen);
+	z2[zlen - 1] ^= 1;
+	ck_assert_int_eq(
+		ft_zlib_decompress(z2, zlen, 1024, &out, err, sizeof(err)),
+		FT_EINVAL);
+
+	/* and the intact stream decodes */
+	ck_assert_int_eq(
+		ft_zlib_decompress(z, zlen, 1024, &out, err, sizeof(err)), 0);
+	ck_assert_uint_eq(out.len, sizeof(text) - 1);
+	ck_assert_mem_eq(out.data, text, out.len);
+	ft_buf_release(&out);
+}
+END_TEST
+
+/* ---- decoding ----------------------------------------------------- */
+
+/* compress2() of text into out. */
+static void zip(const char *text, size_t len, struct ft_buf *out)
+{
+	uLongf zlen = compressBound((uLong)len);
+
+	ft_buf_reset(out);
+	ck_assert_int_eq(ft_buf_reserve(out, zlen), 0);
+	ck_assert_int_eq(compress2((Bytef *)out->data, &zlen,
+				   (const Bytef *)text, (uLong)len, 6),
+			 Z_OK);
+	out->len = zlen;
+}
+
+START_TEST(test_decode)
+{
+	struct ft_hit hits[] = {{0, FT_MERR_NONE, 0}};
+	struct ft_match_result res;
+	struct ft_buf env, z = FT_BUF_INIT, out = FT_BUF_INIT;
+	struct ft_zlib zs;
+	char err[256] = "";
+
+	/* a built envelope, through ft_zlib_compress, decodes to itself */
+	make_result(&res, hits, 1);
+	build(&env, &res, &SRC, FT_FORMAT_TEXT, S("AKIA line"));
+	ck_assert_int_eq(ft_zlib_init(&zs, 6), 0);
+	ck_assert_int_eq(ft_zlib_compress(&zs, env.data, env.len, &z), 0);
+	ck_assert_msg(
+		ft_envelope_decode(z.data, z.len, &out, err, sizeof(err)) == 0,
+		"%s", err);
+	ck_assert_uint_eq(out.len, env.len);
+	ck_assert_mem_eq(out.data, env.data, env.len);
+	ft_buf_release(&env);
+
+	/* a binary record (record_base64) is an envelope too */
+	build(&env, &res, &SRC, FT_FORMAT_TEXT, S("\xff"));
+	zip(env.data, env.len, &z);
+	ck_assert_msg(
+		ft_envelope_decode(z.data, z.len, &out, err, sizeof(err)) == 0,
+		"%s", err);
+	ft_buf_release(&env);
+	ft_zlib_release(&zs);
+	ft_buf_release(&z);
+	ft_buf_release(&out);
+}
+END_TEST
+
+static const struct {
+	const char *json;
+	const char *err; /* part of errstr */
+} not_envelopes[] = {
+	{"{\"a\":1}", "not a flagtap envelope"},
+	{"[]", "not a flagtap envelope"},
+	{"\"record\"", "not a flagtap envelope"},
+	{"{\"rules\":[],\"severity\":\"low\",\"source\":{},\"ruleset\":\"x\"}",
+	 "no \"record\""},
+	{"{\"rules\":{},\"severity\":\"low\",\"source\":{},\"ruleset\":\"x\","
+	 "\"record\":\"r\"}",
+	 "\"rules\""},
+	{"{\"rules\":[],\"severity\":1,\"source\":{},\"ruleset\":\"x\","
+	 "\"record\":\"r\"}",
+	 "\"severity\""},
+	{"{\"rules\":[],\"severity\":\"low\",\"source\":\"s\",\"ruleset\":"
+	 "\"x\","
+	 "\"record\":\"r\"}",
+	 "\"source\""},
+	{"{\"rules\":[],\"severity\":\"low\",\"source\":{},"
+	 "\"record\":\"r\"}",
+	 "\"ruleset\""},
+	{"{\"rules\":[],\"severity\":\"low\",\"source\":{},\"ruleset\":\"x\","
+	 "\"record\":\"r\"",
+	 "invalid JSON"},
+	{"", "invalid JSON"},
+};
+
+/* zlib streams of valid JSON (or not) that are not envelopes. */
+START_TEST(test_decode_refuses)
+{
+	const char *json = not_envelopes[_i].json;
+	struct ft_buf z = FT_BUF_INIT, out = FT_BUF_INIT;
+	char err[256] = "";
+
+	zip(json, strlen(json), &z);
+	ck_assert_int_eq(
+		ft_envelope_decode(z.data, z.len, &out, err, sizeof(err)),
+		FT_EINVAL);
+	ck_assert_msg(strstr(err, not_envelopes[_i].err) != NULL,
+		      "'%s' lacks '%s'", err, not_envelopes[_i].err);
+	ft_buf_release(&z);
+	ft_buf_release(&out);
+}
+END_TEST
+
+/* The minimal accepted envelope, and values that are not zlib. */
+START_TEST(test_decode_minimal)
+{
+	static const char ok[] = "{\"rules\":[],\"severity\":\"low\","
+				 "\"source\":{},\"ruleset\":\"x\","
+				 "\"record_base64\":\"\"}";
+	struct ft_buf z = FT_BUF_INIT, out = FT_BUF_INIT;
+	char err[256] = "";
+
+	zip(ok, sizeof(ok) - 1, &z);
+	ck_assert_msg(
+		ft_envelope_decode(z.data, z.len, &out, err, sizeof(err)) == 0,
+		"%s", err);
+	ck_assert_int_eq(
+		ft_envelope_decode(ok, sizeof(ok) - 1, &out, err, sizeof(err)),
+		FT_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "not a zlib stream"));
+	ft_buf_release(&z);
+	ft_buf_release(&out);
+}
+END_TEST
+
 Suite *ft_envelope_suite(void)
 {
-	return suite_create("envelope");
+	Suite *s = suite_create("envelope");
+	TCase *tc = tcase_create("build");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_text_record);
+	tcase_add_test(tc, test_json_record);
+	tcase_add_test(tc, test_json_fallbacks);
+	tcase_add_loop_test(tc, test_binary_record, 0, 2);
+	tcase_add_test(tc, test_keys);
+	tcase_add_test(tc, test_error_hits);
+	tcase_add_test(tc, test_from_match);
+	tcase_add_test(tc, test_rule_ids);
+	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_decode);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("codec");
+	tcase_add_loop_test(tc, test_base64, 0, (int)FT_ARRAY_SIZE(b64_cases));
+	tcase_add_loop_test(tc, test_zlib_compress, 0,
+			    (int)FT_ARRAY_SIZE(zsizes));
+	tcase_add_loop_test(tc, test_zlib_decompress, 0,
+			    (int)FT_ARRAY_SIZE(zsizes));
+	tcase_add_loop_test(tc, test_zlib_max_out, 0, 8);
+	tcase_add_test(tc, test_zlib_errors);
+	tcase_add_loop_test(tc, test_decode_refuses, 0,
+			    (int)FT_ARRAY_SIZE(not_envelopes));
+	tcase_add_test(tc, test_decode_minimal);
+	suite_add_tcase(s, tc);
+	return s;
 }

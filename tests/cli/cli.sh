@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# Command-line behaviour: exit codes and messages for configuration and
+# rule errors, secret masking in --dump-config, -X overrides.  No broker
+# is needed: `run --check-config` and `run --dump-config` stop before
+# connecting.
+#   cli.sh FLAGTAP_BINARY TESTS_DATA_DIR
+# Runs in TESTS_DATA_DIR, so the fixtures' relative paths (rules = rules/...)
+# resolve and messages name them as config/x.conf, rules/x.rules.
+set -u
+
+if [[ $# -ne 2 ]]; then
+	echo "usage: cli.sh FLAGTAP_BINARY TESTS_DATA_DIR" >&2
+	exit 2
+fi
+bin=$(realpath "$1")
+data=$2
+shipped=$(realpath "$data/../../rules")
+
+cd "$data" || exit 2
+out=$(mktemp)
+err=$(mktemp)
+scratch=$(mktemp -d)
+trap 'rm -rf "$out" "$err" "$scratch"' EXIT
+
+pass=0
+fail=0
+name=
+bad=0
+rc=0
+
+# begin NAME: starts a case.
+begin() {
+	name=$1
+	bad=0
+}
+
+# run ARGS...: runs flagtap, keeping stdout, stderr and the exit code.
+run() {
+	"$bin" "$@" >"$out" 2>"$err"
+	rc=$?
+}
+
+problem() {
+	bad=1
+	echo "cli: $name: $*" >&2
+}
+
+want_rc() {
+	[[ $rc -eq $1 ]] || problem "exit code $rc, want $1"
+}
+
+# want_err TEXT / want_out TEXT: the text occurs in stderr / stdout.
+want_err() {
+	grep -qF -e "$1" "$err" || problem "stderr lacks '$1'"
+}
+
+want_out() {
+	grep -qF -e "$1" "$out" || problem "stdout lacks '$1'"
+}
+
+# want_line TEXT: stdout has exactly this line.
+want_line() {
+	grep -qxF -e "$1" "$out" || problem "stdout lacks the line '$1'"
+}
+
+# never TEXT: the text occurs in neither stdout nor stderr.
+never() {
+	! grep -qF -e "$1" "$out" "$err" || problem "output shows '$1'"
+}
+
+end() {
+	if [[ $bad -eq 0 ]]; then
+		pass=$((pass + 1))
+		return
+	fi
+	fail=$((fail + 1))
+	echo "--- $name: stdout" >&2
+	head -n 20 "$out" >&2
+	echo "--- $name: stderr" >&2
+	head -n 20 "$err" >&2
+}
+
+# ---- run: configuration ---------------------------------------------
+
+begin "missing config file"
+run run -c config/no-such.conf
+want_rc 2
+want_err "config/no-such.conf"
+end
+
+begin "run without -c"
+run run --check-config
+want_rc 2
+want_err "usage: flagtap run"
+end
+
+begin "complete config checks ok"
+run run --check-config -c config/good.conf
+want_rc 0
+want_out "configuration ok: 4 rules (sha256:"
+end
+
+begin "unknown key names FILE:LINE"
+run run --check-config -c config/unknown-key.conf
+want_rc 2
+want_err "config/unknown-key.conf:2: unknown key 'brokerz'"
+end
+
+begin "unknown key also stops --dump-config"
+run run --dump-config -c config/unknown-key.conf
+want_rc 2
+want_err "config/unknown-key.conf:2:"
+end
+
+begin "duplicate key names FILE:LINE"
+run run --check-config -c config/dup.conf
+want_rc 2
+want_err "config/dup.conf:5: duplicate key 'brokers'"
+end
+
+begin "unknown Kafka property names FILE:LINE"
+run run --check-config -c config/kafka-unknown.conf
+want_rc 2
+want_err "config/kafka-unknown.conf:7:"
+want_err "no.such.property"
+end
+
+begin "unknown Kafka property from -X names the override"
+run run --check-config -c config/good.conf -X consumer.no.such.thing=1
+want_rc 2
+want_err "-X consumer.no.such.thing"
+end
+
+begin "producer.acks = 1 refused"
+run run --check-config -c config/acks.conf
+want_rc 2
+want_err "acks must stay all"
+end
+
+begin "producer.enable.idempotence = false refused"
+run run --check-config -c config/good.conf \
+	-X producer.enable.idempotence=false
+want_rc 2
+want_err "enable.idempotence must stay true"
+end
+
+begin "output topic that is also an input topic refused"
+run run --check-config -c config/good.conf -X output.topic=payments
+want_rc 2
+want_err "output.topic 'payments' is also an input topic"
+end
+
+begin "missing required key"
+run run --check-config -c config/parse.conf
+want_rc 2
+want_err "missing required key 'rules'"
+end
+
+begin "empty required value"
+run run --check-config -c config/good.conf -X rules=
+want_rc 2
+want_err "-X rules: rules: empty value"
+end
+
+begin "rules that do not load: diagnostics and the config line"
+run run --check-config -c config/broken-rules.conf
+want_rc 2
+want_err "rules/broken.rules:6:1: unknown key 'colour'"
+want_err "config/broken-rules.conf:5: rules: cannot load rules/broken.rules"
+end
+
+begin "bad -X argument"
+run run --check-config -c config/good.conf -X novalue
+want_rc 2
+want_err "-X novalue: expected key=value"
+end
+
+begin "-X unknown key"
+run run --check-config -c config/good.conf -X nosuch.key=1
+want_rc 2
+want_err "-X nosuch.key: unknown key 'nosuch.key'"
+end
+
+begin "-X value out of range"
+run run --check-config -c config/good.conf -X match.limit=5
+want_rc 2
+want_err "-X match.limit: match.limit: 5 is out of range"
+end
+
+# ---- run: --dump-config ------------------------------------------------
+
+begin "--dump-config masks secrets"
+run run --dump-config -c config/secret.conf
+want_rc 0
+never "s3cr3t-value"
+never "u53r-name"
+want_line "kafka.sasl.password = ********"
+want_line "kafka.sasl.username = ********"
+want_line "brokers = localhost:9092"
+want_line "kafka.security.protocol = SASL_SSL"
+want_line "group.id = flagtap"
+end
+
+begin "-X override shows in --dump-config"
+run run --dump-config -c config/secret.conf -X match.limit=4321 \
+	-X brokers=other:9093 -X kafka.sasl.password=x-override-x
+want_rc 0
+want_line "match.limit = 4321"
+want_line "brokers = other:9093"
+never "localhost:9092"
+never "x-override-x"
+never "s3cr3t-value"
+want_line "kafka.sasl.password = ********"
+end
+
+begin "--dump-config needs no required keys"
+run run --dump-config -c config/parse.conf
+want_rc 0
+want_line "output.topic = flagged#1"
+want_line "kafka.client.rack = rack-1"
+never "rules ="
+end
+
+# ---- rules check -------------------------------------------------------
+
+begin "rules check: every error as FILE:LINE:COL"
+run rules check rules/broken.rules
+want_rc 1
+want_err "rules/broken.rules:6:1: unknown key 'colour'"
+want_err "rules/broken.rules:10:12: unknown severity 'urgent'"
+want_err "rules/broken.rules:16:15: pattern does not compile"
+want_err "rules/broken.rules:19:2: duplicate rule id B-001 (first defined at rules/broken.rules:2)"
+never "rules ok"
+end
+
+begin "rules check: a directory given with a trailing slash"
+cp rules/broken.rules "$scratch/x.rules"
+run rules check "$scratch/"
+want_rc 1
+want_err "$scratch/x.rules:6:1: unknown key 'colour'"
+never "$scratch//"
+end
+
+begin "rules check: the shipped packs"
+run rules check "$shipped/"
+want_rc 0
+want_out "rules ok"
+end
+
+begin "rules check: a good file"
+run rules check rules/good.rules
+want_rc 0
+want_out "rules/good.rules: 4 rules ok (sha256:"
+end
+
+begin "rules check: several paths, one bad"
+run rules check rules/good.rules rules/broken.rules rules/dir
+want_rc 1
+want_out "rules/good.rules: 4 rules ok"
+want_out "rules/dir: 5 rules ok"
+want_err "rules/broken.rules:6:1:"
+end
+
+begin "rules check: missing path"
+run rules check rules/no-such.rules
+want_rc 1
+want_err "rules/no-such.rules"
+end
+
+begin "rules check: no path"
+run rules check
+want_rc 2
+want_err "usage: flagtap rules check"
+end
+
+begin "rules: unknown subcommand"
+run rules lint rules/good.rules
+want_rc 2
+end
+
+# ---- other commands ------------------------------------------------------
+
+begin "unknown command"
+run frobnicate
+want_rc 2
+want_err "unknown command 'frobnicate'"
+end
+
+begin "no command"
+run
+want_rc 2
+want_err "usage: flagtap"
+end
+
+begin "version"
+run version
+want_rc 0
+grep -qE '^flagtap [0-9]+\.[0-9]+\.[0-9]+$' "$out" ||
+	problem "version line: $(head -n 1 "$out")"
+end
+
+begin "help"
+run help
+want_rc 0
+want_out "usage: flagtap <command>"
+want_out "input.format.<topic>"
+end
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
