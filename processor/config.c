@@ -30,16 +30,23 @@ static const struct key_def {
 	 "consumer group shared by all flagtap instances"},
 	{"input.topics", KEY_STRING, true, NULL, 0, 0, NULL,
 	 "comma-separated topics; an entry starting with ^ is a regex"},
-	{"input.format", KEY_ENUM, false, "text", 0, 0, "text|json",
-	 "how records are read: text (whole record) or json (fields)"},
-	{"input.format.<topic>", KEY_ENUM, false, NULL, 0, 0, "text|json",
+	{"input.format", KEY_ENUM, false, "text", 0, 0, "text|json|logfmt|fix",
+	 "how records are read: text, json, logfmt or fix"},
+	{"input.format.<topic>", KEY_ENUM, false, NULL, 0, 0,
+	 "text|json|logfmt|fix",
 	 "input.format for one topic, e.g. input.format.payments = json"},
+	{"input.extract.<topic>", KEY_STRING, false, NULL, 0, 0, NULL,
+	 "for a text topic: a PCRE2 pattern whose named captures are fields"},
 	{"output.topic", KEY_STRING, true, NULL, 0, 0, NULL,
 	 "topic that receives the envelopes of flagged records"},
 	{"output.compression.level", KEY_INT, false, "6", 0, 9, NULL,
 	 "zlib level for envelopes, 0 (store) to 9 (smallest)"},
 	{"rules", KEY_STRING, true, NULL, 0, 0, NULL,
 	 "a rule file, or a directory whose *.rules files are loaded"},
+	{"rules.watch.ms", KEY_INT, false, "2000", 0, 3600000, NULL,
+	 "how often the rules path is checked for changes (0: only SIGHUP)"},
+	{"redact.salt", KEY_STRING, false, NULL, 0, 0, NULL,
+	 "secret key of redact = hash tokens (keep it stable across restarts)"},
 	{"match.limit", KEY_INT, false, "1000000", 1000, 100000000, NULL,
 	 "PCRE2 match limit per rule and record; hitting it flags the record"},
 	{"match.heap.limit.kb", KEY_INT, false, "65536", 64, 4194304, NULL,
@@ -410,8 +417,8 @@ bool ft_config_is_secret(const char *key)
 	const char *k = p ? key + strlen(p) : key;
 
 	return strstr(k, "password") || strstr(k, "secret") ||
-	       !strncmp(k, "sasl.", 5) || !strcmp(k, "ssl.key.pem") ||
-	       !strcmp(k, "ssl_key");
+	       strstr(k, "salt") || !strncmp(k, "sasl.", 5) ||
+	       !strcmp(k, "ssl.key.pem") || !strcmp(k, "ssl_key");
 }
 
 static void dump_one(FILE *out, const char *key, const char *value)

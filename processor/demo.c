@@ -40,7 +40,7 @@ static const struct sample samples[] = {
 	{PAYMENTS, "acct-40019", "{\"id\":\"pmt-000108\",\"ts\":\"2026-11-26T08:00:40Z\",\"amount\":\"3100.00\",\"currency\":\"EUR\",\"beneficiary\":{\"name\":\"Tehran Trading Co\",\"country\":\"IR\"},\"memo\":\"machine parts\"}"},
 	{PAYMENTS, "acct-10442", "{\"id\":\"pmt-000109\",\"ts\":\"2026-11-26T08:00:44Z\",\"amount\":\"640.00\",\"currency\":\"EUR\",\"beneficiary\":{\"name\":\"Iberia Office Supply\",\"country\":\"ES\"},\"memo\":\"stationery\"}"},
 	{PAYMENTS, "acct-77120", "{\"id\":\"pmt-000110\",\"ts\":\"2026-11-26T08:00:51Z\",\"amount\":\"49999.99\",\"currency\":\"CHF\",\"beneficiary\":{\"name\":\"Alpen Treuhand AG\",\"country\":\"CH\"},\"memo\":\"escrow release\"}"},
-	{PAYMENTS, "acct-61544", "{\"id\":\"pmt-000111\",\"ts\":\"2026-11-26T08:00:58Z\",\"amount\":\"220.00\",\"currency\":\"USD\",\"channel\":\"card\",\"card\":{\"bin\":\"520082\",\"last4\":\"4417\"},\"cvv\":\"391\",\"beneficiary\":{\"name\":\"Skyline Air\",\"country\":\"US\"},\"memo\":\"seat upgrade\"}"},
+	{PAYMENTS, "acct-61544", "{\"id\":\"pmt-000111\",\"ts\":\"2026-11-26T08:00:58Z\",\"amount\":\"220.00\",\"currency\":\"USD\",\"channel\":\"card\",\"card\":{\"pan\":\"5500005555555559\"},\"cvv\":\"391\",\"beneficiary\":{\"name\":\"Skyline Air\",\"country\":\"US\"},\"memo\":\"seat upgrade\"}"},
 	{PAYMENTS, "acct-11873", "{\"id\":\"pmt-000112\",\"ts\":\"2026-11-26T08:01:03Z\",\"amount\":\"18.40\",\"currency\":\"EUR\",\"beneficiary\":{\"name\":\"Kiel Parking\",\"country\":\"DE\"},\"memo\":\"parking\"}"},
 	{PAYMENTS, "acct-30881", "{\"id\":\"pmt-000113\",\"ts\":\"2026-11-26T08:01:09Z\",\"amount\":\"1200.00\",\"currency\":\"USD\",\"beneficiary\":{\"name\":\"Harbor Freight Partners\",\"country\":\"US\"},\"memo\":\"fuel surcharge\"}"},
 	{PAYMENTS, "acct-90210", "{\"id\":\"pmt-000114\",\"ts\":\"2026-11-26T08:01:15Z\",\"amount\":\"150000\",\"currency\":\"EUR\",\"beneficiary\":{\"name\":\"Lindqvist Holdings AB\",\"country\":\"SE\"},\"memo\":\"share purchase\"}"},
@@ -49,6 +49,8 @@ static const struct sample samples[] = {
 	{PAYMENTS, "acct-77120", "{\"id\":\"pmt-000117\",\"ts\":\"2026-11-26T08:01:33Z\",\"amount\":\"310.00\",\"currency\":\"CHF\",\"beneficiary\":{\"name\":\"Zuri Mobility\",\"country\":\"CH\"},\"memo\":\"transit pass\"}"},
 	{PAYMENTS, "acct-61544", "{\"id\":\"pmt-000118\",\"ts\":\"2026-11-26T08:01:39Z\",\"amount\":\"54.20\",\"currency\":\"USD\",\"beneficiary\":{\"name\":\"Corner Grocery\",\"country\":\"US\"},\"memo\":\"groceries\"}"},
 	{PAYMENTS, "acct-10442", "{\"id\":\"pmt-000119\",\"ts\":\"2026-11-26T08:01:45Z\",\"amount\":\"2750.00\",\"currency\":\"EUR\",\"beneficiary\":{\"name\":\"Rotterdam Containers BV\",\"country\":\"NL\"},\"memo\":\"container lease\"}"},
+	{PAYMENTS, "acct-31337", "{\"id\":\"pmt-000121\",\"ts\":\"2026-11-26T08:01:55Z\",\"amount\":\"4800.00\",\"currency\":\"USD\",\"beneficiary\":{\"name\":\"ORBITAL SHIPPING HOLDINGS LTD\",\"country\":\"AE\"},\"memo\":\"freight\"}"},
+	{PAYMENTS, "acct-66021", "{\"id\":\"pmt-000122\",\"ts\":\"2026-11-26T08:01:58Z\",\"channel\":\"cash\",\"customer_type\":\"natural\",\"amount\":\"68000.00\",\"currency\":\"CNY\",\"amount_cny\":\"68000.00\",\"amount_usd\":\"9450.00\",\"memo\":\"branch deposit\"}"},
 	{PAYMENTS, "acct-88001", "{\"id\":\"pmt-000120\",\"ts\":\"2026-11-26T08:01:52Z\",\"amount\":\"12.00\",\"currency\":\"USD\",\"beneficiary\":{\"name\":\"Stream Co\",\"country\":\"US\"},\"memo\":\"subscription\"}"},
 	{SYSLOG, "core-bank-01", "Nov 26 08:00:01 core-bank-01 sshd[4122]: Accepted publickey for deploy from 10.20.4.17 port 53122 ssh2: ED25519 SHA256:Qm9vYmFy"},
 	{SYSLOG, "core-bank-01", "Nov 26 08:00:03 core-bank-01 systemd[1]: Started Daily ledger reconciliation."},
@@ -70,13 +72,19 @@ static const struct sample samples[] = {
 	{SYSLOG, "pay-gw-02", "Nov 26 08:01:13 pay-gw-02 gateway[811]: POST /v2/refund 200 52ms merchant=M-11800 amount=15.00"},
 	{SYSLOG, "batch-03", "Nov 26 08:01:18 batch-03 export[2201]: export finished in 54.2s"},
 	{SYSLOG, "core-bank-01", "Nov 26 08:01:22 core-bank-01 sshd[4190]: pam_unix(sshd:session): session closed for user root"},
+	{SYSLOG, "kyc-svc-02", "Nov 26 08:01:25 kyc-svc-02 kyc[771]: onboarding passed id_no=11010519491231002X name=Wang channel=branch"},
+	{SYSLOG, "core-bank-01", "Nov 26 08:01:31 core-bank-01 sudo[5101]: ops.kim : TTY=pts/1 ; PWD=/home/ops.kim ; USER=root ; COMMAND=/sbin/auditctl -e 0"},
 };
 /* clang-format on */
 
 static const char *pipeline_config[][2] = {
-	{"group.id", "flagtap-demo"}, {"input.topics", PAYMENTS "," SYSLOG},
-	{"input.format", "text"},     {"input.format." PAYMENTS, "json"},
-	{"output.topic", FLAGGED},    {"log.level", "warn"},
+	{"group.id", "flagtap-demo"},
+	{"input.topics", PAYMENTS "," SYSLOG},
+	{"input.format", "text"},
+	{"input.format." PAYMENTS, "json"},
+	{"output.topic", FLAGGED},
+	{"log.level", "warn"},
+	{"redact.salt", "flagtap-demo-salt"},
 };
 
 static int produce_samples(const char *bootstraps, char *errstr,
@@ -133,10 +141,10 @@ static void summary(FILE *out, const struct ft_ruleset *rs,
 		(unsigned long long)st->envelope_bytes,
 		(unsigned long long)st->bytes_out);
 	fprintf(out, "ruleset %s (%zu rules)\n", rs->hash, rs->nrules);
-	fprintf(out, "  %-8s %-9s %5s  %s\n", "RULE", "SEVERITY", "HITS",
+	fprintf(out, "  %-11s %-9s %5s  %s\n", "RULE", "SEVERITY", "HITS",
 		"TITLE");
 	for (i = 0; i < rs->nrules; i++)
-		fprintf(out, "  %-8s %-9s %5llu  %s\n", rs->rules[i].id,
+		fprintf(out, "  %-11s %-9s %5llu  %s\n", rs->rules[i].id,
 			ft_severity_name(rs->rules[i].severity),
 			(unsigned long long)st->rule_hits[i],
 			rs->rules[i].title);
@@ -161,10 +169,7 @@ static int run_over(const char *bootstraps, const struct ft_ruleset *rs,
 	int rc;
 
 	ft_config_init(&cfg);
-	st.rule_hits = calloc(rs->nrules, sizeof(*st.rule_hits));
-	rc = st.rule_hits
-		     ? ft_config_set(&cfg, "brokers", bootstraps, "demo", 0)
-		     : FT_ENOMEM;
+	rc = ft_config_set(&cfg, "brokers", bootstraps, "demo", 0);
 	if (!rc)
 		rc = ft_config_set(&cfg, "rules", o->rules, "demo", 0);
 	for (i = 0; !rc && i < FT_ARRAY_SIZE(pipeline_config); i++)
@@ -183,7 +188,7 @@ static int run_over(const char *bootstraps, const struct ft_ruleset *rs,
 			    "demo: %llu flagged but %llu decoded",
 			    (unsigned long long)st.flagged,
 			    (unsigned long long)ds.decoded);
-	free(st.rule_hits);
+	ft_pipeline_stats_release(&st);
 	ft_config_release(&cfg);
 	return rc;
 }

@@ -4,11 +4,13 @@
 #include "flagtap/envelope.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "flagtap/common.h"
 #include "flagtap/json.h"
+#include "flagtap/redact.h"
 #include "flagtap/sha256.h"
 
 void ft_base64(struct ft_buf *out, const void *p, size_t n)
@@ -89,6 +91,31 @@ static void add_time(struct ft_buf *out, int64_t ms)
 	ft_buf_addf(out, "\"%s.%03dZ\"", ts, (int)(ms % 1000));
 }
 
+/* Appends ,"name":"value" when value is set. */
+static void add_opt(struct ft_buf *out, const char *name, const char *value)
+{
+	if (!value)
+		return;
+	ft_buf_addf(out, ",\"%s\":", name);
+	ft_json_quote(out, value, strlen(value));
+}
+
+static void add_error(struct ft_buf *out, const struct ft_match_result *res,
+		      const struct ft_hit *h)
+{
+	const char *msg = ft_match_error_name(h->error);
+	char buf[96];
+
+	if (h->error == FT_MERR_PARSE && res->parse_error[0]) {
+		msg = res->parse_error;
+	} else if (h->error == FT_MERR_ENGINE) {
+		snprintf(buf, sizeof(buf), "%s %d", msg, h->pcre2_rc);
+		msg = buf;
+	}
+	ft_buf_adds(out, ",\"error\":");
+	ft_json_quote(out, msg, strlen(msg));
+}
+
 static void add_rules(struct ft_buf *out, const struct ft_ruleset *rs,
 		      const struct ft_match_result *res)
 {
@@ -106,19 +133,13 @@ static void add_rules(struct ft_buf *out, const struct ft_ruleset *rs,
 		ft_json_quote(out, r->title, strlen(r->title));
 		ft_buf_addf(out, ",\"severity\":\"%s\"",
 			    ft_severity_name(r->severity));
-		if (r->field) {
-			ft_buf_adds(out, ",\"field\":");
-			ft_json_quote(out, r->field, strlen(r->field));
-		}
-		if (res->hits[i].error != FT_MERR_NONE) {
-			ft_buf_addf(out, ",\"error\":\"%s",
-				    ft_match_error_name(res->hits[i].error));
-			if (res->hits[i].error == FT_MERR_BAD_JSON)
-				ft_buf_addf(out, ": %s", res->json_error);
-			else if (res->hits[i].error == FT_MERR_ENGINE)
-				ft_buf_addf(out, " %d", res->hits[i].pcre2_rc);
-			ft_buf_addc(out, '"');
-		}
+		add_opt(out, "field", r->field);
+		add_opt(out, "reference", r->reference);
+		if (r->redact)
+			ft_buf_addf(out, ",\"redact\":\"%s\"",
+				    ft_redact_name((enum ft_redact)r->redact));
+		if (res->hits[i].error != FT_MERR_NONE)
+			add_error(out, res, &res->hits[i]);
 		ft_buf_addc(out, '}');
 	}
 	ft_buf_addc(out, ']');
@@ -159,17 +180,16 @@ static void add_record(struct ft_buf *out, enum ft_format format,
 		    len, hex);
 }
 
-int ft_envelope_build_truncated(struct ft_buf *out, const struct ft_ruleset *rs,
-				const struct ft_match_result *res,
-				const struct ft_source *src,
-				enum ft_format format, const char *rec,
-				size_t len, int64_t flagged_at_ms,
-				size_t head_max)
+/* Appends "source":{...}, for a Kafka record or a line of a file. */
+static void add_source(struct ft_buf *out, const struct ft_source *src)
 {
-	ft_buf_addf(out, "{\"v\":%d,", FT_ENVELOPE_VERSION);
-	add_rules(out, rs, res);
-	ft_buf_addf(out, ",\"severity\":\"%s\",\"source\":{\"topic\":",
-		    ft_severity_name(res->severity));
+	if (src->file) {
+		ft_buf_adds(out, "\"source\":{\"file\":");
+		ft_json_quote(out, src->file, strlen(src->file));
+		ft_buf_addf(out, ",\"line\":%lld},", (long long)src->offset);
+		return;
+	}
+	ft_buf_adds(out, "\"source\":{\"topic\":");
 	ft_json_quote(out, src->topic, strlen(src->topic));
 	ft_buf_addf(out, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":",
 		    (int)src->partition, (long long)src->offset);
@@ -182,12 +202,52 @@ int ft_envelope_build_truncated(struct ft_buf *out, const struct ft_ruleset *rs,
 		add_bytes(out, "key", src->key, src->key_len);
 	else
 		ft_buf_adds(out, "\"key\":null");
-	ft_buf_addf(out, "},\"ruleset\":\"%s\",\"flagged_at\":", rs->hash);
+	ft_buf_adds(out, "},");
+}
+
+int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
+			 const struct ft_match_result *res,
+			 const struct ft_source *src, enum ft_format format,
+			 const char *rec, size_t len, int64_t flagged_at_ms,
+			 const struct ft_envelope_opts *o)
+{
+	struct ft_buf red = FT_BUF_INIT, tokens = FT_BUF_INIT;
+	int rc;
+
+	if (res->nredact) {
+		/* the record as forwarded: what redacting rules matched is gone
+		 */
+		rc = ft_redact_apply(rec, len, format == FT_FORMAT_JSON,
+				     res->redact, res->nredact, o->salt,
+				     o->salt_len, &red, &tokens);
+		if (rc)
+			goto out;
+		rec = red.data;
+		len = red.len;
+	}
+	ft_buf_addf(out, "{\"v\":%d,", FT_ENVELOPE_VERSION);
+	add_rules(out, rs, res);
+	ft_buf_addf(out, ",\"severity\":\"%s\",",
+		    ft_severity_name(res->severity));
+	add_source(out, src);
+	ft_buf_addf(out, "\"ruleset\":\"%s\",\"flagged_at\":", rs->hash);
 	add_time(out, flagged_at_ms);
 	ft_buf_addf(out, ",\"format\":\"%s\",", ft_format_name(format));
-	add_record(out, format, rec, len, head_max);
+	add_record(out, format, rec ? rec : "", len, o->head_max);
+	if (res->nredact)
+		ft_buf_adds(out, ",\"redacted\":true");
+	if (tokens.len) {
+		tokens.len--; /* the last ',' */
+		ft_buf_adds(out, ",\"redaction_tokens\":[");
+		ft_buf_add(out, tokens.data, tokens.len);
+		ft_buf_addc(out, ']');
+	}
 	ft_buf_addc(out, '}');
-	return ft_buf_ok(out) ? FT_OK : FT_ENOMEM;
+	rc = ft_buf_ok(out) && ft_buf_ok(&tokens) ? FT_OK : FT_ENOMEM;
+out:
+	ft_buf_release(&red);
+	ft_buf_release(&tokens);
+	return rc;
 }
 
 int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
@@ -195,8 +255,10 @@ int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
 		      const struct ft_source *src, enum ft_format format,
 		      const char *rec, size_t len, int64_t flagged_at_ms)
 {
-	return ft_envelope_build_truncated(out, rs, res, src, format, rec, len,
-					   flagged_at_ms, SIZE_MAX);
+	struct ft_envelope_opts o = {.head_max = SIZE_MAX};
+
+	return ft_envelope_build_ex(out, rs, res, src, format, rec, len,
+				    flagged_at_ms, &o);
 }
 
 int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,

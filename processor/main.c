@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/config.h"
 #include "flagtap/decode.h"
@@ -20,12 +22,22 @@
 #include "flagtap/log.h"
 #include "flagtap/match.h"
 #include "flagtap/pipeline.h"
+#include "flagtap/import.h"
 #include "flagtap/rules.h"
+#include "flagtap/ruletest.h"
+#include "flagtap/scan.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+static void on_reload_signal(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
+}
 
 static void on_stop_signal(int sig)
 {
@@ -45,7 +57,9 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	sa.sa_handler = on_reload_signal;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 static void usage(FILE *out)
@@ -67,6 +81,16 @@ static void usage(FILE *out)
 		"  rules check PATH...\n"
 		"        compile rule files; report every problem as "
 		"FILE:LINE:COL\n"
+		"  rules test PATH...\n"
+		"        run every example and counter written in the rules\n"
+		"  rules list PATH...\n"
+		"        id, severity, field and title of every rule\n"
+		"  rules import gitleaks FILE.toml [-o OUT.rules]\n"
+		"        convert a gitleaks configuration into a rule pack\n"
+		"  scan --rules PATH [--format F] [--extract RE] [--salt S] "
+		"[FILE...|-]\n"
+		"        run the rules over recorded lines; envelopes on "
+		"stdout\n"
 		"  version\n"
 		"\n"
 		"configuration keys (run):\n");
@@ -91,8 +115,7 @@ static size_t print_diags(const struct ft_diags *d)
 	size_t i;
 
 	for (i = 0; i < d->n; i++)
-		fprintf(stderr, "%s%s\n", d->v[i].warning ? "warning: " : "",
-			d->v[i].msg);
+		fprintf(stderr, "%s\n", d->v[i].msg);
 	return d->errors;
 }
 
@@ -165,7 +188,10 @@ static int run_daemon(const struct ft_config *cfg, bool check_only)
 		ft_ruleset_free(rs);
 		return rc ? EXIT_USAGE : EXIT_SUCCESS;
 	}
+	po.rules_opts = &ro;
+	po.reload = &reload_requested;
 	rc = ft_pipeline_run(cfg, rs, &po, &st, errstr, sizeof(errstr));
+	ft_pipeline_stats_release(&st);
 	ft_info("consumed %llu, flagged %llu, delivered %llu, engine errors "
 		"%llu",
 		(unsigned long long)st.consumed, (unsigned long long)st.flagged,
@@ -321,15 +347,17 @@ static int cmd_demo(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static const char rules_usage[] =
+	"usage: flagtap rules check PATH...\n"
+	"       flagtap rules test PATH...\n"
+	"       flagtap rules list PATH...\n"
+	"       flagtap rules import gitleaks FILE.toml [-o OUT.rules]\n";
+
 static int cmd_rules_check(int argc, char **argv)
 {
 	struct ft_ruleset *rs;
 	int i, rc = EXIT_SUCCESS;
 
-	if (argc < 1) {
-		fprintf(stderr, "usage: flagtap rules check PATH...\n");
-		return EXIT_USAGE;
-	}
 	for (i = 0; i < argc; i++) {
 		rs = NULL;
 		if (load_rules(argv[i], NULL, &rs)) {
@@ -343,12 +371,251 @@ static int cmd_rules_check(int argc, char **argv)
 	return rc;
 }
 
+static void print_test_failure(void *opaque, const struct ft_rule *r,
+			       const struct ft_rule_test *t, bool example,
+			       int outcome)
+{
+	(void)opaque;
+	printf("FAIL %s:%d: rule %s: %s %s: %s\n", r->file, t->line, r->id,
+	       example ? "example" : "counter",
+	       outcome < 0 ? "cannot be evaluated"
+	       : example   ? "does not fire"
+			   : "fires",
+	       t->text);
+}
+
+static int cmd_rules_test(int argc, char **argv)
+{
+	struct ft_rules_test_report rep, total = {0};
+	struct ft_ruleset *rs;
+	int i, rc = EXIT_SUCCESS;
+
+	for (i = 0; i < argc; i++) {
+		rs = NULL;
+		if (load_rules(argv[i], NULL, &rs)) {
+			rc = EXIT_RUNTIME;
+			continue;
+		}
+		if (ft_rules_test(rs, print_test_failure, NULL, &rep))
+			rc = EXIT_RUNTIME;
+		total.rules += rep.rules;
+		total.passed += rep.passed;
+		total.failed += rep.failed;
+		total.untested += rep.untested;
+		ft_ruleset_free(rs);
+	}
+	printf("%zu rules tested: %zu passed, %zu failed", total.rules,
+	       total.passed, total.failed);
+	if (total.untested)
+		printf(" (%zu enabled rules have no example or counter)",
+		       total.untested);
+	printf("\n");
+	return rc;
+}
+
+static int cmd_rules_list(int argc, char **argv)
+{
+	struct ft_ruleset *rs;
+	const struct ft_rule *r;
+	int i, rc = EXIT_SUCCESS;
+	size_t j;
+
+	printf("%-14s %-9s %-24s %s\n", "ID", "SEVERITY", "FIELD", "TITLE");
+	for (i = 0; i < argc; i++) {
+		rs = NULL;
+		if (load_rules(argv[i], NULL, &rs)) {
+			rc = EXIT_RUNTIME;
+			continue;
+		}
+		for (j = 0; j < rs->nrules; j++) {
+			r = &rs->rules[j];
+			printf("%-14s %-9s %-24s %s%s\n", r->id,
+			       ft_severity_name(r->severity),
+			       r->field ? r->field : "(record)", r->title,
+			       r->enabled ? "" : " [disabled]");
+		}
+		ft_ruleset_free(rs);
+	}
+	return rc;
+}
+
+/* flagtap rules import gitleaks FILE.toml [-o OUT] */
+static int cmd_rules_import(int argc, char **argv)
+{
+	struct ft_import_report rep = {0};
+	struct ft_buf out = FT_BUF_INIT;
+	const char *dest = NULL;
+	struct ft_diags d;
+	char errstr[512], *text = NULL;
+	size_t len;
+	FILE *f;
+	int c, rc = EXIT_RUNTIME;
+
+	optind = 2;
+	while ((c = getopt(argc, argv, "o:")) != -1) {
+		if (c != 'o')
+			return EXIT_USAGE;
+		dest = optarg;
+	}
+	if (argc < 2 || strcmp(argv[1], "gitleaks") || optind != argc - 1) {
+		fputs(rules_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (ft_read_file(argv[optind], 64u << 20, &text, &len, errstr,
+			 sizeof(errstr))) {
+		fprintf(stderr, "flagtap: %s\n", errstr);
+		return EXIT_RUNTIME;
+	}
+	ft_diags_init(&d);
+	if (!ft_import_gitleaks(argv[optind], text, len, &out, &d, &rep)) {
+		f = dest ? fopen(dest, "w") : stdout;
+		if (f && fwrite(out.data, 1, out.len, f) == out.len)
+			rc = EXIT_SUCCESS;
+		if (f && dest && fclose(f))
+			rc = EXIT_RUNTIME;
+		if (rc)
+			fprintf(stderr, "flagtap: cannot write %s\n",
+				dest ? dest : "output");
+	}
+	print_diags(&d);
+	fprintf(stderr,
+		"import: %zu gitleaks rules: %zu written (%zu with something "
+		"dropped), %zu skipped\n",
+		rep.rules_in, rep.rules_out, rep.degraded, rep.skipped);
+	ft_diags_release(&d);
+	ft_buf_release(&out);
+	free(text);
+	return rc;
+}
+
 static int cmd_rules(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "check"))
-		return cmd_rules_check(argc - 2, argv + 2);
-	fprintf(stderr, "usage: flagtap rules check PATH...\n");
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} sub[] = {
+		{"check", cmd_rules_check},
+		{"test", cmd_rules_test},
+		{"list", cmd_rules_list},
+	};
+	size_t i;
+
+	if (argc >= 2 && !strcmp(argv[1], "import"))
+		return cmd_rules_import(argc - 1, argv + 1);
+	for (i = 0; argc >= 3 && i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (!strcmp(argv[1], sub[i].name))
+			return sub[i].fn(argc - 2, argv + 2);
+	fputs(rules_usage, stderr);
 	return EXIT_USAGE;
+}
+
+static int scan_usage(void)
+{
+	fprintf(stderr, "usage: flagtap scan --rules PATH [--format "
+			"text|json|logfmt|fix] [--extract PATTERN] "
+			"[--salt SALT] [FILE...|-]\n");
+	return EXIT_USAGE;
+}
+
+/* Compiles a text topic's extract pattern given on the command line. */
+static pcre2_code *compile_extract(const char *src)
+{
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off;
+	pcre2_code *code;
+	int ecode;
+
+	code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
+			     PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
+				     PCRE2_NEVER_BACKSLASH_C,
+			     &ecode, &off, NULL);
+	if (!code) {
+		pcre2_get_error_message(ecode, msg, sizeof(msg));
+		fprintf(stderr, "flagtap: --extract:%zu: %s\n", (size_t)off + 1,
+			(char *)msg);
+	}
+	return code;
+}
+
+static void scan_summary(const struct ft_ruleset *rs,
+			 const struct ft_scan_stats *st, double secs)
+{
+	size_t i;
+
+	fprintf(stderr,
+		"scan: %llu records (%llu bytes), %llu flagged, %llu engine "
+		"errors, %.2f s\n",
+		(unsigned long long)st->records, (unsigned long long)st->bytes,
+		(unsigned long long)st->flagged,
+		(unsigned long long)st->engine_errors, secs);
+	for (i = 0; st->rule_hits && i < rs->nrules; i++)
+		if (st->rule_hits[i])
+			fprintf(stderr, "  %-14s %8llu  %s\n", rs->rules[i].id,
+				(unsigned long long)st->rule_hits[i],
+				rs->rules[i].title);
+}
+
+static int cmd_scan(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{"format", required_argument, NULL, 'f'},
+		{"extract", required_argument, NULL, 'x'},
+		{"salt", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_scan_opts o = {.format = FT_FORMAT_TEXT, .out = stdout};
+	const char *rules = NULL, *salt = getenv("FLAGTAP_REDACT_SALT");
+	struct ft_scan_stats st = {0};
+	struct ft_ruleset *rs = NULL;
+	pcre2_code *extract = NULL;
+	struct timespec t0, t1;
+	char errstr[1024];
+	int c, i, rc = EXIT_SUCCESS;
+
+	while ((c = getopt_long(argc, argv, "r:f:x:s:", longopts, NULL)) !=
+	       -1) {
+		if (c == 'r')
+			rules = optarg;
+		else if (c == 'f' && ft_format_parse(optarg) >= 0)
+			o.format = (enum ft_format)ft_format_parse(optarg);
+		else if (c == 'x' && !extract)
+			extract = compile_extract(optarg);
+		else if (c == 's')
+			salt = optarg;
+		else
+			return scan_usage();
+		if (c == 'x' && !extract)
+			return EXIT_USAGE;
+	}
+	if (!rules)
+		return scan_usage();
+	if (load_rules(rules, NULL, &rs)) {
+		pcre2_code_free(extract);
+		return EXIT_USAGE;
+	}
+	o.extract = extract;
+	o.salt = salt;
+	o.salt_len = salt ? strlen(salt) : 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = optind; i < argc || i == optind; i++) {
+		if (ft_scan_file(i < argc ? argv[i] : "-", rs, &o, &st, errstr,
+				 sizeof(errstr))) {
+			fprintf(stderr, "flagtap: %s\n", errstr);
+			rc = EXIT_RUNTIME;
+		}
+		if (i >= argc)
+			break;
+	}
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	scan_summary(rs, &st,
+		     (double)(t1.tv_sec - t0.tv_sec) +
+			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	ft_scan_stats_release(&st);
+	ft_ruleset_free(rs);
+	pcre2_code_free(extract);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -372,6 +639,8 @@ int main(int argc, char **argv)
 		exit(cmd_demo(argc - 1, argv + 1));
 	if (!strcmp(cmd, "rules"))
 		exit(cmd_rules(argc - 1, argv + 1));
+	if (!strcmp(cmd, "scan"))
+		exit(cmd_scan(argc - 1, argv + 1));
 	fprintf(stderr, "flagtap: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	exit(EXIT_USAGE);

@@ -1,35 +1,60 @@
 /*
- * match: rule evaluation with PCRE2, fail-closed.
+ * match: rule evaluation with PCRE2 and term lists, fail-closed.
  */
 #include "flagtap/match.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/checks.h"
 #include "flagtap/common.h"
+#include "flagtap/expr.h"
+#include "flagtap/fields.h"
 #include "flagtap/json.h"
+#include "flagtap/wordlist.h"
 
 #define JIT_STACK_MIN (32u << 10)
 #define JIT_STACK_MAX (1u << 20)
 
-/* A field's text for the current record, looked up on first use. */
+/* A field's value in the current record, looked up on first use. */
 struct field_slot {
 	uint64_t gen; /* == ctx->gen when filled for this record */
-	int status;   /* 0 found, FT_ENOENT missing, FT_EINVAL bad JSON */
-	struct ft_buf text;
+	int status;   /* 0 found, FT_ENOENT missing, FT_EINVAL unparsable */
+	struct ft_buf text;	 /* the value as rules see it */
+	size_t raw_off, raw_len; /* where the value sits in the record */
+	bool direct;		 /* text is exactly those record bytes */
 };
 
 struct ft_match_ctx {
-	pcre2_match_data *md;
+	pcre2_match_data *md;	   /* rule patterns */
+	pcre2_match_data *umd;	   /* unless patterns, inside a md match */
+	pcre2_match_data *extract; /* the record's extract pattern */
+	uint64_t extract_gen;
+	int extract_rc;
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit_stack;
+	uint32_t match_limit;
 	struct field_slot *fields;
 	size_t nfields;
 	uint64_t gen;
+	/* the record being evaluated, for the `when` lookup callback */
+	const struct ft_ruleset *rs;
+	const struct ft_record *rec;
+	struct ft_match_result *res;
 };
 
-static const char *formats[] = {"text", "json"};
+/* Where a rule's subject sits in the record, for redaction spans. */
+struct subject {
+	const char *s;
+	size_t n;
+	size_t raw_off, raw_len;
+	bool direct;
+};
+
+static const char *formats[] = {"text", "json", "logfmt", "fix"};
 
 int ft_format_parse(const char *name)
 {
@@ -57,8 +82,8 @@ const char *ft_match_error_name(enum ft_match_error e)
 		return "JIT stack exhausted";
 	case FT_MERR_HEAP:
 		return "match heap limit exceeded";
-	case FT_MERR_BAD_JSON:
-		return "record is not valid JSON";
+	case FT_MERR_PARSE:
+		return "record cannot be parsed";
 	case FT_MERR_ENGINE:
 		return "match engine error";
 	}
@@ -72,6 +97,8 @@ void ft_match_ctx_free(struct ft_match_ctx *ctx)
 	if (!ctx)
 		return;
 	pcre2_match_data_free(ctx->md);
+	pcre2_match_data_free(ctx->umd);
+	pcre2_match_data_free(ctx->extract);
 	pcre2_match_context_free(ctx->mctx);
 	pcre2_jit_stack_free(ctx->jit_stack);
 	for (i = 0; i < ctx->nfields; i++)
@@ -87,19 +114,23 @@ struct ft_match_ctx *ft_match_ctx_new(const struct ft_ruleset *rs)
 
 	if (!ctx)
 		return NULL;
-	ctx->md = pcre2_match_data_create(1, NULL);
+	ctx->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
+	ctx->umd = pcre2_match_data_create(1, NULL);
+	ctx->extract = pcre2_match_data_create(64, NULL);
 	ctx->mctx = pcre2_match_context_create(NULL);
 	ctx->jit_stack =
 		pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX, NULL);
 	ctx->fields =
 		calloc(rs->nfields ? rs->nfields : 1, sizeof(*ctx->fields));
-	if (!ctx->md || !ctx->mctx || !ctx->jit_stack || !ctx->fields) {
+	if (!ctx->md || !ctx->umd || !ctx->extract || !ctx->mctx ||
+	    !ctx->jit_stack || !ctx->fields) {
 		ft_match_ctx_free(ctx);
 		return NULL;
 	}
 	ctx->nfields = rs->nfields;
 	for (i = 0; i < ctx->nfields; i++)
 		ft_buf_init(&ctx->fields[i].text);
+	ctx->match_limit = rs->opts.match_limit;
 	pcre2_set_match_limit(ctx->mctx, rs->opts.match_limit);
 	pcre2_set_heap_limit(ctx->mctx, rs->opts.heap_limit_kb);
 	pcre2_jit_stack_assign(ctx->mctx, NULL, ctx->jit_stack);
@@ -116,6 +147,7 @@ void ft_match_result_release(struct ft_match_result *res)
 	if (!res)
 		return;
 	free(res->hits);
+	free(res->redact);
 	ft_match_result_init(res);
 }
 
@@ -141,6 +173,24 @@ static int add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
 	return FT_OK;
 }
 
+static int add_redaction(struct ft_match_result *res, size_t start, size_t len,
+			 int mode)
+{
+	if (res->nredact == res->cap_redact) {
+		size_t ncap = res->cap_redact ? res->cap_redact * 2 : 8;
+		struct ft_redaction *nv =
+			realloc(res->redact, ncap * sizeof(*nv));
+
+		if (!nv)
+			return FT_ENOMEM;
+		res->redact = nv;
+		res->cap_redact = ncap;
+	}
+	res->redact[res->nredact++] =
+		(struct ft_redaction){start, len, (enum ft_redact)mode};
+	return FT_OK;
+}
+
 static enum ft_match_error classify(int rc)
 {
 	switch (rc) {
@@ -157,96 +207,435 @@ static enum ft_match_error classify(int rc)
 	}
 }
 
-/*
- * Resolves the subject a rule reads.  Returns 0 with the subject set,
- * FT_ENOENT when the field is absent (the rule cannot match), or
- * FT_EINVAL when the record is not valid JSON (json_error filled).
- */
-static int subject(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
-		   const struct ft_rule *r, enum ft_format format,
-		   const char *rec, size_t len, struct ft_match_result *res,
-		   const char **s, size_t *slen)
+static int pmatch(struct ft_match_ctx *ctx, const struct ft_pattern *p,
+		  pcre2_match_data *md, const char *s, size_t n, size_t from)
 {
-	struct field_slot *f;
-	struct ft_json_value v;
+	if (p->jit)
+		return pcre2_jit_match(p->code, (PCRE2_SPTR)s, n, from, 0, md,
+				       ctx->mctx);
+	return pcre2_match(p->code, (PCRE2_SPTR)s, n, from, 0, md, ctx->mctx);
+}
 
-	if (r->field_index < 0) {
-		*s = rec;
-		*slen = len;
+/* Strips a "json:"-style prefix; NULL when it names another format. */
+static const char *field_name(const char *name, enum ft_format format)
+{
+	static const char *const prefixes[] = {
+		"capture:", "json:", "logfmt:", "fix:"};
+	size_t i, n;
+
+	for (i = 0; i < FT_ARRAY_SIZE(prefixes); i++) {
+		n = strlen(prefixes[i]);
+		if (strncmp(name, prefixes[i], n))
+			continue;
+		return (int)i == (int)format ? name + n : NULL;
+	}
+	return name;
+}
+
+static void parse_failed(struct ft_match_ctx *ctx, const char *what,
+			 const char *why)
+{
+	if (!ctx->res->parse_error[0])
+		snprintf(ctx->res->parse_error, sizeof(ctx->res->parse_error),
+			 "record is not valid %s: %s", what, why);
+}
+
+static int lookup_json(struct ft_match_ctx *ctx, const char *name,
+		       struct field_slot *f)
+{
+	const struct ft_record *rec = ctx->rec;
+	struct ft_json_value v;
+	char why[80];
+	int rc;
+
+	rc = ft_json_find(rec->data, rec->len, name, &v, why, sizeof(why));
+	if (rc == FT_EINVAL)
+		parse_failed(ctx, "JSON", why);
+	if (rc)
+		return rc;
+	ft_json_text(&v, &f->text);
+	f->raw_off = (size_t)(v.ptr - rec->data);
+	f->raw_len = v.len;
+	f->direct = v.type != FT_JSON_STRING;
+	if (v.type == FT_JSON_STRING) {
+		f->raw_off++;
+		f->raw_len -= 2;
+		f->direct = !memchr(v.ptr + 1, '\\', f->raw_len);
+	}
+	return FT_OK;
+}
+
+static int lookup_extract(struct ft_match_ctx *ctx, const char *name,
+			  struct field_slot *f)
+{
+	const struct ft_record *rec = ctx->rec;
+	PCRE2_SIZE *ov;
+	int num, rc;
+
+	if (!rec->extract)
+		return FT_ENOENT;
+	if (ctx->extract_gen != ctx->gen) {
+		ctx->extract_gen = ctx->gen;
+		ctx->extract_rc =
+			pcre2_match(rec->extract, (PCRE2_SPTR)rec->data,
+				    rec->len, 0, 0, ctx->extract, ctx->mctx);
+	}
+	rc = ctx->extract_rc;
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return FT_ENOENT;
+	if (rc < 0) {
+		parse_failed(ctx, "text for its extract pattern",
+			     ft_match_error_name(classify(rc)));
+		return FT_EINVAL;
+	}
+	num = pcre2_substring_number_from_name(rec->extract, (PCRE2_SPTR)name);
+	ov = pcre2_get_ovector_pointer(ctx->extract);
+	if (num < 0 || num >= rc || ov[2 * num] == PCRE2_UNSET)
+		return FT_ENOENT;
+	f->raw_off = ov[2 * num];
+	f->raw_len = ov[2 * num + 1] - ov[2 * num];
+	f->direct = true;
+	ft_buf_add(&f->text, rec->data + f->raw_off, f->raw_len);
+	return FT_OK;
+}
+
+static int lookup_kv(struct ft_match_ctx *ctx, const char *name,
+		     struct field_slot *f)
+{
+	const struct ft_record *rec = ctx->rec;
+	const char *val;
+	char why[80];
+	int rc;
+
+	if (rec->format == FT_FORMAT_FIX) {
+		rc = ft_fix_find(rec->data, rec->len, name, &val, &f->raw_len,
+				 why, sizeof(why));
+		if (rc == FT_EINVAL)
+			parse_failed(ctx, "FIX", why);
+		if (rc)
+			return rc;
+		f->raw_off = (size_t)(val - rec->data);
+		f->direct = true;
+		ft_buf_add(&f->text, val, f->raw_len);
 		return FT_OK;
 	}
-	if (format != FT_FORMAT_JSON)
+	rc = ft_logfmt_find_span(rec->data, rec->len, name, &f->text,
+				 &f->raw_off, &f->raw_len, why, sizeof(why));
+	if (rc == FT_EINVAL)
+		parse_failed(ctx, "logfmt", why);
+	if (!rc)
+		f->direct = f->text.len == f->raw_len &&
+			    !memcmp(f->text.data ? f->text.data : "",
+				    rec->data + f->raw_off, f->raw_len);
+	return rc;
+}
+
+/* Fills a field slot for the current record (once per record). */
+static struct field_slot *field(struct ft_match_ctx *ctx, int index)
+{
+	struct field_slot *f = &ctx->fields[index];
+	const char *name;
+
+	if (f->gen == ctx->gen)
+		return f;
+	f->gen = ctx->gen;
+	ft_buf_reset(&f->text);
+	name = field_name(ctx->rs->fields[index], ctx->rec->format);
+	if (!name)
+		f->status = FT_ENOENT;
+	else if (ctx->rec->format == FT_FORMAT_JSON)
+		f->status = lookup_json(ctx, name, f);
+	else if (ctx->rec->format == FT_FORMAT_TEXT)
+		f->status = lookup_extract(ctx, name, f);
+	else
+		f->status = lookup_kv(ctx, name, f);
+	if (!f->status && !ft_buf_ok(&f->text))
+		f->status = FT_ENOMEM;
+	return f;
+}
+
+/* The `when` lookup callback. */
+static int when_lookup(void *opaque, const char *name, const char **val,
+		       size_t *len)
+{
+	struct ft_match_ctx *ctx = opaque;
+	struct field_slot *f;
+	size_t i;
+
+	for (i = 0; i < ctx->rs->nfields; i++)
+		if (!strcmp(ctx->rs->fields[i], name))
+			break;
+	if (i == ctx->rs->nfields)
 		return FT_ENOENT;
-	f = &ctx->fields[r->field_index];
-	if (f->gen != ctx->gen) {
-		f->gen = ctx->gen;
-		ft_buf_reset(&f->text);
-		f->status =
-			ft_json_find(rec, len, rs->fields[r->field_index], &v,
-				     res->json_error, sizeof(res->json_error));
-		if (f->status == FT_OK) {
-			ft_json_text(&v, &f->text);
-			if (!ft_buf_ok(&f->text))
-				f->status = FT_ENOMEM;
-		}
-	}
-	*s = f->text.data ? f->text.data : "";
-	*slen = f->text.len;
+	f = field(ctx, (int)i);
+	*val = f->text.data ? f->text.data : "";
+	*len = f->text.len;
 	return f->status;
 }
 
-/* Runs a rule's patterns; returns 1 match, 0 none, or a PCRE2 error. */
-static int run_patterns(struct ft_match_ctx *ctx, const struct ft_rule *r,
-			const char *s, size_t slen)
+/* Case-insensitive search for a lower-case needle. */
+static bool ci_contains(const char *h, size_t n, const char *needle)
+{
+	size_t m = strlen(needle), i, j;
+
+	for (i = 0; m <= n && i <= n - m; i++) {
+		for (j = 0; j < m; j++)
+			if (tolower((unsigned char)h[i + j]) != needle[j])
+				break;
+		if (j == m)
+			return true;
+	}
+	return false;
+}
+
+static bool has_keyword(const struct ft_rule *r, const struct subject *sj)
 {
 	size_t i;
-	int rc, first_err = 0;
 
-	for (i = 0; i < r->npatterns; i++) {
-		const struct ft_pattern *p = &r->patterns[i];
+	for (i = 0; i < r->nkeywords; i++)
+		if (ci_contains(sj->s, sj->n, r->keywords[i]))
+			return true;
+	return r->nkeywords == 0;
+}
 
-		if (p->jit)
-			rc = pcre2_jit_match(p->code, (PCRE2_SPTR)s, slen, 0, 0,
-					     ctx->md, ctx->mctx);
-		else
-			rc = pcre2_match(p->code, (PCRE2_SPTR)s, slen, 0, 0,
-					 ctx->md, ctx->mctx);
+/*
+ * Checks a candidate [s, s+n) against validate and unless.  Returns 1
+ * accepted, 0 rejected, or a PCRE2 error from an unless pattern.
+ */
+static int accept(struct ft_match_ctx *ctx, const struct ft_rule *r,
+		  const char *s, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (r->validate && !ft_check_run((enum ft_check)r->validate, s, n))
+		return 0;
+	for (i = 0; !r->unless_expired && i < r->nunless; i++) {
+		rc = pmatch(ctx, &r->unless[i], ctx->umd, s, n, 0);
 		if (rc >= 0)
-			return 1;
-		if (rc != PCRE2_ERROR_NOMATCH && !first_err)
-			first_err = rc;
+			return 0;
+		if (rc != PCRE2_ERROR_NOMATCH)
+			return rc;
 	}
-	return first_err;
+	return 1;
+}
+
+/* Records a redaction span for an accepted candidate of the subject. */
+static int redact_span(struct ft_match_ctx *ctx, const struct ft_rule *r,
+		       const struct subject *sj, size_t off, size_t len)
+{
+	if (!r->redact)
+		return FT_OK;
+	if (!sj->direct)
+		return add_redaction(ctx->res, sj->raw_off, sj->raw_len,
+				     r->redact);
+	return add_redaction(ctx->res, sj->raw_off + off, len, r->redact);
+}
+
+/* Next start offset after a rejected candidate at `at`: one character on. */
+static size_t next_char(const char *s, size_t n, size_t at)
+{
+	at++;
+	while (at < n && ((unsigned char)s[at] & 0xc0) == 0x80)
+		at++;
+	return at;
+}
+
+/*
+ * Runs one pattern over the subject.  Returns 1 if an accepted match was
+ * found, 0 if none, or a PCRE2 error.  Keeps scanning for more accepted
+ * matches when the rule redacts, so every occurrence is removed.
+ */
+static int scan_pattern(struct ft_match_ctx *ctx, const struct ft_rule *r,
+			const struct ft_pattern *p, const struct subject *sj)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ctx->md);
+	size_t from = 0, cs, ce;
+	int rc, found = 0;
+
+	while (from <= sj->n) {
+		rc = pmatch(ctx, p, ctx->md, sj->s, sj->n, from);
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0)
+			return rc;
+		/* the first capture, when the pattern has one, is the value */
+		cs = rc > 1 && ov[2] != PCRE2_UNSET ? ov[2] : ov[0];
+		ce = rc > 1 && ov[2] != PCRE2_UNSET ? ov[3] : ov[1];
+		rc = accept(ctx, r, sj->s + cs, ce - cs);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			from = next_char(sj->s, sj->n, ov[0]);
+			continue;
+		}
+		found = 1;
+		if (!r->redact)
+			break;
+		if (redact_span(ctx, r, sj, cs, ce - cs))
+			return FT_ENOMEM;
+		from = ov[1] > ov[0] ? ov[1] : next_char(sj->s, sj->n, ov[0]);
+	}
+	return found;
+}
+
+static int scan_list(struct ft_match_ctx *ctx, const struct ft_rule *r,
+		     const struct ft_wordlist *wl, const struct subject *sj)
+{
+	size_t from = 0, st, len;
+	int rc, found = 0;
+
+	while (ft_wordlist_find(wl, sj->s, sj->n, from, &st, &len)) {
+		rc = accept(ctx, r, sj->s + st, len);
+		if (rc < 0)
+			return rc;
+		from = rc ? st + len : next_char(sj->s, sj->n, st);
+		if (!rc)
+			continue;
+		found = 1;
+		if (!r->redact)
+			break;
+		if (redact_span(ctx, r, sj, st, len))
+			return FT_ENOMEM;
+	}
+	return found;
+}
+
+/* Returns 1 fired, 0 not, or a PCRE2 error / FT_E* code. */
+static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		const struct ft_rule *r, const struct subject *sj)
+{
+	size_t i;
+	int rc, found = 0, err = 0;
+
+	if (!has_keyword(r, sj))
+		return 0;
+	if (r->match_limit)
+		pcre2_set_match_limit(ctx->mctx, r->match_limit);
+	/* an engine error in one pattern does not hide a match by another */
+	for (i = 0; i <= r->npatterns && (!found || r->redact); i++) {
+		if (i < r->npatterns)
+			rc = scan_pattern(ctx, r, &r->patterns[i], sj);
+		else if (r->list >= 0)
+			rc = scan_list(ctx, r, rs->lists[r->list].wl, sj);
+		else
+			break;
+		if (rc == FT_ENOMEM) {
+			err = rc;
+			break;
+		}
+		if (rc < 0 && !err)
+			err = rc;
+		found |= rc > 0;
+	}
+	if (r->match_limit)
+		pcre2_set_match_limit(ctx->mctx, ctx->match_limit);
+	return err == FT_ENOMEM ? err : found ? 1 : err;
+}
+
+/*
+ * Evaluates rule i.  Returns 1 when the record is to be flagged for it (a
+ * match, or an evaluation error: *err says which), 0 when not, or
+ * FT_ENOMEM.  *pcre2_rc holds the PCRE2 code of an engine error.
+ */
+static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		     size_t i, enum ft_match_error *err, int *pcre2_rc)
+{
+	const struct ft_rule *r = &rs->rules[i];
+	struct subject sj = {ctx->rec->data, ctx->rec->len, 0, ctx->rec->len,
+			     true};
+	struct field_slot *f;
+	int rc;
+
+	*err = FT_MERR_NONE;
+	*pcre2_rc = 0;
+	if (r->when) {
+		rc = ft_expr_eval(r->when, when_lookup, ctx);
+		if (rc == FT_ENOMEM)
+			return FT_ENOMEM;
+		if (rc < 0)
+			*err = FT_MERR_PARSE;
+		if (rc <= 0)
+			return rc < 0;
+	}
+	if (!r->npatterns && r->list < 0)
+		return 1;
+	if (r->field_index >= 0) {
+		f = field(ctx, r->field_index);
+		if (f->status == FT_ENOENT)
+			return 0;
+		if (f->status == FT_ENOMEM)
+			return FT_ENOMEM;
+		if (f->status) {
+			*err = FT_MERR_PARSE;
+			return 1;
+		}
+		sj = (struct subject){f->text.data ? f->text.data : "",
+				      f->text.len, f->raw_off, f->raw_len,
+				      f->direct};
+	}
+	rc = find(ctx, rs, r, &sj);
+	if (rc >= 0 || rc == FT_ENOMEM)
+		return rc;
+	*err = classify(rc);
+	*pcre2_rc = rc;
+	return 1;
+}
+
+static void begin(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		  const struct ft_record *rec, struct ft_match_result *res)
+{
+	ctx->gen++;
+	ctx->rs = rs;
+	ctx->rec = rec;
+	ctx->res = res;
+	res->n = 0;
+	res->errors = 0;
+	res->nredact = 0;
+	res->parse_error[0] = '\0';
+}
+
+int ft_match_run(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		 const struct ft_record *rec, struct ft_match_result *res)
+{
+	enum ft_match_error err;
+	size_t i;
+	int rc, pcre2_rc;
+
+	begin(ctx, rs, rec, res);
+	for (i = 0; i < rs->nrules; i++) {
+		if (!rs->rules[i].enabled)
+			continue;
+		rc = eval_rule(ctx, rs, i, &err, &pcre2_rc);
+		if (rc == 1)
+			rc = add_hit(res, rs, (uint32_t)i, err, pcre2_rc);
+		if (rc < 0)
+			return FT_ENOMEM;
+	}
+	return (int)res->n;
 }
 
 int ft_match_record(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		    enum ft_format format, const char *rec, size_t len,
 		    struct ft_match_result *res)
 {
-	const struct ft_rule *r;
-	const char *s;
-	size_t i, slen;
-	int rc;
+	struct ft_record r = {rec, len, format, NULL};
 
-	res->n = 0;
-	res->errors = 0;
-	res->json_error[0] = '\0';
-	ctx->gen++;
-	for (i = 0; i < rs->nrules; i++) {
-		r = &rs->rules[i];
-		rc = subject(ctx, rs, r, format, rec, len, res, &s, &slen);
-		if (rc == FT_ENOENT)
-			continue;
-		if (rc == FT_ENOMEM)
-			return FT_ENOMEM;
-		if (rc == FT_EINVAL)
-			rc = add_hit(res, rs, (uint32_t)i, FT_MERR_BAD_JSON, 0);
-		else if ((rc = run_patterns(ctx, r, s, slen)) == 1)
-			rc = add_hit(res, rs, (uint32_t)i, FT_MERR_NONE, 0);
-		else if (rc < 0)
-			rc = add_hit(res, rs, (uint32_t)i, classify(rc), rc);
-		if (rc < 0)
-			return FT_ENOMEM;
-	}
-	return (int)res->n;
+	return ft_match_run(ctx, rs, &r, res);
+}
+
+int ft_match_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		  size_t rule, const struct ft_record *rec)
+{
+	struct ft_match_result res;
+	enum ft_match_error err;
+	int rc, pcre2_rc;
+
+	ft_match_result_init(&res);
+	begin(ctx, rs, rec, &res);
+	rc = eval_rule(ctx, rs, rule, &err, &pcre2_rc);
+	ft_match_result_release(&res);
+	if (rc == FT_ENOMEM)
+		return -FT_MERR_ENGINE;
+	return rc && err ? -(int)err : rc;
 }

@@ -7,12 +7,14 @@
  */
 #include "flagtap/pipeline.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
@@ -21,6 +23,7 @@
 #include "flagtap/log.h"
 #include "flagtap/match.h"
 #include "flagtap/offsets.h"
+#include "flagtap/reload.h"
 
 #define POLL_MS 100
 #define STORE_INTERVAL_MS 100
@@ -33,9 +36,21 @@ struct delivery {
 	int64_t offset;
 };
 
+/* A topic's own settings: input.format.<topic>, input.extract.<topic>. */
+struct topic_conf {
+	const char *topic; /* points into the config */
+	pcre2_code *extract;
+};
+
 struct pipeline {
 	const struct ft_config *cfg;
 	const struct ft_ruleset *rs;
+	struct ft_ruleset *owned_rs; /* a reloaded set, freed by us */
+	struct ft_reloader reloader;
+	struct topic_conf *topics;
+	size_t ntopics;
+	unsigned char salt[64];
+	size_t salt_len;
 	const struct ft_pipeline_opts *opts;
 	struct ft_pipeline_stats *stats;
 	rd_kafka_t *consumer;
@@ -76,6 +91,17 @@ static void set_fatal(struct pipeline *p, const char *fmt, ...)
 	va_end(ap);
 	p->fatal = true;
 	ft_error("%s", p->fatal_reason);
+}
+
+static const pcre2_code *topic_extract(const struct pipeline *p,
+				       const char *topic)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntopics; i++)
+		if (!strcmp(p->topics[i].topic, topic))
+			return p->topics[i].extract;
+	return NULL;
 }
 
 static int topic_format(const struct ft_config *cfg, const char *topic, int def)
@@ -206,6 +232,7 @@ static void mark_assigned(struct pipeline *p,
 		if (assigned && !o->assigned) {
 			ft_offsets_reset(o);
 			o->at_end = false;
+			o->extract = topic_extract(p, o->topic);
 			o->format = topic_format(p->cfg, o->topic,
 						 p->default_format);
 			p->nassigned++;
@@ -301,6 +328,11 @@ static void build_headers(struct pipeline *p, const rd_kafka_message_t *rkm,
 static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format,
 		  size_t head_max)
 {
+	struct ft_envelope_opts eo = {
+		.head_max = head_max,
+		.salt = p->salt,
+		.salt_len = p->salt_len,
+	};
 	struct ft_source src = {
 		.topic = rd_kafka_topic_name(rkm->rkt),
 		.partition = rkm->partition,
@@ -312,9 +344,9 @@ static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format,
 	int rc;
 
 	ft_buf_reset(&p->json);
-	rc = ft_envelope_build_truncated(&p->json, p->rs, &p->res, &src, format,
-					 rkm->payload ? rkm->payload : "",
-					 rkm->len, now_ms(), head_max);
+	rc = ft_envelope_build_ex(&p->json, p->rs, &p->res, &src, format,
+				  rkm->payload ? rkm->payload : "", rkm->len,
+				  now_ms(), &eo);
 	if (!rc)
 		rc = ft_zlib_compress(&p->zlib, p->json.data, p->json.len,
 				      &p->z);
@@ -379,7 +411,7 @@ static int forward(struct pipeline *p, const rd_kafka_message_t *rkm,
 
 	p->stats->flagged++;
 	p->stats->engine_errors += p->res.errors;
-	for (i = 0; p->stats->rule_hits && i < p->res.n; i++)
+	for (i = 0; i < p->res.n; i++)
 		p->stats->rule_hits[p->res.hits[i].rule]++;
 	rc = encode(p, rkm, o->format, SIZE_MAX);
 	d = malloc(sizeof(*d));
@@ -410,6 +442,7 @@ static int forward(struct pipeline *p, const rd_kafka_message_t *rkm,
 static int process(struct pipeline *p, const rd_kafka_message_t *rkm)
 {
 	const char *topic = rd_kafka_topic_name(rkm->rkt);
+	struct ft_record rec;
 	struct ft_offsets *o;
 	int n;
 
@@ -421,9 +454,9 @@ static int process(struct pipeline *p, const rd_kafka_message_t *rkm)
 	o->at_end = false;
 	p->stats->consumed++;
 	p->stats->bytes_in += rkm->len;
-	n = ft_match_record(p->mctx, p->rs, o->format,
-			    rkm->payload ? rkm->payload : "", rkm->len,
-			    &p->res);
+	rec = (struct ft_record){rkm->payload ? rkm->payload : "", rkm->len,
+				 (enum ft_format)o->format, o->extract};
+	n = ft_match_run(p->mctx, p->rs, &rec, &p->res);
 	if (n < 0) {
 		set_fatal(p, "out of memory matching %s/%d/%lld", topic,
 			  (int)rkm->partition, (long long)rkm->offset);
@@ -497,14 +530,71 @@ static rd_kafka_topic_partition_list_t *topic_list(const char *spec)
 	return l;
 }
 
+static void topics_free(struct topic_conf *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		pcre2_code_free(v[i].extract);
+	free(v);
+}
+
+/* Compiles every input.extract.<topic>; errors name the config line. */
+static int compile_extracts(const struct ft_config *cfg,
+			    struct topic_conf **out, size_t *nout, char *errstr,
+			    size_t errstr_size)
+{
+	static const char prefix[] = "input.extract.";
+	struct topic_conf *v = calloc(cfg->n ? cfg->n : 1, sizeof(*v));
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE eoff;
+	char where[512];
+	size_t i, n = 0;
+	int ecode;
+
+	if (!v)
+		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
+	for (i = 0; i < cfg->n; i++) {
+		const struct ft_config_entry *e = &cfg->v[i];
+
+		if (strncmp(e->key, prefix, sizeof(prefix) - 1))
+			continue;
+		v[n].topic = e->key + sizeof(prefix) - 1;
+		v[n].extract = pcre2_compile(
+			(PCRE2_SPTR)e->value, PCRE2_ZERO_TERMINATED,
+			PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
+				PCRE2_NEVER_BACKSLASH_C,
+			&ecode, &eoff, NULL);
+		if (!v[n].extract) {
+			pcre2_get_error_message(ecode, msg, sizeof(msg));
+			ft_config_where(e, where, sizeof(where));
+			topics_free(v, n);
+			return ft_err(errstr, errstr_size, FT_EINVAL,
+				      "%s: %s: pattern does not compile at "
+				      "offset %zu: %s",
+				      where, e->key, (size_t)eoff, (char *)msg);
+		}
+		pcre2_jit_compile(v[n].extract, PCRE2_JIT_COMPLETE);
+		n++;
+	}
+	*out = v;
+	*nout = n;
+	return FT_OK;
+}
+
 int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
 		      size_t errstr_size)
 {
+	struct topic_conf *topics;
+	size_t ntopics;
 	rd_kafka_topic_partition_list_t *l;
 	const char *out = ft_config_get(cfg, "output.topic");
 	rd_kafka_conf_t *conf;
 	int i, rc = FT_OK;
 
+	if (compile_extracts(cfg, &topics, &ntopics, errstr, errstr_size))
+		return FT_EINVAL;
+	topics_free(topics, ntopics);
 	conf = ft_kafka_conf_new(cfg, FT_KAFKA_CONSUMER, errstr, errstr_size);
 	if (!conf)
 		return FT_EINVAL;
@@ -560,11 +650,59 @@ static rd_kafka_t *client_new(struct pipeline *p, enum ft_kafka_role role,
 	return rk;
 }
 
+static bool uses_hash(const struct ft_ruleset *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].redact == FT_REDACT_HASH)
+			return true;
+	return false;
+}
+
+/* redact.salt, or random bytes (tokens then change at every restart). */
+static void init_salt(struct pipeline *p)
+{
+	const char *salt = ft_config_get(p->cfg, "redact.salt");
+	ssize_t n = -1;
+	int fd;
+
+	if (salt) {
+		p->salt_len = strlen(salt) < sizeof(p->salt) ? strlen(salt)
+							     : sizeof(p->salt);
+		memcpy(p->salt, salt, p->salt_len);
+		return;
+	}
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, p->salt, 32);
+		close(fd);
+	}
+	p->salt_len = n == 32 ? 32 : 0;
+	if (uses_hash(p->rs))
+		ft_warn("redact.salt is not set: hash tokens of redacted "
+			"values will differ after a restart");
+}
+
 static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 {
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_resp_err_t err;
 
+	if (compile_extracts(p->cfg, &p->topics, &p->ntopics, errstr,
+			     errstr_size))
+		return FT_EINVAL;
+	init_salt(p);
+	p->stats->rule_hits = calloc(p->rs->nrules ? p->rs->nrules : 1,
+				     sizeof(*p->stats->rule_hits));
+	p->stats->nrule_hits = p->rs->nrules;
+	if (!p->stats->rule_hits ||
+	    (p->opts->rules_opts &&
+	     ft_reloader_init(
+		     &p->reloader, ft_config_get(p->cfg, "rules"),
+		     p->opts->rules_opts, p->rs,
+		     (int)ft_config_get_int(p->cfg, "rules.watch.ms"))))
+		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	p->mctx = ft_match_ctx_new(p->rs);
 	if (!p->mctx ||
 	    ft_zlib_init(&p->zlib, (int)ft_config_get_int(
@@ -590,6 +728,87 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 	return FT_OK;
 }
 
+/* Per-rule counters for a new rule set, carried over by rule id. */
+static uint64_t *remap_hits(const struct ft_pipeline_stats *st,
+			    const struct ft_ruleset *old,
+			    const struct ft_ruleset *rs)
+{
+	uint64_t *v = calloc(rs->nrules ? rs->nrules : 1, sizeof(*v));
+	size_t i, j;
+
+	for (i = 0; v && i < rs->nrules; i++)
+		for (j = 0; j < old->nrules && j < st->nrule_hits; j++)
+			if (!strcmp(old->rules[j].id, rs->rules[i].id))
+				v[i] = st->rule_hits[j];
+	return v;
+}
+
+static void log_diags(const struct ft_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		ft_log(d->v[i].warning ? FT_LOG_WARN : FT_LOG_ERROR,
+		       "rules: %s", d->v[i].msg);
+}
+
+/* Swaps in a freshly loaded and tested rule set, or keeps the old one. */
+static void reload(struct pipeline *p)
+{
+	struct ft_rules_test_report rep;
+	struct ft_match_ctx *ctx = NULL;
+	struct ft_ruleset *rs = NULL;
+	uint64_t *hits = NULL;
+	struct ft_diags d;
+
+	ft_diags_init(&d);
+	if (!ft_reloader_load(&p->reloader, &rs, &d, &rep)) {
+		ctx = ft_match_ctx_new(rs);
+		hits = remap_hits(p->stats, p->rs, rs);
+	}
+	log_diags(&d);
+	ft_diags_release(&d);
+	if (!ctx || !hits) {
+		p->stats->reload_failures++;
+		ft_error("rules: reload failed%s, still running %s",
+			 rep.failed ? " (rule tests failed)" : "", p->rs->hash);
+		ft_match_ctx_free(ctx);
+		ft_ruleset_free(rs);
+		free(hits);
+		return;
+	}
+	ft_info("rules: reloaded %s -> %s (%zu rules, %zu examples and "
+		"counters passed)",
+		p->rs->hash, rs->hash, rs->nrules, rep.passed);
+	ft_match_ctx_free(p->mctx);
+	ft_ruleset_free(p->owned_rs);
+	free(p->stats->rule_hits);
+	p->mctx = ctx;
+	p->rs = p->owned_rs = rs;
+	p->stats->rule_hits = hits;
+	p->stats->nrule_hits = rs->nrules;
+	p->stats->reloads++;
+	if (uses_hash(rs) && !ft_config_get(p->cfg, "redact.salt"))
+		ft_warn("redact.salt is not set: hash tokens of redacted "
+			"values will differ after a restart");
+	ft_reloader_adopt(&p->reloader, rs);
+}
+
+static void maybe_reload(struct pipeline *p)
+{
+	bool asked = p->opts->reload && *p->opts->reload;
+
+	if (!p->opts->rules_opts)
+		return;
+	if (!asked && !ft_reloader_changed(&p->reloader, now_ms()))
+		return;
+	if (asked) {
+		*p->opts->reload = 0;
+		ft_info("rules: reload requested");
+	}
+	reload(p);
+}
+
 static void loop(struct pipeline *p)
 {
 	rd_kafka_message_t *rkm;
@@ -606,6 +825,7 @@ static void loop(struct pipeline *p)
 		rd_kafka_poll(p->producer, 0);
 		if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
 			store_offsets(p);
+		maybe_reload(p);
 		if (!rkm && drained(p))
 			break;
 	}
@@ -637,6 +857,16 @@ static void teardown(struct pipeline *p)
 	ft_buf_release(&p->ids);
 	ft_buf_release(&p->src);
 	ft_offsets_table_release(&p->offsets);
+	ft_reloader_release(&p->reloader);
+	topics_free(p->topics, p->ntopics);
+	ft_ruleset_free(p->owned_rs);
+}
+
+void ft_pipeline_stats_release(struct ft_pipeline_stats *stats)
+{
+	free(stats->rule_hits);
+	stats->rule_hits = NULL;
+	stats->nrule_hits = 0;
 }
 
 int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
@@ -663,7 +893,8 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 		rc = setup(&p, errstr, errstr_size);
 	if (!rc) {
 		ft_info("running: %zu rules (%s), %s, input %s, output %s",
-			rs->nrules, rs->hash, rs->jit ? "JIT" : "interpreter",
+			rs->nrules, rs->hash,
+			rs->jit ? "JIT" : "interpreter (JIT unavailable)",
 			ft_config_get(cfg, "input.topics"),
 			ft_config_get(cfg, "output.topic"));
 		loop(&p);

@@ -11,9 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "flagtap/buf.h"
+#include "flagtap/checks.h"
 #include "flagtap/common.h"
+#include "flagtap/expr.h"
+#include "flagtap/match.h"
+#include "flagtap/redact.h"
 #include "flagtap/sha256.h"
+#include "flagtap/wordlist.h"
 
 static const char *severities[] = {"info", "low", "medium", "high", "critical"};
 
@@ -37,6 +44,7 @@ void ft_rules_opts_default(struct ft_rules_opts *o)
 	o->match_limit = 1000000;
 	o->heap_limit_kb = 65536;
 	o->no_jit = false;
+	o->today = 0;
 }
 
 void ft_diags_init(struct ft_diags *d)
@@ -84,18 +92,101 @@ void ft_diags_add(struct ft_diags *d, bool warning, const char *fmt, ...)
 	d->n++;
 }
 
+/* Keys of a [rule] stanza. */
+enum key_id {
+	K_TITLE,
+	K_SEVERITY,
+	K_DESCRIPTION,
+	K_REFERENCE,
+	K_OWNER,
+	K_TAGS,
+	K_REV,
+	K_ENABLED,
+	K_FIELD,
+	K_PATTERN,
+	K_KEYWORDS,
+	K_WHEN,
+	K_LIST,
+	K_VALIDATE,
+	K_UNLESS,
+	K_UNLESS_REASON,
+	K_EXPIRES,
+	K_REDACT,
+	K_MATCH_LIMIT,
+	K_FORMAT,
+	K_EXAMPLE,
+	K_COUNTER,
+	K_NKEYS,
+};
+
+static const struct {
+	const char *name;
+	bool repeat;
+} rule_keys[K_NKEYS] = {
+	[K_TITLE] = {"title", false},
+	[K_SEVERITY] = {"severity", false},
+	[K_DESCRIPTION] = {"description", false},
+	[K_REFERENCE] = {"reference", false},
+	[K_OWNER] = {"owner", false},
+	[K_TAGS] = {"tags", false},
+	[K_REV] = {"rev", false},
+	[K_ENABLED] = {"enabled", false},
+	[K_FIELD] = {"field", false},
+	[K_PATTERN] = {"pattern", true},
+	[K_KEYWORDS] = {"keywords", false},
+	[K_WHEN] = {"when", false},
+	[K_LIST] = {"list", false},
+	[K_VALIDATE] = {"validate", false},
+	[K_UNLESS] = {"unless", true},
+	[K_UNLESS_REASON] = {"unless-reason", false},
+	[K_EXPIRES] = {"expires", false},
+	[K_REDACT] = {"redact", false},
+	[K_MATCH_LIMIT] = {"match-limit", false},
+	[K_FORMAT] = {"format", false},
+	[K_EXAMPLE] = {"example", true},
+	[K_COUNTER] = {"counter", true},
+};
+
+static const char *const pack_keys[] = {"name", "version", "owner",
+					"description", "format"};
+
 /* Parser state for one file. */
 struct parser {
 	struct ft_ruleset *rs;
 	struct ft_diags *diags;
 	pcre2_compile_context *cctx;
+	struct ft_buf lists_bytes; /* list files, hashed after the rules */
 	const char *name;
 	int lineno;
-	struct ft_rule *rule; /* the open stanza, or NULL */
+	struct ft_rule *rule; /* the open [rule] stanza, or NULL */
+	struct ft_pack *pack; /* the file's [pack], or NULL */
+	bool in_pack;	      /* the open stanza is [pack] */
 	bool skipping;	      /* after a bad header, until the next one */
-	int title_line, severity_line, field_line, description_line;
+	int seen[K_NKEYS];    /* line of each key's first use in the rule */
+	int pack_seen[FT_ARRAY_SIZE(pack_keys)];
+	size_t cap_rules;
 	bool oom;
 };
+
+static void patterns_free(struct ft_pattern *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].src);
+		pcre2_code_free(v[i].code);
+	}
+	free(v);
+}
+
+static void tests_free(struct ft_rule_test *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].text);
+	free(v);
+}
 
 static void rule_release(struct ft_rule *r)
 {
@@ -104,13 +195,33 @@ static void rule_release(struct ft_rule *r)
 	free(r->id);
 	free(r->title);
 	free(r->description);
+	free(r->reference);
+	free(r->owner);
+	free(r->tags);
 	free(r->field);
 	free(r->file);
-	for (i = 0; i < r->npatterns; i++) {
-		free(r->patterns[i].src);
-		pcre2_code_free(r->patterns[i].code);
-	}
-	free(r->patterns);
+	free(r->when_src);
+	free(r->unless_reason);
+	ft_expr_free(r->when);
+	patterns_free(r->patterns, r->npatterns);
+	patterns_free(r->unless, r->nunless);
+	for (i = 0; i < r->nkeywords; i++)
+		free(r->keywords[i]);
+	free(r->keywords);
+	tests_free(r->examples, r->nexamples);
+	tests_free(r->counters, r->ncounters);
+}
+
+static void pack_free(struct ft_pack *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->version);
+	free(p->owner);
+	free(p->description);
+	free(p->file);
+	free(p);
 }
 
 void ft_ruleset_free(struct ft_ruleset *rs)
@@ -128,9 +239,18 @@ void ft_ruleset_free(struct ft_ruleset *rs)
 	for (i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
 	free(rs->files);
+	for (i = 0; i < rs->npacks; i++)
+		pack_free(rs->packs[i]);
+	free(rs->packs);
+	for (i = 0; i < rs->nlists; i++) {
+		free(rs->lists[i].path);
+		ft_wordlist_free(rs->lists[i].wl);
+	}
+	free(rs->lists);
 	free(rs);
 }
 
+/* Grows an array to hold n+1 elements; false on allocation failure. */
 static bool grow(void **v, size_t n, size_t *cap, size_t size)
 {
 	size_t ncap;
@@ -147,10 +267,11 @@ static bool grow(void **v, size_t n, size_t *cap, size_t size)
 	return true;
 }
 
-static void perr(struct parser *ps, int col, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void pdiag(struct parser *ps, bool warning, int line, int col,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void perr(struct parser *ps, int col, const char *fmt, ...)
+static void pdiag(struct parser *ps, bool warning, int line, int col,
+		  const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -158,9 +279,12 @@ static void perr(struct parser *ps, int col, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ft_diags_add(ps->diags, false, "%s:%d:%d: %s", ps->name, ps->lineno,
-		     col, msg);
+	ft_diags_add(ps->diags, warning, "%s:%d:%d: %s%s", ps->name, line, col,
+		     warning ? "warning: " : "", msg);
 }
+
+#define perr(ps, col, ...) pdiag((ps), false, (ps)->lineno, (col), __VA_ARGS__)
+#define pwarn(ps, col, ...) pdiag((ps), true, (ps)->lineno, (col), __VA_ARGS__)
 
 static bool id_char(char c)
 {
@@ -168,41 +292,116 @@ static bool id_char(char c)
 	       c == ':';
 }
 
-/* Closes the open stanza: checks that the required keys were given. */
+static char *dup_span(struct parser *ps, const char *v, size_t n)
+{
+	char *s = strndup(v, n);
+
+	if (!s)
+		ps->oom = true;
+	return s;
+}
+
+/* Closes the open [rule] stanza: checks keys that depend on each other. */
 static void close_rule(struct parser *ps)
 {
 	struct ft_rule *r = ps->rule;
-	const char *missing = NULL;
+	bool matcher;
 
 	ps->skipping = false;
+	ps->in_pack = false;
 	if (!r)
 		return;
-	if (!r->title)
-		missing = "title";
-	else if (r->severity == (enum ft_severity) - 1)
-		missing = "severity";
-	else if (!r->npatterns)
-		missing = "pattern";
-	if (missing)
-		ft_diags_add(ps->diags, false, "%s:%d:2: rule %s has no %s",
-			     ps->name, r->line, r->id, missing);
 	ps->rule = NULL;
+	matcher = ps->seen[K_PATTERN] || ps->seen[K_LIST];
+	if (!ps->seen[K_TITLE])
+		pdiag(ps, false, r->line, r->col, "rule %s has no title",
+		      r->id);
+	if (!ps->seen[K_SEVERITY])
+		pdiag(ps, false, r->line, r->col, "rule %s has no severity",
+		      r->id);
+	if (!matcher && !ps->seen[K_WHEN])
+		pdiag(ps, false, r->line, r->col,
+		      "rule %s has no pattern, list or when", r->id);
+	if (!matcher && (ps->seen[K_VALIDATE] || ps->seen[K_UNLESS] ||
+			 ps->seen[K_REDACT] || ps->seen[K_KEYWORDS]))
+		pdiag(ps, false, r->line, r->col,
+		      "rule %s: validate, unless, redact and keywords need a "
+		      "pattern or list to apply to",
+		      r->id);
+	if (!ps->seen[K_UNLESS] &&
+	    (ps->seen[K_EXPIRES] || ps->seen[K_UNLESS_REASON]))
+		pdiag(ps, false, r->line, r->col,
+		      "rule %s: expires and unless-reason describe an unless "
+		      "exception, and it has none",
+		      r->id);
+	if (r->format < 0 && ps->pack)
+		r->format = ps->pack->format;
+}
+
+static int header_col(const char *line, const char *p)
+{
+	return (int)(p - line) + 1;
+}
+
+static void open_pack(struct parser *ps, const char *line, const char *p)
+{
+	struct ft_ruleset *rs = ps->rs;
+	size_t cap = rs->npacks;
+
+	if (ps->pack) {
+		perr(ps, header_col(line, p),
+		     "second [pack] stanza (first at line %d)", ps->pack->line);
+		ps->skipping = true;
+		return;
+	}
+	if (rs->nrules && !strcmp(rs->rules[rs->nrules - 1].file, ps->name)) {
+		perr(ps, header_col(line, p),
+		     "[pack] must come before the first rule of the file");
+		ps->skipping = true;
+		return;
+	}
+	if (!grow((void **)&rs->packs, rs->npacks, &cap, sizeof(*rs->packs)) ||
+	    !(ps->pack = calloc(1, sizeof(*ps->pack)))) {
+		ps->oom = true;
+		return;
+	}
+	rs->packs[rs->npacks++] = ps->pack;
+	ps->pack->format = -1;
+	ps->pack->line = ps->lineno;
+	ps->pack->file = dup_span(ps, ps->name, strlen(ps->name));
+	memset(ps->pack_seen, 0, sizeof(ps->pack_seen));
+	ps->in_pack = true;
 }
 
 static void open_rule(struct parser *ps, const char *line, const char *p,
-		      const char *end, size_t *cap_rules)
+		      const char *end)
 {
 	struct ft_ruleset *rs = ps->rs;
-	const char *id, *idend;
+	const char *hdr = p, *id, *idend;
 	struct ft_rule *r;
 
 	p++; /* '[' */
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
+	if ((size_t)(end - p) >= 5 && !strncmp(p, "pack", 4) &&
+	    (p[4] == ']' || p[4] == ' ' || p[4] == '\t')) {
+		for (p += 4; p < end && (*p == ' ' || *p == '\t'); p++)
+			;
+		if (p == end || *p != ']' || ++p != end) {
+			perr(ps, header_col(line, p),
+			     "expected '[pack]' alone on its line (the pack's "
+			     "name goes in 'name = ...')");
+			ps->skipping = true;
+			return;
+		}
+		open_pack(ps, line, hdr);
+		return;
+	}
 	if ((size_t)(end - p) < 5 || strncmp(p, "rule", 4) ||
 	    (p[4] != ' ' && p[4] != '\t')) {
-		perr(ps, (int)(p - line) + 1,
-		     "expected '[rule ID]' stanza header");
+		perr(ps, header_col(line, p),
+		     "expected a '[rule ID]' or '[pack]' stanza header");
+		ps->skipping = true;
 		return;
 	}
 	p += 4;
@@ -214,64 +413,140 @@ static void open_rule(struct parser *ps, const char *line, const char *p,
 	idend = p;
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
-	if (id == idend) {
-		perr(ps, (int)(id - line) + 1,
-		     "missing rule id (letters, digits, '-', '_', '.', ':')");
+	if (id == idend || p == end || *p != ']' || p + 1 != end) {
+		perr(ps, header_col(line, id == idend ? id : p),
+		     id == idend ? "missing rule id (letters, digits, '-', "
+				   "'_', '.', ':')"
+		     : p < end && *p != ']' ? "invalid character in rule id"
+					    : "expected ']' at end of header");
+		ps->skipping = true;
 		return;
 	}
-	if (p == end || *p != ']' || p + 1 != end) {
-		perr(ps, (int)(p - line) + 1,
-		     p < end && *p != ']' ? "invalid character in rule id"
-					  : "expected ']' at end of header");
-		return;
-	}
-	if (!grow((void **)&rs->rules, rs->nrules, cap_rules,
+	if (!grow((void **)&rs->rules, rs->nrules, &ps->cap_rules,
 		  sizeof(*rs->rules))) {
 		ps->oom = true;
 		return;
 	}
 	r = &rs->rules[rs->nrules++];
 	memset(r, 0, sizeof(*r));
-	r->severity = (enum ft_severity) - 1;
+	r->severity = FT_SEV_MEDIUM;
 	r->field_index = -1;
+	r->rev = -1;
+	r->enabled = true;
+	r->format = -1;
+	r->list = -1;
+	r->pack = ps->pack;
 	r->line = ps->lineno;
-	r->id = strndup(id, (size_t)(idend - id));
-	r->file = strdup(ps->name);
-	if (!r->id || !r->file)
-		ps->oom = true;
+	r->col = header_col(line, hdr) + 1;
+	r->id = dup_span(ps, id, (size_t)(idend - id));
+	r->file = dup_span(ps, ps->name, strlen(ps->name));
 	ps->rule = r;
-	ps->title_line = ps->severity_line = 0;
-	ps->field_line = ps->description_line = 0;
+	memset(ps->seen, 0, sizeof(ps->seen));
 }
 
-static void compile_pattern(struct parser *ps, const char *v, size_t vlen,
-			    int col)
+/* Length of an unbounded quantifier ("+", "*", "{n,}") at s[i], or 0. */
+static size_t unbounded_at(const char *s, size_t n, size_t i)
 {
-	struct ft_rule *r = ps->rule;
+	size_t j;
+
+	if (i >= n)
+		return 0;
+	if (s[i] == '+' || s[i] == '*')
+		return 1;
+	if (s[i] != '{')
+		return 0;
+	for (j = i + 1; j < n && isdigit((unsigned char)s[j]); j++)
+		;
+	if (j == i + 1 || j + 1 >= n || s[j] != ',' || s[j + 1] != '}')
+		return 0;
+	return j + 2 - i;
+}
+
+/* True if the quantifier [i, i+len) is possessive ("++", "*+"). */
+static bool possessive(const char *s, size_t n, size_t i, size_t len)
+{
+	return i + len < n && s[i + len] == '+';
+}
+
+/*
+ * Returns the 0-based offset of a group that repeats an unbounded
+ * quantifier inside an unbounded quantifier, such as (a+)+ or (\w*\s?)*,
+ * or -1.  Such patterns can take exponential time on a near miss.
+ * Atomic groups and possessive quantifiers are not reported.
+ */
+static int risky_group(const char *s, size_t n)
+{
+	size_t open[32], i, q;
+	bool inner[32], atomic[32], in_class = false;
+	int depth = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\') {
+			i++;
+		} else if (in_class) {
+			in_class = s[i] != ']';
+		} else if (s[i] == '[') {
+			in_class = true;
+			i += i + 1 < n && s[i + 1] == ']';
+		} else if (s[i] == '(') {
+			if (depth == 32)
+				return -1;
+			open[depth] = i;
+			inner[depth] = false;
+			atomic[depth] =
+				i + 2 < n && s[i + 1] == '?' && s[i + 2] == '>';
+			depth++;
+		} else if (s[i] == ')' && depth > 0) {
+			depth--;
+			q = unbounded_at(s, n, i + 1);
+			if (q && possessive(s, n, i + 1, q)) {
+				/* (...)++ is atomic; skip the quantifier */
+				i += q + 1;
+				continue;
+			}
+			if (q && inner[depth] && !atomic[depth])
+				return (int)open[depth];
+			if (depth > 0 &&
+			    (q || (inner[depth] && !atomic[depth])))
+				inner[depth - 1] = true;
+		} else if ((q = unbounded_at(s, n, i))) {
+			if (depth > 0 && !possessive(s, n, i, q))
+				inner[depth - 1] = true;
+			/* the '+' of a possessive a++ is not a quantifier */
+			i += q - 1 + possessive(s, n, i, q);
+		}
+	}
+	return -1;
+}
+
+/* Compiles one pattern into *v (growing it); false when it does not. */
+static bool compile_into(struct parser *ps, struct ft_pattern **v, size_t *n,
+			 const char *src, size_t len, int col)
+{
 	struct ft_pattern *pt;
-	size_t cap = r->npatterns;
+	size_t cap = *n;
 	PCRE2_UCHAR emsg[256];
 	PCRE2_SIZE eoff;
-	int ecode;
+	uint32_t ncap;
+	int ecode, risky;
 
-	if (vlen == 0) {
+	if (len == 0) {
 		perr(ps, col, "empty pattern");
-		return;
+		return false;
 	}
-	if (vlen > FT_RULES_MAX_PATTERN) {
+	if (len > FT_RULES_MAX_PATTERN) {
 		perr(ps, col, "pattern longer than %d bytes",
 		     FT_RULES_MAX_PATTERN);
-		return;
+		return false;
 	}
-	/* patterns grow one at a time; exact-size arrays are fine here */
-	if (!grow((void **)&r->patterns, r->npatterns, &cap,
-		  sizeof(*r->patterns))) {
+	/* arrays grow by doubling from their count: cap starts at n */
+	if (!grow((void **)v, *n, &cap, sizeof(**v))) {
 		ps->oom = true;
-		return;
+		return false;
 	}
-	pt = &r->patterns[r->npatterns];
+	pt = &(*v)[*n];
 	memset(pt, 0, sizeof(*pt));
-	pt->code = pcre2_compile((PCRE2_SPTR)v, vlen,
+	pt->code = pcre2_compile((PCRE2_SPTR)src, len,
 				 PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
 					 PCRE2_NEVER_BACKSLASH_C,
 				 &ecode, &eoff, ps->cctx);
@@ -279,20 +554,30 @@ static void compile_pattern(struct parser *ps, const char *v, size_t vlen,
 		pcre2_get_error_message(ecode, emsg, sizeof(emsg));
 		perr(ps, col + (int)eoff, "pattern does not compile: %s",
 		     (char *)emsg);
-		return;
+		return false;
 	}
-	pt->src = strndup(v, vlen);
+	pt->src = dup_span(ps, src, len);
 	if (!pt->src) {
 		pcre2_code_free(pt->code);
-		ps->oom = true;
-		return;
+		return false;
 	}
 	pt->line = ps->lineno;
 	pt->col = col;
 	if (!ps->rs->opts.no_jit &&
 	    pcre2_jit_compile(pt->code, PCRE2_JIT_COMPLETE) == 0)
 		pt->jit = true;
-	r->npatterns++;
+	if (!pcre2_pattern_info(pt->code, PCRE2_INFO_CAPTURECOUNT, &ncap) &&
+	    ncap > ps->rs->max_captures)
+		ps->rs->max_captures = ncap;
+	risky = risky_group(src, len);
+	if (risky >= 0)
+		pwarn(ps, col + risky,
+		      "nested unbounded quantifiers may backtrack "
+		      "catastrophically; records that hit match.limit are "
+		      "forwarded flagged (use an atomic group (?>...) or a "
+		      "possessive quantifier)");
+	(*n)++;
+	return true;
 }
 
 static bool valid_field(const char *v, size_t n)
@@ -302,7 +587,8 @@ static bool valid_field(const char *v, size_t n)
 	if (!n || v[0] == '.' || v[n - 1] == '.')
 		return false;
 	for (i = 0; i < n; i++) {
-		if (isspace((unsigned char)v[i]) || v[i] == '"')
+		if (isspace((unsigned char)v[i]) || v[i] == '"' ||
+		    v[i] == '\'' || v[i] == '(' || v[i] == ')')
 			return false;
 		if (v[i] == '.' && v[i + 1] == '.')
 			return false;
@@ -310,74 +596,394 @@ static bool valid_field(const char *v, size_t n)
 	return true;
 }
 
-/* Sets a single-valued string key, refusing a second occurrence. */
-static void set_once(struct parser *ps, char **slot, int *first_line,
-		     const char *key, const char *v, size_t vlen, int col)
+/* Registers a field name in the ruleset's table; returns its index. */
+static int field_index(struct parser *ps, const char *name)
 {
-	if (*slot) {
-		perr(ps, col, "duplicate '%s' in rule %s (first at line %d)",
-		     key, ps->rule->id, *first_line);
-		return;
-	}
-	if (!vlen) {
-		perr(ps, col, "empty value for '%s'", key);
-		return;
-	}
-	*slot = strndup(v, vlen);
-	if (!*slot)
+	struct ft_ruleset *rs = ps->rs;
+	size_t j, cap = rs->nfields;
+
+	for (j = 0; j < rs->nfields; j++)
+		if (!strcmp(rs->fields[j], name))
+			return (int)j;
+	if (!grow((void **)&rs->fields, rs->nfields, &cap,
+		  sizeof(*rs->fields)) ||
+	    !(rs->fields[j] = strdup(name))) {
 		ps->oom = true;
-	*first_line = ps->lineno;
+		return -1;
+	}
+	rs->nfields++;
+	return (int)j;
+}
+
+/* Parses YYYY-MM-DD into YYYYMMDD; 0 when malformed. */
+static int parse_date(const char *v, size_t n)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
+	int y, m, d;
+	size_t i;
+
+	if (n != 10 || v[4] != '-' || v[7] != '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)v[i]))
+			return 0;
+	y = atoi(v);
+	m = atoi(v + 5);
+	d = atoi(v + 8);
+	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
+		return 0;
+	return y * 10000 + m * 100 + d;
+}
+
+/* Splits a comma-separated list into lower-case words. */
+static void set_keywords(struct parser *ps, const char *v, size_t n, int col)
+{
+	struct ft_rule *r = ps->rule;
+	const char *p = v, *end = v + n, *c, *s, *e;
+	size_t cap = 0, i;
+
+	while (p <= end && !ps->oom) {
+		c = memchr(p, ',', (size_t)(end - p));
+		if (!c)
+			c = end;
+		for (s = p; s < c && isspace((unsigned char)*s); s++)
+			;
+		for (e = c; e > s && isspace((unsigned char)e[-1]); e--)
+			;
+		if (s == e) {
+			perr(ps, col + (int)(s - v), "empty keyword");
+		} else if (grow((void **)&r->keywords, r->nkeywords, &cap,
+				sizeof(*r->keywords)) &&
+			   (r->keywords[r->nkeywords] =
+				    dup_span(ps, s, (size_t)(e - s)))) {
+			for (i = 0; i < (size_t)(e - s); i++)
+				r->keywords[r->nkeywords][i] =
+					(char)tolower((unsigned char)s[i]);
+			r->nkeywords++;
+		} else {
+			ps->oom = true;
+		}
+		p = c + 1;
+	}
+}
+
+static void add_test(struct parser *ps, struct ft_rule_test **v, size_t *n,
+		     const char *text, size_t len)
+{
+	size_t cap = *n;
+
+	if (!grow((void **)v, *n, &cap, sizeof(**v))) {
+		ps->oom = true;
+		return;
+	}
+	(*v)[*n].text = dup_span(ps, text, len);
+	(*v)[*n].line = ps->lineno;
+	if ((*v)[*n].text)
+		(*n)++;
+}
+
+/* Resolves a list file relative to the rule file and loads it once. */
+static void set_list(struct parser *ps, const char *v, size_t n, int col)
+{
+	struct ft_ruleset *rs = ps->rs;
+	char path[4096], errstr[512], *text;
+	const char *slash = strrchr(ps->name, '/');
+	size_t i, cap = rs->nlists, len;
+	struct ft_rules_list *l;
+
+	if (v[0] == '/' || !slash)
+		snprintf(path, sizeof(path), "%.*s", (int)n, v);
+	else
+		snprintf(path, sizeof(path), "%.*s/%.*s",
+			 (int)(slash - ps->name), ps->name, (int)n, v);
+	for (i = 0; i < rs->nlists; i++)
+		if (!strcmp(rs->lists[i].path, path)) {
+			ps->rule->list = (int)i;
+			return;
+		}
+	if (ft_read_file(path, FT_RULES_MAX_FILE_BYTES * 4, &text, &len, errstr,
+			 sizeof(errstr))) {
+		perr(ps, col, "list: %s", errstr);
+		return;
+	}
+	if (!grow((void **)&rs->lists, rs->nlists, &cap, sizeof(*rs->lists))) {
+		free(text);
+		ps->oom = true;
+		return;
+	}
+	l = &rs->lists[rs->nlists];
+	memset(l, 0, sizeof(*l));
+	if (ft_wordlist_parse(path, text, len, &l->wl, errstr,
+			      sizeof(errstr))) {
+		perr(ps, col, "list: %s", errstr);
+		free(text);
+		return;
+	}
+	ft_buf_add(&ps->lists_bytes, text, len);
+	free(text);
+	l->path = dup_span(ps, path, strlen(path));
+	ps->rule->list = (int)rs->nlists++;
+}
+
+/* Applies `key = value` to the open [pack] stanza. */
+static void set_pack_key(struct parser *ps, const char *key, const char *v,
+			 size_t n, int kcol, int vcol)
+{
+	struct ft_pack *p = ps->pack;
+	char **slots[] = {&p->name, &p->version, &p->owner, &p->description};
+	char fmt[16];
+	size_t i;
+
+	for (i = 0; i < FT_ARRAY_SIZE(pack_keys); i++)
+		if (!strcmp(pack_keys[i], key))
+			break;
+	if (i == FT_ARRAY_SIZE(pack_keys)) {
+		perr(ps, kcol,
+		     "unknown [pack] key '%s' (expected name, version, owner, "
+		     "description or format)",
+		     key);
+		return;
+	}
+	if (ps->pack_seen[i]) {
+		perr(ps, kcol, "duplicate '%s' in [pack] (first at line %d)",
+		     key, ps->pack_seen[i]);
+		return;
+	}
+	ps->pack_seen[i] = ps->lineno;
+	if (i < FT_ARRAY_SIZE(slots)) {
+		*slots[i] = dup_span(ps, v, n);
+		return;
+	}
+	snprintf(fmt, sizeof(fmt), "%.*s", (int)n, v);
+	p->format = ft_format_parse(fmt);
+	if (p->format < 0)
+		perr(ps, vcol,
+		     "unknown format '%.*s' (expected text, json, logfmt or "
+		     "fix)",
+		     (int)n, v);
+}
+
+/* Parses an enumerated value; returns its index or -1 with an error. */
+static int enum_value(struct parser *ps, const char *v, size_t n, int col,
+		      const char *key, int (*parse)(const char *),
+		      const char *choices)
+{
+	char buf[32];
+	int x = -1;
+
+	if (n < sizeof(buf)) {
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+		x = parse(buf);
+	}
+	if (x < 0)
+		perr(ps, col, "unknown %s '%.*s' (expected %s)", key, (int)n, v,
+		     choices);
+	return x;
+}
+
+static int parse_bool(const char *s)
+{
+	return !strcmp(s, "true") ? 1 : !strcmp(s, "false") ? 0 : -1;
+}
+
+static int parse_severity(const char *s)
+{
+	return ft_severity_parse(s);
+}
+
+static int parse_format(const char *s)
+{
+	return ft_format_parse(s);
+}
+
+static int parse_check(const char *s)
+{
+	return ft_check_parse(s);
+}
+
+static int parse_redact(const char *s)
+{
+	return ft_redact_parse(s);
+}
+
+/* Parses a non-negative decimal integer up to max; -1 when malformed. */
+static long long parse_uint(const char *v, size_t n, long long max)
+{
+	long long x = 0;
+	size_t i;
+
+	if (!n || n > 12)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)v[i]))
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x <= max ? x : -1;
+}
+
+static void set_when(struct parser *ps, const char *v, size_t n, int col)
+{
+	struct ft_rule *r = ps->rule;
+	const char *const *names;
+	char errstr[256];
+	size_t i, nf;
+	int ecol = 1;
+
+	if (ft_expr_parse(v, n, &r->when, errstr, sizeof(errstr), &ecol)) {
+		perr(ps, col + ecol - 1, "when: %s", errstr);
+		return;
+	}
+	r->when_src = dup_span(ps, v, n);
+	nf = ft_expr_fields(r->when, &names);
+	for (i = 0; i < nf; i++)
+		field_index(ps, names[i]);
+}
+
+/* Applies one `key = value` line to the open [rule] stanza. */
+static void set_rule_key(struct parser *ps, enum key_id k, const char *v,
+			 size_t n, int vcol)
+{
+	struct ft_rule *r = ps->rule;
+	char **strs[K_NKEYS] = {
+		[K_TITLE] = &r->title,
+		[K_DESCRIPTION] = &r->description,
+		[K_REFERENCE] = &r->reference,
+		[K_OWNER] = &r->owner,
+		[K_TAGS] = &r->tags,
+		[K_UNLESS_REASON] = &r->unless_reason,
+	};
+	long long x;
+	int e;
+
+	if (strs[k]) {
+		*strs[k] = dup_span(ps, v, n);
+		return;
+	}
+	switch (k) {
+	case K_SEVERITY:
+		e = enum_value(ps, v, n, vcol, "severity", parse_severity,
+			       "info, low, medium, high or critical");
+		if (e >= 0)
+			r->severity = (enum ft_severity)e;
+		break;
+	case K_ENABLED:
+		e = enum_value(ps, v, n, vcol, "value for enabled", parse_bool,
+			       "true or false");
+		r->enabled = e != 0;
+		break;
+	case K_REV:
+		r->rev = (int)parse_uint(v, n, 1000000000);
+		if (r->rev < 0)
+			perr(ps, vcol, "rev must be a whole number");
+		break;
+	case K_MATCH_LIMIT:
+		x = parse_uint(v, n, 100000000);
+		if (x < 1000)
+			perr(ps, vcol,
+			     "match-limit must be a whole number from 1000 to "
+			     "100000000");
+		else
+			r->match_limit = (uint32_t)x;
+		break;
+	case K_FIELD:
+		if (!valid_field(v, n)) {
+			perr(ps, vcol,
+			     "invalid field '%.*s' (a name or dotted path, "
+			     "e.g. beneficiary.country or fix:55)",
+			     (int)n, v);
+			break;
+		}
+		r->field = dup_span(ps, v, n);
+		if (r->field)
+			r->field_index = field_index(ps, r->field);
+		break;
+	case K_PATTERN:
+		compile_into(ps, &r->patterns, &r->npatterns, v, n, vcol);
+		break;
+	case K_UNLESS:
+		compile_into(ps, &r->unless, &r->nunless, v, n, vcol);
+		break;
+	case K_KEYWORDS:
+		set_keywords(ps, v, n, vcol);
+		break;
+	case K_WHEN:
+		set_when(ps, v, n, vcol);
+		break;
+	case K_LIST:
+		set_list(ps, v, n, vcol);
+		break;
+	case K_VALIDATE:
+		e = enum_value(ps, v, n, vcol, "validate", parse_check,
+			       "luhn, iban or cn-resident-id");
+		r->validate = e > 0 ? e : 0;
+		break;
+	case K_REDACT:
+		e = enum_value(ps, v, n, vcol, "redact", parse_redact,
+			       "mask, keep-last-4 or hash");
+		r->redact = e > 0 ? e : 0;
+		break;
+	case K_FORMAT:
+		r->format = enum_value(ps, v, n, vcol, "format", parse_format,
+				       "text, json, logfmt or fix");
+		break;
+	case K_EXPIRES:
+		r->expires = parse_date(v, n);
+		if (!r->expires)
+			perr(ps, vcol, "expires must be a date YYYY-MM-DD");
+		break;
+	case K_EXAMPLE:
+		add_test(ps, &r->examples, &r->nexamples, v, n);
+		break;
+	case K_COUNTER:
+		add_test(ps, &r->counters, &r->ncounters, v, n);
+		break;
+	default:
+		break;
+	}
 }
 
 static void set_key(struct parser *ps, const char *key, size_t klen,
 		    const char *v, size_t vlen, int kcol, int vcol)
 {
-	struct ft_rule *r = ps->rule;
-	char name[32], sev[16];
-	int s;
+	char name[32];
+	size_t k;
 
 	snprintf(name, sizeof(name), "%.*s", (int)klen, key);
-	if (!r) {
+	if (ps->in_pack) {
+		set_pack_key(ps, name, v, vlen, kcol, vcol);
+		return;
+	}
+	if (!ps->rule) {
 		perr(ps, kcol, "'%s' outside a [rule ID] stanza", name);
 		return;
 	}
-	if (!strcmp(name, "pattern")) {
-		compile_pattern(ps, v, vlen, vcol);
-	} else if (!strcmp(name, "title")) {
-		set_once(ps, &r->title, &ps->title_line, name, v, vlen, vcol);
-	} else if (!strcmp(name, "description")) {
-		set_once(ps, &r->description, &ps->description_line, name, v,
-			 vlen, vcol);
-	} else if (!strcmp(name, "field")) {
-		if (vlen && !valid_field(v, vlen))
-			perr(ps, vcol,
-			     "invalid field path '%.*s' (expected a.b.c)",
-			     (int)vlen, v);
-		else
-			set_once(ps, &r->field, &ps->field_line, name, v, vlen,
-				 vcol);
-	} else if (!strcmp(name, "severity")) {
-		snprintf(sev, sizeof(sev), "%.*s", (int)vlen, v);
-		s = vlen < sizeof(sev) ? ft_severity_parse(sev) : -1;
-		if (ps->severity_line)
-			perr(ps, vcol,
-			     "duplicate 'severity' in rule %s (first at line "
-			     "%d)",
-			     r->id, ps->severity_line);
-		else if (s < 0)
-			perr(ps, vcol,
-			     "unknown severity '%.*s' (expected info, low, "
-			     "medium, high or critical)",
-			     (int)vlen, v);
-		else
-			r->severity = (enum ft_severity)s;
-		ps->severity_line = ps->lineno;
-	} else {
+	for (k = 0; k < K_NKEYS; k++)
+		if (klen < sizeof(name) && !strcmp(rule_keys[k].name, name))
+			break;
+	if (k == K_NKEYS) {
 		perr(ps, kcol,
-		     "unknown key '%s' (expected title, severity, pattern, "
-		     "field or description)",
+		     "unknown key '%s' (rules/README.md lists the keys: title, "
+		     "severity, pattern, field, when, list, validate, unless, "
+		     "redact, example, counter, ...)",
 		     name);
+		return;
 	}
+	if (ps->seen[k] && !rule_keys[k].repeat) {
+		perr(ps, kcol, "duplicate '%s' in rule %s (first at line %d)",
+		     name, ps->rule->id, ps->seen[k]);
+		return;
+	}
+	if (!ps->seen[k])
+		ps->seen[k] = ps->lineno;
+	if (!vlen && k != K_EXAMPLE && k != K_COUNTER) {
+		perr(ps, vcol, "empty value for '%s'", name);
+		return;
+	}
+	set_rule_key(ps, (enum key_id)k, v, vlen, vcol);
 }
 
 static void parse_kv(struct parser *ps, const char *line, const char *p,
@@ -405,12 +1011,12 @@ static void parse_kv(struct parser *ps, const char *line, const char *p,
 		(int)(k - line) + 1, (int)(v - line) + 1);
 }
 
-static void parse_text(struct parser *ps, const char *text, size_t len,
-		       size_t *cap_rules)
+static void parse_text(struct parser *ps, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len, *eol, *s, *lend;
 
 	ps->lineno = 0;
+	ps->pack = NULL;
 	while (p < end && !ps->oom) {
 		eol = memchr(p, '\n', (size_t)(end - p));
 		if (!eol)
@@ -430,8 +1036,7 @@ static void parse_text(struct parser *ps, const char *text, size_t len,
 			/* blank or comment */
 		} else if (*s == '[') {
 			close_rule(ps);
-			open_rule(ps, p, s, lend, cap_rules);
-			ps->skipping = !ps->rule;
+			open_rule(ps, p, s, lend);
 		} else if (!ps->skipping) {
 			parse_kv(ps, p, s, lend);
 		}
@@ -440,11 +1045,21 @@ static void parse_text(struct parser *ps, const char *text, size_t len,
 	close_rule(ps);
 }
 
-/* Second pass over the whole set: duplicate ids, field table. */
-static void finish(struct ft_ruleset *rs, struct ft_diags *diags, bool *oom)
+static int today_utc(void)
 {
-	size_t i, j, cap = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+/* Second pass over the whole set: duplicate ids, expiry, JIT summary. */
+static void finish(struct ft_ruleset *rs, struct ft_diags *diags)
+{
+	int today = rs->opts.today ? rs->opts.today : today_utc();
 	struct ft_rule *r;
+	size_t i, j;
 
 	rs->jit = !rs->opts.no_jit;
 	for (i = 0; i < rs->nrules; i++) {
@@ -452,29 +1067,23 @@ static void finish(struct ft_ruleset *rs, struct ft_diags *diags, bool *oom)
 		for (j = 0; j < i; j++)
 			if (!strcmp(rs->rules[j].id, r->id))
 				ft_diags_add(diags, false,
-					     "%s:%d:2: duplicate rule id %s "
+					     "%s:%d:%d: duplicate rule id %s "
 					     "(first defined at %s:%d)",
-					     r->file, r->line, r->id,
+					     r->file, r->line, r->col, r->id,
 					     rs->rules[j].file,
 					     rs->rules[j].line);
 		for (j = 0; j < r->npatterns; j++)
-			if (!r->patterns[j].jit)
-				rs->jit = false;
-		if (!r->field)
-			continue;
-		for (j = 0; j < rs->nfields; j++)
-			if (!strcmp(rs->fields[j], r->field))
-				break;
-		if (j == rs->nfields) {
-			if (!grow((void **)&rs->fields, rs->nfields, &cap,
-				  sizeof(*rs->fields)) ||
-			    !(rs->fields[j] = strdup(r->field))) {
-				*oom = true;
-				return;
-			}
-			rs->nfields++;
+			rs->jit = rs->jit && r->patterns[j].jit;
+		if (r->expires && r->expires < today) {
+			r->unless_expired = true;
+			ft_diags_add(diags, true,
+				     "%s:%d:%d: warning: the exception of rule "
+				     "%s expired on %04d-%02d-%02d: its unless "
+				     "patterns no longer apply",
+				     r->file, r->line, r->col, r->id,
+				     r->expires / 10000, r->expires / 100 % 100,
+				     r->expires % 100);
 		}
-		r->field_index = (int)j;
 	}
 }
 
@@ -498,7 +1107,7 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 	struct ft_sha256 sha;
 	unsigned char digest[FT_SHA256_LEN];
 	struct parser ps = {0};
-	size_t i, cap_rules = 0, errors0 = diags->errors;
+	size_t i, errors0 = diags->errors;
 	struct ft_ruleset *rs;
 
 	*out = NULL;
@@ -512,6 +1121,7 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 	pcre2_set_max_pattern_length(ps.cctx, FT_RULES_MAX_PATTERN);
 	ps.rs = rs;
 	ps.diags = diags;
+	ft_buf_init(&ps.lists_bytes);
 	ft_sha256_init(&sha);
 	for (i = 0; i < n && !ps.oom; i++) {
 		rs->files[i] = strdup(names[i]);
@@ -520,21 +1130,23 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 		rs->nfiles++;
 		ft_sha256_update(&sha, texts[i], strlen(texts[i]));
 		ps.name = names[i];
-		parse_text(&ps, texts[i], strlen(texts[i]), &cap_rules);
+		parse_text(&ps, texts[i], strlen(texts[i]));
 	}
-	if (ps.oom)
+	if (ps.oom || !ft_buf_ok(&ps.lists_bytes))
 		goto out_nomem;
-	finish(rs, diags, &ps.oom);
-	if (ps.oom)
-		goto out_nomem;
+	finish(rs, diags);
 	if (!rs->nrules && diags->errors == errors0)
 		ft_diags_add(diags, false, "%s: no rules found",
 			     n ? names[0] : "(none)");
 	pcre2_compile_context_free(ps.cctx);
 	if (diags->errors != errors0) {
+		ft_buf_release(&ps.lists_bytes);
 		ft_ruleset_free(rs);
 		return FT_EINVAL;
 	}
+	/* list files follow the rule files in the hashed byte stream */
+	ft_sha256_update(&sha, ps.lists_bytes.data, ps.lists_bytes.len);
+	ft_buf_release(&ps.lists_bytes);
 	ft_sha256_final(&sha, digest);
 	memcpy(rs->hash, "sha256:", 7);
 	ft_sha256_hex(digest, rs->hash + 7);
@@ -542,7 +1154,9 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 	return FT_OK;
 
 out_nomem:
-	pcre2_compile_context_free(ps.cctx);
+	if (ps.cctx)
+		pcre2_compile_context_free(ps.cctx);
+	ft_buf_release(&ps.lists_bytes);
 	ft_ruleset_free(rs);
 	ft_diags_add(diags, false, "out of memory loading rules");
 	return FT_ENOMEM;

@@ -87,7 +87,8 @@ void ft_config_where(const struct ft_config_entry *e, char *out,
 int ft_config_validate(const struct ft_config *c, bool for_run, char *errstr,
 		       size_t errstr_size);
 
-/* True if a key names a secret (password, secret, sasl.*, private keys). */
+/* True if a key names a secret (password, secret, salt, sasl.*, private
+ * keys). */
 bool ft_config_is_secret(const char *key);
 
 /*

@@ -20,7 +20,8 @@
  * string when it is valid UTF-8, otherwise replaced by "record_base64".
  * The same applies to source.key ("key_base64"; null when absent).
  * A rule entry carrying "error" could not be evaluated: the record is
- * forwarded because the engine could not prove it clean.
+ * forwarded because the engine could not prove it clean.  A rule entry
+ * carries "field", "reference" and "redact" when the rule has them.
  *
  * The message value is the envelope compressed as a zlib stream (RFC 1950),
  * readable by any zlib (Python: zlib.decompress(value)).
@@ -43,6 +44,9 @@
 
 /* Where a record came from. */
 struct ft_source {
+	/* a file read offline (flagtap scan): source is {"file","line"}
+	 * with line in `offset`; the Kafka fields are then ignored */
+	const char *file;
 	const char *topic;
 	int32_t partition;
 	int64_t offset;
@@ -61,19 +65,31 @@ int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
 		      const struct ft_source *src, enum ft_format format,
 		      const char *rec, size_t len, int64_t flagged_at_ms);
 
+struct ft_envelope_opts {
+	/*
+	 * Records longer than this are cut: "record" (or "record_base64")
+	 * holds at most head_max bytes (cut on a UTF-8 boundary) and the
+	 * envelope adds "record_truncated":true, "record_bytes":<len> and
+	 * "record_sha256":<hex digest of the whole forwarded record>.
+	 * SIZE_MAX: never cut.
+	 */
+	size_t head_max;
+	const void *salt; /* HMAC key of redact = hash tokens */
+	size_t salt_len;
+};
+
 /*
- * Like ft_envelope_build(), for a record too large to forward whole: when
- * len > head_max, "record" (or "record_base64") holds only the first
- * head_max bytes or fewer (cut on a UTF-8 boundary), and the envelope adds
- * "record_truncated":true, "record_bytes":<len> and "record_sha256":<hex
- * digest of the whole record>, so a reviewer can still identify it.
+ * ft_envelope_build() with options.  In both, when res carries redaction
+ * spans (rules with `redact`), the record is redacted before it is
+ * embedded (the digest of a cut record is of the redacted bytes), the
+ * envelope says "redacted":true, and hash tokens are listed in
+ * "redaction_tokens".
  */
-int ft_envelope_build_truncated(struct ft_buf *out, const struct ft_ruleset *rs,
-				const struct ft_match_result *res,
-				const struct ft_source *src,
-				enum ft_format format, const char *rec,
-				size_t len, int64_t flagged_at_ms,
-				size_t head_max);
+int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
+			 const struct ft_match_result *res,
+			 const struct ft_source *src, enum ft_format format,
+			 const char *rec, size_t len, int64_t flagged_at_ms,
+			 const struct ft_envelope_opts *opts);
 
 /*
  * Appends the comma-separated ids of the rules that fired ("A,B") and

@@ -4,10 +4,17 @@
  * A pure stage: no I/O.  Each thread owns a struct ft_match_ctx (PCRE2
  * match data, JIT stack, field cache) and may share the ruleset.
  *
+ * Fields.  A rule's `field` and the names in its `when` are read according
+ * to the record's format: a dotted path in a JSON record, a key in a
+ * logfmt record, a tag number or name in a FIX record, a named capture of
+ * the topic's `extract` pattern in a text record.  A name may carry the
+ * format it applies to ("json:a.b", "logfmt:user", "fix:55",
+ * "capture:user"); it is then missing in records of other formats.
+ *
  * Fail closed: a rule whose evaluation errs (PCRE2 match limit, JIT stack
- * or heap limit, a record that is not valid JSON when the rule reads a
- * field) is reported as a hit with a non-zero `error`, never as "no
- * match".  The caller forwards such records flagged.
+ * or heap limit, a record that cannot be parsed in its format when the
+ * rule reads a field) is reported as a hit with a non-zero `error`, never
+ * as "no match".  The caller forwards such records flagged.
  */
 #ifndef FLAGTAP_MATCH_H
 #define FLAGTAP_MATCH_H
@@ -15,16 +22,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flagtap/redact.h"
 #include "flagtap/rules.h"
 
 enum ft_format {
-	FT_FORMAT_TEXT, /* the whole record is the subject */
-	FT_FORMAT_JSON, /* rules with `field` read a JSON member */
+	FT_FORMAT_TEXT,	  /* the whole record; fields from `extract` */
+	FT_FORMAT_JSON,	  /* fields are dotted paths */
+	FT_FORMAT_LOGFMT, /* fields are keys */
+	FT_FORMAT_FIX,	  /* fields are FIX tags */
 };
 
-/* Parses "text" / "json"; returns -1 if unknown. */
+/* Parses "text" / "json" / "logfmt" / "fix"; returns -1 if unknown. */
 int ft_format_parse(const char *name);
 const char *ft_format_name(enum ft_format f);
+
+/* A record to evaluate. */
+struct ft_record {
+	const char *data;
+	size_t len;
+	enum ft_format format;
+	/* text records: a pattern whose named captures are the fields (the
+	 * topic's `extract`), or NULL */
+	const pcre2_code *extract;
+};
 
 /* Why a rule could not be evaluated. */
 enum ft_match_error {
@@ -32,14 +52,14 @@ enum ft_match_error {
 	FT_MERR_LIMIT,	   /* PCRE2 match limit */
 	FT_MERR_JIT_STACK, /* JIT stack exhausted */
 	FT_MERR_HEAP,	   /* interpreter heap limit */
-	FT_MERR_BAD_JSON,  /* record not valid JSON, rule reads a field */
+	FT_MERR_PARSE,	   /* record not parsable in its format (parse_error) */
 	FT_MERR_ENGINE,	   /* any other PCRE2 error (code in pcre2_rc) */
 };
 
 struct ft_hit {
 	uint32_t rule;		   /* index into ruleset->rules */
 	enum ft_match_error error; /* FT_MERR_NONE for a plain match */
-	int pcre2_rc;		   /* PCRE2 result code when error != NONE */
+	int pcre2_rc;		   /* PCRE2 result code for engine errors */
 };
 
 struct ft_match_result {
@@ -47,14 +67,18 @@ struct ft_match_result {
 	size_t n, cap;
 	enum ft_severity severity; /* highest among hits; valid when n > 0 */
 	size_t errors;		   /* hits with error != NONE */
-	char json_error[96];	   /* "byte N: problem" for FT_MERR_BAD_JSON */
+	char parse_error[192];	   /* "byte N: problem" for FT_MERR_PARSE */
+	/* what rules with `redact` matched, in record coordinates */
+	struct ft_redaction *redact;
+	size_t nredact, cap_redact;
 };
 
 struct ft_match_ctx;
 
 /*
- * Creates matching scratch for one thread, bound to a ruleset's options
- * (limits).  Returns NULL on allocation failure.
+ * Creates matching scratch for one thread, sized for a ruleset (fields,
+ * captures, limits); use it only with that ruleset.  NULL on allocation
+ * failure.
  */
 struct ft_match_ctx *ft_match_ctx_new(const struct ft_ruleset *rs);
 /* Frees the context; accepts NULL. */
@@ -64,13 +88,25 @@ void ft_match_result_init(struct ft_match_result *res);
 void ft_match_result_release(struct ft_match_result *res);
 
 /*
- * Evaluates every rule against the record [rec, rec+len) and fills res
- * (previous contents are discarded).  Rules are reported in ruleset order,
- * each at most once.  Returns the number of hits (>= 0) or FT_ENOMEM.
+ * Evaluates every enabled rule against the record and fills res (previous
+ * contents are discarded).  Rules are reported in ruleset order, each at
+ * most once.  Returns the number of hits (>= 0) or FT_ENOMEM.
  */
+int ft_match_run(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		 const struct ft_record *rec, struct ft_match_result *res);
+
+/* ft_match_run() for a record of the given format without `extract`. */
 int ft_match_record(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		    enum ft_format format, const char *rec, size_t len,
 		    struct ft_match_result *res);
+
+/*
+ * Evaluates one rule (enabled or not) against a record: 1 when it fires,
+ * 0 when not, or -(enum ft_match_error) when it cannot be evaluated.
+ * Used to run a rule's examples and counters.
+ */
+int ft_match_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		  size_t rule, const struct ft_record *rec);
 
 /* A short English description of a hit's error ("match limit exceeded"). */
 const char *ft_match_error_name(enum ft_match_error e);

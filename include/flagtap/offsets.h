@@ -35,9 +35,10 @@ struct ft_offsets {
 	size_t head, count, cap;
 	size_t failed; /* slots in state "failed" */
 	/* owned by the caller, untouched here: */
-	bool assigned; /* partition currently assigned to us */
-	bool at_end;   /* consumer reached the partition's end */
-	int format;    /* enum ft_format of the partition's topic */
+	bool assigned;	     /* partition currently assigned to us */
+	bool at_end;	     /* consumer reached the partition's end */
+	int format;	     /* enum ft_format of the partition's topic */
+	const void *extract; /* the topic's extract pattern, or NULL */
 };
 
 struct ft_offsets_table {

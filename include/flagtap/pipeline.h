@@ -26,12 +26,17 @@ struct ft_pipeline_stats {
 	uint64_t flagged;   /* records that produced an envelope */
 	uint64_t delivered; /* envelopes acknowledged by the broker */
 	uint64_t delivery_failed;
-	uint64_t engine_errors;	 /* rule evaluations that failed closed */
-	uint64_t bytes_out;	 /* compressed envelope bytes produced */
-	uint64_t envelope_bytes; /* the same envelopes before compression */
-	uint64_t truncated;	 /* envelopes whose record was cut to fit */
-	uint64_t *rule_hits;	 /* per rule, ruleset order (caller-owned,
-				  * nrules long, may be NULL) */
+	uint64_t engine_errors;	  /* rule evaluations that failed closed */
+	uint64_t bytes_out;	  /* compressed envelope bytes produced */
+	uint64_t envelope_bytes;  /* the same envelopes before compression */
+	uint64_t truncated;	  /* envelopes whose record was cut to fit */
+	uint64_t reloads;	  /* rule sets swapped in */
+	uint64_t reload_failures; /* reloads refused; the old set kept on */
+	/* per rule of the rule set in use at return, in its order; counts
+	 * follow a rule across reloads by id.  Allocated by the pipeline,
+	 * freed by ft_pipeline_stats_release(). */
+	uint64_t *rule_hits;
+	size_t nrule_hits;
 };
 
 struct ft_pipeline_opts {
@@ -40,13 +45,25 @@ struct ft_pipeline_opts {
 	/* Stop once every assigned partition is read to its end and every
 	 * envelope is delivered (the demo and tests use it). */
 	bool exit_at_end;
+	/* Rule reloading: polled flag (set from SIGHUP) and the options the
+	 * rules path (config key `rules`) is loaded with; NULL: no reload. */
+	volatile sig_atomic_t *reload;
+	const struct ft_rules_opts *rules_opts;
 };
+
+/* Frees what the pipeline allocated in stats; accepts zeroed stats. */
+void ft_pipeline_stats_release(struct ft_pipeline_stats *stats);
 
 /*
  * Runs until opts->stop is set (or exit_at_end is reached), then flushes
  * the producer, stores and commits offsets and leaves the group, bounded
  * by shutdown.timeout.ms.  cfg must have passed ft_config_validate(cfg,
- * true).  Returns 0 after a clean stop, FT_EINVAL for a configuration that
+ * true).  rs is the rule set to start with (the caller's; it must outlive
+ * the call).  When opts->reload is set, or rules.watch.ms notices a change
+ * under the rules path, a new set is loaded and its examples run; it
+ * replaces the one in use between two records, and on any error the old
+ * set stays (logged with FILE:LINE, counted in reload_failures).
+ * Returns 0 after a clean stop, FT_EINVAL for a configuration that
  * librdkafka refuses (errstr says where), FT_EFATAL after an unrecoverable
  * error (a lost delivery, a fatal client error, a failed shutdown).
  * Counters are added to *stats.

@@ -1,24 +1,35 @@
 /*
  * rules: rule files, parsed and compiled into a ruleset.
  *
- * A rule file is a sequence of stanzas:
+ * A rule file is an optional [pack] stanza followed by [rule ID] stanzas
+ * of `key = value` lines (rules/README.md is the reference):
  *
- *     # comment lines start with '#'
- *     [rule SEC-001]
- *     title    = AWS access key in a log record
- *     severity = high
- *     pattern  = \bAKIA[0-9A-Z]{16}\b
- *     field    = message
+ *     [pack]
+ *     name     = pci
+ *     version  = 1.0.0
+ *     [rule PCI-001]
+ *     title    = Payment card number in a log record
+ *     severity = critical
+ *     pattern  = \b(?:\d[ -]?){13,19}\b
+ *     validate = luhn
+ *     redact   = keep-last-4
+ *     example  = paid with 4539 1488 0343 6467
+ *     counter  = order 4539 1488 0343 6468
  *
  * Values run to the end of the line and are trimmed; a '#' inside a value
- * is part of it.  Several `pattern` lines mean "any of them".  Every
- * problem is reported as "FILE:LINE:COL: message" through a diagnostics
- * list, so a checker can show all of them at once.
+ * is part of it.  A rule fires when its `when` condition (if any) holds
+ * and one of its patterns or list terms (if any) matches the subject (the
+ * whole record, or `field`) with a match that passes `validate` and is not
+ * excepted by an unexpired `unless`.  Every problem is reported as
+ * "FILE:LINE:COL: message" through a diagnostics list, so a checker can
+ * show all of them at once; warnings (risky patterns, expired exceptions)
+ * go to the same list.
  *
  * Patterns are PCRE2, compiled in UTF mode with PCRE2_MATCH_INVALID_UTF
  * (records that are not valid UTF-8 are still searched), with
- * PCRE2_NEVER_BACKSLASH_C, and JIT-compiled when the platform allows;
- * otherwise the interpreter runs them.
+ * PCRE2_NEVER_BACKSLASH_C and at most FT_RULES_MAX_PATTERN bytes, and
+ * JIT-compiled when the platform allows; otherwise the interpreter runs
+ * them.
  *
  * A loaded ruleset is immutable and may be shared by any number of
  * threads; each thread matches with its own struct ft_match_ctx.
@@ -32,6 +43,9 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+
+struct ft_expr;
+struct ft_wordlist;
 
 #define FT_RULES_MAX_FILE_BYTES (16u << 20)
 #define FT_RULES_MAX_PATTERN 8192
@@ -51,35 +65,83 @@ struct ft_pattern {
 	int line, col;
 };
 
+/* An `example` or `counter` record of a rule. */
+struct ft_rule_test {
+	char *text;
+	int line;
+};
+
+/* A [pack] stanza: who owns a file of rules. */
+struct ft_pack {
+	char *name, *version, *owner, *description;
+	int format; /* enum ft_format of its examples; -1 unset */
+	char *file;
+	int line;
+};
+
+/* A term list loaded by `list = FILE`, shared by the rules naming it. */
+struct ft_rules_list {
+	char *path;
+	struct ft_wordlist *wl;
+};
+
 struct ft_rule {
 	char *id;
 	char *title;
 	char *description;
+	char *reference; /* regulation or policy clause */
+	char *owner;
+	char *tags; /* comma-separated, as written */
+	int rev;    /* -1 unset */
+	bool enabled;
 	enum ft_severity severity;
-	char *field;	 /* dotted JSON path, or NULL for the whole record */
+	char *field;	 /* field name, or NULL for the whole record */
 	int field_index; /* index into ruleset->fields, or -1 */
 	struct ft_pattern *patterns;
 	size_t npatterns;
+	char **keywords; /* lower-case; the subject must contain one */
+	size_t nkeywords;
+	struct ft_expr *when;
+	char *when_src;
+	int list;		   /* index into ruleset->lists, or -1 */
+	int validate;		   /* enum ft_check */
+	struct ft_pattern *unless; /* exceptions, matched on the matched text */
+	size_t nunless;
+	char *unless_reason;
+	int expires;	      /* YYYYMMDD, 0 when unset */
+	bool unless_expired;  /* expired: the exceptions no longer apply */
+	int redact;	      /* enum ft_redact */
+	uint32_t match_limit; /* 0: the ruleset's */
+	int format;	      /* enum ft_format of examples; -1: pack's/text */
+	struct ft_rule_test *examples, *counters;
+	size_t nexamples, ncounters;
+	const struct ft_pack *pack; /* NULL when the file has none */
 	char *file;
-	int line; /* of the [rule ID] header */
+	int line, col; /* of the [rule ID] header */
 };
 
 struct ft_rules_opts {
 	uint32_t match_limit;	/* PCRE2 match limit (also bounds JIT) */
 	uint32_t heap_limit_kb; /* PCRE2 interpreter heap limit */
 	bool no_jit;		/* run the interpreter only */
+	int today;		/* YYYYMMDD for `expires`; 0: today (UTC) */
 };
 
 struct ft_ruleset {
 	struct ft_rule *rules;
 	size_t nrules;
-	char **fields; /* distinct field paths used by rules */
+	char **fields; /* distinct field names read by rules and `when` */
 	size_t nfields;
-	char **files; /* the files loaded, in load order */
+	char **files; /* the rule files loaded, in load order */
 	size_t nfiles;
-	char hash[7 + 64 + 1]; /* "sha256:" + hex of the files' bytes */
+	struct ft_pack **packs;
+	size_t npacks;
+	struct ft_rules_list *lists;
+	size_t nlists;
+	char hash[7 + 64 + 1]; /* "sha256:" + hex, see ft_ruleset_load() */
 	struct ft_rules_opts opts;
-	bool jit; /* every pattern is JIT-compiled */
+	bool jit;	       /* every pattern is JIT-compiled */
+	uint32_t max_captures; /* largest capture count of any pattern */
 };
 
 /* One diagnostic: "FILE:LINE:COL: message". */
@@ -101,7 +163,7 @@ void ft_diags_release(struct ft_diags *d);
 void ft_diags_add(struct ft_diags *d, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Default options: match limit 1,000,000, heap 64 MiB, JIT on. */
+/* Default options: match limit 1,000,000, heap 64 MiB, JIT on, today. */
 void ft_rules_opts_default(struct ft_rules_opts *o);
 
 /*
@@ -111,9 +173,10 @@ void ft_rules_opts_default(struct ft_rules_opts *o);
  * when any error was found (no ruleset is returned), FT_ENOENT / FT_EIO
  * when the path cannot be read (also in diags), FT_ENOMEM.
  *
- * The ruleset hash is SHA-256 over the bytes of the loaded files,
- * concatenated in load order: `cd DIR && cat *.rules | sha256sum`
- * in the C locale gives the same digest.
+ * The ruleset hash is SHA-256 over the bytes of the loaded rule files,
+ * concatenated in load order, followed by the bytes of the list files
+ * they name, in order of first use: for rules without lists,
+ * `cd DIR && cat *.rules | sha256sum` in the C locale gives the digest.
  */
 int ft_ruleset_load(const char *path, const struct ft_rules_opts *opts,
 		    struct ft_ruleset **out, struct ft_diags *diags);

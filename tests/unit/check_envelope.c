@@ -74,6 +74,11 @@ static void make_result(struct ft_match_result *res, struct ft_hit *hits,
 	}
 }
 
+/* Builds an envelope whose record is cut to head_max bytes. */
+static int build_cut(struct ft_buf *env, const struct ft_ruleset *set,
+		     const struct ft_match_result *res, const char *rec,
+		     size_t len, size_t head_max);
+
 static const struct ft_source SRC = {
 	.topic = "payments",
 	.partition = 3,
@@ -82,6 +87,16 @@ static const struct ft_source SRC = {
 	.key = "acct-42",
 	.key_len = 7,
 };
+
+static int build_cut(struct ft_buf *env, const struct ft_ruleset *set,
+		     const struct ft_match_result *res, const char *rec,
+		     size_t len, size_t head_max)
+{
+	struct ft_envelope_opts o = {.head_max = head_max};
+
+	return ft_envelope_build_ex(env, set, res, &SRC, FT_FORMAT_TEXT, rec,
+				    len, FLAGGED_MS, &o);
+}
 
 /* ---- reading an envelope back ------------------------------------ */
 
@@ -302,7 +317,7 @@ START_TEST(test_error_hits)
 {
 	struct ft_hit hits[] = {
 		{0, FT_MERR_LIMIT, PCRE2_ERROR_MATCHLIMIT},
-		{1, FT_MERR_BAD_JSON, 0},
+		{1, FT_MERR_PARSE, 0},
 	};
 	struct ft_hit engine[] = {{1, FT_MERR_ENGINE, -47}};
 	struct ft_hit heap[] = {{1, FT_MERR_HEAP, PCRE2_ERROR_HEAPLIMIT}};
@@ -310,8 +325,8 @@ START_TEST(test_error_hits)
 	struct ft_buf env;
 
 	make_result(&res, hits, 2);
-	snprintf(res.json_error, sizeof(res.json_error),
-		 "byte 3: unexpected end of input");
+	snprintf(res.parse_error, sizeof(res.parse_error),
+		 "record is not valid JSON: byte 3: unexpected end of input");
 	build(&env, &res, &SRC, FT_FORMAT_JSON, S("{\"a"));
 	EXPECT_STR(&env, "rules.0.id", "SEC-001");
 	EXPECT_STR(&env, "rules.0.error", "match limit exceeded");
@@ -402,10 +417,7 @@ START_TEST(test_truncated)
 
 	make_result(&res, hits, 1);
 	/* head_max 3 falls inside the two-byte sequence: cut back to 2 */
-	ck_assert_int_eq(ft_envelope_build_truncated(
-				 &env, rs, &res, &SRC, FT_FORMAT_TEXT, rec,
-				 sizeof(rec) - 1, FLAGGED_MS, 3),
-			 0);
+	ck_assert_int_eq(build_cut(&env, rs, &res, rec, sizeof(rec) - 1, 3), 0);
 	ck_assert_int_eq(ft_json_validate(env.data, env.len, err, sizeof(err)),
 			 0);
 	EXPECT_STR(&env, "record", "ab");
@@ -416,9 +428,8 @@ START_TEST(test_truncated)
 
 	/* a record that fits is not truncated */
 	ft_buf_init(&env);
-	ck_assert_int_eq(ft_envelope_build_truncated(
-				 &env, rs, &res, &SRC, FT_FORMAT_TEXT, rec,
-				 sizeof(rec) - 1, FLAGGED_MS, sizeof(rec) - 1),
+	ck_assert_int_eq(build_cut(&env, rs, &res, rec, sizeof(rec) - 1,
+				   sizeof(rec) - 1),
 			 0);
 	expect_str(&env, "record", rec, sizeof(rec) - 1);
 	expect_missing(&env, "record_truncated");

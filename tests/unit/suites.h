@@ -10,6 +10,11 @@
 Suite *ft_json_suite(void);
 Suite *ft_sha256_suite(void);
 Suite *ft_config_suite(void);
+Suite *ft_expr_suite(void);
+Suite *ft_checks_suite(void);
+Suite *ft_wordlist_suite(void);
+Suite *ft_fields_suite(void);
+Suite *ft_redact_suite(void);
 Suite *ft_rules_suite(void);
 Suite *ft_match_suite(void);
 Suite *ft_envelope_suite(void);

@@ -1,0 +1,43 @@
+/*
+ * import: converts other tools' rule sets into flagtap rule packs.
+ *
+ * gitleaks (TOML): each [[rules]] becomes a [rule gitleaks.<id>] stanza:
+ *   description -> title, regex -> pattern, keywords -> keywords,
+ *   tags -> tags, [[rules.allowlists]] regexes (regexTarget "match" or
+ *   unset) and stopwords -> unless, secretGroup -> the pattern is
+ *   rewritten so the secret group is the first capture when it can be;
+ *   severity high; reference "gitleaks:<id>".
+ * What cannot be expressed (entropy thresholds, path-only rules and path
+ * allowlists, regexTarget "line", rules without a regex, global
+ * allowlists, Go-only regex syntax) is dropped from the rule or the rule
+ * is skipped, and each such decision is reported as a warning
+ * "FILE:LINE: rule ID: what was dropped".
+ *
+ * Pure: text in, text out.
+ */
+#ifndef FLAGTAP_IMPORT_H
+#define FLAGTAP_IMPORT_H
+
+#include <stddef.h>
+
+#include "flagtap/buf.h"
+#include "flagtap/rules.h"
+
+struct ft_import_report {
+	size_t rules_in;   /* rules in the source */
+	size_t rules_out;  /* rules written */
+	size_t skipped;    /* rules that could not be converted at all */
+	size_t degraded;   /* rules written with something dropped */
+};
+
+/*
+ * Converts gitleaks TOML [toml, toml+len) read from file `name` into a
+ * flagtap rule pack appended to out (a [pack] stanza, then the rules).
+ * Every skipped or degraded rule adds a warning to diags; malformed TOML
+ * adds an error.  Returns 0, FT_EINVAL (malformed input), or FT_ENOMEM.
+ */
+int ft_import_gitleaks(const char *name, const char *toml, size_t len,
+		       struct ft_buf *out, struct ft_diags *diags,
+		       struct ft_import_report *rep);
+
+#endif

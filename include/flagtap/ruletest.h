@@ -1,0 +1,41 @@
+/*
+ * ruletest: runs the `example` and `counter` records written inside rules.
+ *
+ * An example must make its rule fire; a counter must not.  Each record is
+ * evaluated against its own rule only (so other rules cannot hide a
+ * regression), in the rule's `format` (else its pack's, else text).  A
+ * rule that cannot be evaluated on its example (match limit, unparsable
+ * record) fails the test.  Disabled rules are tested too.
+ */
+#ifndef FLAGTAP_RULETEST_H
+#define FLAGTAP_RULETEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "flagtap/rules.h"
+
+struct ft_rules_test_report {
+	size_t rules;    /* rules with at least one example or counter */
+	size_t passed;   /* examples and counters that behaved */
+	size_t failed;
+	size_t untested; /* enabled rules with neither */
+};
+
+/*
+ * Called for each failure: the rule, the record, whether it was an
+ * example, and the outcome (1 fired, 0 did not, < 0 evaluation error
+ * -(enum ft_match_error)).
+ */
+typedef void (*ft_rules_test_fail_fn)(void *opaque, const struct ft_rule *r,
+				      const struct ft_rule_test *t,
+				      bool example, int outcome);
+
+/*
+ * Runs every example and counter of rs.  Fills *rep; returns 0 when all
+ * pass, FT_EINVAL when any fails, FT_ENOMEM.
+ */
+int ft_rules_test(const struct ft_ruleset *rs, ft_rules_test_fail_fn fail,
+		  void *opaque, struct ft_rules_test_report *rep);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * ruletest: examples and counters inside rules.
+ */
+#include "flagtap/ruletest.h"
+
+#include <string.h>
+
+#include "flagtap/common.h"
+#include "flagtap/match.h"
+
+/* Runs one record; returns true when the outcome is the expected one. */
+static bool run_one(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		    size_t i, const struct ft_rule_test *t, bool example,
+		    int *outcome)
+{
+	const struct ft_rule *r = &rs->rules[i];
+	struct ft_record rec = {
+		.data = t->text,
+		.len = strlen(t->text),
+		.format = r->format >= 0 ? (enum ft_format)r->format
+					 : FT_FORMAT_TEXT,
+	};
+
+	*outcome = ft_match_rule(ctx, rs, i, &rec);
+	return example ? *outcome == 1 : *outcome == 0;
+}
+
+int ft_rules_test(const struct ft_ruleset *rs, ft_rules_test_fail_fn fail,
+		  void *opaque, struct ft_rules_test_report *rep)
+{
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	const struct ft_rule *r;
+	size_t i, j;
+	int outcome;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!ctx)
+		return FT_ENOMEM;
+	for (i = 0; i < rs->nrules; i++) {
+		r = &rs->rules[i];
+		if (!r->nexamples && !r->ncounters) {
+			rep->untested += r->enabled;
+			continue;
+		}
+		rep->rules++;
+		for (j = 0; j < r->nexamples + r->ncounters; j++) {
+			bool ex = j < r->nexamples;
+			const struct ft_rule_test *t =
+				ex ? &r->examples[j]
+				   : &r->counters[j - r->nexamples];
+
+			if (run_one(ctx, rs, i, t, ex, &outcome)) {
+				rep->passed++;
+				continue;
+			}
+			rep->failed++;
+			if (fail)
+				fail(opaque, r, t, ex, outcome);
+		}
+	}
+	ft_match_ctx_free(ctx);
+	return rep->failed ? FT_EINVAL : FT_OK;
+}

@@ -1,0 +1,778 @@
+/*
+ * check_wordlist: list parsing, whole-word case-insensitive matching,
+ * leftmost-longest choice, `from` offsets, and a 20,000-name list checked
+ * against a brute-force reference on random texts.
+ *
+ * Non-ASCII letters are written as UTF-8 escapes, split from the letters
+ * that follow them ("M\xc3\x9c" "LLER") since a hex escape swallows every
+ * hex digit after it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flagtap/buf.h"
+#include "flagtap/common.h"
+#include "flagtap/wordlist.h"
+#include "suites.h"
+
+#define S(x) x, sizeof(x) - 1
+
+/* ---- find: table ------------------------------------------------ */
+
+struct find_case {
+	const char *list;
+	const char *text;
+	size_t from;
+	const char *want; /* the matched text, or NULL for no match */
+	size_t start;
+};
+
+/* clang-format off */
+#define HIT(list, text, from, start, want) {list, text, from, want, start}
+#define MISS(list, text, from) {list, text, from, NULL, 0}
+/* clang-format on */
+
+/* clang-format off */
+static const struct find_case find_cases[] = {
+	/* the header's examples */
+	HIT("Ivan Petrov", "IVAN  PETROV,", 0, 0, "IVAN  PETROV"),
+	HIT("Ivan Petrov", "to ivan-petrov.", 0, 3, "ivan-petrov"),
+	MISS("Ivan Petrov", "Ivan Petrovich", 0),
+	MISS("Ivan Petrov", "Ivanov Petrov", 0),
+	MISS("Ivan Petrov", "Ivan", 0),
+	MISS("Ivan Petrov", "Petrov Ivan", 0),
+	/* whole words only */
+	MISS("Ali", "Alibaba", 0),
+	MISS("Ali", "Khalid", 0),
+	MISS("Ali", "Bali", 0),
+	MISS("Ali", "ali2", 0),
+	MISS("Ali", "2ali", 0),
+	HIT("Ali", "Ali's shop", 0, 0, "Ali"),
+	HIT("Ali", "(ali)", 0, 1, "ali"),
+	HIT("Ali", "x=ALI;", 0, 2, "ALI"),
+	MISS("Ali Hassan", "Ali Hassanein", 0),
+	MISS("Ali Hassan", "Mali Hassan", 0),
+	HIT("007", "agent 007.", 0, 6, "007"),
+	MISS("007", "agent 0071", 0),
+	MISS("caf\xc3\xa9", "caf\xc3\xa9s", 0),
+	MISS("caf\xc3\xa9", "cafe", 0),
+	/* case folding: ASCII, Latin-1 Supplement, Cyrillic */
+	HIT("M\xc3\xbcller", "Herr M\xc3\x9c" "LLER", 0, 5, "M\xc3\x9c" "LLER"),
+	HIT("M\xc3\x9c" "LLER", "m\xc3\xbcller", 0, 0, "m\xc3\xbcller"),
+	MISS("M\xc3\xbcller", "Muller", 0),
+	MISS("M\xc3\xbcller", "M\xc3\xbcllers", 0),
+	HIT("\xc3\x89lodie \xc3\x80lvarez", "\xc3\xa9LODIE \xc3\xa0LVAREZ", 0,
+	    0, "\xc3\xa9LODIE \xc3\xa0LVAREZ"),
+	HIT("\xc3\x98stberg", "\xc3\xb8STBERG", 0, 0, "\xc3\xb8STBERG"),
+	MISS("stra\xc3\x9f" "e", "STRASSE", 0),
+	/* U+00D7 and U+00F7 are not letters: no case pair */
+	MISS("a\xc3\x97" "b", "a\xc3\xb7" "b", 0),
+	/* Cyrillic: "Иван Петров" */
+	HIT("\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd \xd0\x9f\xd0\xb5\xd1\x82\xd1\x80"
+	    "\xd0\xbe\xd0\xb2",
+	    "\xd0\x98\xd0\x92\xd0\x90\xd0\x9d-\xd0\x9f\xd0\x95\xd0\xa2\xd0\xa0"
+	    "\xd0\x9e\xd0\x92!",
+	    0, 0,
+	    "\xd0\x98\xd0\x92\xd0\x90\xd0\x9d-\xd0\x9f\xd0\x95\xd0\xa2\xd0\xa0"
+	    "\xd0\x9e\xd0\x92"),
+	/* "иван петров" does not match "иван петрович" */
+	MISS("\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd \xd0\xbf\xd0\xb5\xd1\x82\xd1\x80"
+	     "\xd0\xbe\xd0\xb2",
+	     "\xd0\x98\xd0\x92\xd0\x90\xd0\x9d \xd0\x9f\xd0\x95\xd0\xa2\xd0\xa0"
+	     "\xd0\x9e\xd0\x92\xd0\x98\xd0\xa7",
+	     0),
+	/* Ё U+0401 / ё U+0451: "Ёлкин" */
+	HIT("\xd0\x81\xd0\xbb\xd0\xba\xd0\xb8\xd0\xbd",
+	    "\xd1\x91\xd0\x9b\xd0\x9a\xd0\x98\xd0\x9d", 0, 0,
+	    "\xd1\x91\xd0\x9b\xd0\x9a\xd0\x98\xd0\x9d"),
+	/* Є U+0404 / є U+0454, Ѣ U+0462 / ѣ U+0463, Ґ U+0490 / ґ U+0491 */
+	HIT("\xd1\x94\xd1\xa3\xd2\x91", "\xd0\x84\xd1\xa2\xd2\x90", 0, 0,
+	    "\xd0\x84\xd1\xa2\xd2\x90"),
+	/* Ӂ U+04C1 / ӂ U+04C2, Ӏ U+04C0 / ӏ U+04CF, Ӑ U+04D0 / ӑ U+04D1 */
+	HIT("\xd3\x82\xd3\x8f\xd3\x91", "\xd3\x81\xd3\x80\xd3\x90", 0, 0,
+	    "\xd3\x81\xd3\x80\xd3\x90"),
+	/* Latin and Cyrillic look-alikes differ: Latin "A" vs Cyrillic "А" */
+	MISS("Anna", "\xd0\x90nna", 0),
+	/* punctuation and white space between words */
+	HIT("Ivan Petrov", "Ivan\t\n.,;Petrov", 0, 0, "Ivan\t\n.,;Petrov"),
+	HIT("Ivan, Petrov", "ivan petrov", 0, 0, "ivan petrov"),
+	HIT("  Ivan   Petrov  ", "(Ivan Petrov)", 0, 1, "Ivan Petrov"),
+	/* bytes >= 0x80 are letters: U+2003 EM SPACE does not split words */
+	MISS("Ivan Petrov", "Ivan\xe2\x80\x83Petrov", 0),
+	/* multiword terms */
+	HIT("Bank of America", "pay BANK-OF-AMERICA now", 0, 4,
+	    "BANK-OF-AMERICA"),
+	MISS("Bank of America", "Bank of Americana", 0),
+	MISS("Bank of America", "Bank America", 0),
+	HIT("a b c d e f g h i j k l m n o p", "x A B C D E F G H I J K L M N O P",
+	    0, 2, "A B C D E F G H I J K L M N O P"),
+	/* leftmost, then longest */
+	HIT("new york\nnew york city\nyork city hall",
+	    "in new york city hall", 0, 3, "new york city"),
+	HIT("york\nnew york", "new york", 0, 0, "new york"),
+	HIT("b c d\na b", "a b c d", 0, 0, "a b"),
+	HIT("b c\na b c d", "a b c x", 0, 2, "b c"),
+	HIT("ivan\nivan petrov\nivan petrov jr", "Ivan Petrov Sr", 0, 0,
+	    "Ivan Petrov"),
+	HIT("x y z\ny", "x y q", 0, 2, "y"),
+	/* from */
+	HIT("Ivan Petrov", "ivan petrov and ivan petrov", 1, 16, "ivan petrov"),
+	HIT("Petrov", "ivan petrov", 5, 5, "petrov"),
+	MISS("Petrov", "ivan petrov", 6),
+	HIT("trov\npetrov", "ivan petrov trov", 7, 12, "trov"),
+	HIT("Petrov", "ivan petrov", 4, 5, "petrov"),
+	MISS("Petrov", "ivan petrov", 11),
+	MISS("Petrov", "ivan petrov", 12),
+	MISS("Petrov", "ivan petrov", 1000),
+	MISS("Petrov", "", 0),
+	/* from inside a multibyte word */
+	MISS("\xc3\xbc" "ber", "m\xc3\xbc" "ber", 2),
+};
+/* clang-format on */
+
+START_TEST(test_find)
+{
+	const struct find_case *t = &find_cases[_i];
+	struct ft_wordlist *wl = NULL;
+	size_t start = 99, len = 99;
+	char err[128];
+	bool found;
+	int rc;
+
+	rc = ft_wordlist_parse("t.list", t->list, strlen(t->list), &wl, err,
+			       sizeof(err));
+	ck_assert_msg(rc == 0, "case %d: %s", _i, err);
+	found = ft_wordlist_find(wl, t->text, strlen(t->text), t->from, &start,
+				 &len);
+	if (!t->want) {
+		ck_assert_msg(!found, "case %d: found '%.*s' at %zu", _i,
+			      (int)len, t->text + start, start);
+		ck_assert_msg(start == 99 && len == 99, "case %d: spans set",
+			      _i);
+	} else {
+		ck_assert_msg(found, "case %d: not found", _i);
+		ck_assert_msg(start == t->start, "case %d: start %zu, want %zu",
+			      _i, start, t->start);
+		ck_assert_msg(len == strlen(t->want) &&
+				      memcmp(t->text + start, t->want, len) ==
+					      0,
+			      "case %d: '%.*s', want '%s'", _i, (int)len,
+			      t->text + start, t->want);
+	}
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+/* Only [s, s+n) is searched. */
+START_TEST(test_find_length_bounded)
+{
+	const char text[] = "ivan petrovich ivan";
+	struct ft_wordlist *wl;
+	size_t start, len;
+
+	ck_assert_int_eq(ft_wordlist_parse("t", S("Ivan Petrov"), &wl, NULL, 0),
+			 0);
+	ck_assert(
+		!ft_wordlist_find(wl, text, sizeof(text) - 1, 0, &start, &len));
+	ck_assert(ft_wordlist_find(wl, text, 11, 0, &start, &len));
+	ck_assert_uint_eq(start, 0);
+	ck_assert_uint_eq(len, 11);
+	ck_assert(!ft_wordlist_find(wl, "ivan petro", 10, 0, &start, &len));
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+/* Iterating with from = end of the last match visits every match. */
+START_TEST(test_find_all)
+{
+	const char *text = "Ivan Petrov, ivan; ANNA-MARIA ivan petrova anna "
+			   "maria ivan petrov";
+	static const size_t want[][2] = {{0, 11}, {13, 4},  {19, 10},
+					 {30, 4}, {43, 10}, {54, 11}};
+	struct ft_wordlist *wl;
+	size_t from = 0, start, len, i = 0;
+
+	ck_assert_int_eq(ft_wordlist_parse("t",
+					   S("ivan\nivan petrov\nanna "
+					     "maria\n"),
+					   &wl, NULL, 0),
+			 0);
+	while (ft_wordlist_find(wl, text, strlen(text), from, &start, &len)) {
+		ck_assert_uint_lt(i, FT_ARRAY_SIZE(want));
+		ck_assert_uint_eq(start, want[i][0]);
+		ck_assert_uint_eq(len, want[i][1]);
+		from = start + len;
+		i++;
+	}
+	ck_assert_uint_eq(i, FT_ARRAY_SIZE(want));
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+/* ---- parsing ---------------------------------------------------- */
+
+static struct ft_wordlist *parse_ok(const char *text, size_t n)
+{
+	struct ft_wordlist *wl = NULL;
+	char err[128];
+	int rc;
+
+	rc = ft_wordlist_parse("t.list", text, n, &wl, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_ptr_nonnull(wl);
+	return wl;
+}
+
+static bool has(const struct ft_wordlist *wl, const char *text)
+{
+	size_t start, len;
+
+	return ft_wordlist_find(wl, text, strlen(text), 0, &start, &len);
+}
+
+START_TEST(test_comments_and_blanks)
+{
+	struct ft_wordlist *wl = parse_ok(S("# sanctions, test data\n"
+					    "\n"
+					    "  \t\n"
+					    "Ivan Petrov\n"
+					    "   # an indented comment\n"
+					    "Anna#Maria\n"
+					    "\r\n"
+					    "# Hidden Name\n"
+					    "last line"));
+
+	ck_assert_uint_eq(ft_wordlist_size(wl), 3);
+	ck_assert(has(wl, "ivan petrov"));
+	ck_assert(has(wl, "anna maria"));
+	ck_assert(has(wl, "last line"));
+	ck_assert(!has(wl, "hidden name"));
+	ck_assert(!has(wl, "sanctions"));
+	ck_assert(!has(wl, "an indented comment"));
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+START_TEST(test_crlf_and_bom)
+{
+	struct ft_wordlist *wl =
+		parse_ok(S("\xef\xbb\xbfIvan\r\nPetrov\r\n\r\n"));
+
+	ck_assert_uint_eq(ft_wordlist_size(wl), 2);
+	ck_assert(has(wl, "ivan"));
+	ck_assert(has(wl, "petrov"));
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+START_TEST(test_duplicates)
+{
+	struct ft_wordlist *wl = parse_ok(S("Ivan Petrov\n"
+					    "IVAN PETROV\n"
+					    "ivan-petrov\n"
+					    "  Ivan,  Petrov.\n"
+					    "M\xc3\xbcller\n"
+					    "M\xc3\x9cLLER\n"
+					    "Ivan\n"));
+
+	ck_assert_uint_eq(ft_wordlist_size(wl), 3);
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+START_TEST(test_nul_in_text)
+{
+	struct ft_wordlist *wl = parse_ok(S("ivan petrov\n"));
+	size_t start, len;
+
+	ck_assert(
+		ft_wordlist_find(wl, S("x\0ivan\0petrov\0"), 0, &start, &len));
+	ck_assert_uint_eq(start, 2);
+	ck_assert_uint_eq(len, 11);
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+struct parse_error {
+	const char *text;
+	const char *err;
+};
+
+static const struct parse_error parse_errors[] = {
+	{"", "t.list: no terms"},
+	{"# only\n\n  \n# comments\n", "t.list: no terms"},
+	{"\xef\xbb\xbf", "t.list: no terms"},
+	{"ok\n\n---\n", "t.list:3: term has no letter or digit"},
+	{"a b c d e f g h i j k l m n o p q\n",
+	 "t.list:1: term has more than 16 words"},
+	{"fine\nw w w w w w w w w w w w w w w w, w\n",
+	 "t.list:2: term has more than 16 words"},
+};
+
+START_TEST(test_parse_errors)
+{
+	const struct parse_error *t = &parse_errors[_i];
+	struct ft_wordlist *wl = (struct ft_wordlist *)&wl;
+	char err[128];
+	int rc;
+
+	rc = ft_wordlist_parse("t.list", t->text, strlen(t->text), &wl, err,
+			       sizeof(err));
+	ck_assert_int_eq(rc, FT_EINVAL);
+	ck_assert_str_eq(err, t->err);
+	ck_assert_ptr_eq(wl, (struct ft_wordlist *)&wl);
+}
+END_TEST
+
+START_TEST(test_sixteen_words)
+{
+	struct ft_wordlist *wl =
+		parse_ok(S("a b c d e f g h i j k l m n o p\n"));
+
+	ck_assert(has(wl, "A-B-C-D-E-F-G-H-I-J-K-L-M-N-O-P"));
+	ck_assert(!has(wl, "a b c d e f g h i j k l m n o"));
+	ck_assert(!has(wl, "b c d e f g h i j k l m n o p"));
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+START_TEST(test_load_file)
+{
+	char path[] = "/tmp/ft_wordlist_XXXXXX";
+	struct ft_wordlist *wl = NULL;
+	char err[256];
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("# list\nIvan Petrov\nAnna\n", f);
+	fclose(f);
+	ck_assert_int_eq(ft_wordlist_load(path, &wl, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ft_wordlist_size(wl), 2);
+	ck_assert(has(wl, "ANNA"));
+	ft_wordlist_free(wl);
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("Ivan Petrov\n!!\n", f);
+	fclose(f);
+	wl = NULL;
+	ck_assert_int_eq(ft_wordlist_load(path, &wl, err, sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_ptr_null(wl);
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0 &&
+			      strcmp(err + strlen(path),
+				     ":2: term has no letter or digit") == 0,
+		      "errstr '%s'", err);
+	unlink(path);
+
+	ck_assert_int_eq(ft_wordlist_load(path, &wl, err, sizeof(err)),
+			 FT_ENOENT);
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "errstr '%s'",
+		      err);
+}
+END_TEST
+
+START_TEST(test_null_safe)
+{
+	size_t start, len;
+
+	ft_wordlist_free(NULL);
+	ck_assert_uint_eq(ft_wordlist_size(NULL), 0);
+	ck_assert(!ft_wordlist_find(NULL, "x", 1, 0, &start, &len));
+}
+END_TEST
+
+/* ---- 20,000 names against a brute-force reference ---------------- */
+
+/*
+ * Words are made of syllables that are each exactly two letters, so a
+ * word is identified by its syllable sequence (an integer id) and two
+ * words fold to the same text iff their ids are equal.  The reference
+ * works on these ids only; it never sees the bytes.
+ *
+ * Names have words of 3 or 4 syllables; texts are filler words of 1 or 2
+ * syllables, some random 3-syllable words (a few of them listed
+ * one-word names), and planted names or near misses of them.
+ */
+#define N_NAMES 20000
+#define N_TEXTS 300
+#define NAME_MAX_WORDS 5
+#define TEXT_MAX_TOKENS 128
+#define WORD_MAX_SYL 6
+
+/* clang-format off */
+static const char *const syl_lower[] = {
+	"ka", "ri", "mo", "an", "el", "vo", "ta", "sh",
+	"in", "ou", "be", "lu", "za", "ne", "go", "pe",
+	"di", "ro", "qu", "ti", "ar", "is", "ha", "fe",
+	"m\xc3\xbc", "\xc3\xa9\x61", "\xd1\x80\xd0\xb8", "\xd0\xb2\xd0\xb0",
+	"\xd1\x91\xd0\xbb", "\xd1\x8f\xd1\x89", "\xc3\xb8y", "\xc3\xa7o",
+};
+
+static const char *const syl_upper[] = {
+	"KA", "RI", "MO", "AN", "EL", "VO", "TA", "SH",
+	"IN", "OU", "BE", "LU", "ZA", "NE", "GO", "PE",
+	"DI", "RO", "QU", "TI", "AR", "IS", "HA", "FE",
+	"M\xc3\x9c", "\xc3\x89\x41", "\xd0\xa0\xd0\x98", "\xd0\x92\xd0\x90",
+	"\xd0\x81\xd0\x9b", "\xd0\xaf\xd0\xa9", "\xc3\x98Y", "\xc3\x87O",
+};
+
+#define N_SYL (FT_ARRAY_SIZE(syl_lower))
+_Static_assert(FT_ARRAY_SIZE(syl_lower) == 32, "5 bits per syllable");
+_Static_assert(FT_ARRAY_SIZE(syl_upper) == 32, "5 bits per syllable");
+
+static const char *const seps[] = {
+	" ", " ", " ", "  ", "-", ", ", "\t", "\n", " (", ") ", "/", ". ",
+	"'", "\"",
+};
+/* clang-format on */
+
+struct name {
+	uint64_t w[NAME_MAX_WORDS];
+	size_t n;
+};
+
+struct tok {
+	uint64_t id;
+	size_t b, e;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static size_t below(uint64_t *s, size_t n)
+{
+	return (size_t)(rnd(s) % n);
+}
+
+/* A word id: the syllable count in the top bits, 5 bits per syllable. */
+static uint64_t word_new(uint64_t *s, size_t nsyl)
+{
+	uint64_t id = nsyl;
+	size_t i;
+
+	for (i = 0; i < nsyl; i++)
+		id = id << 5 | below(s, N_SYL);
+	return id;
+}
+
+static size_t word_nsyl(uint64_t id)
+{
+	size_t n = 0;
+
+	while (id >> (5 * (n + 1)))
+		n++;
+	return (size_t)(id >> (5 * n));
+}
+
+/* Appends word id in random case (per syllable). */
+static void word_render(struct ft_buf *b, uint64_t *s, uint64_t id)
+{
+	size_t n = word_nsyl(id), i, k;
+
+	for (i = n; i > 0; i--) {
+		k = (size_t)(id >> (5 * (i - 1))) & 31;
+		ft_buf_adds(b, below(s, 3) ? syl_lower[k] : syl_upper[k]);
+	}
+}
+
+/* Appends a syllable to a word, if it has room. */
+static uint64_t word_extend(uint64_t *s, uint64_t id)
+{
+	size_t n = word_nsyl(id);
+	uint64_t low = id & ((1ull << (5 * n)) - 1);
+
+	if (n == WORD_MAX_SYL)
+		return id;
+	return ((uint64_t)(n + 1) << (5 * (n + 1))) | low << 5 |
+	       below(s, N_SYL);
+}
+
+/* Glues word b onto the end of *a, if the result has room. */
+static bool word_glue(uint64_t *a, uint64_t b)
+{
+	size_t na = word_nsyl(*a), nb = word_nsyl(b), n = na + nb;
+
+	if (n > WORD_MAX_SYL)
+		return false;
+	*a = (uint64_t)n << (5 * n) |
+	     (*a & ((1ull << (5 * na)) - 1)) << (5 * nb) |
+	     (b & ((1ull << (5 * nb)) - 1));
+	return true;
+}
+
+static void name_new(uint64_t *s, struct name *nm)
+{
+	static const size_t nwords[] = {1, 1, 2, 2, 2, 2, 3, 3, 4, 5};
+	size_t i;
+
+	nm->n = nwords[below(s, FT_ARRAY_SIZE(nwords))];
+	for (i = 0; i < nm->n; i++)
+		nm->w[i] = word_new(s, below(s, 4) ? 3 : 4);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	const struct name *x = a, *y = b;
+	size_t i;
+
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	for (i = 0; i < x->n; i++)
+		if (x->w[i] != y->w[i])
+			return x->w[i] < y->w[i] ? -1 : 1;
+	return 0;
+}
+
+static void list_render(struct ft_buf *b, uint64_t *s, const struct name *names,
+			size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (below(s, 500) == 0)
+			ft_buf_adds(b, "# a comment\n\n");
+		for (j = 0; j < names[i].n; j++) {
+			if (j)
+				ft_buf_adds(b, below(s, 4) ? " " : "-");
+			word_render(b, s, names[i].w[j]);
+		}
+		ft_buf_addc(b, '\n');
+	}
+}
+
+struct text {
+	struct ft_buf buf;
+	struct tok tok[TEXT_MAX_TOKENS];
+	size_t ntok;
+};
+
+static void text_word(struct text *t, uint64_t *s, uint64_t id)
+{
+	if (t->ntok == TEXT_MAX_TOKENS)
+		return;
+	if (t->buf.len)
+		ft_buf_adds(&t->buf, seps[below(s, FT_ARRAY_SIZE(seps))]);
+	t->tok[t->ntok].id = id;
+	t->tok[t->ntok].b = t->buf.len;
+	word_render(&t->buf, s, id);
+	t->tok[t->ntok].e = t->buf.len;
+	t->ntok++;
+}
+
+/* A listed name, or a near miss of one: longer word, word missing, glued
+ * words, one syllable changed. */
+static void text_name(struct text *t, uint64_t *s, const struct name *nm)
+{
+	struct name v = *nm;
+	size_t i, k = below(s, v.n);
+
+	switch (below(s, 6)) {
+	case 0:
+		v.w[k] = word_extend(s, v.w[k]);
+		break;
+	case 1:
+		if (v.n > 1)
+			memmove(&v.w[k], &v.w[k + 1],
+				(--v.n - k) * sizeof(v.w[0]));
+		break;
+	case 2:
+		if (k + 1 < v.n && word_glue(&v.w[k], v.w[k + 1]))
+			memmove(&v.w[k + 1], &v.w[k + 2],
+				(--v.n - k - 1) * sizeof(v.w[0]));
+		break;
+	case 3:
+		v.w[k] ^= 1;
+		break;
+	}
+	for (i = 0; i < v.n; i++)
+		text_word(t, s, v.w[i]);
+}
+
+static void text_new(struct text *t, uint64_t *s, const struct name *names,
+		     size_t n)
+{
+	ft_buf_reset(&t->buf);
+	t->ntok = 0;
+	while (t->buf.len < 300) {
+		if (below(s, 20) == 0)
+			text_name(t, s, &names[below(s, n)]);
+		else if (below(s, 10) == 0)
+			text_word(t, s, word_new(s, 3));
+		else
+			text_word(t, s, word_new(s, 1 + below(s, 2)));
+	}
+	ck_assert(ft_buf_ok(&t->buf));
+}
+
+static bool name_tail_eq(const struct name *nm, const struct text *t, size_t i)
+{
+	size_t j;
+
+	for (j = 1; j < nm->n; j++)
+		if (nm->w[j] != t->tok[i + j].id)
+			return false;
+	return true;
+}
+
+/* Leftmost-longest over all names, from token `from`, by brute force. */
+static bool ref_find(const struct name *names, size_t n, const struct text *t,
+		     size_t from, size_t *ti, size_t *tk)
+{
+	size_t i, j, best;
+
+	for (i = from; i < t->ntok; i++) {
+		best = 0;
+		for (j = 0; j < n; j++) {
+			if (names[j].n <= best || names[j].n > t->ntok - i)
+				continue;
+			if (names[j].w[0] != t->tok[i].id)
+				continue;
+			if (names[j].n == 1 || name_tail_eq(&names[j], t, i))
+				best = names[j].n;
+		}
+		if (best) {
+			*ti = i;
+			*tk = best;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Walks all matches of t (from = end of the previous one) with the list
+ * and with the reference; they must agree.  Returns the number of matches.
+ */
+static size_t check_text(const struct ft_wordlist *wl, const struct name *names,
+			 size_t n, const struct text *t)
+{
+	size_t from = 0, ft = 0, start, len, ti, tk, hits = 0;
+	bool got, want;
+
+	for (;;) {
+		got = ft_wordlist_find(wl, t->buf.data, t->buf.len, from,
+				       &start, &len);
+		want = ref_find(names, n, t, ft, &ti, &tk);
+		ck_assert_msg(got == want,
+			      "from %zu: found %d, reference %d in '%s'", from,
+			      got, want, t->buf.data);
+		if (!got)
+			return hits;
+		ck_assert_msg(start == t->tok[ti].b &&
+				      len == t->tok[ti + tk - 1].e - start,
+			      "span %zu+%zu, reference %zu+%zu in '%s'", start,
+			      len, t->tok[ti].b, t->tok[ti + tk - 1].e - start,
+			      t->buf.data);
+		from = start + len;
+		ft = ti + tk;
+		hits++;
+	}
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static size_t count_unique(const struct name *names, size_t n)
+{
+	struct name *sorted = malloc(n * sizeof(*sorted));
+	size_t i, uniq = 0;
+
+	ck_assert_ptr_nonnull(sorted);
+	memcpy(sorted, names, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), name_cmp);
+	for (i = 0; i < n; i++)
+		if (i == 0 || name_cmp(&sorted[i - 1], &sorted[i]) != 0)
+			uniq++;
+	free(sorted);
+	return uniq;
+}
+
+START_TEST(test_scale)
+{
+	uint64_t seed = 0x5eed2024;
+	struct name *names = calloc(N_NAMES, sizeof(*names));
+	struct ft_buf list = FT_BUF_INIT;
+	struct ft_wordlist *wl = NULL;
+	struct text t = {.buf = FT_BUF_INIT};
+	size_t i, hits = 0, quiet = 0, k;
+	char err[128];
+	double t0;
+
+	ck_assert_ptr_nonnull(names);
+	for (i = 0; i < N_NAMES; i++)
+		name_new(&seed, &names[i]);
+	list_render(&list, &seed, names, N_NAMES);
+	ck_assert(ft_buf_ok(&list));
+	t0 = now_ms();
+	ck_assert_msg(ft_wordlist_parse("synthetic", list.data, list.len, &wl,
+					err, sizeof(err)) == 0,
+		      "%s", err);
+	printf("wordlist: %d names (%zu bytes) loaded in %.2f ms\n", N_NAMES,
+	       list.len, now_ms() - t0);
+	ck_assert_uint_eq(ft_wordlist_size(wl), count_unique(names, N_NAMES));
+	for (i = 0; i < N_TEXTS; i++) {
+		text_new(&t, &seed, names, N_NAMES);
+		k = check_text(wl, names, N_NAMES, &t);
+		hits += k;
+		quiet += k == 0;
+	}
+	printf("wordlist: %d texts, %zu matches, %zu texts without\n", N_TEXTS,
+	       hits, quiet);
+	ck_assert_uint_gt(hits, N_TEXTS / 2);
+	ck_assert_uint_gt(quiet, 0);
+	ft_buf_release(&t.buf);
+	ft_buf_release(&list);
+	ft_wordlist_free(wl);
+	free(names);
+}
+END_TEST
+
+Suite *ft_wordlist_suite(void)
+{
+	Suite *s = suite_create("wordlist");
+	TCase *tc;
+
+	tc = tcase_create("find");
+	tcase_add_loop_test(tc, test_find, 0, (int)FT_ARRAY_SIZE(find_cases));
+	tcase_add_test(tc, test_find_length_bounded);
+	tcase_add_test(tc, test_find_all);
+	tcase_add_test(tc, test_nul_in_text);
+	tcase_add_test(tc, test_null_safe);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_add_test(tc, test_comments_and_blanks);
+	tcase_add_test(tc, test_crlf_and_bom);
+	tcase_add_test(tc, test_duplicates);
+	tcase_add_loop_test(tc, test_parse_errors, 0,
+			    (int)FT_ARRAY_SIZE(parse_errors));
+	tcase_add_test(tc, test_sixteen_words);
+	tcase_add_test(tc, test_load_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("scale");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_scale);
+	suite_add_tcase(s, tc);
+	return s;
+}
