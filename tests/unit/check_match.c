@@ -78,7 +78,7 @@ static struct ft_ruleset *load_mode(const char *text, bool no_jit,
 #define JSON FT_FORMAT_JSON
 #define TEXT FT_FORMAT_TEXT
 #define OK FT_MERR_NONE
-#define BAD FT_MERR_BAD_JSON
+#define BAD FT_MERR_PARSE
 
 struct want_hit {
 	int rule;
@@ -94,7 +94,7 @@ static const struct match_case {
 	size_t n;
 	struct want_hit hits[NRULES];
 	enum ft_severity severity; /* when n > 0 */
-	const char *json_error;	   /* expected res.json_error */
+	const char *parse_error;	   /* expected res.parse_error */
 } cases[] = {
 	/* whole-record rules */
 	{TEXT, S("nothing here"), 0, {{0, OK}}, 0, ""},
@@ -170,26 +170,26 @@ static const struct match_case {
 	 3,
 	 {{F1, BAD}, {F2, BAD}, {F3, BAD}},
 	 FT_SEV_HIGH,
-	 "byte 8: unexpected end of input"},
+	 "record is not valid JSON: byte 8: unexpected end of input"},
 	{JSON,
 	 S("not json"),
 	 3,
 	 {{F1, BAD}, {F2, BAD}, {F3, BAD}},
 	 FT_SEV_HIGH,
-	 "byte 0: invalid literal"},
+	 "record is not valid JSON: byte 0: invalid literal"},
 	/* ... while whole-record rules are still evaluated */
 	{JSON,
 	 S("{\"note\":\"secret\",}"),
 	 4,
 	 {{W1, OK}, {F1, BAD}, {F2, BAD}, {F3, BAD}},
 	 FT_SEV_HIGH,
-	 "byte 17: expected string key"},
+	 "record is not valid JSON: byte 17: expected string key"},
 	{JSON,
 	 S("{\"k\":\"BEGIN PRIVATE KEY \xff\"}"),
 	 4,
 	 {{F1, BAD}, {F2, BAD}, {W2, OK}, {F3, BAD}},
 	 FT_SEV_CRITICAL,
-	 "byte 24: invalid UTF-8 in string"},
+	 "record is not valid JSON: byte 24: invalid UTF-8 in string"},
 	/* invalid UTF-8 does not stop a match elsewhere in the record */
 	{TEXT, S("\xff\xfe\xc3 secret \xc3"), 1, {{W1, OK}}, FT_SEV_LOW, ""},
 	{TEXT, S("\xffsecret"), 1, {{W1, OK}}, FT_SEV_LOW, ""},
@@ -229,7 +229,7 @@ static void check_result(const struct match_case *t,
 	ck_assert_uint_eq(res->errors, errors);
 	if (t->n)
 		ck_assert_int_eq(res->severity, t->severity);
-	ck_assert_str_eq(res->json_error, t->json_error);
+	ck_assert_str_eq(res->parse_error, t->parse_error);
 }
 
 START_TEST(test_match)
@@ -258,7 +258,7 @@ END_TEST
 /*
  * One context and one result reused over many records, in a
  * pseudo-random order and in one rewritten buffer, give exactly the
- * results of the table: nothing (field cache, json_error, hits, errors)
+ * results of the table: nothing (field cache, parse_error, hits, errors)
  * leaks from one record to the next.
  */
 START_TEST(test_reuse)
@@ -311,13 +311,13 @@ START_TEST(test_field_cache)
 						 sizeof(buf) - 1, &res),
 				 i % 2 ? 0 : 1);
 	}
-	/* a bad record, then a good one: json_error and errors are reset */
+	/* a bad record, then a good one: parse_error and errors are reset */
 	ck_assert_int_eq(ft_match_record(ctx, rs, JSON, S("{"), &res), 3);
 	ck_assert_uint_eq(res.errors, 3);
-	ck_assert_str_ne(res.json_error, "");
+	ck_assert_str_ne(res.parse_error, "");
 	ck_assert_int_eq(ft_match_record(ctx, rs, JSON, S("{}"), &res), 0);
 	ck_assert_uint_eq(res.errors, 0);
-	ck_assert_str_eq(res.json_error, "");
+	ck_assert_str_eq(res.parse_error, "");
 	ck_assert_int_eq(
 		ft_match_record(ctx, rs, JSON, hit, sizeof(hit) - 1, &res), 1);
 	ck_assert_uint_eq(res.hits[0].rule, F1);
@@ -468,7 +468,7 @@ START_TEST(test_names)
 {
 	static const enum ft_match_error errs[] = {
 		FT_MERR_NONE, FT_MERR_LIMIT,	FT_MERR_JIT_STACK,
-		FT_MERR_HEAP, FT_MERR_BAD_JSON, FT_MERR_ENGINE,
+		FT_MERR_HEAP, FT_MERR_PARSE, FT_MERR_ENGINE,
 	};
 	size_t i, j;
 
