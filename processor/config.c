@@ -49,6 +49,8 @@ static const struct key_def {
 	 "secret key of redact = hash tokens (keep it stable across restarts)"},
 	{"match.limit", KEY_INT, false, "1000000", 1000, 100000000, NULL,
 	 "PCRE2 match limit per rule and record; hitting it flags the record"},
+	{"match.jit", KEY_ENUM, false, "auto", 0, 0, "auto|off",
+	 "auto: PCRE2 JIT where the platform allows; off: interpreter only"},
 	{"match.heap.limit.kb", KEY_INT, false, "65536", 64, 4194304, NULL,
 	 "PCRE2 interpreter heap limit per match, KiB"},
 	{"shutdown.timeout.ms", KEY_INT, false, "30000", 0, 3600000, NULL,

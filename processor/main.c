@@ -65,7 +65,7 @@ static void install_signals(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: flagtap <command> [options]\n"
+		"usage: flagtap [--no-jit] <command> [options]\n"
 		"\n"
 		"commands:\n"
 		"  run -c FILE [-X key=value]... [--dump-config] "
@@ -119,6 +119,9 @@ static size_t print_diags(const struct ft_diags *d)
 	return d->errors;
 }
 
+/* Options of commands that load rules without a config (--no-jit). */
+static struct ft_rules_opts cli_rules_opts;
+
 static int load_rules(const char *path, const struct ft_rules_opts *opts,
 		      struct ft_ruleset **rs)
 {
@@ -126,7 +129,7 @@ static int load_rules(const char *path, const struct ft_rules_opts *opts,
 	int rc;
 
 	ft_diags_init(&d);
-	rc = ft_ruleset_load(path, opts, rs, &d);
+	rc = ft_ruleset_load(path, opts ? opts : &cli_rules_opts, rs, &d);
 	print_diags(&d);
 	ft_diags_release(&d);
 	return rc;
@@ -139,6 +142,7 @@ static void rules_opts_from(const struct ft_config *cfg,
 	o->match_limit = (uint32_t)ft_config_get_int(cfg, "match.limit");
 	o->heap_limit_kb =
 		(uint32_t)ft_config_get_int(cfg, "match.heap.limit.kb");
+	o->no_jit = !strcmp(ft_config_get(cfg, "match.jit"), "off");
 }
 
 /* Warns about field rules on a pipeline whose topics are all text. */
@@ -620,7 +624,16 @@ static int cmd_scan(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const char *cmd;
+
+	ft_rules_opts_default(&cli_rules_opts);
+	if (argc > 1 && !strcmp(argv[1], "--no-jit")) {
+		/* the PCRE2 interpreter only, as under MemoryDenyWriteExecute */
+		cli_rules_opts.no_jit = true;
+		argc--;
+		argv++;
+	}
+	cmd = argc > 1 ? argv[1] : NULL;
 
 	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "-h")) {
