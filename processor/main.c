@@ -628,7 +628,8 @@ int main(int argc, char **argv)
 
 	ft_rules_opts_default(&cli_rules_opts);
 	if (argc > 1 && !strcmp(argv[1], "--no-jit")) {
-		/* the PCRE2 interpreter only, as under MemoryDenyWriteExecute */
+		/* the PCRE2 interpreter only, as under MemoryDenyWriteExecute
+		 */
 		cli_rules_opts.no_jit = true;
 		argc--;
 		argv++;

@@ -147,10 +147,10 @@ static void on_fail(void *opaque, const struct ft_rule *r,
 
 	ft_diags_add(fc->diags, false, "%s:%d: rule %s: %s %s", r->file,
 		     t->line, r->id, example ? "example" : "counter",
-		     outcome < 0 ? ft_match_error_name(
-					   (enum ft_match_error)-outcome)
-		     : example  ? "does not fire"
-				: "fires");
+		     outcome < 0 ? ft_match_error_name((enum ft_match_error) -
+						       outcome)
+		     : example	 ? "does not fire"
+				 : "fires");
 }
 
 int ft_reloader_load(struct ft_reloader *rl, struct ft_ruleset **out,

@@ -30,8 +30,7 @@ struct scanner {
 	const char *name;
 };
 
-static int one(struct scanner *sc, const char *line, size_t len,
-	       int64_t lineno)
+static int one(struct scanner *sc, const char *line, size_t len, int64_t lineno)
 {
 	struct ft_envelope_opts eo = {SIZE_MAX, sc->o->salt, sc->o->salt_len};
 	struct ft_source src = {.file = sc->name, .offset = lineno};
@@ -59,8 +58,7 @@ static int one(struct scanner *sc, const char *line, size_t len,
 	return FT_OK;
 }
 
-static int lines(struct scanner *sc, FILE *f, char *errstr,
-		 size_t errstr_size)
+static int lines(struct scanner *sc, FILE *f, char *errstr, size_t errstr_size)
 {
 	char *line = NULL;
 	size_t cap = 0;

@@ -14,9 +14,10 @@
 
 enum ft_check {
 	FT_CHECK_NONE,
-	FT_CHECK_LUHN,           /* payment card numbers: 12-19 digits, Luhn */
-	FT_CHECK_IBAN,           /* ISO 13616 IBAN: country length, mod 97 */
-	FT_CHECK_CN_RESIDENT_ID, /* GB 11643-1999, 18 chars, ISO 7064 MOD 11-2 */
+	FT_CHECK_LUHN,		 /* payment card numbers: 12-19 digits, Luhn */
+	FT_CHECK_IBAN,		 /* ISO 13616 IBAN: country length, mod 97 */
+	FT_CHECK_CN_RESIDENT_ID, /* GB 11643-1999, 18 chars, ISO 7064 MOD 11-2
+				  */
 };
 
 /* "luhn", "iban", "cn-resident-id"; returns -1 when unknown. */

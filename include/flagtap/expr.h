@@ -48,8 +48,8 @@ struct ft_expr;
  * the record has no such field, or another negative FT_E* code when the
  * record cannot be read (the evaluation then fails with that code).
  */
-typedef int (*ft_expr_lookup_fn)(void *ctx, const char *field,
-				 const char **val, size_t *len);
+typedef int (*ft_expr_lookup_fn)(void *ctx, const char *field, const char **val,
+				 size_t *len);
 
 /*
  * Compiles [src, src+len).  Returns 0 and *out (free with ft_expr_free()),

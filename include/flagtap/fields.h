@@ -26,8 +26,8 @@
  * Returns 0, FT_ENOENT when absent, or FT_EINVAL for an unterminated quote
  * (with "byte N: problem" in errstr).
  */
-int ft_logfmt_find(const char *s, size_t n, const char *key,
-		   struct ft_buf *out, char *errstr, size_t errstr_size);
+int ft_logfmt_find(const char *s, size_t n, const char *key, struct ft_buf *out,
+		   char *errstr, size_t errstr_size);
 
 /*
  * Like ft_logfmt_find(), and also returns where the value is in the

@@ -24,10 +24,10 @@
 #include "flagtap/rules.h"
 
 struct ft_import_report {
-	size_t rules_in;   /* rules in the source */
-	size_t rules_out;  /* rules written */
-	size_t skipped;    /* rules that could not be converted at all */
-	size_t degraded;   /* rules written with something dropped */
+	size_t rules_in;  /* rules in the source */
+	size_t rules_out; /* rules written */
+	size_t skipped;	  /* rules that could not be converted at all */
+	size_t degraded;  /* rules written with something dropped */
 };
 
 /*

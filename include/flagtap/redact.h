@@ -59,8 +59,8 @@ int ft_redact_apply(const char *rec, size_t len, bool json,
 		    size_t salt_len, struct ft_buf *out, struct ft_buf *tokens);
 
 /* Writes the token for [s, s+n): "[h:" 16 hex "]" and a NUL (21 bytes). */
-void ft_redact_token(const void *salt, size_t salt_len, const char *s,
-		     size_t n, char out[21]);
+void ft_redact_token(const void *salt, size_t salt_len, const char *s, size_t n,
+		     char out[21]);
 
 /* HMAC-SHA-256 (RFC 2104) of msg under key. */
 void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,

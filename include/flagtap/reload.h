@@ -22,7 +22,7 @@ struct ft_reloader {
 	int interval_ms; /* 0: never poll */
 	int64_t next_check_ms;
 	uint64_t fingerprint; /* of the files behind the rule set in use */
-	char **lists;         /* list files of the rule set in use */
+	char **lists;	      /* list files of the rule set in use */
 	size_t nlists;
 };
 

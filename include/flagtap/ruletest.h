@@ -16,8 +16,8 @@
 #include "flagtap/rules.h"
 
 struct ft_rules_test_report {
-	size_t rules;    /* rules with at least one example or counter */
-	size_t passed;   /* examples and counters that behaved */
+	size_t rules;  /* rules with at least one example or counter */
+	size_t passed; /* examples and counters that behaved */
 	size_t failed;
 	size_t untested; /* enabled rules with neither */
 };
