@@ -205,6 +205,22 @@ static void add_source(struct ft_buf *out, const struct ft_source *src)
 	ft_buf_adds(out, "},");
 }
 
+/*
+ * True when a rule that redacts could not be evaluated: what it would have
+ * removed is unknown, so the record must not be forwarded at all.
+ */
+static bool redactor_failed(const struct ft_ruleset *rs,
+			    const struct ft_match_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->n; i++)
+		if (res->hits[i].error != FT_MERR_NONE &&
+		    rs->rules[res->hits[i].rule].redact != FT_REDACT_NONE)
+			return true;
+	return false;
+}
+
 int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res,
 			 const struct ft_source *src, enum ft_format format,
@@ -233,7 +249,14 @@ int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 	ft_buf_addf(out, "\"ruleset\":\"%s\",\"flagged_at\":", rs->hash);
 	add_time(out, flagged_at_ms);
 	ft_buf_addf(out, ",\"format\":\"%s\",", ft_format_name(format));
-	add_record(out, format, rec ? rec : "", len, o->head_max);
+	if (redactor_failed(rs, res))
+		ft_buf_addf(
+			out,
+			"\"record\":null,\"record_withheld\":\"a rule that "
+			"redacts could not be evaluated\",\"record_bytes\":%zu",
+			len);
+	else
+		add_record(out, format, rec ? rec : "", len, o->head_max);
 	if (res->nredact)
 		ft_buf_adds(out, ",\"redacted\":true");
 	if (tokens.len) {

@@ -799,9 +799,12 @@ static int parse_format(const char *s)
 	return ft_format_parse(s);
 }
 
+/* "none" is ft_check_parse()'s name for no check, not a rule's choice */
 static int parse_check(const char *s)
 {
-	return ft_check_parse(s);
+	int c = ft_check_parse(s);
+
+	return c > 0 ? c : -1;
 }
 
 static int parse_redact(const char *s)
@@ -1144,8 +1147,10 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 		ft_ruleset_free(rs);
 		return FT_EINVAL;
 	}
-	/* list files follow the rule files in the hashed byte stream */
-	ft_sha256_update(&sha, ps.lists_bytes.data, ps.lists_bytes.len);
+	/* list files follow the rule files in the hashed byte stream (data
+	 * is NULL when there are none: memcpy(.., NULL, 0) is undefined) */
+	if (ps.lists_bytes.len)
+		ft_sha256_update(&sha, ps.lists_bytes.data, ps.lists_bytes.len);
 	ft_buf_release(&ps.lists_bytes);
 	ft_sha256_final(&sha, digest);
 	memcpy(rs->hash, "sha256:", 7);

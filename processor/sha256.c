@@ -82,6 +82,8 @@ void ft_sha256_update(struct ft_sha256 *c, const void *p, size_t n)
 	const unsigned char *in = p;
 	size_t take;
 
+	if (!n)
+		return; /* (NULL, 0) is a valid empty update */
 	c->nbytes += n;
 	if (c->fill) {
 		take = 64 - c->fill < n ? 64 - c->fill : n;

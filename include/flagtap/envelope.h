@@ -83,7 +83,10 @@ struct ft_envelope_opts {
  * spans (rules with `redact`), the record is redacted before it is
  * embedded (the digest of a cut record is of the redacted bytes), the
  * envelope says "redacted":true, and hash tokens are listed in
- * "redaction_tokens".
+ * "redaction_tokens".  When a rule that redacts could not be evaluated
+ * (its hit carries an error), what it would have removed is unknown: the
+ * record is withheld ("record":null, "record_withheld":<why>,
+ * "record_bytes":<len>), so reviewers still see where it came from.
  */
 int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res,

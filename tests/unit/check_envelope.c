@@ -788,6 +788,44 @@ START_TEST(test_decode_minimal)
 }
 END_TEST
 
+/*
+ * A rule that redacts but could not be evaluated leaves nothing known to
+ * redact: the record is withheld, never forwarded in clear.
+ */
+START_TEST(test_withheld)
+{
+	static const char *name = "r.rules",
+			  *text = "[rule R]\ntitle = card\nseverity = high\n"
+				  "pattern = (\\d{16})\nredact = mask\n";
+	static const char rec[] = "pan 4539148803436467 cvv 391";
+	struct ft_hit hits[] = {{0, FT_MERR_LIMIT, PCRE2_ERROR_MATCHLIMIT}};
+	struct ft_ruleset *red = NULL;
+	struct ft_match_result res;
+	struct ft_diags d;
+	struct ft_buf env = FT_BUF_INIT;
+
+	ft_diags_init(&d);
+	ck_assert_int_eq(
+		ft_ruleset_load_buffers(&name, &text, 1, NULL, &red, &d), 0);
+	ft_diags_release(&d);
+	ft_match_result_init(&res);
+	res.hits = hits;
+	res.n = res.cap = 1;
+	res.errors = 1;
+	res.severity = FT_SEV_HIGH;
+	ck_assert_int_eq(ft_envelope_build(&env, red, &res, &SRC,
+					   FT_FORMAT_TEXT, rec, sizeof(rec) - 1,
+					   FLAGGED_MS),
+			 0);
+	ck_assert_int_eq(ft_json_validate(env.data, env.len, NULL, 0), 0);
+	expect_raw(&env, "record", FT_JSON_NULL, "null");
+	ck_assert_ptr_null(strstr(env.data, "4539"));
+	ck_assert_ptr_nonnull(strstr(env.data, "\"record_withheld\":"));
+	ft_buf_release(&env);
+	ft_ruleset_free(red);
+}
+END_TEST
+
 Suite *ft_envelope_suite(void)
 {
 	Suite *s = suite_create("envelope");
@@ -800,6 +838,7 @@ Suite *ft_envelope_suite(void)
 	tcase_add_loop_test(tc, test_binary_record, 0, 2);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_error_hits);
+	tcase_add_test(tc, test_withheld);
 	tcase_add_test(tc, test_from_match);
 	tcase_add_test(tc, test_rule_ids);
 	tcase_add_test(tc, test_truncated);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flagtap/common.h"
 #include "flagtap/match.h"
@@ -94,7 +95,7 @@ static const struct match_case {
 	size_t n;
 	struct want_hit hits[NRULES];
 	enum ft_severity severity; /* when n > 0 */
-	const char *parse_error;	   /* expected res.parse_error */
+	const char *parse_error;   /* expected res.parse_error */
 } cases[] = {
 	/* whole-record rules */
 	{TEXT, S("nothing here"), 0, {{0, OK}}, 0, ""},
@@ -467,7 +468,7 @@ END_TEST
 START_TEST(test_names)
 {
 	static const enum ft_match_error errs[] = {
-		FT_MERR_NONE, FT_MERR_LIMIT,	FT_MERR_JIT_STACK,
+		FT_MERR_NONE, FT_MERR_LIMIT, FT_MERR_JIT_STACK,
 		FT_MERR_HEAP, FT_MERR_PARSE, FT_MERR_ENGINE,
 	};
 	size_t i, j;
@@ -511,6 +512,847 @@ START_TEST(test_no_fields)
 }
 END_TEST
 
+/* ---- the extended language ---------------------------------------- */
+
+/* Every ruleset below loads with this date, for `expires`. */
+#define TODAY 20260101
+
+#define LOGFMT FT_FORMAT_LOGFMT
+#define FIX FT_FORMAT_FIX
+
+static struct ft_ruleset *load_ext(const char *text, bool no_jit,
+				   uint32_t match_limit)
+{
+	struct ft_rules_opts o;
+
+	ft_rules_opts_default(&o);
+	o.no_jit = no_jit;
+	o.today = TODAY;
+	if (match_limit)
+		o.match_limit = match_limit;
+	return load(text, &o);
+}
+
+static pcre2_code *compile_extract(const char *src)
+{
+	PCRE2_SIZE off;
+	pcre2_code *code;
+	int ecode;
+
+	if (!src)
+		return NULL;
+	code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
+			     &ecode, &off, NULL);
+	ck_assert_msg(code != NULL, "extract %s does not compile", src);
+	return code;
+}
+
+static int rule_index(const struct ft_ruleset *rs, const char *id, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (strlen(rs->rules[i].id) == n &&
+		    !strncmp(rs->rules[i].id, id, n))
+			return (int)i;
+	ck_abort_msg("no rule %.*s", (int)n, id);
+	return -1;
+}
+
+/*
+ * Parses "ID ID=parse ID=limit" into per-rule expectations: want[i] is
+ * 1 (plain hit), -(enum ft_match_error) (error hit) or 0.  Returns the
+ * number of hits.
+ */
+static size_t expected_hits(const struct ft_ruleset *rs, const char *spec,
+			    int *want)
+{
+	const char *p = spec, *e, *eq;
+	size_t n = 0, i;
+	int r;
+
+	for (i = 0; i < rs->nrules; i++)
+		want[i] = 0;
+	while (*p) {
+		for (e = p; *e && *e != ' '; e++)
+			;
+		eq = memchr(p, '=', (size_t)(e - p));
+		r = rule_index(rs, p, (size_t)((eq ? eq : e) - p));
+		if (!eq)
+			want[r] = 1;
+		else if (!strncmp(eq + 1, "parse", 5))
+			want[r] = -FT_MERR_PARSE;
+		else if (!strncmp(eq + 1, "limit", 5))
+			want[r] = -FT_MERR_LIMIT;
+		else
+			ck_abort_msg("bad spec %s", spec);
+		n++;
+		p = *e ? e + 1 : e;
+	}
+	return n;
+}
+
+/*
+ * Checks res against spec, and ft_match_rule() on every rule against
+ * the same expectations: one rule alone gives what it gave in the run.
+ */
+static void check_hits(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		       const struct ft_record *rec,
+		       const struct ft_match_result *res, int rc,
+		       const char *spec, const char *what)
+{
+	enum ft_match_error err;
+	int want[16];
+	size_t n, i, k = 0;
+
+	ck_assert_uint_le(rs->nrules, FT_ARRAY_SIZE(want));
+	n = expected_hits(rs, spec, want);
+	ck_assert_msg(rc == (int)n, "%s: %d hits, want '%s'", what, rc, spec);
+	for (i = 0; i < rs->nrules; i++) {
+		if (!want[i])
+			continue;
+		ck_assert_msg(res->hits[k].rule == i,
+			      "%s: hit %zu is %s, want '%s'", what, k,
+			      rs->rules[res->hits[k].rule].id, spec);
+		err = want[i] < 0 ? (enum ft_match_error)(-want[i])
+				  : FT_MERR_NONE;
+		ck_assert_msg(res->hits[k].error == err,
+			      "%s: rule %s error %d, want '%s'", what,
+			      rs->rules[i].id, res->hits[k].error, spec);
+		k++;
+	}
+	/* disabled rules: ft_match_rule() evaluates them (test_disabled) */
+	for (i = 0; i < rs->nrules; i++)
+		ck_assert_msg(!rs->rules[i].enabled ||
+				      ft_match_rule(ctx, rs, i, rec) == want[i],
+			      "%s: ft_match_rule(%s) = %d, want '%s'", what,
+			      rs->rules[i].id, ft_match_rule(ctx, rs, i, rec),
+			      spec);
+}
+
+/* `when` alone, `when` and a pattern, and `when` failing closed. */
+static const char WHEN_RULES[] = "[rule BIG]\n"
+				 "title = amount at the threshold\n"
+				 "severity = low\n"
+				 "when = amount >= 50000\n"
+				 "\n"
+				 "[rule USD]\n"
+				 "title = when and a pattern\n"
+				 "severity = high\n"
+				 "when = currency == \"USD\"\n"
+				 "field = memo\n"
+				 "pattern = (?i)urgent\n"
+				 "\n"
+				 "[rule NOLEI]\n"
+				 "title = no LEI\n"
+				 "severity = medium\n"
+				 "when = amount > 0 and not exists lei\n";
+
+/* `keywords` gate the rule on its subject. */
+static const char KW_RULES[] = "[rule KW]\n"
+			       "title = keyword gate\n"
+			       "severity = high\n"
+			       "keywords = akia, asia\n"
+			       "pattern = \\b[A-Z]{4}[0-9A-Z]{16}\\b\n"
+			       "\n"
+			       "[rule KWF]\n"
+			       "title = keyword gate on a field\n"
+			       "severity = low\n"
+			       "field = k\n"
+			       "keywords = Secret\n"
+			       "pattern = x{2}\n";
+
+/* The first capture is the value validated; a rejected candidate does
+ * not end the scan. */
+static const char CARD_RULES[] =
+	"[rule CARD]\n"
+	"title = card\n"
+	"severity = critical\n"
+	"pattern = (?<![\\d-])((?:\\d[ -]?){12,18}\\d)(?![\\d-])\n"
+	"validate = luhn\n"
+	"\n"
+	"[rule CARDCAP]\n"
+	"title = card after card=\n"
+	"severity = high\n"
+	"pattern = card=(\\d{16})(?!\\d)\n"
+	"validate = luhn\n";
+
+static const char IBAN_RULES[] =
+	"[rule IBAN]\n"
+	"title = iban\n"
+	"severity = medium\n"
+	"pattern = \\b([A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: "
+	"?[A-Z0-9]{1,3})?)\\b\n"
+	"validate = iban\n"
+	"\n"
+	"[rule IBANCAP]\n"
+	"title = iban after iban=\n"
+	"severity = medium\n"
+	"pattern = iban=(\\S+)\n"
+	"validate = iban\n";
+
+static const char CNID_RULES[] =
+	"[rule CNID]\n"
+	"title = resident id\n"
+	"severity = high\n"
+	"pattern = (?<![0-9A-Za-z])(\\d{17}[\\dXx])(?![0-9A-Za-z])\n"
+	"validate = cn-resident-id\n";
+
+/*
+ * Exceptions.  SEC-001 is rules/secrets.rules' rule: its unless pattern
+ * used to clobber the outer match data, so a record holding only the
+ * example key looped forever.  Loaded with today = TODAY.
+ */
+static const char UNLESS_RULES[] =
+	"[rule SEC-001]\n"
+	"title = AWS access key id in a log record\n"
+	"severity = high\n"
+	"keywords = akia, asia\n"
+	"pattern = \\b((?:AKIA|ASIA)[0-9A-Z]{16})\\b\n"
+	"unless = ^AKIAIOSFODNN7EXAMPLE$\n"
+	"unless-reason = AWS's documentation example key\n"
+	"redact = hash\n"
+	"\n"
+	"[rule UNL]\n"
+	"title = cards but the test cards\n"
+	"severity = high\n"
+	"pattern = \\b(\\d{16})\\b\n"
+	"unless = ^4111111111111111$\n"
+	"unless = ^5500005555555559$\n"
+	"\n"
+	"[rule EXP-OLD]\n"
+	"title = expired the day before\n"
+	"severity = low\n"
+	"pattern = \\b(\\d{16})\\b\n"
+	"unless = ^4111111111111111$\n"
+	"unless = ^5500005555555559$\n"
+	"expires = 2025-12-31\n"
+	"\n"
+	"[rule EXP-TODAY]\n"
+	"title = expires today: still applies\n"
+	"severity = low\n"
+	"pattern = \\b(\\d{16})\\b\n"
+	"unless = ^4111111111111111$\n"
+	"unless = ^5500005555555559$\n"
+	"expires = 2026-01-01\n"
+	"\n"
+	"[rule UNLCAP]\n"
+	"title = unless sees the capture\n"
+	"severity = low\n"
+	"pattern = key=(\\w+)\n"
+	"unless = ^test$\n";
+
+/* Fields by format, with and without a format prefix. */
+static const char FIELD_RULES[] = "[rule LK]\n"
+				  "title = unprefixed\n"
+				  "severity = low\n"
+				  "field = user\n"
+				  "pattern = ^root$\n"
+				  "\n"
+				  "[rule FXN]\n"
+				  "title = FIX tag number\n"
+				  "severity = low\n"
+				  "field = 55\n"
+				  "pattern = ^IBM$\n"
+				  "\n"
+				  "[rule FXS]\n"
+				  "title = FIX tag name\n"
+				  "severity = low\n"
+				  "field = Symbol\n"
+				  "pattern = ^IBM$\n"
+				  "\n"
+				  "[rule FXP]\n"
+				  "title = fix: only\n"
+				  "severity = low\n"
+				  "field = fix:Symbol\n"
+				  "pattern = ^IBM$\n"
+				  "\n"
+				  "[rule JP]\n"
+				  "title = json: only\n"
+				  "severity = low\n"
+				  "field = json:user\n"
+				  "pattern = ^root$\n"
+				  "\n"
+				  "[rule LP]\n"
+				  "title = logfmt: only\n"
+				  "severity = low\n"
+				  "field = logfmt:user\n"
+				  "pattern = ^root$\n"
+				  "\n"
+				  "[rule CP]\n"
+				  "title = capture: only\n"
+				  "severity = low\n"
+				  "field = capture:user\n"
+				  "pattern = ^root$\n";
+
+#define USER_AT "^(?<user>\\w+)@(?<host>\\S+)$"
+#define FIX_SOH         \
+	"8=FIX.4.4\x01" \
+	"35=D\x01"      \
+	"55=IBM\x01"    \
+	"1=root\x01"
+
+static const struct ext_case {
+	const char *rules;
+	enum ft_format format;
+	const char *rec;
+	size_t len;
+	const char *extract;	 /* text records: the extract pattern */
+	const char *hits;	 /* "ID ID=parse ...", in ruleset order */
+	const char *parse_error; /* a substring of res.parse_error */
+} ext_cases[] = {
+	/* when alone: exact decimals; not a number is not >= */
+	{WHEN_RULES, JSON, S("{\"amount\":\"50000.00\"}"), NULL, "BIG NOLEI",
+	 ""},
+	{WHEN_RULES, JSON, S("{\"amount\":\"49999.99\"}"), NULL, "NOLEI", ""},
+	{WHEN_RULES, JSON, S("{\"amount\":50000}"), NULL, "BIG NOLEI", ""},
+	{WHEN_RULES, JSON, S("{\"amount\":150000.5}"), NULL, "BIG NOLEI", ""},
+	{WHEN_RULES, JSON, S("{\"amount\":\"n/a\",\"memo\":\"90000\"}"), NULL,
+	 "", ""},
+	{WHEN_RULES, JSON, S("{\"amount\":\"50000.00\",\"lei\":\"X\"}"), NULL,
+	 "BIG", ""},
+	{WHEN_RULES, JSON, S("{}"), NULL, "", ""},
+	/* when and a pattern: both must hold */
+	{WHEN_RULES, JSON, S("{\"currency\":\"USD\",\"memo\":\"URGENT wire\"}"),
+	 NULL, "USD", ""},
+	{WHEN_RULES, JSON, S("{\"currency\":\"EUR\",\"memo\":\"urgent\"}"),
+	 NULL, "", ""},
+	{WHEN_RULES, JSON, S("{\"currency\":\"USD\",\"memo\":\"routine\"}"),
+	 NULL, "", ""},
+	{WHEN_RULES, JSON, S("{\"currency\":\"USD\",\"note\":\"urgent\"}"),
+	 NULL, "", ""},
+	/* a record that is not JSON: fail closed */
+	{WHEN_RULES, JSON, S("{\"amount\":"), NULL,
+	 "BIG=parse USD=parse NOLEI=parse", "record is not valid JSON: byte"},
+	{WHEN_RULES, JSON, S("amount=90000"), NULL,
+	 "BIG=parse USD=parse NOLEI=parse", "record is not valid JSON"},
+	/* text without extract has no fields: conditions are false */
+	{WHEN_RULES, TEXT, S("amount=90000 currency=USD urgent"), NULL, "", ""},
+	{WHEN_RULES, LOGFMT, S("amount=90000 currency=USD memo=\"urgent!\""),
+	 NULL, "BIG USD NOLEI", ""},
+
+	/* keywords, in any case, anywhere in the subject */
+	{KW_RULES, TEXT, S("id ABCDQ3EGRTXM5Z7KVW2P"), NULL, "", ""},
+	{KW_RULES, TEXT, S("id AKIAQ3EGRTXM5Z7KVW2P"), NULL, "KW", ""},
+	{KW_RULES, TEXT, S("asia-east ABCDQ3EGRTXM5Z7KVW2P"), NULL, "KW", ""},
+	{KW_RULES, TEXT, S("AsIa ABCDQ3EGRTXM5Z7KVW2P"), NULL, "KW", ""},
+	{KW_RULES, TEXT, S("akia only"), NULL, "", ""},
+	{KW_RULES, JSON, S("{\"note\":\"secret\",\"k\":\"xx\"}"), NULL, "", ""},
+	{KW_RULES, JSON, S("{\"k\":\"my SECRET xx\"}"), NULL, "KWF", ""},
+	{KW_RULES, JSON, S("{\"k\":\"xx\"}"), NULL, "", ""},
+
+	/* validate: decoys before the real value, captures */
+	{CARD_RULES, TEXT,
+	 S("ref 4539 1488 0343 6468 card 4539 1488 0343 6467"), NULL, "CARD",
+	 ""},
+	{CARD_RULES, TEXT, S("4539148803436468 then 4539148803436467"), NULL,
+	 "CARD", ""},
+	{CARD_RULES, TEXT, S("4539148803436468 4539148803436469"), NULL, "",
+	 ""},
+	{CARD_RULES, TEXT, S("card=4539148803436468 card=4539148803436467"),
+	 NULL, "CARD CARDCAP", ""},
+	{CARD_RULES, TEXT, S("card=4539148803436467"), NULL, "CARD CARDCAP",
+	 ""},
+	{CARD_RULES, TEXT, S("card=4539148803436468"), NULL, "", ""},
+	{IBAN_RULES, TEXT,
+	 S("iban ES7921000813610123456780 or ES7921000813610123456789"), NULL,
+	 "IBAN", ""},
+	{IBAN_RULES, TEXT, S("iban ES7921000813610123456780"), NULL, "", ""},
+	{IBAN_RULES, TEXT, S("to GB82 WEST 1234 5698 7654 33 ref"), NULL, "",
+	 ""},
+	{IBAN_RULES, TEXT, S("iban=ES7921000813610123456789"), NULL,
+	 "IBAN IBANCAP", ""},
+	{IBAN_RULES, TEXT,
+	 S("iban=ES7921000813610123456780 iban=GB82WEST12345698765432"), NULL,
+	 "IBAN IBANCAP", ""},
+	{CNID_RULES, TEXT, S("id 110105194912310021 or 11010519491231002X"),
+	 NULL, "CNID", ""},
+	{CNID_RULES, TEXT, S("id 110105194912310021"), NULL, "", ""},
+	{CNID_RULES, TEXT, S("{\"idNumber\":\"310115198001018886\"}"), NULL,
+	 "CNID", ""},
+
+	/* unless: excepted candidates are skipped, the scan ends */
+	{UNLESS_RULES, TEXT, S("see docs: AKIAIOSFODNN7EXAMPLE"), NULL, "", ""},
+	{UNLESS_RULES, TEXT, S("AKIAIOSFODNN7EXAMPLE,AKIAIOSFODNN7EXAMPLE"),
+	 NULL, "", ""},
+	{UNLESS_RULES, TEXT, S("AKIAIOSFODNN7EXAMPLE"), NULL, "", ""},
+	{UNLESS_RULES, TEXT,
+	 S("docs AKIAIOSFODNN7EXAMPLE then AKIAQ3EGRTXM5Z7KVW2P"), NULL,
+	 "SEC-001", ""},
+	{UNLESS_RULES, TEXT, S("4111111111111111 5500005555555559"), NULL,
+	 "EXP-OLD", ""},
+	{UNLESS_RULES, TEXT, S("4111111111111111 4539148803436467"), NULL,
+	 "UNL EXP-OLD EXP-TODAY", ""},
+	{UNLESS_RULES, TEXT, S("5500005555555559"), NULL, "EXP-OLD", ""},
+	{UNLESS_RULES, TEXT, S("key=test"), NULL, "", ""},
+	{UNLESS_RULES, TEXT, S("key=test key=prod"), NULL, "UNLCAP", ""},
+	{UNLESS_RULES, TEXT, S("key=testing"), NULL, "UNLCAP", ""},
+
+	/* fields: JSON */
+	{FIELD_RULES, JSON, S("{\"user\":\"root\"}"), NULL, "LK JP", ""},
+	{FIELD_RULES, JSON, S("{\"user\":\"root\",\"55\":\"IBM\"}"), NULL,
+	 "LK FXN JP", ""},
+	/* logfmt: quoted, last occurrence wins */
+	{FIELD_RULES, LOGFMT, S("ts=1 user=root msg=\"x y\""), NULL, "LK LP",
+	 ""},
+	{FIELD_RULES, LOGFMT, S("user=\"root\" a=1"), NULL, "LK LP", ""},
+	{FIELD_RULES, LOGFMT, S("user=admin user=root"), NULL, "LK LP", ""},
+	{FIELD_RULES, LOGFMT, S("user=root user=admin"), NULL, "", ""},
+	{FIELD_RULES, LOGFMT, S("user=rooty"), NULL, "", ""},
+	{FIELD_RULES, LOGFMT, S("a=1 user=\"root"), NULL,
+	 "LK=parse FXN=parse FXS=parse LP=parse",
+	 "record is not valid logfmt: byte 9: unterminated quoted value"},
+	/* FIX: by number and by name, SOH or '|', first occurrence wins */
+	{FIELD_RULES, FIX, S(FIX_SOH), NULL, "FXN FXS FXP", ""},
+	{FIELD_RULES, FIX, S("8=FIX.4.4|35=D|55=IBM|"), NULL, "FXN FXS FXP",
+	 ""},
+	{FIELD_RULES, FIX, S("8=FIX.4.4|55=IBM|55=MSFT|"), NULL, "FXN FXS FXP",
+	 ""},
+	{FIELD_RULES, FIX, S("8=FIX.4.4|55=MSFT|55=IBM|"), NULL, "", ""},
+	{FIELD_RULES, FIX, S("8=FIX.4.4|garbage|55=IBM|"), NULL,
+	 "LK=parse FXN=parse FXS=parse FXP=parse", "record is not valid FIX"},
+	/* text: named captures of the extract pattern */
+	{FIELD_RULES, TEXT, S("root@db1"), USER_AT, "LK CP", ""},
+	{FIELD_RULES, TEXT, S("admin@db1"), USER_AT, "", ""},
+	{FIELD_RULES, TEXT, S("no at sign"), USER_AT, "", ""},
+	{FIELD_RULES, TEXT, S("root@db1"), NULL, "", ""},
+};
+
+START_TEST(test_ext)
+{
+	const struct ext_case *t = &ext_cases[_i];
+	struct ft_record rec = {t->rec, t->len, t->format, NULL};
+	struct ft_match_result res;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs;
+	pcre2_code *extract = compile_extract(t->extract);
+	char what[64];
+	int mode, rc;
+
+	rec.extract = extract;
+	for (mode = 0; mode < 2; mode++) {
+		snprintf(what, sizeof(what), "case %d (%s)", _i,
+			 mode ? "interpreter" : "jit");
+		rs = load_ext(t->rules, mode == 1, 0);
+		ctx = ft_match_ctx_new(rs);
+		ck_assert_ptr_nonnull(ctx);
+		ft_match_result_init(&res);
+		rc = ft_match_run(ctx, rs, &rec, &res);
+		if (t->parse_error[0])
+			ck_assert_msg(strstr(res.parse_error, t->parse_error),
+				      "%s: parse_error '%s', want '%s'", what,
+				      res.parse_error, t->parse_error);
+		else
+			ck_assert_str_eq(res.parse_error, "");
+		check_hits(ctx, rs, &rec, &res, rc, t->hits, what);
+		ft_match_result_release(&res);
+		ft_match_ctx_free(ctx);
+		ft_ruleset_free(rs);
+	}
+	pcre2_code_free(extract);
+}
+END_TEST
+
+/* ---- redaction spans ---------------------------------------------- */
+
+static const char REDACT_RULES[] =
+	"[rule CARD]\n"
+	"title = card\n"
+	"severity = critical\n"
+	"pattern = (?<![\\d-])((?:\\d[ -]?){12,18}\\d)(?![\\d-])\n"
+	"validate = luhn\n"
+	"redact = keep-last-4\n"
+	"\n"
+	"[rule PLAIN]\n"
+	"title = no redact\n"
+	"severity = low\n"
+	"pattern = secret\n"
+	"\n"
+	"[rule RJM]\n"
+	"title = json memo\n"
+	"severity = low\n"
+	"field = json:memo\n"
+	"pattern = (\\d{4})\n"
+	"redact = mask\n"
+	"\n"
+	"[rule RJP]\n"
+	"title = json pan\n"
+	"severity = low\n"
+	"field = json:pan\n"
+	"pattern = ^(\\d+)$\n"
+	"redact = mask\n"
+	"\n"
+	"[rule RL]\n"
+	"title = logfmt pan\n"
+	"severity = low\n"
+	"field = logfmt:pan\n"
+	"pattern = (\\d{4}(?: ?\\d{4}){3})\n"
+	"redact = mask\n"
+	"\n"
+	"[rule RF]\n"
+	"title = FIX account\n"
+	"severity = low\n"
+	"field = fix:Account\n"
+	"pattern = (\\d{4})$\n"
+	"redact = mask\n"
+	"\n"
+	"[rule RT]\n"
+	"title = text capture\n"
+	"severity = low\n"
+	"field = capture:pwd\n"
+	"pattern = ^(.+)$\n"
+	"redact = hash\n"
+	"\n"
+	"[rule OFF]\n"
+	"title = disabled: no spans\n"
+	"severity = low\n"
+	"enabled = false\n"
+	"pattern = ok\n"
+	"redact = mask\n";
+
+#define PWD_EXTRACT "user=(?<user>\\S+) pwd=(?<pwd>\\S+)"
+
+static const struct redact_case {
+	enum ft_format format;
+	const char *rec;
+	size_t len;
+	const char *extract;
+	const char *hits;
+	const char *marks; /* '^' under each redacted byte, same length */
+	size_t nspans;
+	enum ft_redact mode;
+} redact_cases[] = {
+	/* every occurrence, record-relative, exactly the value */
+	{TEXT, S("cards 4539 1488 0343 6467 and 5500-0055-5555-5559 end"), NULL,
+	 "CARD", "      ^^^^^^^^^^^^^^^^^^^     ^^^^^^^^^^^^^^^^^^^    ", 2,
+	 FT_REDACT_KEEP_LAST4},
+	/* a decoy is not redacted */
+	{TEXT, S("decoy 4539 1488 0343 6468 card 4539 1488 0343 6467"), NULL,
+	 "CARD", "                               ^^^^^^^^^^^^^^^^^^^", 1,
+	 FT_REDACT_KEEP_LAST4},
+	{TEXT, S("decoy 4539148803436468"), NULL, "", "                      ",
+	 0, FT_REDACT_NONE},
+	/* a rule without redact leaves no span */
+	{TEXT, S("a secret"), NULL, "PLAIN", "        ", 0, FT_REDACT_NONE},
+	/* disabled rules neither fire nor redact */
+	{TEXT, S("ok"), NULL, "", "  ", 0, FT_REDACT_NONE},
+	/* JSON fields without escapes: exactly the bytes */
+	{JSON, S("{\"memo\":\"card 1234 and 5678\",\"n\":1}"), NULL, "RJM",
+	 "              ^^^^     ^^^^        ", 2, FT_REDACT_MASK},
+	{JSON, S("{\"pan\":\"4539148803436468\"}"), NULL, "RJP",
+	 "        ^^^^^^^^^^^^^^^^  ", 1, FT_REDACT_MASK},
+	{JSON, S("{\"pan\":4539148803436468}"), NULL, "RJP",
+	 "       ^^^^^^^^^^^^^^^^ ", 1, FT_REDACT_MASK},
+	/* with escapes: the whole raw contents of the string, each time */
+	{JSON, S("{\"memo\":\"tab\\t 1234\"}"), NULL, "RJM",
+	 "         ^^^^^^^^^^  ", 1, FT_REDACT_MASK},
+	{JSON, S("{\"memo\":\"\\u0031234 x 5678\"}"), NULL, "RJM",
+	 "         ^^^^^^^^^^^^^^^^  ", 2, FT_REDACT_MASK},
+	{JSON, S("{\"other\":\"1234\"}"), NULL, "", "                ", 0,
+	 FT_REDACT_NONE},
+	/* logfmt, unquoted and quoted: exact; escaped: the raw contents */
+	{LOGFMT, S("user=bob pan=4539148803436468 ok=1"), NULL, "RL",
+	 "             ^^^^^^^^^^^^^^^^     ", 1, FT_REDACT_MASK},
+	{LOGFMT, S("user=bob pan=\"4539 1488 0343 6468\" x=1"), NULL, "RL",
+	 "              ^^^^^^^^^^^^^^^^^^^     ", 1, FT_REDACT_MASK},
+	{LOGFMT, S("pan=\"x\\\"y 4539148803436468\""), NULL, "RL",
+	 "     ^^^^^^^^^^^^^^^^^^^^^ ", 1, FT_REDACT_MASK},
+	/* FIX, '|' and SOH */
+	{FIX, S("8=FIX.4.4|1=ACC-4471|55=IBM|"), NULL, "RF",
+	 "                ^^^^        ", 1, FT_REDACT_MASK},
+	{FIX,
+	 S("8=FIX.4.4\x01"
+	   "1=ACC-4471\x01"),
+	 NULL, "RF", "                ^^^^ ", 1, FT_REDACT_MASK},
+	/* text with extract */
+	{TEXT, S("login user=bob pwd=hunter2 ok"), PWD_EXTRACT, "RT",
+	 "                   ^^^^^^^   ", 1, FT_REDACT_HASH},
+};
+
+/* Every span is one run of marks, and every run is covered. */
+static void check_spans(const struct ft_match_result *res, const char *marks,
+			size_t len, size_t nspans, enum ft_redact mode,
+			const char *what)
+{
+	char got[128];
+	size_t i, j;
+
+	ck_assert_uint_eq(strlen(marks), len);
+	ck_assert_uint_lt(len, sizeof(got));
+	ck_assert_msg(res->nredact == nspans, "%s: %zu spans, want %zu", what,
+		      res->nredact, nspans);
+	memset(got, ' ', len);
+	got[len] = '\0';
+	for (i = 0; i < res->nredact; i++) {
+		const struct ft_redaction *s = &res->redact[i];
+
+		ck_assert_uint_le(s->start + s->len, len);
+		ck_assert_uint_gt(s->len, 0);
+		ck_assert_int_eq(s->mode, mode);
+		/* a whole run: marked inside, unmarked at both ends */
+		for (j = s->start; j < s->start + s->len; j++) {
+			ck_assert_msg(marks[j] == '^',
+				      "%s: span %zu+%zu covers byte %zu", what,
+				      s->start, s->len, j);
+			got[j] = '^';
+		}
+		ck_assert(s->start == 0 || marks[s->start - 1] != '^');
+		ck_assert(s->start + s->len == len ||
+			  marks[s->start + s->len] != '^');
+	}
+	ck_assert_msg(!strcmp(got, marks), "%s: redacted\n'%s', want\n'%s'",
+		      what, got, marks);
+}
+
+START_TEST(test_redact_spans)
+{
+	const struct redact_case *t = &redact_cases[_i];
+	struct ft_record rec = {t->rec, t->len, t->format, NULL};
+	struct ft_match_result res;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs;
+	pcre2_code *extract = compile_extract(t->extract);
+	char what[64];
+	int mode, rc;
+
+	rec.extract = extract;
+	for (mode = 0; mode < 2; mode++) {
+		snprintf(what, sizeof(what), "case %d (%s)", _i,
+			 mode ? "interpreter" : "jit");
+		rs = load_ext(REDACT_RULES, mode == 1, 0);
+		ctx = ft_match_ctx_new(rs);
+		ck_assert_ptr_nonnull(ctx);
+		ft_match_result_init(&res);
+		rc = ft_match_run(ctx, rs, &rec, &res);
+		check_hits(ctx, rs, &rec, &res, rc, t->hits, what);
+		/* ft_match_rule() ran in between: run again for the spans */
+		rc = ft_match_run(ctx, rs, &rec, &res);
+		check_spans(&res, t->marks, t->len, t->nspans, t->mode, what);
+		ft_match_result_release(&res);
+		ft_match_ctx_free(ctx);
+		ft_ruleset_free(rs);
+	}
+	pcre2_code_free(extract);
+}
+END_TEST
+
+/* ---- lists ---------------------------------------------------------- */
+
+#define LIST_TERMS                                                        \
+	"# fixture\nOrbital Shipping Holdings\nIvan Petrov Sidorenko\n\n" \
+	"Kestrel Maritime FZE\n"
+
+static const char LIST_RULES[] = "[rule LREC]\n"
+				 "title = the whole record on the list\n"
+				 "severity = critical\n"
+				 "list = terms.txt\n"
+				 "\n"
+				 "[rule LFLD]\n"
+				 "title = a field on the list\n"
+				 "severity = high\n"
+				 "field = beneficiary.name\n"
+				 "list = terms.txt\n"
+				 "redact = mask\n"
+				 "\n"
+				 "[rule LUNL]\n"
+				 "title = the list but one term\n"
+				 "severity = low\n"
+				 "list = terms.txt\n"
+				 "unless = (?i)^ivan petrov sidorenko$\n";
+
+static const struct redact_case list_cases[] = {
+	{JSON,
+	 S("{\"beneficiary\":{\"name\":\"ORBITAL SHIPPING HOLDINGS LTD\"}}"),
+	 NULL, "LREC LFLD LUNL",
+	 "                        ^^^^^^^^^^^^^^^^^^^^^^^^^       ", 1,
+	 FT_REDACT_MASK},
+	{JSON,
+	 S("{\"memo\":\"paid Orbital Shipping Holdings\",\"beneficiary\":"
+	   "{\"name\":\"Nordhafen GmbH\"}}"),
+	 NULL, "LREC LUNL",
+	 "                                                                   "
+	 "              ",
+	 0, FT_REDACT_NONE},
+	{JSON, S("{\"beneficiary\":{\"name\":\"Orbital Shipping\"}}"), NULL, "",
+	 "                                           ", 0, FT_REDACT_NONE},
+	{JSON,
+	 S("{\"beneficiary\":{\"name\":\"Kestrel Maritime FZE/orbital "
+	   "shipping holdings\"}}"),
+	 NULL, "LREC LFLD LUNL",
+	 "                        ^^^^^^^^^^^^^^^^^^^^ "
+	 "^^^^^^^^^^^^^^^^^^^^^^^^^"
+	 "   ",
+	 2, FT_REDACT_MASK},
+	{JSON, S("{\"beneficiary\":"), NULL, "LFLD=parse", "               ", 0,
+	 FT_REDACT_NONE},
+	/* unless sees the term as written: hyphens are not spaces */
+	{TEXT, S("wire to ivan-petrov-sidorenko ok"), NULL, "LREC LUNL",
+	 "                                ", 0, FT_REDACT_NONE},
+	/* an excepted term does not end the scan */
+	{TEXT, S("Ivan Petrov Sidorenko paid Kestrel Maritime FZE"), NULL,
+	 "LREC LUNL", "                                               ", 0,
+	 FT_REDACT_NONE},
+	{TEXT, S("IVAN PETROV SIDORENKO, ivan petrov sidorenko"), NULL, "LREC",
+	 "                                            ", 0, FT_REDACT_NONE},
+	{TEXT, S("Ivan Petrovich Sidorenko"), NULL, "",
+	 "                        ", 0, FT_REDACT_NONE},
+};
+
+/* A scratch directory for list files, removed at the end of the test. */
+static char scratch[64];
+
+static void write_scratch(const char *name, const char *text, char *path,
+			  size_t n)
+{
+	FILE *f;
+
+	snprintf(path, n, "%s/%s", scratch, name);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_lists)
+{
+	const struct redact_case *t = &list_cases[_i];
+	struct ft_record rec = {t->rec, t->len, t->format, NULL};
+	char rules_path[128], list_path[128], what[64];
+	struct ft_match_result res;
+	struct ft_rules_opts o;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs = NULL;
+	struct ft_diags d;
+	int rc;
+
+	snprintf(scratch, sizeof(scratch), "/tmp/ft_match_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(scratch));
+	write_scratch("terms.txt", LIST_TERMS, list_path, sizeof(list_path));
+	write_scratch("m.rules", LIST_RULES, rules_path, sizeof(rules_path));
+	ft_rules_opts_default(&o);
+	ft_diags_init(&d);
+	rc = ft_ruleset_load(rules_path, &o, &rs, &d);
+	unlink(list_path);
+	unlink(rules_path);
+	rmdir(scratch);
+	ck_assert_msg(rc == 0, "%s", d.n ? d.v[0].msg : "?");
+	ft_diags_release(&d);
+	ck_assert_uint_eq(rs->nlists, 1);
+
+	snprintf(what, sizeof(what), "list case %d", _i);
+	ctx = ft_match_ctx_new(rs);
+	ck_assert_ptr_nonnull(ctx);
+	ft_match_result_init(&res);
+	rc = ft_match_run(ctx, rs, &rec, &res);
+	check_hits(ctx, rs, &rec, &res, rc, t->hits, what);
+	rc = ft_match_run(ctx, rs, &rec, &res);
+	check_spans(&res, t->marks, t->len, t->nspans, t->mode, what);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+}
+END_TEST
+
+/* ---- disabled rules, per-rule match limits ------------------------ */
+
+START_TEST(test_disabled)
+{
+	static const char text[] = "[rule OFF]\n"
+				   "title = disabled\n"
+				   "severity = critical\n"
+				   "enabled = false\n"
+				   "pattern = x\n"
+				   "\n"
+				   "[rule ON]\n"
+				   "title = enabled\n"
+				   "severity = low\n"
+				   "pattern = x\n";
+	struct ft_record rec = {"x", 1, TEXT, NULL};
+	struct ft_record miss = {"y", 1, TEXT, NULL};
+	struct ft_ruleset *rs = load_ext(text, _i == 1, 0);
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	struct ft_match_result res;
+
+	ck_assert(!rs->rules[0].enabled);
+	ft_match_result_init(&res);
+	ck_assert_int_eq(ft_match_run(ctx, rs, &rec, &res), 1);
+	ck_assert_uint_eq(res.hits[0].rule, 1);
+	/* the disabled rule's severity does not count either */
+	ck_assert_int_eq(res.severity, FT_SEV_LOW);
+	ck_assert_int_eq(ft_match_rule(ctx, rs, 0, &rec), 1);
+	ck_assert_int_eq(ft_match_rule(ctx, rs, 0, &miss), 0);
+	ck_assert_int_eq(ft_match_run(ctx, rs, &miss, &res), 0);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * 16 'a' and a 'b' need tens of thousands of steps for ^(a+)+$: over
+ * 1000, under 1,000,000.  A rule's match-limit applies to it alone, in
+ * both directions, and the ruleset's limit is restored after it.
+ */
+static const struct {
+	const char *rules;
+	uint32_t ruleset_limit;
+	const char *hits;
+} limit_cases[] = {
+	{"[rule LOW]\ntitle = t\nseverity = low\nmatch-limit = 1000\n"
+	 "pattern = ^(a+)+$\n"
+	 "[rule DEF]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n",
+	 1000000, "LOW=limit"},
+	{"[rule DEF]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n"
+	 "[rule LOW]\ntitle = t\nseverity = low\nmatch-limit = 1000\n"
+	 "pattern = ^(a+)+$\n"
+	 "[rule DEF2]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n",
+	 1000000, "LOW=limit"},
+	{"[rule HIGH]\ntitle = t\nseverity = low\nmatch-limit = 10000000\n"
+	 "pattern = ^(a+)+$\n"
+	 "[rule DEF]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n",
+	 1000, "DEF=limit"},
+	{"[rule LOW]\ntitle = t\nseverity = low\nmatch-limit = 1000\n"
+	 "field = m\npattern = ^(a+)+$\n",
+	 1000000, "LOW=limit"},
+};
+
+START_TEST(test_rule_match_limit)
+{
+	static const char subj[] = "aaaaaaaaaaaaaaaab!";
+	char rec_text[64];
+	struct ft_record rec = {subj, sizeof(subj) - 1, TEXT, NULL};
+	struct ft_match_result res;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs;
+	char what[64];
+	int mode, rc;
+
+	if (strstr(limit_cases[_i].rules, "field = m")) {
+		snprintf(rec_text, sizeof(rec_text), "{\"m\":\"%s\"}", subj);
+		rec = (struct ft_record){rec_text, strlen(rec_text), JSON,
+					 NULL};
+	}
+	for (mode = 0; mode < 2; mode++) {
+		snprintf(what, sizeof(what), "limit case %d (%s)", _i,
+			 mode ? "interpreter" : "jit");
+		rs = load_ext(limit_cases[_i].rules, mode == 1,
+			      limit_cases[_i].ruleset_limit);
+		ctx = ft_match_ctx_new(rs);
+		ck_assert_ptr_nonnull(ctx);
+		ft_match_result_init(&res);
+		rc = ft_match_run(ctx, rs, &rec, &res);
+		check_hits(ctx, rs, &rec, &res, rc, limit_cases[_i].hits, what);
+		ck_assert_int_eq(res.hits[0].pcre2_rc, PCRE2_ERROR_MATCHLIMIT);
+		/* and again, after ft_match_rule() changed limits */
+		rc = ft_match_run(ctx, rs, &rec, &res);
+		check_hits(ctx, rs, &rec, &res, rc, limit_cases[_i].hits, what);
+		ft_match_result_release(&res);
+		ft_match_ctx_free(ctx);
+		ft_ruleset_free(rs);
+	}
+}
+END_TEST
+
 Suite *ft_match_suite(void)
 {
 	Suite *s = suite_create("match");
@@ -529,6 +1371,17 @@ Suite *ft_match_suite(void)
 	tcase_add_loop_test(tc, test_limit_is_configured, 0, 2);
 	tcase_add_loop_test(tc, test_limit_within_rule, 0, 2);
 	tcase_add_loop_test(tc, test_limit_on_field, 0, 2);
+	tcase_add_loop_test(tc, test_rule_match_limit, 0,
+			    (int)FT_ARRAY_SIZE(limit_cases));
+	suite_add_tcase(s, tc);
+
+	/* the extended language; each case runs with JIT and without */
+	tc = tcase_create("language");
+	tcase_add_loop_test(tc, test_ext, 0, (int)FT_ARRAY_SIZE(ext_cases));
+	tcase_add_loop_test(tc, test_redact_spans, 0,
+			    (int)FT_ARRAY_SIZE(redact_cases));
+	tcase_add_loop_test(tc, test_lists, 0, (int)FT_ARRAY_SIZE(list_cases));
+	tcase_add_loop_test(tc, test_disabled, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
