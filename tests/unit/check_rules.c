@@ -1431,14 +1431,14 @@ START_TEST(test_packs)
 {
 	static const char *const names[] = {"a.rules", "b.rules", "c.rules"};
 	static const char *const texts[] = {
-		"# a\n\n[pack]\nname = pa\nversion = 1.0\nowner = o\n"
-		"description = d e\nformat = json\n"
-		"[rule A1]\ntitle = t\nseverity = low\npattern = x\n"
-		"[rule A2]\ntitle = t\nseverity = low\npattern = x\n"
-		"format = fix\n",
+		("# a\n\n[pack]\nname = pa\nversion = 1.0\nowner = o\n"
+		 "description = d e\nformat = json\n"
+		 "[rule A1]\ntitle = t\nseverity = low\npattern = x\n"
+		 "[rule A2]\ntitle = t\nseverity = low\npattern = x\n"
+		 "format = fix\n"),
 		"[rule B1]\ntitle = t\nseverity = low\npattern = x\n",
-		"[ pack ]\nname = pc\n"
-		"[rule C1]\ntitle = t\nseverity = low\npattern = x\n",
+		("[ pack ]\nname = pc\n"
+		 "[rule C1]\ntitle = t\nseverity = low\npattern = x\n"),
 	};
 	struct ft_ruleset *rs = NULL;
 	const struct ft_pack *pa, *pc;
