@@ -104,9 +104,9 @@ struct tv {
 	bool aot;     /* array of tables made by [[header]] */
 	char *s;      /* TV_STR: NUL-terminated; len excludes the NUL */
 	size_t len;
-	long long i; /* TV_INT, TV_BOOL */
-	double f;    /* TV_FLOAT */
-	char **keys; /* TV_TAB: keys[k] names v[k] */
+	long long i;   /* TV_INT, TV_BOOL */
+	double f;      /* TV_FLOAT */
+	char **keys;   /* TV_TAB: keys[k] names v[k] */
 	struct tv **v; /* TV_TAB values, TV_ARR items */
 	size_t n, cap;
 };
@@ -351,8 +351,9 @@ static int read_escape(struct toml *t)
 		c = peek(t);
 		if (c < 0 || !isxdigit(c))
 			return terr(t, "escape needs %d hex digits", digits);
-		cp = cp * 16 + (unsigned long)(isdigit(c) ? c - '0'
-							  : tolower(c) - 'a' + 10);
+		cp = cp * 16 + (unsigned long)(isdigit(c)
+						       ? c - '0'
+						       : tolower(c) - 'a' + 10);
 		t->p++;
 	}
 	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
@@ -431,8 +432,7 @@ static int read_string_body(struct toml *t, char q, bool ml, int line0)
 }
 
 /* Reads a string of any of the four forms; *out owns a copy. */
-static int read_string(struct toml *t, bool key_form, char **out,
-		       size_t *len)
+static int read_string(struct toml *t, bool key_form, char **out, size_t *len)
 {
 	char q = *t->p;
 	bool ml = !key_form && (ahead(t, "\"\"\"") || ahead(t, "'''"));
@@ -606,8 +606,11 @@ static int read_number(struct toml *t, const char *tok, struct tv *v)
 		}
 	if (!strip_underscores(tok, s))
 		return terr(t, "invalid number '%s'", tok);
-	base = s[0] != '0' ? 10 : s[1] == 'x' ? 16 : s[1] == 'o' ? 8
-			     : s[1] == 'b' ? 2 : 10;
+	base = s[0] != '0'   ? 10
+	       : s[1] == 'x' ? 16
+	       : s[1] == 'o' ? 8
+	       : s[1] == 'b' ? 2
+			     : 10;
 	if (base == 10) {
 		rc = read_decimal(t, s, v);
 		return rc > 0 ? terr(t, "invalid number '%s'", tok) : rc;
@@ -687,8 +690,7 @@ static int descend(struct toml *t, struct tv *tab, const char *name,
 }
 
 /* Stores val under the dotted key k of tab; takes val on success. */
-static int insert(struct toml *t, struct tv *tab, struct key *k,
-		  struct tv *val)
+static int insert(struct toml *t, struct tv *tab, struct key *k, struct tv *val)
 {
 	size_t i;
 	int rc;
@@ -1070,8 +1072,10 @@ static bool needs_hex(unsigned char c, size_t i, size_t n)
 
 static void add_hex(struct ft_buf *b, unsigned char c, bool quoted)
 {
-	const char *name = c == '\n' ? "\\n" : c == '\r' ? "\\r"
-				     : c == '\t' ? "\\t" : NULL;
+	const char *name = c == '\n'   ? "\\n"
+			   : c == '\r' ? "\\r"
+			   : c == '\t' ? "\\t"
+				       : NULL;
 
 	if (quoted)
 		ft_buf_adds(b, "\\E");
@@ -1160,7 +1164,8 @@ static int re_check(const char *re, size_t n, char *msg, size_t size)
 			     &ecode, &eoff, NULL);
 	if (!code) {
 		pcre2_get_error_message(ecode, emsg, sizeof(emsg));
-		snprintf(msg, size, "does not compile as PCRE2: %s at offset %zu",
+		snprintf(msg, size,
+			 "does not compile as PCRE2: %s at offset %zu",
 			 (char *)emsg, (size_t)eoff);
 		return -1;
 	}
@@ -1175,19 +1180,19 @@ struct conv {
 	const char *name;
 	struct ft_diags *diags;
 	struct ft_import_report *rep;
-	struct ft_buf out;	/* the pack */
-	char **ids;		/* flagtap ids written */
+	struct ft_buf out; /* the pack */
+	char **ids;	   /* flagtap ids written */
 	size_t nids, cap_ids;
 	bool oom;
 	/* the rule being converted */
-	int line;		 /* of its [[rules]] header */
-	const char *label;	 /* its flagtap id, for messages */
-	struct ft_buf id;	 /* its flagtap id */
-	struct ft_buf notes;	 /* comments above the stanza */
-	struct ft_buf body;	 /* the stanza */
-	struct ft_buf reasons;	 /* allowlist descriptions */
-	struct ft_buf re;	 /* scratch for regexes */
-	int ncap;		 /* capture groups of its pattern */
+	int line;	       /* of its [[rules]] header */
+	const char *label;     /* its flagtap id, for messages */
+	struct ft_buf id;      /* its flagtap id */
+	struct ft_buf notes;   /* comments above the stanza */
+	struct ft_buf body;    /* the stanza */
+	struct ft_buf reasons; /* allowlist descriptions */
+	struct ft_buf re;      /* scratch for regexes */
+	int ncap;	       /* capture groups of its pattern */
 	size_t nunless;
 	bool degraded;
 };
@@ -1198,8 +1203,8 @@ static const char *clean(const char *s, size_t n, char *buf, size_t size)
 	size_t i;
 
 	for (i = 0; i < n && i + 1 < size; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?'
-								     : s[i];
+		buf[i] =
+			(unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
 	buf[i] = '\0';
 	return buf;
 }
@@ -1329,8 +1334,8 @@ static bool rule_id(struct conv *c, const struct tv *idv)
 	int dup;
 
 	if (!idv || idv->type != TV_STR || !idv->len) {
-		note(c, "skipped: %s", idv ? "id is not a non-empty string"
-					   : "no id");
+		note(c, "skipped: %s",
+		     idv ? "id is not a non-empty string" : "no id");
 		return false;
 	}
 	ft_buf_adds(&c->id, "gitleaks.");
@@ -1367,13 +1372,15 @@ static void secret_group(struct conv *c, const struct tv *sg,
 		if (count >= sg->i)
 			return;
 		if (count < 0)
-			note(c, "secretGroup %lld dropped: the regex refers to "
-				"its groups, so they cannot be renumbered; "
-				"unless checks the first group",
+			note(c,
+			     "secretGroup %lld dropped: the regex refers to "
+			     "its groups, so they cannot be renumbered; "
+			     "unless checks the first group",
 			     sg->i);
 		else
-			note(c, "secretGroup %lld dropped: the regex has %d "
-				"capture groups",
+			note(c,
+			     "secretGroup %lld dropped: the regex has %d "
+			     "capture groups",
 			     sg->i, count);
 	}
 	ft_buf_reset(&c->re);
@@ -1447,9 +1454,10 @@ static void rule_keywords(struct conv *c, const struct tv *kw)
 		if (!kw->v[i]->len)
 			return; /* gitleaks then checks every fragment */
 		if (!keyword_ok(kw->v[i])) {
-			note(c, "keywords dropped: '%s' cannot be written in a "
-				"comma-separated list; the rule is checked on "
-				"every record",
+			note(c,
+			     "keywords dropped: '%s' cannot be written in a "
+			     "comma-separated list; the rule is checked on "
+			     "every record",
 			     clean(kw->v[i]->s, kw->v[i]->len, buf,
 				   sizeof(buf)));
 			return;
@@ -1507,9 +1515,9 @@ static void rule_head(struct conv *c, const struct tv *tab)
 static void rule_dropped(struct conv *c, const struct tv *tab)
 {
 	static const char *const known[] = {
-		"id",	    "description", "regex", "secretGroup", "keywords",
-		"tags",	    "allowlist",   "allowlists", "skipReport",
-		"entropy",  "path",	   "required"};
+		"id",	      "description", "regex",	  "secretGroup",
+		"keywords",   "tags",	     "allowlist", "allowlists",
+		"skipReport", "entropy",     "path",	  "required"};
 	const struct tv *v = tab_get(tab, "entropy");
 	char buf[64];
 	size_t i, k;
@@ -1521,8 +1529,9 @@ static void rule_dropped(struct conv *c, const struct tv *tab)
 	else
 		snprintf(buf, sizeof(buf), "setting");
 	if (v)
-		note(c, "entropy %s dropped: flagtap has no entropy check, so "
-			"low-entropy matches are reported too",
+		note(c,
+		     "entropy %s dropped: flagtap has no entropy check, so "
+		     "low-entropy matches are reported too",
 		     buf);
 	if (tab_get(tab, "path"))
 		note(c, "path dropped: log records have no file path, so the "
@@ -1587,14 +1596,16 @@ static void allowlist_regexes(struct conv *c, const struct tv *regexes,
 		return;
 	}
 	if (tgt == TGT_MATCH && c->ncap > 0)
-		note(c, "allowlist at line %d: regexTarget \"match\" regexes "
-			"are checked against the first capture group, not the "
-			"whole match",
+		note(c,
+		     "allowlist at line %d: regexTarget \"match\" regexes "
+		     "are checked against the first capture group, not the "
+		     "whole match",
 		     al_line);
 	for (i = 0; i < regexes->n; i++) {
 		snprintf(what, sizeof(what), "regex %zu", i + 1);
 		if (regexes->v[i]->type != TV_STR) {
-			note(c, "allowlist at line %d: %s dropped: not a string",
+			note(c,
+			     "allowlist at line %d: %s dropped: not a string",
 			     al_line, what);
 			continue;
 		}
@@ -1635,8 +1646,9 @@ static void allowlist_stopwords(struct conv *c, const struct tv *stop,
 	for (i = 0; i < stop->n; i++) {
 		w = stop->v[i];
 		if (w->type != TV_STR) {
-			note(c, "allowlist at line %d: stopword %zu dropped: "
-				"not a string",
+			note(c,
+			     "allowlist at line %d: stopword %zu dropped: "
+			     "not a string",
 			     al_line, i + 1);
 			continue;
 		}
@@ -1656,7 +1668,7 @@ static enum target allowlist_target(const struct tv *t)
 		return TGT_SECRET;
 	if (t->type != TV_STR)
 		return TGT_BAD;
-	return !strcmp(t->s, "secret") ? TGT_SECRET
+	return !strcmp(t->s, "secret")	? TGT_SECRET
 	       : !strcmp(t->s, "match") ? TGT_MATCH
 	       : !strcmp(t->s, "line")	? TGT_LINE
 					: TGT_BAD;
@@ -1666,10 +1678,9 @@ static enum target allowlist_target(const struct tv *t)
 static bool allowlist_check(struct conv *c, const struct tv *al, bool all,
 			    enum target tgt)
 {
-	static const char *const known[] = {"description", "condition",
-					    "commits",	   "paths",
-					    "regexTarget", "regexes",
-					    "stopwords"};
+	static const char *const known[] = {
+		"description", "condition", "commits",	"paths",
+		"regexTarget", "regexes",   "stopwords"};
 	const struct tv *regexes = tab_get(al, "regexes");
 	bool paths = has_items(tab_get(al, "paths"));
 	bool commits = has_items(tab_get(al, "commits"));
@@ -1681,26 +1692,33 @@ static bool allowlist_check(struct conv *c, const struct tv *al, bool all,
 			if (!strcmp(al->keys[k], known[i]))
 				break;
 		if (i == FT_ARRAY_SIZE(known))
-			note(c, "allowlist at line %d: unknown key '%s' ignored",
+			note(c,
+			     "allowlist at line %d: unknown key '%s' ignored",
 			     al->line,
 			     clean(al->keys[k], strlen(al->keys[k]), buf,
 				   sizeof(buf)));
 	}
-	if (all && (paths || commits || (has_items(regexes) &&
-					 (tgt == TGT_LINE || tgt == TGT_BAD)))) {
-		note(c, "allowlist at line %d dropped: its condition AND needs "
-			"a %s, which log records do not have",
+	if (all &&
+	    (paths || commits ||
+	     (has_items(regexes) && (tgt == TGT_LINE || tgt == TGT_BAD)))) {
+		note(c,
+		     "allowlist at line %d dropped: its condition AND needs "
+		     "a %s, which log records do not have",
 		     al->line,
-		     paths ? "file path" : commits ? "commit" : "line match");
+		     paths     ? "file path"
+		     : commits ? "commit"
+			       : "line match");
 		return false;
 	}
 	if (paths)
-		note(c, "allowlist at line %d: paths dropped: log records have "
-			"no file path",
+		note(c,
+		     "allowlist at line %d: paths dropped: log records have "
+		     "no file path",
 		     al->line);
 	if (commits)
-		note(c, "allowlist at line %d: commits dropped: log records "
-			"have no commit",
+		note(c,
+		     "allowlist at line %d: commits dropped: log records "
+		     "have no commit",
 		     al->line);
 	return true;
 }
@@ -1715,8 +1733,7 @@ static void convert_allowlist(struct conv *c, const struct tv *al)
 	bool all = cond && cond->type == TV_STR && !strcasecmp(cond->s, "AND");
 	bool words;
 
-	if (cond && !all &&
-	    (cond->type != TV_STR || strcasecmp(cond->s, "OR")))
+	if (cond && !all && (cond->type != TV_STR || strcasecmp(cond->s, "OR")))
 		note(c, "allowlist at line %d: unknown condition treated as OR",
 		     al->line);
 	if (!allowlist_check(c, al, all, tgt))
@@ -1729,8 +1746,9 @@ static void convert_allowlist(struct conv *c, const struct tv *al)
 		     al->line);
 	words = stop && stop->type == TV_ARR && stop->n;
 	if (all && words && has_items(regexes))
-		note(c, "allowlist at line %d: condition AND treated as OR: a "
-			"regex or a stopword alone exempts a match",
+		note(c,
+		     "allowlist at line %d: condition AND treated as OR: a "
+		     "regex or a stopword alone exempts a match",
 		     al->line);
 	if (regexes && regexes->type == TV_ARR && regexes->n)
 		allowlist_regexes(c, regexes, tgt, al->line);
@@ -1820,9 +1838,9 @@ static void convert_rule(struct conv *c, const struct tv *tab)
 /* Warns about top-level settings that are not converted. */
 static void check_top(struct conv *c, const struct tv *root)
 {
-	static const char *const known[] = {"title", "minVersion", "rules",
-					    "allowlist", "allowlists",
-					    "extend"};
+	static const char *const known[] = {"title",	  "minVersion",
+					    "rules",	  "allowlist",
+					    "allowlists", "extend"};
 	const struct tv *al = tab_get(root, "allowlist");
 	const struct tv *ext = tab_get(root, "extend");
 	char buf[64];
@@ -1844,8 +1862,7 @@ static void check_top(struct conv *c, const struct tv *root)
 			if (!strcmp(root->keys[k], known[i]))
 				break;
 		if (i == FT_ARRAY_SIZE(known))
-			gwarn(c, root->v[k]->line,
-			      "unknown key '%s' ignored",
+			gwarn(c, root->v[k]->line, "unknown key '%s' ignored",
 			      clean(root->keys[k], strlen(root->keys[k]), buf,
 				    sizeof(buf)));
 	}

@@ -15,6 +15,7 @@ Suite *ft_checks_suite(void);
 Suite *ft_wordlist_suite(void);
 Suite *ft_fields_suite(void);
 Suite *ft_redact_suite(void);
+Suite *ft_import_suite(void);
 Suite *ft_rules_suite(void);
 Suite *ft_match_suite(void);
 Suite *ft_envelope_suite(void);
