@@ -14,13 +14,13 @@ static const struct {
 	const char *name;
 	Suite *(*make)(void);
 } suites[] = {
-	{"json", ft_json_suite},	 {"sha256", ft_sha256_suite},
-	{"config", ft_config_suite},	 {"expr", ft_expr_suite},
-	{"checks", ft_checks_suite},	 {"wordlist", ft_wordlist_suite},
-	{"fields", ft_fields_suite},	{"redact", ft_redact_suite},
-	{"import", ft_import_suite},
-	{"rules", ft_rules_suite},	 {"match", ft_match_suite},
-	{"envelope", ft_envelope_suite}, {"offsets", ft_offsets_suite},
+	{"json", ft_json_suite},       {"sha256", ft_sha256_suite},
+	{"config", ft_config_suite},   {"expr", ft_expr_suite},
+	{"checks", ft_checks_suite},   {"wordlist", ft_wordlist_suite},
+	{"fields", ft_fields_suite},   {"redact", ft_redact_suite},
+	{"import", ft_import_suite},   {"rules", ft_rules_suite},
+	{"match", ft_match_suite},     {"envelope", ft_envelope_suite},
+	{"offsets", ft_offsets_suite},
 };
 
 int main(int argc, char **argv)
