@@ -357,22 +357,39 @@ static const char rules_usage[] =
 	"       flagtap rules list PATH...\n"
 	"       flagtap rules import gitleaks FILE.toml [-o OUT.rules]\n";
 
-static int cmd_rules_check(int argc, char **argv)
+/*
+ * Loads each PATH as a rule set and hands it to fn; returns EXIT_RUNTIME
+ * when a path does not load or fn says so, else EXIT_SUCCESS.
+ */
+static int each_ruleset(int argc, char **argv,
+			int (*fn)(const char *path, const struct ft_ruleset *rs,
+				  void *opaque),
+			void *opaque)
 {
 	struct ft_ruleset *rs;
 	int i, rc = EXIT_SUCCESS;
 
 	for (i = 0; i < argc; i++) {
 		rs = NULL;
-		if (load_rules(argv[i], NULL, &rs)) {
+		if (load_rules(argv[i], NULL, &rs) || fn(argv[i], rs, opaque))
 			rc = EXIT_RUNTIME;
-			continue;
-		}
-		printf("%s: %zu rules ok (%s, %s)\n", argv[i], rs->nrules,
-		       rs->hash, rs->jit ? "JIT" : "interpreter");
 		ft_ruleset_free(rs);
 	}
 	return rc;
+}
+
+static int check_one(const char *path, const struct ft_ruleset *rs,
+		     void *opaque)
+{
+	(void)opaque;
+	printf("%s: %zu rules ok (%s, %s)\n", path, rs->nrules, rs->hash,
+	       rs->jit ? "JIT" : "interpreter");
+	return 0;
+}
+
+static int cmd_rules_check(int argc, char **argv)
+{
+	return each_ruleset(argc, argv, check_one, NULL);
 }
 
 static void print_test_failure(void *opaque, const struct ft_rule *r,
@@ -388,26 +405,25 @@ static void print_test_failure(void *opaque, const struct ft_rule *r,
 	       t->text);
 }
 
+static int test_one(const char *path, const struct ft_ruleset *rs, void *opaque)
+{
+	struct ft_rules_test_report rep, *total = opaque;
+	int rc;
+
+	(void)path;
+	rc = ft_rules_test(rs, print_test_failure, NULL, &rep);
+	total->rules += rep.rules;
+	total->passed += rep.passed;
+	total->failed += rep.failed;
+	total->untested += rep.untested;
+	return rc;
+}
+
 static int cmd_rules_test(int argc, char **argv)
 {
-	struct ft_rules_test_report rep, total = {0};
-	struct ft_ruleset *rs;
-	int i, rc = EXIT_SUCCESS;
+	struct ft_rules_test_report total = {0};
+	int rc = each_ruleset(argc, argv, test_one, &total);
 
-	for (i = 0; i < argc; i++) {
-		rs = NULL;
-		if (load_rules(argv[i], NULL, &rs)) {
-			rc = EXIT_RUNTIME;
-			continue;
-		}
-		if (ft_rules_test(rs, print_test_failure, NULL, &rep))
-			rc = EXIT_RUNTIME;
-		total.rules += rep.rules;
-		total.passed += rep.passed;
-		total.failed += rep.failed;
-		total.untested += rep.untested;
-		ft_ruleset_free(rs);
-	}
 	printf("%zu rules tested: %zu passed, %zu failed", total.rules,
 	       total.passed, total.failed);
 	if (total.untested)
@@ -417,30 +433,27 @@ static int cmd_rules_test(int argc, char **argv)
 	return rc;
 }
 
-static int cmd_rules_list(int argc, char **argv)
+static int list_one(const char *path, const struct ft_ruleset *rs, void *opaque)
 {
-	struct ft_ruleset *rs;
 	const struct ft_rule *r;
-	int i, rc = EXIT_SUCCESS;
 	size_t j;
 
-	printf("%-14s %-9s %-24s %s\n", "ID", "SEVERITY", "FIELD", "TITLE");
-	for (i = 0; i < argc; i++) {
-		rs = NULL;
-		if (load_rules(argv[i], NULL, &rs)) {
-			rc = EXIT_RUNTIME;
-			continue;
-		}
-		for (j = 0; j < rs->nrules; j++) {
-			r = &rs->rules[j];
-			printf("%-14s %-9s %-24s %s%s\n", r->id,
-			       ft_severity_name(r->severity),
-			       r->field ? r->field : "(record)", r->title,
-			       r->enabled ? "" : " [disabled]");
-		}
-		ft_ruleset_free(rs);
+	(void)path;
+	(void)opaque;
+	for (j = 0; j < rs->nrules; j++) {
+		r = &rs->rules[j];
+		printf("%-14s %-9s %-24s %s%s\n", r->id,
+		       ft_severity_name(r->severity),
+		       r->field ? r->field : "(record)", r->title,
+		       r->enabled ? "" : " [disabled]");
 	}
-	return rc;
+	return 0;
+}
+
+static int cmd_rules_list(int argc, char **argv)
+{
+	printf("%-14s %-9s %-24s %s\n", "ID", "SEVERITY", "FIELD", "TITLE");
+	return each_ruleset(argc, argv, list_one, NULL);
 }
 
 /* flagtap rules import gitleaks FILE.toml [-o OUT] */
