@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +74,22 @@ out_free:
 	free(data);
 	fclose(f);
 	return rc;
+}
+
+int ft_grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return FT_OK;
+	ncap = *cap ? *cap * 2 : 8;
+	if (ncap > SIZE_MAX / size)
+		return FT_ENOMEM;
+	p = realloc(*v, ncap * size);
+	if (!p)
+		return FT_ENOMEM;
+	*v = p;
+	*cap = ncap;
+	return FT_OK;
 }

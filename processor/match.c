@@ -156,15 +156,8 @@ static int add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
 {
 	enum ft_severity sev = rs->rules[rule].severity;
 
-	if (res->n == res->cap) {
-		size_t ncap = res->cap ? res->cap * 2 : 8;
-		struct ft_hit *nv = realloc(res->hits, ncap * sizeof(*nv));
-
-		if (!nv)
-			return FT_ENOMEM;
-		res->hits = nv;
-		res->cap = ncap;
-	}
+	if (ft_grow((void **)&res->hits, res->n, &res->cap, sizeof(*res->hits)))
+		return FT_ENOMEM;
 	res->hits[res->n++] = (struct ft_hit){rule, error, pcre2_rc};
 	if (res->n == 1 || sev > res->severity)
 		res->severity = sev;
@@ -176,16 +169,9 @@ static int add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
 static int add_redaction(struct ft_match_result *res, size_t start, size_t len,
 			 int mode)
 {
-	if (res->nredact == res->cap_redact) {
-		size_t ncap = res->cap_redact ? res->cap_redact * 2 : 8;
-		struct ft_redaction *nv =
-			realloc(res->redact, ncap * sizeof(*nv));
-
-		if (!nv)
-			return FT_ENOMEM;
-		res->redact = nv;
-		res->cap_redact = ncap;
-	}
+	if (ft_grow((void **)&res->redact, res->nredact, &res->cap_redact,
+		    sizeof(*res->redact)))
+		return FT_ENOMEM;
 	res->redact[res->nredact++] =
 		(struct ft_redaction){start, len, (enum ft_redact)mode};
 	return FT_OK;

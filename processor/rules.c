@@ -76,15 +76,8 @@ void ft_diags_add(struct ft_diags *d, bool warning, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (d->n == d->cap) {
-		size_t ncap = d->cap ? d->cap * 2 : 8;
-		struct ft_diag *nv = realloc(d->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return;
-		d->v = nv;
-		d->cap = ncap;
-	}
+	if (ft_grow((void **)&d->v, d->n, &d->cap, sizeof(*d->v)))
+		return;
 	d->v[d->n].msg = strdup(msg);
 	if (!d->v[d->n].msg)
 		return;
@@ -253,18 +246,7 @@ void ft_ruleset_free(struct ft_ruleset *rs)
 /* Grows an array to hold n+1 elements; false on allocation failure. */
 static bool grow(void **v, size_t n, size_t *cap, size_t size)
 {
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return true;
-	ncap = *cap ? *cap * 2 : 8;
-	p = realloc(*v, ncap * size);
-	if (!p)
-		return false;
-	*v = p;
-	*cap = ncap;
-	return true;
+	return ft_grow(v, n, cap, size) == FT_OK;
 }
 
 static void pdiag(struct parser *ps, bool warning, int line, int col,

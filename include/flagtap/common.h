@@ -34,6 +34,13 @@ int ft_err(char *errstr, size_t errstr_size, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /*
+ * Makes room for element n of the array *v (elements of `size` bytes,
+ * *cap allocated), doubling the allocation when full.  Returns 0, or
+ * FT_ENOMEM with *v and *cap unchanged.
+ */
+int ft_grow(void **v, size_t n, size_t *cap, size_t size);
+
+/*
  * Reads a whole file into a NUL-terminated heap buffer.  On success
  * *out owns the buffer (free() it) and *lenp holds the length without the
  * terminator.  Files larger than max_bytes fail with FT_ELIMIT.
