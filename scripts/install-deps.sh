@@ -7,7 +7,7 @@ set -euo pipefail
 build=(build-essential cmake pkg-config librdkafka-dev libpcre2-dev zlib1g-dev
        check)
 test=(kcat python3 python3-confluent-kafka default-jre-headless maven
-      clang clang-format)
+      clang clang-format libclang-rt-14-dev)
 
 want=("${build[@]}")
 if [ "${1:-}" != "--build-only" ]; then
