@@ -146,20 +146,49 @@ static uint64_t seq_step(uint64_t h, uint64_t word)
 	return mix64(h ^ word);
 }
 
+/*
+ * Length of a Unicode space encoded in UTF-8 at s[i] (no-break space
+ * U+00A0, U+2000-U+200A, narrow no-break U+202F, medium mathematical
+ * U+205F, ideographic U+3000), or 0.  Names pasted from documents often
+ * carry them; they separate words like ' ' does.
+ */
+static size_t uspace(const unsigned char *s, size_t n, size_t i)
+{
+	if (i + 1 < n && s[i] == 0xc2 && s[i + 1] == 0xa0)
+		return 2;
+	if (i + 2 >= n)
+		return 0;
+	if (s[i] == 0xe2 && s[i + 1] == 0x80 &&
+	    (s[i + 2] <= 0x8a || s[i + 2] == 0xaf))
+		return 3;
+	if (s[i] == 0xe2 && s[i + 1] == 0x81 && s[i + 2] == 0x9f)
+		return 3;
+	if (s[i] == 0xe3 && s[i + 1] == 0x80 && s[i + 2] == 0x80)
+		return 3;
+	return 0;
+}
+
+/* True when a Unicode space ends exactly at s[pos]. */
+static bool uspace_before(const unsigned char *s, size_t n, size_t pos)
+{
+	return (pos >= 2 && uspace(s, n, pos - 2) == 2) ||
+	       (pos >= 3 && uspace(s, n, pos - 3) == 3);
+}
+
 /* Finds the next word at or after *pos and advances *pos past it. */
 static bool next_word(const unsigned char *s, size_t n, size_t *pos,
 		      struct wl_word *w)
 {
-	size_t i = *pos;
+	size_t i = *pos, sp;
 
-	while (i < n && !is_word(s[i]))
-		i++;
+	while (i < n && (!is_word(s[i]) || uspace(s, n, i)))
+		i += (sp = uspace(s, n, i)) ? sp : 1;
 	if (i == n) {
 		*pos = n;
 		return false;
 	}
 	w->b = i;
-	while (i < n && is_word(s[i]))
+	while (i < n && is_word(s[i]) && !uspace(s, n, i))
 		i++;
 	w->e = i;
 	w->hash = word_hash(s + w->b, i - w->b);
@@ -447,7 +476,8 @@ bool ft_wordlist_find(const struct ft_wordlist *wl, const char *s, size_t n,
 
 	if (!wl || from >= n)
 		return false;
-	while (pos > 0 && pos < n && is_word(u[pos - 1]) && is_word(u[pos]))
+	while (pos > 0 && pos < n && is_word(u[pos - 1]) && is_word(u[pos]) &&
+	       !uspace(u, n, pos) && !uspace_before(u, n, pos))
 		pos++;
 	for (;;) {
 		while (cnt < wl->max_words && next_word(u, n, &pos, &win[cnt]))

@@ -4,7 +4,8 @@
  *
  * A list file has one term per line; blank lines and lines starting with
  * '#' are ignored; a term is split into words at every character that is
- * not a letter or digit (ASCII letters/digits, and any byte >= 0x80, so
+ * not a letter or digit (ASCII letters/digits, and any byte >= 0x80 outside
+ * a Unicode space such as U+00A0 or U+3000, so
  * UTF-8 letters stay inside words), and matching compares word sequences:
  * the term "Ivan Petrov" matches "IVAN  PETROV," and "ivan-petrov" but not
  * "Ivan Petrovich" or "Ivanov Petrov".  Case folding is ASCII plus the

@@ -32,6 +32,31 @@ static int is_word(unsigned char c)
 	       (c >= 'A' && c <= 'Z');
 }
 
+/* A Unicode space (U+00A0, U+2000-200A, U+202F, U+205F, U+3000) at u[i]. */
+static size_t uspace_at(const unsigned char *u, size_t n, size_t i)
+{
+	if (i + 1 < n && u[i] == 0xc2 && u[i + 1] == 0xa0)
+		return 2;
+	if (i + 2 >= n)
+		return 0;
+	if ((u[i] == 0xe2 && u[i + 1] == 0x80 &&
+	     (u[i + 2] <= 0x8a || u[i + 2] == 0xaf)) ||
+	    (u[i] == 0xe2 && u[i + 1] == 0x81 && u[i + 2] == 0x9f) ||
+	    (u[i] == 0xe3 && u[i + 1] == 0x80 && u[i + 2] == 0x80))
+		return 3;
+	return 0;
+}
+
+/* A word byte that is not part of a Unicode space ending at end. */
+static int word_before(const unsigned char *u, size_t n, size_t end)
+{
+	if (end >= 2 && uspace_at(u, n, end - 2) == 2)
+		return 0;
+	if (end >= 3 && uspace_at(u, n, end - 3) == 3)
+		return 0;
+	return is_word(u[end - 1]);
+}
+
 static void check_match(const struct ft_wordlist *wl, const char *s, size_t n,
 			size_t from, size_t start, size_t len)
 {
@@ -42,9 +67,10 @@ static void check_match(const struct ft_wordlist *wl, const char *s, size_t n,
 		abort();
 	if (!is_word(u[start]) || !is_word(u[start + len - 1]))
 		abort();
-	if (start > 0 && is_word(u[start - 1]))
+	if (start > 0 && word_before(u, n, start))
 		abort();
-	if (start + len < n && is_word(u[start + len]))
+	if (start + len < n && is_word(u[start + len]) &&
+	    !uspace_at(u, n, start + len))
 		abort();
 	if (!ft_wordlist_find(wl, s, n, start, &st2, &len2) || st2 != start ||
 	    len2 != len)

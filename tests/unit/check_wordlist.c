@@ -101,8 +101,14 @@ static const struct find_case find_cases[] = {
 	HIT("Ivan Petrov", "Ivan\t\n.,;Petrov", 0, 0, "Ivan\t\n.,;Petrov"),
 	HIT("Ivan, Petrov", "ivan petrov", 0, 0, "ivan petrov"),
 	HIT("  Ivan   Petrov  ", "(Ivan Petrov)", 0, 1, "Ivan Petrov"),
-	/* bytes >= 0x80 are letters: U+2003 EM SPACE does not split words */
-	MISS("Ivan Petrov", "Ivan\xe2\x80\x83Petrov", 0),
+	/* Unicode spaces separate words as ' ' does */
+	HIT("Ivan Petrov", "Ivan\xe2\x80\x83Petrov", 0, 0,
+	    "Ivan\xe2\x80\x83Petrov"),
+	HIT("Ivan Petrov", "to Ivan\xc2\xa0Petrov.", 0, 3,
+	    "Ivan\xc2\xa0Petrov"),
+	HIT("Ivan Petrov", "Ivan\xe3\x80\x80Petrov", 0, 0,
+	    "Ivan\xe3\x80\x80Petrov"),
+	MISS("Ivan Petrov", "Ivan\xc2\xa1Petrov", 0),
 	/* multiword terms */
 	HIT("Bank of America", "pay BANK-OF-AMERICA now", 0, 4,
 	    "BANK-OF-AMERICA"),
