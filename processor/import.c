@@ -1158,10 +1158,8 @@ static int re_check(const char *re, size_t n, char *msg, size_t size)
 			 FT_RULES_MAX_PATTERN);
 		return -1;
 	}
-	code = pcre2_compile((PCRE2_SPTR)re, n,
-			     PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-				     PCRE2_NEVER_BACKSLASH_C,
-			     &ecode, &eoff, NULL);
+	code = pcre2_compile((PCRE2_SPTR)re, n, FT_PCRE2_OPTIONS, &ecode, &eoff,
+			     NULL);
 	if (!code) {
 		pcre2_get_error_message(ecode, emsg, sizeof(emsg));
 		snprintf(msg, size,

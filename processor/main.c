@@ -543,9 +543,7 @@ static pcre2_code *compile_extract(const char *src)
 	int ecode;
 
 	code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
-			     PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-				     PCRE2_NEVER_BACKSLASH_C,
-			     &ecode, &off, NULL);
+			     FT_PCRE2_OPTIONS, &ecode, &off, NULL);
 	if (!code) {
 		pcre2_get_error_message(ecode, msg, sizeof(msg));
 		fprintf(stderr, "flagtap: --extract:%zu: %s\n", (size_t)off + 1,

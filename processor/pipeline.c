@@ -562,9 +562,7 @@ static int compile_extracts(const struct ft_config *cfg,
 		v[n].topic = e->key + sizeof(prefix) - 1;
 		v[n].extract = pcre2_compile(
 			(PCRE2_SPTR)e->value, PCRE2_ZERO_TERMINATED,
-			PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-				PCRE2_NEVER_BACKSLASH_C,
-			&ecode, &eoff, NULL);
+			FT_PCRE2_OPTIONS, &ecode, &eoff, NULL);
 		if (!v[n].extract) {
 			pcre2_get_error_message(ecode, msg, sizeof(msg));
 			ft_config_where(e, where, sizeof(where));

@@ -528,10 +528,8 @@ static bool compile_into(struct parser *ps, struct ft_pattern **v, size_t *n,
 	}
 	pt = &(*v)[*n];
 	memset(pt, 0, sizeof(*pt));
-	pt->code = pcre2_compile((PCRE2_SPTR)src, len,
-				 PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-					 PCRE2_NEVER_BACKSLASH_C,
-				 &ecode, &eoff, ps->cctx);
+	pt->code = pcre2_compile((PCRE2_SPTR)src, len, FT_PCRE2_OPTIONS, &ecode,
+				 &eoff, ps->cctx);
 	if (!pt->code) {
 		pcre2_get_error_message(ecode, emsg, sizeof(emsg));
 		perr(ps, col + (int)eoff, "pattern does not compile: %s",

@@ -50,6 +50,11 @@ struct ft_wordlist;
 #define FT_RULES_MAX_FILE_BYTES (16u << 20)
 #define FT_RULES_MAX_PATTERN 8192
 
+/* PCRE2 compile options of every pattern flagtap compiles (rules, unless,
+ * extract): UTF that tolerates invalid UTF-8 in records, no \C. */
+#define FT_PCRE2_OPTIONS \
+	(PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C)
+
 enum ft_severity {
 	FT_SEV_INFO,
 	FT_SEV_LOW,
