@@ -151,15 +151,8 @@ int ft_config_set(struct ft_config *c, const char *key, const char *value,
 		e->line = line;
 		return FT_OK;
 	}
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 16;
-		struct ft_config_entry *nv = realloc(c->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			goto out_nomem;
-		c->v = nv;
-		c->cap = ncap;
-	}
+	if (ft_grow((void **)&c->v, c->n, &c->cap, sizeof(*c->v)))
+		goto out_nomem;
 	e = &c->v[c->n];
 	e->key = dup_or_null(key);
 	if (!e->key)

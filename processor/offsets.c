@@ -49,15 +49,8 @@ struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t, const char *topic,
 		if (o->partition == partition && !strcmp(o->topic, topic))
 			return t->last = o;
 	}
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 16;
-		struct ft_offsets **nv = realloc(t->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		t->v = nv;
-		t->cap = ncap;
-	}
+	if (ft_grow((void **)&t->v, t->n, &t->cap, sizeof(*t->v)))
+		return NULL;
 	o = calloc(1, sizeof(*o));
 	if (!o || !(o->topic = strdup(topic))) {
 		free(o);

@@ -658,6 +658,14 @@ static bool uses_hash(const struct ft_ruleset *rs)
 	return false;
 }
 
+/* Hash tokens from a random salt cannot be correlated across restarts. */
+static void warn_unsalted(const struct pipeline *p, const struct ft_ruleset *rs)
+{
+	if (uses_hash(rs) && !ft_config_get(p->cfg, "redact.salt"))
+		ft_warn("redact.salt is not set: hash tokens of redacted "
+			"values will differ after a restart");
+}
+
 /* redact.salt, or random bytes (tokens then change at every restart). */
 static void init_salt(struct pipeline *p)
 {
@@ -677,9 +685,7 @@ static void init_salt(struct pipeline *p)
 		close(fd);
 	}
 	p->salt_len = n == 32 ? 32 : 0;
-	if (uses_hash(p->rs))
-		ft_warn("redact.salt is not set: hash tokens of redacted "
-			"values will differ after a restart");
+	warn_unsalted(p, p->rs);
 }
 
 static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
@@ -786,9 +792,7 @@ static void reload(struct pipeline *p)
 	p->stats->rule_hits = hits;
 	p->stats->nrule_hits = rs->nrules;
 	p->stats->reloads++;
-	if (uses_hash(rs) && !ft_config_get(p->cfg, "redact.salt"))
-		ft_warn("redact.salt is not set: hash tokens of redacted "
-			"values will differ after a restart");
+	warn_unsalted(p, rs);
 	ft_reloader_adopt(&p->reloader, rs);
 }
 

@@ -243,12 +243,6 @@ void ft_ruleset_free(struct ft_ruleset *rs)
 	free(rs);
 }
 
-/* Grows an array to hold n+1 elements; false on allocation failure. */
-static bool grow(void **v, size_t n, size_t *cap, size_t size)
-{
-	return ft_grow(v, n, cap, size) == FT_OK;
-}
-
 static void pdiag(struct parser *ps, bool warning, int line, int col,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -342,7 +336,8 @@ static void open_pack(struct parser *ps, const char *line, const char *p)
 		ps->skipping = true;
 		return;
 	}
-	if (!grow((void **)&rs->packs, rs->npacks, &cap, sizeof(*rs->packs)) ||
+	if (ft_grow((void **)&rs->packs, rs->npacks, &cap,
+		    sizeof(*rs->packs)) ||
 	    !(ps->pack = calloc(1, sizeof(*ps->pack)))) {
 		ps->oom = true;
 		return;
@@ -404,8 +399,8 @@ static void open_rule(struct parser *ps, const char *line, const char *p,
 		ps->skipping = true;
 		return;
 	}
-	if (!grow((void **)&rs->rules, rs->nrules, &ps->cap_rules,
-		  sizeof(*rs->rules))) {
+	if (ft_grow((void **)&rs->rules, rs->nrules, &ps->cap_rules,
+		    sizeof(*rs->rules))) {
 		ps->oom = true;
 		return;
 	}
@@ -522,7 +517,7 @@ static bool compile_into(struct parser *ps, struct ft_pattern **v, size_t *n,
 		return false;
 	}
 	/* arrays grow by doubling from their count: cap starts at n */
-	if (!grow((void **)v, *n, &cap, sizeof(**v))) {
+	if (ft_grow((void **)v, *n, &cap, sizeof(**v))) {
 		ps->oom = true;
 		return false;
 	}
@@ -585,8 +580,8 @@ static int field_index(struct parser *ps, const char *name)
 	for (j = 0; j < rs->nfields; j++)
 		if (!strcmp(rs->fields[j], name))
 			return (int)j;
-	if (!grow((void **)&rs->fields, rs->nfields, &cap,
-		  sizeof(*rs->fields)) ||
+	if (ft_grow((void **)&rs->fields, rs->nfields, &cap,
+		    sizeof(*rs->fields)) ||
 	    !(rs->fields[j] = strdup(name))) {
 		ps->oom = true;
 		return -1;
@@ -634,8 +629,8 @@ static void set_keywords(struct parser *ps, const char *v, size_t n, int col)
 			;
 		if (s == e) {
 			perr(ps, col + (int)(s - v), "empty keyword");
-		} else if (grow((void **)&r->keywords, r->nkeywords, &cap,
-				sizeof(*r->keywords)) &&
+		} else if (!ft_grow((void **)&r->keywords, r->nkeywords, &cap,
+				    sizeof(*r->keywords)) &&
 			   (r->keywords[r->nkeywords] =
 				    dup_span(ps, s, (size_t)(e - s)))) {
 			for (i = 0; i < (size_t)(e - s); i++)
@@ -654,7 +649,7 @@ static void add_test(struct parser *ps, struct ft_rule_test **v, size_t *n,
 {
 	size_t cap = *n;
 
-	if (!grow((void **)v, *n, &cap, sizeof(**v))) {
+	if (ft_grow((void **)v, *n, &cap, sizeof(**v))) {
 		ps->oom = true;
 		return;
 	}
@@ -688,7 +683,8 @@ static void set_list(struct parser *ps, const char *v, size_t n, int col)
 		perr(ps, col, "list: %s", errstr);
 		return;
 	}
-	if (!grow((void **)&rs->lists, rs->nlists, &cap, sizeof(*rs->lists))) {
+	if (ft_grow((void **)&rs->lists, rs->nlists, &cap,
+		    sizeof(*rs->lists))) {
 		free(text);
 		ps->oom = true;
 		return;
@@ -1194,7 +1190,7 @@ static int list_dir(const char *dir, char ***paths, size_t *np,
 			continue;
 		len = dlen + strlen(de->d_name) + 2;
 		p = malloc(len);
-		if (!p || !grow((void **)&v, n, &cap, sizeof(*v))) {
+		if (!p || ft_grow((void **)&v, n, &cap, sizeof(*v))) {
 			free(p);
 			closedir(d);
 			free_strv(v, n);
