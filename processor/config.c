@@ -51,6 +51,9 @@ static const struct key_def {
 	 "PCRE2 match limit per rule and record; hitting it flags the record"},
 	{"match.jit", KEY_ENUM, false, "auto", 0, 0, "auto|off",
 	 "auto: PCRE2 JIT where the platform allows; off: interpreter only"},
+	{"match.engine", KEY_ENUM, false, "auto", 0, 0, "auto|pcre2",
+	 "auto: Vectorscan prefilter, PCRE2 confirms; pcre2: PCRE2 runs "
+	 "every rule"},
 	{"match.heap.limit.kb", KEY_INT, false, "65536", 64, 4194304, NULL,
 	 "PCRE2 interpreter heap limit per match, KiB"},
 	{"shutdown.timeout.ms", KEY_INT, false, "30000", 0, 3600000, NULL,

@@ -65,7 +65,8 @@ static void install_signals(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: flagtap [--no-jit] <command> [options]\n"
+		"usage: flagtap [--no-jit] [--engine auto|pcre2] <command> "
+		"[options]\n"
 		"\n"
 		"commands:\n"
 		"  run -c FILE [-X key=value]... [--dump-config] "
@@ -143,6 +144,9 @@ static void rules_opts_from(const struct ft_config *cfg,
 	o->heap_limit_kb =
 		(uint32_t)ft_config_get_int(cfg, "match.heap.limit.kb");
 	o->no_jit = !strcmp(ft_config_get(cfg, "match.jit"), "off");
+	o->engine = !strcmp(ft_config_get(cfg, "match.engine"), "pcre2")
+			    ? FT_ENGINE_PCRE2
+			    : FT_ENGINE_AUTO;
 }
 
 /* Warns about field rules on a pipeline whose topics are all text. */
@@ -638,12 +642,26 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	ft_rules_opts_default(&cli_rules_opts);
-	if (argc > 1 && !strcmp(argv[1], "--no-jit")) {
-		/* the PCRE2 interpreter only, as under MemoryDenyWriteExecute
-		 */
-		cli_rules_opts.no_jit = true;
-		argc--;
-		argv++;
+	for (;;) {
+		if (argc > 1 && !strcmp(argv[1], "--no-jit")) {
+			/* the PCRE2 interpreter only, as under
+			 * MemoryDenyWriteExecute */
+			cli_rules_opts.no_jit = true;
+			argc--;
+			argv++;
+		} else if (argc > 2 && !strcmp(argv[1], "--engine")) {
+			if (!strcmp(argv[2], "pcre2"))
+				cli_rules_opts.engine = FT_ENGINE_PCRE2;
+			else if (strcmp(argv[2], "auto")) {
+				fprintf(stderr, "flagtap: --engine: auto or "
+						"pcre2\n");
+				exit(EXIT_USAGE);
+			}
+			argc -= 2;
+			argv += 2;
+		} else {
+			break;
+		}
 	}
 	cmd = argc > 1 ? argv[1] : NULL;
 

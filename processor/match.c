@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "flagtap/buf.h"
 #include "flagtap/checks.h"
@@ -14,6 +15,7 @@
 #include "flagtap/expr.h"
 #include "flagtap/fields.h"
 #include "flagtap/json.h"
+#include "flagtap/prefilter.h"
 #include "flagtap/wordlist.h"
 
 #define JIT_STACK_MIN (32u << 10)
@@ -44,6 +46,13 @@ struct ft_match_ctx {
 	const struct ft_ruleset *rs;
 	const struct ft_record *rec;
 	struct ft_match_result *res;
+	/* the prefilter's verdicts for this record (engine auto) */
+	struct ft_prefilter_scratch *pf;
+	uint64_t *vgen;	  /* per rule: == gen when verdict[] is set */
+	uint8_t *verdict; /* enum ft_pf_verdict */
+	uint32_t *visit;  /* rules to evaluate, built per record */
+	size_t nvisit;
+	struct ft_match_costs *costs; /* NULL unless accounting */
 };
 
 /* Where a rule's subject sits in the record, for redaction spans. */
@@ -101,6 +110,10 @@ void ft_match_ctx_free(struct ft_match_ctx *ctx)
 	pcre2_match_data_free(ctx->extract);
 	pcre2_match_context_free(ctx->mctx);
 	pcre2_jit_stack_free(ctx->jit_stack);
+	ft_prefilter_scratch_free(ctx->pf);
+	free(ctx->vgen);
+	free(ctx->verdict);
+	free(ctx->visit);
 	for (i = 0; i < ctx->nfields; i++)
 		ft_buf_release(&ctx->fields[i].text);
 	free(ctx->fields);
@@ -130,6 +143,18 @@ struct ft_match_ctx *ft_match_ctx_new(const struct ft_ruleset *rs)
 	ctx->nfields = rs->nfields;
 	for (i = 0; i < ctx->nfields; i++)
 		ft_buf_init(&ctx->fields[i].text);
+	if (rs->prefilter) {
+		size_t n = rs->nrules ? rs->nrules : 1;
+
+		ctx->pf = ft_prefilter_scratch_new(rs->prefilter);
+		ctx->vgen = calloc(n, sizeof(*ctx->vgen));
+		ctx->verdict = calloc(n, 1);
+		ctx->visit = calloc(n, sizeof(*ctx->visit));
+		if (!ctx->pf || !ctx->vgen || !ctx->verdict || !ctx->visit) {
+			ft_match_ctx_free(ctx);
+			return NULL;
+		}
+	}
 	ctx->match_limit = rs->opts.match_limit;
 	pcre2_set_match_limit(ctx->mctx, rs->opts.match_limit);
 	pcre2_set_heap_limit(ctx->mctx, rs->opts.heap_limit_kb);
@@ -519,13 +544,41 @@ static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	return err == FT_ENOMEM ? err : found ? 1 : err;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* find() with per-rule accounting when the caller asked for it. */
+static int confirm(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		   size_t i, const struct subject *sj)
+{
+	struct ft_rule_cost *c;
+	uint64_t t0;
+	int rc;
+
+	if (!ctx->costs)
+		return find(ctx, rs, &rs->rules[i], sj);
+	c = &ctx->costs->rules[i];
+	t0 = now_ns();
+	rc = find(ctx, rs, &rs->rules[i], sj);
+	c->ns += now_ns() - t0;
+	c->confirms++;
+	return rc;
+}
+
 /*
- * Evaluates rule i.  Returns 1 when the record is to be flagged for it (a
- * match, or an evaluation error: *err says which), 0 when not, or
- * FT_ENOMEM.  *pcre2_rc holds the PCRE2 code of an engine error.
+ * Evaluates rule i, given what the prefilter said about its patterns.
+ * Returns 1 when the record is to be flagged for it (a match, or an
+ * evaluation error: *err says which), 0 when not, or FT_ENOMEM.
+ * *pcre2_rc holds the PCRE2 code of an engine error.
  */
 static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
-		     size_t i, enum ft_match_error *err, int *pcre2_rc)
+		     size_t i, enum ft_pf_verdict v, enum ft_match_error *err,
+		     int *pcre2_rc)
 {
 	const struct ft_rule *r = &rs->rules[i];
 	struct subject sj = {ctx->rec->data, ctx->rec->len, 0, ctx->rec->len,
@@ -560,7 +613,11 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 				      f->text.len, f->raw_off, f->raw_len,
 				      f->direct};
 	}
-	rc = find(ctx, rs, r, &sj);
+	if (v == FT_PF_NO)
+		return 0;
+	if (v == FT_PF_YES)
+		return has_keyword(r, &sj);
+	rc = confirm(ctx, rs, i, &sj);
 	if (rc >= 0 || rc == FT_ENOMEM)
 		return rc;
 	*err = classify(rc);
@@ -581,24 +638,154 @@ static void begin(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	res->parse_error[0] = '\0';
 }
 
+static int eval_and_add(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+			size_t i, enum ft_pf_verdict v)
+{
+	enum ft_match_error err;
+	int rc, pcre2_rc;
+
+	rc = eval_rule(ctx, rs, i, v, &err, &pcre2_rc);
+	if (ctx->costs && rc == 1)
+		ctx->costs->rules[i].hits++;
+	if (rc == 1)
+		rc = add_hit(ctx->res, rs, (uint32_t)i, err, pcre2_rc);
+	return rc < 0 ? FT_ENOMEM : FT_OK;
+}
+
+/* Rules without validate, active unless or redact need no PCRE2 span. */
+static bool plain(const struct ft_rule *r)
+{
+	return !r->validate && (!r->nunless || r->unless_expired) && !r->redact;
+}
+
+static void set_verdict(struct ft_match_ctx *ctx, uint32_t rule,
+			enum ft_pf_verdict v)
+{
+	if (ctx->vgen[rule] != ctx->gen) {
+		ctx->vgen[rule] = ctx->gen;
+		ctx->visit[ctx->nvisit++] = rule;
+		ctx->verdict[rule] = (uint8_t)v;
+	} else if (v > ctx->verdict[rule]) {
+		ctx->verdict[rule] = (uint8_t)v;
+	}
+}
+
+/* The prefilter's callback: a pattern of `rule` matched. */
+static void on_hit(void *opaque, uint32_t rule, bool exact)
+{
+	struct ft_match_ctx *ctx = opaque;
+
+	set_verdict(ctx, rule,
+		    exact && plain(&ctx->rs->rules[rule]) ? FT_PF_YES
+							  : FT_PF_MAYBE);
+}
+
+/* Every rule of a group must be confirmed (subject not scannable). */
+static void maybe_all(struct ft_match_ctx *ctx, const uint32_t *rules, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		set_verdict(ctx, rules[i], FT_PF_MAYBE);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Engine auto: scan each group's subject once, then evaluate, in ruleset
+ * order, the rules the prefilter reported and those visited on every
+ * record.  Same results as run_all() (see prefilter.h).
+ */
+static int run_prefiltered(struct ft_match_ctx *ctx,
+			   const struct ft_ruleset *rs)
+{
+	const struct ft_prefilter *pf = rs->prefilter;
+	const uint32_t *rules, *always;
+	size_t g, n, nalways, i, k, nscan;
+	struct field_slot *f;
+	uint64_t t0 = ctx->costs ? now_ns() : 0;
+	int rc;
+
+	ctx->nvisit = 0;
+	for (g = 0; g < ft_prefilter_groups(pf); g++) {
+		rules = ft_prefilter_group_rules(pf, g, &n);
+		if (!n)
+			continue;
+		if (g == 0) {
+			rc = ft_prefilter_scan(pf, 0, ctx->pf, ctx->rec->data,
+					       ctx->rec->len, on_hit, ctx);
+		} else {
+			f = field(ctx, (int)g - 1);
+			if (f->status == FT_ENOENT)
+				continue;
+			rc = f->status ? 0
+				       : ft_prefilter_scan(
+						 pf, g, ctx->pf, f->text.data,
+						 f->text.len, on_hit, ctx);
+		}
+		if (rc <= 0)
+			maybe_all(ctx, rules, n);
+	}
+	if (ctx->costs) {
+		ctx->costs->prefilter_ns += now_ns() - t0;
+		ctx->costs->records++;
+	}
+	/* merge the reported rules with those visited on every record */
+	nscan = ctx->nvisit;
+	if (nscan > 1)
+		qsort(ctx->visit, nscan, sizeof(*ctx->visit), cmp_u32);
+	always = ft_prefilter_visit_rules(pf, &nalways);
+	for (i = k = 0; i < nscan || k < nalways;) {
+		uint32_t r;
+		enum ft_pf_verdict v;
+
+		if (k == nalways || (i < nscan && ctx->visit[i] < always[k])) {
+			r = ctx->visit[i++];
+		} else {
+			r = always[k++];
+			if (i < nscan && ctx->visit[i] == r)
+				i++;
+		}
+		if (ctx->vgen[r] == ctx->gen)
+			v = (enum ft_pf_verdict)ctx->verdict[r];
+		else
+			v = ft_prefilter_class(pf, r) == FT_PF_SCAN
+				    ? FT_PF_NO
+				    : FT_PF_MAYBE;
+		if (eval_and_add(ctx, rs, r, v))
+			return FT_ENOMEM;
+	}
+	return FT_OK;
+}
+
+/* Engine pcre2: every enabled rule, in order. */
+static int run_all(struct ft_match_ctx *ctx, const struct ft_ruleset *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].enabled &&
+		    eval_and_add(ctx, rs, i, FT_PF_MAYBE))
+			return FT_ENOMEM;
+	return FT_OK;
+}
+
 int ft_match_run(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		 const struct ft_record *rec, struct ft_match_result *res)
 {
-	enum ft_match_error err;
-	size_t i;
-	int rc, pcre2_rc;
+	int rc;
 
 	begin(ctx, rs, rec, res);
-	for (i = 0; i < rs->nrules; i++) {
-		if (!rs->rules[i].enabled)
-			continue;
-		rc = eval_rule(ctx, rs, i, &err, &pcre2_rc);
-		if (rc == 1)
-			rc = add_hit(res, rs, (uint32_t)i, err, pcre2_rc);
-		if (rc < 0)
-			return FT_ENOMEM;
-	}
-	return (int)res->n;
+	if (rs->prefilter && ctx->pf)
+		rc = run_prefiltered(ctx, rs);
+	else
+		rc = run_all(ctx, rs);
+	return rc ? rc : (int)res->n;
 }
 
 int ft_match_record(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
@@ -619,9 +806,15 @@ int ft_match_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 
 	ft_match_result_init(&res);
 	begin(ctx, rs, rec, &res);
-	rc = eval_rule(ctx, rs, rule, &err, &pcre2_rc);
+	rc = eval_rule(ctx, rs, rule, FT_PF_MAYBE, &err, &pcre2_rc);
 	ft_match_result_release(&res);
 	if (rc == FT_ENOMEM)
 		return -FT_MERR_ENGINE;
 	return rc && err ? -(int)err : rc;
+}
+
+void ft_match_ctx_set_costs(struct ft_match_ctx *ctx,
+			    struct ft_match_costs *costs)
+{
+	ctx->costs = costs;
 }

@@ -18,6 +18,7 @@
 #include "flagtap/common.h"
 #include "flagtap/expr.h"
 #include "flagtap/match.h"
+#include "flagtap/prefilter.h"
 #include "flagtap/redact.h"
 #include "flagtap/sha256.h"
 #include "flagtap/wordlist.h"
@@ -45,6 +46,7 @@ void ft_rules_opts_default(struct ft_rules_opts *o)
 	o->heap_limit_kb = 65536;
 	o->no_jit = false;
 	o->today = 0;
+	o->engine = FT_ENGINE_AUTO;
 }
 
 void ft_diags_init(struct ft_diags *d)
@@ -223,6 +225,7 @@ void ft_ruleset_free(struct ft_ruleset *rs)
 
 	if (!rs)
 		return;
+	ft_prefilter_free(rs->prefilter);
 	for (i = 0; i < rs->nrules; i++)
 		rule_release(&rs->rules[i]);
 	free(rs->rules);
@@ -545,6 +548,7 @@ static bool compile_into(struct parser *ps, struct ft_pattern **v, size_t *n,
 	    ncap > ps->rs->max_captures)
 		ps->rs->max_captures = ncap;
 	risky = risky_group(src, len);
+	pt->risky = risky >= 0;
 	if (risky >= 0)
 		pwarn(ps, col + risky,
 		      "nested unbounded quantifiers may backtrack "
@@ -1066,6 +1070,24 @@ static void finish(struct ft_ruleset *rs, struct ft_diags *diags)
 	}
 }
 
+/* Builds the Vectorscan prefilter for engine auto; FT_ENOMEM or 0. */
+static int build_prefilter(struct ft_ruleset *rs, struct ft_diags *diags)
+{
+	char why[256];
+	int rc;
+
+	if (rs->opts.engine != FT_ENGINE_AUTO)
+		return FT_OK;
+	rc = ft_prefilter_build(rs, &rs->prefilter, why, sizeof(why));
+	if (rc == FT_ENOMEM)
+		return rc;
+	if (rc && rc != FT_ENOTSUP)
+		ft_diags_add(diags, true,
+			     "%s: warning: %s; PCRE2 evaluates every rule",
+			     rs->nfiles ? rs->files[0] : "rules", why);
+	return FT_OK;
+}
+
 static struct ft_ruleset *ruleset_new(const struct ft_rules_opts *opts)
 {
 	struct ft_ruleset *rs = calloc(1, sizeof(*rs));
@@ -1131,6 +1153,8 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 	ft_sha256_final(&sha, digest);
 	memcpy(rs->hash, "sha256:", 7);
 	ft_sha256_hex(digest, rs->hash + 7);
+	if (build_prefilter(rs, diags))
+		goto out_nomem;
 	*out = rs;
 	return FT_OK;
 

@@ -4,7 +4,20 @@
 # something is missing.
 set -euo pipefail
 
+# The multi-pattern prefilter: Intel Hyperscan where it exists (amd64).
+# Debian 12's Vectorscan 5.4.9 silently misses matches of some patterns
+# (docs/performance.md, "Which Hyperscan"); elsewhere Vectorscan is the
+# only choice and the differential tests say whether it can be trusted.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+	hs_pkg=libhyperscan-dev
+	hs_remove=(libvectorscan-dev- libvectorscan5-)
+else
+	hs_pkg=libvectorscan-dev
+	hs_remove=()
+fi
+
 build=(build-essential cmake pkg-config librdkafka-dev libpcre2-dev zlib1g-dev
+       "$hs_pkg"
        check)
 test=(kcat python3 python3-confluent-kafka default-jre-headless maven
       clang clang-format libclang-rt-14-dev)
@@ -33,4 +46,9 @@ sudo=
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 echo "install-deps: installing ${missing[*]}" >&2
 $sudo apt-get update -q
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# the two libhs packages conflict: name the one to remove
+removes=()
+for p in "${missing[@]}"; do
+	[ "$p" = "$hs_pkg" ] && removes=("${hs_remove[@]}")
+done
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" "${removes[@]}"

@@ -3,7 +3,8 @@
 #   install what is missing, build with warnings as errors, check the
 #   formatting, run every CTest test (unit, cli, demo, and the integration
 #   tests against a real Apache Kafka broker that CTest starts and stops),
-#   then the unit tests again under AddressSanitizer + UBSan.
+#   then the unit tests again without Hyperscan (the PCRE2-only engine) and
+#   under AddressSanitizer + UBSan.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,6 +20,11 @@ cmake --build --preset default -j"$jobs"
 
 echo "== tests"
 ctest --preset default
+
+echo "== the PCRE2-only build (no Hyperscan): unit, cli and demo tests"
+cmake --preset pcre2 >/dev/null
+cmake --build --preset pcre2 -j"$jobs"
+ctest --preset pcre2
 
 echo "== unit tests under ASan + UBSan"
 cmake --preset asan >/dev/null

@@ -21,6 +21,7 @@ enum ft_err {
 	FT_EENGINE = -6, /* the match engine reported an error */
 	FT_EKAFKA = -7,	 /* a Kafka client call failed */
 	FT_EFATAL = -8,	 /* unrecoverable: the process must exit non-zero */
+	FT_ENOTSUP = -9, /* not built into this binary */
 };
 
 #define FT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -2,7 +2,8 @@
  * match: evaluates a ruleset against one record.
  *
  * A pure stage: no I/O.  Each thread owns a struct ft_match_ctx (PCRE2
- * match data, JIT stack, field cache) and may share the ruleset.
+ * match data, JIT stack, field cache, Vectorscan scratch) and may share
+ * the ruleset.
  *
  * Fields.  A rule's `field` and the names in its `when` are read according
  * to the record's format: a dotted path in a JSON record, a key in a
@@ -89,8 +90,11 @@ void ft_match_result_release(struct ft_match_result *res);
 
 /*
  * Evaluates every enabled rule against the record and fills res (previous
- * contents are discarded).  Rules are reported in ruleset order, each at
- * most once.  Returns the number of hits (>= 0) or FT_ENOMEM.
+ * contents are discarded).  With a ruleset built with the Vectorscan
+ * prefilter (engine auto) only the rules it cannot rule out are
+ * evaluated; the results are the same (see prefilter.h).  Rules are reported in
+ * ruleset order, each at most once.  Returns the number of hits (>= 0) or
+ * FT_ENOMEM.
  */
 int ft_match_run(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		 const struct ft_record *rec, struct ft_match_result *res);
@@ -107,6 +111,27 @@ int ft_match_record(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
  */
 int ft_match_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		  size_t rule, const struct ft_record *rec);
+
+/* What evaluating each rule cost, for `flagtap bench`. */
+struct ft_rule_cost {
+	uint64_t confirms; /* PCRE2 evaluations (patterns/lists run) */
+	uint64_t hits;	   /* records flagged by the rule */
+	uint64_t ns;	   /* time in those evaluations */
+};
+
+struct ft_match_costs {
+	struct ft_rule_cost *rules; /* ruleset->nrules entries */
+	uint64_t records;	    /* records prefiltered */
+	uint64_t prefilter_ns;	    /* time in Vectorscan scans and fields */
+};
+
+/*
+ * Turns per-rule accounting on (costs zeroed by the caller, rules sized
+ * for the context's ruleset) or off (NULL).  Accounting reads the clock
+ * around every evaluation and slows matching down.
+ */
+void ft_match_ctx_set_costs(struct ft_match_ctx *ctx,
+			    struct ft_match_costs *costs);
 
 /* A short English description of a hit's error ("match limit exceeded"). */
 const char *ft_match_error_name(enum ft_match_error e);

@@ -66,7 +66,8 @@ enum ft_severity {
 struct ft_pattern {
 	char *src;
 	pcre2_code *code;
-	bool jit; /* JIT-compiled */
+	bool jit;   /* JIT-compiled */
+	bool risky; /* nested unbounded quantifiers (a warning was given) */
 	int line, col;
 };
 
@@ -125,11 +126,18 @@ struct ft_rule {
 	int line, col; /* of the [rule ID] header */
 };
 
+/* Which engine decides which rules run (see prefilter.h). */
+enum ft_engine {
+	FT_ENGINE_AUTO,	 /* Vectorscan prefilter when built in, then PCRE2 */
+	FT_ENGINE_PCRE2, /* PCRE2 evaluates every rule on every record */
+};
+
 struct ft_rules_opts {
 	uint32_t match_limit;	/* PCRE2 match limit (also bounds JIT) */
 	uint32_t heap_limit_kb; /* PCRE2 interpreter heap limit */
 	bool no_jit;		/* run the interpreter only */
 	int today;		/* YYYYMMDD for `expires`; 0: today (UTC) */
+	enum ft_engine engine;
 };
 
 struct ft_ruleset {
@@ -147,6 +155,8 @@ struct ft_ruleset {
 	struct ft_rules_opts opts;
 	bool jit;	       /* every pattern is JIT-compiled */
 	uint32_t max_captures; /* largest capture count of any pattern */
+	/* the Vectorscan prefilter (engine auto, when built in), or NULL */
+	struct ft_prefilter *prefilter;
 };
 
 /* One diagnostic: "FILE:LINE:COL: message". */
@@ -168,7 +178,8 @@ void ft_diags_release(struct ft_diags *d);
 void ft_diags_add(struct ft_diags *d, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Default options: match limit 1,000,000, heap 64 MiB, JIT on, today. */
+/* Default options: match limit 1,000,000, heap 64 MiB, JIT on, today,
+ * engine auto. */
 void ft_rules_opts_default(struct ft_rules_opts *o);
 
 /*
@@ -182,6 +193,10 @@ void ft_rules_opts_default(struct ft_rules_opts *o);
  * concatenated in load order, followed by the bytes of the list files
  * they name, in order of first use: for rules without lists,
  * `cd DIR && cat *.rules | sha256sum` in the C locale gives the digest.
+ *
+ * With engine auto the Vectorscan prefilter is built too; when it cannot
+ * be (a database Vectorscan refuses), a warning says so and PCRE2 alone
+ * evaluates the rules.
  */
 int ft_ruleset_load(const char *path, const struct ft_rules_opts *opts,
 		    struct ft_ruleset **out, struct ft_diags *diags);

@@ -302,7 +302,7 @@ end
 begin "help"
 run help
 want_rc 0
-want_out "usage: flagtap [--no-jit] <command>"
+want_out "usage: flagtap [--no-jit] [--engine auto|pcre2] <command>"
 want_out "input.format.<topic>"
 end
 

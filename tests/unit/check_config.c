@@ -657,6 +657,7 @@ START_TEST(test_dump)
 		"log.level = info",
 		"rules.watch.ms = 2000",
 		"match.jit = auto",
+		"match.engine = auto",
 		/* secrets */
 		"kafka.sasl.password = ********",
 		"kafka.sasl.username = ********",
@@ -722,7 +723,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 9, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 10, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 1000000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);
