@@ -70,9 +70,12 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n"
 		"  run -c FILE [-X key=value]... [--dump-config] "
-		"[--check-config]\n"
+		"[--check-config] [--until-eof]\n"
 		"        consume input topics, apply rules, forward flagged "
 		"records\n"
+		"        (--until-eof: stop when every partition is read and "
+		"delivered;\n"
+		"        print records, seconds, records/s as JSON)\n"
 		"  decode -b BROKERS -t TOPIC [-g GROUP] [-e] [-X "
 		"prop=value]...\n"
 		"        print the envelopes on an output topic as JSON lines\n"
@@ -168,10 +171,32 @@ static void warn_fields(const struct ft_config *cfg,
 				rs->rules[i].id, rs->rules[i].field);
 }
 
-static int run_daemon(const struct ft_config *cfg, bool check_only)
+/* --until-eof: one JSON object on stdout for load tests and benchmarks. */
+static void print_drain(const struct ft_pipeline_stats *st)
+{
+	double secs =
+		st->drained_ns > st->first_record_ns
+			? (double)(st->drained_ns - st->first_record_ns) / 1e9
+			: 0.0;
+
+	printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
+	       "\"records_per_sec\":%.0f,\"flagged\":%llu,\"delivered\":%llu,"
+	       "\"engine_errors\":%llu}\n",
+	       (unsigned long long)st->consumed,
+	       (unsigned long long)st->bytes_in, secs,
+	       secs > 0 ? (double)st->consumed / secs : 0.0,
+	       (unsigned long long)st->flagged,
+	       (unsigned long long)st->delivered,
+	       (unsigned long long)st->engine_errors);
+	fflush(stdout);
+}
+
+static int run_daemon(const struct ft_config *cfg, bool check_only,
+		      bool until_eof)
 {
 	struct ft_pipeline_stats st = {0};
-	struct ft_pipeline_opts po = {.stop = &stop_requested};
+	struct ft_pipeline_opts po = {.stop = &stop_requested,
+				      .exit_at_end = until_eof};
 	struct ft_rules_opts ro;
 	struct ft_ruleset *rs = NULL;
 	char errstr[1024];
@@ -200,6 +225,8 @@ static int run_daemon(const struct ft_config *cfg, bool check_only)
 	po.reload = &reload_requested;
 	rc = ft_pipeline_run(cfg, rs, &po, &st, errstr, sizeof(errstr));
 	ft_pipeline_stats_release(&st);
+	if (until_eof && !rc)
+		print_drain(&st);
 	ft_info("consumed %llu, flagged %llu, delivered %llu, engine errors "
 		"%llu",
 		(unsigned long long)st.consumed, (unsigned long long)st.flagged,
@@ -221,12 +248,13 @@ static int cmd_run(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"dump-config", no_argument, NULL, 'D'},
 		{"check-config", no_argument, NULL, 'C'},
+		{"until-eof", no_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ft_config cfg;
 	const char *path = NULL;
 	char **overrides = calloc((size_t)argc, sizeof(char *));
-	bool dump = false, check = false;
+	bool dump = false, check = false, until_eof = false;
 	char errstr[1024];
 	int c, i, n = 0, rc = EXIT_USAGE;
 
@@ -241,12 +269,15 @@ static int cmd_run(int argc, char **argv)
 			dump = true;
 		else if (c == 'C')
 			check = true;
+		else if (c == 'E')
+			until_eof = true;
 		else
 			goto out;
 	}
 	if (!path || optind != argc) {
 		fprintf(stderr, "usage: flagtap run -c FILE [-X key=value]... "
-				"[--dump-config] [--check-config]\n");
+				"[--dump-config] [--check-config] "
+				"[--until-eof]\n");
 		goto out;
 	}
 	if (ft_config_load(&cfg, path, errstr, sizeof(errstr)))
@@ -265,7 +296,7 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	install_signals();
-	rc = run_daemon(&cfg, check);
+	rc = run_daemon(&cfg, check, until_eof);
 	goto out;
 
 out_err:

@@ -77,6 +77,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void set_fatal(struct pipeline *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -452,7 +460,8 @@ static int process(struct pipeline *p, const rd_kafka_message_t *rkm)
 		return FT_EFATAL;
 	}
 	o->at_end = false;
-	p->stats->consumed++;
+	if (!p->stats->consumed++)
+		p->stats->first_record_ns = mono_ns();
 	p->stats->bytes_in += rkm->len;
 	rec = (struct ft_record){rkm->payload ? rkm->payload : "", rkm->len,
 				 (enum ft_format)o->format, o->extract};
@@ -828,8 +837,10 @@ static void loop(struct pipeline *p)
 		if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
 			store_offsets(p);
 		maybe_reload(p);
-		if (!rkm && drained(p))
+		if (!rkm && drained(p)) {
+			p->stats->drained_ns = mono_ns();
 			break;
+		}
 	}
 }
 

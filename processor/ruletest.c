@@ -25,6 +25,35 @@ static bool run_one(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	return example ? *outcome == 1 : *outcome == 0;
 }
 
+/*
+ * With the prefilter, the whole rule set must say the same about an
+ * enabled rule as PCRE2 alone: true when it does.
+ */
+static bool engines_agree(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+			  size_t i, const struct ft_rule_test *t, int outcome)
+{
+	const struct ft_rule *r = &rs->rules[i];
+	struct ft_record rec = {
+		.data = t->text,
+		.len = strlen(t->text),
+		.format = r->format >= 0 ? (enum ft_format)r->format
+					 : FT_FORMAT_TEXT,
+	};
+	struct ft_match_result res;
+	bool fired = false;
+	size_t k;
+	int n;
+
+	if (!rs->prefilter || !r->enabled)
+		return true;
+	ft_match_result_init(&res);
+	n = ft_match_run(ctx, rs, &rec, &res);
+	for (k = 0; n > 0 && k < res.n; k++)
+		fired |= res.hits[k].rule == i;
+	ft_match_result_release(&res);
+	return n >= 0 && fired == (outcome != 0);
+}
+
 int ft_rules_test(const struct ft_ruleset *rs, ft_rules_test_fail_fn fail,
 		  void *opaque, struct ft_rules_test_report *rep)
 {
@@ -49,7 +78,8 @@ int ft_rules_test(const struct ft_ruleset *rs, ft_rules_test_fail_fn fail,
 				ex ? &r->examples[j]
 				   : &r->counters[j - r->nexamples];
 
-			if (run_one(ctx, rs, i, t, ex, &outcome)) {
+			if (run_one(ctx, rs, i, t, ex, &outcome) &&
+			    engines_agree(ctx, rs, i, t, outcome)) {
 				rep->passed++;
 				continue;
 			}

@@ -32,6 +32,9 @@ struct ft_pipeline_stats {
 	uint64_t truncated;	  /* envelopes whose record was cut to fit */
 	uint64_t reloads;	  /* rule sets swapped in */
 	uint64_t reload_failures; /* reloads refused; the old set kept on */
+	/* CLOCK_MONOTONIC ns of the first record consumed and of the moment
+	 * everything was read and delivered (exit_at_end); 0 if never */
+	uint64_t first_record_ns, drained_ns;
 	/* per rule of the rule set in use at return, in its order; counts
 	 * follow a rule across reloads by id.  Allocated by the pipeline,
 	 * freed by ft_pipeline_stats_release(). */

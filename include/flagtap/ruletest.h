@@ -5,7 +5,10 @@
  * evaluated against its own rule only (so other rules cannot hide a
  * regression), in the rule's `format` (else its pack's, else text).  A
  * rule that cannot be evaluated on its example (match limit, unparsable
- * record) fails the test.  Disabled rules are tested too.
+ * record) fails the test.  Disabled rules are tested too.  When the rule
+ * set has the Vectorscan prefilter, each record of an enabled rule is also
+ * run through the whole set, and the prefiltered outcome for the rule
+ * must equal PCRE2's, or the test fails.
  */
 #ifndef FLAGTAP_RULETEST_H
 #define FLAGTAP_RULETEST_H
