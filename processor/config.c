@@ -51,6 +51,9 @@ static const struct key_def {
 	 "PCRE2 match limit per rule and record; hitting it flags the record"},
 	{"match.jit", KEY_ENUM, false, "auto", 0, 0, "auto|off",
 	 "auto: PCRE2 JIT where the platform allows; off: interpreter only"},
+	{"workers", KEY_INT, false, "1", 1, 64, NULL,
+	 "threads that match and compress; each owns whole partitions, so "
+	 "more workers than input partitions do not help"},
 	{"match.engine", KEY_ENUM, false, "auto", 0, 0, "auto|pcre2",
 	 "auto: Vectorscan prefilter, PCRE2 confirms; pcre2: PCRE2 runs "
 	 "every rule"},

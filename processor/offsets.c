@@ -19,6 +19,7 @@ static void tracker_free(struct ft_offsets *o)
 {
 	if (!o)
 		return;
+	pthread_mutex_destroy(&o->lock);
 	free(o->topic);
 	free(o->ring);
 	free(o);
@@ -56,6 +57,7 @@ struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t, const char *topic,
 		free(o);
 		return NULL;
 	}
+	pthread_mutex_init(&o->lock, NULL);
 	o->partition = partition;
 	o->next = -1;
 	o->stored = -1;

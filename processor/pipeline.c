@@ -1,14 +1,24 @@
 /*
  * pipeline: consume -> match -> envelope -> zlib -> produce, at least once.
  *
- * One thread runs the loop; librdkafka calls the delivery report and
- * rebalance callbacks from inside rd_kafka_poll()/rd_kafka_consumer_poll()
- * on that same thread, so no state here needs a lock.
+ * One thread runs the loop: it polls the consumer, serves delivery
+ * reports and rebalances (librdkafka calls them from inside
+ * rd_kafka_poll()/rd_kafka_consumer_poll() on that thread), stores
+ * offsets and reloads rules.  Matching, encoding and compression run in
+ * workers: with `workers = 1` the loop thread itself, with N > 1 as many
+ * threads, each owning the partitions it was first given (so records of
+ * a partition are evaluated and produced in order).  A worker registers
+ * each record with its partition's offset tracker after evaluating it
+ * (under the tracker's lock); the loop stores only offsets below
+ * everything unevaluated or undelivered.  Rebalances, reloads and
+ * shutdown first wait until every worker is idle.
  */
 #include "flagtap/pipeline.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +40,9 @@
 /* Record bytes kept in an envelope that is too large to produce whole. */
 #define HEAD_MAX 65536u
 
+#define QUEUE_CAP 2048	/* records waiting for one worker */
+#define WAIT_NS 2000000 /* a loop-thread wait between producer polls */
+
 /* Rides with each produced envelope to its delivery report. */
 struct delivery {
 	struct ft_offsets *o;
@@ -40,6 +53,33 @@ struct delivery {
 struct topic_conf {
 	const char *topic; /* points into the config */
 	pcre2_code *extract;
+};
+
+struct job {
+	rd_kafka_message_t *rkm;
+	struct ft_offsets *o;
+};
+
+/* Matching, encoding and compression state of one thread. */
+struct worker {
+	struct pipeline *p;
+	pthread_t thread;
+	bool started;
+	/* the queue from the loop thread (threaded mode only) */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;  /* a job arrived, or quit */
+	pthread_cond_t space; /* a slot freed, or the worker went idle */
+	struct job *q;
+	size_t head, len;
+	bool busy, sleeping, quit;
+	/* owned by the worker while it runs, by the loop when idle */
+	struct ft_match_ctx *mctx;
+	struct ft_match_result res;
+	struct ft_buf json, z, ids, src;
+	struct ft_zlib zlib;
+	/* counters, folded into the stats when the workers are idle */
+	uint64_t flagged, engine_errors, bytes_out, envelope_bytes, truncated;
+	uint64_t *rule_hits; /* per rule of p->rs */
 };
 
 struct pipeline {
@@ -56,16 +96,17 @@ struct pipeline {
 	rd_kafka_t *consumer;
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *out_topic;
-	struct ft_match_ctx *mctx;
-	struct ft_match_result res;
-	struct ft_buf json, z, ids, src;
-	struct ft_zlib zlib;
+	struct worker *workers;
+	int nworkers;
+	bool threaded; /* workers run on their own threads */
+	int next_worker;
 	struct ft_offsets_table offsets;
 	int default_format;
 	int shutdown_ms;
 	int nassigned;
 	int64_t last_store_ms;
-	bool fatal;
+	atomic_bool fatal;
+	pthread_mutex_t fatal_lock;
 	char fatal_reason[512];
 };
 
@@ -92,14 +133,18 @@ static void set_fatal(struct pipeline *p, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (p->fatal)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(p->fatal_reason, sizeof(p->fatal_reason), fmt, ap);
-	va_end(ap);
-	p->fatal = true;
-	ft_error("%s", p->fatal_reason);
+	pthread_mutex_lock(&p->fatal_lock);
+	if (!p->fatal) {
+		va_start(ap, fmt);
+		vsnprintf(p->fatal_reason, sizeof(p->fatal_reason), fmt, ap);
+		va_end(ap);
+		p->fatal = true;
+		ft_error("%s", p->fatal_reason);
+	}
+	pthread_mutex_unlock(&p->fatal_lock);
 }
+
+static void quiesce(struct pipeline *p);
 
 static const pcre2_code *topic_extract(const struct pipeline *p,
 				       const char *topic)
@@ -132,8 +177,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 	(void)rk;
 	if (!d)
 		return;
+	pthread_mutex_lock(&d->o->lock);
+	ft_offsets_done(d->o, d->offset, !rkm->err);
+	pthread_mutex_unlock(&d->o->lock);
 	if (rkm->err) {
-		ft_offsets_done(d->o, d->offset, false);
 		p->stats->delivery_failed++;
 		set_fatal(p,
 			  "envelope for %s/%d/%lld not delivered: %s; its "
@@ -141,7 +188,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 			  d->o->topic, (int)d->o->partition,
 			  (long long)d->offset, rd_kafka_err2str(rkm->err));
 	} else {
-		ft_offsets_done(d->o, d->offset, true);
 		p->stats->delivered++;
 	}
 	free(d);
@@ -177,7 +223,9 @@ static void store_offsets(struct pipeline *p)
 	p->last_store_ms = now_ms();
 	for (i = 0; i < p->offsets.n; i++) {
 		o = p->offsets.v[i];
+		pthread_mutex_lock(&o->lock);
 		c = ft_offsets_committable(o);
+		pthread_mutex_unlock(&o->lock);
 		if (!o->assigned || c < 0 || c == o->stored)
 			continue;
 		if (!l)
@@ -238,7 +286,9 @@ static void mark_assigned(struct pipeline *p,
 			return;
 		}
 		if (assigned && !o->assigned) {
+			pthread_mutex_lock(&o->lock);
 			ft_offsets_reset(o);
+			pthread_mutex_unlock(&o->lock);
 			o->at_end = false;
 			o->extract = topic_extract(p, o->topic);
 			o->format = topic_format(p->cfg, o->topic,
@@ -277,6 +327,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	switch (err) {
 	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
 		log_partitions("assigned", parts);
+		quiesce(p);
 		mark_assigned(p, parts, true);
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, parts);
@@ -287,7 +338,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_partitions(rd_kafka_assignment_lost(rk) ? "lost"
 							    : "revoked",
 			       parts);
-		/* deliver and commit what we did before giving them up */
+		/* evaluate, deliver and commit what we were given before
+		 * giving it up */
+		quiesce(p);
 		if (!rd_kafka_assignment_lost(rk)) {
 			flush_deliveries(p);
 			commit_sync(p);
@@ -309,33 +362,36 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-static void build_headers(struct pipeline *p, const rd_kafka_message_t *rkm,
+static void build_headers(struct worker *w, const rd_kafka_message_t *rkm,
 			  rd_kafka_headers_t *h)
 {
-	ft_buf_reset(&p->ids);
-	ft_envelope_rule_ids(&p->ids, p->rs, &p->res);
-	ft_buf_reset(&p->src);
-	ft_buf_addf(&p->src, "%s/%d/%lld", rd_kafka_topic_name(rkm->rkt),
+	const struct ft_ruleset *rs = w->p->rs;
+
+	ft_buf_reset(&w->ids);
+	ft_envelope_rule_ids(&w->ids, rs, &w->res);
+	ft_buf_reset(&w->src);
+	ft_buf_addf(&w->src, "%s/%d/%lld", rd_kafka_topic_name(rkm->rkt),
 		    (int)rkm->partition, (long long)rkm->offset);
 	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
-	rd_kafka_header_add(h, "flagtap-rules", -1, p->ids.data,
-			    (ssize_t)p->ids.len);
+	rd_kafka_header_add(h, "flagtap-rules", -1, w->ids.data,
+			    (ssize_t)w->ids.len);
 	rd_kafka_header_add(h, "flagtap-severity", -1,
-			    ft_severity_name(p->res.severity), -1);
-	rd_kafka_header_add(h, "flagtap-source", -1, p->src.data,
-			    (ssize_t)p->src.len);
-	rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
-	if (p->res.errors)
+			    ft_severity_name(w->res.severity), -1);
+	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
+			    (ssize_t)w->src.len);
+	rd_kafka_header_add(h, "flagtap-ruleset", -1, rs->hash, -1);
+	if (w->res.errors)
 		rd_kafka_header_add(h, "flagtap-engine-error", -1, "true", 4);
 }
 
 /*
- * Builds the compressed envelope of the current match result into p->z,
+ * Builds the compressed envelope of the current match result into w->z,
  * the record cut to head_max bytes (SIZE_MAX: whole).
  */
-static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format,
+static int encode(struct worker *w, const rd_kafka_message_t *rkm, int format,
 		  size_t head_max)
 {
+	struct pipeline *p = w->p;
 	struct ft_envelope_opts eo = {
 		.head_max = head_max,
 		.salt = p->salt,
@@ -351,32 +407,43 @@ static int encode(struct pipeline *p, const rd_kafka_message_t *rkm, int format,
 	};
 	int rc;
 
-	ft_buf_reset(&p->json);
-	rc = ft_envelope_build_ex(&p->json, p->rs, &p->res, &src, format,
+	ft_buf_reset(&w->json);
+	rc = ft_envelope_build_ex(&w->json, p->rs, &w->res, &src, format,
 				  rkm->payload ? rkm->payload : "", rkm->len,
 				  now_ms(), &eo);
 	if (!rc)
-		rc = ft_zlib_compress(&p->zlib, p->json.data, p->json.len,
-				      &p->z);
+		rc = ft_zlib_compress(&w->zlib, w->json.data, w->json.len,
+				      &w->z);
 	return rc;
 }
 
-/* Hands the envelope in p->z to the producer, waiting while its queue
- * is full.  Ownership of d passes to the delivery report on success. */
-static int produce(struct pipeline *p, const rd_kafka_message_t *rkm,
+/* Waits a little for the loop thread (or librdkafka) to make progress. */
+static void pause_briefly(void)
+{
+	struct timespec ts = {0, 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Hands the envelope in w->z to the producer, waiting while its queue is
+ * full.  Ownership of d passes to the delivery report on success.
+ */
+static int produce(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct delivery *d)
 {
+	struct pipeline *p = w->p;
 	rd_kafka_headers_t *h;
 	rd_kafka_resp_err_t err;
 	bool truncated = false;
 
 	for (;;) {
 		h = rd_kafka_headers_new(6);
-		build_headers(p, rkm, h);
+		build_headers(w, rkm, h);
 		err = rd_kafka_producev(
 			p->producer, RD_KAFKA_V_RKT(p->out_topic),
 			RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
-			RD_KAFKA_V_VALUE(p->z.data, p->z.len),
+			RD_KAFKA_V_VALUE(w->z.data, w->z.len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(d),
 			RD_KAFKA_V_END);
@@ -392,15 +459,19 @@ static int produce(struct pipeline *p, const rd_kafka_message_t *rkm,
 				(int)rkm->partition, (long long)rkm->offset,
 				HEAD_MAX);
 			truncated = true;
-			p->stats->truncated++;
-			if (encode(p, rkm, d->o->format, HEAD_MAX))
+			w->truncated++;
+			if (encode(w, rkm, d->o->format, HEAD_MAX))
 				break;
 			continue;
 		}
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
-		/* backpressure: serve delivery reports until there is room */
-		rd_kafka_poll(p->producer, POLL_MS);
+		/* backpressure: delivery reports make room; only the loop
+		 * thread serves them */
+		if (p->threaded)
+			pause_briefly();
+		else
+			rd_kafka_poll(p->producer, POLL_MS);
 		if (p->fatal)
 			return FT_EFATAL;
 	}
@@ -410,18 +481,34 @@ static int produce(struct pipeline *p, const rd_kafka_message_t *rkm,
 	return FT_EFATAL;
 }
 
-static int forward(struct pipeline *p, const rd_kafka_message_t *rkm,
+/* Registers an evaluated record with its partition's tracker. */
+static int track(struct pipeline *p, struct ft_offsets *o, int64_t offset,
+		 bool in_flight)
+{
+	int rc;
+
+	pthread_mutex_lock(&o->lock);
+	rc = ft_offsets_consumed(o, offset, in_flight);
+	pthread_mutex_unlock(&o->lock);
+	if (rc)
+		set_fatal(p, "cannot track offset %s/%d/%lld", o->topic,
+			  (int)o->partition, (long long)offset);
+	return rc ? FT_EFATAL : FT_OK;
+}
+
+static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct ft_offsets *o)
 {
+	struct pipeline *p = w->p;
 	struct delivery *d;
 	size_t i;
 	int rc;
 
-	p->stats->flagged++;
-	p->stats->engine_errors += p->res.errors;
-	for (i = 0; i < p->res.n; i++)
-		p->stats->rule_hits[p->res.hits[i].rule]++;
-	rc = encode(p, rkm, o->format, SIZE_MAX);
+	w->flagged++;
+	w->engine_errors += w->res.errors;
+	for (i = 0; i < w->res.n; i++)
+		w->rule_hits[w->res.hits[i].rule]++;
+	rc = encode(w, rkm, o->format, SIZE_MAX);
 	d = malloc(sizeof(*d));
 	if (rc || !d) {
 		free(d);
@@ -429,56 +516,300 @@ static int forward(struct pipeline *p, const rd_kafka_message_t *rkm,
 			  (int)o->partition, (long long)rkm->offset);
 		return FT_EFATAL;
 	}
-	p->stats->envelope_bytes += p->json.len;
-	p->stats->bytes_out += p->z.len;
+	w->envelope_bytes += w->json.len;
+	w->bytes_out += w->z.len;
 	d->o = o;
 	d->offset = rkm->offset;
-	if (ft_offsets_consumed(o, rkm->offset, true)) {
+	if (track(p, o, rkm->offset, true)) {
 		free(d);
-		set_fatal(p, "cannot track offset %s/%d/%lld", o->topic,
-			  (int)o->partition, (long long)rkm->offset);
 		return FT_EFATAL;
 	}
-	rc = produce(p, rkm, d);
+	rc = produce(w, rkm, d);
 	if (rc) {
+		pthread_mutex_lock(&o->lock);
 		ft_offsets_done(o, rkm->offset, false);
+		pthread_mutex_unlock(&o->lock);
 		free(d);
 	}
 	return rc;
 }
 
-static int process(struct pipeline *p, const rd_kafka_message_t *rkm)
+/* Evaluates one record and forwards it if flagged (a worker's job). */
+static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
+		    struct ft_offsets *o)
+{
+	struct pipeline *p = w->p;
+	struct ft_record rec;
+	int n;
+
+	rec = (struct ft_record){rkm->payload ? rkm->payload : "", rkm->len,
+				 (enum ft_format)o->format, o->extract};
+	n = ft_match_run(w->mctx, p->rs, &rec, &w->res);
+	if (n < 0) {
+		set_fatal(p, "out of memory matching %s/%d/%lld", o->topic,
+			  (int)rkm->partition, (long long)rkm->offset);
+		return FT_EFATAL;
+	}
+	if (n > 0)
+		return forward(w, rkm, o);
+	return track(p, o, rkm->offset, false);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct job job;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->len && !w->quit) {
+			w->sleeping = true;
+			pthread_cond_wait(&w->wake, &w->lock);
+			w->sleeping = false;
+		}
+		if (!w->len)
+			break;
+		job = w->q[w->head];
+		w->head = (w->head + 1) % QUEUE_CAP;
+		w->len--;
+		w->busy = true;
+		pthread_cond_signal(&w->space);
+		pthread_mutex_unlock(&w->lock);
+		/* after a fatal error, records are dropped unevaluated: their
+		 * offsets are never registered, so never committed */
+		if (!w->p->fatal)
+			evaluate(w, job.rkm, job.o);
+		rd_kafka_message_destroy(job.rkm);
+		pthread_mutex_lock(&w->lock);
+		w->busy = false;
+		if (!w->len)
+			pthread_cond_signal(&w->space);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void deadline_in(struct timespec *ts, long ns)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += ns;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/*
+ * Queues a record for its worker (taking ownership of rkm).  While the
+ * queue is full the loop thread keeps serving delivery reports, which is
+ * what lets a worker blocked on a full producer queue go on.
+ */
+static void dispatch(struct pipeline *p, struct worker *w,
+		     rd_kafka_message_t *rkm, struct ft_offsets *o)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->len == QUEUE_CAP) {
+		deadline_in(&ts, WAIT_NS);
+		pthread_cond_timedwait(&w->space, &w->lock, &ts);
+		if (w->len == QUEUE_CAP) {
+			pthread_mutex_unlock(&w->lock);
+			rd_kafka_poll(p->producer, 0);
+			pthread_mutex_lock(&w->lock);
+		}
+	}
+	w->q[(w->head + w->len) % QUEUE_CAP] = (struct job){rkm, o};
+	w->len++;
+	if (w->sleeping)
+		pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits until every worker has emptied its queue and gone idle. */
+static void quiesce(struct pipeline *p)
+{
+	struct timespec ts;
+	struct worker *w;
+	int i;
+
+	if (!p->threaded)
+		return;
+	for (i = 0; i < p->nworkers; i++) {
+		w = &p->workers[i];
+		pthread_mutex_lock(&w->lock);
+		while (w->len || w->busy) {
+			deadline_in(&ts, WAIT_NS);
+			pthread_cond_timedwait(&w->space, &w->lock, &ts);
+			pthread_mutex_unlock(&w->lock);
+			rd_kafka_poll(p->producer, 0);
+			pthread_mutex_lock(&w->lock);
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+static bool workers_idle(struct pipeline *p)
+{
+	bool idle = true;
+	int i;
+
+	for (i = 0; p->threaded && i < p->nworkers && idle; i++) {
+		pthread_mutex_lock(&p->workers[i].lock);
+		idle = !p->workers[i].len && !p->workers[i].busy;
+		pthread_mutex_unlock(&p->workers[i].lock);
+	}
+	return idle;
+}
+
+/* Adds the workers' counters to the stats (workers idle). */
+static void fold_counters(struct pipeline *p)
+{
+	struct ft_pipeline_stats *st = p->stats;
+	struct worker *w;
+	size_t r;
+	int i;
+
+	for (i = 0; i < p->nworkers; i++) {
+		w = &p->workers[i];
+		st->flagged += w->flagged;
+		st->engine_errors += w->engine_errors;
+		st->bytes_out += w->bytes_out;
+		st->envelope_bytes += w->envelope_bytes;
+		st->truncated += w->truncated;
+		w->flagged = w->engine_errors = w->bytes_out = 0;
+		w->envelope_bytes = w->truncated = 0;
+		for (r = 0; w->rule_hits && r < st->nrule_hits; r++) {
+			st->rule_hits[r] += w->rule_hits[r];
+			w->rule_hits[r] = 0;
+		}
+	}
+}
+
+/* Gives every worker matching state for the rule set p->rs. */
+static int workers_adopt(struct pipeline *p)
+{
+	size_t n = p->rs->nrules ? p->rs->nrules : 1;
+	struct ft_match_ctx *ctx;
+	uint64_t *hits;
+	int i;
+
+	for (i = 0; i < p->nworkers; i++) {
+		ctx = ft_match_ctx_new(p->rs);
+		hits = calloc(n, sizeof(*hits));
+		if (!ctx || !hits) {
+			ft_match_ctx_free(ctx);
+			free(hits);
+			return FT_ENOMEM;
+		}
+		ft_match_ctx_free(p->workers[i].mctx);
+		free(p->workers[i].rule_hits);
+		p->workers[i].mctx = ctx;
+		p->workers[i].rule_hits = hits;
+	}
+	return FT_OK;
+}
+
+static int workers_init(struct pipeline *p, int n, int level)
+{
+	struct worker *w;
+	int i;
+
+	p->workers = calloc((size_t)n, sizeof(*p->workers));
+	if (!p->workers)
+		return FT_ENOMEM;
+	p->nworkers = n;
+	p->threaded = n > 1;
+	for (i = 0; i < n; i++) {
+		w = &p->workers[i];
+		w->p = p;
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->wake, NULL);
+		pthread_cond_init(&w->space, NULL);
+		ft_match_result_init(&w->res);
+		ft_buf_init(&w->json);
+		ft_buf_init(&w->z);
+		ft_buf_init(&w->ids);
+		ft_buf_init(&w->src);
+		if (ft_zlib_init(&w->zlib, level))
+			return FT_ENOMEM;
+		if (p->threaded && !(w->q = calloc(QUEUE_CAP, sizeof(*w->q))))
+			return FT_ENOMEM;
+	}
+	if (workers_adopt(p))
+		return FT_ENOMEM;
+	for (i = 0; p->threaded && i < n; i++) {
+		w = &p->workers[i];
+		if (pthread_create(&w->thread, NULL, worker_main, w))
+			return FT_EIO;
+		w->started = true;
+	}
+	return FT_OK;
+}
+
+/* Stops the threads (after their queues drain) and frees the workers. */
+static void workers_release(struct pipeline *p)
+{
+	struct worker *w;
+	int i;
+
+	for (i = 0; i < p->nworkers; i++) {
+		w = &p->workers[i];
+		if (!w->started)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		w->quit = true;
+		pthread_cond_signal(&w->wake);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+	}
+	if (p->stats->rule_hits)
+		fold_counters(p);
+	for (i = 0; i < p->nworkers; i++) {
+		w = &p->workers[i];
+		ft_match_ctx_free(w->mctx);
+		ft_match_result_release(&w->res);
+		ft_zlib_release(&w->zlib);
+		ft_buf_release(&w->json);
+		ft_buf_release(&w->z);
+		ft_buf_release(&w->ids);
+		ft_buf_release(&w->src);
+		free(w->rule_hits);
+		free(w->q);
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->wake);
+		pthread_cond_destroy(&w->space);
+	}
+	free(p->workers);
+	p->workers = NULL;
+	p->nworkers = 0;
+}
+
+/* Takes ownership of rkm. */
+static void process(struct pipeline *p, rd_kafka_message_t *rkm)
 {
 	const char *topic = rd_kafka_topic_name(rkm->rkt);
-	struct ft_record rec;
 	struct ft_offsets *o;
-	int n;
 
 	o = ft_offsets_get(&p->offsets, topic, rkm->partition);
 	if (!o) {
 		set_fatal(p, "out of memory tracking partitions");
-		return FT_EFATAL;
+		rd_kafka_message_destroy(rkm);
+		return;
 	}
 	o->at_end = false;
 	if (!p->stats->consumed++)
 		p->stats->first_record_ns = mono_ns();
 	p->stats->bytes_in += rkm->len;
-	rec = (struct ft_record){rkm->payload ? rkm->payload : "", rkm->len,
-				 (enum ft_format)o->format, o->extract};
-	n = ft_match_run(p->mctx, p->rs, &rec, &p->res);
-	if (n < 0) {
-		set_fatal(p, "out of memory matching %s/%d/%lld", topic,
-			  (int)rkm->partition, (long long)rkm->offset);
-		return FT_EFATAL;
+	if (!p->threaded) {
+		evaluate(&p->workers[0], rkm, o);
+		rd_kafka_message_destroy(rkm);
+		return;
 	}
-	if (n > 0)
-		return forward(p, rkm, o);
-	if (ft_offsets_consumed(o, rkm->offset, false)) {
-		set_fatal(p, "cannot track offset %s/%d/%lld", topic,
-			  (int)rkm->partition, (long long)rkm->offset);
-		return FT_EFATAL;
-	}
-	return FT_OK;
+	/* a partition stays with the worker that first got it */
+	if (!o->worker)
+		o->worker = 1 + p->next_worker++ % p->nworkers;
+	dispatch(p, &p->workers[o->worker - 1], rkm, o);
 }
 
 static void consumer_event(struct pipeline *p, const rd_kafka_message_t *rkm)
@@ -503,7 +834,7 @@ static bool drained(struct pipeline *p)
 {
 	size_t i;
 
-	if (!p->opts->exit_at_end || p->nassigned == 0)
+	if (!p->opts->exit_at_end || p->nassigned == 0 || !workers_idle(p))
 		return false;
 	for (i = 0; i < p->offsets.n; i++)
 		if (p->offsets.v[i]->assigned && !p->offsets.v[i]->at_end)
@@ -716,11 +1047,11 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 		     p->opts->rules_opts, p->rs,
 		     (int)ft_config_get_int(p->cfg, "rules.watch.ms"))))
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
-	p->mctx = ft_match_ctx_new(p->rs);
-	if (!p->mctx ||
-	    ft_zlib_init(&p->zlib, (int)ft_config_get_int(
-					   p->cfg, "output.compression.level")))
-		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
+	if (workers_init(
+		    p, (int)ft_config_get_int(p->cfg, "workers"),
+		    (int)ft_config_get_int(p->cfg, "output.compression.level")))
+		return ft_err(errstr, errstr_size, FT_ENOMEM,
+			      "cannot start workers");
 	p->producer = client_new(p, FT_KAFKA_PRODUCER, errstr, errstr_size);
 	if (!p->producer)
 		return FT_EINVAL;
@@ -769,35 +1100,40 @@ static void log_diags(const struct ft_diags *d)
 static void reload(struct pipeline *p)
 {
 	struct ft_rules_test_report rep;
-	struct ft_match_ctx *ctx = NULL;
+	const struct ft_ruleset *old = p->rs;
 	struct ft_ruleset *rs = NULL;
 	uint64_t *hits = NULL;
 	struct ft_diags d;
 
 	ft_diags_init(&d);
 	if (!ft_reloader_load(&p->reloader, &rs, &d, &rep)) {
-		ctx = ft_match_ctx_new(rs);
+		quiesce(p);
+		fold_counters(p);
 		hits = remap_hits(p->stats, p->rs, rs);
 	}
 	log_diags(&d);
 	ft_diags_release(&d);
-	if (!ctx || !hits) {
+	if (hits) {
+		p->rs = rs;
+		if (workers_adopt(p)) {
+			p->rs = old;
+			free(hits);
+			hits = NULL;
+		}
+	}
+	if (!hits) {
 		p->stats->reload_failures++;
 		ft_error("rules: reload failed%s, still running %s",
 			 rep.failed ? " (rule tests failed)" : "", p->rs->hash);
-		ft_match_ctx_free(ctx);
 		ft_ruleset_free(rs);
-		free(hits);
 		return;
 	}
 	ft_info("rules: reloaded %s -> %s (%zu rules, %zu examples and "
 		"counters passed)",
-		p->rs->hash, rs->hash, rs->nrules, rep.passed);
-	ft_match_ctx_free(p->mctx);
+		old->hash, rs->hash, rs->nrules, rep.passed);
 	ft_ruleset_free(p->owned_rs);
 	free(p->stats->rule_hits);
-	p->mctx = ctx;
-	p->rs = p->owned_rs = rs;
+	p->owned_rs = rs;
 	p->stats->rule_hits = hits;
 	p->stats->nrule_hits = rs->nrules;
 	p->stats->reloads++;
@@ -826,12 +1162,11 @@ static void loop(struct pipeline *p)
 
 	while (!*p->opts->stop && !p->fatal) {
 		rkm = rd_kafka_consumer_poll(p->consumer, POLL_MS);
-		if (rkm) {
-			if (rkm->err)
-				consumer_event(p, rkm);
-			else
-				process(p, rkm);
+		if (rkm && rkm->err) {
+			consumer_event(p, rkm);
 			rd_kafka_message_destroy(rkm);
+		} else if (rkm) {
+			process(p, rkm);
 		}
 		rd_kafka_poll(p->producer, 0);
 		if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
@@ -847,6 +1182,9 @@ static void loop(struct pipeline *p)
 /* Flush, commit, leave the group, free. */
 static void teardown(struct pipeline *p)
 {
+	if (p->producer)
+		quiesce(p);
+	workers_release(p);
 	if (p->consumer && p->producer) {
 		/* after a failed flush, commit_sync still only commits
 		 * offsets whose envelopes were delivered */
@@ -862,13 +1200,6 @@ static void teardown(struct pipeline *p)
 		rd_kafka_flush(p->producer, p->shutdown_ms);
 		rd_kafka_destroy(p->producer);
 	}
-	ft_match_ctx_free(p->mctx);
-	ft_match_result_release(&p->res);
-	ft_zlib_release(&p->zlib);
-	ft_buf_release(&p->json);
-	ft_buf_release(&p->z);
-	ft_buf_release(&p->ids);
-	ft_buf_release(&p->src);
 	ft_offsets_table_release(&p->offsets);
 	ft_reloader_release(&p->reloader);
 	topics_free(p->topics, p->ntopics);
@@ -899,15 +1230,18 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 	};
 	int rc;
 
-	ft_match_result_init(&p.res);
+	pthread_mutex_init(&p.fatal_lock, NULL);
 	ft_offsets_table_init(&p.offsets);
 	rc = ft_pipeline_check(cfg, errstr, errstr_size);
 	if (!rc)
 		rc = setup(&p, errstr, errstr_size);
 	if (!rc) {
-		ft_info("running: %zu rules (%s), %s, input %s, output %s",
+		ft_info("running: %zu rules (%s), %s, %s, %d worker%s, input "
+			"%s, output %s",
 			rs->nrules, rs->hash,
+			rs->prefilter ? "hyperscan prefilter" : "pcre2 engine",
 			rs->jit ? "JIT" : "interpreter (JIT unavailable)",
+			p.nworkers, p.nworkers == 1 ? "" : "s",
 			ft_config_get(cfg, "input.topics"),
 			ft_config_get(cfg, "output.topic"));
 		loop(&p);
@@ -918,5 +1252,6 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 	if (!rc && p.fatal)
 		rc = ft_err(errstr, errstr_size, FT_EFATAL, "%s",
 			    p.fatal_reason);
+	pthread_mutex_destroy(&p.fatal_lock);
 	return rc;
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 struct ft_offsets_slot {
 	int64_t offset;
 	unsigned char state; /* 0 in flight, 1 delivered, 2 failed */
@@ -39,6 +41,10 @@ struct ft_offsets {
 	bool at_end;	     /* consumer reached the partition's end */
 	int format;	     /* enum ft_format of the partition's topic */
 	const void *extract; /* the topic's extract pattern, or NULL */
+	int worker;	     /* 1 + the worker that owns it; 0: none yet */
+	/* for the caller, when several threads use one tracker (the
+	 * functions here do not lock); initialised by ft_offsets_get() */
+	pthread_mutex_t lock;
 };
 
 struct ft_offsets_table {

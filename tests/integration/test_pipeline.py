@@ -320,6 +320,8 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=20261126)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra flagtap configuration (e.g. workers=2)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -343,6 +345,8 @@ def main():
                 "producer.message.max.bytes = 200000\n"
                 % (args.bootstrap, run, t_json, t_text, t_json, t_out,
                    os.path.join(work, "test.rules")))
+        for kv in args.set:
+            f.write("%s\n" % kv.replace("=", " = ", 1))
     logf = open(os.path.join(work, "flagtap.log"), "w")
 
     expected, by_coord, targets, truncated = {}, {}, {}, set()

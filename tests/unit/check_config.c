@@ -658,6 +658,7 @@ START_TEST(test_dump)
 		"rules.watch.ms = 2000",
 		"match.jit = auto",
 		"match.engine = auto",
+		"workers = 1",
 		/* secrets */
 		"kafka.sasl.password = ********",
 		"kafka.sasl.username = ********",
@@ -723,7 +724,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 10, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 11, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 1000000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);
