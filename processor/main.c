@@ -13,7 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "flagtap/bench.h"
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/config.h"
@@ -22,6 +24,7 @@
 #include "flagtap/log.h"
 #include "flagtap/match.h"
 #include "flagtap/pipeline.h"
+#include "flagtap/prefilter.h"
 #include "flagtap/import.h"
 #include "flagtap/rules.h"
 #include "flagtap/ruletest.h"
@@ -95,6 +98,10 @@ static void usage(FILE *out)
 		"[FILE...|-]\n"
 		"        run the rules over recorded lines; envelopes on "
 		"stdout\n"
+		"  bench --rules PATH [--engine auto|pcre2|scan-only] "
+		"[--workers N] [--json] FILE...\n"
+		"        engine throughput over recorded lines, per-rule "
+		"cost\n"
 		"  version\n"
 		"\n"
 		"configuration keys (run):\n");
@@ -668,6 +675,261 @@ static int cmd_scan(int argc, char **argv)
 	return rc;
 }
 
+static int bench_usage(void)
+{
+	fprintf(stderr,
+		"usage: flagtap bench --rules PATH [--format text|json|logfmt|"
+		"fix]\n"
+		"         [--engine auto|pcre2|scan-only] [--workers N] "
+		"[--seconds S]\n"
+		"         [--extract PATTERN] [--profile N] [--top N] [--json] "
+		"FILE...\n");
+	return EXIT_USAGE;
+}
+
+static void bench_progress(void *opaque, uint64_t records, double secs)
+{
+	(void)opaque;
+	fprintf(stderr, "\r  %12llu records  %10.0f records/s  %5.1f s",
+		(unsigned long long)records,
+		secs > 0 ? (double)records / secs : 0.0, secs);
+}
+
+struct cost_row {
+	size_t rule;
+	const struct ft_rule_cost *c;
+};
+
+static int cmp_cost(const void *a, const void *b)
+{
+	const struct cost_row *x = a, *y = b;
+
+	if (x->c->ns != y->c->ns)
+		return (x->c->ns < y->c->ns) - (x->c->ns > y->c->ns);
+	return (x->c->hits < y->c->hits) - (x->c->hits > y->c->hits);
+}
+
+/* The rules that cost the most, for finding the one that slows all. */
+static void print_costs(const struct ft_ruleset *rs,
+			const struct ft_bench_result *r, size_t top)
+{
+	struct cost_row *rows =
+		calloc(rs->nrules ? rs->nrules : 1, sizeof(*rows));
+	uint64_t total = r->costs.prefilter_ns;
+	size_t i, n = 0;
+
+	if (!rows || !r->costs.rules)
+		goto out;
+	for (i = 0; i < rs->nrules; i++) {
+		total += r->costs.rules[i].ns;
+		if (r->costs.rules[i].confirms || r->costs.rules[i].hits)
+			rows[n++] = (struct cost_row){i, &r->costs.rules[i]};
+	}
+	qsort(rows, n, sizeof(*rows), cmp_cost);
+	printf("\nper-rule cost (one thread, first %llu records, %.2f s with "
+	       "accounting):\n",
+	       (unsigned long long)r->profile_records, r->profile_seconds);
+	printf("  %-34s %12s %10s %10s %7s\n", "rule", "PCRE2 runs", "hits",
+	       "ms", "share");
+	if (rs->prefilter)
+		printf("  %-34s %12llu %10s %10.1f %6.1f%%\n",
+		       "(hyperscan scan + fields)",
+		       (unsigned long long)r->costs.records, "",
+		       (double)r->costs.prefilter_ns / 1e6,
+		       total ? 100.0 * (double)r->costs.prefilter_ns /
+				       (double)total
+			     : 0.0);
+	for (i = 0; i < n && i < top; i++)
+		printf("  %-34.34s %12llu %10llu %10.1f %6.1f%%\n",
+		       rs->rules[rows[i].rule].id,
+		       (unsigned long long)rows[i].c->confirms,
+		       (unsigned long long)rows[i].c->hits,
+		       (double)rows[i].c->ns / 1e6,
+		       total ? 100.0 * (double)rows[i].c->ns / (double)total
+			     : 0.0);
+	if (n > top)
+		printf("  ... %zu more rules evaluated\n", n - top);
+	if (!n)
+		printf("  (no rule needed PCRE2)\n");
+out:
+	free(rows);
+}
+
+static const char *const bench_engines[] = {"auto", "pcre2", "scan-only"};
+
+static void print_bench(const struct ft_ruleset *rs,
+			const struct ft_bench_result *r,
+			const struct ft_bench_data *d, int engine, int workers,
+			double load_s, bool json)
+{
+	double rps = r->seconds > 0 ? (double)r->records / r->seconds : 0;
+	double mbps = r->seconds > 0 ? (double)r->bytes / r->seconds / 1e6 : 0;
+	struct ft_prefilter_info pi = {0};
+
+	if (rs->prefilter)
+		ft_prefilter_get_info(rs->prefilter, &pi);
+	if (json) {
+		printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
+		       "\"records_per_sec\":%.0f,\"mb_per_sec\":%.2f,"
+		       "\"flagged\":%llu,\"engine_errors\":%llu,"
+		       "\"distinct_records\":%zu,\"passes\":%u,"
+		       "\"engine\":\"%s\",\"workers\":%d,\"rules\":%zu,"
+		       "\"always_rules\":%zu,\"load_seconds\":%.3f,"
+		       "\"peak_rss_kb\":%ld}\n",
+		       (unsigned long long)r->records,
+		       (unsigned long long)r->bytes, r->seconds, rps, mbps,
+		       (unsigned long long)r->flagged,
+		       (unsigned long long)r->engine_errors, d->n, r->passes,
+		       bench_engines[engine], workers, rs->nrules,
+		       pi.always_rules, load_s, ft_bench_peak_rss_kb());
+		return;
+	}
+	printf("engine %s, %d worker%s, %zu rules (%s)\n",
+	       bench_engines[engine], workers, workers == 1 ? "" : "s",
+	       rs->nrules, rs->hash);
+	if (rs->prefilter)
+		printf("hyperscan %s: %zu patterns exact, %zu prefiltered, "
+		       "%zu rules always evaluated by PCRE2; database %zu "
+		       "KiB\n",
+		       ft_prefilter_version(), pi.exact, pi.prefilter,
+		       pi.always_rules, pi.bytes >> 10);
+	printf("rules loaded and compiled in %.2f s\n", load_s);
+	printf("%zu distinct records (%zu bytes), %u passes in %.2f s\n", d->n,
+	       d->bytes, r->passes, r->seconds);
+	printf("  %.0f records/s, %.1f MB/s\n", rps, mbps);
+	printf("  flagged %llu of %zu records, %llu engine errors\n",
+	       (unsigned long long)r->flagged, d->n,
+	       (unsigned long long)r->engine_errors);
+	printf("  peak RSS %ld KiB\n", ft_bench_peak_rss_kb());
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{"format", required_argument, NULL, 'f'},
+		{"engine", required_argument, NULL, 'e'},
+		{"workers", required_argument, NULL, 'w'},
+		{"seconds", required_argument, NULL, 's'},
+		{"extract", required_argument, NULL, 'x'},
+		{"profile", required_argument, NULL, 'p'},
+		{"top", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_bench_opts o = {.format = FT_FORMAT_TEXT,
+				  .threads = 1,
+				  .min_seconds = 3.0,
+				  .profile_records = 200000};
+	struct ft_rules_opts ro = cli_rules_opts;
+	struct ft_bench_data d = {0};
+	struct ft_bench_result r;
+	struct ft_ruleset *rs = NULL;
+	pcre2_code *extract = NULL;
+	const char *rules = NULL;
+	bool json = false;
+	int c, i, engine = 0, rc = EXIT_USAGE;
+	long top = 15;
+	char errstr[1024];
+	struct timespec t0, t1;
+	double load_s;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			rules = optarg;
+			break;
+		case 'f':
+			if (ft_format_parse(optarg) < 0)
+				return bench_usage();
+			o.format = (enum ft_format)ft_format_parse(optarg);
+			break;
+		case 'e':
+			for (engine = 0; engine < 3; engine++)
+				if (!strcmp(optarg, bench_engines[engine]))
+					break;
+			if (engine == 3)
+				return bench_usage();
+			break;
+		case 'w':
+			o.threads = atoi(optarg);
+			if (o.threads < 1 || o.threads > 256)
+				return bench_usage();
+			break;
+		case 's':
+			o.min_seconds = atof(optarg);
+			break;
+		case 'x':
+			if (extract)
+				return bench_usage();
+			extract = compile_extract(optarg);
+			if (!extract)
+				return EXIT_USAGE;
+			break;
+		case 'p':
+			o.profile_records = (size_t)atol(optarg);
+			break;
+		case 't':
+			top = atol(optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			goto out;
+		}
+	}
+	if (!rules || optind == argc) {
+		bench_usage();
+		goto out;
+	}
+	ro.engine = engine == 1 ? FT_ENGINE_PCRE2 : FT_ENGINE_AUTO;
+	o.engine = engine == 2 ? FT_BENCH_SCAN_ONLY : FT_BENCH_AUTO;
+	o.extract = extract;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (load_rules(rules, &ro, &rs))
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	load_s = (double)(t1.tv_sec - t0.tv_sec) +
+		 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (engine == 2 && !rs->prefilter) {
+		fprintf(stderr, "flagtap: bench: scan-only needs the hyperscan "
+				"prefilter (not built in, or it failed)\n");
+		goto out;
+	}
+	for (i = optind; i < argc; i++)
+		if (ft_bench_load(&d, argv[i], errstr, sizeof(errstr))) {
+			fprintf(stderr, "flagtap: %s\n", errstr);
+			rc = EXIT_RUNTIME;
+			goto out;
+		}
+	if (!d.n) {
+		fprintf(stderr, "flagtap: bench: no records\n");
+		goto out;
+	}
+	if (isatty(STDERR_FILENO))
+		o.progress = bench_progress;
+	rc = ft_bench_run(rs, &d, &o, &r);
+	if (o.progress)
+		fputs("\r\033[K", stderr);
+	if (rc) {
+		fprintf(stderr, "flagtap: bench failed: %s\n",
+			rc == FT_ENOMEM ? "out of memory" : "engine error");
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	print_bench(rs, &r, &d, engine, o.threads, load_s, json);
+	if (!json && o.engine == FT_BENCH_AUTO && o.profile_records)
+		print_costs(rs, &r, top > 0 ? (size_t)top : 0);
+	free(r.costs.rules);
+	rc = EXIT_SUCCESS;
+out:
+	ft_bench_data_release(&d);
+	ft_ruleset_free(rs);
+	pcre2_code_free(extract);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -715,6 +977,8 @@ int main(int argc, char **argv)
 		exit(cmd_rules(argc - 1, argv + 1));
 	if (!strcmp(cmd, "scan"))
 		exit(cmd_scan(argc - 1, argv + 1));
+	if (!strcmp(cmd, "bench"))
+		exit(cmd_bench(argc - 1, argv + 1));
 	fprintf(stderr, "flagtap: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	exit(EXIT_USAGE);

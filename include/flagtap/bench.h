@@ -1,0 +1,82 @@
+/*
+ * bench: offline engine throughput over recorded records.
+ *
+ * The records (one per line, as `flagtap scan` reads them) are loaded
+ * into memory first, so the figures are the engine's alone: no I/O, no
+ * Kafka, no envelopes.  Records are split among N threads in contiguous
+ * slices, each thread with its own match context; passes over the data
+ * repeat until a minimum time has elapsed, so small files still give a
+ * stable rate.  A second, single-threaded pass with per-rule accounting
+ * gives each rule's PCRE2 evaluations and share of the time.
+ */
+#ifndef FLAGTAP_BENCH_H
+#define FLAGTAP_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flagtap/match.h"
+#include "flagtap/rules.h"
+
+enum ft_bench_engine {
+	FT_BENCH_AUTO,	    /* the ruleset as loaded (prefilter if built) */
+	FT_BENCH_SCAN_ONLY, /* Hyperscan scans only: the prefilter's ceiling */
+};
+
+/* Records in memory. */
+struct ft_bench_data {
+	char *buf;	 /* every record, each followed by a NUL */
+	size_t *off;	 /* start of record i in buf */
+	size_t *len;	 /* its length */
+	size_t n, bytes; /* records, their total length */
+	size_t cap, buf_cap;
+};
+
+/*
+ * Appends the lines of a file ("-": standard input) as records: lines end
+ * at '\n', a trailing '\r' is dropped, empty lines are skipped.  Returns
+ * 0 or FT_EIO/FT_ENOMEM with errstr set.
+ */
+int ft_bench_load(struct ft_bench_data *d, const char *path, char *errstr,
+		  size_t errstr_size);
+void ft_bench_data_release(struct ft_bench_data *d);
+
+struct ft_bench_opts {
+	enum ft_bench_engine engine;
+	enum ft_format format;
+	const pcre2_code *extract;
+	int threads;	    /* >= 1 */
+	double min_seconds; /* repeat passes until this much time passed */
+	/* called about every 250 ms from the calling thread while the
+	 * timed passes run, with the records done so far; may be NULL */
+	void (*progress)(void *opaque, uint64_t records, double seconds);
+	void *opaque;
+	size_t profile_records; /* cap on the accounting pass; 0: skip it */
+};
+
+struct ft_bench_result {
+	uint64_t records, bytes; /* processed, over all passes */
+	unsigned passes;
+	double seconds;		/* wall time of the timed passes */
+	uint64_t flagged;	/* records with at least one hit, one pass */
+	uint64_t engine_errors; /* hits with an error, one pass */
+	/* the accounting pass (NULL costs.rules when skipped) */
+	struct ft_match_costs costs;
+	uint64_t profile_records;
+	double profile_seconds;
+};
+
+/*
+ * Runs the benchmark.  Returns 0, FT_ENOMEM, FT_ENOTSUP (scan-only
+ * without a prefilter) or FT_EIO (a thread could not start).
+ * Free result->costs.rules with free().
+ */
+int ft_bench_run(const struct ft_ruleset *rs, const struct ft_bench_data *d,
+		 const struct ft_bench_opts *opts,
+		 struct ft_bench_result *result);
+
+/* Peak resident set size of this process in KiB (VmHWM), or 0. */
+long ft_bench_peak_rss_kb(void);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * bench: engine throughput over records held in memory.
+ */
+#include "flagtap/bench.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flagtap/common.h"
+#include "flagtap/prefilter.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int add_record(struct ft_bench_data *d, const char *s, size_t n)
+{
+	size_t need = d->bytes + d->n + n + 1, cap;
+	char *nb;
+
+	if (need > d->buf_cap) {
+		cap = d->buf_cap ? d->buf_cap : 1 << 20;
+		while (cap < need)
+			cap *= 2;
+		nb = realloc(d->buf, cap);
+		if (!nb)
+			return FT_ENOMEM;
+		d->buf = nb;
+		d->buf_cap = cap;
+	}
+	if (d->n == d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 4096;
+		size_t *no = realloc(d->off, ncap * sizeof(*no));
+
+		if (!no)
+			return FT_ENOMEM;
+		d->off = no;
+		no = realloc(d->len, ncap * sizeof(*no));
+		if (!no)
+			return FT_ENOMEM;
+		d->len = no;
+		d->cap = ncap;
+	}
+	d->off[d->n] = d->bytes + d->n;
+	d->len[d->n] = n;
+	memcpy(d->buf + d->off[d->n], s, n);
+	d->buf[d->off[d->n] + n] = '\0';
+	d->n++;
+	d->bytes += n;
+	return FT_OK;
+}
+
+int ft_bench_load(struct ft_bench_data *d, const char *path, char *errstr,
+		  size_t errstr_size)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = FT_OK;
+
+	if (!f)
+		return ft_err(errstr, errstr_size, FT_EIO, "%s: cannot open",
+			      path);
+	while (!rc && (n = getline(&line, &cap, f)) >= 0) {
+		if (n && line[n - 1] == '\n')
+			n--;
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (n)
+			rc = add_record(d, line, (size_t)n);
+	}
+	if (!rc && ferror(f))
+		rc = ft_err(errstr, errstr_size, FT_EIO, "%s: read error",
+			    path);
+	else if (rc)
+		ft_err(errstr, errstr_size, rc, "%s: out of memory", path);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+void ft_bench_data_release(struct ft_bench_data *d)
+{
+	free(d->buf);
+	free(d->off);
+	free(d->len);
+	memset(d, 0, sizeof(*d));
+}
+
+struct slice {
+	const struct ft_ruleset *rs;
+	const struct ft_bench_data *d;
+	const struct ft_bench_opts *o;
+	size_t from, to;
+	atomic_bool *stop;
+	pthread_t thread;
+	atomic_uint_fast64_t records; /* done so far, all passes */
+	atomic_bool first_pass_done;
+	uint64_t bytes, flagged, errors;
+	int rc;
+};
+
+static void *slice_main(void *arg)
+{
+	struct slice *s = arg;
+	struct ft_match_ctx *ctx = NULL;
+	struct ft_prefilter_scratch *scr = NULL;
+	struct ft_match_result res;
+	struct ft_record rec = {.format = s->o->format,
+				.extract = s->o->extract};
+	uint64_t done = 0;
+	unsigned pass;
+	size_t i;
+	int n;
+
+	ft_match_result_init(&res);
+	if (s->o->engine == FT_BENCH_SCAN_ONLY)
+		scr = ft_prefilter_scratch_new(s->rs->prefilter);
+	else
+		ctx = ft_match_ctx_new(s->rs);
+	if (!ctx && !scr) {
+		s->rc = FT_ENOMEM;
+		atomic_store(&s->first_pass_done, true);
+		return NULL;
+	}
+	for (pass = 0;; pass++) {
+		for (i = s->from; i < s->to; i++) {
+			if (pass && !(i & 255) && atomic_load(s->stop))
+				goto out;
+			rec.data = s->d->buf + s->d->off[i];
+			rec.len = s->d->len[i];
+			if (scr)
+				n = ft_prefilter_scan_only(s->rs->prefilter,
+							   scr, rec.data,
+							   rec.len);
+			else
+				n = ft_match_run(ctx, s->rs, &rec, &res);
+			if (n < 0) {
+				s->rc = n == FT_ENOMEM ? FT_ENOMEM : FT_EIO;
+				goto out;
+			}
+			if (!pass) {
+				s->flagged += n > 0;
+				s->errors += scr ? 0 : res.errors;
+			}
+			s->bytes += rec.len;
+			if (!(++done & 255))
+				atomic_store_explicit(&s->records, done,
+						      memory_order_relaxed);
+		}
+		atomic_store(&s->first_pass_done, true);
+		if (atomic_load(s->stop) || s->from == s->to)
+			break;
+	}
+out:
+	atomic_store(&s->records, done);
+	atomic_store(&s->first_pass_done, true);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_prefilter_scratch_free(scr);
+	return NULL;
+}
+
+/* One thread, per-rule accounting, over the first records. */
+static int profile(const struct ft_ruleset *rs, const struct ft_bench_data *d,
+		   const struct ft_bench_opts *o, struct ft_bench_result *r)
+{
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	struct ft_match_result res;
+	struct ft_record rec = {.format = o->format, .extract = o->extract};
+	size_t i, n = d->n < o->profile_records ? d->n : o->profile_records;
+	double t0;
+
+	r->costs.rules =
+		calloc(rs->nrules ? rs->nrules : 1, sizeof(*r->costs.rules));
+	if (!ctx || !r->costs.rules) {
+		ft_match_ctx_free(ctx);
+		return FT_ENOMEM;
+	}
+	ft_match_result_init(&res);
+	ft_match_ctx_set_costs(ctx, &r->costs);
+	t0 = now_s();
+	for (i = 0; i < n; i++) {
+		rec.data = d->buf + d->off[i];
+		rec.len = d->len[i];
+		if (ft_match_run(ctx, rs, &rec, &res) < 0)
+			break;
+	}
+	r->profile_seconds = now_s() - t0;
+	r->profile_records = i;
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	return FT_OK;
+}
+
+int ft_bench_run(const struct ft_ruleset *rs, const struct ft_bench_data *d,
+		 const struct ft_bench_opts *o, struct ft_bench_result *r)
+{
+	struct timespec tick = {0, 250000000};
+	int nt = o->threads > 0 ? o->threads : 1, i, started = 0, rc = FT_OK;
+	struct slice *sl;
+	atomic_bool stop = false;
+	uint64_t recs;
+	bool all_first;
+	double t0, t;
+
+	memset(r, 0, sizeof(*r));
+	if (o->engine == FT_BENCH_SCAN_ONLY && !rs->prefilter)
+		return FT_ENOTSUP;
+	sl = calloc((size_t)nt, sizeof(*sl));
+	if (!sl)
+		return FT_ENOMEM;
+	t0 = now_s();
+	for (i = 0; i < nt; i++) {
+		sl[i].rs = rs;
+		sl[i].d = d;
+		sl[i].o = o;
+		sl[i].from = d->n * (size_t)i / (size_t)nt;
+		sl[i].to = d->n * (size_t)(i + 1) / (size_t)nt;
+		sl[i].stop = &stop;
+		if (pthread_create(&sl[i].thread, NULL, slice_main, &sl[i])) {
+			rc = FT_EIO;
+			atomic_store(&stop, true);
+			break;
+		}
+		started++;
+	}
+	while (started == nt) {
+		nanosleep(&tick, NULL);
+		t = now_s() - t0;
+		recs = 0;
+		all_first = true;
+		for (i = 0; i < nt; i++) {
+			recs += atomic_load(&sl[i].records);
+			all_first &= atomic_load(&sl[i].first_pass_done);
+		}
+		if (o->progress)
+			o->progress(o->opaque, recs, t);
+		if (all_first && t >= o->min_seconds) {
+			atomic_store(&stop, true);
+			break;
+		}
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(sl[i].thread, NULL);
+	r->seconds = now_s() - t0;
+	for (i = 0; i < started; i++) {
+		r->records += atomic_load(&sl[i].records);
+		r->bytes += sl[i].bytes;
+		r->flagged += sl[i].flagged;
+		r->engine_errors += sl[i].errors;
+		if (sl[i].rc && !rc)
+			rc = sl[i].rc;
+	}
+	r->passes = d->n ? (unsigned)(r->records / d->n) : 0;
+	free(sl);
+	if (!rc && o->profile_records && o->engine == FT_BENCH_AUTO)
+		rc = profile(rs, d, o, r);
+	return rc;
+}
+
+long ft_bench_peak_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
