@@ -42,7 +42,7 @@ int ft_severity_parse(const char *name)
 
 void ft_rules_opts_default(struct ft_rules_opts *o)
 {
-	o->match_limit = 1000000;
+	o->match_limit = 500000;
 	o->heap_limit_kb = 65536;
 	o->no_jit = false;
 	o->today = 0;

@@ -178,7 +178,7 @@ void ft_diags_release(struct ft_diags *d);
 void ft_diags_add(struct ft_diags *d, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Default options: match limit 1,000,000, heap 64 MiB, JIT on, today,
+/* Default options: match limit 500,000, heap 64 MiB, JIT on, today,
  * engine auto. */
 void ft_rules_opts_default(struct ft_rules_opts *o);
 

@@ -373,7 +373,7 @@ START_TEST(test_defaults)
 		{"group.id", "flagtap"},
 		{"input.format", "text"},
 		{"output.compression.level", "6"},
-		{"match.limit", "1000000"},
+		{"match.limit", "500000"},
 		{"match.heap.limit.kb", "65536"},
 		{"shutdown.timeout.ms", "30000"},
 		{"log.level", "info"},
@@ -391,7 +391,7 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(ft_config_get(&c, "rules"));
 	ck_assert_ptr_null(ft_config_get(&c, "kafka.acks"));
 	ck_assert_ptr_null(ft_config_get(&c, "input.format.payments"));
-	ck_assert_int_eq(ft_config_get_int(&c, "match.limit"), 1000000);
+	ck_assert_int_eq(ft_config_get_int(&c, "match.limit"), 500000);
 	ck_assert_int_eq(ft_config_get_int(&c, "output.compression.level"), 6);
 
 	ck_assert_int_eq(ft_config_set(&c, "match.limit", "4242", "x", 7), 0);
@@ -725,7 +725,7 @@ START_TEST(test_dump_defaults_only)
 	for (p = text; *p; p++)
 		lines += *p == '\n';
 	ck_assert_msg(lines == 11, "%d lines:\n%s", lines, text);
-	ck_assert_int_eq(count_lines(text, "match.limit = 1000000"), 1);
+	ck_assert_int_eq(count_lines(text, "match.limit = 500000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);
 	ft_config_release(&c);

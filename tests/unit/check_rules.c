@@ -176,7 +176,7 @@ START_TEST(test_valid_file)
 	ck_assert_str_eq(rs->fields[1], "memo");
 
 	/* default options when none are given */
-	ck_assert_uint_eq(rs->opts.match_limit, 1000000);
+	ck_assert_uint_eq(rs->opts.match_limit, 500000);
 	ck_assert_uint_eq(rs->opts.heap_limit_kb, 65536);
 	ck_assert(!rs->opts.no_jit);
 	ft_ruleset_free(rs);
