@@ -82,11 +82,23 @@ struct worker {
 	uint64_t *rule_hits; /* per rule of p->rs */
 };
 
+/* A rule set being loaded on its own thread. */
+struct pending_reload {
+	pthread_t thread;
+	bool running; /* started and not yet joined */
+	atomic_bool done;
+	int rc;
+	struct ft_ruleset *rs;
+	struct ft_diags diags;
+	struct ft_rules_test_report rep;
+};
+
 struct pipeline {
 	const struct ft_config *cfg;
 	const struct ft_ruleset *rs;
 	struct ft_ruleset *owned_rs; /* a reloaded set, freed by us */
 	struct ft_reloader reloader;
+	struct pending_reload pending;
 	struct topic_conf *topics;
 	size_t ntopics;
 	unsigned char salt[64];
@@ -1097,22 +1109,35 @@ static void log_diags(const struct ft_diags *d)
 }
 
 /* Swaps in a freshly loaded and tested rule set, or keeps the old one. */
-static void reload(struct pipeline *p)
+static void *reload_main(void *arg)
 {
-	struct ft_rules_test_report rep;
-	const struct ft_ruleset *old = p->rs;
-	struct ft_ruleset *rs = NULL;
-	uint64_t *hits = NULL;
-	struct ft_diags d;
+	struct pipeline *p = arg;
+	struct pending_reload *r = &p->pending;
 
-	ft_diags_init(&d);
-	if (!ft_reloader_load(&p->reloader, &rs, &d, &rep)) {
+	r->rc = ft_reloader_load(&p->reloader, &r->rs, &r->diags, &r->rep);
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/* Swaps in the rule set a finished load produced, or keeps the old one. */
+static void finish_reload(struct pipeline *p)
+{
+	struct pending_reload *r = &p->pending;
+	const struct ft_ruleset *old = p->rs;
+	struct ft_ruleset *rs = r->rs;
+	uint64_t *hits = NULL;
+
+	if (r->running)
+		pthread_join(r->thread, NULL);
+	r->running = false;
+	r->rs = NULL;
+	log_diags(&r->diags);
+	ft_diags_release(&r->diags);
+	if (!r->rc) {
 		quiesce(p);
 		fold_counters(p);
 		hits = remap_hits(p->stats, p->rs, rs);
 	}
-	log_diags(&d);
-	ft_diags_release(&d);
 	if (hits) {
 		p->rs = rs;
 		if (workers_adopt(p)) {
@@ -1124,13 +1149,14 @@ static void reload(struct pipeline *p)
 	if (!hits) {
 		p->stats->reload_failures++;
 		ft_error("rules: reload failed%s, still running %s",
-			 rep.failed ? " (rule tests failed)" : "", p->rs->hash);
+			 r->rep.failed ? " (rule tests failed)" : "",
+			 p->rs->hash);
 		ft_ruleset_free(rs);
 		return;
 	}
 	ft_info("rules: reloaded %s -> %s (%zu rules, %zu examples and "
 		"counters passed)",
-		old->hash, rs->hash, rs->nrules, rep.passed);
+		old->hash, rs->hash, rs->nrules, r->rep.passed);
 	ft_ruleset_free(p->owned_rs);
 	free(p->stats->rule_hits);
 	p->owned_rs = rs;
@@ -1141,19 +1167,39 @@ static void reload(struct pipeline *p)
 	ft_reloader_adopt(&p->reloader, rs);
 }
 
+/*
+ * Loading, compiling (Hyperscan takes seconds for large sets) and testing
+ * a new rule set runs on its own thread while records keep flowing; the
+ * loop swaps it in between two records once it is ready.  The reloader is
+ * left to that thread until then.
+ */
 static void maybe_reload(struct pipeline *p)
 {
+	struct pending_reload *r = &p->pending;
 	bool asked = p->opts->reload && *p->opts->reload;
 
 	if (!p->opts->rules_opts)
 		return;
+	if (r->running) {
+		if (atomic_load(&r->done))
+			finish_reload(p);
+		return;
+	}
 	if (!asked && !ft_reloader_changed(&p->reloader, now_ms()))
 		return;
 	if (asked) {
 		*p->opts->reload = 0;
 		ft_info("rules: reload requested");
 	}
-	reload(p);
+	ft_diags_init(&r->diags);
+	r->rs = NULL;
+	atomic_store(&r->done, false);
+	r->running = !pthread_create(&r->thread, NULL, reload_main, p);
+	if (!r->running) {
+		/* no thread: load here, the records wait */
+		reload_main(p);
+		finish_reload(p);
+	}
 }
 
 static void loop(struct pipeline *p)
@@ -1182,6 +1228,13 @@ static void loop(struct pipeline *p)
 /* Flush, commit, leave the group, free. */
 static void teardown(struct pipeline *p)
 {
+	if (p->pending.running) {
+		/* a load in progress: wait for it, discard its result */
+		pthread_join(p->pending.thread, NULL);
+		p->pending.running = false;
+		ft_ruleset_free(p->pending.rs);
+		ft_diags_release(&p->pending.diags);
+	}
 	if (p->producer)
 		quiesce(p);
 	workers_release(p);

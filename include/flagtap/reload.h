@@ -5,7 +5,8 @@
  * before anyone may use it; on any error the caller keeps the old one.
  * Changes are noticed on request (SIGHUP) or by polling the rules path:
  * the names, sizes and modification times of the rule files and of the
- * list files they name.  Not thread-safe; owned by the Kafka loop.
+ * list files they name.  Not thread-safe: one thread at a time (the
+ * daemon loads on a helper thread while the Kafka loop waits for it).
  */
 #ifndef FLAGTAP_RELOAD_H
 #define FLAGTAP_RELOAD_H
