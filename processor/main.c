@@ -584,8 +584,7 @@ static pcre2_code *compile_extract(const char *src)
 	pcre2_code *code;
 	int ecode;
 
-	code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
-			     FT_PCRE2_OPTIONS, &ecode, &off, NULL);
+	code = ft_pcre2_compile(src, strlen(src), NULL, &ecode, &off);
 	if (!code) {
 		pcre2_get_error_message(ecode, msg, sizeof(msg));
 		fprintf(stderr, "flagtap: --extract:%zu: %s\n", (size_t)off + 1,

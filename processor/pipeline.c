@@ -912,9 +912,8 @@ static int compile_extracts(const struct ft_config *cfg,
 		if (strncmp(e->key, prefix, sizeof(prefix) - 1))
 			continue;
 		v[n].topic = e->key + sizeof(prefix) - 1;
-		v[n].extract = pcre2_compile(
-			(PCRE2_SPTR)e->value, PCRE2_ZERO_TERMINATED,
-			FT_PCRE2_OPTIONS, &ecode, &eoff, NULL);
+		v[n].extract = ft_pcre2_compile(e->value, strlen(e->value),
+						NULL, &ecode, &eoff);
 		if (!v[n].extract) {
 			pcre2_get_error_message(ecode, msg, sizeof(msg));
 			ft_config_where(e, where, sizeof(where));

@@ -499,6 +499,108 @@ static int risky_group(const char *s, size_t n)
 	return -1;
 }
 
+/*
+ * PCRE2 10.42's JIT, with PCRE2_MATCH_INVALID_UTF, never matches a
+ * non-ASCII character with a bare \D, \W or \S (the interpreter does;
+ * fixed upstream after 10.42).  The same sets written as classes, [^\d],
+ * [^\w], [^\s], are compiled correctly, so patterns are compiled with
+ * those.  Returns a new string (free() it) or NULL on allocation failure.
+ */
+static char *jit_safe_source(const char *src, size_t len, size_t *outlen)
+{
+	char *out = malloc(len * 3 + 1), *o = out;
+	bool in_class = false, quoted = false;
+	size_t i;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		char c = src[i], n = i + 1 < len ? src[i + 1] : '\0';
+
+		*o++ = c;
+		if (quoted) { /* \Q...\E: literal text */
+			quoted = !(c == '\\' && n == 'E');
+		} else if (c == '\\' && n == 'Q') {
+			quoted = true;
+		} else if (c == '\\' && !in_class &&
+			   (n == 'D' || n == 'W' || n == 'S')) {
+			o += sprintf(o - 1, "[^\\%c]", n + ('a' - 'A')) - 1;
+			i++;
+		} else if (c == '\\' && n) {
+			*o++ = src[++i];
+		} else if (in_class && c == '[' && n == ':') {
+			/* a POSIX class such as [:alpha:] inside a class */
+			while (++i < len) {
+				*o++ = src[i];
+				if (src[i] == ']' && src[i - 1] == ':')
+					break;
+			}
+		} else if (in_class) {
+			in_class = c != ']';
+		} else if (c == '[') {
+			in_class = true;
+			/* a ']' right after '[' or '[^' is a member */
+			if (n == '^')
+				*o++ = src[++i];
+			if (i + 1 < len && src[i + 1] == ']')
+				*o++ = src[++i];
+		}
+	}
+	*o = '\0';
+	*outlen = (size_t)(o - out);
+	return out;
+}
+
+/* True if the pattern has a bare \D, \W or \S somewhere (or in a class). */
+static bool has_negated_escape(const char *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++)
+		if (src[i] == '\\') {
+			if (src[i + 1] == 'D' || src[i + 1] == 'W' ||
+			    src[i + 1] == 'S')
+				return true;
+			i++;
+		}
+	return false;
+}
+
+pcre2_code *ft_pcre2_compile(const char *src, size_t len,
+			     pcre2_compile_context *cctx, int *ecode,
+			     PCRE2_SIZE *eoff)
+{
+	pcre2_code *code;
+	size_t n;
+	char *safe;
+
+	/* errors are reported against the pattern as written */
+	code = pcre2_compile((PCRE2_SPTR)src, len, FT_PCRE2_OPTIONS, ecode,
+			     eoff, cctx);
+	if (!code || !has_negated_escape(src, len))
+		return code;
+	safe = jit_safe_source(src, len, &n);
+	if (!safe) {
+		pcre2_code_free(code);
+		*ecode = PCRE2_ERROR_NOMEMORY;
+		*eoff = 0;
+		return NULL;
+	}
+	if (n != len || memcmp(safe, src, len)) {
+		pcre2_code *alt =
+			pcre2_compile((PCRE2_SPTR)safe, n, FT_PCRE2_OPTIONS,
+				      ecode, eoff, NULL);
+		/* the rewrite cannot fail where the original compiled, but
+		 * if it does, the original is still right */
+		if (alt) {
+			pcre2_code_free(code);
+			code = alt;
+		}
+	}
+	free(safe);
+	return code;
+}
+
 /* Compiles one pattern into *v (growing it); false when it does not. */
 static bool compile_into(struct parser *ps, struct ft_pattern **v, size_t *n,
 			 const char *src, size_t len, int col)
@@ -526,8 +628,7 @@ static bool compile_into(struct parser *ps, struct ft_pattern **v, size_t *n,
 	}
 	pt = &(*v)[*n];
 	memset(pt, 0, sizeof(*pt));
-	pt->code = pcre2_compile((PCRE2_SPTR)src, len, FT_PCRE2_OPTIONS, &ecode,
-				 &eoff, ps->cctx);
+	pt->code = ft_pcre2_compile(src, len, ps->cctx, &ecode, &eoff);
 	if (!pt->code) {
 		pcre2_get_error_message(ecode, emsg, sizeof(emsg));
 		perr(ps, col + (int)eoff, "pattern does not compile: %s",

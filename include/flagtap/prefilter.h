@@ -33,6 +33,11 @@
  * U+017F LONG S with s) is not scanned: all its group's rules are
  * confirmed by PCRE2.
  *
+ * The results equal PCRE2 evaluating every rule, except where PCRE2
+ * alone would give up on a rule (match limit, JIT stack): it flags the
+ * record with an engine error, while a rule the prefilter decided (no
+ * match, or an exact match) gets that exact answer.
+ *
  * Without Vectorscan (built with FLAGTAP_VECTORSCAN=OFF) ft_prefilter_build
  * returns FT_ENOTSUP and the PCRE2 engine evaluates every rule.
  *

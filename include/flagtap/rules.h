@@ -55,6 +55,16 @@ struct ft_wordlist;
 #define FT_PCRE2_OPTIONS \
 	(PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C)
 
+/*
+ * Compiles a pattern with FT_PCRE2_OPTIONS, working around a PCRE2 10.42
+ * JIT bug (bare \D \W \S never match a non-ASCII character): they are
+ * compiled as [^\d] [^\w] [^\s].  Errors (*ecode, *eoff) refer to the
+ * pattern as written.  Every pattern flagtap compiles goes through here.
+ */
+pcre2_code *ft_pcre2_compile(const char *src, size_t len,
+			     pcre2_compile_context *cctx, int *ecode,
+			     PCRE2_SIZE *eoff);
+
 enum ft_severity {
 	FT_SEV_INFO,
 	FT_SEV_LOW,

@@ -1912,6 +1912,80 @@ START_TEST(test_ruletest)
 }
 END_TEST
 
+/*
+ * ft_pcre2_compile() works around PCRE2 10.42's JIT, which with
+ * PCRE2_MATCH_INVALID_UTF never matches a non-ASCII character with a bare
+ * \D, \W or \S: JIT matching of what it compiles must agree with the
+ * interpreter on the pattern as written, for patterns where the rewrite
+ * has to respect classes, quoting and escaped backslashes.
+ */
+static const char *const jit_patterns[] = {
+	"ref-\\D",	  "id\\W42",	     "x\\Sy",	      "\\D+x",
+	"a\\S{2}b",	  "[\\D]z",	     "[^]\\D]+q",     "[]\\W]w",
+	"[[:alpha:]\\W]", "[[:^digit:]]\\S", "\\Q\\D\\E\\D",  "\\\\D",
+	"\\\\\\D",	  "(?i)k\\W",	     "(?x) \\D \\s+", "c[^a]c",
+	"[^a]\\S",
+};
+static const char *const jit_subjects[] = {
+	"ref-\xc3\xa9t\xc3\xa9",
+	"id\xe2\x80\x93"
+	"42",
+	"x\xc3\xa9y",
+	"\xc3\xa9\xc3\xa9x",
+	"a\xc3\xa9\xc3\xa9"
+	"b",
+	"\xc3\xa9z",
+	"]\xc3\xa9q",
+	"\xe2\x80\x93w",
+	"\xc3\xa9\xe2\x80\x93",
+	"\xc3\xa9\xc3\xa9",
+	"\\D\xc3\xa9",
+	"\\D",
+	"\\\xc3\xa9",
+	"K\xe2\x80\x93",
+	"\xc3\xa9 x",
+	"c\xc3\xa9"
+	"c",
+	"\xc3\xa9\xc3\xa9",
+	"plain ascii D W S",
+	"abc\xff\xfe",
+};
+
+START_TEST(test_jit_negated_escapes)
+{
+	pcre2_match_data *md = pcre2_match_data_create(8, NULL);
+	size_t i, j;
+
+	for (i = 0; i < FT_ARRAY_SIZE(jit_patterns); i++) {
+		const char *p = jit_patterns[i];
+		int ecode, want, got;
+		PCRE2_SIZE eoff;
+		pcre2_code *ref, *code;
+
+		ref = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED,
+				    FT_PCRE2_OPTIONS, &ecode, &eoff, NULL);
+		code = ft_pcre2_compile(p, strlen(p), NULL, &ecode, &eoff);
+		ck_assert_msg(ref && code, "%s does not compile", p);
+		ck_assert_int_eq(pcre2_jit_compile(code, PCRE2_JIT_COMPLETE),
+				 0);
+		for (j = 0; j < FT_ARRAY_SIZE(jit_subjects); j++) {
+			const char *sj = jit_subjects[j];
+
+			want = pcre2_match(ref, (PCRE2_SPTR)sj, strlen(sj), 0,
+					   0, md, NULL);
+			got = pcre2_jit_match(code, (PCRE2_SPTR)sj, strlen(sj),
+					      0, 0, md, NULL);
+			ck_assert_msg((want > 0) == (got > 0),
+				      "/%s/ on \"%s\": interpreter %d, JIT %d",
+				      p, sj, want, got);
+		}
+		pcre2_code_free(ref);
+		pcre2_code_free(code);
+	}
+	pcre2_match_data_free(md);
+}
+END_TEST
+
 Suite *ft_rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -1922,6 +1996,7 @@ Suite *ft_rules_suite(void)
 	tcase_add_test(tc, test_id_case);
 	tcase_add_test(tc, test_fields_dedup);
 	tcase_add_test(tc, test_no_jit);
+	tcase_add_test(tc, test_jit_negated_escapes);
 	tcase_add_loop_test(tc, test_severity, 0,
 			    (int)FT_ARRAY_SIZE(severity_cases));
 	tcase_add_test(tc, test_diags);

@@ -20,7 +20,7 @@ static const struct {
 	{"fields", ft_fields_suite},   {"redact", ft_redact_suite},
 	{"import", ft_import_suite},   {"rules", ft_rules_suite},
 	{"match", ft_match_suite},     {"envelope", ft_envelope_suite},
-	{"offsets", ft_offsets_suite},
+	{"offsets", ft_offsets_suite}, {"differential", ft_differential_suite},
 };
 
 int main(int argc, char **argv)
