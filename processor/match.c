@@ -20,6 +20,13 @@
 
 #define JIT_STACK_MIN (32u << 10)
 #define JIT_STACK_MAX (1u << 20)
+/*
+ * Candidates of one pattern that validate or unless may reject in one
+ * record before the rule fails closed: each search after a rejection
+ * starts afresh with the whole match limit, so without a cap a long record
+ * could cost its length times the limit.
+ */
+#define MAX_REJECTED 1000
 
 /* A field's value in the current record, looked up on first use. */
 struct field_slot {
@@ -461,7 +468,7 @@ static int scan_pattern(struct ft_match_ctx *ctx, const struct ft_rule *r,
 			const struct ft_pattern *p, const struct subject *sj)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ctx->md);
-	size_t from = 0, cs, ce;
+	size_t from = 0, cs, ce, rejected = 0;
 	int rc, found = 0;
 
 	while (from <= sj->n) {
@@ -477,6 +484,8 @@ static int scan_pattern(struct ft_match_ctx *ctx, const struct ft_rule *r,
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
+			if (++rejected > MAX_REJECTED)
+				return PCRE2_ERROR_MATCHLIMIT;
 			from = next_char(sj->s, sj->n, ov[0]);
 			continue;
 		}

@@ -1353,6 +1353,41 @@ START_TEST(test_rule_match_limit)
 }
 END_TEST
 
+/*
+ * A record with more candidates than validate may reject (1000) fails
+ * closed: each search after a rejection would otherwise start afresh with
+ * the whole match limit.  999 rejected candidates are still "no match".
+ */
+START_TEST(test_rejected_cap)
+{
+	static const char rules[] = "[rule CARD]\n"
+				    "title = card\n"
+				    "severity = high\n"
+				    "pattern = \\b\\d{16}\\b\n"
+				    "validate = luhn\n";
+	struct ft_ruleset *rs = load_mode(rules, _i % 2 == 1, 0);
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	struct ft_match_result res;
+	size_t n = _i < 2 ? 999 : 1001, i;
+	char *rec = malloc(n * 17 + 1), *p = rec;
+
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_ptr_nonnull(rec);
+	for (i = 0; i < n; i++) /* fails the Luhn check */
+		p += sprintf(p, "4539148803436468 ");
+	ft_match_result_init(&res);
+	ck_assert_int_eq(
+		ft_match_record(ctx, rs, TEXT, rec, (size_t)(p - rec), &res),
+		n > 1000);
+	if (n > 1000)
+		ck_assert_int_eq(res.hits[0].error, FT_MERR_LIMIT);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+	free(rec);
+}
+END_TEST
+
 Suite *ft_match_suite(void)
 {
 	Suite *s = suite_create("match");
@@ -1373,6 +1408,8 @@ Suite *ft_match_suite(void)
 	tcase_add_loop_test(tc, test_limit_on_field, 0, 2);
 	tcase_add_loop_test(tc, test_rule_match_limit, 0,
 			    (int)FT_ARRAY_SIZE(limit_cases));
+	/* _i: 999 or 1001 candidates, JIT or interpreter */
+	tcase_add_loop_test(tc, test_rejected_cap, 0, 4);
 	suite_add_tcase(s, tc);
 
 	/* the extended language; each case runs with JIT and without */
