@@ -381,7 +381,6 @@ workers       = $workers
 log.level     = info
 consumer.fetch.max.bytes = 52428800
 consumer.max.partition.fetch.bytes = 4194304
-consumer.queued.max.messages.kbytes = 262144
 consumer.fetch.wait.max.ms = 100
 producer.linger.ms = 50
 producer.batch.size = 1000000
