@@ -81,14 +81,14 @@ static int check_producer(rd_kafka_conf_t *conf, char *errstr,
  * idles for the rest: 1,000,000 records with 2% flagged drained at 160k
  * records/s instead of 470k.  Raised to its maximum, so that the byte
  * limit alone bounds the prefetch; and that (librdkafka: 64 MiB, stalling
- * the same way once full) to 256 MiB, about a second of records at full
+ * the same way once full) to 128 MiB, a second of records at full
  * speed.  Both can be set with consumer.*.
  */
 static const char *const consumer_defaults[][2] = {
 	{"enable.auto.offset.store", "false"},
 	{"auto.offset.reset", "earliest"},
 	{"queued.min.messages", "10000000"},
-	{"queued.max.messages.kbytes", "262144"},
+	{"queued.max.messages.kbytes", "131072"},
 };
 
 static const char *const producer_defaults[][2] = {
