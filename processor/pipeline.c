@@ -5,9 +5,10 @@
  * reports and rebalances (librdkafka calls them from inside
  * rd_kafka_poll()/rd_kafka_consumer_poll() on that thread), stores
  * offsets and reloads rules.  Matching, encoding and compression run in
- * workers: with `workers = 1` the loop thread itself, with N > 1 as many
- * threads, each owning the partitions it was first given (so records of
- * a partition are evaluated and produced in order).  A worker registers
+ * workers, each owning the partitions it was first given (so records of a
+ * partition are evaluated and produced in order): worker 0 is the loop
+ * thread itself, workers 1..N-1 (`workers = N`) have their own threads
+ * and queues.  A worker registers
  * each record with its partition's offset tracker after evaluating it
  * (under the tracker's lock); the loop stores only offsets below
  * everything unevaluated or undelivered.  Rebalances, reloads and
@@ -42,6 +43,8 @@
 
 #define QUEUE_CAP 2048	/* records waiting for one worker */
 #define WAIT_NS 2000000 /* a loop-thread wait between producer polls */
+#define HOUSEKEEP 64	/* records between delivery reports, offset stores */
+#define WAKE_BATCH 64	/* records that wake a sleeping worker */
 
 /* Rides with each produced envelope to its delivery report. */
 struct delivery {
@@ -480,7 +483,7 @@ static int produce(struct worker *w, const rd_kafka_message_t *rkm,
 			break;
 		/* backpressure: delivery reports make room; only the loop
 		 * thread serves them */
-		if (p->threaded)
+		if (w->started)
 			pause_briefly();
 		else
 			rd_kafka_poll(p->producer, POLL_MS);
@@ -633,9 +636,26 @@ static void dispatch(struct pipeline *p, struct worker *w,
 	}
 	w->q[(w->head + w->len) % QUEUE_CAP] = (struct job){rkm, o};
 	w->len++;
-	if (w->sleeping)
+	/* wake a sleeping worker for a batch, not for every record: the
+	 * loop kicks it for what is left (kick_workers()) */
+	if (w->sleeping && w->len >= WAKE_BATCH)
 		pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* Wakes every sleeping worker that has records waiting. */
+static void kick_workers(struct pipeline *p)
+{
+	struct worker *w;
+	int i;
+
+	for (i = 1; p->threaded && i < p->nworkers; i++) {
+		w = &p->workers[i];
+		pthread_mutex_lock(&w->lock);
+		if (w->sleeping && w->len)
+			pthread_cond_signal(&w->wake);
+		pthread_mutex_unlock(&w->lock);
+	}
 }
 
 /* Waits until every worker has emptied its queue and gone idle. */
@@ -651,6 +671,8 @@ static void quiesce(struct pipeline *p)
 		w = &p->workers[i];
 		pthread_mutex_lock(&w->lock);
 		while (w->len || w->busy) {
+			if (w->sleeping)
+				pthread_cond_signal(&w->wake);
 			deadline_in(&ts, WAIT_NS);
 			pthread_cond_timedwait(&w->space, &w->lock, &ts);
 			pthread_mutex_unlock(&w->lock);
@@ -750,7 +772,9 @@ static int workers_init(struct pipeline *p, int n, int level)
 	}
 	if (workers_adopt(p))
 		return FT_ENOMEM;
-	for (i = 0; p->threaded && i < n; i++) {
+	/* worker 0 is the loop thread itself: one thread fewer to share
+	 * the cores with, and no queue for its partitions */
+	for (i = 1; p->threaded && i < n; i++) {
 		w = &p->workers[i];
 		if (pthread_create(&w->thread, NULL, worker_main, w))
 			return FT_EIO;
@@ -821,6 +845,11 @@ static void process(struct pipeline *p, rd_kafka_message_t *rkm)
 	/* a partition stays with the worker that first got it */
 	if (!o->worker)
 		o->worker = 1 + p->next_worker++ % p->nworkers;
+	if (o->worker == 1) {
+		evaluate(&p->workers[0], rkm, o);
+		rd_kafka_message_destroy(rkm);
+		return;
+	}
 	dispatch(p, &p->workers[o->worker - 1], rkm, o);
 }
 
@@ -1204,6 +1233,7 @@ static void maybe_reload(struct pipeline *p)
 static void loop(struct pipeline *p)
 {
 	rd_kafka_message_t *rkm;
+	unsigned n = 0;
 
 	while (!*p->opts->stop && !p->fatal) {
 		rkm = rd_kafka_consumer_poll(p->consumer, POLL_MS);
@@ -1212,7 +1242,12 @@ static void loop(struct pipeline *p)
 			rd_kafka_message_destroy(rkm);
 		} else if (rkm) {
 			process(p, rkm);
+			/* housekeeping every HOUSEKEEP records while they flow
+			 */
+			if (++n % HOUSEKEEP)
+				continue;
 		}
+		kick_workers(p);
 		rd_kafka_poll(p->producer, 0);
 		if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
 			store_offsets(p);
