@@ -41,7 +41,7 @@
 /* Record bytes kept in an envelope that is too large to produce whole. */
 #define HEAD_MAX 65536u
 
-#define QUEUE_CAP 2048	/* records waiting for one worker */
+#define QUEUE_CAP 32768 /* records waiting for one worker */
 #define WAIT_NS 2000000 /* a loop-thread wait between producer polls */
 #define HOUSEKEEP 64	/* records between delivery reports, offset stores */
 #define WAKE_BATCH 64	/* records that wake a sleeping worker */
@@ -570,10 +570,14 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 	return track(p, o, rkm->offset, false);
 }
 
+/* Jobs a worker takes from its queue at once. */
+#define TAKE_MAX 256
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct job job;
+	struct job jobs[TAKE_MAX];
+	size_t n, i;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -584,17 +588,22 @@ static void *worker_main(void *arg)
 		}
 		if (!w->len)
 			break;
-		job = w->q[w->head];
-		w->head = (w->head + 1) % QUEUE_CAP;
-		w->len--;
+		/* a batch per lock: the loop thread rarely waits for it */
+		for (n = 0; n < TAKE_MAX && w->len; n++) {
+			jobs[n] = w->q[w->head];
+			w->head = (w->head + 1) % QUEUE_CAP;
+			w->len--;
+		}
 		w->busy = true;
 		pthread_cond_signal(&w->space);
 		pthread_mutex_unlock(&w->lock);
 		/* after a fatal error, records are dropped unevaluated: their
 		 * offsets are never registered, so never committed */
-		if (!w->p->fatal)
-			evaluate(w, job.rkm, job.o);
-		rd_kafka_message_destroy(job.rkm);
+		for (i = 0; i < n; i++) {
+			if (!w->p->fatal)
+				evaluate(w, jobs[i].rkm, jobs[i].o);
+			rd_kafka_message_destroy(jobs[i].rkm);
+		}
 		pthread_mutex_lock(&w->lock);
 		w->busy = false;
 		if (!w->len)
