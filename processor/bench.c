@@ -15,10 +15,7 @@
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)ft_mono_ns() / 1e9;
 }
 
 static int add_record(struct ft_bench_data *d, const char *s, size_t n)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int ft_err(char *errstr, size_t errstr_size, int code, const char *fmt, ...)
 {
@@ -92,4 +93,12 @@ int ft_grow(void **v, size_t n, size_t *cap, size_t size)
 	*v = p;
 	*cap = ncap;
 	return FT_OK;
+}
+
+uint64_t ft_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

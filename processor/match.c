@@ -553,14 +553,6 @@ static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	return err == FT_ENOMEM ? err : found ? 1 : err;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* find() with per-rule accounting when the caller asked for it. */
 static int confirm(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		   size_t i, const struct subject *sj)
@@ -572,9 +564,9 @@ static int confirm(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (!ctx->costs)
 		return find(ctx, rs, &rs->rules[i], sj);
 	c = &ctx->costs->rules[i];
-	t0 = now_ns();
+	t0 = ft_mono_ns();
 	rc = find(ctx, rs, &rs->rules[i], sj);
-	c->ns += now_ns() - t0;
+	c->ns += ft_mono_ns() - t0;
 	c->confirms++;
 	return rc;
 }
@@ -717,7 +709,7 @@ static int run_prefiltered(struct ft_match_ctx *ctx,
 	const uint32_t *rules, *always;
 	size_t g, n, nalways, i, k, nscan;
 	struct field_slot *f;
-	uint64_t t0 = ctx->costs ? now_ns() : 0;
+	uint64_t t0 = ctx->costs ? ft_mono_ns() : 0;
 	int rc;
 
 	ctx->nvisit = 0;
@@ -741,7 +733,7 @@ static int run_prefiltered(struct ft_match_ctx *ctx,
 			maybe_all(ctx, rules, n);
 	}
 	if (ctx->costs) {
-		ctx->costs->prefilter_ns += now_ns() - t0;
+		ctx->costs->prefilter_ns += ft_mono_ns() - t0;
 		ctx->costs->records++;
 	}
 	/* merge the reported rules with those visited on every record */

@@ -133,14 +133,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void set_fatal(struct pipeline *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -844,7 +836,7 @@ static void process(struct pipeline *p, rd_kafka_message_t *rkm)
 	}
 	o->at_end = false;
 	if (!p->stats->consumed++)
-		p->stats->first_record_ns = mono_ns();
+		p->stats->first_record_ns = ft_mono_ns();
 	p->stats->bytes_in += rkm->len;
 	if (!p->threaded) {
 		evaluate(&p->workers[0], rkm, o);
@@ -1262,7 +1254,7 @@ static void loop(struct pipeline *p)
 			store_offsets(p);
 		maybe_reload(p);
 		if (!rkm && drained(p)) {
-			p->stats->drained_ns = mono_ns();
+			p->stats->drained_ns = ft_mono_ns();
 			break;
 		}
 	}

@@ -349,7 +349,7 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 	struct ft_prefilter *pf;
 	struct expr *v = NULL;
 	size_t i, j, gi, n, cap_ids = 0, cap_v = 0;
-	struct timespec t0, t1;
+	uint64_t t0;
 	hs_database_t *db;
 	size_t dbsize;
 	unsigned fl;
@@ -359,7 +359,7 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 	if (!ft_prefilter_available())
 		return ft_err(errstr, errstr_size, FT_ENOTSUP,
 			      "this CPU is not supported by vectorscan");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = ft_mono_ns();
 	pf = calloc(1, sizeof(*pf));
 	if (!pf)
 		return FT_ENOMEM;
@@ -441,9 +441,7 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 		if (hs_database_size(db, &dbsize) == HS_SUCCESS)
 			pf->info.bytes += dbsize;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	pf->info.compile_seconds = (double)(t1.tv_sec - t0.tv_sec) +
-				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	pf->info.compile_seconds = (double)(ft_mono_ns() - t0) / 1e9;
 	*out = pf;
 	return FT_OK;
 

@@ -10,6 +10,7 @@
 #define FLAGTAP_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum ft_err {
 	FT_OK = 0,
@@ -25,6 +26,9 @@ enum ft_err {
 };
 
 #define FT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* CLOCK_MONOTONIC in nanoseconds: durations and rates. */
+uint64_t ft_mono_ns(void);
 
 /*
  * Formats into errstr (always NUL-terminated, truncated if needed).

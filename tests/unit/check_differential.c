@@ -1050,13 +1050,13 @@ static bool same_hits(const struct engine *x, const struct engine *y)
 	return true;
 }
 
-/* ... and the same redaction spans. */
-static bool same(const struct engine *x, const struct engine *y)
+/* The same redaction spans. */
+static bool same_redactions(const struct engine *x, const struct engine *y)
 {
 	const struct ft_match_result *a = &x->res, *p = &y->res;
 	size_t i;
 
-	if (!same_hits(x, y) || a->nredact != p->nredact)
+	if (a->nredact != p->nredact)
 		return false;
 	for (i = 0; i < a->nredact; i++)
 		if (a->redact[i].start != p->redact[i].start ||
@@ -1064,6 +1064,11 @@ static bool same(const struct engine *x, const struct engine *y)
 		    a->redact[i].mode != p->redact[i].mode)
 			return false;
 	return true;
+}
+
+static bool same(const struct engine *x, const struct engine *y)
+{
+	return same_hits(x, y) && same_redactions(x, y);
 }
 
 static bool gave_up(enum ft_match_error e)
@@ -1106,16 +1111,7 @@ static bool only_gave_up(const struct engine *x, const struct engine *y)
 	}
 	if (j != a->n)
 		return false;
-	if (redacting)
-		return true;
-	if (a->nredact != p->nredact)
-		return false;
-	for (i = 0; i < a->nredact; i++)
-		if (a->redact[i].start != p->redact[i].start ||
-		    a->redact[i].len != p->redact[i].len ||
-		    a->redact[i].mode != p->redact[i].mode)
-			return false;
-	return true;
+	return redacting || same_redactions(x, y);
 }
 
 static enum mismatch mismatch_kind(const struct engine *a,
