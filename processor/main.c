@@ -495,6 +495,8 @@ static int list_one(const char *path, const struct ft_ruleset *rs, void *opaque)
 static int cmd_rules_list(int argc, char **argv)
 {
 	printf("%-14s %-9s %-24s %s\n", "ID", "SEVERITY", "FIELD", "TITLE");
+	/* listing matches nothing: no Hyperscan databases to build */
+	cli_rules_opts.engine = FT_ENGINE_PCRE2;
 	return each_ruleset(argc, argv, list_one, NULL);
 }
 
