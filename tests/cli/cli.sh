@@ -306,5 +306,64 @@ want_out "usage: flagtap [--no-jit] [--engine auto|pcre2] <command>"
 want_out "input.format.<topic>"
 end
 
+# bench: the same records flagged as scan flags, by both engines; the
+# per-rule table; usage errors.  Card numbers planted among 300 lines.
+for i in $(seq 1 300); do
+	if ((i % 43 == 0)); then
+		echo "payment ok card=4539 1488 0343 6467 amount=$i.00"
+	else
+		echo "ordinary log line $i: worker started, queue depth $((i * 7))"
+	fi
+done >"$scratch/bench.txt"
+
+json_num() { # json_num KEY: the number after "KEY": on stdout
+	grep -o "\"$1\":[0-9.]*" "$out" | head -n 1 | cut -d: -f2
+}
+
+begin "bench json, both engines agree with scan"
+"$bin" scan --rules "$shipped" "$scratch/bench.txt" 2>/dev/null |
+	grep -c . >"$scratch/scan.count"
+scanned=$(cat "$scratch/scan.count")
+planted=$(grep -c card= "$scratch/bench.txt")
+[[ $scanned -eq $planted ]] || problem "scan flagged $scanned, want $planted"
+for engine in auto pcre2; do
+	run bench --rules "$shipped" --engine "$engine" --seconds 0.2 --json \
+		"$scratch/bench.txt"
+	want_rc 0
+	[[ "$(json_num flagged)" == "$scanned" ]] ||
+		problem "$engine: flagged $(json_num flagged), scan $scanned"
+	[[ "$(json_num distinct_records)" == 300 ]] ||
+		problem "$engine: $(json_num distinct_records) records, want 300"
+	(($(json_num records) >= 300)) || problem "$engine: records < 300"
+	want_out "\"engine\":\"$engine\""
+done
+end
+
+begin "bench table and scan-only"
+run bench --rules "$shipped" --seconds 0.2 "$scratch/bench.txt"
+want_rc 0
+want_out "per-rule cost"
+want_out "PCI-001"
+want_out "flagged $planted of 300 records"
+run bench --rules "$shipped" --engine scan-only --seconds 0.2 --json \
+	"$scratch/bench.txt"
+want_rc 0
+want_out "\"engine\":\"scan-only\""
+end
+
+begin "bench usage"
+run bench "$scratch/bench.txt"
+want_rc 2
+want_err "usage: flagtap bench"
+run bench --rules "$shipped" --engine fast "$scratch/bench.txt"
+want_rc 2
+run bench --rules "$shipped" "$scratch/no-such.txt"
+want_rc 1
+want_err "no-such.txt"
+run --engine fast version
+want_rc 2
+want_err "--engine"
+end
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -393,6 +393,19 @@ def main():
         assert not missing, "missing %d flagged records after restart" % len(missing)
         assert not dups, "%d records processed twice, e.g. %s" % (len(dups), list(dups)[:5])
         assert set(seen) == set(expected)
+
+        # a new group with --until-eof reads everything, stops by itself and
+        # reports what it read and flagged
+        conf_eof = os.path.join(work, "eof.conf")
+        with open(conf) as f, open(conf_eof, "w") as g:
+            g.write(f.read().replace("group.id = it-%s" % run, "group.id = it-eof-%s" % run))
+        eof = subprocess.run([args.flagtap, "run", "-c", conf_eof, "--until-eof"],
+                             stdout=subprocess.PIPE, stderr=logf, timeout=TIMEOUT)
+        assert eof.returncode == 0, "--until-eof exited %d" % eof.returncode
+        drain = json.loads(eof.stdout.decode())
+        assert drain["records"] == n1 + n2, drain
+        assert drain["flagged"] == len(expected) == drain["delivered"], drain
+        assert drain["seconds"] > 0 and drain["records_per_sec"] > 0, drain
         log("ok: %d records, %d flagged, every envelope decoded with zlib, none missing, "
             "none extra, none twice" % (n1 + n2, len(expected)))
     except BaseException:
