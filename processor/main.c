@@ -423,9 +423,24 @@ static int each_ruleset(int argc, char **argv,
 static int check_one(const char *path, const struct ft_ruleset *rs,
 		     void *opaque)
 {
+	struct ft_prefilter_info pi;
+	size_t i, shown = 0;
+
 	(void)opaque;
 	printf("%s: %zu rules ok (%s, %s)\n", path, rs->nrules, rs->hash,
 	       rs->jit ? "JIT" : "interpreter");
+	if (!rs->prefilter)
+		return 0;
+	/* the rules PCRE2 runs on every record are the ones that cost */
+	ft_prefilter_get_info(rs->prefilter, &pi);
+	printf("%s: hyperscan: %zu patterns exact, %zu prefiltered; %zu rules "
+	       "evaluated on every record (term lists, or patterns hyperscan "
+	       "cannot decide)",
+	       path, pi.exact, pi.prefilter, pi.always_rules);
+	for (i = 0; i < rs->nrules && shown < 10; i++)
+		if (ft_prefilter_class(rs->prefilter, i) == FT_PF_ALWAYS)
+			printf("%s%s", shown++ ? ", " : ": ", rs->rules[i].id);
+	printf("%s\n", pi.always_rules > shown ? ", ..." : "");
 	return 0;
 }
 

@@ -352,6 +352,10 @@ if grep -q "not built in" "$err"; then # the PCRE2-only build
 else
 	want_rc 0
 	want_out "\"engine\":\"scan-only\""
+	# rules check names the rules evaluated on every record
+	run rules check "$shipped"
+	want_rc 0
+	want_out "on every record (term lists, or patterns hyperscan cannot decide): SAN-001, SAN-002"
 fi
 end
 
