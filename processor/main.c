@@ -847,7 +847,7 @@ static int cmd_bench(int argc, char **argv)
 	int c, i, engine = 0, rc = EXIT_USAGE;
 	long top = 15;
 	char errstr[1024];
-	struct timespec t0, t1;
+	uint64_t t0;
 	double load_s;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -902,12 +902,10 @@ static int cmd_bench(int argc, char **argv)
 	ro.engine = engine == 1 ? FT_ENGINE_PCRE2 : FT_ENGINE_AUTO;
 	o.engine = engine == 2 ? FT_BENCH_SCAN_ONLY : FT_BENCH_AUTO;
 	o.extract = extract;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = ft_mono_ns();
 	if (load_rules(rules, &ro, &rs))
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	load_s = (double)(t1.tv_sec - t0.tv_sec) +
-		 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	load_s = (double)(ft_mono_ns() - t0) / 1e9;
 	if (engine == 2 && !rs->prefilter) {
 		fprintf(stderr, "flagtap: bench: scan-only needs the hyperscan "
 				"prefilter (not built in, or it failed)\n");

@@ -10,57 +10,8 @@
 #include <time.h>
 
 #include "flagtap/common.h"
+#include "flagtap/json.h"
 #include "flagtap/rules.h"
-
-bool ft_utf8_valid(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, k, need;
-	uint64_t w;
-	uint32_t c, min;
-
-	while (i < n) {
-		/* eight ASCII bytes at a time */
-		if (i + 8 <= n) {
-			memcpy(&w, s + i, 8);
-			if (!(w & 0x8080808080808080ull)) {
-				i += 8;
-				continue;
-			}
-		}
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			c &= 0x1f;
-			min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			c &= 0x0f;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			c &= 0x07;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i <= need)
-			return false;
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			c = c << 6 | (s[i + k] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return false;
-		i += need + 1;
-	}
-	return true;
-}
 
 #ifdef FLAGTAP_HAVE_VECTORSCAN
 
@@ -347,8 +298,8 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 		       char *errstr, size_t errstr_size)
 {
 	struct ft_prefilter *pf;
-	struct expr *v = NULL;
-	size_t i, j, gi, n, cap_ids = 0, cap_v = 0;
+	struct expr *all = NULL, *v = NULL;
+	size_t i, j, k, gi, n, nall = 0, cap_all = 0, cap_ids = 0;
 	uint64_t t0;
 	hs_database_t *db;
 	size_t dbsize;
@@ -370,9 +321,10 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 	if (!pf->cls || !pf->groups)
 		goto nomem;
 
-	/* classify every rule, one expression id per pattern */
+	/* classify every rule; its patterns' flags, in rule order */
 	for (i = 0; i < rs->nrules; i++) {
 		const struct ft_rule *r = &rs->rules[i];
+		size_t first = nall;
 
 		if (!r->enabled || !r->npatterns) {
 			pf->cls[i] = r->enabled && r->list >= 0 ? FT_PF_ALWAYS
@@ -380,34 +332,41 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 			continue;
 		}
 		pf->cls[i] = r->list >= 0 ? FT_PF_ALWAYS : FT_PF_SCAN;
-		for (j = 0; j < r->npatterns && pf->cls[i] == FT_PF_SCAN; j++)
-			if (r->patterns[j].risky ||
-			    !pattern_flags(r->patterns[j].src))
+		for (j = 0; j < r->npatterns && pf->cls[i] == FT_PF_SCAN; j++) {
+			fl = r->patterns[j].risky
+				     ? 0
+				     : pattern_flags(r->patterns[j].src);
+			if (!fl) {
 				pf->cls[i] = FT_PF_ALWAYS;
+				nall = first; /* none of its patterns go in */
+			} else if (ft_grow((void **)&all, nall, &cap_all,
+					   sizeof(*all))) {
+				goto nomem;
+			} else {
+				all[nall++] = (struct expr){r->patterns[j].src,
+							    fl, 0, (uint32_t)i};
+			}
+		}
 	}
+	v = calloc(nall ? nall : 1, sizeof(*v));
+	if (!v)
+		goto nomem;
+	/* one expression id per pattern, databases by group */
 	for (gi = 0; gi < pf->ngroups; gi++) {
 		n = 0;
-		for (i = 0; i < rs->nrules; i++) {
-			const struct ft_rule *r = &rs->rules[i];
+		for (k = 0; k < nall; k++) {
+			const struct expr *e = &all[k];
+			bool exact;
 
-			if (pf->cls[i] != FT_PF_SCAN ||
-			    (size_t)(r->field_index + 1) != gi)
+			if ((size_t)(rs->rules[e->rule].field_index + 1) != gi)
 				continue;
-			for (j = 0; j < r->npatterns; j++) {
-				const char *src = r->patterns[j].src;
-				bool exact;
-
-				fl = pattern_flags(src);
-				exact = !(fl & HS_FLAG_PREFILTER) && ascii(src);
-				if (ft_grow((void **)&v, n, &cap_v,
-					    sizeof(*v)) ||
-				    add_u32(&pf->ids, &pf->nids, &cap_ids,
-					    (uint32_t)i << 1 | exact))
-					goto nomem;
-				v[n++] = (struct expr){src, fl,
-						       (uint32_t)pf->nids - 1,
-						       (uint32_t)i};
-			}
+			exact = !(e->flags & HS_FLAG_PREFILTER) &&
+				ascii(e->src);
+			if (add_u32(&pf->ids, &pf->nids, &cap_ids,
+				    e->rule << 1 | exact))
+				goto nomem;
+			v[n] = *e;
+			v[n++].id = (uint32_t)pf->nids - 1;
 		}
 		if (!n)
 			continue;
@@ -415,12 +374,14 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 				   errstr_size);
 		if (rc) {
 			free(v);
+			free(all);
 			ft_prefilter_free(pf);
 			return rc;
 		}
 	}
 	free(v);
-	v = NULL;
+	free(all);
+	v = all = NULL;
 	for (i = 0; i < pf->nids; i++) {
 		size_t rule = pf->ids[i] >> 1;
 
@@ -447,6 +408,7 @@ int ft_prefilter_build(const struct ft_ruleset *rs, struct ft_prefilter **out,
 
 nomem:
 	free(v);
+	free(all);
 	ft_prefilter_free(pf);
 	return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 }
@@ -584,7 +546,7 @@ int ft_prefilter_scan(const struct ft_prefilter *pf, size_t group,
 	const struct pf_group *g;
 
 	if (group >= pf->ngroups || !pf->groups[group].db || len == 0 ||
-	    len > 0xffffffffu || !ft_utf8_valid(data, len) ||
+	    len > 0xffffffffu || !ft_json_utf8_valid(data, len) ||
 	    has_fold_trap(data, len))
 		return 0;
 	g = &pf->groups[group];

@@ -8,18 +8,24 @@
 #include "flagtap/common.h"
 #include "flagtap/match.h"
 
-/* Runs one record; returns true when the outcome is the expected one. */
-static bool run_one(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
-		    size_t i, const struct ft_rule_test *t, bool example,
-		    int *outcome)
+/* An example or counter as a record in its rule's format. */
+static struct ft_record test_record(const struct ft_rule *r,
+				    const struct ft_rule_test *t)
 {
-	const struct ft_rule *r = &rs->rules[i];
-	struct ft_record rec = {
+	return (struct ft_record){
 		.data = t->text,
 		.len = strlen(t->text),
 		.format = r->format >= 0 ? (enum ft_format)r->format
 					 : FT_FORMAT_TEXT,
 	};
+}
+
+/* Runs one record; returns true when the outcome is the expected one. */
+static bool run_one(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		    size_t i, const struct ft_rule_test *t, bool example,
+		    int *outcome)
+{
+	struct ft_record rec = test_record(&rs->rules[i], t);
 
 	*outcome = ft_match_rule(ctx, rs, i, &rec);
 	return example ? *outcome == 1 : *outcome == 0;
@@ -33,12 +39,7 @@ static bool engines_agree(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 			  size_t i, const struct ft_rule_test *t, int outcome)
 {
 	const struct ft_rule *r = &rs->rules[i];
-	struct ft_record rec = {
-		.data = t->text,
-		.len = strlen(t->text),
-		.format = r->format >= 0 ? (enum ft_format)r->format
-					 : FT_FORMAT_TEXT,
-	};
+	struct ft_record rec = test_record(r, t);
 	struct ft_match_result res;
 	bool fired = false;
 	size_t k;

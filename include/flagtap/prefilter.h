@@ -136,7 +136,4 @@ int ft_prefilter_scan_only(const struct ft_prefilter *pf,
 			   struct ft_prefilter_scratch *s, const char *data,
 			   size_t len);
 
-/* True when [s, s+n) is valid UTF-8 (no overlongs, no surrogates). */
-bool ft_utf8_valid(const char *s, size_t n);
-
 #endif
