@@ -43,6 +43,48 @@ void ft_base64(struct ft_buf *out, const void *p, size_t n)
 	}
 }
 
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int ft_base64_decode(const char *s, size_t n, struct ft_buf *out)
+{
+	uint32_t v = 0;
+	size_t i, bits = 0, pad = 0;
+
+	if (n % 4)
+		return FT_EINVAL;
+	for (i = 0; i < n; i++) {
+		int d;
+
+		if (s[i] == '=' && i >= n - 2) {
+			pad++;
+			continue;
+		}
+		d = b64_value((unsigned char)s[i]);
+		if (d < 0 || pad)
+			return FT_EINVAL;
+		v = v << 6 | (uint32_t)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			ft_buf_addc(out, (char)(v >> bits));
+		}
+	}
+	return ft_buf_ok(out) ? FT_OK : FT_ENOMEM;
+}
+
 /* Appends valid JSON text without insignificant whitespace. */
 static void add_minified(struct ft_buf *out, const char *s, size_t len)
 {
@@ -230,6 +272,8 @@ int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 	struct ft_buf red = FT_BUF_INIT, tokens = FT_BUF_INIT;
 	int rc;
 
+	if (format == FT_FORMAT_AUTO)
+		format = ft_format_detect(rec, len);
 	if (res->nredact) {
 		/* the record as forwarded: what redacting rules matched is gone
 		 */

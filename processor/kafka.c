@@ -3,6 +3,8 @@
  */
 #include "flagtap/kafka.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flagtap/common.h"
@@ -148,4 +150,133 @@ void ft_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 					   : FT_LOG_DEBUG;
 
 	ft_log(l, "kafka: %s: %s: %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
+}
+
+int ft_kafka_conf_props(rd_kafka_conf_t *conf, const char *const *props,
+			size_t nprops, char *errstr, size_t errstr_size)
+{
+	char key[256];
+	const char *eq;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < nprops; i++) {
+		eq = strchr(props[i], '=');
+		if (!eq || eq == props[i] ||
+		    (size_t)(eq - props[i]) >= sizeof(key))
+			return ft_err(errstr, errstr_size, FT_EINVAL,
+				      "-X %s: expected key=value", props[i]);
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - props[i]),
+			 props[i]);
+		rc = ft_kafka_conf_set(conf, key, eq + 1, "-X", errstr,
+				       errstr_size);
+		if (rc)
+			return rc;
+	}
+	return FT_OK;
+}
+
+int ft_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+			     char *errstr, size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t err;
+	int n;
+
+	if (!rkt)
+		return ft_err(errstr, errstr_size, FT_EINVAL, "%s: %s", topic,
+			      rd_kafka_err2str(rd_kafka_last_error()));
+	err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	rd_kafka_topic_destroy(rkt);
+	if (err)
+		return ft_err(errstr, errstr_size, FT_EKAFKA,
+			      "%s: cannot read metadata: %s", topic,
+			      rd_kafka_err2str(err));
+	if (md->topic_cnt != 1 || md->topics[0].err)
+		n = ft_err(errstr, errstr_size, FT_ENOENT, "%s: %s", topic,
+			   md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+					 : "no such topic");
+	else
+		n = md->topics[0].partition_cnt;
+	rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+int ft_kafka_assign_all(rd_kafka_t *rk, const char *topic, int64_t start,
+			int64_t start_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err;
+	int i, n;
+
+	n = ft_kafka_partition_count(rk, topic, FT_KAFKA_METADATA_TIMEOUT_MS,
+				     errstr, errstr_size);
+	if (n <= 0)
+		return n ? n
+			 : ft_err(errstr, errstr_size, FT_ENOENT,
+				  "%s: no partitions", topic);
+	l = rd_kafka_topic_partition_list_new(n);
+	for (i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(l, topic, i)->offset =
+			start_ms >= 0 ? start_ms : start;
+	if (start_ms >= 0) {
+		err = rd_kafka_offsets_for_times(rk, l,
+						 FT_KAFKA_METADATA_TIMEOUT_MS);
+		if (err) {
+			rd_kafka_topic_partition_list_destroy(l);
+			return ft_err(errstr, errstr_size, FT_EKAFKA,
+				      "%s: offsets for time %lld: %s", topic,
+				      (long long)start_ms,
+				      rd_kafka_err2str(err));
+		}
+		/* no record at or after the time: start at the end */
+		for (i = 0; i < l->cnt; i++)
+			if (l->elems[i].offset < 0)
+				l->elems[i].offset = RD_KAFKA_OFFSET_END;
+	}
+	err = rd_kafka_assign(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return ft_err(errstr, errstr_size, FT_EKAFKA, "%s: assign: %s",
+			      topic, rd_kafka_err2str(err));
+	return n;
+}
+
+void ft_eof_set_mark(struct ft_eof_set *e, int32_t partition, bool at_end)
+{
+	unsigned char *nv;
+
+	if (partition < 0)
+		return;
+	if (partition >= e->n) {
+		if (!at_end)
+			return;
+		nv = realloc(e->v, (size_t)partition + 1);
+		if (!nv)
+			return;
+		memset(nv + e->n, 0, (size_t)(partition + 1 - e->n));
+		e->v = nv;
+		e->n = partition + 1;
+	}
+	e->count += (int)at_end - (int)e->v[partition];
+	e->v[partition] = at_end;
+}
+
+void ft_eof_set_release(struct ft_eof_set *e)
+{
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+int ft_kafka_assigned_count(rd_kafka_t *rk)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	int n = 0;
+
+	if (!rd_kafka_assignment(rk, &l) && l)
+		n = l->cnt;
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	return n;
 }

@@ -165,16 +165,16 @@ static void warn_fields(const struct ft_config *cfg,
 {
 	size_t i;
 
-	if (!strcmp(ft_config_get(cfg, "input.format"), "json"))
+	if (strcmp(ft_config_get(cfg, "input.format"), "text"))
 		return;
 	for (i = 0; i < cfg->n; i++)
 		if (!strncmp(cfg->v[i].key, "input.format.", 13) &&
-		    !strcmp(cfg->v[i].value, "json"))
+		    strcmp(cfg->v[i].value, "text"))
 			return;
 	for (i = 0; i < rs->nrules; i++)
 		if (rs->rules[i].field)
-			ft_warn("rule %s reads field '%s' but no input topic "
-				"has input.format = json: it cannot fire",
+			ft_warn("rule %s reads field '%s' but every input "
+				"topic has input.format = text: it cannot fire",
 				rs->rules[i].id, rs->rules[i].field);
 }
 
@@ -588,7 +588,7 @@ static int cmd_rules(int argc, char **argv)
 static int scan_usage(void)
 {
 	fprintf(stderr, "usage: flagtap scan --rules PATH [--format "
-			"text|json|logfmt|fix] [--extract PATTERN] "
+			"text|json|logfmt|fix|auto] [--extract PATTERN] "
 			"[--salt SALT] [FILE...|-]\n");
 	return EXIT_USAGE;
 }

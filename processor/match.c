@@ -52,6 +52,8 @@ struct ft_match_ctx {
 	/* the record being evaluated, for the `when` lookup callback */
 	const struct ft_ruleset *rs;
 	const struct ft_record *rec;
+	struct ft_record
+		rec_auto; /* rec with an input.format = auto resolved */
 	struct ft_match_result *res;
 	/* the prefilter's verdicts for this record (engine auto) */
 	struct ft_prefilter_scratch *pf;
@@ -70,7 +72,28 @@ struct subject {
 	bool direct;
 };
 
-static const char *formats[] = {"text", "json", "logfmt", "fix"};
+static const char *formats[] = {"text", "json", "logfmt", "fix", "auto"};
+
+enum ft_format ft_format_detect(const char *rec, size_t len)
+{
+	const char *p = rec, *e = rec + len;
+
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p < e && *p == '{')
+		return FT_FORMAT_JSON;
+	if (e - p >= 5 && !memcmp(p, "8=FIX", 5))
+		return FT_FORMAT_FIX;
+	/* logfmt: an identifier, then '=' */
+	if (p < e && (isalpha((unsigned char)*p) || *p == '_')) {
+		while (p < e && (isalnum((unsigned char)*p) || *p == '_' ||
+				 *p == '.' || *p == '-'))
+			p++;
+		if (p < e && *p == '=')
+			return FT_FORMAT_LOGFMT;
+	}
+	return FT_FORMAT_TEXT;
+}
 
 int ft_format_parse(const char *name)
 {
@@ -632,6 +655,11 @@ static void begin(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	ctx->gen++;
 	ctx->rs = rs;
 	ctx->rec = rec;
+	if (rec->format == FT_FORMAT_AUTO) {
+		ctx->rec_auto = *rec;
+		ctx->rec_auto.format = ft_format_detect(rec->data, rec->len);
+		ctx->rec = &ctx->rec_auto;
+	}
 	ctx->res = res;
 	res->n = 0;
 	res->errors = 0;

@@ -140,4 +140,8 @@ int ft_envelope_decode(const void *value, size_t len, struct ft_buf *out,
 /* Appends standard base64 (RFC 4648, padded) of [p, p+n). */
 void ft_base64(struct ft_buf *out, const void *p, size_t n);
 
+/* Appends the bytes of padded standard base64 [s, s+n).  Returns 0,
+ * FT_EINVAL (not base64) or FT_ENOMEM. */
+int ft_base64_decode(const char *s, size_t n, struct ft_buf *out);
+
 #endif

@@ -8,7 +8,9 @@
 #ifndef FLAGTAP_KAFKA_H
 #define FLAGTAP_KAFKA_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -43,5 +45,42 @@ int ft_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
 /* A log_cb that writes librdkafka's log lines through ft_log. */
 void ft_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 		     const char *buf);
+
+/* How long the command-line tools wait for metadata. */
+#define FT_KAFKA_METADATA_TIMEOUT_MS 10000
+
+/*
+ * Sets each "key=value" of props (the tools' -X options) on conf.
+ * Returns 0 or FT_EINVAL with "-X ..." in errstr.
+ */
+int ft_kafka_conf_props(rd_kafka_conf_t *conf, const char *const *props,
+			size_t nprops, char *errstr, size_t errstr_size);
+
+/* Returns the topic's partition count, or FT_ENOENT/FT_EKAFKA. */
+int ft_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+			     char *errstr, size_t errstr_size);
+
+/*
+ * Assigns every partition of topic to a consumer outside any group,
+ * starting at `start` (RD_KAFKA_OFFSET_BEGINNING or _END) or, when
+ * start_ms >= 0, at each partition's first record with a timestamp at or
+ * after start_ms (its end if there is none).  Returns the partition count
+ * or a negative FT_E* code with errstr.
+ */
+int ft_kafka_assign_all(rd_kafka_t *rk, const char *topic, int64_t start,
+			int64_t start_ms, char *errstr, size_t errstr_size);
+
+/* Partitions assigned to a consumer now. */
+int ft_kafka_assigned_count(rd_kafka_t *rk);
+
+/* Which partitions a reader has read to their end (partition EOF
+ * events); count is how many.  Zero-initialise. */
+struct ft_eof_set {
+	unsigned char *v;
+	int n, count;
+};
+
+void ft_eof_set_mark(struct ft_eof_set *e, int32_t partition, bool at_end);
+void ft_eof_set_release(struct ft_eof_set *e);
 
 #endif
