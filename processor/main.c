@@ -6,6 +6,7 @@
  * delivery, failed rule test), 2 usage or configuration error.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
 
 #include "flagtap/bench.h"
 #include "flagtap/buf.h"
@@ -25,6 +28,7 @@
 #include "flagtap/match.h"
 #include "flagtap/pipeline.h"
 #include "flagtap/prefilter.h"
+#include "flagtap/record.h"
 #include "flagtap/import.h"
 #include "flagtap/rules.h"
 #include "flagtap/ruletest.h"
@@ -82,6 +86,13 @@ static void usage(FILE *out)
 		"  decode -b BROKERS -t TOPIC [-g GROUP] [-e] [-X "
 		"prop=value]...\n"
 		"        print the envelopes on an output topic as JSON lines\n"
+		"  record -b BROKERS -t TOPIC [-o beginning|end|TIMESTAMP] "
+		"[-c N] [-e] -w FILE\n"
+		"        capture a topic into a recorded-stream file (.ftrec)\n"
+		"  replay -b BROKERS -t TOPIC [--rate N/s | --speed X | --max] "
+		"[--loop N] FILE...\n"
+		"        produce a recorded stream (or text, JSON, kcat -J "
+		"lines) into a topic\n"
 		"  demo [--rules PATH]\n"
 		"        run the pipeline on an in-process Kafka with sample "
 		"records\n"
@@ -360,6 +371,320 @@ static int cmd_decode(int argc, char **argv)
 			(unsigned long long)st.invalid,
 			st.invalid == 1 ? "" : "s");
 	rc = st.invalid ? EXIT_RUNTIME : EXIT_SUCCESS;
+out:
+	free(props);
+	return rc;
+}
+
+/* "beginning", "end", ms since the epoch, or YYYY-MM-DDTHH:MM:SS[Z]. */
+static int parse_start(const char *s, struct ft_record_opts *o)
+{
+	struct tm tm;
+	char *end;
+
+	o->start_ms = -1;
+	if (!strcmp(s, "beginning")) {
+		o->start = RD_KAFKA_OFFSET_BEGINNING;
+		return 0;
+	}
+	if (!strcmp(s, "end")) {
+		o->start = RD_KAFKA_OFFSET_END;
+		return 0;
+	}
+	if (*s >= '0' && *s <= '9') {
+		long long v = strtoll(s, &end, 10);
+
+		if (!*end && v >= 0) {
+			o->start_ms = v;
+			return 0;
+		}
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end && (!*end || !strcmp(end, "Z"))) {
+		o->start_ms = (int64_t)timegm(&tm) * 1000;
+		return 0;
+	}
+	return -1;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"append", no_argument, NULL, 'a'},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_record_opts o = {
+		.start = RD_KAFKA_OFFSET_BEGINNING,
+		.start_ms = -1,
+		.stop = &stop_requested,
+	};
+	struct ft_record_stats st;
+	char **props = calloc((size_t)argc, sizeof(char *));
+	bool quiet = false;
+	char errstr[1024], *end;
+	int c, rc = EXIT_USAGE;
+
+	while (props && (c = getopt_long(argc, argv, "b:t:o:c:ew:aqX:",
+					 longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o.brokers = optarg;
+			break;
+		case 't':
+			o.topic = optarg;
+			break;
+		case 'o':
+			if (parse_start(optarg, &o)) {
+				fprintf(stderr,
+					"flagtap: record: -o %s: expected "
+					"beginning, end, milliseconds since "
+					"the epoch or YYYY-MM-DDTHH:MM:SSZ\n",
+					optarg);
+				goto out;
+			}
+			break;
+		case 'c':
+			o.count = strtoull(optarg, &end, 10);
+			if (*end || !o.count) {
+				fprintf(stderr,
+					"flagtap: record: -c %s: "
+					"expected a positive count\n",
+					optarg);
+				goto out;
+			}
+			break;
+		case 'e':
+			o.exit_at_end = true;
+			break;
+		case 'w':
+			o.path = optarg;
+			break;
+		case 'a':
+			o.append = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'X':
+			props[o.nprops++] = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!o.brokers || !o.topic || !o.path || optind != argc)
+		goto usage;
+	o.props = (const char *const *)props;
+	o.progress = !quiet && isatty(STDERR_FILENO);
+	install_signals();
+	if (ft_record_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: record: %s\n", errstr);
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	fprintf(stderr,
+		"record: %llu records (%llu bytes) from %d partitions of %s "
+		"in %.2f s -> %s\n",
+		(unsigned long long)st.records, (unsigned long long)st.bytes,
+		st.partitions, o.topic, st.seconds, o.path);
+	rc = EXIT_SUCCESS;
+	goto out;
+usage:
+	fprintf(stderr, "usage: flagtap record -b BROKERS -t TOPIC "
+			"[-o beginning|end|TIMESTAMP] [-c N] [-e] [-a] [-q] "
+			"[-X prop=value]... -w FILE\n");
+out:
+	free(props);
+	return rc;
+}
+
+static int parse_positive(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end != s && !strcmp(end, "/s"))
+		end += 2;
+	return errno || end == s || *end || !(*out > 0) ? -1 : 0;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+	enum {
+		O_RATE = 256,
+		O_SPEED,
+		O_MAX,
+		O_LOOP,
+		O_KEEP_PART,
+		O_KEEP_TS,
+		O_INPUT,
+		O_FOLLOW,
+		O_JSON,
+		O_PRINT
+	};
+	static const struct option longopts[] = {
+		{"rate", required_argument, NULL, O_RATE},
+		{"speed", required_argument, NULL, O_SPEED},
+		{"max", no_argument, NULL, O_MAX},
+		{"loop", required_argument, NULL, O_LOOP},
+		{"count", required_argument, NULL, 'c'},
+		{"keep-partitions", no_argument, NULL, O_KEEP_PART},
+		{"keep-timestamps", no_argument, NULL, O_KEEP_TS},
+		{"input", required_argument, NULL, O_INPUT},
+		{"follow", no_argument, NULL, O_FOLLOW},
+		{"json", no_argument, NULL, O_JSON},
+		{"print", no_argument, NULL, O_PRINT},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_replay_opts o = {
+		.pace = FT_PACE_MAX,
+		.loops = 1,
+		.stop = &stop_requested,
+	};
+	struct ft_replay_stats st;
+	char **props = calloc((size_t)argc, sizeof(char *));
+	bool json = false, quiet = false, paced = false;
+	char errstr[1024], *end;
+	int c, in, rc = EXIT_USAGE;
+
+	while (props && (c = getopt_long(argc, argv, "b:t:c:qX:", longopts,
+					 NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o.brokers = optarg;
+			break;
+		case 't':
+			o.topic = optarg;
+			break;
+		case 'c':
+			o.limit = strtoull(optarg, &end, 10);
+			if (*end || !o.limit)
+				goto bad_number;
+			break;
+		case O_RATE:
+		case O_SPEED:
+		case O_MAX:
+			if (paced) {
+				fprintf(stderr, "flagtap: replay: choose one "
+						"of --rate, --speed, --max\n");
+				goto out;
+			}
+			paced = true;
+			if (c == O_MAX)
+				break;
+			if (parse_positive(optarg,
+					   c == O_RATE ? &o.rate : &o.speed))
+				goto bad_number;
+			o.pace = c == O_RATE ? FT_PACE_RATE : FT_PACE_SPEED;
+			break;
+		case O_LOOP:
+			o.loops = strtoull(optarg, &end, 10);
+			if (*end)
+				goto bad_number;
+			break;
+		case O_KEEP_PART:
+			o.keep_partitions = true;
+			break;
+		case O_KEEP_TS:
+			o.keep_timestamps = true;
+			break;
+		case O_INPUT:
+			in = ft_rec_input_parse(optarg);
+			if (in < 0) {
+				fprintf(stderr,
+					"flagtap: replay: --input %s: "
+					"expected auto, ftrec, text, "
+					"json or kcat\n",
+					optarg);
+				goto out;
+			}
+			o.input = (enum ft_rec_input)in;
+			break;
+		case O_FOLLOW:
+			o.follow = true;
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case O_PRINT:
+			o.print = stdout;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'X':
+			props[o.nprops++] = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if ((!o.print && (!o.brokers || !o.topic)) || optind >= argc)
+		goto usage;
+	o.files = (const char *const *)argv + optind;
+	o.nfiles = (size_t)(argc - optind);
+	o.props = (const char *const *)props;
+	o.progress = !quiet && !o.print && isatty(STDERR_FILENO);
+	install_signals();
+	if (ft_replay_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: replay: %s\n", errstr);
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (o.print) {
+		rc = fflush(stdout) ? EXIT_RUNTIME : EXIT_SUCCESS;
+		goto out;
+	}
+	fprintf(stderr,
+		"replay: %llu records (%llu bytes) in %.2f s: %.0f records/s "
+		"sent, %.0f records/s acknowledged; delivered %llu, delivery "
+		"errors %llu\n",
+		(unsigned long long)st.records, (unsigned long long)st.bytes,
+		st.seconds,
+		st.send_seconds > 0 ? (double)st.records / st.send_seconds
+				    : 0.0,
+		st.seconds > 0 ? (double)st.delivered / st.seconds : 0.0,
+		(unsigned long long)st.delivered,
+		(unsigned long long)st.errors);
+	if (st.errors)
+		fprintf(stderr, "flagtap: replay: %s\n", st.first_error);
+	if (json) {
+		printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
+		       "\"send_seconds\":%.3f,\"records_per_sec\":%.1f,"
+		       "\"send_records_per_sec\":%.1f,\"delivered\":%llu,"
+		       "\"delivery_errors\":%llu}\n",
+		       (unsigned long long)st.records,
+		       (unsigned long long)st.bytes, st.seconds,
+		       st.send_seconds,
+		       st.seconds > 0 ? (double)st.delivered / st.seconds : 0.0,
+		       st.send_seconds > 0
+			       ? (double)st.records / st.send_seconds
+			       : 0.0,
+		       (unsigned long long)st.delivered,
+		       (unsigned long long)st.errors);
+		fflush(stdout);
+	}
+	rc = st.errors || st.delivered != st.records || stop_requested
+		     ? EXIT_RUNTIME
+		     : EXIT_SUCCESS;
+	goto out;
+bad_number:
+	fprintf(stderr, "flagtap: replay: %s: expected a positive number\n",
+		optarg);
+	goto out;
+usage:
+	fprintf(stderr,
+		"usage: flagtap replay -b BROKERS -t TOPIC "
+		"[--rate N/s | --speed X | --max] [--loop N] [-c N]\n"
+		"                      [--keep-partitions] [--keep-timestamps] "
+		"[--input auto|ftrec|text|json|kcat]\n"
+		"                      [--follow] [--json] [-q] "
+		"[-X prop=value]... FILE...\n"
+		"       flagtap replay --print [--input ...] FILE...\n");
 out:
 	free(props);
 	return rc;
@@ -983,6 +1308,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		exit(cmd_run(argc - 1, argv + 1));
+	if (!strcmp(cmd, "record"))
+		exit(cmd_record(argc - 1, argv + 1));
+	if (!strcmp(cmd, "replay"))
+		exit(cmd_replay(argc - 1, argv + 1));
 	if (!strcmp(cmd, "decode"))
 		exit(cmd_decode(argc - 1, argv + 1));
 	if (!strcmp(cmd, "demo"))
