@@ -21,6 +21,7 @@ Suite *ft_match_suite(void);
 Suite *ft_envelope_suite(void);
 Suite *ft_offsets_suite(void);
 Suite *ft_differential_suite(void);
+Suite *ft_recfile_suite(void);
 
 /* Directory of test data (tests/data), set by CMake. */
 #ifndef FT_TEST_DATA

@@ -21,6 +21,7 @@ static const struct {
 	{"import", ft_import_suite},   {"rules", ft_rules_suite},
 	{"match", ft_match_suite},     {"envelope", ft_envelope_suite},
 	{"offsets", ft_offsets_suite}, {"differential", ft_differential_suite},
+	{"recfile", ft_recfile_suite},
 };
 
 int main(int argc, char **argv)
