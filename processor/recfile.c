@@ -812,6 +812,10 @@ static int next_line(struct ft_recr *r, const char **line, size_t *len,
 		char *nl;
 		int rc;
 
+		rc = fill(r, 1);
+		if (rc)
+			return ft_err(errstr, errstr_size, rc, "%s: %s",
+				      r->path, strerror(errno));
 		for (;;) {
 			nl = memchr(r->data + r->start + scanned, '\n',
 				    r->end - r->start - scanned);
