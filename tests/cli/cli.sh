@@ -373,5 +373,46 @@ want_rc 2
 want_err "--engine"
 end
 
+begin "replay --print reads every input format"
+printf 'one\r\n\ntwo\n' >"$scratch/lines.txt"
+run replay --print "$scratch/lines.txt"
+want_rc 0
+want_line '{"topic":null,"partition":-1,"offset":-1,"tstype":"none","ts":-1,"key":null,"payload":"one"}'
+want_line '{"topic":null,"partition":-1,"offset":-1,"tstype":"none","ts":-1,"key":null,"payload":"two"}'
+cp "$out" "$scratch/printed.jsonl"
+# its own output is kcat -J input: the same records again
+run replay --print "$scratch/printed.jsonl"
+want_rc 0
+cmp -s "$out" "$scratch/printed.jsonl" || problem "print of print differs"
+printf '{"a":1}\n{"a":\n' >"$scratch/bad.json"
+run replay --print --input json "$scratch/bad.json"
+want_rc 1
+want_err "bad.json:2: not JSON"
+run replay --print "$scratch/no-such.ftrec"
+want_rc 1
+want_err "no-such.ftrec"
+end
+
+begin "record and replay usage"
+run replay -t x "$scratch/lines.txt"
+want_rc 2
+want_err "usage: flagtap replay"
+run replay -b 127.0.0.1:1 -t x --rate 10 --max "$scratch/lines.txt"
+want_rc 2
+want_err "choose one of --rate, --speed, --max"
+run replay -b 127.0.0.1:1 -t x --rate fast "$scratch/lines.txt"
+want_rc 2
+want_err "expected a positive number"
+run replay -b 127.0.0.1:1 -t x --input xml "$scratch/lines.txt"
+want_rc 2
+want_err "--input xml"
+run record -b 127.0.0.1:1 -t x
+want_rc 2
+want_err "usage: flagtap record"
+run record -b 127.0.0.1:1 -t x -o yesterday -w "$scratch/x.ftrec"
+want_rc 2
+want_err "-o yesterday"
+end
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
