@@ -44,6 +44,15 @@ static rd_kafka_t *consumer_new(const struct ft_record_opts *o, char *errstr,
 		rc = ft_kafka_conf_set(conf, "isolation.level",
 				       "read_committed", "default", errstr,
 				       errstr_size);
+	/* a prefetch this deep keeps librdkafka 2.0 from pausing its fetcher
+	 * (3-4x the recording rate on a local broker) */
+	if (!rc)
+		rc = ft_kafka_conf_set(conf, "queued.min.messages", "1000000",
+				       "default", errstr, errstr_size);
+	if (!rc)
+		rc = ft_kafka_conf_set(conf, "queued.max.messages.kbytes",
+				       "131072", "default", errstr,
+				       errstr_size);
 	if (!rc)
 		rc = ft_kafka_conf_props(conf, o->props, o->nprops, errstr,
 					 errstr_size);
