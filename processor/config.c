@@ -30,8 +30,10 @@ static const struct key_def {
 	 "consumer group shared by all flagtap instances"},
 	{"input.topics", KEY_STRING, true, NULL, 0, 0, NULL,
 	 "comma-separated topics; an entry starting with ^ is a regex"},
-	{"input.format", KEY_ENUM, false, "text", 0, 0, "text|json|logfmt|fix|auto",
-	 "how records are read: text, json, logfmt or fix"},
+	{"input.format", KEY_ENUM, false, "text", 0, 0,
+	 "text|json|logfmt|fix|auto",
+	 "how records are read: text, json, logfmt, fix, or auto (each "
+	 "record by its first bytes)"},
 	{"input.format.<topic>", KEY_ENUM, false, NULL, 0, 0,
 	 "text|json|logfmt|fix|auto",
 	 "input.format for one topic, e.g. input.format.payments = json"},
