@@ -24,11 +24,13 @@
 #include "flagtap/config.h"
 #include "flagtap/decode.h"
 #include "flagtap/demo.h"
+#include "flagtap/gen.h"
 #include "flagtap/log.h"
 #include "flagtap/match.h"
 #include "flagtap/pipeline.h"
 #include "flagtap/prefilter.h"
 #include "flagtap/record.h"
+#include "flagtap/recfile.h"
 #include "flagtap/import.h"
 #include "flagtap/rules.h"
 #include "flagtap/ruletest.h"
@@ -93,6 +95,10 @@ static void usage(FILE *out)
 		"[--loop N] FILE...\n"
 		"        produce a recorded stream (or text, JSON, kcat -J "
 		"lines) into a topic\n"
+		"  gen [-n N] [--seed S] [--kinds K=W,...] [--violations R] "
+		"[-w FILE] [--truth FILE]\n"
+		"        synthetic financial logs with planted violations and "
+		"a ground truth\n"
 		"  demo [--rules PATH]\n"
 		"        run the pipeline on an in-process Kafka with sample "
 		"records\n"
@@ -1269,6 +1275,315 @@ out:
 	return rc;
 }
 
+/* flagtap gen: seeded synthetic records with a ground truth (gen.h). */
+static void gen_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: flagtap gen [-n N] [--seed S] "
+		"[--kinds payments=40,fix=20,logfmt=20,syslog=20]\n"
+		"         [--violations RATE] [--decoys RATE] "
+		"[--start MS|YYYY-MM-DDTHH:MM:SSZ] [--rate N]\n"
+		"         [-w FILE.ftrec] [--truth FILE]\n"
+		"  -n N              records (default 10000)\n"
+		"  --seed S          same seed and options: the same records "
+		"(default 1)\n"
+		"  --kinds K=W,...   relative weights of payments, fix, "
+		"logfmt, syslog\n"
+		"  --violations R    fraction of records with a planted "
+		"violation (0.02)\n"
+		"  --decoys R        fraction of near-miss decoys (0.05)\n"
+		"  --start T         timestamp of the first record "
+		"(2026-11-26T08:00:00Z)\n"
+		"  --rate N          mean records per second of timestamps "
+		"(1000)\n"
+		"  -w FILE           write a recorded stream (.ftrec) instead "
+		"of lines on stdout\n"
+		"  --truth FILE      JSON lines: seq, key, kind, rules of each "
+		"planted record\n");
+}
+
+/* A rate in 0..1. */
+static int gen_parse_rate(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno || end == s || *end || !(*out >= 0 && *out <= 1) ? -1 : 0;
+}
+
+static void gen_truth_line(FILE *f, const struct ft_gen_record *r)
+{
+	size_t i;
+
+	fprintf(f, "{\"seq\":%llu,\"key\":\"%s\",\"kind\":\"%s\",\"rules\":[",
+		(unsigned long long)r->seq, r->key, ft_gen_kind_name(r->kind));
+	for (i = 0; i < r->nrules; i++)
+		fprintf(f, "%s\"%s\"", i ? "," : "", r->rules[i]);
+	fputs("]}\n", f);
+}
+
+static void gen_summary(uint64_t n, const uint64_t *per_kind, uint64_t planted,
+			const uint64_t *decoys, const uint64_t *per_rule,
+			double secs)
+{
+	int k;
+	unsigned i;
+
+	fprintf(stderr, "gen: %llu records (", (unsigned long long)n);
+	for (k = 0; k < FT_GEN_NKINDS; k++)
+		fprintf(stderr, "%s%s=%llu", k ? " " : "",
+			ft_gen_kind_name((enum ft_gen_kind)k),
+			(unsigned long long)per_kind[k]);
+	fprintf(stderr, "), planted %llu, decoys ",
+		(unsigned long long)planted);
+	for (k = 0, n = 0; k < FT_GEN_NKINDS; k++)
+		n += decoys[k];
+	fprintf(stderr, "%llu (", (unsigned long long)n);
+	for (k = 0; k < FT_GEN_NKINDS; k++)
+		fprintf(stderr, "%s%s=%llu", k ? " " : "",
+			ft_gen_kind_name((enum ft_gen_kind)k),
+			(unsigned long long)decoys[k]);
+	fputs("), rules:", stderr);
+	for (i = 0; i < FT_GEN_NRULES; i++)
+		fprintf(stderr, " %s=%llu", ft_gen_rule_id(i),
+			(unsigned long long)per_rule[i]);
+	fprintf(stderr, ", %.2f s\n", secs);
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+	enum {
+		O_SEED = 256,
+		O_KINDS,
+		O_VIOLATIONS,
+		O_DECOYS,
+		O_START,
+		O_RATE,
+		O_TRUTH,
+	};
+	static const struct option longopts[] = {
+		{"count", required_argument, NULL, 'n'},
+		{"seed", required_argument, NULL, O_SEED},
+		{"kinds", required_argument, NULL, O_KINDS},
+		{"violations", required_argument, NULL, O_VIOLATIONS},
+		{"decoys", required_argument, NULL, O_DECOYS},
+		{"start", required_argument, NULL, O_START},
+		{"rate", required_argument, NULL, O_RATE},
+		{"write", required_argument, NULL, 'w'},
+		{"truth", required_argument, NULL, O_TRUTH},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_gen_opts o;
+	struct ft_gen g;
+	struct ft_gen_record r;
+	struct ft_recw *w = NULL;
+	const char *wpath = NULL, *tpath = NULL;
+	uint64_t per_kind[FT_GEN_NKINDS] = {0}, decoys[FT_GEN_NKINDS] = {0};
+	uint64_t per_rule[FT_GEN_NRULES] = {0}, planted = 0, t0;
+	char errstr[1024], kinds[128], meta[512], *end;
+	double rate = 1000, d;
+	FILE *truth = NULL;
+	int c, rc = EXIT_RUNTIME;
+	unsigned i;
+
+	ft_gen_opts_default(&o);
+	o.count = 10000;
+	while ((c = getopt_long(argc, argv, "n:w:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			errno = 0;
+			o.count = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-') {
+				fprintf(stderr,
+					"flagtap: gen: -n %s: expected "
+					"a count\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_SEED:
+			errno = 0;
+			o.seed = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end || *optarg == '-') {
+				fprintf(stderr,
+					"flagtap: gen: --seed %s: "
+					"expected an unsigned "
+					"integer\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_KINDS:
+			if (ft_gen_parse_kinds(optarg, o.weights, errstr,
+					       sizeof(errstr))) {
+				fprintf(stderr, "flagtap: gen: %s\n", errstr);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_VIOLATIONS:
+		case O_DECOYS:
+			if (gen_parse_rate(optarg, &d)) {
+				fprintf(stderr,
+					"flagtap: gen: %s %s: expected a "
+					"fraction in 0..1\n",
+					c == O_DECOYS ? "--decoys"
+						      : "--violations",
+					optarg);
+				return EXIT_USAGE;
+			}
+			if (c == O_DECOYS)
+				o.decoy_rate = d;
+			else
+				o.violation_rate = d;
+			break;
+		case O_START:
+			if (ft_gen_parse_time(optarg, &o.start_ms)) {
+				fprintf(stderr,
+					"flagtap: gen: --start %s: expected "
+					"milliseconds since the epoch or "
+					"YYYY-MM-DDTHH:MM:SS[.mmm]Z\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_RATE:
+			errno = 0;
+			rate = strtod(optarg, &end);
+			if (end != optarg && !strcmp(end, "/s"))
+				end += 2;
+			if (errno || end == optarg || *end || !(rate > 0) ||
+			    1e6 / rate > 4e9) {
+				fprintf(stderr,
+					"flagtap: gen: --rate %s: expected "
+					"records per second (> 0.00025)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'w':
+			wpath = optarg;
+			break;
+		case O_TRUTH:
+			tpath = optarg;
+			break;
+		case 'h':
+			gen_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			gen_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		gen_usage(stderr);
+		return EXIT_USAGE;
+	}
+	o.interval_us = (uint32_t)(1e6 / rate + 0.5);
+	if (ft_gen_init(&g, &o, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: gen: %s\n", errstr);
+		return EXIT_USAGE;
+	}
+	ft_gen_format_kinds(o.weights, kinds, sizeof(kinds));
+	if (tpath && !(truth = fopen(tpath, "w"))) {
+		fprintf(stderr, "flagtap: gen: %s: %s\n", tpath,
+			strerror(errno));
+		goto out;
+	}
+	if (wpath) {
+		snprintf(meta, sizeof(meta),
+			 "{\"source\":\"flagtap gen\",\"seed\":%llu,"
+			 "\"count\":%llu,\"kinds\":\"%s\",\"violations\":%g,"
+			 "\"decoys\":%g,\"start_ms\":%lld,\"interval_us\":%u}",
+			 (unsigned long long)o.seed,
+			 (unsigned long long)o.count, kinds, o.violation_rate,
+			 o.decoy_rate, (long long)o.start_ms, o.interval_us);
+		if (ft_recw_open(&w, wpath, meta, false, 0, errstr,
+				 sizeof(errstr))) {
+			fprintf(stderr, "flagtap: gen: %s\n", errstr);
+			goto out;
+		}
+	} else {
+		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	}
+	t0 = ft_mono_ns();
+	c = 0;
+	/* -n 0: no records (the generator's count 0 would mean no end) */
+	while (o.count && (c = ft_gen_next(&g, &r)) == 1) {
+		per_kind[r.kind]++;
+		if (r.decoy)
+			decoys[r.kind]++;
+		if (r.nrules) {
+			planted++;
+			for (i = 0; i < FT_GEN_NRULES; i++)
+				if (r.rule_mask & (1u << i))
+					per_rule[i]++;
+			if (truth)
+				gen_truth_line(truth, &r);
+		}
+		if (w) {
+			struct ft_rec rec = {
+				.timestamp = r.timestamp_ms,
+				.tstype = FT_TS_CREATE,
+				.partition = -1,
+				.offset = -1,
+				.key = r.key,
+				.key_len = r.key_len,
+				.value = r.value,
+				.value_len = r.value_len,
+			};
+
+			if (ft_recw_add(w, &rec)) {
+				fprintf(stderr, "flagtap: gen: %s: %s\n", wpath,
+					ft_recw_error(w));
+				goto out;
+			}
+		} else if (fwrite(r.value, 1, r.value_len, stdout) !=
+				   r.value_len ||
+			   putchar('\n') == EOF) {
+			fprintf(stderr, "flagtap: gen: standard output: %s\n",
+				strerror(errno));
+			goto out;
+		}
+	}
+	if (o.count && c < 0) {
+		fprintf(stderr, "flagtap: gen: out of memory\n");
+		goto out;
+	}
+	if (w) {
+		c = ft_recw_close(w, errstr, sizeof(errstr));
+		w = NULL;
+		if (c) {
+			fprintf(stderr, "flagtap: gen: %s\n", errstr);
+			goto out;
+		}
+	} else if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "flagtap: gen: standard output: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	if (truth) {
+		c = fclose(truth);
+		truth = NULL;
+		if (c) {
+			fprintf(stderr, "flagtap: gen: %s: %s\n", tpath,
+				strerror(errno));
+			goto out;
+		}
+	}
+	gen_summary(g.seq, per_kind, planted, decoys, per_rule,
+		    (double)(ft_mono_ns() - t0) / 1e9);
+	rc = EXIT_SUCCESS;
+out:
+	if (w)
+		ft_recw_close(w, errstr, sizeof(errstr));
+	if (truth)
+		fclose(truth);
+	ft_gen_release(&g);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -1320,6 +1635,8 @@ int main(int argc, char **argv)
 		exit(cmd_rules(argc - 1, argv + 1));
 	if (!strcmp(cmd, "scan"))
 		exit(cmd_scan(argc - 1, argv + 1));
+	if (!strcmp(cmd, "gen"))
+		exit(cmd_gen(argc - 1, argv + 1));
 	if (!strcmp(cmd, "bench"))
 		exit(cmd_bench(argc - 1, argv + 1));
 	fprintf(stderr, "flagtap: unknown command '%s'\n\n", cmd);
