@@ -325,8 +325,7 @@ static int one_file(struct replay *rp, const char *path, char *errstr,
 		rc = one(rp, &rec);
 		if (rc) {
 			ft_err(errstr, errstr_size, rc, "%s",
-			       o->print ? "cannot write output"
-					: "out of memory");
+			       o->print ? strerror(errno) : "out of memory");
 			break;
 		}
 		if (o->progress &&
