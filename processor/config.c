@@ -63,6 +63,11 @@ static const struct key_def {
 	 "PCRE2 interpreter heap limit per match, KiB"},
 	{"shutdown.timeout.ms", KEY_INT, false, "30000", 0, 3600000, NULL,
 	 "bound on flushing deliveries and committing at shutdown"},
+	{"metrics.listen", KEY_STRING, false, NULL, 0, 0, NULL,
+	 "HOST:PORT for /metrics (Prometheus), /healthz and /readyz, e.g. "
+	 "127.0.0.1:9464; unset: no endpoint"},
+	{"log.format", KEY_ENUM, false, "text", 0, 0, "text|logfmt|json",
+	 "log lines as text, logfmt or JSON (one line per event, stderr)"},
 	{"log.level", KEY_ENUM, false, "info", 0, 0, "debug|info|warn|error",
 	 "least severe level written to stderr"},
 };

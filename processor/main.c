@@ -314,6 +314,8 @@ static int cmd_run(int argc, char **argv)
 		goto out_err;
 	ft_log_set_level((enum ft_log_level)ft_log_parse_level(
 		ft_config_get(&cfg, "log.level")));
+	ft_log_set_format((enum ft_log_format)ft_log_parse_format(
+		ft_config_get(&cfg, "log.format")));
 	if (dump) {
 		ft_config_dump(&cfg, stdout);
 		rc = EXIT_SUCCESS;

@@ -32,6 +32,7 @@
 #include "flagtap/envelope.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
+#include "flagtap/metrics.h"
 #include "flagtap/match.h"
 #include "flagtap/offsets.h"
 #include "flagtap/reload.h"
@@ -45,6 +46,14 @@
 #define WAIT_NS 2000000 /* a loop-thread wait between producer polls */
 #define HOUSEKEEP 64	/* records between delivery reports, offset stores */
 #define WAKE_BATCH 64	/* records that wake a sleeping worker */
+#define EVAL_SAMPLE 64	/* 1 record in this many is timed per rule */
+#define PUBLISH_NS 1000000000ull /* metrics page refresh */
+#define STATS_INTERVAL_MS "1000" /* producer statistics (output_up) */
+
+/* Worker counters: written by the worker, read live by the loop thread
+ * for the metrics page, folded into the stats when the worker is idle. */
+#define COUNT(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
+#define READ(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 /* Rides with each produced envelope to its delivery report. */
 struct delivery {
@@ -83,6 +92,10 @@ struct worker {
 	/* counters, folded into the stats when the workers are idle */
 	uint64_t flagged, engine_errors, bytes_out, envelope_bytes, truncated;
 	uint64_t *rule_hits; /* per rule of p->rs */
+	/* sampled timing (metrics): per rule of p->rs, and the prefilter */
+	uint64_t *rule_ns, prefilter_ns;
+	struct ft_match_costs costs;
+	unsigned tick;
 };
 
 /* A rule set being loaded on its own thread. */
@@ -123,6 +136,12 @@ struct pipeline {
 	atomic_bool fatal;
 	pthread_mutex_t fatal_lock;
 	char fatal_reason[512];
+	/* metrics.listen */
+	struct ft_metrics *metrics;
+	uint64_t last_publish_ns;
+	double rs_loaded_at;
+	bool output_up; /* a producer broker connection is up (statistics) */
+	struct ft_buf page;
 };
 
 static int64_t now_ms(void)
@@ -466,7 +485,7 @@ static int produce(struct worker *w, const rd_kafka_message_t *rkm,
 				(int)rkm->partition, (long long)rkm->offset,
 				HEAD_MAX);
 			truncated = true;
-			w->truncated++;
+			COUNT(w->truncated, 1);
 			if (encode(w, rkm, d->o->format, HEAD_MAX))
 				break;
 			continue;
@@ -511,10 +530,10 @@ static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 	size_t i;
 	int rc;
 
-	w->flagged++;
-	w->engine_errors += w->res.errors;
+	COUNT(w->flagged, 1);
+	COUNT(w->engine_errors, w->res.errors);
 	for (i = 0; i < w->res.n; i++)
-		w->rule_hits[w->res.hits[i].rule]++;
+		COUNT(w->rule_hits[w->res.hits[i].rule], 1);
 	rc = encode(w, rkm, o->format, SIZE_MAX);
 	d = malloc(sizeof(*d));
 	if (rc || !d) {
@@ -523,8 +542,8 @@ static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 			  (int)o->partition, (long long)rkm->offset);
 		return FT_EFATAL;
 	}
-	w->envelope_bytes += w->json.len;
-	w->bytes_out += w->z.len;
+	COUNT(w->envelope_bytes, w->json.len);
+	COUNT(w->bytes_out, w->z.len);
 	d->o = o;
 	d->offset = rkm->offset;
 	if (track(p, o, rkm->offset, true)) {
@@ -541,6 +560,31 @@ static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 	return rc;
 }
 
+/*
+ * ft_match_run() with per-rule accounting, for one record in EVAL_SAMPLE:
+ * the metrics' evaluation times are these, scaled up.
+ */
+static int timed_match(struct worker *w, const struct ft_record *rec)
+{
+	const struct ft_ruleset *rs = w->p->rs;
+	size_t r;
+	int n;
+
+	ft_match_ctx_set_costs(w->mctx, &w->costs);
+	n = ft_match_run(w->mctx, rs, rec, &w->res);
+	ft_match_ctx_set_costs(w->mctx, NULL);
+	for (r = 0; r < rs->nrules; r++) {
+		if (w->costs.rules[r].ns)
+			COUNT(w->rule_ns[r],
+			      w->costs.rules[r].ns * (uint64_t)EVAL_SAMPLE);
+		w->costs.rules[r] = (struct ft_rule_cost){0, 0, 0};
+	}
+	COUNT(w->prefilter_ns, w->costs.prefilter_ns * (uint64_t)EVAL_SAMPLE);
+	w->costs.prefilter_ns = 0;
+	w->costs.records = 0;
+	return n;
+}
+
 /* Evaluates one record and forwards it if flagged (a worker's job). */
 static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 		    struct ft_offsets *o)
@@ -551,7 +595,10 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 
 	rec = (struct ft_record){rkm->payload ? rkm->payload : "", rkm->len,
 				 (enum ft_format)o->format, o->extract};
-	n = ft_match_run(w->mctx, p->rs, &rec, &w->res);
+	if (w->rule_ns && !(++w->tick % EVAL_SAMPLE))
+		n = timed_match(w, &rec);
+	else
+		n = ft_match_run(w->mctx, p->rs, &rec, &w->res);
 	if (n < 0) {
 		set_fatal(p, "out of memory matching %s/%d/%lld", o->topic,
 			  (int)rkm->partition, (long long)rkm->offset);
@@ -712,11 +759,16 @@ static void fold_counters(struct pipeline *p)
 		st->bytes_out += w->bytes_out;
 		st->envelope_bytes += w->envelope_bytes;
 		st->truncated += w->truncated;
+		st->prefilter_ns += w->prefilter_ns;
 		w->flagged = w->engine_errors = w->bytes_out = 0;
-		w->envelope_bytes = w->truncated = 0;
+		w->envelope_bytes = w->truncated = w->prefilter_ns = 0;
 		for (r = 0; w->rule_hits && r < st->nrule_hits; r++) {
 			st->rule_hits[r] += w->rule_hits[r];
 			w->rule_hits[r] = 0;
+			if (w->rule_ns) {
+				st->rule_ns[r] += w->rule_ns[r];
+				w->rule_ns[r] = 0;
+			}
 		}
 	}
 }
@@ -726,21 +778,37 @@ static int workers_adopt(struct pipeline *p)
 {
 	size_t n = p->rs->nrules ? p->rs->nrules : 1;
 	struct ft_match_ctx *ctx;
-	uint64_t *hits;
+	struct ft_rule_cost *costs;
+	uint64_t *hits, *ns;
+	struct worker *w;
 	int i;
 
 	for (i = 0; i < p->nworkers; i++) {
+		w = &p->workers[i];
 		ctx = ft_match_ctx_new(p->rs);
 		hits = calloc(n, sizeof(*hits));
-		if (!ctx || !hits) {
+		ns = calloc(n, sizeof(*ns));
+		costs = calloc(n, sizeof(*costs));
+		if (!ctx || !hits || !ns || !costs) {
 			ft_match_ctx_free(ctx);
 			free(hits);
+			free(ns);
+			free(costs);
 			return FT_ENOMEM;
 		}
-		ft_match_ctx_free(p->workers[i].mctx);
-		free(p->workers[i].rule_hits);
-		p->workers[i].mctx = ctx;
-		p->workers[i].rule_hits = hits;
+		ft_match_ctx_free(w->mctx);
+		free(w->rule_hits);
+		free(w->rule_ns);
+		free(w->costs.rules);
+		w->mctx = ctx;
+		w->rule_hits = hits;
+		/* timing only when someone reads it */
+		w->rule_ns = ns;
+		w->costs = (struct ft_match_costs){costs, 0, 0};
+		if (!p->metrics) {
+			free(w->rule_ns);
+			w->rule_ns = NULL;
+		}
 	}
 	return FT_OK;
 }
@@ -812,6 +880,8 @@ static void workers_release(struct pipeline *p)
 		ft_buf_release(&w->ids);
 		ft_buf_release(&w->src);
 		free(w->rule_hits);
+		free(w->rule_ns);
+		free(w->costs.rules);
 		free(w->q);
 		pthread_mutex_destroy(&w->lock);
 		pthread_cond_destroy(&w->wake);
@@ -996,6 +1066,25 @@ int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
 	return rc;
 }
 
+/* Producer statistics: is any connection to an output broker up? */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct pipeline *p = opaque;
+
+	(void)rk;
+	(void)len;
+	/* "state" is a broker's connection state in librdkafka's JSON */
+	p->output_up = strstr(json, "\"state\":\"UP\"") != NULL;
+	return 0; /* librdkafka frees json */
+}
+
+/* Did the user set the producer's statistics interval? */
+static bool stats_configured(const struct ft_config *cfg)
+{
+	return ft_config_entry(cfg, "kafka.statistics.interval.ms") ||
+	       ft_config_entry(cfg, "producer.statistics.interval.ms");
+}
+
 static rd_kafka_t *client_new(struct pipeline *p, enum ft_kafka_role role,
 			      char *errstr, size_t errstr_size)
 {
@@ -1010,6 +1099,17 @@ static rd_kafka_t *client_new(struct pipeline *p, enum ft_kafka_role role,
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	if (role == FT_KAFKA_PRODUCER) {
 		rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+		if (p->metrics && !stats_configured(p->cfg)) {
+			rd_kafka_conf_set_stats_cb(conf, on_stats);
+			if (ft_kafka_conf_set(conf, "statistics.interval.ms",
+					      STATS_INTERVAL_MS, "metrics",
+					      errstr, errstr_size)) {
+				rd_kafka_conf_destroy(conf);
+				return NULL;
+			}
+		} else if (p->metrics) {
+			rd_kafka_conf_set_stats_cb(conf, on_stats);
+		}
 	} else {
 		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 		if (p->opts->exit_at_end &&
@@ -1069,6 +1169,19 @@ static void init_salt(struct pipeline *p)
 	warn_unsalted(p, p->rs);
 }
 
+/* The host part of metrics.listen, for the log line (static storage). */
+static const char *metrics_host(const char *listen)
+{
+	static char host[256];
+	const char *colon = strrchr(listen, ':');
+	size_t n = colon ? (size_t)(colon - listen) : 0;
+
+	if (!n)
+		return "0.0.0.0";
+	snprintf(host, sizeof(host), "%.*s", (int)n, listen);
+	return host;
+}
+
 static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 {
 	rd_kafka_topic_partition_list_t *topics;
@@ -1078,10 +1191,24 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 			     errstr_size))
 		return FT_EINVAL;
 	init_salt(p);
+	if (ft_config_get(p->cfg, "metrics.listen")) {
+		int rc = ft_metrics_start(
+			&p->metrics, ft_config_get(p->cfg, "metrics.listen"),
+			errstr, errstr_size);
+
+		if (rc)
+			return rc;
+		ft_info("metrics on http://%s:%u/metrics",
+			metrics_host(ft_config_get(p->cfg, "metrics.listen")),
+			ft_metrics_port(p->metrics));
+	}
 	p->stats->rule_hits = calloc(p->rs->nrules ? p->rs->nrules : 1,
 				     sizeof(*p->stats->rule_hits));
+	p->stats->rule_ns = calloc(p->rs->nrules ? p->rs->nrules : 1,
+				   sizeof(*p->stats->rule_ns));
 	p->stats->nrule_hits = p->rs->nrules;
-	if (!p->stats->rule_hits ||
+	p->rs_loaded_at = (double)now_ms() / 1e3;
+	if (!p->stats->rule_hits || !p->stats->rule_ns ||
 	    (p->opts->rules_opts &&
 	     ft_reloader_init(
 		     &p->reloader, ft_config_get(p->cfg, "rules"),
@@ -1114,17 +1241,17 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 }
 
 /* Per-rule counters for a new rule set, carried over by rule id. */
-static uint64_t *remap_hits(const struct ft_pipeline_stats *st,
-			    const struct ft_ruleset *old,
-			    const struct ft_ruleset *rs)
+static uint64_t *remap_rules(const uint64_t *from, size_t nfrom,
+			     const struct ft_ruleset *old,
+			     const struct ft_ruleset *rs)
 {
 	uint64_t *v = calloc(rs->nrules ? rs->nrules : 1, sizeof(*v));
 	size_t i, j;
 
 	for (i = 0; v && i < rs->nrules; i++)
-		for (j = 0; j < old->nrules && j < st->nrule_hits; j++)
+		for (j = 0; j < old->nrules && j < nfrom; j++)
 			if (!strcmp(old->rules[j].id, rs->rules[i].id))
-				v[i] = st->rule_hits[j];
+				v[i] = from[j];
 	return v;
 }
 
@@ -1154,7 +1281,7 @@ static void finish_reload(struct pipeline *p)
 	struct pending_reload *r = &p->pending;
 	const struct ft_ruleset *old = p->rs;
 	struct ft_ruleset *rs = r->rs;
-	uint64_t *hits = NULL;
+	uint64_t *hits = NULL, *ns = NULL;
 
 	if (r->running)
 		pthread_join(r->thread, NULL);
@@ -1165,7 +1292,14 @@ static void finish_reload(struct pipeline *p)
 	if (!r->rc) {
 		quiesce(p);
 		fold_counters(p);
-		hits = remap_hits(p->stats, p->rs, rs);
+		hits = remap_rules(p->stats->rule_hits, p->stats->nrule_hits,
+				   p->rs, rs);
+		ns = remap_rules(p->stats->rule_ns, p->stats->nrule_hits, p->rs,
+				 rs);
+		if (!ns) {
+			free(hits);
+			hits = NULL;
+		}
 	}
 	if (hits) {
 		p->rs = rs;
@@ -1173,6 +1307,7 @@ static void finish_reload(struct pipeline *p)
 			p->rs = old;
 			free(hits);
 			hits = NULL;
+			free(ns);
 		}
 	}
 	if (!hits) {
@@ -1188,10 +1323,13 @@ static void finish_reload(struct pipeline *p)
 		old->hash, rs->hash, rs->nrules, r->rep.passed);
 	ft_ruleset_free(p->owned_rs);
 	free(p->stats->rule_hits);
+	free(p->stats->rule_ns);
 	p->owned_rs = rs;
 	p->stats->rule_hits = hits;
+	p->stats->rule_ns = ns;
 	p->stats->nrule_hits = rs->nrules;
 	p->stats->reloads++;
+	p->rs_loaded_at = (double)now_ms() / 1e3;
 	warn_unsalted(p, rs);
 	ft_reloader_adopt(&p->reloader, rs);
 }
@@ -1231,6 +1369,107 @@ static void maybe_reload(struct pipeline *p)
 	}
 }
 
+static const char *not_ready(const struct pipeline *p)
+{
+	if (p->fatal)
+		return "stopping after a fatal error";
+	if (!p->rs || !p->rs->nrules)
+		return "no rules loaded";
+	if (!p->nassigned)
+		return "no input partition assigned";
+	if (!p->output_up)
+		return "no output broker reachable";
+	return NULL;
+}
+
+/* Renders the counters (the workers' read live) and hands the page over. */
+static void publish_metrics(struct pipeline *p)
+{
+	const struct ft_pipeline_stats *st = p->stats;
+	struct ft_metrics_snapshot s = {0};
+	struct ft_metrics_rule *rules;
+	struct ft_metrics_partition *parts;
+	const char *why = not_ready(p);
+	size_t i, n = 0;
+	int w;
+
+	p->last_publish_ns = ft_mono_ns();
+	rules = calloc(p->rs->nrules ? p->rs->nrules : 1, sizeof(*rules));
+	parts = calloc(p->offsets.n ? p->offsets.n : 1, sizeof(*parts));
+	if (!rules || !parts)
+		goto out;
+	s.version = FT_VERSION;
+	s.engine = p->rs->prefilter ? "auto" : "pcre2";
+	s.consumed = st->consumed;
+	s.bytes_in = st->bytes_in;
+	s.delivered = st->delivered;
+	s.delivery_failed = st->delivery_failed;
+	s.reloads = st->reloads;
+	s.reload_failures = st->reload_failures;
+	s.flagged = st->flagged;
+	s.bytes_out = st->bytes_out;
+	s.envelope_bytes = st->envelope_bytes;
+	s.truncated = st->truncated;
+	s.engine_errors = st->engine_errors;
+	s.prefilter_ns = st->prefilter_ns;
+	for (i = 0; i < p->rs->nrules; i++) {
+		rules[i].id = p->rs->rules[i].id;
+		rules[i].severity = ft_severity_name(p->rs->rules[i].severity);
+		rules[i].hits = i < st->nrule_hits ? st->rule_hits[i] : 0;
+		rules[i].eval_ns = i < st->nrule_hits ? st->rule_ns[i] : 0;
+	}
+	for (w = 0; w < p->nworkers; w++) {
+		struct worker *wk = &p->workers[w];
+
+		s.flagged += READ(wk->flagged);
+		s.bytes_out += READ(wk->bytes_out);
+		s.envelope_bytes += READ(wk->envelope_bytes);
+		s.truncated += READ(wk->truncated);
+		s.engine_errors += READ(wk->engine_errors);
+		s.prefilter_ns += READ(wk->prefilter_ns);
+		for (i = 0; i < p->rs->nrules; i++) {
+			rules[i].hits += READ(wk->rule_hits[i]);
+			if (wk->rule_ns)
+				rules[i].eval_ns += READ(wk->rule_ns[i]);
+		}
+	}
+	s.ruleset_hash = p->rs->hash;
+	s.ruleset_loaded_at = p->rs_loaded_at;
+	s.rules = rules;
+	s.nrules = p->rs->nrules;
+	for (i = 0; i < p->offsets.n; i++) {
+		struct ft_offsets *o = p->offsets.v[i];
+		int64_t lo, hi;
+
+		if (!o->assigned)
+			continue;
+		parts[n].topic = o->topic;
+		parts[n].partition = o->partition;
+		parts[n].high =
+			rd_kafka_get_watermark_offsets(p->consumer, o->topic,
+						       o->partition, &lo, &hi)
+				? -1
+				: hi;
+		pthread_mutex_lock(&o->lock);
+		parts[n].committed = ft_offsets_committable(o);
+		pthread_mutex_unlock(&o->lock);
+		n++;
+	}
+	s.parts = parts;
+	s.nparts = n;
+	s.producer_queue = rd_kafka_outq_len(p->producer);
+	s.output_up = p->output_up;
+	s.ready = !why;
+	ft_metrics_process(&s);
+	ft_buf_reset(&p->page);
+	ft_metrics_render(&p->page, &s);
+	if (ft_buf_ok(&p->page))
+		ft_metrics_publish(p->metrics, &p->page, !why, why);
+out:
+	free(rules);
+	free(parts);
+}
+
 static void loop(struct pipeline *p)
 {
 	rd_kafka_message_t *rkm;
@@ -1253,6 +1492,9 @@ static void loop(struct pipeline *p)
 		if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
 			store_offsets(p);
 		maybe_reload(p);
+		if (p->metrics &&
+		    ft_mono_ns() - p->last_publish_ns >= PUBLISH_NS)
+			publish_metrics(p);
 		if (!rkm && drained(p)) {
 			p->stats->drained_ns = ft_mono_ns();
 			break;
@@ -1288,6 +1530,8 @@ static void teardown(struct pipeline *p)
 		rd_kafka_flush(p->producer, p->shutdown_ms);
 		rd_kafka_destroy(p->producer);
 	}
+	ft_metrics_stop(p->metrics);
+	ft_buf_release(&p->page);
 	ft_offsets_table_release(&p->offsets);
 	ft_reloader_release(&p->reloader);
 	topics_free(p->topics, p->ntopics);
@@ -1297,7 +1541,9 @@ static void teardown(struct pipeline *p)
 void ft_pipeline_stats_release(struct ft_pipeline_stats *stats)
 {
 	free(stats->rule_hits);
+	free(stats->rule_ns);
 	stats->rule_hits = NULL;
+	stats->rule_ns = NULL;
 	stats->nrule_hits = 0;
 }
 

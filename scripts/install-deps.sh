@@ -17,7 +17,7 @@ else
 fi
 
 build=(build-essential cmake pkg-config librdkafka-dev libpcre2-dev zlib1g-dev
-       "$hs_pkg" libjemalloc-dev
+       "$hs_pkg" libjemalloc-dev libmicrohttpd-dev
        check)
 test=(kcat python3 python3-confluent-kafka default-jre-headless maven
       clang clang-format libclang-rt-14-dev)

@@ -1,7 +1,11 @@
 /*
- * log: one line per event on stderr.
+ * log: one line per event on stderr (the journal, under systemd).
  *
- *   2026-11-26T23:59:01.123Z flagtap[4242] info: assigned payments/0
+ *   text:   2026-11-26T23:59:01.123Z flagtap[4242] info: assigned payments/0
+ *   logfmt: ts=2026-11-26T23:59:01.123Z level=info pid=4242 msg="assigned
+ *           payments/0"
+ *   json:   {"ts":"2026-11-26T23:59:01.123Z","level":"info","pid":4242,
+ *            "msg":"assigned payments/0"}
  *
  * Messages never contain secrets: callers log configuration by key, never
  * librdkafka's configuration dump.  Thread-safe (one fprintf per line).
@@ -20,6 +24,23 @@ enum ft_log_level {
 void ft_log_set_level(enum ft_log_level level);
 /* Parses "debug", "info", "warn", "error"; returns -1 if unknown. */
 int ft_log_parse_level(const char *name);
+enum ft_log_format {
+	FT_LOG_TEXT,
+	FT_LOG_LOGFMT,
+	FT_LOG_JSON,
+};
+
+/* Sets the line format; default FT_LOG_TEXT. */
+void ft_log_set_format(enum ft_log_format f);
+/* Parses "text", "logfmt", "json"; returns -1 if unknown. */
+int ft_log_parse_format(const char *name);
+
+struct ft_buf;
+/* Appends one formatted line (with its newline): the pure part of
+ * ft_log(), for tests. */
+void ft_log_format_line(struct ft_buf *b, enum ft_log_format f, const char *ts,
+			long pid, enum ft_log_level level, const char *msg);
+
 void ft_log(enum ft_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

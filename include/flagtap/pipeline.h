@@ -39,7 +39,9 @@ struct ft_pipeline_stats {
 	 * follow a rule across reloads by id.  Allocated by the pipeline,
 	 * freed by ft_pipeline_stats_release(). */
 	uint64_t *rule_hits;
+	uint64_t *rule_ns; /* estimated evaluation time (metrics.listen) */
 	size_t nrule_hits;
+	uint64_t prefilter_ns; /* estimated prefilter time (metrics.listen) */
 };
 
 struct ft_pipeline_opts {

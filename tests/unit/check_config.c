@@ -655,6 +655,7 @@ START_TEST(test_dump)
 		"match.heap.limit.kb = 65536",
 		"shutdown.timeout.ms = 30000",
 		"log.level = info",
+		"log.format = text",
 		"rules.watch.ms = 2000",
 		"match.jit = auto",
 		"match.engine = auto",
@@ -724,7 +725,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 11, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 12, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 500000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);

@@ -22,6 +22,8 @@ Suite *ft_envelope_suite(void);
 Suite *ft_offsets_suite(void);
 Suite *ft_differential_suite(void);
 Suite *ft_recfile_suite(void);
+Suite *ft_metrics_suite(void);
+Suite *ft_log_suite(void);
 
 /* Directory of test data (tests/data), set by CMake. */
 #ifndef FT_TEST_DATA

@@ -21,7 +21,8 @@ static const struct {
 	{"import", ft_import_suite},   {"rules", ft_rules_suite},
 	{"match", ft_match_suite},     {"envelope", ft_envelope_suite},
 	{"offsets", ft_offsets_suite}, {"differential", ft_differential_suite},
-	{"recfile", ft_recfile_suite},
+	{"recfile", ft_recfile_suite}, {"metrics", ft_metrics_suite},
+	{"log", ft_log_suite},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,100 @@
+/*
+ * metrics: what the daemon shows on metrics.listen.
+ *
+ * Two halves.  ft_metrics_render() turns a snapshot of the pipeline's
+ * counters into the Prometheus text exposition format (version 0.0.4): a
+ * pure stage.  The server (libmicrohttpd, on its own thread) serves the
+ * last page the pipeline published:
+ *
+ *   GET /metrics   the page
+ *   GET /healthz   200 "ok" while the process serves requests
+ *   GET /readyz    200 "ready", or 503 and the reason: no rules loaded,
+ *                  no partition assigned, output brokers unreachable
+ *
+ * The Kafka loop builds a snapshot and publishes it every second; the
+ * server never reads pipeline state, so a slow scrape cannot stall
+ * records.  No page holds a secret: configuration values never appear.
+ */
+#ifndef FLAGTAP_METRICS_H
+#define FLAGTAP_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flagtap/buf.h"
+
+struct ft_metrics_rule {
+	const char *id;
+	const char *severity;
+	uint64_t hits;	  /* records the rule flagged */
+	uint64_t eval_ns; /* estimated time evaluating it (sampled) */
+};
+
+struct ft_metrics_partition {
+	const char *topic;
+	int32_t partition;
+	int64_t high;	   /* high watermark, -1 unknown */
+	int64_t committed; /* next offset to commit (all below done), -1 */
+};
+
+struct ft_metrics_snapshot {
+	const char *version;
+	const char *engine; /* "auto" (Hyperscan + PCRE2) or "pcre2" */
+
+	uint64_t consumed, bytes_in;
+	uint64_t flagged;
+	uint64_t delivered, delivery_failed;
+	uint64_t dead_lettered;
+	uint64_t bytes_out;	 /* compressed envelope bytes produced */
+	uint64_t envelope_bytes; /* the same before compression */
+	uint64_t truncated;
+	uint64_t engine_errors;
+	uint64_t reloads, reload_failures;
+	uint64_t prefilter_ns; /* estimated time in the prefilter (sampled) */
+
+	const char *ruleset_hash;
+	double ruleset_loaded_at; /* seconds since the epoch */
+	const struct ft_metrics_rule *rules;
+	size_t nrules;
+
+	const struct ft_metrics_partition *parts;
+	size_t nparts;
+	int producer_queue; /* envelopes awaiting acknowledgement */
+	bool output_up;	    /* a connection to an output broker is up */
+	bool ready;
+
+	/* the process: ft_metrics_process() fills these */
+	double start_time, cpu_seconds;
+	uint64_t rss_bytes;
+};
+
+/* Appends the exposition of s (counters, gauges, per rule, per partition,
+ * process) to out.  Label values are escaped. */
+void ft_metrics_render(struct ft_buf *out, const struct ft_metrics_snapshot *s);
+
+/* Fills the process fields of s from /proc/self (start time once). */
+void ft_metrics_process(struct ft_metrics_snapshot *s);
+
+struct ft_metrics;
+
+/*
+ * Serves on listen, "HOST:PORT" (an IPv4 or IPv6 address or a name; port
+ * 0 picks a free one, see ft_metrics_port()).  Until the first publish,
+ * /metrics is empty and /readyz says "starting".  Returns 0 or
+ * FT_EINVAL/FT_EIO with "metrics.listen = ...: reason" in errstr.
+ */
+int ft_metrics_start(struct ft_metrics **m, const char *listen, char *errstr,
+		     size_t errstr_size);
+
+/* The port it listens on. */
+unsigned ft_metrics_port(const struct ft_metrics *m);
+
+/* Replaces the page and the readiness (why: the reason when not ready). */
+void ft_metrics_publish(struct ft_metrics *m, const struct ft_buf *page,
+			bool ready, const char *why);
+
+/* Stops serving and frees m (NULL: nothing). */
+void ft_metrics_stop(struct ft_metrics *m);
+
+#endif
