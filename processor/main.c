@@ -128,12 +128,15 @@ static void usage(FILE *out)
 static const char *default_rules(void)
 {
 	const char *env = getenv("FLAGTAP_RULES");
-	struct stat st;
 
 	if (env && *env)
 		return env;
+#ifdef FT_SOURCE_RULES_DIR
+	struct stat st;
+
 	if (!stat(FT_SOURCE_RULES_DIR, &st) && S_ISDIR(st.st_mode))
 		return FT_SOURCE_RULES_DIR;
+#endif
 	return FT_INSTALL_RULES_DIR;
 }
 
