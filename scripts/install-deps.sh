@@ -19,7 +19,8 @@ fi
 build=(build-essential cmake pkg-config librdkafka-dev libpcre2-dev zlib1g-dev
        "$hs_pkg" libjemalloc-dev libmicrohttpd-dev
        check)
-test=(kcat python3 python3-confluent-kafka default-jre-headless maven
+test=(kcat python3 python3-confluent-kafka python3-yaml systemd
+      debootstrap dpkg-dev default-jre-headless maven
       clang clang-format libclang-rt-14-dev)
 
 want=("${build[@]}")
