@@ -90,6 +90,9 @@ static void free_lists(struct ft_reloader *rl)
 
 int ft_reloader_adopt(struct ft_reloader *rl, const struct ft_ruleset *rs)
 {
+	/* a file that changed while the set was loading and compiling is not
+	 * in it: look again at the next poll */
+	bool stale = rl->at_load && fingerprint(rl) != rl->at_load;
 	size_t i;
 
 	free_lists(rl);
@@ -102,7 +105,8 @@ int ft_reloader_adopt(struct ft_reloader *rl, const struct ft_ruleset *rs)
 			return FT_ENOMEM;
 		rl->nlists++;
 	}
-	rl->fingerprint = fingerprint(rl);
+	rl->fingerprint = stale ? 0 : fingerprint(rl);
+	rl->at_load = 0;
 	return FT_OK;
 }
 
@@ -162,12 +166,14 @@ int ft_reloader_load(struct ft_reloader *rl, struct ft_ruleset **out,
 
 	*out = NULL;
 	memset(rep, 0, sizeof(*rep));
+	rl->at_load = fingerprint(rl);
 	rc = ft_ruleset_load(rl->path, &rl->opts, &rs, diags);
 	if (!rc)
 		rc = ft_rules_test(rs, on_fail, &fc, rep);
 	if (rc) {
 		/* try again on the next change, not on every poll */
-		rl->fingerprint = fingerprint(rl);
+		rl->fingerprint = rl->at_load;
+		rl->at_load = 0;
 		ft_ruleset_free(rs);
 		return rc;
 	}

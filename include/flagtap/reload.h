@@ -23,6 +23,7 @@ struct ft_reloader {
 	int interval_ms; /* 0: never poll */
 	int64_t next_check_ms;
 	uint64_t fingerprint; /* of the files behind the rule set in use */
+	uint64_t at_load;     /* the same when the last load started */
 	char **lists;	      /* list files of the rule set in use */
 	size_t nlists;
 };
