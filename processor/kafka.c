@@ -6,15 +6,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "flagtap/common.h"
 #include "flagtap/log.h"
+
+/*
+ * librdkafka before 2.6.1 repeats the client nonce in its final SCRAM
+ * message; Kafka 4.0 and later refuse it (librdkafka PR #4895).  Said once
+ * per process, where the mechanism is set.
+ */
+static void warn_scram(const char *key, const char *value, const char *where)
+{
+	static bool warned;
+
+	if (warned ||
+	    (strcmp(key, "sasl.mechanism") && strcmp(key, "sasl.mechanisms")) ||
+	    strncasecmp(value, "SCRAM", 5) || rd_kafka_version() >= 0x020601ff)
+		return;
+	warned = true;
+	ft_warn("%s: %s = %s: librdkafka %s cannot log in with SCRAM to "
+		"Kafka 4.0 or later (fixed in librdkafka 2.6.1); with such "
+		"brokers use PLAIN over TLS or a newer librdkafka",
+		where, key, value, rd_kafka_version_str());
+}
 
 int ft_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
 		      const char *where, char *errstr, size_t errstr_size)
 {
 	char why[512];
 
+	warn_scram(key, value, where);
 	if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) !=
 	    RD_KAFKA_CONF_OK)
 		return ft_err(errstr, errstr_size, FT_EINVAL, "%s: %s: %s",

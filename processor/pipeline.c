@@ -230,9 +230,29 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			  why);
 		return;
 	}
+	/*
+	 * Refused credentials and a certificate that does not verify do not
+	 * heal by retrying (librdkafka would, quietly, forever): stop with
+	 * the reason so the supervisor and the operator see it.
+	 */
+	if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+	    (err == RD_KAFKA_RESP_ERR__SSL &&
+	     strstr(reason, "certificate verify failed"))) {
+		set_fatal(p,
+			  "kafka: %s: %s: %s (check the kafka.sasl.* and "
+			  "kafka.ssl.* settings)",
+			  rd_kafka_name(rk),
+			  err == RD_KAFKA_RESP_ERR__SSL
+				  ? "TLS certificate not accepted"
+				  : "authentication failed",
+			  reason);
+		return;
+	}
 	/* transport details already came through the log callback */
-	ft_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? FT_LOG_WARN
-							  : FT_LOG_DEBUG,
+	ft_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+			       err == RD_KAFKA_RESP_ERR__SSL
+		       ? FT_LOG_WARN
+		       : FT_LOG_DEBUG,
 	       "kafka: %s: %s: %s", rd_kafka_name(rk),
 	       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
