@@ -17,39 +17,15 @@
 static rd_kafka_t *consumer_new(const struct ft_decode_opts *o, char *errstr,
 				size_t errstr_size)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char why[512];
-	rd_kafka_t *rk;
-	int rc;
+	const struct ft_kafka_setting defaults[] = {
+		{"group.id", o->group ? o->group : "flagtap-decode"},
+		{"enable.partition.eof", "true"},
+		{"auto.offset.reset", "earliest"},
+	};
 
-	rd_kafka_conf_set_log_cb(conf, ft_kafka_log_cb);
-	rc = ft_kafka_conf_set(conf, "bootstrap.servers", o->brokers, "-b",
-			       errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "group.id",
-				       o->group ? o->group : "flagtap-decode",
-				       "-g", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "enable.partition.eof", "true",
-				       "default", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "auto.offset.reset", "earliest",
-				       "default", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_props(conf, o->props, o->nprops, errstr,
-					 errstr_size);
-	if (rc) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		ft_err(errstr, errstr_size, FT_EINVAL, "kafka: %s", why);
-		return NULL;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	return rk;
+	return ft_kafka_tool_new(RD_KAFKA_CONSUMER, rd_kafka_conf_new(),
+				 o->brokers, defaults, FT_ARRAY_SIZE(defaults),
+				 o->props, o->nprops, errstr, errstr_size);
 }
 
 static void print_one(const struct ft_decode_opts *o,

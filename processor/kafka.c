@@ -198,6 +198,41 @@ int ft_kafka_conf_props(rd_kafka_conf_t *conf, const char *const *props,
 	return FT_OK;
 }
 
+rd_kafka_t *ft_kafka_tool_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
+			      const char *brokers,
+			      const struct ft_kafka_setting *defaults,
+			      size_t ndefaults, const char *const *props,
+			      size_t nprops, char *errstr, size_t errstr_size)
+{
+	char why[512];
+	rd_kafka_t *rk;
+	size_t i;
+	int rc;
+
+	rd_kafka_conf_set_log_cb(conf, ft_kafka_log_cb);
+	rc = ft_kafka_conf_set(conf, "bootstrap.servers", brokers, "-b", errstr,
+			       errstr_size);
+	for (i = 0; !rc && i < ndefaults; i++)
+		rc = ft_kafka_conf_set(conf, defaults[i].key, defaults[i].value,
+				       "default", errstr, errstr_size);
+	if (!rc)
+		rc = ft_kafka_conf_props(conf, props, nprops, errstr,
+					 errstr_size);
+	if (rc) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rk = rd_kafka_new(type, conf, why, sizeof(why));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		ft_err(errstr, errstr_size, FT_EINVAL, "kafka: %s", why);
+		return NULL;
+	}
+	if (type == RD_KAFKA_CONSUMER)
+		rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
 int ft_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 			     char *errstr, size_t errstr_size)
 {

@@ -23,51 +23,21 @@
 static rd_kafka_t *consumer_new(const struct ft_record_opts *o, char *errstr,
 				size_t errstr_size)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char why[512];
-	rd_kafka_t *rk;
-	int rc;
+	static const struct ft_kafka_setting defaults[] = {
+		{"group.id",
+		 "flagtap-record"}, /* never joined, never committed */
+		{"enable.partition.eof", "true"},
+		{"enable.auto.commit", "false"},
+		{"isolation.level", "read_committed"},
+		/* a prefetch this deep keeps librdkafka 2.0 from pausing its
+		 * fetcher (3-4x the recording rate on a local broker) */
+		{"queued.min.messages", "1000000"},
+		{"queued.max.messages.kbytes", "131072"},
+	};
 
-	rd_kafka_conf_set_log_cb(conf, ft_kafka_log_cb);
-	rc = ft_kafka_conf_set(conf, "bootstrap.servers", o->brokers, "-b",
-			       errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "group.id", "flagtap-record",
-				       "default", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "enable.partition.eof", "true",
-				       "default", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "enable.auto.commit", "false",
-				       "default", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "isolation.level",
-				       "read_committed", "default", errstr,
-				       errstr_size);
-	/* a prefetch this deep keeps librdkafka 2.0 from pausing its fetcher
-	 * (3-4x the recording rate on a local broker) */
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "queued.min.messages", "1000000",
-				       "default", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_set(conf, "queued.max.messages.kbytes",
-				       "131072", "default", errstr,
-				       errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_props(conf, o->props, o->nprops, errstr,
-					 errstr_size);
-	if (rc) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		ft_err(errstr, errstr_size, FT_EINVAL, "kafka: %s", why);
-		return NULL;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	return rk;
+	return ft_kafka_tool_new(RD_KAFKA_CONSUMER, rd_kafka_conf_new(),
+				 o->brokers, defaults, FT_ARRAY_SIZE(defaults),
+				 o->props, o->nprops, errstr, errstr_size);
 }
 
 /* The file header: where and when the stream was recorded. */

@@ -120,7 +120,7 @@ static rd_kafka_t *producer_new(const struct ft_replay_opts *o,
 				struct ft_replay_stats *st, char *errstr,
 				size_t errstr_size)
 {
-	static const char *const defaults[][2] = {
+	static const struct ft_kafka_setting defaults[] = {
 		{"acks", "all"},
 		{"enable.idempotence", "true"},
 		{"partitioner", "murmur2_random"},
@@ -130,32 +130,12 @@ static rd_kafka_t *producer_new(const struct ft_replay_opts *o,
 		{"queue.buffering.max.kbytes", "1048576"},
 	};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char why[512];
-	rd_kafka_t *rk;
-	size_t i;
-	int rc;
 
-	rd_kafka_conf_set_log_cb(conf, ft_kafka_log_cb);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, st);
-	rc = ft_kafka_conf_set(conf, "bootstrap.servers", o->brokers, "-b",
-			       errstr, errstr_size);
-	for (i = 0; !rc && i < sizeof(defaults) / sizeof(defaults[0]); i++)
-		rc = ft_kafka_conf_set(conf, defaults[i][0], defaults[i][1],
-				       "default", errstr, errstr_size);
-	if (!rc)
-		rc = ft_kafka_conf_props(conf, o->props, o->nprops, errstr,
-					 errstr_size);
-	if (rc) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		ft_err(errstr, errstr_size, FT_EINVAL, "kafka: %s", why);
-	}
-	return rk;
+	return ft_kafka_tool_new(RD_KAFKA_PRODUCER, conf, o->brokers, defaults,
+				 FT_ARRAY_SIZE(defaults), o->props, o->nprops,
+				 errstr, errstr_size);
 }
 
 static void sleep_until(uint64_t due_ns)

@@ -56,6 +56,24 @@ void ft_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 int ft_kafka_conf_props(rd_kafka_conf_t *conf, const char *const *props,
 			size_t nprops, char *errstr, size_t errstr_size);
 
+/* A librdkafka property and its value. */
+struct ft_kafka_setting {
+	const char *key, *value;
+};
+
+/*
+ * A client for the command-line tools (decode, record, replay): takes
+ * conf (callbacks already set; consumed, also on failure), logs through
+ * ft_log, and sets bootstrap.servers (-b), then the tool's defaults, then
+ * the user's -X props.  A consumer gets rd_kafka_poll_set_consumer().
+ * Returns NULL with "where: key: reason" in errstr.
+ */
+rd_kafka_t *ft_kafka_tool_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
+			      const char *brokers,
+			      const struct ft_kafka_setting *defaults,
+			      size_t ndefaults, const char *const *props,
+			      size_t nprops, char *errstr, size_t errstr_size);
+
 /* Returns the topic's partition count, or FT_ENOENT/FT_EKAFKA. */
 int ft_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 			     char *errstr, size_t errstr_size);
