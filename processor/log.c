@@ -55,7 +55,7 @@ static void logfmt_value(struct ft_buf *b, const char *s)
 {
 	const char *p;
 
-	if (*s && !strpbrk(s, " \"=\\") && strspn(s, "\t\n\r") == 0) {
+	if (*s && !strpbrk(s, " \"=\\")) {
 		for (p = s; *p && (unsigned char)*p >= 0x20; p++)
 			;
 		if (!*p) {

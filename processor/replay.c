@@ -170,7 +170,7 @@ static void progress(struct replay *rp, const struct ft_recr *r, bool last)
 		fprintf(stderr, ", %2.0f%%, ETA %d:%02d", frac * 100,
 			(int)eta / 60, (int)eta % 60);
 	}
-	if (rd_kafka_outq_len(rp->rk) > 0 && rp->rk)
+	if (rp->rk && rd_kafka_outq_len(rp->rk) > 0)
 		fprintf(stderr, ", %d awaiting ack", rd_kafka_outq_len(rp->rk));
 	fputs(last ? "\n" : "    ", stderr);
 	rp->last_progress = now;
