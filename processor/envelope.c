@@ -197,8 +197,10 @@ static void add_record(struct ft_buf *out, enum ft_format format,
 	size_t cut;
 
 	if (len <= head_max) {
+		/* embedded one level down: a record at the nesting limit
+		 * goes as a string, or the envelope would not validate */
 		if (format == FT_FORMAT_JSON &&
-		    ft_json_validate(rec, len, NULL, 0) == FT_OK) {
+		    ft_json_validate_at(rec, len, 1, NULL, 0) == FT_OK) {
 			ft_buf_adds(out, "\"record\":");
 			add_minified(out, rec, len);
 		} else {

@@ -60,6 +60,7 @@ struct parser {
 	const unsigned char *end;
 	const struct path_comp *comps;
 	int ncomps; /* -1: nothing to find */
+	int depth0; /* containers around the document (ft_json_validate_at) */
 	bool found;
 	struct ft_json_value val;
 	char *errstr;
@@ -639,7 +640,7 @@ static int parse_document(struct parser *p, bool on_path)
 	int rc;
 
 	skip_ws(p);
-	rc = parse_value(p, 0, on_path);
+	rc = parse_value(p, p->depth0, on_path);
 	if (rc)
 		return rc;
 	skip_ws(p);
@@ -658,6 +659,7 @@ static void parser_init(struct parser *p, const char *s, size_t len,
 	p->end = p->base + len;
 	p->comps = NULL;
 	p->ncomps = -1;
+	p->depth0 = 0;
 	p->found = false;
 	p->errstr = errstr;
 	p->errstr_size = errstr_size;
@@ -713,6 +715,16 @@ int ft_json_validate(const char *s, size_t len, char *errstr,
 	struct parser p;
 
 	parser_init(&p, s, len, errstr, errstr_size);
+	return parse_document(&p, false);
+}
+
+int ft_json_validate_at(const char *s, size_t len, int depth, char *errstr,
+			size_t errstr_size)
+{
+	struct parser p;
+
+	parser_init(&p, s, len, errstr, errstr_size);
+	p.depth0 = depth;
 	return parse_document(&p, false);
 }
 

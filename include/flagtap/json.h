@@ -43,6 +43,15 @@ int ft_json_validate(const char *s, size_t len, char *errstr,
 		     size_t errstr_size);
 
 /*
+ * ft_json_validate() for a value that is to be embedded `depth` levels
+ * deep in another document (an envelope's "record" is 1 deep): its
+ * nesting plus `depth` must stay within FT_JSON_MAX_DEPTH, so the whole
+ * document validates too.
+ */
+int ft_json_validate_at(const char *s, size_t len, int depth, char *errstr,
+			size_t errstr_size);
+
+/*
  * Finds the value at a dotted path in the document [s, s+len): "a.b.c"
  * descends through object members; a path component of decimal digits
  * indexes an array when the value there is an array.  Object keys are

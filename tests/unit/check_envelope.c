@@ -248,6 +248,25 @@ START_TEST(test_json_fallbacks)
 	build(&env, &res, &SRC, FT_FORMAT_TEXT, obj, sizeof(obj) - 1);
 	expect_str(&env, "record", obj, sizeof(obj) - 1);
 	ft_buf_release(&env);
+
+	/* the record sits one level down: at the nesting limit it goes as a
+	 * string, so the envelope stays within it (build() validates) */
+	{
+		char deep[2 * FT_JSON_MAX_DEPTH + 1];
+		size_t d;
+
+		for (d = FT_JSON_MAX_DEPTH - 1; d <= FT_JSON_MAX_DEPTH; d++) {
+			memset(deep, '[', d);
+			memset(deep + d, ']', d);
+			deep[2 * d] = '\0';
+			build(&env, &res, &SRC, FT_FORMAT_JSON, deep, 2 * d);
+			if (d < FT_JSON_MAX_DEPTH)
+				expect_raw(&env, "record", FT_JSON_ARRAY, deep);
+			else
+				expect_str(&env, "record", deep, 2 * d);
+			ft_buf_release(&env);
+		}
+	}
 }
 END_TEST
 

@@ -505,6 +505,14 @@ START_TEST(test_depth_limit)
 		 FT_JSON_MAX_DEPTH, FT_JSON_MAX_DEPTH);
 	ck_assert_str_eq(err, want);
 
+	/* to be embedded one level down, one level less is allowed */
+	n = nest(doc, FT_JSON_MAX_DEPTH - 1, false);
+	ck_assert_int_eq(ft_json_validate_at(doc, n, 1, err, sizeof(err)), 0);
+	n = nest(doc, FT_JSON_MAX_DEPTH, false);
+	ck_assert_int_eq(ft_json_validate_at(doc, n, 1, err, sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_int_eq(ft_json_validate_at(doc, n, 0, err, sizeof(err)), 0);
+
 	/* a path as deep as the limit reaches the innermost value */
 	n = nest(doc, FT_JSON_MAX_DEPTH, true);
 	path[0] = 'a';
