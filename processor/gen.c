@@ -290,19 +290,6 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b < 0);
 }
 
-/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = floor_div(y, 400);
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static void civil(int64_t ms, struct when *t)
 {
 	int64_t secs = floor_div(ms, 1000), days = floor_div(secs, 86400);
@@ -2928,59 +2915,4 @@ void ft_gen_format_kinds(const unsigned weights[FT_GEN_NKINDS], char *out,
 		out[n] = '\0';
 	}
 	ft_buf_release(&b);
-}
-
-/* Up to n digits at *p; -1 unless exactly n. */
-static int64_t fixed_digits(const char **p, int n)
-{
-	int64_t v = 0;
-	int i;
-
-	for (i = 0; i < n; i++, (*p)++) {
-		if (**p < '0' || **p > '9')
-			return -1;
-		v = v * 10 + (**p - '0');
-	}
-	return v;
-}
-
-int ft_gen_parse_time(const char *s, int64_t *ms)
-{
-	static const int mdays[12] = {31, 29, 31, 30, 31, 30,
-				      31, 31, 30, 31, 30, 31};
-	const char *p = s;
-	int64_t y, mo, d, h, mi, sec, frac = 0, v = 0;
-
-	if (!*s)
-		return FT_EINVAL;
-	if (!strchr(s, '-')) {
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9' || v > 100000000000000ll)
-				return FT_EINVAL;
-			v = v * 10 + (*p - '0');
-		}
-		*ms = v;
-		return FT_OK;
-	}
-	y = fixed_digits(&p, 4);
-	if (y < 0 || *p++ != '-' || (mo = fixed_digits(&p, 2)) < 1 || mo > 12 ||
-	    *p++ != '-' || (d = fixed_digits(&p, 2)) < 1 || d > mdays[mo - 1] ||
-	    *p++ != 'T' || (h = fixed_digits(&p, 2)) < 0 || h > 23 ||
-	    *p++ != ':' || (mi = fixed_digits(&p, 2)) < 0 || mi > 59 ||
-	    *p++ != ':' || (sec = fixed_digits(&p, 2)) < 0 || sec > 59)
-		return FT_EINVAL;
-	if (*p == '.') {
-		p++;
-		frac = fixed_digits(&p, 3);
-		if (frac < 0)
-			return FT_EINVAL;
-	}
-	if (*p == 'Z')
-		p++;
-	if (*p)
-		return FT_EINVAL;
-	*ms = ((days_from_civil(y, (int)mo, (int)d) * 24 + h) * 60 + mi) *
-		      60000 +
-	      sec * 1000 + frac;
-	return FT_OK;
 }

@@ -387,12 +387,9 @@ out:
 	return rc;
 }
 
-/* "beginning", "end", ms since the epoch, or YYYY-MM-DDTHH:MM:SS[Z]. */
+/* "beginning", "end", or a time ft_parse_time_ms() reads. */
 static int parse_start(const char *s, struct ft_record_opts *o)
 {
-	struct tm tm;
-	char *end;
-
 	o->start_ms = -1;
 	if (!strcmp(s, "beginning")) {
 		o->start = RD_KAFKA_OFFSET_BEGINNING;
@@ -402,21 +399,7 @@ static int parse_start(const char *s, struct ft_record_opts *o)
 		o->start = RD_KAFKA_OFFSET_END;
 		return 0;
 	}
-	if (*s >= '0' && *s <= '9') {
-		long long v = strtoll(s, &end, 10);
-
-		if (!*end && v >= 0) {
-			o->start_ms = v;
-			return 0;
-		}
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end && (!*end || !strcmp(end, "Z"))) {
-		o->start_ms = (int64_t)timegm(&tm) * 1000;
-		return 0;
-	}
-	return -1;
+	return ft_parse_time_ms(s, &o->start_ms) ? -1 : 0;
 }
 
 static int cmd_record(int argc, char **argv)
@@ -1444,7 +1427,7 @@ static int cmd_gen(int argc, char **argv)
 				o.violation_rate = d;
 			break;
 		case O_START:
-			if (ft_gen_parse_time(optarg, &o.start_ms)) {
+			if (ft_parse_time_ms(optarg, &o.start_ms)) {
 				fprintf(stderr,
 					"flagtap: gen: --start %s: expected "
 					"milliseconds since the epoch or "
@@ -1454,12 +1437,7 @@ static int cmd_gen(int argc, char **argv)
 			}
 			break;
 		case O_RATE:
-			errno = 0;
-			rate = strtod(optarg, &end);
-			if (end != optarg && !strcmp(end, "/s"))
-				end += 2;
-			if (errno || end == optarg || *end || !(rate > 0) ||
-			    1e6 / rate > 4e9) {
+			if (parse_positive(optarg, &rate) || 1e6 / rate > 4e9) {
 				fprintf(stderr,
 					"flagtap: gen: --rate %s: expected "
 					"records per second (> 0.00025)\n",

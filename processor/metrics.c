@@ -217,6 +217,7 @@ struct ft_metrics {
 	bool published, ready;
 	char why[256];
 	unsigned port;
+	char address[300]; /* host:port as listening, for the log */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
@@ -281,10 +282,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 
 /* "host:port", "[v6]:port" or ":port" (every address). */
 static int resolve(const char *listen, struct sockaddr_storage *ss,
-		   socklen_t *len, char *errstr, size_t errstr_size)
+		   socklen_t *len, char *host, size_t host_size, char *errstr,
+		   size_t errstr_size)
 {
 	struct addrinfo hints, *ai = NULL;
-	char host[256];
 	const char *colon = strrchr(listen, ':');
 	const char *h = listen;
 	size_t hl;
@@ -299,7 +300,7 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
 		h++;
 		hl -= 2;
 	}
-	if (hl >= sizeof(host))
+	if (hl >= host_size)
 		return ft_err(errstr, errstr_size, FT_EINVAL,
 			      "metrics.listen = %s: host name too long",
 			      listen);
@@ -327,10 +328,12 @@ int ft_metrics_start(struct ft_metrics **mp, const char *listen, char *errstr,
 	struct ft_metrics *m;
 	socklen_t len;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	char host[256];
 	int rc;
 
 	*mp = NULL;
-	rc = resolve(listen, &ss, &len, errstr, errstr_size);
+	rc = resolve(listen, &ss, &len, host, sizeof(host), errstr,
+		     errstr_size);
 	if (rc)
 		return rc;
 	m = calloc(1, sizeof(*m));
@@ -355,6 +358,12 @@ int ft_metrics_start(struct ft_metrics **mp, const char *listen, char *errstr,
 	}
 	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	m->port = info ? info->port : 0;
+	snprintf(m->address, sizeof(m->address),
+		 ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 *host			    ? host
+		 : ss.ss_family == AF_INET6 ? "::"
+					    : "0.0.0.0",
+		 m->port);
 	*mp = m;
 	return FT_OK;
 }
@@ -362,6 +371,11 @@ int ft_metrics_start(struct ft_metrics **mp, const char *listen, char *errstr,
 unsigned ft_metrics_port(const struct ft_metrics *m)
 {
 	return m->port;
+}
+
+const char *ft_metrics_address(const struct ft_metrics *m)
+{
+	return m->address;
 }
 
 void ft_metrics_publish(struct ft_metrics *m, const struct ft_buf *page,

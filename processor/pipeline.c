@@ -1189,19 +1189,6 @@ static void init_salt(struct pipeline *p)
 	warn_unsalted(p, p->rs);
 }
 
-/* The host part of metrics.listen, for the log line (static storage). */
-static const char *metrics_host(const char *listen)
-{
-	static char host[256];
-	const char *colon = strrchr(listen, ':');
-	size_t n = colon ? (size_t)(colon - listen) : 0;
-
-	if (!n)
-		return "0.0.0.0";
-	snprintf(host, sizeof(host), "%.*s", (int)n, listen);
-	return host;
-}
-
 static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 {
 	rd_kafka_topic_partition_list_t *topics;
@@ -1218,9 +1205,8 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 
 		if (rc)
 			return rc;
-		ft_info("metrics on http://%s:%u/metrics",
-			metrics_host(ft_config_get(p->cfg, "metrics.listen")),
-			ft_metrics_port(p->metrics));
+		ft_info("metrics on http://%s/metrics",
+			ft_metrics_address(p->metrics));
 	}
 	p->stats->rule_hits = calloc(p->rs->nrules ? p->rs->nrules : 1,
 				     sizeof(*p->stats->rule_hits));

@@ -53,4 +53,10 @@ int ft_grow(void **v, size_t n, size_t *cap, size_t size);
 int ft_read_file(const char *path, size_t max_bytes, char **out, size_t *lenp,
 		 char *errstr, size_t errstr_size);
 
+/*
+ * Parses a point in time given on a command line: milliseconds since the
+ * epoch, or YYYY-MM-DDTHH:MM:SS[.mmm][Z] in UTC.  0 or FT_EINVAL.
+ */
+int ft_parse_time_ms(const char *s, int64_t *ms);
+
 #endif

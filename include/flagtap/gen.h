@@ -136,10 +136,4 @@ int ft_gen_parse_kinds(const char *spec, unsigned weights[FT_GEN_NKINDS],
 void ft_gen_format_kinds(const unsigned weights[FT_GEN_NKINDS], char *out,
 			 size_t out_size);
 
-/*
- * Parses a start time: milliseconds since the epoch, or
- * YYYY-MM-DDTHH:MM:SS[.mmm][Z] in UTC.  0 or FT_EINVAL.
- */
-int ft_gen_parse_time(const char *s, int64_t *ms);
-
 #endif

@@ -87,8 +87,9 @@ struct ft_metrics;
 int ft_metrics_start(struct ft_metrics **m, const char *listen, char *errstr,
 		     size_t errstr_size);
 
-/* The port it listens on. */
+/* The port it listens on, and "HOST:PORT" with that port (for logs). */
 unsigned ft_metrics_port(const struct ft_metrics *m);
+const char *ft_metrics_address(const struct ft_metrics *m);
 
 /* Replaces the page and the readiness (why: the reason when not ready). */
 void ft_metrics_publish(struct ft_metrics *m, const struct ft_buf *page,
