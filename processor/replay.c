@@ -89,7 +89,6 @@ struct replay {
 	struct ft_buf line;
 
 	uint64_t t0;	  /* first record handed over */
-	uint64_t i;	  /* records handed over so far */
 	uint64_t last_ns; /* last record handed over */
 	/* --speed: the recorded clock */
 	bool have_base;
@@ -153,7 +152,7 @@ static void progress(struct replay *rp, const struct ft_recr *r, bool last)
 {
 	const struct ft_replay_stats *st = rp->st;
 	uint64_t now = ft_mono_ns(), done = 0, total = 0;
-	double secs = rp->i ? (double)(now - rp->t0) / 1e9 : 0.0;
+	double secs = rp->st->records ? (double)(now - rp->t0) / 1e9 : 0.0;
 	double frac = 0.0;
 
 	if (r)
@@ -162,7 +161,8 @@ static void progress(struct replay *rp, const struct ft_recr *r, bool last)
 		frac = (double)(rp->bytes_before + done) /
 		       (double)rp->bytes_total;
 	fprintf(stderr, "\rreplay: %llu records, %.0f records/s, %.1f MB",
-		(unsigned long long)rp->i, secs > 0 ? (double)rp->i / secs : 0,
+		(unsigned long long)rp->st->records,
+		secs > 0 ? (double)rp->st->records / secs : 0,
 		(double)st->bytes / 1e6);
 	if (rp->bytes_total && !last && frac > 0.001 && frac <= 1.0) {
 		double eta = secs * (1.0 - frac) / frac;
@@ -182,7 +182,8 @@ static uint64_t due_ns(struct replay *rp, const struct ft_rec *r)
 	const struct ft_replay_opts *o = rp->o;
 
 	if (o->pace == FT_PACE_RATE)
-		return rp->t0 + (uint64_t)((double)rp->i * 1e9 / o->rate);
+		return rp->t0 +
+		       (uint64_t)((double)rp->st->records * 1e9 / o->rate);
 	if (o->pace != FT_PACE_SPEED || r->timestamp < 0)
 		return 0;
 	if (!rp->have_base) {
@@ -243,7 +244,8 @@ static int produce(struct replay *rp, const struct ft_rec *r)
 	/* refused outright (too large, unknown partition): counted */
 	if (!rp->st->errors++)
 		snprintf(rp->st->first_error, sizeof(rp->st->first_error),
-			 "record %llu: %s", (unsigned long long)rp->i + 1,
+			 "record %llu: %s",
+			 (unsigned long long)rp->st->records + 1,
 			 rd_kafka_err2str(err));
 	return FT_OK;
 }
@@ -262,12 +264,11 @@ static int one(struct replay *rp, const struct ft_rec *r)
 		if (fwrite(rp->line.data, 1, rp->line.len, o->print) !=
 		    rp->line.len)
 			return FT_EIO;
-		rp->i++;
 		rp->st->records++;
 		rp->st->bytes += r->key_len + r->value_len;
 		return FT_OK;
 	}
-	if (!rp->i)
+	if (!rp->st->records)
 		rp->t0 = ft_mono_ns();
 	due = due_ns(rp, r);
 	now = ft_mono_ns();
@@ -277,11 +278,10 @@ static int one(struct replay *rp, const struct ft_rec *r)
 		now = ft_mono_ns();
 	}
 	produce(rp, r);
-	rp->i++;
 	rp->last_ns = now;
 	rp->st->records++;
 	rp->st->bytes += r->key_len + r->value_len;
-	if (!(rp->i % POLL_EVERY))
+	if (!(rp->st->records % POLL_EVERY))
 		rd_kafka_poll(rp->rk, 0);
 	return FT_OK;
 }
@@ -298,7 +298,7 @@ static int one_file(struct replay *rp, const char *path, char *errstr,
 	rc = ft_recr_open(&r, path, o->input, o->follow, errstr, errstr_size);
 	if (rc)
 		return rc;
-	while (!*o->stop && (!o->limit || rp->i < o->limit)) {
+	while (!*o->stop && (!o->limit || rp->st->records < o->limit)) {
 		rc = ft_recr_next(r, &rec, errstr, errstr_size);
 		if (rc <= 0)
 			break;
@@ -367,7 +367,7 @@ int ft_replay_run(const struct ft_replay_opts *o, struct ft_replay_stats *st,
 	rp.bytes_total = input_bytes(o);
 	rp.last_progress = ft_mono_ns();
 	for (loop = 0; !rc && (!o->loops || loop < o->loops) && !*o->stop &&
-		       (!o->limit || rp.i < o->limit);
+		       (!o->limit || st->records < o->limit);
 	     loop++) {
 		for (f = 0; !rc && f < o->nfiles && !*o->stop; f++)
 			rc = one_file(&rp, o->files[f], errstr, errstr_size);
@@ -378,7 +378,7 @@ int ft_replay_run(const struct ft_replay_opts *o, struct ft_replay_stats *st,
 					   1e6 / o->speed);
 		}
 	}
-	if (rp.i)
+	if (st->records)
 		st->send_seconds = (double)(rp.last_ns - rp.t0) / 1e9;
 	if (o->print)
 		goto out;
@@ -390,7 +390,7 @@ int ft_replay_run(const struct ft_replay_opts *o, struct ft_replay_stats *st,
 		    ft_mono_ns() - rp.last_progress >= PROGRESS_NS)
 			progress(&rp, NULL, false);
 	}
-	if (rp.i)
+	if (st->records)
 		st->seconds = (double)(ft_mono_ns() - rp.t0) / 1e9;
 	if (o->progress)
 		progress(&rp, NULL, true);
