@@ -41,6 +41,29 @@ static const struct key_def {
 	 "for a text topic: a PCRE2 pattern whose named captures are fields"},
 	{"output.topic", KEY_STRING, true, NULL, 0, 0, NULL,
 	 "topic that receives the envelopes of flagged records"},
+	{"delivery", KEY_ENUM, false, "at-least-once", 0, 0,
+	 "at-least-once|exactly-once",
+	 "at-least-once: offsets committed once envelopes are acknowledged "
+	 "(a crash may repeat some); exactly-once: envelopes and offsets "
+	 "commit in one Kafka transaction (readers use read_committed)"},
+	{"delivery.commit.records", KEY_INT, false, "50000", 1, 10000000, NULL,
+	 "exactly-once: commit the transaction after this many records"},
+	{"delivery.commit.ms", KEY_INT, false, "1000", 10, 600000, NULL,
+	 "exactly-once: commit the transaction at least this often"},
+	{"delivery.transactional.id", KEY_STRING, false, NULL, 0, 0, NULL,
+	 "exactly-once: the producer's transactional.id, unique per running "
+	 "instance and stable across its restarts (default "
+	 "flagtap-<group.id>-<hostname>)"},
+	{"inflight.max.bytes", KEY_INT, false, "268435456", 1048576,
+	 17179869184LL, NULL,
+	 "cap on record and envelope bytes held in memory; above it input "
+	 "partitions pause until half of it is delivered"},
+	{"input.max.bytes", KEY_INT, false, "1048576", 1024, 1073741824, NULL,
+	 "records larger than this are not evaluated: they go to dlq.topic "
+	 "(without one they are evaluated anyway, and counted)"},
+	{"dlq.topic", KEY_STRING, false, NULL, 0, 0, NULL,
+	 "dead-letter topic for records that are too large, malformed in "
+	 "their format, or whose envelope cannot be produced"},
 	{"output.compression.level", KEY_INT, false, "6", 0, 9, NULL,
 	 "zlib level for envelopes, 0 (store) to 9 (smallest)"},
 	{"rules", KEY_STRING, true, NULL, 0, 0, NULL,

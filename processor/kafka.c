@@ -4,6 +4,7 @@
 #include "flagtap/kafka.h"
 
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,11 +74,21 @@ static int set_default(rd_kafka_conf_t *conf, const char *key,
 
 /* Refuses producer settings that would let a record be acknowledged
  * before its envelope is safely written. */
-static int check_producer(rd_kafka_conf_t *conf, char *errstr,
-			  size_t errstr_size)
+static int check_producer(rd_kafka_conf_t *conf, const struct ft_config *c,
+			  char *errstr, size_t errstr_size)
 {
-	char v[32];
+	char v[256];
 	size_t n;
+
+	n = sizeof(v);
+	if (!ft_kafka_exactly_once(c) &&
+	    rd_kafka_conf_get(conf, "transactional.id", v, &n) ==
+		    RD_KAFKA_CONF_OK &&
+	    v[0])
+		return ft_err(errstr, errstr_size, FT_EINVAL,
+			      "producer: transactional.id is set by flagtap "
+			      "itself: use delivery = exactly-once and "
+			      "delivery.transactional.id");
 
 	n = sizeof(v);
 	if (rd_kafka_conf_get(conf, "enable.idempotence", v, &n) ==
@@ -112,14 +123,72 @@ static const char *const consumer_defaults[][2] = {
 	{"enable.auto.offset.store", "false"},
 	{"auto.offset.reset", "earliest"},
 	{"queued.min.messages", "10000000"},
-	{"queued.max.messages.kbytes", "131072"},
+	{"partition.assignment.strategy", "cooperative-sticky"},
 };
+
+/* Prefetch ceiling (KiB), lowered to a quarter of inflight.max.bytes. */
+#define PREFETCH_MAX_KB 131072
 
 static const char *const producer_defaults[][2] = {
 	{"enable.idempotence", "true"},
 	{"acks", "all"},
 	{"linger.ms", "20"},
+	/* inflight.max.bytes is the bound that matters (backpressure pauses
+	 * the input); a count of envelopes would stop the loop thread in a
+	 * full producer queue first */
+	{"queue.buffering.max.messages", "10000000"},
 };
+
+bool ft_kafka_exactly_once(const struct ft_config *c)
+{
+	const char *d = ft_config_get(c, "delivery");
+
+	return d && !strcmp(d, "exactly-once");
+}
+
+void ft_kafka_transactional_id(const struct ft_config *c, char *buf,
+			       size_t size)
+{
+	const char *id = ft_config_get(c, "delivery.transactional.id");
+	char host[256];
+
+	if (id) {
+		snprintf(buf, size, "%s", id);
+		return;
+	}
+	if (gethostname(host, sizeof(host)) || !host[0])
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, size, "flagtap-%s-%s", ft_config_get(c, "group.id"),
+		 host);
+}
+
+/* Defaults that depend on flagtap's own settings (users may override). */
+static int role_defaults(rd_kafka_conf_t *conf, const struct ft_config *c,
+			 bool consumer, char *errstr, size_t errstr_size)
+{
+	long long kb = ft_config_get_int(c, "inflight.max.bytes") / 4 / 1024;
+	char v[300];
+
+	if (consumer) {
+		/* the prefetch counts against the cap on bytes held */
+		snprintf(v, sizeof(v), "%lld",
+			 kb < PREFETCH_MAX_KB ? (kb > 1 ? kb : 1)
+					      : PREFETCH_MAX_KB);
+		if (set_default(conf, "queued.max.messages.kbytes", v, errstr,
+				errstr_size))
+			return FT_EINVAL;
+		/* exactly-once: offsets commit only in transactions */
+		return ft_kafka_exactly_once(c)
+			       ? set_default(conf, "enable.auto.commit",
+					     "false", errstr, errstr_size)
+			       : FT_OK;
+	}
+	if (!ft_kafka_exactly_once(c))
+		return FT_OK;
+	ft_kafka_transactional_id(c, v, sizeof(v));
+	return set_default(conf, "transactional.id", v, errstr, errstr_size);
+}
 
 rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
 				   enum ft_kafka_role role, char *errstr,
@@ -143,6 +212,8 @@ rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
 	for (i = 0; !rc && i < ndefs; i++)
 		rc = set_default(conf, defs[i][0], defs[i][1], errstr,
 				 errstr_size);
+	if (!rc)
+		rc = role_defaults(conf, c, consumer, errstr, errstr_size);
 	if (!rc && b) {
 		ft_config_where(b, where, sizeof(where));
 		rc = ft_kafka_conf_set(conf, "bootstrap.servers", b->value,
@@ -155,7 +226,7 @@ rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
 				    consumer ? "consumer." : "producer.",
 				    errstr, errstr_size);
 	if (!rc && !consumer)
-		rc = check_producer(conf, errstr, errstr_size);
+		rc = check_producer(conf, c, errstr, errstr_size);
 	if (rc) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;

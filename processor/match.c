@@ -95,6 +95,37 @@ enum ft_format ft_format_detect(const char *rec, size_t len)
 	return FT_FORMAT_TEXT;
 }
 
+int ft_format_check(const char *rec, size_t len, enum ft_format format,
+		    char *why, size_t why_size)
+{
+	const char *p = rec, *e = rec + len;
+
+	if (format == FT_FORMAT_AUTO)
+		format = ft_format_detect(rec, len);
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	switch (format) {
+	case FT_FORMAT_JSON:
+		if (p == e || *p != '{')
+			return ft_err(why, why_size, FT_EINVAL,
+				      "not a JSON object");
+		return ft_json_validate(rec, len, why, why_size) ? FT_EINVAL
+								 : FT_OK;
+	case FT_FORMAT_FIX:
+		if (e - p < 5 || memcmp(p, "8=FIX", 5))
+			return ft_err(why, why_size, FT_EINVAL,
+				      "not a FIX message (no 8=FIX)");
+		return FT_OK;
+	case FT_FORMAT_LOGFMT:
+		if (!memchr(rec, '=', len))
+			return ft_err(why, why_size, FT_EINVAL,
+				      "not logfmt (no key=value)");
+		return FT_OK;
+	default:
+		return FT_OK;
+	}
+}
+
 int ft_format_parse(const char *name)
 {
 	size_t i;

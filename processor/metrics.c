@@ -21,6 +21,11 @@
 
 /* ------------------------------------------------------------ rendering */
 
+const char *const ft_dlq_reason_names[FT_DLQ_NREASONS] = {
+	"too-large", "malformed", "unforwardable"};
+const char *const ft_unusual_names[FT_REC_NKINDS] = {
+	"empty", "null", "invalid_utf8", "too_large", "malformed"};
+
 static void label_value(struct ft_buf *b, const char *v)
 {
 	for (; v && *v; v++) {
@@ -76,8 +81,22 @@ void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 	    "Envelopes acknowledged by the output topic.", s->delivered);
 	one(b, "flagtap_envelopes_failed_total", "counter",
 	    "Envelopes the output topic did not take.", s->delivery_failed);
-	one(b, "flagtap_records_dead_lettered_total", "counter",
-	    "Records sent to the dead-letter topic.", s->dead_lettered);
+	family(b, "flagtap_records_dead_lettered_total", "counter",
+	       "Records sent to the dead-letter topic, by reason.");
+	for (i = 0; i < FT_DLQ_NREASONS; i++)
+		ft_buf_addf(
+			b,
+			"flagtap_records_dead_lettered_total{reason=\"%s\"} "
+			"%llu\n",
+			ft_dlq_reason_names[i],
+			(unsigned long long)s->dead_lettered[i]);
+	family(b, "flagtap_records_unusual_total", "counter",
+	       "Records out of the ordinary (empty, null, not UTF-8, too "
+	       "large, malformed), whatever became of them.");
+	for (i = 0; i < FT_REC_NKINDS; i++)
+		ft_buf_addf(
+			b, "flagtap_records_unusual_total{kind=\"%s\"} %llu\n",
+			ft_unusual_names[i], (unsigned long long)s->unusual[i]);
 	one(b, "flagtap_output_bytes_total", "counter",
 	    "Compressed envelope bytes produced.", s->bytes_out);
 	one(b, "flagtap_envelope_bytes_total", "counter",
@@ -138,6 +157,25 @@ void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 	    s->producer_queue > 0 ? (uint64_t)s->producer_queue : 0);
 	one(b, "flagtap_output_up", "gauge",
 	    "1 if a connection to an output broker is up.", s->output_up);
+	one(b, "flagtap_inflight_bytes", "gauge",
+	    "Record and envelope bytes held (capped by inflight.max.bytes).",
+	    s->inflight_bytes);
+	one(b, "flagtap_input_paused", "gauge",
+	    "1 while input partitions are paused because the output lags.",
+	    s->input_paused);
+	if (s->exactly_once) {
+		family(b, "flagtap_transactions_total", "counter",
+		       "Output transactions, by result (aborted: rewound and "
+		       "processed again).");
+		ft_buf_addf(b,
+			    "flagtap_transactions_total{result=\"committed\"} "
+			    "%llu\n",
+			    (unsigned long long)s->txn_committed);
+		ft_buf_addf(b,
+			    "flagtap_transactions_total{result=\"aborted\"} "
+			    "%llu\n",
+			    (unsigned long long)s->txn_aborted);
+	}
 
 	family(b, "flagtap_reloads_total", "counter",
 	       "Rule reloads, by result (failed: the old rules kept running).");

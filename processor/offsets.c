@@ -61,6 +61,7 @@ struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t, const char *topic,
 	o->partition = partition;
 	o->next = -1;
 	o->stored = -1;
+	o->txn_base = -1;
 	t->v[t->n++] = o;
 	return t->last = o;
 }

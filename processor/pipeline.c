@@ -30,12 +30,14 @@
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
+#include "flagtap/json.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
 #include "flagtap/metrics.h"
 #include "flagtap/match.h"
 #include "flagtap/offsets.h"
 #include "flagtap/reload.h"
+#include "flagtap/sha256.h"
 
 #define POLL_MS 100
 #define STORE_INTERVAL_MS 100
@@ -55,10 +57,21 @@
 #define COUNT(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
 #define READ(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-/* Rides with each produced envelope to its delivery report. */
+/* Record bytes a dead letter carries; larger records are cut. */
+#define DLQ_VALUE_MAX 65536u
+/* Bound on each transaction call (commit, abort, offsets). */
+#define TXN_CALL_MS 60000
+/* Tries of a retriable transaction call before giving up on it. */
+#define TXN_TRIES 5
+
+/* Rides with each produced message to its delivery report. */
 struct delivery {
-	struct ft_offsets *o;
-	int64_t offset;
+	struct ft_offsets *o; /* the source partition */
+	int64_t offset;	      /* the source record */
+	bool tracked;	      /* in o's tracker (at-least-once) */
+	size_t bytes;	      /* counted in p->held */
+	bool dlq;	      /* a dead letter, not an envelope */
+	unsigned char reason; /* enum ft_dlq_reason of a dead letter */
 };
 
 /* A topic's own settings: input.format.<topic>, input.extract.<topic>. */
@@ -91,6 +104,7 @@ struct worker {
 	struct ft_zlib zlib;
 	/* counters, folded into the stats when the workers are idle */
 	uint64_t flagged, engine_errors, bytes_out, envelope_bytes, truncated;
+	uint64_t unusual[FT_REC_NKINDS];
 	uint64_t *rule_hits; /* per rule of p->rs */
 	/* sampled timing (metrics): per rule of p->rs, and the prefilter */
 	uint64_t *rule_ns, prefilter_ns;
@@ -124,6 +138,20 @@ struct pipeline {
 	rd_kafka_t *consumer;
 	rd_kafka_t *producer;
 	rd_kafka_topic_t *out_topic;
+	rd_kafka_topic_t *dlq_topic; /* NULL: no dlq.topic */
+	size_t input_max;	     /* input.max.bytes */
+	/* backpressure: bytes held (records taken from the consumer and not
+	 * yet evaluated, envelopes not yet acknowledged), their cap, and
+	 * whether the input is paused because of them */
+	int64_t held, cap;
+	bool paused;
+	/* exactly-once */
+	bool eos;
+	atomic_bool abort_txn; /* a worker saw the transaction fail */
+	atomic_bool discard;   /* drop records unevaluated (aborting) */
+	uint64_t txn_records;  /* consumed in the open transaction */
+	int64_t txn_started_ms;
+	int64_t commit_records, commit_ms;
 	struct worker *workers;
 	int nworkers;
 	bool threaded; /* workers run on their own threads */
@@ -203,16 +231,34 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 	(void)rk;
 	if (!d)
 		return;
-	pthread_mutex_lock(&d->o->lock);
-	ft_offsets_done(d->o, d->offset, !rkm->err);
-	pthread_mutex_unlock(&d->o->lock);
-	if (rkm->err) {
+	__atomic_sub_fetch(&p->held, (int64_t)d->bytes, __ATOMIC_RELAXED);
+	if (d->tracked) {
+		pthread_mutex_lock(&d->o->lock);
+		ft_offsets_done(d->o, d->offset, !rkm->err);
+		pthread_mutex_unlock(&d->o->lock);
+	}
+	if (rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	    rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+		/* an aborted transaction's: processed again after rewind */
+	} else if (rkm->err && p->eos) {
+		/* the transaction cannot commit now: abort and rewind */
+		p->stats->delivery_failed++;
+		ft_warn("%s for %s/%d/%lld not delivered: %s; aborting the "
+			"transaction",
+			d->dlq ? "dead letter" : "envelope", d->o->topic,
+			(int)d->o->partition, (long long)d->offset,
+			rd_kafka_err2str(rkm->err));
+		atomic_store(&p->abort_txn, true);
+	} else if (rkm->err) {
 		p->stats->delivery_failed++;
 		set_fatal(p,
-			  "envelope for %s/%d/%lld not delivered: %s; its "
-			  "offset will not be committed",
-			  d->o->topic, (int)d->o->partition,
-			  (long long)d->offset, rd_kafka_err2str(rkm->err));
+			  "%s for %s/%d/%lld not delivered: %s; its offset "
+			  "will not be committed",
+			  d->dlq ? "dead letter" : "envelope", d->o->topic,
+			  (int)d->o->partition, (long long)d->offset,
+			  rd_kafka_err2str(rkm->err));
+	} else if (d->dlq) {
+		p->stats->dead_lettered[d->reason]++;
 	} else {
 		p->stats->delivered++;
 	}
@@ -317,6 +363,234 @@ static void commit_sync(struct pipeline *p)
 		ft_warn("commit failed: %s", rd_kafka_err2str(err));
 }
 
+/* ------------------------------------------------------- exactly-once */
+
+/*
+ * Calls a transaction function until it succeeds, fails for good, or
+ * has been tried TXN_TRIES times; returns its last error (or NULL).
+ */
+#define TXN_RETRY(e, what, call)                                         \
+	do {                                                             \
+		int try_;                                                \
+		for (try_ = 1;; try_++) {                                \
+			(e) = (call);                                    \
+			if (!(e) || !rd_kafka_error_is_retriable(e) ||   \
+			    try_ == TXN_TRIES)                           \
+				break;                                   \
+			ft_warn("transaction: %s: %s, retrying", (what), \
+				rd_kafka_error_string(e));               \
+			rd_kafka_error_destroy(e);                       \
+		}                                                        \
+	} while (0)
+
+static void txn_begin(struct pipeline *p)
+{
+	rd_kafka_error_t *e = rd_kafka_begin_transaction(p->producer);
+
+	if (e) {
+		set_fatal(p, "transaction: cannot begin: %s",
+			  rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return;
+	}
+	p->txn_records = 0;
+	p->txn_started_ms = now_ms();
+}
+
+/*
+ * Seeks every partition read in the aborted transaction back to its first
+ * record in it; their trackers start over.
+ */
+static void txn_rewind(struct pipeline *p)
+{
+	rd_kafka_topic_partition_list_t *l =
+		rd_kafka_topic_partition_list_new(8);
+	rd_kafka_error_t *e;
+	struct ft_offsets *o;
+	size_t i;
+	int j;
+
+	for (i = 0; i < p->offsets.n; i++) {
+		o = p->offsets.v[i];
+		if (o->txn_base < 0)
+			continue;
+		if (o->assigned)
+			rd_kafka_topic_partition_list_add(l, o->topic,
+							  o->partition)
+				->offset = o->txn_base;
+		o->txn_base = -1;
+		pthread_mutex_lock(&o->lock);
+		ft_offsets_reset(o);
+		pthread_mutex_unlock(&o->lock);
+	}
+	if (l->cnt) {
+		e = rd_kafka_seek_partitions(p->consumer, l, TXN_CALL_MS);
+		if (e) {
+			set_fatal(p, "transaction: cannot rewind the input: %s",
+				  rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+		}
+		for (j = 0; !p->fatal && j < l->cnt; j++)
+			if (l->elems[j].err)
+				set_fatal(p,
+					  "transaction: cannot rewind %s/%d to "
+					  "%lld: %s",
+					  l->elems[j].topic,
+					  (int)l->elems[j].partition,
+					  (long long)l->elems[j].offset,
+					  rd_kafka_err2str(l->elems[j].err));
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/*
+ * Aborts the open transaction: records not yet evaluated are dropped,
+ * what was produced is purged, and the input is rewound to the first
+ * record of the transaction, to be processed again in the next one.
+ */
+static int txn_abort(struct pipeline *p, const char *why)
+{
+	rd_kafka_error_t *e;
+
+	atomic_store(&p->discard, true);
+	quiesce(p);
+	TXN_RETRY(e, "abort",
+		  rd_kafka_abort_transaction(p->producer, TXN_CALL_MS));
+	if (e) {
+		set_fatal(p, "transaction: cannot abort: %s",
+			  rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return FT_EFATAL;
+	}
+	p->stats->txn_aborted++;
+	ft_warn("transaction aborted (%s): %llu records to process again", why,
+		(unsigned long long)p->txn_records);
+	txn_rewind(p);
+	atomic_store(&p->abort_txn, false);
+	atomic_store(&p->discard, false);
+	if (!p->fatal)
+		txn_begin(p);
+	return p->fatal ? FT_EFATAL : FT_OK;
+}
+
+/* An error from a transaction call: abort if it allows, else stop. */
+static int txn_failed(struct pipeline *p, rd_kafka_error_t *e, const char *what)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s: %s", what, rd_kafka_error_string(e));
+	if (rd_kafka_error_txn_requires_abort(e)) {
+		rd_kafka_error_destroy(e);
+		return txn_abort(p, why);
+	}
+	rd_kafka_error_destroy(e);
+	set_fatal(p, "transaction: %s", why);
+	return FT_EFATAL;
+}
+
+/*
+ * Commits the open transaction with the position of every partition read
+ * in it (all its records evaluated and produced), and begins the next.
+ */
+static int txn_commit(struct pipeline *p)
+{
+	rd_kafka_consumer_group_metadata_t *cgmd;
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_error_t *e = NULL;
+	struct ft_offsets *o;
+	size_t i;
+
+	quiesce(p);
+	if (p->fatal)
+		return FT_EFATAL;
+	if (atomic_load(&p->abort_txn))
+		return txn_abort(p, "an envelope could not be produced");
+	if (!p->txn_records) {
+		p->txn_started_ms = now_ms();
+		return FT_OK;
+	}
+	l = rd_kafka_topic_partition_list_new(8);
+	for (i = 0; i < p->offsets.n; i++) {
+		o = p->offsets.v[i];
+		if (o->assigned && o->txn_base >= 0 && o->next >= 0)
+			rd_kafka_topic_partition_list_add(l, o->topic,
+							  o->partition)
+				->offset = o->next;
+	}
+	if (l->cnt) {
+		cgmd = rd_kafka_consumer_group_metadata(p->consumer);
+		TXN_RETRY(e, "send offsets",
+			  rd_kafka_send_offsets_to_transaction(
+				  p->producer, l, cgmd, TXN_CALL_MS));
+		rd_kafka_consumer_group_metadata_destroy(cgmd);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e)
+		return txn_failed(p, e, "send offsets");
+	TXN_RETRY(e, "commit",
+		  rd_kafka_commit_transaction(p->producer, TXN_CALL_MS));
+	if (e)
+		return txn_failed(p, e, "commit");
+	p->stats->txn_committed++;
+	for (i = 0; i < p->offsets.n; i++)
+		p->offsets.v[i]->txn_base = -1;
+	txn_begin(p);
+	return p->fatal ? FT_EFATAL : FT_OK;
+}
+
+/* Commits (or aborts) when the transaction is due (loop thread). */
+static void txn_maybe_commit(struct pipeline *p)
+{
+	if (atomic_load(&p->abort_txn))
+		txn_abort(p, "an envelope could not be produced");
+	else if (p->txn_records >= (uint64_t)p->commit_records ||
+		 (p->txn_records &&
+		  now_ms() - p->txn_started_ms >= p->commit_ms))
+		txn_commit(p);
+}
+
+/* ------------------------------------------------------- backpressure */
+
+/* Pauses or resumes every assigned input partition. */
+static void pause_input(struct pipeline *p, bool pause, int64_t held)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_assignment(p->consumer, &l);
+	if (!err)
+		err = pause ? rd_kafka_pause_partitions(p->consumer, l)
+			    : rd_kafka_resume_partitions(p->consumer, l);
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	if (err) {
+		ft_warn("cannot %s the input: %s", pause ? "pause" : "resume",
+			rd_kafka_err2str(err));
+		return;
+	}
+	p->paused = pause;
+	if (pause) {
+		p->stats->pauses++;
+		ft_warn("pausing input: %lld bytes held reach "
+			"inflight.max.bytes "
+			"(%lld): the output is slow or unreachable",
+			(long long)held, (long long)p->cap);
+	} else {
+		ft_info("resuming input: %lld bytes held", (long long)held);
+	}
+}
+
+/* Pauses the input above the cap, resumes it below half of it. */
+static void backpressure(struct pipeline *p)
+{
+	int64_t held = __atomic_load_n(&p->held, __ATOMIC_RELAXED);
+
+	if (!p->paused && held >= p->cap)
+		pause_input(p, true, held);
+	else if (p->paused && held <= p->cap / 2)
+		pause_input(p, false, held);
+}
+
 static void mark_assigned(struct pipeline *p,
 			  const rd_kafka_topic_partition_list_t *parts,
 			  bool assigned)
@@ -335,6 +609,7 @@ static void mark_assigned(struct pipeline *p,
 			pthread_mutex_lock(&o->lock);
 			ft_offsets_reset(o);
 			pthread_mutex_unlock(&o->lock);
+			o->txn_base = -1;
 			o->at_end = false;
 			o->extract = topic_extract(p, o->topic);
 			o->format = topic_format(p->cfg, o->topic,
@@ -379,6 +654,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
 			rd_kafka_assign(rk, parts);
+		/* backpressure outlives rebalances */
+		if (p->paused && !e)
+			rd_kafka_pause_partitions(rk, parts);
 		break;
 	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
 		log_partitions(rd_kafka_assignment_lost(rk) ? "lost"
@@ -387,7 +665,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		/* evaluate, deliver and commit what we were given before
 		 * giving it up */
 		quiesce(p);
-		if (!rd_kafka_assignment_lost(rk)) {
+		if (p->eos && !p->fatal) {
+			if (rd_kafka_assignment_lost(rk))
+				txn_abort(p, "partitions lost");
+			else
+				txn_commit(p);
+		} else if (!p->eos && !rd_kafka_assignment_lost(rk)) {
 			flush_deliveries(p);
 			commit_sync(p);
 		}
@@ -408,6 +691,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
+/* The "topic/partition/offset" of rkm, in w->src. */
+static void source_of(struct worker *w, const rd_kafka_message_t *rkm)
+{
+	ft_buf_reset(&w->src);
+	ft_buf_addf(&w->src, "%s/%d/%lld", rd_kafka_topic_name(rkm->rkt),
+		    (int)rkm->partition, (long long)rkm->offset);
+}
+
 static void build_headers(struct worker *w, const rd_kafka_message_t *rkm,
 			  rd_kafka_headers_t *h)
 {
@@ -415,9 +706,7 @@ static void build_headers(struct worker *w, const rd_kafka_message_t *rkm,
 
 	ft_buf_reset(&w->ids);
 	ft_envelope_rule_ids(&w->ids, rs, &w->res);
-	ft_buf_reset(&w->src);
-	ft_buf_addf(&w->src, "%s/%d/%lld", rd_kafka_topic_name(rkm->rkt),
-		    (int)rkm->partition, (long long)rkm->offset);
+	source_of(w, rkm);
 	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
 	rd_kafka_header_add(h, "flagtap-rules", -1, w->ids.data,
 			    (ssize_t)w->ids.len);
@@ -472,8 +761,123 @@ static void pause_briefly(void)
 }
 
 /*
- * Hands the envelope in w->z to the producer, waiting while its queue is
- * full.  Ownership of d passes to the delivery report on success.
+ * Produces one message (key from rkm) to rkt, waiting while the
+ * producer's queue is full.  On success h and d belong to librdkafka (d
+ * comes back in the delivery report); on failure h is destroyed and d is
+ * still the caller's.  Counts value bytes in p->held until the report.
+ */
+static rd_kafka_resp_err_t send_msg(struct worker *w, rd_kafka_topic_t *rkt,
+				    const rd_kafka_message_t *rkm,
+				    const void *value, size_t len,
+				    rd_kafka_headers_t *h, struct delivery *d)
+{
+	struct pipeline *p = w->p;
+	rd_kafka_resp_err_t err;
+
+	d->bytes = len;
+	__atomic_add_fetch(&p->held, (int64_t)len, __ATOMIC_RELAXED);
+	for (;;) {
+		err = rd_kafka_producev(
+			p->producer, RD_KAFKA_V_RKT(rkt),
+			RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+			RD_KAFKA_V_VALUE((void *)value, len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(d),
+			RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->fatal)
+			break;
+		/* delivery reports make room; only the loop thread serves
+		 * them */
+		if (w->started)
+			pause_briefly();
+		else
+			rd_kafka_poll(p->producer, POLL_MS);
+	}
+	if (err) {
+		__atomic_sub_fetch(&p->held, (int64_t)len, __ATOMIC_RELAXED);
+		rd_kafka_headers_destroy(h);
+	}
+	return err;
+}
+
+/*
+ * A produce call failed.  In a transaction that has not failed for good,
+ * the loop aborts it and rewinds (records are dropped until then); any
+ * other failure stops the pipeline.
+ */
+static int produce_failed(struct worker *w, const rd_kafka_message_t *rkm,
+			  const char *what, rd_kafka_resp_err_t err)
+{
+	struct pipeline *p = w->p;
+
+	if (p->eos && !p->fatal &&
+	    !rd_kafka_fatal_error(p->producer, NULL, 0)) {
+		ft_warn("cannot produce %s for %s/%d/%lld: %s; aborting the "
+			"transaction",
+			what, rd_kafka_topic_name(rkm->rkt),
+			(int)rkm->partition, (long long)rkm->offset,
+			rd_kafka_err2str(err));
+		atomic_store(&p->discard, true);
+		atomic_store(&p->abort_txn, true);
+		return FT_EKAFKA;
+	}
+	set_fatal(p, "cannot produce %s for %s/%d/%lld: %s", what,
+		  rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+		  (long long)rkm->offset, rd_kafka_err2str(err));
+	return FT_EFATAL;
+}
+
+/*
+ * Sends rkm to dlq.topic: its key, its value (cut to DLQ_VALUE_MAX), its
+ * headers, and why it is there.  d is the caller's, already tracked.
+ */
+static int send_dead_letter(struct worker *w, const rd_kafka_message_t *rkm,
+			    struct delivery *d, enum ft_dlq_reason reason,
+			    const char *detail)
+{
+	struct pipeline *p = w->p;
+	size_t len = rkm->payload ? rkm->len : 0, cut;
+	rd_kafka_headers_t *orig = NULL, *h;
+	unsigned char digest[FT_SHA256_LEN];
+	struct ft_sha256 sha;
+	char hex[65], size[32];
+	rd_kafka_resp_err_t err;
+	const char *name;
+	const void *val;
+	size_t vlen, i;
+
+	cut = len > DLQ_VALUE_MAX ? DLQ_VALUE_MAX : len;
+	h = rd_kafka_headers_new(16);
+	if (!rd_kafka_message_headers(rkm, &orig))
+		for (i = 0;
+		     !rd_kafka_header_get_all(orig, i, &name, &val, &vlen); i++)
+			rd_kafka_header_add(h, name, -1, val, (ssize_t)vlen);
+	source_of(w, rkm);
+	ft_sha256_init(&sha);
+	ft_sha256_update(&sha, len ? rkm->payload : "", len);
+	ft_sha256_final(&sha, digest);
+	ft_sha256_hex(digest, hex);
+	snprintf(size, sizeof(size), "%zu", len);
+	rd_kafka_header_add(h, "flagtap-error", -1, ft_dlq_reason_names[reason],
+			    -1);
+	rd_kafka_header_add(h, "flagtap-error-detail", -1, detail, -1);
+	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
+			    (ssize_t)w->src.len);
+	rd_kafka_header_add(h, "flagtap-size", -1, size, -1);
+	rd_kafka_header_add(h, "flagtap-sha256", -1, hex, 64);
+	if (cut < len)
+		rd_kafka_header_add(h, "flagtap-truncated", -1, "true", 4);
+	d->dlq = true;
+	d->reason = (unsigned char)reason;
+	err = send_msg(w, p->dlq_topic, rkm, rkm->payload, cut, h, d);
+	return err ? produce_failed(w, rkm, "dead letter", err) : FT_OK;
+}
+
+/*
+ * Hands the envelope in w->z to the producer.  An envelope the output
+ * refuses as too large is cut (the record's head and its SHA-256), and
+ * if even that is refused, the record goes to dlq.topic when there is
+ * one.  Ownership of d passes to the delivery report on success.
  */
 static int produce(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct delivery *d)
@@ -482,49 +886,34 @@ static int produce(struct worker *w, const rd_kafka_message_t *rkm,
 	rd_kafka_headers_t *h;
 	rd_kafka_resp_err_t err;
 	bool truncated = false;
+	char why[160];
 
 	for (;;) {
 		h = rd_kafka_headers_new(6);
 		build_headers(w, rkm, h);
-		err = rd_kafka_producev(
-			p->producer, RD_KAFKA_V_RKT(p->out_topic),
-			RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
-			RD_KAFKA_V_VALUE(w->z.data, w->z.len),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(d),
-			RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			return FT_OK;
-		rd_kafka_headers_destroy(h);
-		if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !truncated) {
-			/* forward what identifies the record, not nothing */
-			ft_warn("envelope for %s/%d/%lld exceeds "
-				"message.max.bytes: forwarding the first %u "
-				"bytes of the record and its SHA-256",
-				rd_kafka_topic_name(rkm->rkt),
-				(int)rkm->partition, (long long)rkm->offset,
-				HEAD_MAX);
-			truncated = true;
-			COUNT(w->truncated, 1);
-			if (encode(w, rkm, d->o->format, HEAD_MAX))
-				break;
-			continue;
-		}
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		err = send_msg(w, p->out_topic, rkm, w->z.data, w->z.len, h, d);
+		if (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || truncated)
 			break;
-		/* backpressure: delivery reports make room; only the loop
-		 * thread serves them */
-		if (w->started)
-			pause_briefly();
-		else
-			rd_kafka_poll(p->producer, POLL_MS);
-		if (p->fatal)
-			return FT_EFATAL;
+		/* forward what identifies the record, not nothing */
+		ft_warn("envelope for %s/%d/%lld exceeds message.max.bytes: "
+			"forwarding the first %u bytes of the record and its "
+			"SHA-256",
+			rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+			(long long)rkm->offset, HEAD_MAX);
+		truncated = true;
+		COUNT(w->truncated, 1);
+		if (encode(w, rkm, d->o->format, HEAD_MAX))
+			return produce_failed(w, rkm, "envelope", err);
 	}
-	set_fatal(p, "cannot produce envelope for %s/%d/%lld: %s",
-		  rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
-		  (long long)rkm->offset, rd_kafka_err2str(err));
-	return FT_EFATAL;
+	if (!err)
+		return FT_OK;
+	if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && p->dlq_topic) {
+		snprintf(why, sizeof(why),
+			 "envelope of %zu bytes refused even cut short: %s",
+			 w->z.len, rd_kafka_err2str(err));
+		return send_dead_letter(w, rkm, d, FT_DLQ_UNFORWARDABLE, why);
+	}
+	return produce_failed(w, rkm, "envelope", err);
 }
 
 /* Registers an evaluated record with its partition's tracker. */
@@ -542,6 +931,60 @@ static int track(struct pipeline *p, struct ft_offsets *o, int64_t offset,
 	return rc ? FT_EFATAL : FT_OK;
 }
 
+/*
+ * A delivery for rkm, registered with its tracker: at least once, the
+ * offset waits for the delivery report; exactly once, the transaction
+ * decides.  NULL after a fatal error.
+ */
+static struct delivery *delivery_new(struct worker *w,
+				     const rd_kafka_message_t *rkm,
+				     struct ft_offsets *o)
+{
+	struct pipeline *p = w->p;
+	struct delivery *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		set_fatal(p, "out of memory forwarding %s/%d/%lld", o->topic,
+			  (int)o->partition, (long long)rkm->offset);
+		return NULL;
+	}
+	d->o = o;
+	d->offset = rkm->offset;
+	d->tracked = !p->eos;
+	if (track(p, o, rkm->offset, d->tracked)) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* The delivery of d will not happen: its offset must never commit. */
+static void delivery_abandon(struct delivery *d)
+{
+	if (d->tracked) {
+		pthread_mutex_lock(&d->o->lock);
+		ft_offsets_done(d->o, d->offset, false);
+		pthread_mutex_unlock(&d->o->lock);
+	}
+	free(d);
+}
+
+/* Sends a record that is not evaluated to dlq.topic. */
+static int dead_letter(struct worker *w, const rd_kafka_message_t *rkm,
+		       struct ft_offsets *o, enum ft_dlq_reason reason,
+		       const char *detail)
+{
+	struct delivery *d = delivery_new(w, rkm, o);
+	int rc;
+
+	if (!d)
+		return FT_EFATAL;
+	rc = send_dead_letter(w, rkm, d, reason, detail);
+	if (rc)
+		delivery_abandon(d);
+	return rc;
+}
+
 static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct ft_offsets *o)
 {
@@ -555,28 +998,19 @@ static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 	for (i = 0; i < w->res.n; i++)
 		COUNT(w->rule_hits[w->res.hits[i].rule], 1);
 	rc = encode(w, rkm, o->format, SIZE_MAX);
-	d = malloc(sizeof(*d));
-	if (rc || !d) {
-		free(d);
+	if (rc) {
 		set_fatal(p, "cannot encode envelope for %s/%d/%lld", o->topic,
 			  (int)o->partition, (long long)rkm->offset);
 		return FT_EFATAL;
 	}
 	COUNT(w->envelope_bytes, w->json.len);
 	COUNT(w->bytes_out, w->z.len);
-	d->o = o;
-	d->offset = rkm->offset;
-	if (track(p, o, rkm->offset, true)) {
-		free(d);
+	d = delivery_new(w, rkm, o);
+	if (!d)
 		return FT_EFATAL;
-	}
 	rc = produce(w, rkm, d);
-	if (rc) {
-		pthread_mutex_lock(&o->lock);
-		ft_offsets_done(o, rkm->offset, false);
-		pthread_mutex_unlock(&o->lock);
-		free(d);
-	}
+	if (rc)
+		delivery_abandon(d);
 	return rc;
 }
 
@@ -610,11 +1044,36 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 		    struct ft_offsets *o)
 {
 	struct pipeline *p = w->p;
+	const char *data = rkm->payload ? rkm->payload : "";
 	struct ft_record rec;
+	char why[256];
 	int n;
 
-	rec = (struct ft_record){rkm->payload ? rkm->payload : "", rkm->len,
-				 (enum ft_format)o->format, o->extract};
+	if (!rkm->payload)
+		COUNT(w->unusual[FT_REC_NULL], 1);
+	else if (!rkm->len)
+		COUNT(w->unusual[FT_REC_EMPTY], 1);
+	else if (!ft_json_utf8_valid(data, rkm->len))
+		COUNT(w->unusual[FT_REC_INVALID_UTF8], 1);
+	/* what cannot be evaluated goes to the dead-letter topic; without
+	 * one it is evaluated as well as it can be (a record in the wrong
+	 * format fails closed on rules that read its fields) */
+	if (rkm->len > p->input_max) {
+		COUNT(w->unusual[FT_REC_TOO_LARGE], 1);
+		snprintf(why, sizeof(why),
+			 "record of %zu bytes exceeds input.max.bytes (%zu)",
+			 rkm->len, p->input_max);
+		if (p->dlq_topic)
+			return dead_letter(w, rkm, o, FT_DLQ_TOO_LARGE, why);
+	} else if (rkm->len &&
+		   ft_format_check(data, rkm->len, (enum ft_format)o->format,
+				   why, sizeof(why))) {
+		COUNT(w->unusual[FT_REC_MALFORMED], 1);
+		if (p->dlq_topic)
+			return dead_letter(w, rkm, o, FT_DLQ_MALFORMED, why);
+	}
+	rec = (struct ft_record){data, rkm->len, (enum ft_format)o->format,
+				 o->extract};
 	if (w->rule_ns && !(++w->tick % EVAL_SAMPLE))
 		n = timed_match(w, &rec);
 	else
@@ -627,6 +1086,23 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 	if (n > 0)
 		return forward(w, rkm, o);
 	return track(p, o, rkm->offset, false);
+}
+
+/*
+ * Evaluates a record taken from the consumer, and lets it go.  After a
+ * fatal error, or while a transaction is being aborted, records are
+ * dropped unevaluated: their offsets are never registered, so never
+ * committed.
+ */
+static void run_job(struct worker *w, rd_kafka_message_t *rkm,
+		    struct ft_offsets *o)
+{
+	struct pipeline *p = w->p;
+
+	if (!p->fatal && !atomic_load(&p->discard))
+		evaluate(w, rkm, o);
+	__atomic_sub_fetch(&p->held, (int64_t)rkm->len, __ATOMIC_RELAXED);
+	rd_kafka_message_destroy(rkm);
 }
 
 /* Jobs a worker takes from its queue at once. */
@@ -658,11 +1134,8 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		/* after a fatal error, records are dropped unevaluated: their
 		 * offsets are never registered, so never committed */
-		for (i = 0; i < n; i++) {
-			if (!w->p->fatal)
-				evaluate(w, jobs[i].rkm, jobs[i].o);
-			rd_kafka_message_destroy(jobs[i].rkm);
-		}
+		for (i = 0; i < n; i++)
+			run_job(w, jobs[i].rkm, jobs[i].o);
 		pthread_mutex_lock(&w->lock);
 		w->busy = false;
 		if (!w->len)
@@ -780,6 +1253,10 @@ static void fold_counters(struct pipeline *p)
 		st->envelope_bytes += w->envelope_bytes;
 		st->truncated += w->truncated;
 		st->prefilter_ns += w->prefilter_ns;
+		for (r = 0; r < FT_REC_NKINDS; r++) {
+			st->unusual[r] += w->unusual[r];
+			w->unusual[r] = 0;
+		}
 		w->flagged = w->engine_errors = w->bytes_out = 0;
 		w->envelope_bytes = w->truncated = w->prefilter_ns = 0;
 		for (r = 0; w->rule_hits && r < st->nrule_hits; r++) {
@@ -928,17 +1405,21 @@ static void process(struct pipeline *p, rd_kafka_message_t *rkm)
 	if (!p->stats->consumed++)
 		p->stats->first_record_ns = ft_mono_ns();
 	p->stats->bytes_in += rkm->len;
+	__atomic_add_fetch(&p->held, (int64_t)rkm->len, __ATOMIC_RELAXED);
+	if (p->eos) {
+		p->txn_records++;
+		if (o->txn_base < 0)
+			o->txn_base = rkm->offset;
+	}
 	if (!p->threaded) {
-		evaluate(&p->workers[0], rkm, o);
-		rd_kafka_message_destroy(rkm);
+		run_job(&p->workers[0], rkm, o);
 		return;
 	}
 	/* a partition stays with the worker that first got it */
 	if (!o->worker)
 		o->worker = 1 + p->next_worker++ % p->nworkers;
 	if (o->worker == 1) {
-		evaluate(&p->workers[0], rkm, o);
-		rd_kafka_message_destroy(rkm);
+		run_job(&p->workers[0], rkm, o);
 		return;
 	}
 	dispatch(p, &p->workers[o->worker - 1], rkm, o);
@@ -1058,6 +1539,7 @@ int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
 	size_t ntopics;
 	rd_kafka_topic_partition_list_t *l;
 	const char *out = ft_config_get(cfg, "output.topic");
+	const char *dlq = ft_config_get(cfg, "dlq.topic");
 	rd_kafka_conf_t *conf;
 	int i, rc = FT_OK;
 
@@ -1082,6 +1564,24 @@ int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
 				    "output.topic '%s' is also an input topic: "
 				    "envelopes would be scanned again",
 				    out);
+	for (i = 0; !rc && dlq && i < l->cnt; i++)
+		if (!strcmp(l->elems[i].topic, dlq))
+			rc = ft_err(errstr, errstr_size, FT_EINVAL,
+				    "dlq.topic '%s' is also an input topic",
+				    dlq);
+	if (!rc && dlq && out && !strcmp(dlq, out))
+		rc = ft_err(errstr, errstr_size, FT_EINVAL,
+			    "dlq.topic '%s' is the output topic: reviewers "
+			    "read envelopes there",
+			    dlq);
+	/* offsets commit in the producer's transaction, on its cluster */
+	if (!rc && ft_kafka_exactly_once(cfg) &&
+	    (ft_config_entry(cfg, "producer.bootstrap.servers") ||
+	     ft_config_entry(cfg, "consumer.bootstrap.servers")))
+		rc = ft_err(errstr, errstr_size, FT_EINVAL,
+			    "delivery = exactly-once needs the input and the "
+			    "output on one cluster: remove "
+			    "producer./consumer.bootstrap.servers");
 	rd_kafka_topic_partition_list_destroy(l);
 	return rc;
 }
@@ -1231,6 +1731,31 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 		return FT_EINVAL;
 	p->out_topic = rd_kafka_topic_new(
 		p->producer, ft_config_get(p->cfg, "output.topic"), NULL);
+	if (ft_config_get(p->cfg, "dlq.topic") &&
+	    !(p->dlq_topic = rd_kafka_topic_new(
+		      p->producer, ft_config_get(p->cfg, "dlq.topic"), NULL)))
+		return ft_err(errstr, errstr_size, FT_EINVAL, "dlq.topic: %s",
+			      rd_kafka_err2str(rd_kafka_last_error()));
+	if (p->eos) {
+		rd_kafka_error_t *e;
+		char id[300];
+
+		ft_kafka_transactional_id(p->cfg, id, sizeof(id));
+		e = rd_kafka_init_transactions(p->producer, TXN_CALL_MS);
+		if (e) {
+			ft_err(errstr, errstr_size, FT_EFATAL,
+			       "exactly-once: cannot initialise transactions "
+			       "(transactional.id %s): %s",
+			       id, rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			return FT_EFATAL;
+		}
+		ft_info("exactly-once: transactional.id %s, commit every %lld "
+			"records or %lld ms",
+			id, (long long)p->commit_records,
+			(long long)p->commit_ms);
+		txn_begin(p);
+	}
 	p->consumer = client_new(p, FT_KAFKA_CONSUMER, errstr, errstr_size);
 	if (!p->out_topic || !p->consumer)
 		return FT_EINVAL;
@@ -1409,6 +1934,14 @@ static void publish_metrics(struct pipeline *p)
 	s.consumed = st->consumed;
 	s.bytes_in = st->bytes_in;
 	s.delivered = st->delivered;
+	memcpy(s.dead_lettered, st->dead_lettered, sizeof(s.dead_lettered));
+	memcpy(s.unusual, st->unusual, sizeof(s.unusual));
+	s.inflight_bytes =
+		(uint64_t)__atomic_load_n(&p->held, __ATOMIC_RELAXED);
+	s.input_paused = p->paused;
+	s.exactly_once = p->eos;
+	s.txn_committed = st->txn_committed;
+	s.txn_aborted = st->txn_aborted;
 	s.delivery_failed = st->delivery_failed;
 	s.reloads = st->reloads;
 	s.reload_failures = st->reload_failures;
@@ -1433,6 +1966,8 @@ static void publish_metrics(struct pipeline *p)
 		s.truncated += READ(wk->truncated);
 		s.engine_errors += READ(wk->engine_errors);
 		s.prefilter_ns += READ(wk->prefilter_ns);
+		for (i = 0; i < FT_REC_NKINDS; i++)
+			s.unusual[i] += READ(wk->unusual[i]);
 		for (i = 0; i < p->rs->nrules; i++) {
 			rules[i].hits += READ(wk->rule_hits[i]);
 			if (wk->rule_ns)
@@ -1495,7 +2030,10 @@ static void loop(struct pipeline *p)
 		}
 		kick_workers(p);
 		rd_kafka_poll(p->producer, 0);
-		if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
+		backpressure(p);
+		if (p->eos)
+			txn_maybe_commit(p);
+		else if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
 			store_offsets(p);
 		maybe_reload(p);
 		if (p->metrics &&
@@ -1521,7 +2059,16 @@ static void teardown(struct pipeline *p)
 	if (p->producer)
 		quiesce(p);
 	workers_release(p);
-	if (p->consumer && p->producer) {
+	if (p->consumer && p->producer && p->eos) {
+		/* the last transaction; after a fatal error it is aborted
+		 * (by the broker, or by the next start's init) */
+		if (!p->fatal)
+			txn_commit(p);
+		else if (!rd_kafka_fatal_error(p->producer, NULL, 0))
+			rd_kafka_error_destroy(rd_kafka_abort_transaction(
+				p->producer, p->shutdown_ms));
+		rd_kafka_consumer_close(p->consumer);
+	} else if (p->consumer && p->producer) {
 		/* after a failed flush, commit_sync still only commits
 		 * offsets whose envelopes were delivered */
 		flush_deliveries(p);
@@ -1532,6 +2079,8 @@ static void teardown(struct pipeline *p)
 		rd_kafka_destroy(p->consumer);
 	if (p->out_topic)
 		rd_kafka_topic_destroy(p->out_topic);
+	if (p->dlq_topic)
+		rd_kafka_topic_destroy(p->dlq_topic);
 	if (p->producer) {
 		rd_kafka_flush(p->producer, p->shutdown_ms);
 		rd_kafka_destroy(p->producer);
@@ -1567,6 +2116,12 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 			ft_format_parse(ft_config_get(cfg, "input.format")),
 		.shutdown_ms =
 			(int)ft_config_get_int(cfg, "shutdown.timeout.ms"),
+		.input_max = (size_t)ft_config_get_int(cfg, "input.max.bytes"),
+		.cap = ft_config_get_int(cfg, "inflight.max.bytes"),
+		.eos = ft_kafka_exactly_once(cfg),
+		.commit_records =
+			ft_config_get_int(cfg, "delivery.commit.records"),
+		.commit_ms = ft_config_get_int(cfg, "delivery.commit.ms"),
 	};
 	int rc;
 

@@ -26,14 +26,26 @@ enum ft_kafka_role {
  * then the role's defaults, then `kafka.*`, then `consumer.*` or
  * `producer.*`.  For the consumer, group.id comes from `group.id`,
  * offsets are stored by flagtap (enable.auto.offset.store=false) and
- * auto.offset.reset defaults to earliest.  For the producer,
+ * auto.offset.reset defaults to earliest, partition.assignment.strategy
+ * to cooperative-sticky, and the prefetch (queued.max.messages.kbytes) to
+ * a quarter of inflight.max.bytes (at most 128 MiB).  For the producer,
  * enable.idempotence=true and acks=all are required: a config that turns
- * them off is refused.  Returns NULL with errstr set on error; the caller
- * owns the conf (rd_kafka_conf_destroy, or hand it to rd_kafka_new).
+ * them off is refused; with delivery = exactly-once, transactional.id is
+ * set (ft_kafka_transactional_id()), and refused otherwise.  Returns NULL with
+ * errstr set on error; the caller owns the conf (rd_kafka_conf_destroy, or hand
+ * it to rd_kafka_new).
  */
 rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
 				   enum ft_kafka_role role, char *errstr,
 				   size_t errstr_size);
+
+/* delivery = exactly-once? */
+bool ft_kafka_exactly_once(const struct ft_config *c);
+
+/* The producer's transactional.id: delivery.transactional.id, or
+ * flagtap-<group.id>-<hostname>. */
+void ft_kafka_transactional_id(const struct ft_config *c, char *buf,
+			       size_t size);
 
 /*
  * Sets one property on conf, formatting librdkafka's complaint as

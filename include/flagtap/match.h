@@ -47,6 +47,15 @@ const char *ft_format_name(enum ft_format f);
  */
 enum ft_format ft_format_detect(const char *rec, size_t len);
 
+/*
+ * Is the record readable in its format (auto: the detected one)?  json:
+ * one JSON object, valid throughout; fix: begins with 8=FIX; logfmt: has
+ * a key=value; text: always.  Returns 0, or FT_EINVAL with the reason
+ * ("byte N: ..." for JSON) in why.  Pure.
+ */
+int ft_format_check(const char *rec, size_t len, enum ft_format format,
+		    char *why, size_t why_size);
+
 /* A record to evaluate. */
 struct ft_record {
 	const char *data;

@@ -38,6 +38,28 @@ struct ft_metrics_partition {
 	int64_t committed; /* next offset to commit (all below done), -1 */
 };
 
+/* Why a record went to the dead-letter topic (label reason). */
+enum ft_dlq_reason {
+	FT_DLQ_TOO_LARGE,     /* larger than input.max.bytes */
+	FT_DLQ_MALFORMED,     /* not parseable in its configured format */
+	FT_DLQ_UNFORWARDABLE, /* its envelope cannot be produced */
+	FT_DLQ_NREASONS
+};
+
+/* Records out of the ordinary, whatever became of them (label kind). */
+enum ft_unusual {
+	FT_REC_EMPTY,	     /* zero-length value */
+	FT_REC_NULL,	     /* null value (a tombstone) */
+	FT_REC_INVALID_UTF8, /* bytes that are not UTF-8 */
+	FT_REC_TOO_LARGE,    /* larger than input.max.bytes */
+	FT_REC_MALFORMED,    /* not parseable in its configured format */
+	FT_REC_NKINDS
+};
+
+/* The label values of the two enums above. */
+extern const char *const ft_dlq_reason_names[FT_DLQ_NREASONS];
+extern const char *const ft_unusual_names[FT_REC_NKINDS];
+
 struct ft_metrics_snapshot {
 	const char *version;
 	const char *engine; /* "auto" (Hyperscan + PCRE2) or "pcre2" */
@@ -45,7 +67,8 @@ struct ft_metrics_snapshot {
 	uint64_t consumed, bytes_in;
 	uint64_t flagged;
 	uint64_t delivered, delivery_failed;
-	uint64_t dead_lettered;
+	uint64_t dead_lettered[FT_DLQ_NREASONS];
+	uint64_t unusual[FT_REC_NKINDS];
 	uint64_t bytes_out;	 /* compressed envelope bytes produced */
 	uint64_t envelope_bytes; /* the same before compression */
 	uint64_t truncated;
@@ -60,8 +83,12 @@ struct ft_metrics_snapshot {
 
 	const struct ft_metrics_partition *parts;
 	size_t nparts;
-	int producer_queue; /* envelopes awaiting acknowledgement */
-	bool output_up;	    /* a connection to an output broker is up */
+	int producer_queue;	 /* envelopes awaiting acknowledgement */
+	uint64_t inflight_bytes; /* record and envelope bytes held */
+	bool input_paused;	 /* input paused by backpressure */
+	bool exactly_once;	 /* delivery = exactly-once */
+	uint64_t txn_committed, txn_aborted;
+	bool output_up; /* a connection to an output broker is up */
 	bool ready;
 
 	/* the process: ft_metrics_process() fills these */

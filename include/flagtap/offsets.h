@@ -42,6 +42,8 @@ struct ft_offsets {
 	int format;	     /* enum ft_format of the partition's topic */
 	const void *extract; /* the topic's extract pattern, or NULL */
 	int worker;	     /* 1 + the worker that owns it; 0: none yet */
+	int64_t txn_base;    /* exactly-once: first offset consumed in the
+				open transaction, -1: none */
 	/* for the caller, when several threads use one tracker (the
 	 * functions here do not lock); initialised by ft_offsets_get() */
 	pthread_mutex_t lock;

@@ -1,14 +1,33 @@
 /*
  * pipeline: the Kafka loop.  The only place that owns Kafka clients for
- * the daemon: consume -> match -> envelope -> zlib -> produce, with
- * at-least-once offset handling.
+ * the daemon: consume -> match -> envelope -> zlib -> produce.
  *
- * An input offset is stored for commit only when every flagged record at
- * or below it has its envelope acknowledged by the output topic (acks=all,
- * idempotent producer).  A delivery that fails permanently pins its
- * partition and stops the pipeline with FT_EFATAL: the committed offset
- * never passes a record whose envelope was not delivered, so a restart
- * processes it again.
+ * delivery = at-least-once (the default): an input offset is stored for
+ * commit only when every flagged record at or below it has its envelope
+ * (or dead letter) acknowledged by the broker (acks=all, idempotent
+ * producer).  A delivery that fails permanently pins its partition and
+ * stops the pipeline with FT_EFATAL: the committed offset never passes a
+ * record whose envelope was not delivered, so a restart processes it
+ * again (and may repeat envelopes delivered after the last commit).
+ *
+ * delivery = exactly-once: a transactional producer; the consumed
+ * positions are sent to the transaction, which commits every
+ * delivery.commit.records records or delivery.commit.ms, and before
+ * partitions are given up.  An abortable error aborts the transaction
+ * and rewinds every partition to its first record in it; fencing and
+ * other fatal errors stop with FT_EFATAL.  Readers of the output use
+ * isolation.level = read_committed.
+ *
+ * Backpressure: the bytes of records taken from the consumer and not yet
+ * evaluated, plus those of envelopes not yet acknowledged, are capped by
+ * inflight.max.bytes: above it every assigned partition is paused (also
+ * those assigned later) while the consumer keeps polling, so the group
+ * keeps it; below half of it they resume.
+ *
+ * Records larger than input.max.bytes or not readable in their format go
+ * to dlq.topic with their reason and source in headers (without it they
+ * are evaluated anyway), as do flagged records whose envelope the output
+ * refuses even cut short.  Every such record is counted by kind.
  */
 #ifndef FLAGTAP_PIPELINE_H
 #define FLAGTAP_PIPELINE_H
@@ -18,6 +37,7 @@
 #include <stdint.h>
 
 #include "flagtap/config.h"
+#include "flagtap/metrics.h"
 #include "flagtap/rules.h"
 
 struct ft_pipeline_stats {
@@ -26,10 +46,17 @@ struct ft_pipeline_stats {
 	uint64_t flagged;   /* records that produced an envelope */
 	uint64_t delivered; /* envelopes acknowledged by the broker */
 	uint64_t delivery_failed;
-	uint64_t engine_errors;	  /* rule evaluations that failed closed */
-	uint64_t bytes_out;	  /* compressed envelope bytes produced */
-	uint64_t envelope_bytes;  /* the same envelopes before compression */
-	uint64_t truncated;	  /* envelopes whose record was cut to fit */
+	uint64_t engine_errors;	 /* rule evaluations that failed closed */
+	uint64_t bytes_out;	 /* compressed envelope bytes produced */
+	uint64_t envelope_bytes; /* the same envelopes before compression */
+	uint64_t truncated;	 /* envelopes whose record was cut to fit */
+	/* records sent to dlq.topic (acknowledged), by enum ft_dlq_reason */
+	uint64_t dead_lettered[FT_DLQ_NREASONS];
+	/* records out of the ordinary, by enum ft_unusual */
+	uint64_t unusual[FT_REC_NKINDS];
+	uint64_t pauses;	  /* times the input was paused */
+	uint64_t txn_committed;	  /* exactly-once transactions */
+	uint64_t txn_aborted;	  /* ... aborted and rewound */
 	uint64_t reloads;	  /* rule sets swapped in */
 	uint64_t reload_failures; /* reloads refused; the old set kept on */
 	/* CLOCK_MONOTONIC ns of the first record consumed and of the moment

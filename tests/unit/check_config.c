@@ -660,6 +660,11 @@ START_TEST(test_dump)
 		"match.jit = auto",
 		"match.engine = auto",
 		"workers = 1",
+		"delivery = at-least-once",
+		"delivery.commit.records = 50000",
+		"delivery.commit.ms = 1000",
+		"inflight.max.bytes = 268435456",
+		"input.max.bytes = 1048576",
 		/* secrets */
 		"kafka.sasl.password = ********",
 		"kafka.sasl.username = ********",
@@ -725,7 +730,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 12, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 17, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 500000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);
