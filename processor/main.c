@@ -25,6 +25,7 @@
 #include "flagtap/decode.h"
 #include "flagtap/demo.h"
 #include "flagtap/gen.h"
+#include "flagtap/kafka.h"
 #include "flagtap/log.h"
 #include "flagtap/match.h"
 #include "flagtap/pipeline.h"
@@ -222,6 +223,7 @@ static int run_daemon(const struct ft_config *cfg, bool check_only,
 		      bool until_eof)
 {
 	struct ft_pipeline_stats st = {0};
+	char txns[96] = "";
 	struct ft_pipeline_opts po = {.stop = &stop_requested,
 				      .exit_at_end = until_eof};
 	struct ft_rules_opts ro;
@@ -252,13 +254,22 @@ static int run_daemon(const struct ft_config *cfg, bool check_only,
 	po.reload = &reload_requested;
 	rc = ft_pipeline_run(cfg, rs, &po, &st, errstr, sizeof(errstr));
 	ft_pipeline_stats_release(&st);
+	if (ft_kafka_exactly_once(cfg))
+		snprintf(txns, sizeof(txns),
+			 ", transactions committed %llu, aborted %llu",
+			 (unsigned long long)st.txn_committed,
+			 (unsigned long long)st.txn_aborted);
 	if (until_eof && !rc)
 		print_drain(&st);
-	ft_info("consumed %llu, flagged %llu, delivered %llu, engine errors "
-		"%llu",
+	ft_info("consumed %llu, flagged %llu, delivered %llu, dead-lettered "
+		"%llu, engine errors %llu, input paused %llu times%s",
 		(unsigned long long)st.consumed, (unsigned long long)st.flagged,
 		(unsigned long long)st.delivered,
-		(unsigned long long)st.engine_errors);
+		(unsigned long long)(st.dead_lettered[FT_DLQ_TOO_LARGE] +
+				     st.dead_lettered[FT_DLQ_MALFORMED] +
+				     st.dead_lettered[FT_DLQ_UNFORWARDABLE]),
+		(unsigned long long)st.engine_errors,
+		(unsigned long long)st.pauses, txns);
 	ft_ruleset_free(rs);
 	if (rc == FT_EINVAL) {
 		ft_error("%s", errstr);
