@@ -59,10 +59,20 @@
 
 /* Record bytes a dead letter carries; larger records are cut. */
 #define DLQ_VALUE_MAX 65536u
-/* Bound on each transaction call (commit, abort, offsets). */
+/* Bound on each transaction call (commit, offsets, init); once a stop is
+ * asked for, shutdown.timeout.ms. */
 #define TXN_CALL_MS 60000
+/* Bound on an abort: one that cannot finish in this time is fatal (the
+ * restart's init_transactions aborts what is left). */
+#define TXN_ABORT_MS 10000
 /* Tries of a retriable transaction call before giving up on it. */
 #define TXN_TRIES 5
+/* Aborts in a row without a commit before giving up (an output that
+ * refuses every envelope), and the pause after each: doubling from the
+ * first to the last. */
+#define TXN_ABORTS_MAX 8
+#define TXN_BACKOFF_MIN_MS 100
+#define TXN_BACKOFF_MAX_MS 2000
 
 /* Rides with each produced message to its delivery report. */
 struct delivery {
@@ -150,6 +160,7 @@ struct pipeline {
 	atomic_bool abort_txn; /* a worker saw the transaction fail */
 	atomic_bool discard;   /* drop records unevaluated (aborting) */
 	uint64_t txn_records;  /* consumed in the open transaction */
+	int txn_aborts;	       /* aborts since the last commit */
 	int64_t txn_started_ms;
 	int64_t commit_records, commit_ms;
 	struct worker *workers;
@@ -365,6 +376,13 @@ static void commit_sync(struct pipeline *p)
 
 /* ------------------------------------------------------- exactly-once */
 
+/* How long a transaction call may take now. */
+static int txn_ms(const struct pipeline *p)
+{
+	return *p->opts->stop && p->shutdown_ms < TXN_CALL_MS ? p->shutdown_ms
+							      : TXN_CALL_MS;
+}
+
 /*
  * Calls a transaction function until it succeeds, fails for good, or
  * has been tried TXN_TRIES times; returns its last error (or NULL).
@@ -375,7 +393,7 @@ static void commit_sync(struct pipeline *p)
 		for (try_ = 1;; try_++) {                                \
 			(e) = (call);                                    \
 			if (!(e) || !rd_kafka_error_is_retriable(e) ||   \
-			    try_ == TXN_TRIES)                           \
+			    try_ == TXN_TRIES || *p->opts->stop)         \
 				break;                                   \
 			ft_warn("transaction: %s: %s, retrying", (what), \
 				rd_kafka_error_string(e));               \
@@ -424,7 +442,7 @@ static void txn_rewind(struct pipeline *p)
 		pthread_mutex_unlock(&o->lock);
 	}
 	if (l->cnt) {
-		e = rd_kafka_seek_partitions(p->consumer, l, TXN_CALL_MS);
+		e = rd_kafka_seek_partitions(p->consumer, l, txn_ms(p));
 		if (e) {
 			set_fatal(p, "transaction: cannot rewind the input: %s",
 				  rd_kafka_error_string(e));
@@ -450,14 +468,17 @@ static void txn_rewind(struct pipeline *p)
  */
 static int txn_abort(struct pipeline *p, const char *why)
 {
+	struct timespec pause;
 	rd_kafka_error_t *e;
+	long ms;
 
 	atomic_store(&p->discard, true);
 	quiesce(p);
-	TXN_RETRY(e, "abort",
-		  rd_kafka_abort_transaction(p->producer, TXN_CALL_MS));
+	/* one try: librdkafka 2.0.2 can wait on messages that only the
+	 * abort itself would release */
+	e = rd_kafka_abort_transaction(p->producer, TXN_ABORT_MS);
 	if (e) {
-		set_fatal(p, "transaction: cannot abort: %s",
+		set_fatal(p, "transaction: cannot abort (after %s): %s", why,
 			  rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 		return FT_EFATAL;
@@ -465,6 +486,20 @@ static int txn_abort(struct pipeline *p, const char *why)
 	p->stats->txn_aborted++;
 	ft_warn("transaction aborted (%s): %llu records to process again", why,
 		(unsigned long long)p->txn_records);
+	if (++p->txn_aborts >= TXN_ABORTS_MAX) {
+		set_fatal(p,
+			  "transaction: aborted %d times in a row without a "
+			  "commit, last: %s",
+			  p->txn_aborts, why);
+		return FT_EFATAL;
+	}
+	/* an error that repeats (a topic the producer may not write) must
+	 * not spin: back off, doubling */
+	ms = (long)TXN_BACKOFF_MIN_MS << (p->txn_aborts - 1);
+	if (ms > TXN_BACKOFF_MAX_MS)
+		ms = TXN_BACKOFF_MAX_MS;
+	pause = (struct timespec){ms / 1000, ms % 1000 * 1000000};
+	nanosleep(&pause, NULL);
 	txn_rewind(p);
 	atomic_store(&p->abort_txn, false);
 	atomic_store(&p->discard, false);
@@ -521,17 +556,18 @@ static int txn_commit(struct pipeline *p)
 		cgmd = rd_kafka_consumer_group_metadata(p->consumer);
 		TXN_RETRY(e, "send offsets",
 			  rd_kafka_send_offsets_to_transaction(
-				  p->producer, l, cgmd, TXN_CALL_MS));
+				  p->producer, l, cgmd, txn_ms(p)));
 		rd_kafka_consumer_group_metadata_destroy(cgmd);
 	}
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e)
 		return txn_failed(p, e, "send offsets");
 	TXN_RETRY(e, "commit",
-		  rd_kafka_commit_transaction(p->producer, TXN_CALL_MS));
+		  rd_kafka_commit_transaction(p->producer, txn_ms(p)));
 	if (e)
 		return txn_failed(p, e, "commit");
 	p->stats->txn_committed++;
+	p->txn_aborts = 0;
 	for (i = 0; i < p->offsets.n; i++)
 		p->offsets.v[i]->txn_base = -1;
 	txn_begin(p);
