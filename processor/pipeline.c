@@ -384,8 +384,9 @@ static int txn_ms(const struct pipeline *p)
 }
 
 /*
- * Calls a transaction function until it succeeds, fails for good, or
- * has been tried TXN_TRIES times; returns its last error (or NULL).
+ * Calls a transaction function until it succeeds, fails for good, has
+ * been tried TXN_TRIES times, or a stop is asked for; returns its last
+ * error (or NULL).
  */
 #define TXN_RETRY(e, what, call)                                         \
 	do {                                                             \
@@ -437,6 +438,7 @@ static void txn_rewind(struct pipeline *p)
 							  o->partition)
 				->offset = o->txn_base;
 		o->txn_base = -1;
+		o->at_end = false; /* read again */
 		pthread_mutex_lock(&o->lock);
 		ft_offsets_reset(o);
 		pthread_mutex_unlock(&o->lock);
