@@ -56,8 +56,9 @@ static const struct key_def {
 	 "flagtap-<group.id>-<hostname>)"},
 	{"inflight.max.bytes", KEY_INT, false, "268435456", 1048576,
 	 17179869184LL, NULL,
-	 "cap on record and envelope bytes held in memory; above it input "
-	 "partitions pause until half of it is delivered"},
+	 "cap on record and envelope bytes held in memory (the consumer's "
+	 "prefetch gets half as much again); above it input partitions "
+	 "pause until half of it is delivered"},
 	{"input.max.bytes", KEY_INT, false, "1048576", 1024, 1073741824, NULL,
 	 "records larger than this are not evaluated: they go to dlq.topic "
 	 "(without one they are evaluated anyway, and counted)"},

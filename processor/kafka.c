@@ -130,7 +130,7 @@ static const char *const consumer_defaults[][2] = {
 	{"session.timeout.ms", "10000"},
 };
 
-/* Prefetch ceiling (KiB), lowered to a quarter of inflight.max.bytes. */
+/* Prefetch ceiling (KiB), lowered to half of inflight.max.bytes. */
 #define PREFETCH_MAX_KB 131072
 
 static const char *const producer_defaults[][2] = {
@@ -171,11 +171,12 @@ void ft_kafka_transactional_id(const struct ft_config *c, char *buf,
 static int role_defaults(rd_kafka_conf_t *conf, const struct ft_config *c,
 			 bool consumer, char *errstr, size_t errstr_size)
 {
-	long long kb = ft_config_get_int(c, "inflight.max.bytes") / 4 / 1024;
+	long long kb = ft_config_get_int(c, "inflight.max.bytes") / 2 / 1024;
 	char v[300];
 
 	if (consumer) {
-		/* the prefetch counts against the cap on bytes held */
+		/* the prefetch is bounded with the bytes held: half as much
+		 * (128 MiB for the default cap, the most that pays) */
 		snprintf(v, sizeof(v), "%lld",
 			 kb < PREFETCH_MAX_KB ? (kb > 1 ? kb : 1)
 					      : PREFETCH_MAX_KB);

@@ -3,7 +3,7 @@
 # on a real broker, at-least-once and exactly-once side by side.
 #
 #   scripts/bench-delivery.sh [--records N] [--partitions P] [--workers W]
-#                             [--rounds R] [--flagtap PATH]
+#                             [--rounds R] [--flagtap PATH] [--baseline PATH]
 #
 # One private broker (tests/kafka/broker.sh), one input topic filled once by
 # `flagtap gen | flagtap replay` (shipped rules, ~2% flagged, input.format =
@@ -13,11 +13,13 @@
 # --until-eof JSON line gives records/s from its first record to the last
 # partition end with everything delivered (and the last transaction
 # committed).  Prints one line per run and the median ratio to at-least-once.
+# --baseline PATH adds an at-least-once run of another build (e.g. an older
+# commit) to each round.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RECORDS=1000000 PARTS=4 WORKERS=2 ROUNDS=3
-FLAGTAP=$ROOT/build/flagtap
+FLAGTAP=$ROOT/build/flagtap BASELINE=
 while (($#)); do
   case $1 in
     --records) RECORDS=$2; shift 2 ;;
@@ -25,6 +27,7 @@ while (($#)); do
     --workers) WORKERS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --flagtap) FLAGTAP=$2; shift 2 ;;
+    --baseline) BASELINE=$2; shift 2 ;;
     *) echo "usage: $0 [--records N] [--partitions P] [--workers W] [--rounds R] [--flagtap PATH]" >&2; exit 2 ;;
   esac
 done
@@ -39,7 +42,8 @@ B=$(cat "$BROKER/bootstrap")
 "$FLAGTAP" replay -b "$B" -t in -q --max "$TMP/s.ftrec" >/dev/null
 
 run() { # NAME TOPIC [-X ...]
-  local name=$1 out=$2; shift 2
+  local name=$1 out=$2 bin=$FLAGTAP; shift 2
+  if [[ $name == *baseline* ]]; then bin=$BASELINE; fi
   "$ROOT/tests/kafka/broker.sh" topic "$BROKER" "$out" "$PARTS" >/dev/null
   cat >"$TMP/$out.conf" <<EOF
 brokers = $B
@@ -49,11 +53,11 @@ input.format = auto
 output.topic = $out
 rules = $ROOT/rules
 workers = $WORKERS
-delivery.transactional.id = bench-$out
 redact.salt = bench
 EOF
+  if [[ $name == exactly* ]]; then echo "delivery.transactional.id = bench-$out" >>"$TMP/$out.conf"; fi
   local line
-  line=$("$FLAGTAP" run -c "$TMP/$out.conf" --until-eof "$@" 2>"$TMP/$out.log")
+  line=$("$bin" run -c "$TMP/$out.conf" --until-eof "$@" 2>"$TMP/$out.log")
   python3 - "$name" "$line" <<'EOF'
 import json, sys
 d = json.loads(sys.argv[2])
@@ -64,6 +68,7 @@ EOF
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "flagtap $("$FLAGTAP" version | head -1); $RECORDS records, $PARTS partitions, workers $WORKERS"
 for r in $(seq 1 "$ROUNDS"); do
+  if [[ -n $BASELINE ]]; then run "at-least-once (baseline)" "base$r"; fi
   run "at-least-once" "alo$r"
   run "exactly-once (defaults)" "eos$r" -X delivery=exactly-once
   run "exactly-once (100 ms)" "eosf$r" -X delivery=exactly-once -X delivery.commit.ms=100

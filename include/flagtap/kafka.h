@@ -28,7 +28,7 @@ enum ft_kafka_role {
  * offsets are stored by flagtap (enable.auto.offset.store=false) and
  * auto.offset.reset defaults to earliest, partition.assignment.strategy
  * to cooperative-sticky, and the prefetch (queued.max.messages.kbytes) to
- * a quarter of inflight.max.bytes (at most 128 MiB).  For the producer,
+ * half of inflight.max.bytes (at most 128 MiB).  For the producer,
  * enable.idempotence=true and acks=all are required: a config that turns
  * them off is refused; with delivery = exactly-once, transactional.id is
  * set (ft_kafka_transactional_id()), and refused otherwise.  Returns NULL with
