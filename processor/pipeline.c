@@ -153,7 +153,7 @@ struct pipeline {
 	/* backpressure: bytes held (records taken from the consumer and not
 	 * yet evaluated, envelopes not yet acknowledged), their cap, and
 	 * whether the input is paused because of them */
-	int64_t held, cap;
+	int64_t cap;
 	bool paused;
 	/* exactly-once */
 	bool eos;
@@ -181,6 +181,9 @@ struct pipeline {
 	double rs_loaded_at;
 	bool output_up; /* a producer broker connection is up (statistics) */
 	struct ft_buf page;
+	/* written by the loop and (per batch) by every worker: a cache line
+	 * of its own, so that those writes do not slow the fields above */
+	_Alignas(64) int64_t held;
 };
 
 static int64_t now_ms(void)
@@ -1132,15 +1135,25 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
  * dropped unevaluated: their offsets are never registered, so never
  * committed.
  */
-static void run_job(struct worker *w, rd_kafka_message_t *rkm,
-		    struct ft_offsets *o)
+static size_t run_job(struct worker *w, rd_kafka_message_t *rkm,
+		      struct ft_offsets *o)
 {
 	struct pipeline *p = w->p;
+	size_t len = rkm->len;
 
 	if (!p->fatal && !atomic_load(&p->discard))
 		evaluate(w, rkm, o);
-	__atomic_sub_fetch(&p->held, (int64_t)rkm->len, __ATOMIC_RELAXED);
 	rd_kafka_message_destroy(rkm);
+	return len;
+}
+
+/* A record the loop thread evaluates itself. */
+static void run_here(struct pipeline *p, rd_kafka_message_t *rkm,
+		     struct ft_offsets *o)
+{
+	size_t len = run_job(&p->workers[0], rkm, o);
+
+	__atomic_sub_fetch(&p->held, (int64_t)len, __ATOMIC_RELAXED);
 }
 
 /* Jobs a worker takes from its queue at once. */
@@ -1150,7 +1163,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct job jobs[TAKE_MAX];
-	size_t n, i;
+	size_t n, i, freed;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -1172,8 +1185,10 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		/* after a fatal error, records are dropped unevaluated: their
 		 * offsets are never registered, so never committed */
-		for (i = 0; i < n; i++)
-			run_job(w, jobs[i].rkm, jobs[i].o);
+		for (i = 0, freed = 0; i < n; i++)
+			freed += run_job(w, jobs[i].rkm, jobs[i].o);
+		__atomic_sub_fetch(&w->p->held, (int64_t)freed,
+				   __ATOMIC_RELAXED);
 		pthread_mutex_lock(&w->lock);
 		w->busy = false;
 		if (!w->len)
@@ -1450,14 +1465,14 @@ static void process(struct pipeline *p, rd_kafka_message_t *rkm)
 			o->txn_base = rkm->offset;
 	}
 	if (!p->threaded) {
-		run_job(&p->workers[0], rkm, o);
+		run_here(p, rkm, o);
 		return;
 	}
 	/* a partition stays with the worker that first got it */
 	if (!o->worker)
 		o->worker = 1 + p->next_worker++ % p->nworkers;
 	if (o->worker == 1) {
-		run_job(&p->workers[0], rkm, o);
+		run_here(p, rkm, o);
 		return;
 	}
 	dispatch(p, &p->workers[o->worker - 1], rkm, o);
