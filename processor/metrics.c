@@ -59,8 +59,25 @@ static void one_f(struct ft_buf *b, const char *name, const char *type,
 	ft_buf_addf(b, "%s %.6f\n", name, v);
 }
 
+/* A counter family with one sample per value of one label. */
+static void by_label(struct ft_buf *b, const char *name, const char *help,
+		     const char *label, const char *const *values,
+		     const uint64_t *counts, size_t n)
+{
+	size_t i;
+
+	family(b, name, "counter", help);
+	for (i = 0; i < n; i++)
+		ft_buf_addf(b, "%s{%s=\"%s\"} %llu\n", name, label, values[i],
+			    (unsigned long long)counts[i]);
+}
+
 void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 {
+	static const char *const txn_results[] = {"committed", "aborted"};
+	static const char *const reload_results[] = {"ok", "failed"};
+	const uint64_t txns[] = {s->txn_committed, s->txn_aborted};
+	const uint64_t reloads[] = {s->reloads, s->reload_failures};
 	size_t i;
 
 	family(b, "flagtap_build_info", "gauge",
@@ -81,22 +98,13 @@ void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 	    "Envelopes acknowledged by the output topic.", s->delivered);
 	one(b, "flagtap_envelopes_failed_total", "counter",
 	    "Envelopes the output topic did not take.", s->delivery_failed);
-	family(b, "flagtap_records_dead_lettered_total", "counter",
-	       "Records sent to the dead-letter topic, by reason.");
-	for (i = 0; i < FT_DLQ_NREASONS; i++)
-		ft_buf_addf(
-			b,
-			"flagtap_records_dead_lettered_total{reason=\"%s\"} "
-			"%llu\n",
-			ft_dlq_reason_names[i],
-			(unsigned long long)s->dead_lettered[i]);
-	family(b, "flagtap_records_unusual_total", "counter",
-	       "Records out of the ordinary (empty, null, not UTF-8, too "
-	       "large, malformed), whatever became of them.");
-	for (i = 0; i < FT_REC_NKINDS; i++)
-		ft_buf_addf(
-			b, "flagtap_records_unusual_total{kind=\"%s\"} %llu\n",
-			ft_unusual_names[i], (unsigned long long)s->unusual[i]);
+	by_label(b, "flagtap_records_dead_lettered_total",
+		 "Records sent to the dead-letter topic, by reason.", "reason",
+		 ft_dlq_reason_names, s->dead_lettered, FT_DLQ_NREASONS);
+	by_label(b, "flagtap_records_unusual_total",
+		 "Records out of the ordinary (empty, null, not UTF-8, too "
+		 "large, malformed), whatever became of them.",
+		 "kind", ft_unusual_names, s->unusual, FT_REC_NKINDS);
 	one(b, "flagtap_output_bytes_total", "counter",
 	    "Compressed envelope bytes produced.", s->bytes_out);
 	one(b, "flagtap_envelope_bytes_total", "counter",
@@ -163,26 +171,16 @@ void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 	one(b, "flagtap_input_paused", "gauge",
 	    "1 while input partitions are paused because the output lags.",
 	    s->input_paused);
-	if (s->exactly_once) {
-		family(b, "flagtap_transactions_total", "counter",
-		       "Output transactions, by result (aborted: rewound and "
-		       "processed again).");
-		ft_buf_addf(b,
-			    "flagtap_transactions_total{result=\"committed\"} "
-			    "%llu\n",
-			    (unsigned long long)s->txn_committed);
-		ft_buf_addf(b,
-			    "flagtap_transactions_total{result=\"aborted\"} "
-			    "%llu\n",
-			    (unsigned long long)s->txn_aborted);
-	}
+	if (s->exactly_once)
+		by_label(b, "flagtap_transactions_total",
+			 "Output transactions, by result (aborted: rewound and "
+			 "processed again).",
+			 "result", txn_results, txns, 2);
 
-	family(b, "flagtap_reloads_total", "counter",
-	       "Rule reloads, by result (failed: the old rules kept running).");
-	ft_buf_addf(b, "flagtap_reloads_total{result=\"ok\"} %llu\n",
-		    (unsigned long long)s->reloads);
-	ft_buf_addf(b, "flagtap_reloads_total{result=\"failed\"} %llu\n",
-		    (unsigned long long)s->reload_failures);
+	by_label(
+		b, "flagtap_reloads_total",
+		"Rule reloads, by result (failed: the old rules kept running).",
+		"result", reload_results, reloads, 2);
 	family(b, "flagtap_ruleset_info", "gauge",
 	       "The rule set in use, by its hash.");
 	ft_buf_adds(b, "flagtap_ruleset_info{hash=\"");
