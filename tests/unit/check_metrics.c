@@ -50,6 +50,12 @@ static void snapshot(struct ft_metrics_snapshot *s)
 	s->producer_queue = 4;
 	s->output_up = true;
 	s->ready = true;
+	s->dead_lettered[FT_DLQ_MALFORMED] = 5;
+	s->unusual[FT_REC_INVALID_UTF8] = 6;
+	s->inflight_bytes = 4096;
+	s->input_paused = true;
+	s->txn_committed = 11;
+	s->txn_aborted = 3;
 }
 
 static char *render(void)
@@ -142,6 +148,21 @@ START_TEST(test_values)
 		strstr(page, "\nflagtap_partitions_assigned 3\n"));
 	ck_assert_ptr_nonnull(
 		strstr(page, "\nflagtap_reloads_total{result=\"failed\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(
+		page,
+		"\nflagtap_records_dead_lettered_total{reason=\"malformed\"} "
+		"5\n"));
+	ck_assert_ptr_nonnull(strstr(
+		page,
+		"\nflagtap_records_dead_lettered_total{reason=\"too-large\"} "
+		"0\n"));
+	ck_assert_ptr_nonnull(strstr(
+		page,
+		"\nflagtap_records_unusual_total{kind=\"invalid_utf8\"} 6\n"));
+	ck_assert_ptr_nonnull(strstr(page, "\nflagtap_inflight_bytes 4096\n"));
+	ck_assert_ptr_nonnull(strstr(page, "\nflagtap_input_paused 1\n"));
+	/* transactions only with delivery = exactly-once */
+	ck_assert_ptr_null(strstr(page, "flagtap_transactions_total"));
 	ck_assert_ptr_nonnull(
 		strstr(page, "\nflagtap_ruleset_loaded_timestamp_seconds "
 			     "1764201600.500000\n"));
@@ -177,6 +198,27 @@ static int get(unsigned port, const char *path, char *body, size_t cap)
 	snprintf(body, cap, "%s", p ? p + 4 : "");
 	return status;
 }
+
+/* With delivery = exactly-once, transactions by result. */
+START_TEST(test_transactions)
+{
+	struct ft_metrics_snapshot s;
+	struct ft_buf b = FT_BUF_INIT;
+
+	snapshot(&s);
+	s.exactly_once = true;
+	ft_metrics_render(&b, &s);
+	ft_buf_addc(&b, '\0');
+	ck_assert(ft_buf_ok(&b));
+	ck_assert_ptr_nonnull(strstr(
+		b.data,
+		"\nflagtap_transactions_total{result=\"committed\"} 11\n"));
+	ck_assert_ptr_nonnull(
+		strstr(b.data,
+		       "\nflagtap_transactions_total{result=\"aborted\"} 3\n"));
+	ft_buf_release(&b);
+}
+END_TEST
 
 START_TEST(test_server)
 {
@@ -229,6 +271,7 @@ Suite *ft_metrics_suite(void)
 
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_transactions);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("server");
 	tcase_add_test(tc, test_server);
