@@ -65,6 +65,7 @@
 /* Bound on an abort: one that cannot finish in this time is fatal (the
  * restart's init_transactions aborts what is left). */
 #define TXN_ABORT_MS 10000
+#define TXN_ABORT_TRY_MS 500
 /* Tries of a retriable transaction call before giving up on it. */
 #define TXN_TRIES 5
 /* Aborts in a row without a commit before giving up (an output that
@@ -475,13 +476,23 @@ static int txn_abort(struct pipeline *p, const char *why)
 {
 	struct timespec pause;
 	rd_kafka_error_t *e;
+	int64_t deadline;
 	long ms;
 
 	atomic_store(&p->discard, true);
 	quiesce(p);
-	/* one try: librdkafka 2.0.2 can wait on messages that only the
-	 * abort itself would release */
-	e = rd_kafka_abort_transaction(p->producer, TXN_ABORT_MS);
+	/* bounded: librdkafka 2.0.2 can wait on messages that only the
+	 * abort itself would release; and the abort waits for delivery
+	 * reports, which only this thread serves: serve them between tries */
+	deadline = now_ms() + TXN_ABORT_MS;
+	for (;;) {
+		e = rd_kafka_abort_transaction(p->producer, TXN_ABORT_TRY_MS);
+		if (!e || !rd_kafka_error_is_retriable(e) ||
+		    now_ms() >= deadline)
+			break;
+		rd_kafka_error_destroy(e);
+		rd_kafka_poll(p->producer, POLL_MS);
+	}
 	if (e) {
 		set_fatal(p, "transaction: cannot abort (after %s): %s", why,
 			  rd_kafka_error_string(e));
