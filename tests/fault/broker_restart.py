@@ -2,11 +2,12 @@
 """Fault test: the (single) broker is SIGKILLed mid-stream and restarted.
 
   broker_restart.py [--flagtap PATH] [--rate R] [--seconds S] [--outage O]
-                    [--seed S] [--keep]
+                    [--delivery at-least-once|exactly-once] [--seed S] [--keep]
 
 A fresh broker; R x S records from `flagtap gen` (~10% flagged, truth file)
 are replayed at R records/s into a 6-partition input topic while
-`flagtap run` (at-least-once, workers = 2) processes them. Once flagtap has
+`flagtap run` (workers = 2, --delivery, at-least-once by default)
+processes them. Once flagtap has
 consumed a quarter of them, `broker.sh kill` (SIGKILL, data kept); O seconds
 later `broker.sh restart` (same ports and data). flagtap must keep running
 or exit non-zero (an exit 0 nobody asked for is a failure); if it exits it
@@ -14,7 +15,8 @@ is restarted, and that is reported. The replay (idempotent producer) must
 deliver every record. At the end every input offset must be committed, a
 SIGTERM must give exit 0, and an independent read of both topics must find
 the envelope of every record the truth names, with the truth's rule ids.
-Duplicates are reported.
+Duplicates are reported; with exactly-once the output is read with
+isolation.level = read_committed and there must be none.
 """
 import time
 
@@ -27,6 +29,8 @@ def args(ap):
     ap.add_argument("--rate", type=int, default=20000)
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--outage", type=float, default=10)
+    ap.add_argument("--delivery", default="at-least-once",
+                    choices=["at-least-once", "exactly-once"])
 
 
 def main(t):
@@ -37,7 +41,11 @@ def main(t):
     fl.create_topics(t, b.bootstrap, {tin: PARTS, tout: 3})
     stream, truth = fl.gen(t, n, t.seed, 0.1)
     group = "fault-broker"
-    f = fl.Flagtap(t, "flagtap", fl.base_conf(t, b.bootstrap, group, tin, tout))
+    eos = a.delivery == "exactly-once"
+    extra = {"delivery": a.delivery}
+    if eos:
+        extra["delivery.transactional.id"] = "fault-broker-%s" % t.run_id
+    f = fl.Flagtap(t, "flagtap", fl.base_conf(t, b.bootstrap, group, tin, tout, extra))
     g = fl.Group(t, b.bootstrap, group, tin, PARTS)
     f.start()
     f.metrics_port()
@@ -113,11 +121,12 @@ def main(t):
     rc = f.sigterm()
     t.check(rc == 0, "flagtap exited %s after SIGTERM, expected 0; tail:\n%s" % (rc, f.tail()))
 
-    res = fl.verify(t, b.bootstrap, tin, b.bootstrap, tout, truth, read_committed=False,
-                    allow_duplicates=True, expect_input=n)
+    res = fl.verify(t, b.bootstrap, tin, b.bootstrap, tout, truth, read_committed=eos,
+                    allow_duplicates=not eos, expect_input=n)
     t.figure("records / to be flagged", "%d / %d" % (n, len(truth)))
     t.figure("replay rate (records/s)", a.rate)
     t.figure("consumed when the broker was killed", int(consumed0))
+    t.figure("delivery", a.delivery)
     t.figure("broker outage (s)", a.outage)
     t.figure("consumed during the outage (prefetched)",
              int(consumed1 - consumed0) if consumed1 is not None else "n/a")
