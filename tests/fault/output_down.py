@@ -13,9 +13,10 @@ B. The outage lasts at least --outage seconds and at least 25 s after
 flagtap's /metrics first says flagtap_input_paused 1 (it must within 90 s).
 flagtap's VmRSS is sampled every second. During the outage:
 
-  - RSS stays under RSS-just-before-the-outage + 1.5 x cap + 64 MiB;
+  - RSS stays under RSS-just-before-the-outage + 1.5 x cap + 64 MiB
+    (reported, not judged, for an AddressSanitizer build);
   - RSS does not grow in the last 20 s of the outage (its peak there is at
-    most 8 MiB above its peak earlier in the outage);
+    most 8 MiB above its peak earlier in the outage; idem);
   - flagtap_input_paused is 1 all through the last 20 s, and
     flagtap_records_consumed_total does not move then;
   - the log says "pausing input";
@@ -110,13 +111,20 @@ def main(t):
     # ---- the outage, judged
     in_outage = rss.between(t_kill, t_kill + outage)
     peak = max(in_outage) if in_outage else None
-    t.check(peak is not None and peak <= limit,
+    # AddressSanitizer keeps freed memory in quarantine (up to 256 MiB) and
+    # pads every allocation: its RSS says nothing about flagtap's bound, so
+    # a sanitized build gets the RSS figures reported, not judged
+    with open(t.args.flagtap, "rb") as fb:
+        sanitized = b"__asan_init" in fb.read()
+    if sanitized:
+        t.log("AddressSanitizer build: RSS reported, not judged")
+    t.check(sanitized or (peak is not None and peak <= limit),
             "RSS peaked at %s during the outage, over the limit %s (RSS before %s + 1.5 x "
             "cap %s + 64 MiB)" % (fl.mib(peak), fl.mib(limit), fl.mib(base), fl.mib(a.cap)))
     early = rss.between(t_kill, t_kill + outage - WINDOW)
     late = rss.between(t_kill + outage - WINDOW, t_kill + outage)
     growth = (max(late) - max(early)) if early and late else None
-    t.check(growth is not None and growth <= GROWTH_SLACK,
+    t.check(sanitized or (growth is not None and growth <= GROWTH_SLACK),
             "RSS still growing in the last %.0fs of the outage: peak %s there, %s before "
             "(growth %s, allowed %s)" % (WINDOW, fl.mib(max(late) if late else None),
                                         fl.mib(max(early) if early else None),
