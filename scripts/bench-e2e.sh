@@ -3,7 +3,7 @@
 #
 #   scripts/bench-e2e.sh [--records N] [--partitions P] [--workers LIST]
 #                        [--pcre2-records N] [--grep200-records N]
-#                        [--timeout S] [--seed S] [--json FILE] [--keep]
+#                        [--timeout S] [--seed S] [--corpus DIR] [--json FILE] [--keep]
 #
 # One run, one broker, one input topic, side by side:
 #   kcat pass-through   kcat -C ... -e -f '%o\n' > /dev/null (the floor: reading only)
@@ -16,14 +16,15 @@
 #                       pattern; matches produced to another topic; wall time of
 #                       the pipeline (200 rules on the first --grep200-records)
 #
-# Data: N records (~300 B) of payment JSON and Loghub system log lines
-# (../shared/corpus/loghub), ~2% with a planted AWS key, GitHub/Slack token,
+# Data: N records (~300 B) of payment JSON and system log lines (the Loghub
+# samples of --corpus DIR or FLAGTAP_CORPUS, DIR holding loghub/*.log, when
+# given; generated lines otherwise), ~2% with a planted AWS key, GitHub/Slack token,
 # card number, password, private key, JWT, URL credentials, Google or generic
 # API key, plus decoys; generated once (scripts/bench_e2e_gen.py) and loaded
 # with kcat -P -l (lz4, linger 50 ms).
 # Rule sets: 0 (one rule, enabled = false: flagtap refuses an empty file),
 # 10 (secrets and card numbers, in bench_e2e_gen.py), 200 (the first 200
-# rules of `flagtap rules import gitleaks ../shared/corpus/gitleaks/gitleaks.toml`).
+# rules of `flagtap rules import gitleaks tests/data/gitleaks/gitleaks.toml`).
 # Ground truth: `flagtap scan` over the generated file for every rule set
 # and, for the 10-rule set, an independent Python re oracle; every flagtap
 # run must flag exactly what scan flags on the same records, deliver all of
@@ -60,7 +61,8 @@ HELPER=$ROOT/scripts/bench_e2e_gen.py
 BROKER=$ROOT/tests/kafka/broker.sh
 FLAGTAP=${FLAGTAP:-$ROOT/build/flagtap}
 KCAT=${KCAT:-kcat}
-CORPUS=$ROOT/../shared/corpus
+CORPUS=${FLAGTAP_CORPUS:-}
+GITLEAKS=$ROOT/tests/data/gitleaks/gitleaks.toml
 
 RECORDS=1000000
 PARTITIONS=2
@@ -88,6 +90,7 @@ while [[ $# -gt 0 ]]; do
     --pcre2-records) posint "$1" "${2-}"; PCRE2_RECORDS=$2; shift 2 ;;
     --grep200-records) posint "$1" "${2-}"; GREP200_RECORDS=$2; shift 2 ;;
     --timeout) posint "$1" "${2-}"; RUN_TIMEOUT=$2; shift 2 ;;
+    --corpus) [[ -d ${2-} ]] || usage_err "--corpus wants a directory"; CORPUS=$2; shift 2 ;;
     --seed) posint "$1" "${2-}"; SEED=$2; shift 2 ;;
     --json) [[ -n ${2-} ]] || usage_err "--json wants a file"; JSON_OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
@@ -111,8 +114,7 @@ command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat)"
 [[ -x $PY ]] || die "$PY not found"
 "$PY" -c 'import confluent_kafka' 2>/dev/null || die "$PY lacks confluent_kafka (apt-get install python3-confluent-kafka)"
 echo x | grep -qP 'x' 2>/dev/null || die "grep -P not available"
-[[ -f $CORPUS/gitleaks/gitleaks.toml ]] || die "missing $CORPUS/gitleaks/gitleaks.toml"
-compgen -G "$CORPUS/loghub/*.log" >/dev/null || die "missing $CORPUS/loghub/*.log"
+[[ -f $GITLEAKS ]] || die "missing $GITLEAKS"
 
 # ------------------------------------------------------------------ temp dir, cleanup
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/flagtap-bench.XXXXXX")
@@ -204,7 +206,7 @@ fi
 # ------------------------------------------------------------------ data (in the background) + broker
 say "temp dir $TMP"
 say "generating $RECORDS records (seed $SEED) while the broker starts"
-"$PY" "$HELPER" gen --records "$RECORDS" --seed "$SEED" --corpus "$CORPUS/loghub" \
+"$PY" "$HELPER" gen --records "$RECORDS" --seed "$SEED" ${CORPUS:+--corpus "$CORPUS"} \
   --out "$TMP/data.txt" --labels "$TMP/labels.txt" --info "$TMP/data.json" >"$TMP/gen.out" 2>&1 &
 GEN_PID=$!
 BG_PIDS+=("$GEN_PID")
@@ -219,7 +221,7 @@ meta "versions.kafka=${kafka_version:-${FLAGTAP_KAFKA_VERSION:-4.1.1}}"
 # ------------------------------------------------------------------ rule sets
 RD=$TMP/rules
 mkdir -p "$RD"
-"$FLAGTAP" rules import gitleaks "$CORPUS/gitleaks/gitleaks.toml" -o "$RD/gitleaks-all.rules" \
+"$FLAGTAP" rules import gitleaks "$GITLEAKS" -o "$RD/gitleaks-all.rules" \
   >"$RD/import.out" 2>&1 || { cat "$RD/import.out" >&2; die "gitleaks import failed"; }
 "$PY" "$HELPER" rules --gitleaks "$RD/gitleaks-all.rules" --dir "$RD"
 declare -A NRULES

@@ -3,8 +3,11 @@
 #
 #   scripts/bench-engine.sh [--seconds S] [--build DIR] [--corpus DIR]
 #
-# Uses `flagtap bench` (records in memory, no Kafka) over the Loghub
-# corpus and generated records, and prints one table:
+# Uses `flagtap bench` (records in memory, no Kafka) over log lines and
+# generated records, and prints one table.  The log lines are the Loghub
+# samples of --corpus DIR (or FLAGTAP_CORPUS; DIR holds loghub/*.log) when
+# given, generated lines otherwise (tests/lib/ftcorpus.py); the rules are
+# the vendored gitleaks configuration (tests/data/gitleaks):
 #   1. the imported gitleaks pack: --engine pcre2 vs auto vs scan-only
 #      (the bare Hyperscan scan of the same databases: the ceiling);
 #   2. 10 vs 200 rules of that pack, engine auto;
@@ -17,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 secs=3
 build=build
-corpus=../shared/corpus
+corpus=${FLAGTAP_CORPUS:-}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds) secs=$2; shift 2 ;;
@@ -32,10 +35,10 @@ ft=$build/flagtap
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# the corpus: CRLF lines, some files without a final newline
-for f in "$corpus"/loghub/*.log; do cat "$f"; echo; done | tr -d '\r' |
-	grep -v '^$' >"$work/loghub.txt"
-"$ft" rules import gitleaks "$corpus/gitleaks/gitleaks.toml" \
+# the log lines: CR removed, empty lines dropped
+python3 tests/lib/ftcorpus.py $corpus >"$work/loghub.txt"
+echo "log lines: $(python3 -c 'import sys; sys.path.insert(0, "tests/lib"); import ftcorpus; print(ftcorpus.describe(sys.argv[1] or None))' "$corpus")"
+"$ft" rules import gitleaks tests/data/gitleaks/gitleaks.toml \
 	-o "$work/gitleaks.rules" 2>/dev/null
 python3 - "$work" <<'EOF'
 import random, re, sys
@@ -116,7 +119,7 @@ def row(label, k, ratio=None, extra=""):
     print("  %-44s %12.0f rec/s %8.1f MB/s %8s %s" % (
         label, x["records_per_sec"], x["mb_per_sec"],
         ("%.2fx" % ratio) if ratio is not None else "", extra))
-print("1. imported gitleaks pack (221 rules) over the Loghub corpus")
+print("1. imported gitleaks pack (221 rules) over the log lines")
 row("--engine pcre2", "gl_pcre2")
 row("--engine auto", "gl_auto", rps("gl_auto") / rps("gl_pcre2"), "of pcre2 (target >= 100x)")
 row("--engine scan-only (bare Hyperscan scan)", "gl_scan")

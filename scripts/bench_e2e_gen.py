@@ -282,11 +282,19 @@ def secret(rng, kind):
 
 
 def loghub_lines(corpus):
+    """(source, line) pairs: the Loghub samples of corpus (or FLAGTAP_CORPUS),
+    generated lines otherwise (tests/lib/ftcorpus.py)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "tests", "lib"))
+    import ftcorpus
+    d = ftcorpus.corpus_dir(corpus)
+    if d is None:
+        return [("generated", l.decode()) for l in ftcorpus.log_lines(None)]
     out = []
-    for name in sorted(os.listdir(corpus)):
+    for name in sorted(os.listdir(d)):
         if not name.endswith(".log"):
             continue
-        with open(os.path.join(corpus, name), "rb") as f:
+        with open(os.path.join(d, name), "rb") as f:
             data = f.read()
         src = name.split("_")[0].lower()
         for l in data.split(b"\n"):       # CRLF endings; last line may lack \n
@@ -294,7 +302,7 @@ def loghub_lines(corpus):
             if l.strip():
                 out.append((src, l.decode("utf-8", "replace")))
     if not out:
-        sys.exit("bench: no *.log lines under %s" % corpus)
+        sys.exit("bench: no *.log lines under %s" % d)
     return out
 
 
@@ -824,7 +832,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("gen")
     p.add_argument("--records", type=int, required=True)
-    p.add_argument("--corpus", required=True)
+    p.add_argument("--corpus", default=None)
     p.add_argument("--out", required=True)
     p.add_argument("--labels", required=True)
     p.add_argument("--info", required=True)

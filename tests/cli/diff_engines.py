@@ -9,9 +9,9 @@ requires identical envelopes (`flagged_at` aside):
 
 - the gitleaks configuration (221 rules, imported with `flagtap rules
   import gitleaks`) plus one rule with the pattern Debian's Vectorscan 5.4.9
-  misses a match of, over one text file: the Loghub corpus unchanged;
+  misses a match of, over one text file: the host log lines unchanged;
   secrets generated from every gitleaks pattern Python's regex parser can
-  read (a walk of its parse tree) planted in Loghub lines with and without
+  read (a walk of its parse tree) planted in host lines with and without
   the rule's keyword, near misses, non-ASCII text, invalid UTF-8, ~10 KB
   records; the Vectorscan reproducer; the shipped packs' plantings;
 - the shipped packs (rules/) over payment-like JSON records with planted
@@ -23,9 +23,12 @@ It also requires the test to mean something: the pcre2 engine flags enough
 records, most planted gitleaks secrets that Python's `re` confirms are
 flagged by their rule, and the reproducer is flagged.
 
-    diff_engines.py FLAGTAP CORPUS_DIR
+    diff_engines.py FLAGTAP [CORPUS_DIR]
 
-CORPUS_DIR holds gitleaks/gitleaks.toml and loghub/*.log. The seed is
+The gitleaks configuration is the vendored tests/data/gitleaks/gitleaks.toml.
+The host lines are the Loghub samples of CORPUS_DIR (or FLAGTAP_CORPUS)
+when one is given, generated log lines otherwise (tests/lib/ftcorpus.py).
+The seed is
 printed; FLAGTAP_DIFF_SEED overrides it. On a difference the first records
 that differ are printed (line, rule ids from each engine, the record) and
 the exit status is 1.
@@ -56,6 +59,9 @@ VS_RULE = "diff.vectorscan-reproducer"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RULES_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "rules"))
+GITLEAKS_TOML = os.path.join(HERE, "..", "data", "gitleaks", "gitleaks.toml")
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import ftcorpus  # noqa: E402
 
 C = sre_parse  # the opcode constants live next to the parser
 NON_ASCII = "é–中文ßΣ"
@@ -252,19 +258,6 @@ def read_rules(path):
             elif rules and line.startswith("keywords = "):
                 rules[-1][2].extend(k.strip() for k in line[len("keywords = "):].split(","))
     return rules
-
-
-def loghub_lines(corpus):
-    """Every line of the Loghub samples as bytes, CR kept, in file order."""
-    lines = []
-    d = os.path.join(corpus, "loghub")
-    for name in sorted(os.listdir(d)):
-        if name.endswith(".log"):
-            with open(os.path.join(d, name), "rb") as f:
-                lines.extend(f.read().split(b"\n"))
-            if lines and lines[-1] == b"":
-                lines.pop()
-    return lines
 
 
 def mutate(rng, s):
@@ -616,9 +609,10 @@ def lines_by_rule(envs):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: diff_engines.py FLAGTAP CORPUS_DIR")
-    flagtap, corpus = sys.argv[1], sys.argv[2]
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: diff_engines.py FLAGTAP [CORPUS_DIR]")
+    flagtap = sys.argv[1]
+    corpus = sys.argv[2] if len(sys.argv) == 3 else None
     seed = int(os.environ.get("FLAGTAP_DIFF_SEED") or str(DEFAULT_SEED), 0)
     print("diff_engines: seed %d (FLAGTAP_DIFF_SEED)" % seed)
     rng = random.Random(seed)
@@ -628,14 +622,15 @@ def main():
 
     gl = os.path.join(tmp, "gl.rules")
     subprocess.run([flagtap, "rules", "import", "gitleaks",
-                    os.path.join(corpus, "gitleaks", "gitleaks.toml"), "-o", gl],
+                    GITLEAKS_TOML, "-o", gl],
                    check=True, capture_output=True)
     rules = read_rules(gl)
     with open(gl, "a", encoding="utf-8") as f:
         f.write("\n[rule %s]\ntitle = the match Debian's Vectorscan 5.4.9 misses\n"
                 "severity = low\npattern = %s\n" % (VS_RULE, VS_PATTERN))
 
-    hosts = loghub_lines(corpus)
+    hosts = ftcorpus.log_lines(corpus, keep_cr=True)
+    print("diff_engines: host lines: %s" % ftcorpus.describe(corpus))
     stats = {"unparsable": 0, "rewritten": 0, "rules_planted": 0}
     plants = gitleaks_records(rng, rules, hosts, stats)
     text = list(hosts) + [p.data for p in plants] + [VS_RECORD.encode()] + \
@@ -649,7 +644,7 @@ def main():
     planted = [p for p in plants if p.verify]
     print("diff_engines: %d gitleaks rules (%d patterns rewritten for Python, %d it cannot "
           "parse, skipped), secrets planted for %d rules: %d records, %d confirmed by Python's "
-          "re; %d text records (%d Loghub lines, %d bytes), %d JSON records; %.1f s"
+          "re; %d text records (%d host lines, %d bytes), %d JSON records; %.1f s"
           % (len(rules), stats["rewritten"], stats["unparsable"], stats["rules_planted"],
              len(plants), len(planted),
              len(text), len(hosts), sum(len(t) + 1 for t in text), len(payments),

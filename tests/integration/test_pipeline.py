@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """flagtap run against a real Apache Kafka broker.
 
-Produces a mixed stream (JSON payments, real Loghub system log lines) with
+Produces a mixed stream (JSON payments, system log lines: the Loghub samples of FLAGTAP_CORPUS or
+generated ones) with
 planted violations and decoys, runs `flagtap run`, and checks the output
 topic with an independent client (confluent_kafka) and an independent
 inflater (Python's zlib):
@@ -29,6 +30,9 @@ import zlib
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ftcorpus  # noqa: E402
 
 RULES = """\
 # integration test rules
@@ -109,16 +113,6 @@ def expected_rules(value, fmt):
         if any(re.search(p, subject) for p in pats):
             fired.add(rid)
     return fired
-
-
-def loghub_lines(corpus):
-    lines = []
-    for name in sorted(os.listdir(corpus)):
-        if name.endswith(".log"):
-            with open(os.path.join(corpus, name), "rb") as f:
-                lines += [l.rstrip(b"\r\n") for l in f.read().split(b"\n")
-                          if l.strip()]
-    return lines
 
 
 COUNTRIES = ["DE", "FR", "GB", "US", "NL", "ES", "IRL", "KPX", "CH", "SE"]
@@ -317,7 +311,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flagtap", required=True)
     ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--corpus", default=None,
+                    help="Loghub samples (default: FLAGTAP_CORPUS, else generated lines)")
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -333,7 +328,8 @@ def main():
     for f in futs.values():
         f.result(30)
 
-    lines = loghub_lines(args.corpus)
+    lines = ftcorpus.log_lines(args.corpus)
+    print("text records from %s" % ftcorpus.describe(args.corpus))
     work = tempfile.mkdtemp(prefix="flagtap-it-")
     with open(os.path.join(work, "test.rules"), "w") as f:
         f.write(RULES)
