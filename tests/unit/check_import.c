@@ -6,8 +6,8 @@
  * so a mapping is checked by what the rule does, not only by its text.
  * Warnings are checked for their "FILE:LINE: rule ID: " prefix, where
  * LINE is the line of the [[rules]] header.  The last case imports the
- * real gitleaks config vendored under tests/data/gitleaks (the acceptance test).
- * Beware "\x..." escapes in C literals: a hex escape swallows every hex
+ * real gitleaks config vendored under tests/data/gitleaks (the acceptance
+ * test). Beware "\x..." escapes in C literals: a hex escape swallows every hex
  * digit after it.
  */
 #include <stdio.h>
@@ -20,8 +20,7 @@
 #include "flagtap/rules.h"
 #include "suites.h"
 
-#define GITLEAKS_TOML \
-	FT_TEST_DATA "/gitleaks/gitleaks.toml"
+#define GITLEAKS_TOML FT_TEST_DATA "/gitleaks/gitleaks.toml"
 
 /* One import and the ruleset it loads into. */
 struct imp {
