@@ -266,7 +266,7 @@ struct slot {
 	int fd;
 	struct sockaddr_storage peer;
 	uint64_t since_ms; /* accepted, or its last response ended */
-	uint64_t seq;	   /* the same as an order: larger is later */
+	uint64_t seq;	   /* the same as an order: smaller waited longer */
 	bool busy;	   /* a complete request is being answered */
 };
 
