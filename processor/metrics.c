@@ -5,7 +5,10 @@
 #include "flagtap/metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -246,15 +249,61 @@ void ft_metrics_process(struct ft_metrics_snapshot *s)
 
 /* --------------------------------------------------------------- server */
 
+/*
+ * The server thread owns the listening socket: it accepts, admits or makes
+ * room (see admit()), hands the connection to libmicrohttpd (external
+ * polling: MHD_run() on the same thread, so every callback below runs
+ * there and the slots need no lock) and closes connections past their
+ * deadline with shutdown(); libmicrohttpd then sees the end of the stream
+ * and closes the connection itself.  A slot stays taken until
+ * libmicrohttpd reports the connection closed, so the fd it holds is
+ * valid whenever the thread shuts it down.
+ */
+enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_CLOSING };
+
+struct slot {
+	enum slot_state state;
+	int fd;
+	struct sockaddr_storage peer;
+	uint64_t since_ms; /* accepted, or its last response ended */
+	uint64_t seq;	   /* the same as an order: smaller waited longer */
+	bool busy;	   /* a complete request is being answered */
+};
+
+/* Room for the open connections and as many being closed. */
+#define NSLOTS (2 * FT_METRICS_MAX_CONNECTIONS)
+#define ACCEPT_BATCH 16
+
 struct ft_metrics {
 	struct MHD_Daemon *daemon;
-	pthread_mutex_t lock;
+	int lfd;     /* the listening socket */
+	int epfd;    /* libmicrohttpd's epoll descriptor */
+	int wake[2]; /* a byte on wake[1] stops the thread */
+	pthread_t thread;
+	struct slot slots[NSLOTS];
+	struct slot *adding; /* the slot MHD_add_connection() is filling */
+	uint64_t seq;	     /* last slot seq given */
+
+	pthread_mutex_t lock; /* the page and the readiness */
 	struct ft_buf page;
 	bool published, ready;
 	char why[256];
 	unsigned port;
 	char address[300]; /* host:port as listening, for the log */
 };
+
+static uint64_t now_ms(void)
+{
+	return ft_mono_ns() / 1000000u;
+}
+
+static struct slot *conn_slot(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
 			     const char *type, const char *body, size_t len)
@@ -279,6 +328,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			      size_t *upload_size, void **state)
 {
 	struct ft_metrics *m = cls;
+	struct slot *s = conn_slot(c);
 	enum MHD_Result rc;
 	char text[320];
 
@@ -286,6 +336,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	(void)upload;
 	(void)upload_size;
 	(void)state;
+	if (s)
+		s->busy = true;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 			     "method not allowed\n", 19);
@@ -356,14 +408,244 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
 	return FT_OK;
 }
 
+/* Called by libmicrohttpd when a connection starts (inside
+ * MHD_add_connection()) and when it is closed: the slot is free again. */
+static void notify(void *cls, struct MHD_Connection *c, void **ctx,
+		   enum MHD_ConnectionNotificationCode toe)
+{
+	struct ft_metrics *m = cls;
+	struct slot *s = *ctx;
+
+	(void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*ctx = m->adding;
+		return;
+	}
+	if (s)
+		s->state = SLOT_FREE;
+	*ctx = NULL;
+}
+
+/* A response ended (or the request was cut short): a kept-alive
+ * connection's next request has a deadline of its own. */
+static void completed(void *cls, struct MHD_Connection *c, void **state,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct ft_metrics *m = cls;
+	struct slot *s = conn_slot(c);
+
+	(void)state;
+	(void)toe;
+	if (s && s->state == SLOT_OPEN) {
+		s->busy = false;
+		s->since_ms = now_ms();
+		s->seq = ++m->seq;
+	}
+}
+
+static bool same_client(const struct sockaddr_storage *a,
+			const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&a6->sin6_addr, &b6->sin6_addr,
+			       sizeof(a6->sin6_addr));
+	return true;
+}
+
+/* The open connection to close for room, of peer's (or of any client
+ * when peer is NULL): the one waiting longest for a request, else the
+ * oldest. */
+static struct slot *victim(struct ft_metrics *m,
+			   const struct sockaddr_storage *peer)
+{
+	struct slot *v = NULL, *s;
+
+	for (s = m->slots; s < m->slots + NSLOTS; s++) {
+		if (s->state != SLOT_OPEN ||
+		    (peer && !same_client(&s->peer, peer)))
+			continue;
+		if (!v || (v->busy && !s->busy) ||
+		    (v->busy == s->busy && s->seq < v->seq))
+			v = s;
+	}
+	return v;
+}
+
+static void close_slot(struct slot *s)
+{
+	if (!s)
+		return;
+	shutdown(s->fd, SHUT_RDWR);
+	s->state = SLOT_CLOSING;
+}
+
+/* Takes a new connection: makes room when its client or the pool is at
+ * its limit, then gives it to libmicrohttpd (which closes fd on failure). */
+static void admit(struct ft_metrics *m, int fd,
+		  const struct sockaddr_storage *peer, socklen_t len)
+{
+	struct slot *s, *free_slot = NULL;
+	unsigned open = 0, mine = 0;
+
+	for (s = m->slots; s < m->slots + NSLOTS; s++) {
+		if (s->state == SLOT_FREE && !free_slot)
+			free_slot = s;
+		if (s->state != SLOT_OPEN)
+			continue;
+		open++;
+		mine += same_client(&s->peer, peer);
+	}
+	if (mine >= FT_METRICS_MAX_PER_CLIENT)
+		close_slot(victim(m, peer));
+	else if (open >= FT_METRICS_MAX_CONNECTIONS)
+		close_slot(victim(m, NULL));
+	if (!free_slot) { /* every slot is still closing: a flood */
+		close(fd);
+		return;
+	}
+	free_slot->state = SLOT_OPEN;
+	free_slot->fd = fd;
+	free_slot->peer = *peer;
+	free_slot->since_ms = now_ms();
+	free_slot->seq = ++m->seq;
+	free_slot->busy = false;
+	m->adding = free_slot;
+	if (MHD_add_connection(m->daemon, fd, (const struct sockaddr *)peer,
+			       len) != MHD_YES)
+		free_slot->state = SLOT_FREE;
+	m->adding = NULL;
+}
+
+/* Accepts what is waiting (a batch at most).  False when accept fails for
+ * want of resources (descriptors, memory): the caller backs off. */
+static bool accept_some(struct ft_metrics *m)
+{
+	struct sockaddr_storage peer;
+	socklen_t len;
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		len = sizeof(peer);
+		fd = accept4(m->lfd, (struct sockaddr *)&peer, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			admit(m, fd, &peer, len);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK;
+	}
+	return true;
+}
+
+/* Closes the connections past their deadline; returns the next deadline
+ * (UINT64_MAX: none). */
+static uint64_t sweep(struct ft_metrics *m, uint64_t now)
+{
+	uint64_t next = UINT64_MAX, due;
+	struct slot *s;
+
+	for (s = m->slots; s < m->slots + NSLOTS; s++) {
+		if (s->state != SLOT_OPEN)
+			continue;
+		due = s->since_ms + FT_METRICS_DEADLINE_MS;
+		if (due <= now)
+			close_slot(s);
+		else if (due < next)
+			next = due;
+	}
+	return next;
+}
+
+/* Milliseconds poll() may wait: until the next deadline, libmicrohttpd's
+ * own timeout or the end of an accept back-off, whichever is first. */
+static int wait_ms(struct ft_metrics *m, uint64_t now, uint64_t next)
+{
+	MHD_UNSIGNED_LONG_LONG mhd;
+	uint64_t ms = UINT64_MAX;
+
+	if (next != UINT64_MAX)
+		ms = next > now ? next - now : 0;
+	if (MHD_get_timeout(m->daemon, &mhd) == MHD_YES && mhd < ms)
+		ms = mhd;
+	return ms > 60000 ? 60000 : (int)ms;
+}
+
+static void *serve(void *arg)
+{
+	struct ft_metrics *m = arg;
+	struct pollfd pfd[3];
+	uint64_t now, next = UINT64_MAX, backoff = 0;
+
+	pfd[0] = (struct pollfd){.fd = m->wake[0], .events = POLLIN};
+	pfd[1] = (struct pollfd){.fd = m->lfd, .events = POLLIN};
+	pfd[2] = (struct pollfd){.fd = m->epfd, .events = POLLIN};
+	for (;;) {
+		now = now_ms();
+		pfd[1].fd = now < backoff ? -1 : m->lfd;
+		if (now < backoff && backoff < next)
+			next = backoff;
+		if (poll(pfd, 3, wait_ms(m, now, next)) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		if ((pfd[1].revents & POLLIN) && !accept_some(m))
+			backoff = now_ms() + 100;
+		MHD_run(m->daemon);
+		next = sweep(m, now_ms());
+	}
+	return NULL;
+}
+
+/* The listening socket, non-blocking; errno set on failure. */
+static int listen_on(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd, on = 1, e;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)ss, len) ||
+	    listen(fd, SOMAXCONN)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static unsigned bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
 int ft_metrics_start(struct ft_metrics **mp, const char *listen, char *errstr,
 		     size_t errstr_size)
 {
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
 	struct ft_metrics *m;
-	socklen_t len;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	socklen_t len = 0;
 	char host[256];
 	int rc;
 
@@ -377,23 +659,47 @@ int ft_metrics_start(struct ft_metrics **mp, const char *listen, char *errstr,
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	pthread_mutex_init(&m->lock, NULL);
 	ft_buf_init(&m->page);
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	errno = 0;
+	m->lfd = listen_on(&ss, len);
+	if (m->lfd < 0) {
+		rc = ft_err(errstr, errstr_size, FT_EIO,
+			    "metrics.listen = %s: cannot listen: %s", listen,
+			    strerror(errno));
+		goto out_free;
+	}
+	if (pipe2(m->wake, O_CLOEXEC | O_NONBLOCK)) {
+		rc = ft_err(errstr, errstr_size, FT_EIO,
+			    "metrics.listen = %s: pipe: %s", listen,
+			    strerror(errno));
+		goto out_close_listen;
+	}
 	m->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &ss,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handle,
+		m, MHD_OPTION_CONNECTION_LIMIT, (unsigned)NSLOTS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+		MHD_OPTION_NOTIFY_CONNECTION, notify, m,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, m, MHD_OPTION_END);
 	if (!m->daemon) {
 		rc = ft_err(errstr, errstr_size, FT_EIO,
-			    "metrics.listen = %s: cannot listen%s%s", listen,
-			    errno ? ": " : "", errno ? strerror(errno) : "");
-		pthread_mutex_destroy(&m->lock);
-		free(m);
-		return rc;
+			    "metrics.listen = %s: cannot start the server",
+			    listen);
+		goto out_close_wake;
 	}
-	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	m->port = info ? info->port : 0;
+	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		rc = ft_err(errstr, errstr_size, FT_EIO,
+			    "metrics.listen = %s: libmicrohttpd without epoll",
+			    listen);
+		goto out_stop_daemon;
+	}
+	m->epfd = info->epoll_fd;
+	rc = pthread_create(&m->thread, NULL, serve, m);
+	if (rc) {
+		rc = ft_err(errstr, errstr_size, FT_EIO,
+			    "metrics.listen = %s: cannot start a thread: %s",
+			    listen, strerror(rc));
+		goto out_stop_daemon;
+	}
+	m->port = bound_port(m->lfd);
 	snprintf(m->address, sizeof(m->address),
 		 ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
 		 *host			    ? host
@@ -402,6 +708,18 @@ int ft_metrics_start(struct ft_metrics **mp, const char *listen, char *errstr,
 		 m->port);
 	*mp = m;
 	return FT_OK;
+
+out_stop_daemon:
+	MHD_stop_daemon(m->daemon);
+out_close_wake:
+	close(m->wake[0]);
+	close(m->wake[1]);
+out_close_listen:
+	close(m->lfd);
+out_free:
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	return rc;
 }
 
 unsigned ft_metrics_port(const struct ft_metrics *m)
@@ -432,7 +750,13 @@ void ft_metrics_stop(struct ft_metrics *m)
 {
 	if (!m)
 		return;
+	while (write(m->wake[1], "", 1) < 0 && errno == EINTR)
+		;
+	pthread_join(m->thread, NULL);
 	MHD_stop_daemon(m->daemon);
+	close(m->wake[0]);
+	close(m->wake[1]);
+	close(m->lfd);
 	pthread_mutex_destroy(&m->lock);
 	ft_buf_release(&m->page);
 	free(m);

@@ -14,6 +14,25 @@
  * The Kafka loop builds a snapshot and publishes it every second; the
  * server never reads pipeline state, so a slow scrape cannot stall
  * records.  No page holds a secret: configuration values never appear.
+ *
+ * Slow clients cannot starve the probes.  The server thread owns the
+ * listening socket and hands each accepted connection to libmicrohttpd,
+ * so it can bound what libmicrohttpd alone cannot (its timeout is one of
+ * inactivity, which a client trickling a byte at a time resets):
+ *
+ *   - a connection has FT_METRICS_DEADLINE_MS from its accept to the end
+ *     of its response (a kept-alive connection: from the end of the last
+ *     one), however it trickles; then it is closed;
+ *   - a client (one IP address) holds at most FT_METRICS_MAX_PER_CLIENT
+ *     connections: one more closes its own, the one waiting longest for a
+ *     request (else its oldest);
+ *   - at FT_METRICS_MAX_CONNECTIONS open connections, a new one closes
+ *     the one waiting longest for a request (else the oldest): the pool
+ *     is never too full for /healthz, whose request arrives at once.
+ *
+ * One port serves the three paths, so the probes need no port of their
+ * own; a separate health listener would need the same bounds.  The
+ * limits are fixed: a scrape and a probe take milliseconds.
  */
 #ifndef FLAGTAP_METRICS_H
 #define FLAGTAP_METRICS_H
@@ -105,11 +124,17 @@ void ft_metrics_process(struct ft_metrics_snapshot *s);
 
 struct ft_metrics;
 
+/* The server's bounds (see the top of this file). */
+#define FT_METRICS_MAX_CONNECTIONS 32
+#define FT_METRICS_MAX_PER_CLIENT 8
+#define FT_METRICS_DEADLINE_MS 5000
+
 /*
  * Serves on listen, "HOST:PORT" (an IPv4 or IPv6 address or a name; port
- * 0 picks a free one, see ft_metrics_port()).  Until the first publish,
- * /metrics is empty and /readyz says "starting".  Returns 0 or
- * FT_EINVAL/FT_EIO with "metrics.listen = ...: reason" in errstr.
+ * 0 picks a free one, see ft_metrics_port()) from a thread of its own.
+ * Until the first publish, /metrics is empty and /readyz says "starting".
+ * Returns 0 or FT_EINVAL/FT_EIO with "metrics.listen = ...: reason" in
+ * errstr.
  */
 int ft_metrics_start(struct ft_metrics **m, const char *listen, char *errstr,
 		     size_t errstr_size);
@@ -122,7 +147,8 @@ const char *ft_metrics_address(const struct ft_metrics *m);
 void ft_metrics_publish(struct ft_metrics *m, const struct ft_buf *page,
 			bool ready, const char *why);
 
-/* Stops serving and frees m (NULL: nothing). */
+/* Stops serving (closing every connection), joins the thread and frees m
+ * (NULL: nothing). */
 void ft_metrics_stop(struct ft_metrics *m);
 
 #endif

@@ -1,20 +1,26 @@
 /*
  * metrics: the Prometheus exposition is well formed, escapes labels and
  * shows what the snapshot holds; the server answers /metrics, /healthz,
- * /readyz.
+ * /readyz, and slow clients cannot starve it: /healthz is answered with
+ * the pool full, a trickling connection meets its deadline, one client
+ * holds at most its share.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/common.h"
 #include "flagtap/metrics.h"
 #include "suites.h"
 
@@ -186,6 +192,11 @@ static int get(unsigned port, const char *path, char *body, size_t cap)
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(fd, 0);
+	/* a bound on every read: an unanswered request fails, never hangs */
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO,
+				    &(struct timeval){.tv_sec = 10},
+				    sizeof(struct timeval)),
+			 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
 	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
@@ -264,6 +275,160 @@ START_TEST(test_server)
 }
 END_TEST
 
+/* A connection to the server from src (any 127.x.y.z is this host, and
+ * each is a client of its own). */
+static int connect_from(const char *src, unsigned port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	sa.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr), 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Whether the server has closed fd (end of stream or reset), waiting up
+ * to ms for it; whatever it sent first is read and dropped. */
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char buf[512];
+	ssize_t n;
+
+	while (poll(&p, 1, ms) == 1) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return true;
+	}
+	return false;
+}
+
+/* Waits (up to bound_ms) until want of the n connections are closed;
+ * gone[i] says which.  Returns how many are. */
+static size_t wait_closed(const int *fd, bool *gone, size_t n, size_t want,
+			  unsigned bound_ms)
+{
+	uint64_t end = ft_mono_ns() + bound_ms * 1000000ull;
+	struct pollfd p[64];
+	size_t i, k, ngone;
+
+	ck_assert_uint_le(n, 64);
+	for (;;) {
+		ngone = 0;
+		for (i = 0; i < n; i++) {
+			if (!gone[i])
+				gone[i] = closed_within(fd[i], 0);
+			ngone += gone[i];
+		}
+		if (ngone >= want || ft_mono_ns() >= end)
+			return ngone;
+		for (i = k = 0; i < n; i++)
+			if (!gone[i])
+				p[k++] = (struct pollfd){.fd = fd[i],
+							 .events = POLLIN};
+		poll(p, k, 100);
+	}
+}
+
+static struct ft_metrics *start(unsigned *port)
+{
+	struct ft_metrics *m;
+	char err[256];
+
+	ck_assert_int_eq(ft_metrics_start(&m, "127.0.0.1:0", err, sizeof(err)),
+			 0);
+	*port = ft_metrics_port(m);
+	return m;
+}
+
+/* More silent connections than the pool, from several clients each within
+ * its share: /healthz is still answered. */
+START_TEST(test_healthz_pool_full)
+{
+	enum { NCLIENTS = 5, N = NCLIENTS * FT_METRICS_MAX_PER_CLIENT };
+	struct ft_metrics *m;
+	char src[32], body[64];
+	unsigned port;
+	int fd[N];
+	size_t i;
+
+	ck_assert_uint_gt(N, FT_METRICS_MAX_CONNECTIONS);
+	m = start(&port);
+	for (i = 0; i < N; i++) {
+		snprintf(src, sizeof(src), "127.0.0.%zu",
+			 2 + i / FT_METRICS_MAX_PER_CLIENT);
+		fd[i] = connect_from(src, port);
+	}
+	ck_assert_int_eq(get(port, "/healthz", body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "ok\n");
+	for (i = 0; i < N; i++)
+		close(fd[i]);
+	ft_metrics_stop(m);
+}
+END_TEST
+
+/* A request trickled a byte at a time never completes; its deadline
+ * closes it all the same (libmicrohttpd's inactivity timeout would
+ * not). */
+START_TEST(test_trickle_deadline)
+{
+	static const char head[] =
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	struct ft_metrics *m;
+	uint64_t end = ft_mono_ns() + 6ull * FT_METRICS_DEADLINE_MS * 1000000;
+	bool gone = false;
+	unsigned port;
+	int fd;
+
+	m = start(&port);
+	fd = connect_from("127.0.0.9", port);
+	ck_assert_int_eq(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL),
+			 (ssize_t)sizeof(head) - 1);
+	/* a byte whenever 200 ms pass without the server closing */
+	while (!gone && ft_mono_ns() < end)
+		gone = closed_within(fd, 200) ||
+		       send(fd, "a", 1, MSG_NOSIGNAL) != 1;
+	ck_assert_msg(gone, "a trickling connection outlived its deadline");
+	close(fd);
+	ft_metrics_stop(m);
+}
+END_TEST
+
+/* One client opening more than its share of silent connections loses its
+ * oldest ones at once, while an older connection of another client (the
+ * first a deadline or timeout would close) stays open. */
+START_TEST(test_per_client_limit)
+{
+	enum { EXTRA = 4, N = FT_METRICS_MAX_PER_CLIENT + EXTRA };
+	struct ft_metrics *m;
+	bool gone[N] = {false};
+	unsigned port;
+	int other, fd[N];
+	size_t i;
+
+	m = start(&port);
+	other = connect_from("127.0.0.10", port);
+	for (i = 0; i < N; i++)
+		fd[i] = connect_from("127.0.0.11", port);
+	ck_assert_uint_eq(
+		wait_closed(fd, gone, N, EXTRA, 6 * FT_METRICS_DEADLINE_MS),
+		EXTRA);
+	ck_assert_msg(!closed_within(other, 0),
+		      "closed by a timeout, not by the per-client limit");
+	for (i = 0; i < N; i++)
+		ck_assert_msg(gone[i] == (i < EXTRA), "connection %zu: %s", i,
+			      gone[i] ? "closed" : "open");
+	for (i = 0; i < N; i++)
+		close(fd[i]);
+	close(other);
+	ft_metrics_stop(m);
+}
+END_TEST
+
 Suite *ft_metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -275,6 +440,12 @@ Suite *ft_metrics_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("server");
 	tcase_add_test(tc, test_server);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("slow clients");
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_healthz_pool_full);
+	tcase_add_test(tc, test_trickle_deadline);
+	tcase_add_test(tc, test_per_client_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
