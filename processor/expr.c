@@ -8,7 +8,14 @@
  * long chain is a loop, not recursion, and recursion in the parser and in
  * the evaluator is bounded by the nesting limit.  Literals are unescaped
  * into one buffer and classified as decimal numbers (and split into sign,
- * integer and fraction digits) once, at compile time.
+ * significant digits, their position and the exponent) once, at compile
+ * time.
+ *
+ * Decimal numbers are compared without converting them: first the signs,
+ * then the magnitudes' orders (where the significant digits start plus
+ * the exponent; an exponent of any length is compared as text, with
+ * differences saturating far beyond any record's digit count), then the
+ * significant digits.  Linear in the text, no allocation.
  *
  * Readings of expr.h chosen here:
  *  - A FIELD starts with an ASCII letter or '_' ('-' would read as a
@@ -20,7 +27,11 @@
  *    and "-x" are errors.  ".5" is an unexpected character.
  *  - Nesting: each '(' and each prefix `not` opens a level; the top level
  *    is 0 and the 33rd level is rejected.  `and`/`or` chains do not nest.
- *  - Decimal numbers may be surrounded by spaces and tabs.
+ *  - Decimal numbers may be surrounded by spaces and tabs, and their
+ *    integer part may have leading zeros ("007"): fixed-width records
+ *    write amounts that way.  A value may start with '+' (BigDecimal and
+ *    most number printers accept it), a NUMBER may not.  Numbers longer
+ *    than DEC_MAX_LEN bytes are not numbers.
  *  - `in` follows expr.h literally: it is false when its left side or any
  *    field in its list is missing.  Otherwise `in` is true when some
  *    member equals the left side (numerically when both are numbers) and
@@ -51,17 +62,33 @@
 #define CACHE_SLOTS 32
 #define SHOW_MAX 40 /* bytes of source quoted in an error message */
 #define NONE UINT_MAX
+/*
+ * Decimal numbers longer than this (10^15 bytes, more than any record)
+ * are not read, so that digit positions stay far inside int64_t; exponent
+ * differences saturate at EXP_SAT (10^18), far beyond any difference of
+ * positions, and EXP_DIGITS-digit exponents are below it.
+ */
+#define DEC_MAX_LEN 1000000000000000ull
+#define EXP_SAT 1000000000000000000ll
+#define EXP_DIGITS 18
 
 /*
- * A decimal number: integer digits without leading zeros, fraction digits
- * without trailing zeros.
+ * A decimal number, 0.D x 10^(pos + exp), or zero: D its significant
+ * digits (no leading or trailing zeros), which may span the point, so two
+ * runs of the text; pos where D starts relative to the point (digits
+ * before the point, minus the zeros after it); exp the written exponent,
+ * kept as text so that an exponent of any length compares exactly.
  */
 struct dec {
-	const char *ip;
-	const char *fp;
-	size_t il;
-	size_t fl;
-	int sign; /* -1, 0 (for any zero) or 1 */
+	const char *d1; /* D: d1[0..n1) then d2[0..n2) */
+	const char *d2;
+	const char *ep; /* exponent digits without leading zeros */
+	size_t n1;
+	size_t n2;
+	size_t el;
+	int64_t pos;
+	int esign; /* -1 or 1 (1 for a zero exponent) */
+	int sign;  /* -1, 0 (for any zero) or 1 */
 };
 
 struct operand {
@@ -264,6 +291,22 @@ static void keep_text(struct parser *p, const char *s, size_t n)
 	p->strs_len += n;
 }
 
+/* Past an exponent ([eE][+-]digits) at i, or i when there is none. */
+static size_t lex_exponent(const char *s, size_t len, size_t i)
+{
+	size_t j = i + 1;
+
+	if (i >= len || (s[i] != 'e' && s[i] != 'E'))
+		return i;
+	if (j < len && (s[j] == '+' || s[j] == '-'))
+		j++;
+	if (j >= len || !is_digit(s[j]))
+		return i;
+	while (j < len && is_digit(s[j]))
+		j++;
+	return j;
+}
+
 static int lex_number(struct parser *p)
 {
 	const char *s = p->src;
@@ -280,6 +323,7 @@ static int lex_number(struct parser *p)
 		while (i < p->len && is_digit(s[i]))
 			i++;
 	}
+	i = lex_exponent(s, p->len, i);
 	if (i < p->len && is_name_char(s[i])) {
 		while (i < p->len && is_name_char(s[i]))
 			i++;
@@ -392,13 +436,71 @@ static bool is_operand(enum tok_type type)
 	return type == T_FIELD || type == T_STRING || type == T_NUMBER;
 }
 
+/* Skips a run of digits; returns its end. */
+static const char *skip_digits(const char *s, const char *end)
+{
+	while (s < end && is_digit(*s))
+		s++;
+	return s;
+}
+
+/* Reads the optional exponent [eE][+-]digits that is all of [s, end). */
+static int parse_exp(const char *s, const char *end, struct dec *d)
+{
+	const char *e;
+
+	d->esign = 1;
+	d->ep = s;
+	d->el = 0;
+	if (s == end)
+		return 0;
+	if (*s != 'e' && *s != 'E')
+		return FT_EINVAL;
+	if (++s < end && (*s == '+' || *s == '-'))
+		d->esign = *s++ == '-' ? -1 : 1;
+	e = skip_digits(s, end);
+	if (e == s || e != end)
+		return FT_EINVAL;
+	while (s < e && *s == '0')
+		s++;
+	d->ep = s;
+	d->el = (size_t)(e - s);
+	if (!d->el)
+		d->esign = 1;
+	return 0;
+}
+
+/* Finds D and pos in the integer digits [ip, ie) and fraction [fp, fe). */
+static void significant(struct dec *d, const char *ip, const char *ie,
+			const char *fp, const char *fe)
+{
+	const char *f = fp;
+
+	while (ip < ie && *ip == '0')
+		ip++;
+	d->d1 = ip;
+	d->n1 = (size_t)(ie - ip);
+	d->pos = (int64_t)d->n1;
+	if (!d->n1) {
+		while (f < fe && *f == '0')
+			f++;
+		d->pos = -(int64_t)(f - fp);
+	}
+	d->d2 = f;
+	d->n2 = (size_t)(fe - f);
+	while (d->n2 && d->d2[d->n2 - 1] == '0')
+		d->n2--;
+	while (!d->n2 && d->n1 && d->d1[d->n1 - 1] == '0')
+		d->n1--;
+}
+
 /*
  * Parses a decimal number (see expr.h) into *d, which then points into s.
- * Returns 0 or FT_EINVAL.
+ * Returns 0 or FT_EINVAL.  Linear in len; the exponent is not evaluated.
  */
 static int parse_dec(const char *s, size_t len, struct dec *d)
 {
-	const char *end, *start;
+	const char *end, *ip, *ie, *fp, *fe;
 	bool neg = false;
 
 	if (!s)
@@ -408,30 +510,25 @@ static int parse_dec(const char *s, size_t len, struct dec *d)
 		s++;
 	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
+	if ((size_t)(end - s) > DEC_MAX_LEN)
+		return FT_EINVAL;
 	if (s < end && (*s == '+' || *s == '-'))
 		neg = *s++ == '-';
-	for (start = s; s < end && is_digit(*s); s++)
-		;
-	if (s == start)
+	ip = s;
+	ie = s = skip_digits(s, end);
+	if (ie == ip)
 		return FT_EINVAL;
-	while (start < s - 1 && *start == '0')
-		start++;
-	d->ip = start;
-	d->il = *start == '0' ? 0 : (size_t)(s - start);
-	d->fp = s;
-	d->fl = 0;
+	fp = fe = s;
 	if (s < end && *s == '.') {
-		for (d->fp = ++s; s < end && is_digit(*s); s++)
-			;
-		d->fl = (size_t)(s - d->fp);
-		if (!d->fl)
+		fp = s + 1;
+		fe = s = skip_digits(fp, end);
+		if (fe == fp)
 			return FT_EINVAL;
 	}
-	if (s != end)
+	if (parse_exp(s, end, d))
 		return FT_EINVAL;
-	while (d->fl && d->fp[d->fl - 1] == '0')
-		d->fl--;
-	d->sign = d->il || d->fl ? (neg ? -1 : 1) : 0;
+	significant(d, ip, ie, fp, fe);
+	d->sign = d->n1 || d->n2 ? (neg ? -1 : 1) : 0;
 	return 0;
 }
 
@@ -813,23 +910,114 @@ static int sgn(int c)
 	return (c > 0) - (c < 0);
 }
 
+static int sgn64(int64_t v)
+{
+	return (v > 0) - (v < 0);
+}
+
+/* An exponent of at most EXP_DIGITS digits. */
+static int64_t exp_small(const struct dec *d)
+{
+	int64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < d->el; i++)
+		v = v * 10 + (d->ep[i] - '0');
+	return d->esign * v;
+}
+
+/* a - b of digit strings with a >= b, saturated at EXP_SAT. */
+static int64_t mag_sub(const char *a, size_t an, const char *b, size_t bn)
+{
+	int64_t v = 0, place = 1;
+	int borrow = 0, dig;
+	size_t k;
+
+	for (k = 0; k < an; k++) {
+		dig = a[an - 1 - k] - '0' - borrow;
+		if (k < bn)
+			dig -= b[bn - 1 - k] - '0';
+		borrow = dig < 0;
+		if (borrow)
+			dig += 10;
+		if (k < EXP_DIGITS) {
+			v += dig * place;
+			place *= 10;
+		} else if (dig) {
+			return EXP_SAT;
+		}
+	}
+	return v;
+}
+
+/* The difference of two exponents, saturated at +-EXP_SAT. */
+static int64_t exp_diff(const struct dec *a, const struct dec *b)
+{
+	int64_t m;
+	int c;
+
+	if (a->el <= EXP_DIGITS && b->el <= EXP_DIGITS) {
+		m = exp_small(a) - exp_small(b);
+		return m > EXP_SAT ? EXP_SAT : m < -EXP_SAT ? -EXP_SAT : m;
+	}
+	/* one is at least EXP_SAT: of opposite signs, they are further apart */
+	if (a->esign != b->esign)
+		return a->esign * EXP_SAT;
+	if (a->el != b->el)
+		c = a->el < b->el ? -1 : 1;
+	else
+		c = sgn(memcmp(a->ep, b->ep, a->el));
+	if (c >= 0)
+		m = mag_sub(a->ep, a->el, b->ep, b->el);
+	else
+		m = -mag_sub(b->ep, b->el, a->ep, a->el);
+	return a->esign * m;
+}
+
+/* Compares the significant digits D of two numbers. */
+static int digits_cmp(const struct dec *a, const struct dec *b)
+{
+	const char *pa = a->d1, *pb = b->d1;
+	size_t na = a->n1, nb = b->n1, n;
+	bool a2 = false, b2 = false;
+	int c;
+
+	for (;;) {
+		if (!na && !a2) {
+			pa = a->d2;
+			na = a->n2;
+			a2 = true;
+		}
+		if (!nb && !b2) {
+			pb = b->d2;
+			nb = b->n2;
+			b2 = true;
+		}
+		if (!na || !nb)
+			return na ? 1 : nb ? -1 : 0;
+		n = na < nb ? na : nb;
+		c = memcmp(pa, pb, n);
+		if (c)
+			return sgn(c);
+		pa += n;
+		pb += n;
+		na -= n;
+		nb -= n;
+	}
+}
+
 static int dec_cmp(const struct dec *a, const struct dec *b)
 {
-	size_t n;
 	int c;
 
 	if (a->sign != b->sign)
 		return a->sign < b->sign ? -1 : 1;
-	if (a->il != b->il)
-		c = a->il < b->il ? -1 : 1;
-	else
-		c = sgn(memcmp(a->ip, b->ip, a->il));
-	if (!c) {
-		n = a->fl < b->fl ? a->fl : b->fl;
-		c = sgn(memcmp(a->fp, b->fp, n));
-	}
-	if (!c && a->fl != b->fl)
-		c = a->fl < b->fl ? -1 : 1;
+	if (!a->sign)
+		return 0;
+	/* the larger magnitude is the one with the larger pos + exp */
+	c = sgn64(exp_diff(a, b) - (b->pos - a->pos));
+	if (!c)
+		c = digits_cmp(a, b);
 	return a->sign < 0 ? -c : c;
 }
 
@@ -865,6 +1053,7 @@ struct ev {
 	const struct ft_expr *e;
 	ft_expr_lookup_fn lookup;
 	void *ctx;
+	unsigned unreadable; /* fields no number, compared with a NUMBER */
 	struct slot slot[CACHE_SLOTS];
 };
 
@@ -962,8 +1151,11 @@ static int eval_cmp(struct ev *ev, const struct node *n)
 	/* against a number literal, a value that is no number compares
 	 * unequal and unordered: "n/a" >= 50000 is false */
 	if ((num_literal(&ops[n->a]) || num_literal(&ops[n->b])) &&
-	    !(is_num(&l) && is_num(&r)))
+	    !(is_num(&l) && is_num(&r))) {
+		ev->unreadable += (ops[n->a].field && !is_num(&l)) ||
+				  (ops[n->b].field && !is_num(&r));
 		return n->op == C_NE;
+	}
 	c = val_cmp(&l, &r);
 	switch (n->op) {
 	case C_EQ:
@@ -1044,18 +1236,31 @@ static int eval_node(struct ev *ev, unsigned i)
 	}
 }
 
-int ft_expr_eval(const struct ft_expr *e, ft_expr_lookup_fn lookup, void *ctx)
+int ft_expr_eval_ex(const struct ft_expr *e, ft_expr_lookup_fn lookup,
+		    void *ctx, unsigned *unreadable)
 {
 	struct ev ev;
 	size_t i, n;
+	int rc;
 
+	if (unreadable)
+		*unreadable = 0;
 	if (!e || !lookup)
 		return FT_EINVAL;
 	ev.e = e;
 	ev.lookup = lookup;
 	ev.ctx = ctx;
+	ev.unreadable = 0;
 	n = e->nnames < CACHE_SLOTS ? e->nnames : CACHE_SLOTS;
 	for (i = 0; i < n; i++)
 		ev.slot[i].state = 0;
-	return eval_node(&ev, e->root);
+	rc = eval_node(&ev, e->root);
+	if (unreadable)
+		*unreadable = ev.unreadable;
+	return rc;
+}
+
+int ft_expr_eval(const struct ft_expr *e, ft_expr_lookup_fn lookup, void *ctx)
+{
+	return ft_expr_eval_ex(e, lookup, ctx, NULL);
 }

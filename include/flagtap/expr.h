@@ -19,15 +19,21 @@
  *   FIELD   := a name: letters, digits, '_', '-', '.', ':' not starting
  *              with a digit ("amount", "beneficiary.country", "fix:55")
  *   STRING  := "..." or '...' (backslash escapes the quote and itself)
- *   NUMBER  := -?digits[.digits]
+ *   NUMBER  := -?digits[.digits][(e|E)[+|-]digits]
  *
  * Values are text.  A comparison is numeric when both sides are decimal
- * numbers (an optional sign, digits, an optional fraction, surrounding
- * spaces ignored): compared exactly as decimals, so "50000.00" == 50000 and
- * "49999.99" < 50000 with no floating point.  A comparison with a NUMBER
+ * numbers: the JSON number syntax (an optional sign, digits, an optional
+ * fraction, an optional exponent in either case with an optional sign),
+ * which also allows a leading '+' and leading zeros, with surrounding
+ * spaces and tabs ignored; a JSON string holding one ("6.5E+4") is one.
+ * Numbers are compared exactly as decimals, so "50000.00" == 50000 ==
+ * 5E+4 and "49999.99" < 50000, with no floating point, for exponents of
+ * any size.  Not numbers: "5.", ".5", "0x10", "1_000", "1,000", "5 000",
+ * "Infinity", "NaN".  A comparison with a NUMBER
  * literal whose other side is not a decimal number is unequal and
  * unordered: `amount >= 50000` is false, and `amount != 50000` true, for
- * "n/a".  Otherwise `==`/`!=` compare bytes and `<`... compare bytes
+ * "n/a"; ft_expr_eval_ex() counts such fields.  Otherwise `==`/`!=`
+ * compare bytes and `<`... compare bytes
  * lexicographically.  A comparison or `in`
  * that names a missing field is false (so `not (a == 1)` is true when `a`
  * is missing); `exists` tests presence.
@@ -62,6 +68,16 @@ int ft_expr_parse(const char *src, size_t len, struct ft_expr **out,
 /* Returns 1 (true), 0 (false) or the negative code the lookup returned. */
 int ft_expr_eval(const struct ft_expr *e, ft_expr_lookup_fn lookup, void *ctx);
 
+/*
+ * ft_expr_eval(), and sets *unreadable (when not NULL) to the number of
+ * comparisons evaluated where a field's value, compared with a NUMBER,
+ * was not a decimal number (so `amount >= 50000` was false for lack of a
+ * number, not for a small one).  Comparisons `and`/`or` skip are not
+ * counted.  Same threads and purity as ft_expr_eval().
+ */
+int ft_expr_eval_ex(const struct ft_expr *e, ft_expr_lookup_fn lookup,
+		    void *ctx, unsigned *unreadable);
+
 /* The distinct field names the expression reads, in first-use order. */
 size_t ft_expr_fields(const struct ft_expr *e, const char *const **names);
 
@@ -71,6 +87,7 @@ void ft_expr_free(struct ft_expr *e);
 /*
  * Compares two decimal numbers exactly.  Returns 0 and *cmp (<0, 0, >0),
  * or FT_EINVAL when either is not a decimal number as defined above.
+ * Linear in alen + blen whatever the exponents; allocates nothing.
  */
 int ft_decimal_cmp(const char *a, size_t alen, const char *b, size_t blen,
 		   int *cmp);

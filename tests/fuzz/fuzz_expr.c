@@ -32,7 +32,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const values[] = {
-	"1", "50000.00", "-0", "abc", "", " 7 ", "USD", "0.10", "1e3",
+	"1", "50000.00", "-0", "abc", "", " 7 ", "USD", "0.10", "1e3", "6.5E+4",
 };
 
 struct ctx {

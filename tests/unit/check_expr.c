@@ -21,7 +21,7 @@ struct field {
 	const char *value; /* NULL: the lookup fails with FT_EINVAL */
 };
 
-#define MAX_FIELDS 24
+#define MAX_FIELDS 32
 #define SCRATCH 128
 
 struct fake {
@@ -48,6 +48,14 @@ static const struct field record[] = {
 	{"Amount", "1"},
 	{"long", "123456789012345678901234567890.000000000000000000001"},
 	{"half", ".5"},
+	{"sci", "5E+4"},
+	{"sci_frac", "5.0e4"},
+	{"java", "6.5E+4"},
+	{"milli", "-1.5E-3"},
+	{"huge", "1e999999999"},
+	{"tiny", "1e-999999999"},
+	{"comma", "50,000.00"},
+	{"spaced", "5 000"},
 	{"quote", "it's \"q\" \\"},
 	{"broken", NULL},
 };
@@ -151,6 +159,10 @@ static const char *const valid[] = {
 	"a == 1 and(b == 2)",
 	"a == 'multi\nline'",
 	"a == '\xc3\xa9'",
+	"a >= 5e4",
+	"a >= 5E+4 and a < 6.5e-0",
+	"a == -1.5E-3",
+	"a in (1e3, 2E10)",
 };
 
 START_TEST(test_parse_valid)
@@ -204,6 +216,11 @@ static const struct {
 	{"a == 1 AND NOT", 15, "expected an expression at end of input"},
 	{"a == 5abc", 6, "invalid number '5abc'"},
 	{"a == 5.", 6, "invalid number '5.'"},
+	{"a == 5e", 6, "invalid number '5e'"},
+	{"a == 5e+", 6, "invalid number '5e'"},
+	{"a == 5E4x", 6, "invalid number '5E4x'"},
+	{"a == 5e4.5", 6, "invalid number '5e4.5'"},
+	{"a == 5e+-4", 6, "invalid number '5e'"},
 	{"a == 1.2.3", 6, "invalid number '1.2.3'"},
 	{"1a == 1", 1, "invalid number '1a'"},
 	{"a == .5", 6, "unexpected character '.'"},
@@ -435,7 +452,36 @@ static const struct {
 	{"currency != 10", 1},
 	{"half < '0.5'", 1},
 	{"amount < 'x'", 1},
-	{"'1e3' == 1000", 0},
+	{"'1e3' == 1000", 1},
+	{"comma >= 50000", 0},
+	{"comma < 50000", 0},
+	{"comma != 50000", 1},
+	{"spaced == 5000", 0},
+	/* exponents, in either case, with either sign */
+	{"sci == 50000", 1},
+	{"sci >= 50000", 1},
+	{"sci > 49999.99", 1},
+	{"sci == amount", 1},
+	{"sci_frac == 50000", 1},
+	{"sci_frac == sci", 1},
+	{"java >= 50000", 1},
+	{"java == 65000", 1},
+	{"java == \"6.5E+4\"", 1},
+	{"java < 65000.01", 1},
+	{"milli == -0.0015", 1},
+	{"milli < -0.0015000000000000000000001", 0},
+	{"milli > -0.0015000000000000000000001", 1},
+	{"milli < 0", 1},
+	{"huge > 1e999999998", 1},
+	{"huge > 999999999999999999999999999999", 1},
+	{"huge == 10e999999998", 1},
+	{"tiny > 0", 1},
+	{"tiny < 1e-999999998", 1},
+	{"tiny < 0.000000000000000000000000000001", 1},
+	{"sci >= 5e4", 1},
+	{"amount == 5E4", 1},
+	{"small < 5e+4", 1},
+	{"'0.0000000001e10' == 1", 1},
 	{"'b' > 'a'", 1},
 	{"'' < 'a'", 1},
 	{"quote == 'it\\'s \"q\" \\\\'", 1},
@@ -517,6 +563,61 @@ START_TEST(test_eval)
 
 	ck_assert_msg(got == evals[_i].want, "'%s': got %d, want %d",
 		      evals[_i].src, got, evals[_i].want);
+}
+END_TEST
+
+/* clang-format off */
+static const struct {
+	const char *src;
+	int want;
+	unsigned unreadable; /* fields no number, compared with a NUMBER */
+} unreadables[] = {
+	{"comma >= 50000", 0, 1},
+	{"comma < 50000", 0, 1},
+	{"comma != 50000", 1, 1},
+	{"50000 <= comma", 0, 1},
+	{"comma >= 50000 or spaced >= 5000", 0, 2},
+	{"comma >= 50000 or comma >= 10000", 0, 2},
+	{"not comma >= 50000 and comma <= 60000", 0, 2},
+	{"half == 0.5 or word > 1 or currency < 1", 0, 3},
+	{"amount >= 50000", 1, 0},
+	{"sci >= 50000", 1, 0},
+	{"java >= 5e4 and milli < 0 and huge > 1 and tiny > 0", 1, 0},
+	/* not counted: strings, missing fields, literals, skipped tests */
+	{"word == 'abc'", 1, 0},
+	{"comma < '50000'", 1, 0},
+	{"comma >= small", 1, 0},
+	{"nosuch >= 50000", 0, 0},
+	{"'n/a' >= 50000", 0, 0},
+	{"amount >= 1 or comma >= 1", 1, 0},
+	{"amount < 1 and comma >= 1", 0, 0},
+	{"comma in (50000)", 0, 0},
+	/* counted up to a lookup error */
+	{"comma >= 1 or broken == 1", FT_EINVAL, 1},
+};
+/* clang-format on */
+
+/* Comparisons a value that is not a number made false are counted. */
+START_TEST(test_unreadable)
+{
+	struct ft_expr *e = compile(unreadables[_i].src);
+	unsigned n = 42;
+	struct fake r;
+	int got;
+
+	fake_init(&r, record, FT_ARRAY_SIZE(record));
+	got = ft_expr_eval_ex(e, fake_lookup, &r, &n);
+	ck_assert_msg(got == unreadables[_i].want, "'%s': got %d, want %d",
+		      unreadables[_i].src, got, unreadables[_i].want);
+	ck_assert_msg(n == unreadables[_i].unreadable,
+		      "'%s': %u unreadable, want %u", unreadables[_i].src, n,
+		      unreadables[_i].unreadable);
+	/* the same result without the count */
+	fake_init(&r, record, FT_ARRAY_SIZE(record));
+	ck_assert_int_eq(ft_expr_eval_ex(e, fake_lookup, &r, NULL), got);
+	ck_assert_int_eq(ft_expr_eval_ex(NULL, fake_lookup, &r, &n), FT_EINVAL);
+	ck_assert_uint_eq(n, 0);
+	ft_expr_free(e);
 }
 END_TEST
 
@@ -679,7 +780,91 @@ static const struct {
 	{"0.000000000000000000000000000001", "0", 0, 1},
 	{"-0.000000000000000000000000000001", "0", 0, -1},
 	{"18446744073709551616", "18446744073709551615", 0, 1},
-	{"1e3", "1000", FT_EINVAL, 0},
+	/* exponents: either case, either sign, leading zeros */
+	{"1e3", "1000", 0, 0},
+	{"5E+4", "50000", 0, 0},
+	{"5.0e4", "50000", 0, 0},
+	{"5e4", "50000.00", 0, 0},
+	{"5e4", "49999.99", 0, 1},
+	{"5e4", "50000.01", 0, -1},
+	{"6.5E+4", "65000", 0, 0},
+	{"-1.5E-3", "-0.0015", 0, 0},
+	{"-1.5E-3", "-0.00150000000000000000000000001", 0, 1},
+	{"0.0000000001e10", "1", 0, 0},
+	{"0.00000000010e+0010", "1.0", 0, 0},
+	{"123.456e-2", "1.23456", 0, 0},
+	{"123.456E1", "1234.56", 0, 0},
+	{"1e0", "1", 0, 0},
+	{"1e-0", "1", 0, 0},
+	{"1e007", "10000000", 0, 0},
+	{"0e999999999", "0", 0, 0},
+	{"-0E-999999999", "0", 0, 0},
+	{"0.000e5", "-0", 0, 0},
+	{"10e-1", "1", 0, 0},
+	{"100e-2", "0.1e1", 0, 0},
+	{"0.5e1", "5", 0, 0},
+	{"25e-1", "2.5", 0, 0},
+	{"-5e4", "-50000", 0, 0},
+	{"-5e4", "-49999", 0, -1},
+	{"-5e-4", "5e-4", 0, -1},
+	{"1e-3", "1e-4", 0, 1},
+	{"1e-3", "0.00099999999999", 0, 1},
+	{"  5e4\t", "50000", 0, 0},
+	/* exponents far beyond any integer type, compared exactly */
+	{"1e999999999", "1e999999998", 0, 1},
+	{"1e999999999", "10e999999998", 0, 0},
+	{"1e999999999", "999999999999999999999999999999", 0, 1},
+	{"-1e999999999", "-1e999999998", 0, -1},
+	{"1e-999999999", "0", 0, 1},
+	{"1e-999999999", "1e-999999998", 0, -1},
+	{"-1e-999999999", "0", 0, -1},
+	{"1e9223372036854775807", "1e9223372036854775806", 0, 1},
+	{"1e9223372036854775808", "1e9223372036854775807", 0, 1},
+	{"1e-9223372036854775809", "1e-9223372036854775808", 0, -1},
+	{"1e123456789012345678901234567890", "1e123456789012345678901234567889",
+	 0, 1},
+	{"1e123456789012345678901234567890", "10e123456789012345678901234567889",
+	 0, 0},
+	{"100e123456789012345678901234567888",
+	 "0.1e123456789012345678901234567891", 0, 0},
+	{"1e100000000000000000000", "1e99999999999999999999", 0, 1},
+	{"1e100000000000000000000", "1e-100000000000000000000", 0, 1},
+	{"1e-100000000000000000000", "1e-99999999999999999999", 0, -1},
+	{"1e1000000000000000000", "1e999999999999999999", 0, 1},
+	{"1e1000000000000000000", "10e999999999999999999", 0, 0},
+	{"1e-123456789012345678901234567890", "0", 0, 1},
+	{"1e123456789012345678901234567890", "1e18", 0, 1},
+	{"1e-123456789012345678901234567890", "1e-18", 0, -1},
+	{"2e123456789012345678901234567890", "1.9e123456789012345678901234567890",
+	 0, 1},
+	/* thirty digits and more, in any notation */
+	{"123456789012345678901234567890", "1.23456789012345678901234567890e29",
+	 0, 0},
+	{"123456789012345678901234567890", "1.23456789012345678901234567891e29",
+	 0, -1},
+	{"0.000000000000000000000000000001", "1e-30", 0, 0},
+	{"-123456789012345678901234567890.5", "-1234567890123456789012345678905E-1",
+	 0, 0},
+	/* not numbers */
+	{"1e", "1", FT_EINVAL, 0},
+	{"1e+", "1", FT_EINVAL, 0},
+	{"1E-", "1", FT_EINVAL, 0},
+	{"1e+-3", "1", FT_EINVAL, 0},
+	{"1e3.5", "1", FT_EINVAL, 0},
+	{"1e 3", "1", FT_EINVAL, 0},
+	{"e3", "1000", FT_EINVAL, 0},
+	{"1.e3", "1000", FT_EINVAL, 0},
+	{".1e3", "100", FT_EINVAL, 0},
+	{"1d3", "1000", FT_EINVAL, 0},
+	{"1e3e3", "1", FT_EINVAL, 0},
+	{"Infinity", "1", FT_EINVAL, 0},
+	{"-Infinity", "1", FT_EINVAL, 0},
+	{"NaN", "1", FT_EINVAL, 0},
+	{"1_000", "1000", FT_EINVAL, 0},
+	{"0x1p3", "8", FT_EINVAL, 0},
+	{"50,000.00", "50000", FT_EINVAL, 0},
+	{"5 000", "5000", FT_EINVAL, 0},
+	{"n/a", "0", FT_EINVAL, 0},
 	{".5", "0.5", FT_EINVAL, 0},
 	{"5.", "5", FT_EINVAL, 0},
 	{"", "0", FT_EINVAL, 0},
@@ -758,6 +943,62 @@ START_TEST(test_decimal_long)
 END_TEST
 
 /*
+ * Long exponents and long digit strings against each other: 10^N written
+ * as 1 and N zeros and as 1eN, 10^-N as 0.0...01 and as 1e-N, and
+ * exponents of N digits, all compared in one pass over the text.
+ */
+START_TEST(test_decimal_long_exponent)
+{
+	enum { N = 100000 };
+	char *a = malloc(N + 4), *b = malloc(N + 4), *plain = malloc(N + 4);
+	int cmp = 0, n;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(plain);
+	/* 1e999...9 (N nines) > 1e999...8 */
+	memcpy(a, "1e", 2);
+	memset(a + 2, '9', N);
+	memcpy(b, a, N + 2);
+	b[N + 1] = '8';
+	ck_assert_int_eq(ft_decimal_cmp(a, N + 2, b, N + 2, &cmp), 0);
+	ck_assert_int_gt(cmp, 0);
+	/* 1e-999...9 < 1e-999...8 */
+	memcpy(a, "1e-", 3);
+	memset(a + 3, '9', N);
+	memcpy(b, a, N + 3);
+	b[N + 2] = '8';
+	ck_assert_int_eq(ft_decimal_cmp(a, N + 3, b, N + 3, &cmp), 0);
+	ck_assert_int_lt(cmp, 0);
+	/* 1000...0 (N zeros) == 1eN, < 1e(N+1), > 9.99e(N-1) */
+	plain[0] = '1';
+	memset(plain + 1, '0', N);
+	n = snprintf(a, N + 4, "1e%d", N);
+	ck_assert_int_eq(ft_decimal_cmp(plain, N + 1, a, (size_t)n, &cmp), 0);
+	ck_assert_int_eq(cmp, 0);
+	n = snprintf(a, N + 4, "1e%d", N + 1);
+	ck_assert_int_eq(ft_decimal_cmp(plain, N + 1, a, (size_t)n, &cmp), 0);
+	ck_assert_int_lt(cmp, 0);
+	n = snprintf(a, N + 4, "9.99e%d", N - 1);
+	ck_assert_int_eq(ft_decimal_cmp(plain, N + 1, a, (size_t)n, &cmp), 0);
+	ck_assert_int_gt(cmp, 0);
+	/* 0.000...01 (N zeros after the point) == 1e-(N+1) */
+	memcpy(plain, "0.", 2);
+	memset(plain + 2, '0', N);
+	plain[N + 2] = '1';
+	n = snprintf(a, N + 4, "1e-%d", N + 1);
+	ck_assert_int_eq(ft_decimal_cmp(plain, N + 3, a, (size_t)n, &cmp), 0);
+	ck_assert_int_eq(cmp, 0);
+	n = snprintf(a, N + 4, "1e-%d", N);
+	ck_assert_int_eq(ft_decimal_cmp(plain, N + 3, a, (size_t)n, &cmp), 0);
+	ck_assert_int_lt(cmp, 0);
+	free(a);
+	free(b);
+	free(plain);
+}
+END_TEST
+
+/*
  * Random expressions over fields x, y, z, evaluated by ft_expr_eval() and
  * by ref_eval() below, which walks the generated tree and compares numbers
  * by padding them to a fixed width rather than by stripping zeros.
@@ -783,12 +1024,16 @@ static const struct {
 	{"'7'", "7"}, {"\"7.00\"", "7.00"}, {"' 7 '", " 7 "},
 	{"'abc'", "abc"}, {"''", ""}, {"\"ABC\"", "ABC"}, {"'+7'", "+7"},
 	{"'x\\'y'", "x'y"}, {"\"1e3\"", "1e3"}, {"'10a'", "10a"},
+	{"1e3", "1e3"}, {"7E0", "7E0"}, {"-35e-1", "-35e-1"},
+	{"'6.5E+4'", "6.5E+4"}, {"0.7e+1", "0.7e+1"},
 };
 
 static const char *const rvalues[] = {
 	"7", "7.0", " 7 ", "+7", "-0", "0", "10", "9", "abc", "ABC", "",
 	"x'y", "100000000000000000000", "99999999999999999999.99", "0.1",
 	"0.10", "-3.5", "-3.50", "1e3", ".5", "5.", "10a", "-", "007",
+	"1E3", "1e+3", "10e2", "0.1e4", "7e0", "70E-1", "-35e-1", "1e",
+	"1e+", "65000", "6.5E+4", "1e-1", "0.1e-0", "1e3.0", "5 000",
 };
 /* clang-format on */
 
@@ -950,11 +1195,36 @@ static void rrender(struct rexpr *x, int i, int min_prec, struct ft_buf *b)
 		ft_buf_adds(b, ")");
 }
 
-/* Pads a decimal to R_WIDTH digits each side of the point. */
+/* Reads an exponent ("" or e/E, an optional sign, digits) that is all of s. */
+static bool ref_exponent(const char *s, size_t n, int *exp)
+{
+	size_t i = 1;
+	int sign = 1;
+
+	*exp = 0;
+	if (!n)
+		return true;
+	if (*s != 'e' && *s != 'E')
+		return false;
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		sign = s[i++] == '-' ? -1 : 1;
+	if (i == n || strspn(s + i, "0123456789") != n - i || n - i > 4)
+		return false;
+	for (; i < n; i++)
+		*exp = *exp * 10 + (s[i] - '0');
+	*exp *= sign;
+	return true;
+}
+
+/*
+ * Pads a decimal to R_WIDTH digits each side of the point, its digits
+ * moved by the exponent.
+ */
 static bool ref_number(const char *s, int *sign, char pad[2 * R_WIDTH + 1])
 {
-	size_t n = strlen(s), il, fl;
+	size_t n = strlen(s), il, fl, ml;
 	const char *frac;
+	int exp;
 
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
@@ -974,12 +1244,15 @@ static bool ref_number(const char *s, int *sign, char pad[2 * R_WIDTH + 1])
 			return false;
 		frac++;
 	}
-	if (il + (fl ? fl + 1 : 0) != n)
+	ml = il + (fl ? fl + 1 : 0);
+	if (ml > n || !ref_exponent(s + ml, n - ml, &exp))
+		return false;
+	if (exp > R_WIDTH - (int)il || exp < (int)fl - R_WIDTH)
 		return false;
 	memset(pad, '0', 2 * R_WIDTH);
 	pad[2 * R_WIDTH] = '\0';
-	memcpy(pad + R_WIDTH - il, s, il);
-	memcpy(pad + R_WIDTH, frac, fl);
+	memcpy(pad + R_WIDTH - exp - il, s, il);
+	memcpy(pad + R_WIDTH - exp, frac, fl);
 	if (strspn(pad, "0") == 2 * R_WIDTH)
 		*sign = 0;
 	return true;
@@ -1181,11 +1454,14 @@ Suite *ft_expr_suite(void)
 	tcase_add_test(tc, test_lookup_once);
 	tcase_add_test(tc, test_many_fields);
 	tcase_add_test(tc, test_eval_misuse);
+	tcase_add_loop_test(tc, test_unreadable, 0,
+			    (int)FT_ARRAY_SIZE(unreadables));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decimal");
 	tcase_add_loop_test(tc, test_decimal, 0, (int)FT_ARRAY_SIZE(decimals));
 	tcase_add_test(tc, test_decimal_long);
+	tcase_add_test(tc, test_decimal_long_exponent);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("random");
