@@ -940,6 +940,27 @@ static pcre2_code *compile_extract(const char *src)
 	return code;
 }
 
+/* Rules whose `when` met values that are not numbers, and how often. */
+static void unreadable_summary(const struct ft_ruleset *rs,
+			       const struct ft_scan_stats *st)
+{
+	bool head = false;
+	size_t i;
+
+	for (i = 0; st->rule_unreadable && i < rs->nrules; i++) {
+		if (!st->rule_unreadable[i])
+			continue;
+		if (!head)
+			fprintf(stderr, "scan: records whose numbers a rule's "
+					"`when` could not read (compared as "
+					"false):\n");
+		head = true;
+		fprintf(stderr, "  %-14s %8llu  %s\n", rs->rules[i].id,
+			(unsigned long long)st->rule_unreadable[i],
+			rs->rules[i].when_src ? rs->rules[i].when_src : "");
+	}
+}
+
 static void scan_summary(const struct ft_ruleset *rs,
 			 const struct ft_scan_stats *st, double secs)
 {
@@ -956,6 +977,7 @@ static void scan_summary(const struct ft_ruleset *rs,
 			fprintf(stderr, "  %-14s %8llu  %s\n", rs->rules[i].id,
 				(unsigned long long)st->rule_hits[i],
 				rs->rules[i].title);
+	unreadable_summary(rs, st);
 }
 
 static int cmd_scan(int argc, char **argv)

@@ -234,6 +234,7 @@ void ft_match_result_release(struct ft_match_result *res)
 		return;
 	free(res->hits);
 	free(res->redact);
+	free(res->unreadable);
 	ft_match_result_init(res);
 }
 
@@ -260,6 +261,15 @@ static int add_redaction(struct ft_match_result *res, size_t start, size_t len,
 		return FT_ENOMEM;
 	res->redact[res->nredact++] =
 		(struct ft_redaction){start, len, (enum ft_redact)mode};
+	return FT_OK;
+}
+
+static int add_unreadable(struct ft_match_result *res, uint32_t rule)
+{
+	if (ft_grow((void **)&res->unreadable, res->nunreadable,
+		    &res->cap_unreadable, sizeof(*res->unreadable)))
+		return FT_ENOMEM;
+	res->unreadable[res->nunreadable++] = rule;
 	return FT_OK;
 }
 
@@ -639,12 +649,15 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	struct subject sj = {ctx->rec->data, ctx->rec->len, 0, ctx->rec->len,
 			     true};
 	struct field_slot *f;
+	unsigned unreadable;
 	int rc;
 
 	*err = FT_MERR_NONE;
 	*pcre2_rc = 0;
 	if (r->when) {
-		rc = ft_expr_eval(r->when, when_lookup, ctx);
+		rc = ft_expr_eval_ex(r->when, when_lookup, ctx, &unreadable);
+		if (unreadable && add_unreadable(ctx->res, (uint32_t)i))
+			return FT_ENOMEM;
 		if (rc == FT_ENOMEM)
 			return FT_ENOMEM;
 		if (rc < 0)
@@ -695,6 +708,7 @@ static void begin(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	res->n = 0;
 	res->errors = 0;
 	res->nredact = 0;
+	res->nunreadable = 0;
 	res->parse_error[0] = '\0';
 }
 

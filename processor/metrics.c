@@ -141,6 +141,16 @@ void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 		label_value(b, s->rules[i].id);
 		ft_buf_addf(b, "\"} %.6f\n", (double)s->rules[i].eval_ns / 1e9);
 	}
+	family(b, "flagtap_rule_unreadable_numbers_total", "counter",
+	       "Records where the rule's condition compared a value with a "
+	       "number and the value was not a number (the comparison was "
+	       "false).");
+	for (i = 0; i < s->nrules; i++) {
+		ft_buf_adds(b, "flagtap_rule_unreadable_numbers_total{rule=\"");
+		label_value(b, s->rules[i].id);
+		ft_buf_addf(b, "\"} %llu\n",
+			    (unsigned long long)s->rules[i].unreadable);
+	}
 	one_f(b, "flagtap_prefilter_seconds_total", "counter",
 	      "Time spent in the Hyperscan prefilter and field extraction, "
 	      "estimated from a sample of records.",

@@ -116,7 +116,8 @@ struct worker {
 	/* counters, folded into the stats when the workers are idle */
 	uint64_t flagged, engine_errors, bytes_out, envelope_bytes, truncated;
 	uint64_t unusual[FT_REC_NKINDS];
-	uint64_t *rule_hits; /* per rule of p->rs */
+	uint64_t *rule_hits;	   /* per rule of p->rs */
+	uint64_t *rule_unreadable; /* per rule: numbers `when` could not read */
 	/* sampled timing (metrics): per rule of p->rs, and the prefilter */
 	uint64_t *rule_ns, prefilter_ns;
 	struct ft_match_costs costs;
@@ -1099,6 +1100,7 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 	const char *data = rkm->payload ? rkm->payload : "";
 	struct ft_record rec;
 	char why[256];
+	size_t i;
 	int n;
 
 	if (!rkm->payload)
@@ -1135,6 +1137,8 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 			  (int)rkm->partition, (long long)rkm->offset);
 		return FT_EFATAL;
 	}
+	for (i = 0; i < w->res.nunreadable; i++)
+		COUNT(w->rule_unreadable[w->res.unreadable[i]], 1);
 	if (n > 0)
 		return forward(w, rkm, o);
 	return track(p, o, rkm->offset, false);
@@ -1326,6 +1330,8 @@ static void fold_counters(struct pipeline *p)
 		for (r = 0; w->rule_hits && r < st->nrule_hits; r++) {
 			st->rule_hits[r] += w->rule_hits[r];
 			w->rule_hits[r] = 0;
+			st->rule_unreadable[r] += w->rule_unreadable[r];
+			w->rule_unreadable[r] = 0;
 			if (w->rule_ns) {
 				st->rule_ns[r] += w->rule_ns[r];
 				w->rule_ns[r] = 0;
@@ -1340,7 +1346,7 @@ static int workers_adopt(struct pipeline *p)
 	size_t n = p->rs->nrules ? p->rs->nrules : 1;
 	struct ft_match_ctx *ctx;
 	struct ft_rule_cost *costs;
-	uint64_t *hits, *ns;
+	uint64_t *hits, *ns, *unreadable;
 	struct worker *w;
 	int i;
 
@@ -1350,15 +1356,19 @@ static int workers_adopt(struct pipeline *p)
 		hits = calloc(n, sizeof(*hits));
 		ns = calloc(n, sizeof(*ns));
 		costs = calloc(n, sizeof(*costs));
-		if (!ctx || !hits || !ns || !costs) {
+		unreadable = calloc(n, sizeof(*unreadable));
+		if (!ctx || !hits || !ns || !costs || !unreadable) {
 			ft_match_ctx_free(ctx);
 			free(hits);
 			free(ns);
 			free(costs);
+			free(unreadable);
 			return FT_ENOMEM;
 		}
 		ft_match_ctx_free(w->mctx);
 		free(w->rule_hits);
+		free(w->rule_unreadable);
+		w->rule_unreadable = unreadable;
 		free(w->rule_ns);
 		free(w->costs.rules);
 		w->mctx = ctx;
@@ -1441,6 +1451,7 @@ static void workers_release(struct pipeline *p)
 		ft_buf_release(&w->ids);
 		ft_buf_release(&w->src);
 		free(w->rule_hits);
+		free(w->rule_unreadable);
 		free(w->rule_ns);
 		free(w->costs.rules);
 		free(w->q);
@@ -1776,9 +1787,12 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 				     sizeof(*p->stats->rule_hits));
 	p->stats->rule_ns = calloc(p->rs->nrules ? p->rs->nrules : 1,
 				   sizeof(*p->stats->rule_ns));
+	p->stats->rule_unreadable = calloc(p->rs->nrules ? p->rs->nrules : 1,
+					   sizeof(*p->stats->rule_unreadable));
 	p->stats->nrule_hits = p->rs->nrules;
 	p->rs_loaded_at = (double)now_ms() / 1e3;
 	if (!p->stats->rule_hits || !p->stats->rule_ns ||
+	    !p->stats->rule_unreadable ||
 	    (p->opts->rules_opts &&
 	     ft_reloader_init(
 		     &p->reloader, ft_config_get(p->cfg, "rules"),
@@ -1876,7 +1890,7 @@ static void finish_reload(struct pipeline *p)
 	struct pending_reload *r = &p->pending;
 	const struct ft_ruleset *old = p->rs;
 	struct ft_ruleset *rs = r->rs;
-	uint64_t *hits = NULL, *ns = NULL;
+	uint64_t *hits = NULL, *ns = NULL, *unreadable = NULL;
 
 	if (r->running)
 		pthread_join(r->thread, NULL);
@@ -1891,7 +1905,9 @@ static void finish_reload(struct pipeline *p)
 				   p->rs, rs);
 		ns = remap_rules(p->stats->rule_ns, p->stats->nrule_hits, p->rs,
 				 rs);
-		if (!ns) {
+		unreadable = remap_rules(p->stats->rule_unreadable,
+					 p->stats->nrule_hits, p->rs, rs);
+		if (!ns || !unreadable) {
 			free(hits);
 			hits = NULL;
 		}
@@ -1902,10 +1918,11 @@ static void finish_reload(struct pipeline *p)
 			p->rs = old;
 			free(hits);
 			hits = NULL;
-			free(ns);
 		}
 	}
 	if (!hits) {
+		free(ns);
+		free(unreadable);
 		p->stats->reload_failures++;
 		ft_error("rules: reload failed%s, still running %s",
 			 r->rep.failed ? " (rule tests failed)" : "",
@@ -1919,9 +1936,11 @@ static void finish_reload(struct pipeline *p)
 	ft_ruleset_free(p->owned_rs);
 	free(p->stats->rule_hits);
 	free(p->stats->rule_ns);
+	free(p->stats->rule_unreadable);
 	p->owned_rs = rs;
 	p->stats->rule_hits = hits;
 	p->stats->rule_ns = ns;
+	p->stats->rule_unreadable = unreadable;
 	p->stats->nrule_hits = rs->nrules;
 	p->stats->reloads++;
 	p->rs_loaded_at = (double)now_ms() / 1e3;
@@ -2020,6 +2039,8 @@ static void publish_metrics(struct pipeline *p)
 		rules[i].severity = ft_severity_name(p->rs->rules[i].severity);
 		rules[i].hits = i < st->nrule_hits ? st->rule_hits[i] : 0;
 		rules[i].eval_ns = i < st->nrule_hits ? st->rule_ns[i] : 0;
+		rules[i].unreadable =
+			i < st->nrule_hits ? st->rule_unreadable[i] : 0;
 	}
 	for (w = 0; w < p->nworkers; w++) {
 		struct worker *wk = &p->workers[w];
@@ -2034,6 +2055,7 @@ static void publish_metrics(struct pipeline *p)
 			s.unusual[i] += READ(wk->unusual[i]);
 		for (i = 0; i < p->rs->nrules; i++) {
 			rules[i].hits += READ(wk->rule_hits[i]);
+			rules[i].unreadable += READ(wk->rule_unreadable[i]);
 			if (wk->rule_ns)
 				rules[i].eval_ns += READ(wk->rule_ns[i]);
 		}
@@ -2161,8 +2183,10 @@ void ft_pipeline_stats_release(struct ft_pipeline_stats *stats)
 {
 	free(stats->rule_hits);
 	free(stats->rule_ns);
+	free(stats->rule_unreadable);
 	stats->rule_hits = NULL;
 	stats->rule_ns = NULL;
+	stats->rule_unreadable = NULL;
 	stats->nrule_hits = 0;
 }
 

@@ -41,6 +41,8 @@ static int one(struct scanner *sc, const char *line, size_t len, int64_t lineno)
 	sc->st->records++;
 	sc->st->bytes += len;
 	n = ft_match_run(sc->ctx, sc->rs, &rec, &sc->res);
+	for (i = 0; n >= 0 && i < sc->res.nunreadable; i++)
+		sc->st->rule_unreadable[sc->res.unreadable[i]]++;
 	if (n <= 0)
 		return n;
 	sc->st->flagged++;
@@ -97,8 +99,11 @@ int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 	if (!st->rule_hits)
 		st->rule_hits = calloc(rs->nrules ? rs->nrules : 1,
 				       sizeof(*st->rule_hits));
+	if (!st->rule_unreadable)
+		st->rule_unreadable = calloc(rs->nrules ? rs->nrules : 1,
+					     sizeof(*st->rule_unreadable));
 	sc.ctx = ft_match_ctx_new(rs);
-	if (!st->rule_hits || !sc.ctx) {
+	if (!st->rule_hits || !st->rule_unreadable || !sc.ctx) {
 		ft_match_ctx_free(sc.ctx);
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	}
@@ -123,5 +128,7 @@ int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 void ft_scan_stats_release(struct ft_scan_stats *st)
 {
 	free(st->rule_hits);
+	free(st->rule_unreadable);
 	st->rule_hits = NULL;
+	st->rule_unreadable = NULL;
 }

@@ -91,6 +91,11 @@ struct ft_match_result {
 	/* what rules with `redact` matched, in record coordinates */
 	struct ft_redaction *redact;
 	size_t nredact, cap_redact;
+	/* rules (indexes, ascending) whose `when` compared a field that is
+	 * not a number with a number, so found it false or unequal for lack
+	 * of one (see ft_expr_eval_ex()), whether or not they fired */
+	uint32_t *unreadable;
+	size_t nunreadable, cap_unreadable;
 };
 
 struct ft_match_ctx;

@@ -48,6 +48,9 @@ struct ft_metrics_rule {
 	const char *severity;
 	uint64_t hits;	  /* records the rule flagged */
 	uint64_t eval_ns; /* estimated time evaluating it (sampled) */
+	/* records with a value its `when` compared with a number and found
+	 * not to be one (so false for lack of a number, see expr.h) */
+	uint64_t unreadable;
 };
 
 struct ft_metrics_partition {

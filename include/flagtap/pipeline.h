@@ -67,6 +67,8 @@ struct ft_pipeline_stats {
 	 * freed by ft_pipeline_stats_release(). */
 	uint64_t *rule_hits;
 	uint64_t *rule_ns; /* estimated evaluation time (metrics.listen) */
+	/* records whose numbers the rule's `when` could not read */
+	uint64_t *rule_unreadable;
 	size_t nrule_hits;
 	uint64_t prefilter_ns; /* estimated prefilter time (metrics.listen) */
 };

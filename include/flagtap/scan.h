@@ -27,6 +27,9 @@ struct ft_scan_opts {
 struct ft_scan_stats {
 	uint64_t records, bytes, flagged, engine_errors;
 	uint64_t *rule_hits; /* per rule, allocated by ft_scan_file() */
+	/* per rule: records with a value its `when` compared with a number
+	 * and found not to be one (see expr.h); allocated likewise */
+	uint64_t *rule_unreadable;
 };
 
 /*
@@ -38,6 +41,7 @@ int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 		 const struct ft_scan_opts *opts, struct ft_scan_stats *stats,
 		 char *errstr, size_t errstr_size);
 
+/* Frees what ft_scan_file() allocated in stats; accepts zeroed stats. */
 void ft_scan_stats_release(struct ft_scan_stats *stats);
 
 #endif

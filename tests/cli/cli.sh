@@ -373,6 +373,34 @@ want_rc 2
 want_err "--engine"
 end
 
+# scan: numbers in exponent notation compare as numbers; values that are
+# not numbers are counted per rule in the summary
+begin "scan counts numbers a when cannot read"
+cat >"$scratch/numbers.rules" <<'EOF'
+[rule BIG]
+title    = Transfer of 50,000 or more
+severity = low
+when     = amount >= 50000
+
+[rule CASH]
+title    = Cash of 10,000 or more
+severity = low
+when     = channel == "cash" and amount_cny >= 10000
+EOF
+printf '%s\n' '{"amount":5E+4}' '{"amount":"6.5E+4"}' \
+	'{"amount":"50,000.00"}' '{"amount":"n/a"}' '{"amount":49999}' \
+	'{"channel":"cash","amount_cny":"5 000"}' \
+	'{"channel":"cash","amount_cny":1.0e4}' >"$scratch/numbers.json"
+run scan --rules "$scratch/numbers.rules" --format json "$scratch/numbers.json"
+want_rc 0
+want_err "scan: 7 records (164 bytes), 3 flagged"
+want_err "$(printf '  %-14s %8s  %s' BIG 2 'Transfer of 50,000 or more')"
+want_err "scan: records whose numbers a rule's \`when\` could not read"
+want_err "$(printf '  %-14s %8s  %s' BIG 2 'amount >= 50000')"
+want_err "$(printf '  %-14s %8s  %s' CASH 1 \
+	'channel == "cash" and amount_cny >= 10000')"
+end
+
 begin "replay --print reads every input format"
 printf 'one\r\n\ntwo\n' >"$scratch/lines.txt"
 run replay --print "$scratch/lines.txt"

@@ -1437,6 +1437,63 @@ START_TEST(test_format_check)
 }
 END_TEST
 
+/*
+ * The rules whose `when` found a value that is not a number where it
+ * compared with one, fired or not, once each, in ruleset order; both
+ * engines (_i: 0 auto, 1 pcre2).
+ */
+START_TEST(test_unreadable_numbers)
+{
+	static const char text[] = "[rule A]\ntitle = t\nseverity = low\n"
+				   "when = amount >= 50000 or fee > 10\n"
+				   "[rule B]\ntitle = t\nseverity = low\n"
+				   "when = amount < 50000\npattern = wire\n"
+				   "[rule C]\ntitle = t\nseverity = low\n"
+				   "when = memo == 'x'\n";
+	static const struct {
+		const char *rec;
+		int hits;
+		const char *unreadable; /* rule ids */
+	} recs[] = {
+		{"{\"amount\":\"6.5E+4\"}", 1, ""},
+		{"{\"amount\":4.9e4,\"memo\":\"wire\"}", 1, ""},
+		{"{\"amount\":\"50,000.00\",\"fee\":\"n/a\"}", 0, "AB"},
+		{"{\"amount\":\"5 000\",\"memo\":\"wire\"}", 0, "AB"},
+		{"{\"amount\":\"n/a\",\"fee\":11}", 1, "AB"},
+		{"{\"memo\":\"x\"}", 1, ""},
+	};
+	struct ft_rules_opts o;
+	struct ft_ruleset *rs;
+	struct ft_match_ctx *ctx;
+	struct ft_match_result res;
+	char got[8];
+	size_t k, i;
+
+	ft_rules_opts_default(&o);
+	if (_i)
+		o.engine = FT_ENGINE_PCRE2;
+	rs = load(text, &o);
+	ctx = ft_match_ctx_new(rs);
+	ck_assert_ptr_nonnull(ctx);
+	ft_match_result_init(&res);
+	for (k = 0; k < FT_ARRAY_SIZE(recs); k++) {
+		ck_assert_int_eq(ft_match_record(ctx, rs, JSON, recs[k].rec,
+						 strlen(recs[k].rec), &res),
+				 recs[k].hits);
+		ck_assert_uint_lt(res.nunreadable, sizeof(got));
+		for (i = 0; i < res.nunreadable; i++)
+			got[i] = rs->rules[res.unreadable[i]].id[0];
+		got[i] = '\0';
+		ck_assert_msg(!strcmp(got, recs[k].unreadable),
+			      "%s: unreadable %s, want %s", recs[k].rec, got,
+			      recs[k].unreadable);
+	}
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+}
+END_TEST
+
 Suite *ft_match_suite(void)
 {
 	Suite *s = suite_create("match");
@@ -1448,6 +1505,7 @@ Suite *ft_match_suite(void)
 	tcase_add_test(tc, test_format_check);
 	tcase_add_test(tc, test_no_fields);
 	tcase_add_test(tc, test_names);
+	tcase_add_loop_test(tc, test_unreadable_numbers, 0, 2);
 	suite_add_tcase(s, tc);
 
 	/* _i: 0 JIT (if available), 1 interpreter */

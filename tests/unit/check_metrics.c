@@ -25,8 +25,9 @@
 #include "suites.h"
 
 static const struct ft_metrics_rule rules[] = {
-	{"PCI-001", "critical", 7, 1500000000ull},
-	{"Q\"\\\n", "low", 0, 0},
+	{"PCI-001", "critical", 7, 1500000000ull, 0},
+	{"AML-001", "high", 2, 0, 12},
+	{"Q\"\\\n", "low", 0, 0, 0},
 };
 
 static const struct ft_metrics_partition parts[] = {
@@ -50,7 +51,7 @@ static void snapshot(struct ft_metrics_snapshot *s)
 	s->ruleset_hash = "sha256:ab";
 	s->ruleset_loaded_at = 1764201600.5;
 	s->rules = rules;
-	s->nrules = 2;
+	s->nrules = 3;
 	s->parts = parts;
 	s->nparts = 3;
 	s->producer_queue = 4;
@@ -138,6 +139,14 @@ START_TEST(test_values)
 		page,
 		"\nflagtap_rule_evaluation_seconds_total{rule=\"PCI-001\"} "
 		"1.500000\n"));
+	ck_assert_ptr_nonnull(strstr(
+		page,
+		"\nflagtap_rule_unreadable_numbers_total{rule=\"AML-001\"} "
+		"12\n"));
+	ck_assert_ptr_nonnull(strstr(
+		page,
+		"\nflagtap_rule_unreadable_numbers_total{rule=\"PCI-001\"} "
+		"0\n"));
 	/* quote, backslash and newline escaped */
 	ck_assert_ptr_nonnull(
 		strstr(page, "{rule=\"Q\\\"\\\\\\n\",severity=\"low\"} 0\n"));
