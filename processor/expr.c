@@ -29,8 +29,8 @@
  *    is 0 and the 33rd level is rejected.  `and`/`or` chains do not nest.
  *  - Decimal numbers may be surrounded by spaces and tabs, and their
  *    integer part may have leading zeros ("007"): fixed-width records
- *    write amounts that way.  A value may start with '+' (BigDecimal and
- *    most number printers accept it), a NUMBER may not.  Numbers longer
+ *    write amounts that way.  A value may start with '+' (Java's BigDecimal,
+ *    strtod and most parsers accept it), a NUMBER may not.  Numbers longer
  *    than DEC_MAX_LEN bytes are not numbers.
  *  - `in` follows expr.h literally: it is false when its left side or any
  *    field in its list is missing.  Otherwise `in` is true when some
