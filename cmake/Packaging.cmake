@@ -166,7 +166,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # dpkg-shlibdeps (dpkg-dev) derives the library packages from the binary:
 # librdkafka1, libpcre2-8-0, zlib1g, libhyperscan5, libjemalloc2,
-# libmicrohttpd12, libc6; adduser is what postinst needs on top of them.
+# libmicrohttpd12, libicu72, libc6; adduser is what postinst needs on top of them.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 # The maintainer scripts, and conffiles: every file the package puts under

@@ -17,7 +17,7 @@ else
 fi
 
 build=(build-essential cmake pkg-config librdkafka-dev libpcre2-dev zlib1g-dev
-       "$hs_pkg" libjemalloc-dev libmicrohttpd-dev
+       "$hs_pkg" libjemalloc-dev libmicrohttpd-dev libicu-dev
        check)
 test=(kcat python3 python3-confluent-kafka python3-yaml systemd
       debootstrap dpkg-dev default-jre-headless maven

@@ -21,6 +21,9 @@
 
 #define S(x) x, sizeof(x) - 1
 
+static size_t below(uint64_t *s, size_t n);
+static struct ft_wordlist *parse_ok(const char *text, size_t n);
+
 /* ---- find: table ------------------------------------------------ */
 
 struct find_case {
@@ -68,9 +71,11 @@ static const struct find_case find_cases[] = {
 	HIT("\xc3\x89lodie \xc3\x80lvarez", "\xc3\xa9LODIE \xc3\xa0LVAREZ", 0,
 	    0, "\xc3\xa9LODIE \xc3\xa0LVAREZ"),
 	HIT("\xc3\x98stberg", "\xc3\xb8STBERG", 0, 0, "\xc3\xb8STBERG"),
-	MISS("stra\xc3\x9f" "e", "STRASSE", 0),
-	/* U+00D7 and U+00F7 are not letters: no case pair */
-	MISS("a\xc3\x97" "b", "a\xc3\xb7" "b", 0),
+	/* full case folding: sharp s is "ss" */
+	HIT("stra\xc3\x9f" "e", "STRASSE", 0, 0, "STRASSE"),
+	/* U+00D7 and U+00F7 are not letters: they separate words */
+	HIT("a\xc3\x97" "b", "a\xc3\xb7" "b", 0, 0, "a\xc3\xb7" "b"),
+	MISS("a\xc3\x97" "b", "a\xc3\xb7", 0),
 	/* Cyrillic: "Иван Петров" */
 	HIT("\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd \xd0\x9f\xd0\xb5\xd1\x82\xd1\x80"
 	    "\xd0\xbe\xd0\xb2",
@@ -95,8 +100,8 @@ static const struct find_case find_cases[] = {
 	/* Ӂ U+04C1 / ӂ U+04C2, Ӏ U+04C0 / ӏ U+04CF, Ӑ U+04D0 / ӑ U+04D1 */
 	HIT("\xd3\x82\xd3\x8f\xd3\x91", "\xd3\x81\xd3\x80\xd3\x90", 0, 0,
 	    "\xd3\x81\xd3\x80\xd3\x90"),
-	/* Latin and Cyrillic look-alikes differ: Latin "A" vs Cyrillic "А" */
-	MISS("Anna", "\xd0\x90nna", 0),
+	/* Latin and Cyrillic look-alikes match: Latin "A" vs Cyrillic "А" */
+	HIT("Anna", "\xd0\x90nna", 0, 0, "\xd0\x90nna"),
 	/* punctuation and white space between words */
 	HIT("Ivan Petrov", "Ivan\t\n.,;Petrov", 0, 0, "Ivan\t\n.,;Petrov"),
 	HIT("Ivan, Petrov", "ivan petrov", 0, 0, "ivan petrov"),
@@ -108,7 +113,9 @@ static const struct find_case find_cases[] = {
 	    "Ivan\xc2\xa0Petrov"),
 	HIT("Ivan Petrov", "Ivan\xe3\x80\x80Petrov", 0, 0,
 	    "Ivan\xe3\x80\x80Petrov"),
-	MISS("Ivan Petrov", "Ivan\xc2\xa1Petrov", 0),
+	/* so does Unicode punctuation, but not a letter: ¡ and ª */
+	HIT("Ivan Petrov", "Ivan\xc2\xa1Petrov", 0, 0, "Ivan\xc2\xa1Petrov"),
+	MISS("Ivan Petrov", "Ivan\xc2\xaaPetrov", 0),
 	/* multiword terms */
 	HIT("Bank of America", "pay BANK-OF-AMERICA now", 0, 4,
 	    "BANK-OF-AMERICA"),
@@ -140,9 +147,86 @@ static const struct find_case find_cases[] = {
 };
 /* clang-format on */
 
-START_TEST(test_find)
+/*
+ * Evasions: the same name with invisible characters, decomposed or
+ * full-width letters, Cyrillic or Greek look-alikes, other cases and
+ * white space.  Spans are in the original text.
+ */
+/* clang-format off */
+static const struct find_case evasion_cases[] = {
+	/* zero-width space inside a word: removed, the span keeps it */
+	HIT("Ivan Ivanov", "to Ivan Ivan\xe2\x80\x8bov.", 0, 3,
+	    "Ivan Ivan\xe2\x80\x8bov"),
+	MISS("Ivan", "Ivan\xe2\x80\x8bov", 0),
+	/* a leading or trailing invisible character is not in the span */
+	HIT("Ivanov", "\xe2\x80\x8bIvanov\xe2\x80\x8b.", 0, 3, "Ivanov"),
+	/* soft hyphen */
+	HIT("Petrov", "x Pet\xc2\xadrov", 0, 2, "Pet\xc2\xadrov"),
+	/* zero-width joiner and non-joiner, word joiner, byte order mark */
+	HIT("Ivanov", "I\xe2\x80\x8dva\xe2\x80\x8cno\xe2\x81\xa0v\xef\xbb\xbf!",
+	    0, 0, "I\xe2\x80\x8dva\xe2\x80\x8cno\xe2\x81\xa0v"),
+	/* NFD text, NFC term and the reverse */
+	HIT("M\xc3\xbcller", "Herr Mu\xcc\x88ller", 0, 5, "Mu\xcc\x88ller"),
+	HIT("Mu\xcc\x88ller", "M\xc3\x9c" "LLER", 0, 0, "M\xc3\x9c" "LLER"),
+	HIT("M\xc3\xbcller", "MU\xcc\x88LLER;", 0, 0, "MU\xcc\x88LLER"),
+	/* transliterations and other accents are other names */
+	MISS("M\xc3\xbcller", "Mueller", 0),
+	MISS("Ivan", "Iva\xcc\x81n", 0),
+	/* full-width letters and hyphen */
+	HIT("Ivan", "\xef\xbc\xa9\xef\xbd\x96\xef\xbd\x81\xef\xbd\x8e", 0, 0,
+	    "\xef\xbc\xa9\xef\xbd\x96\xef\xbd\x81\xef\xbd\x8e"),
+	HIT("Ivan Petrov",
+	    "\xc2\xab\xef\xbc\xa9\xef\xbd\x96\xef\xbd\x81\xef\xbd\x8e\xef\xbc\x8d"
+	    "\xef\xbc\xb0\xef\xbd\x85\xef\xbd\x94\xef\xbd\x92\xef\xbd\x8f\xef\xbd"
+	    "\x96\xc2\xbb",
+	    0, 2,
+	    "\xef\xbc\xa9\xef\xbd\x96\xef\xbd\x81\xef\xbd\x8e\xef\xbc\x8d"
+	    "\xef\xbc\xb0\xef\xbd\x85\xef\xbd\x94\xef\xbd\x92\xef\xbd\x8f\xef\xbd"
+	    "\x96"),
+	HIT("M\xc3\xbcller", "\xef\xbc\xad\xc3\xbcller", 0, 0,
+	    "\xef\xbc\xad\xc3\xbcller"),
+	/* Cyrillic look-alikes: І U+0406; Р, е, о; В looks like B */
+	HIT("Ivanov", "\xd0\x86vanov", 0, 0, "\xd0\x86vanov"),
+	HIT("Petrov", "\xd0\xa0\xd0\xb5tr\xd0\xbev", 0, 0,
+	    "\xd0\xa0\xd0\xb5tr\xd0\xbev"),
+	HIT("Boris", "\xd0\x92\xd0\x9eRIS", 0, 0, "\xd0\x92\xd0\x9eRIS"),
+	/* Greek look-alikes: alpha; capital alpha, nu, omicron */
+	HIT("Ivan", "Iv\xce\xb1n", 0, 0, "Iv\xce\xb1n"),
+	HIT("Anna", "\xce\x91\xce\x9d\xce\x9d\xce\x91", 0, 0,
+	    "\xce\x91\xce\x9d\xce\x9d\xce\x91"),
+	HIT("Olga", "\xce\x9fLGA", 0, 0, "\xce\x9fLGA"),
+	/* Cyrillic terms still fold case: "Вера" and "вЕРА" */
+	HIT("\xd0\x92\xd0\xb5\xd1\x80\xd0\xb0",
+	    "\xd0\xb2\xd0\x95\xd0\xa0\xd0\x90", 0, 0,
+	    "\xd0\xb2\xd0\x95\xd0\xa0\xd0\x90"),
+	/* look-alike letters, not look-alike words */
+	MISS("Ali", "All", 0),
+	MISS("Ivan", "Ivana", 0),
+	/* white space runs, Unicode spaces and line separators */
+	HIT("Ivan Petrov", "Ivan \t\xc2\xa0\xe3\x80\x80\n Petrov", 0, 0,
+	    "Ivan \t\xc2\xa0\xe3\x80\x80\n Petrov"),
+	HIT("Ivan Petrov", "Ivan\xe2\x80\xa8Petrov", 0, 0,
+	    "Ivan\xe2\x80\xa8Petrov"),
+	/* mixed with valid UTF-8 around: "Платёж: Іvan Pеtrov — спасибо" */
+	HIT("Ivan Petrov",
+	    "\xd0\x9f\xd0\xbb\xd0\xb0\xd1\x82\xd1\x91\xd0\xb6: \xd0\x86van"
+	    "\xc2\xa0P\xd0\xb5trov \xe2\x80\x94 \xd1\x81\xd0\xbf\xd0\xb0\xd1\x81"
+	    "\xd0\xb8\xd0\xb1\xd0\xbe",
+	    0, 14, "\xd0\x86van\xc2\xa0P\xd0\xb5trov"),
+	/* invalid UTF-8 is a letter of its own: it glues, it does not break */
+	HIT("Ivan", "\xff Ivan \xc3", 0, 2, "Ivan"),
+	MISS("Ivan", "\xffIvan", 0),
+	MISS("Ivan", "Ivan\xc3", 0),
+	HIT("\xff" "a", "x \xff" "A", 0, 2, "\xff" "A"),
+	/* from inside a word made of several code points */
+	MISS("\xcc\x88ller", "Mu\xcc\x88ller", 2),
+	MISS("ller", "Mu\xcc\x88ller", 4),
+	HIT("Ivanov", "Ivan\xe2\x80\x8bov Ivanov", 4, 10, "Ivanov"),
+};
+/* clang-format on */
+
+static void check_find(const struct find_case *t, int i)
 {
-	const struct find_case *t = &find_cases[_i];
 	struct ft_wordlist *wl = NULL;
 	size_t start = 99, len = 99;
 	char err[128];
@@ -151,25 +235,36 @@ START_TEST(test_find)
 
 	rc = ft_wordlist_parse("t.list", t->list, strlen(t->list), &wl, err,
 			       sizeof(err));
-	ck_assert_msg(rc == 0, "case %d: %s", _i, err);
+	ck_assert_msg(rc == 0, "case %d: %s", i, err);
 	found = ft_wordlist_find(wl, t->text, strlen(t->text), t->from, &start,
 				 &len);
 	if (!t->want) {
-		ck_assert_msg(!found, "case %d: found '%.*s' at %zu", _i,
+		ck_assert_msg(!found, "case %d: found '%.*s' at %zu", i,
 			      (int)len, t->text + start, start);
 		ck_assert_msg(start == 99 && len == 99, "case %d: spans set",
-			      _i);
+			      i);
 	} else {
-		ck_assert_msg(found, "case %d: not found", _i);
+		ck_assert_msg(found, "case %d: not found", i);
 		ck_assert_msg(start == t->start, "case %d: start %zu, want %zu",
-			      _i, start, t->start);
+			      i, start, t->start);
 		ck_assert_msg(len == strlen(t->want) &&
 				      memcmp(t->text + start, t->want, len) ==
 					      0,
-			      "case %d: '%.*s', want '%s'", _i, (int)len,
+			      "case %d: '%.*s', want '%s'", i, (int)len,
 			      t->text + start, t->want);
 	}
 	ft_wordlist_free(wl);
+}
+
+START_TEST(test_evasion)
+{
+	check_find(&evasion_cases[_i], _i);
+}
+END_TEST
+
+START_TEST(test_find)
+{
+	check_find(&find_cases[_i], _i);
 }
 END_TEST
 
@@ -215,6 +310,107 @@ START_TEST(test_find_all)
 		i++;
 	}
 	ck_assert_uint_eq(i, FT_ARRAY_SIZE(want));
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+/* ---- linear work on hostile text ------------------------------- */
+
+/*
+ * Hostile texts of n units: one letter followed by combining marks in
+ * the order that canonical reordering sorts slowest, zero-width spaces
+ * between listed names, invalid UTF-8, and listed names back to back.
+ */
+static void hostile(struct ft_buf *b, int kind, size_t n)
+{
+	size_t i;
+
+	ft_buf_reset(b);
+	for (i = 0; i < n; i++) {
+		switch (kind) {
+		case 0: /* a, then U+0301 and U+0316 alternating */
+			ft_buf_adds(b, i == 0  ? "a"
+				       : i % 2 ? "\xcc\x81"
+					       : "\xcc\x96");
+			break;
+		case 1:
+			ft_buf_adds(b, i % 8 ? "\xe2\x80\x8b" : "Ivan");
+			break;
+		case 2:
+			ft_buf_adds(b, i % 3 ? "\xff\xc3" : "\xe2\x80Ivan ");
+			break;
+		default:
+			ft_buf_adds(b, "ivan ");
+			break;
+		}
+	}
+	ck_assert(ft_buf_ok(b));
+}
+
+/*
+ * Walks every match as match.c does: from the end of a match, and from
+ * the next character when a match is rejected.  Returns the work done.
+ */
+static uint64_t walk_all(const struct ft_wordlist *wl, const struct ft_buf *b,
+			 bool reject)
+{
+	uint64_t w0 = ft_wordlist_work();
+	size_t from = 0, start, len;
+
+	while (ft_wordlist_find(wl, b->data, b->len, from, &start, &len))
+		from = reject ? start + 1 : start + len;
+	return ft_wordlist_work() - w0;
+}
+
+START_TEST(test_linear)
+{
+	struct ft_wordlist *wl = parse_ok(S("ivan\na\xcc\x81\nivan ivan\n"));
+	struct ft_buf b = FT_BUF_INIT;
+	uint64_t w1, w2;
+	int kind, reject;
+
+	for (kind = 0; kind < 4; kind++) {
+		for (reject = 0; reject < 2; reject++) {
+			hostile(&b, kind, 20000);
+			w1 = walk_all(wl, &b, reject);
+			ck_assert_uint_gt(w1, 0);
+			ck_assert_msg(w1 <= 64 * (uint64_t)b.len,
+				      "kind %d: %llu work for %zu bytes", kind,
+				      (unsigned long long)w1, b.len);
+			hostile(&b, kind, 40000);
+			w2 = walk_all(wl, &b, reject);
+			ck_assert_msg(w2 <= 2 * w1 + w1 / 10,
+				      "kind %d reject %d: %llu then %llu", kind,
+				      reject, (unsigned long long)w1,
+				      (unsigned long long)w2);
+		}
+	}
+	ft_buf_release(&b);
+	ft_wordlist_free(wl);
+}
+END_TEST
+
+/* Random bytes: no crash, every match inside the text. */
+START_TEST(test_random_bytes)
+{
+	struct ft_wordlist *wl = parse_ok(
+		S("ivan\n\xd0\x86\xff\nm\xc3\xbc\n\xc3\nab\xcc\x88\n"));
+	static const char alphabet[] = "ivan \xff\xc3\xbc\xcc\x88\xd0\x86\xe2"
+				       "\x80\x8bM\xef\xbc\xa9";
+	uint64_t seed = 42;
+	char text[64];
+	size_t i, j, n, from, start, len;
+
+	for (i = 0; i < 20000; i++) {
+		n = below(&seed, sizeof(text));
+		for (j = 0; j < n; j++)
+			text[j] = alphabet[below(&seed, sizeof(alphabet) - 1)];
+		for (from = 0; from < n; from++) {
+			if (!ft_wordlist_find(wl, text, n, from, &start, &len))
+				continue;
+			ck_assert(start >= from && len > 0 && len <= n - start);
+		}
+	}
 	ft_wordlist_free(wl);
 }
 END_TEST
@@ -313,6 +509,9 @@ static const struct parse_error parse_errors[] = {
 	{"# only\n\n  \n# comments\n", "t.list: no terms"},
 	{"\xef\xbb\xbf", "t.list: no terms"},
 	{"ok\n\n---\n", "t.list:3: term has no letter or digit"},
+	/* only invisible characters: nothing is left to match */
+	{"ok\n\xe2\x80\x8b\xc2\xad \xef\xbb\xbf\n",
+	 "t.list:2: term has no letter or digit"},
 	{"a b c d e f g h i j k l m n o p q\n",
 	 "t.list:1: term has more than 16 words"},
 	{"fine\nw w w w w w w w w w w w w w w w, w\n",
@@ -331,6 +530,31 @@ START_TEST(test_parse_errors)
 	ck_assert_int_eq(rc, FT_EINVAL);
 	ck_assert_str_eq(err, t->err);
 	ck_assert_ptr_eq(wl, (struct ft_wordlist *)&wl);
+}
+END_TEST
+
+/* A word longer than any name is a mistake in the list. */
+START_TEST(test_long_word)
+{
+	struct ft_wordlist *wl = NULL;
+	char text[400], err[128];
+
+	memset(text, 'x', sizeof(text));
+	text[0] = 'a';
+	text[1] = '\n';
+	ck_assert_int_eq(ft_wordlist_parse("t.list", text, 2 + 256, &wl, err,
+					   sizeof(err)),
+			 0);
+	ck_assert(ft_wordlist_find(wl, text + 2, 256, 0, &(size_t){0},
+				   &(size_t){0}));
+	ft_wordlist_free(wl);
+	wl = NULL;
+	ck_assert_int_eq(ft_wordlist_parse("t.list", text, 2 + 257, &wl, err,
+					   sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_str_eq(err, "t.list:2: term has a word of more than 256 "
+			      "bytes");
+	ck_assert_ptr_null(wl);
 }
 END_TEST
 
@@ -760,10 +984,14 @@ Suite *ft_wordlist_suite(void)
 
 	tc = tcase_create("find");
 	tcase_add_loop_test(tc, test_find, 0, (int)FT_ARRAY_SIZE(find_cases));
+	tcase_add_loop_test(tc, test_evasion, 0,
+			    (int)FT_ARRAY_SIZE(evasion_cases));
 	tcase_add_test(tc, test_find_length_bounded);
 	tcase_add_test(tc, test_find_all);
 	tcase_add_test(tc, test_nul_in_text);
 	tcase_add_test(tc, test_null_safe);
+	tcase_add_test(tc, test_linear);
+	tcase_add_test(tc, test_random_bytes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
@@ -773,6 +1001,7 @@ Suite *ft_wordlist_suite(void)
 	tcase_add_loop_test(tc, test_parse_errors, 0,
 			    (int)FT_ARRAY_SIZE(parse_errors));
 	tcase_add_test(tc, test_sixteen_words);
+	tcase_add_test(tc, test_long_word);
 	tcase_add_test(tc, test_load_file);
 	suite_add_tcase(s, tc);
 
