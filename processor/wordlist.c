@@ -395,18 +395,63 @@ static size_t utf8_at(const unsigned char *s, size_t n, size_t i, uint32_t *cp)
 }
 
 /*
+ * Code points from WL_TABLE_CPS up (CJK, punctuation, full-width forms)
+ * are looked up in ICU once per thread and kept in a small direct-mapped
+ * cache: whether a unit starts at them, and their key read on their own
+ * when it is short (len WL_LONG_KEY: compute it each time).
+ */
+#define WL_CACHE_BITS 10
+#define WL_LONG_KEY UINT8_MAX
+
+struct wl_cached {
+	uint32_t cp; /* 0: empty (cp 0 is in the table) */
+	uint8_t len;
+	bool boundary;
+	unsigned char key[10];
+};
+
+static _Thread_local struct wl_cached cp_cache[1u << WL_CACHE_BITS];
+
+/*
  * Does a unit start at cp?  At a normalization boundary, and also at an
  * invisible code point: nfkc_cf removes it, and the skeleton decomposes
  * what it would have let compose, so the key is the same, and a name's
  * span does not take in the invisible characters after it.
  */
+static bool boundary_icu(uint32_t cp)
+{
+	return unorm2_hasBoundaryBefore(tab.nfkc_cf, (UChar32)cp) ||
+	       u_hasBinaryProperty((UChar32)cp,
+				   UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
+}
+
+/* The cache entry of cp >= WL_TABLE_CPS, filled if need be. */
+static const struct wl_cached *cp_cached(uint32_t cp)
+{
+	struct wl_cached *e =
+		&cp_cache[(cp * 0x9e3779b1u) >> (32 - WL_CACHE_BITS)];
+	unsigned char buf[WL_UNIT_OUT];
+	UChar u[2];
+	int32_t ul = 0, k;
+
+	if (e->cp == cp)
+		return e;
+	U16_APPEND_UNSAFE(u, ul, cp);
+	k = unit_key(u, ul, buf, WL_UNIT_OUT);
+	e->cp = cp;
+	e->boundary = boundary_icu(cp);
+	e->len = k >= 0 && (size_t)k <= sizeof(e->key) ? (uint8_t)k
+						       : WL_LONG_KEY;
+	if (e->len != WL_LONG_KEY)
+		memcpy(e->key, buf, e->len);
+	return e;
+}
+
 static bool has_boundary(uint32_t cp)
 {
 	if (cp < WL_TABLE_CPS)
 		return tab.boundary[cp];
-	return unorm2_hasBoundaryBefore(tab.nfkc_cf, (UChar32)cp) ||
-	       u_hasBinaryProperty((UChar32)cp,
-				   UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
+	return cp_cached(cp)->boundary;
 }
 
 /* Reads code points as they come, with the unit that holds them. */
@@ -454,12 +499,18 @@ static size_t raw_key(const unsigned char *s, size_t n, unsigned char *out)
 static size_t cp_key(uint32_t cp, const unsigned char *s, size_t len,
 		     unsigned char *buf, const unsigned char **out)
 {
+	const struct wl_cached *e;
 	UChar u[2];
 	int32_t ul = 0, k;
 
 	if (cp < WL_TABLE_CPS) {
 		*out = tab.pool + tab.off[cp];
 		return tab.len[cp];
+	}
+	e = cp_cached(cp);
+	if (e->len != WL_LONG_KEY) {
+		*out = e->key;
+		return e->len;
 	}
 	U16_APPEND_UNSAFE(u, ul, cp);
 	*out = buf;

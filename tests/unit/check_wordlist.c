@@ -202,6 +202,25 @@ static const struct find_case evasion_cases[] = {
 	/* look-alike letters, not look-alike words */
 	MISS("Ali", "All", 0),
 	MISS("Ivan", "Ivana", 0),
+	/* rules/README.md, Lists: the table for "Müller" */
+	HIT("M\xc3\xbcller", "\xd0\x9c\xc3\xbcller", 0, 0,
+	    "\xd0\x9c\xc3\xbcller"),
+	HIT("M\xc3\xbcller", "M\xc3\xbcl\xc2\xadler", 0, 0,
+	    "M\xc3\xbcl\xc2\xadler"),
+	HIT("M\xc3\xbcller", "Herr-M\xc3\xbcller,", 0, 5, "M\xc3\xbcller"),
+	MISS("M\xc3\xbcller", "M\xc3\xb9ller", 0),
+	MISS("M\xc3\xbcller", "M\xc3\xbcllerBank", 0),
+	MISS("M\xc3\xbcller", "M\xc3\xbcllers", 0),
+	/* and the rest of it */
+	HIT("Ivan Petrov", "\xd0\x86VAN  PETROV", 0, 0,
+	    "\xd0\x86VAN  PETROV"),
+	HIT("Ivan Petrov", "Iv\xce\xb1n\xc2\xa0Petrov", 0, 0,
+	    "Iv\xce\xb1n\xc2\xa0Petrov"),
+	HIT("Kim", "Kirn", 0, 0, "Kirn"),
+	HIT("Ali", "A1i", 0, 0, "A1i"),
+	MISS("Oleg", "0leg", 0),
+	/* ligatures and enclosed forms are their letters */
+	HIT("fine", "\xef\xac\x81ne", 0, 0, "\xef\xac\x81ne"),
 	/* white space runs, Unicode spaces and line separators */
 	HIT("Ivan Petrov", "Ivan \t\xc2\xa0\xe3\x80\x80\n Petrov", 0, 0,
 	    "Ivan \t\xc2\xa0\xe3\x80\x80\n Petrov"),
