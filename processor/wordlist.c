@@ -74,11 +74,10 @@
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 #define SEQ_SEED 0x9e3779b97f4a7c15ull
-#define NO_CP UINT32_MAX
 
 struct wl_entry {
 	uint64_t hash;
-	uint32_t off; /* normalized text in the pool */
+	uint32_t off; /* the term's keys in the pool */
 	uint32_t len; /* its length; 0 marks an empty slot */
 };
 
