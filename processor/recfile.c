@@ -734,11 +734,13 @@ static int next_block(struct ft_recr *r, char *errstr, size_t errstr_size)
 	}
 }
 
+/* Makes room for n headers (ft_grow() doubles once per call). */
 static int grow_headers(struct ft_recr *r, size_t n)
 {
-	if (n <= r->hcap)
-		return 0;
-	return ft_grow((void **)&r->hv, n, &r->hcap, sizeof(*r->hv));
+	while (r->hcap < n)
+		if (ft_grow((void **)&r->hv, r->hcap, &r->hcap, sizeof(*r->hv)))
+			return FT_ENOMEM;
+	return FT_OK;
 }
 
 static int ftrec_next(struct ft_recr *r, struct ft_rec *out, char *errstr,

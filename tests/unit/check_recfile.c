@@ -168,6 +168,62 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* A record carries as many headers as Kafka allows; the reader's header
+ * array grows to any count in one record (once 8, then 20,000). */
+START_TEST(test_many_headers)
+{
+	static const size_t counts[] = {3, 8, 9, 17, 20000, 5};
+	struct ft_rec_header *hv;
+	struct ft_recw *w;
+	struct ft_recr *rd;
+	struct ft_rec a, b;
+	char err[256], *names;
+	size_t i, j, max = 20000;
+
+	hv = calloc(max, sizeof(*hv));
+	names = malloc(max * 16);
+	ck_assert_ptr_nonnull(hv);
+	ck_assert_ptr_nonnull(names);
+	for (j = 0; j < max; j++) {
+		snprintf(names + j * 16, 16, "h%zu", j);
+		hv[j].name = names + j * 16;
+		hv[j].value = j % 3 ? names + j * 16 : NULL;
+		hv[j].value_len = j % 3 ? strlen(names + j * 16) : 0;
+	}
+	ck_assert_int_eq(
+		ft_recw_open(&w, path, NULL, false, 0, err, sizeof(err)), 0);
+	for (i = 0; i < FT_ARRAY_SIZE(counts); i++) {
+		memset(&a, 0, sizeof(a));
+		a.timestamp = -1;
+		a.offset = (int64_t)i;
+		a.value = "v";
+		a.value_len = 1;
+		a.headers = hv;
+		a.nheaders = counts[i];
+		ck_assert_int_eq(ft_recw_add(w, &a), 0);
+	}
+	ck_assert_int_eq(ft_recw_close(w, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+		ft_recr_open(&rd, path, FT_REC_AUTO, false, err, sizeof(err)),
+		0);
+	for (i = 0; i < FT_ARRAY_SIZE(counts); i++) {
+		ck_assert_int_eq(ft_recr_next(rd, &b, err, sizeof(err)), 1);
+		memset(&a, 0, sizeof(a));
+		a.timestamp = -1;
+		a.offset = (int64_t)i;
+		a.value = "v";
+		a.value_len = 1;
+		a.headers = hv;
+		a.nheaders = counts[i];
+		same(&a, &b, i);
+	}
+	ck_assert_int_eq(ft_recr_next(rd, &b, err, sizeof(err)), 0);
+	ft_recr_close(rd);
+	free(names);
+	free(hv);
+}
+END_TEST
+
 START_TEST(test_meta_and_append)
 {
 	struct ft_recr *rd;
@@ -452,6 +508,7 @@ Suite *ft_recfile_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_many_headers);
 	tcase_add_test(tc, test_meta_and_append);
 	tcase_add_test(tc, test_rewind);
 	tcase_add_test(tc, test_damage);
