@@ -112,7 +112,7 @@ static void usage(FILE *out)
 		"        id, severity, field and title of every rule\n"
 		"  rules import gitleaks FILE.toml [-o OUT.rules]\n"
 		"        convert a gitleaks configuration into a rule pack\n"
-		"  scan --rules PATH [--format F] [--extract RE] [--salt S] "
+		"  scan --rules PATH [--format F] [--extract RE] [--salt-file F] "
 		"[FILE...|-]\n"
 		"        run the rules over recorded lines; envelopes on "
 		"stdout\n"
@@ -180,6 +180,17 @@ static void rules_opts_from(const struct ft_config *cfg,
 			    : FT_ENGINE_AUTO;
 }
 
+/* True if a rule replaces what it matches with a hash token. */
+static bool uses_hash(const struct ft_ruleset *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].redact == FT_REDACT_HASH)
+			return true;
+	return false;
+}
+
 /* Warns about field rules on a pipeline whose topics are all text. */
 static void warn_fields(const struct ft_config *cfg,
 			const struct ft_ruleset *rs)
@@ -241,6 +252,10 @@ static int run_daemon(const struct ft_config *cfg, bool check_only,
 	}
 	warn_fields(cfg, rs);
 	if (check_only) {
+		/* at start the pipeline warns the same */
+		if (uses_hash(rs) && !ft_config_get(cfg, "redact.salt"))
+			ft_warn("redact.salt is not set: hash tokens of "
+				"redacted values will differ after a restart");
 		rc = ft_pipeline_check(cfg, errstr, sizeof(errstr));
 		if (rc)
 			fprintf(stderr, "flagtap: %s\n", errstr);
@@ -919,8 +934,83 @@ static int scan_usage(void)
 {
 	fprintf(stderr, "usage: flagtap scan --rules PATH [--format "
 			"text|json|logfmt|fix|auto] [--extract PATTERN] "
-			"[--salt SALT] [FILE...|-]\n");
+			"[--salt-file FILE | --salt SALT] [FILE...|-]\n");
 	return EXIT_USAGE;
+}
+
+#define SALT_FILE_MAX 4096
+#define RANDOM_KEY_LEN 32
+
+/* --salt-file: the file's bytes less one final newline; never empty. */
+static int salt_from_file(const char *file, char **key, size_t *len)
+{
+	char errstr[512];
+
+	if (ft_read_file(file, SALT_FILE_MAX, key, len, errstr,
+			 sizeof(errstr))) {
+		fprintf(stderr, "flagtap: --salt-file: %s\n", errstr);
+		return EXIT_USAGE;
+	}
+	if (*len && (*key)[*len - 1] == '\n')
+		(*len)--;
+	if (*len && (*key)[*len - 1] == '\r')
+		(*len)--;
+	if (!*len) {
+		fprintf(stderr, "flagtap: --salt-file %s: empty key\n", file);
+		free(*key);
+		*key = NULL;
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * The HMAC key of scan's redact = hash tokens, never empty: --salt-file,
+ * --salt (arg) or FLAGTAP_REDACT_SALT, else random bytes for this run.
+ * *key is heap (free it).  Returns 0, or an exit code after a message.
+ */
+static int scan_key(const char *arg, const char *file,
+		    const struct ft_ruleset *rs, char **key, size_t *len)
+{
+	const char *env = getenv("FLAGTAP_REDACT_SALT");
+	const char *text = arg ? arg : env;
+
+	*key = NULL;
+	if (file)
+		return salt_from_file(file, key, len);
+	if (arg)
+		fprintf(stderr, "flagtap: scan: --salt is visible to other "
+				"users (ps, /proc): prefer --salt-file or "
+				"FLAGTAP_REDACT_SALT\n");
+	if (text && !*text) {
+		fprintf(stderr,
+			"flagtap: scan: %s is empty: a hash key must "
+			"not be\n",
+			arg ? "--salt" : "FLAGTAP_REDACT_SALT");
+		return EXIT_USAGE;
+	}
+	*len = text ? strlen(text) : RANDOM_KEY_LEN;
+	*key = text ? strdup(text) : malloc(RANDOM_KEY_LEN);
+	if (!*key) {
+		fprintf(stderr, "flagtap: scan: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	if (text)
+		return 0;
+	if (ft_random_bytes(*key, RANDOM_KEY_LEN)) {
+		fprintf(stderr,
+			"flagtap: scan: cannot read random bytes for "
+			"the hash key: %s\n",
+			strerror(errno));
+		free(*key);
+		*key = NULL;
+		return EXIT_RUNTIME;
+	}
+	if (uses_hash(rs))
+		fprintf(stderr, "flagtap: scan: no --salt-file: redact = hash "
+				"tokens use a random key for this run and do "
+				"not correlate with other runs\n");
+	return 0;
 }
 
 /* Compiles a text topic's extract pattern given on the command line. */
@@ -987,10 +1077,13 @@ static int cmd_scan(int argc, char **argv)
 		{"format", required_argument, NULL, 'f'},
 		{"extract", required_argument, NULL, 'x'},
 		{"salt", required_argument, NULL, 's'},
+		{"salt-file", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ft_scan_opts o = {.format = FT_FORMAT_TEXT, .out = stdout};
-	const char *rules = NULL, *salt = getenv("FLAGTAP_REDACT_SALT");
+	const char *rules = NULL, *salt = NULL, *salt_file = NULL;
+	char *key = NULL;
+	size_t key_len = 0;
 	struct ft_scan_stats st = {0};
 	struct ft_ruleset *rs = NULL;
 	pcre2_code *extract = NULL;
@@ -1008,20 +1101,30 @@ static int cmd_scan(int argc, char **argv)
 			extract = compile_extract(optarg);
 		else if (c == 's')
 			salt = optarg;
+		else if (c == 'S')
+			salt_file = optarg;
 		else
 			return scan_usage();
 		if (c == 'x' && !extract)
 			return EXIT_USAGE;
 	}
-	if (!rules)
+	if (!rules || (salt && salt_file)) {
+		pcre2_code_free(extract);
 		return scan_usage();
+	}
 	if (load_rules(rules, NULL, &rs)) {
 		pcre2_code_free(extract);
 		return EXIT_USAGE;
 	}
+	rc = scan_key(salt, salt_file, rs, &key, &key_len);
+	if (rc) {
+		ft_ruleset_free(rs);
+		pcre2_code_free(extract);
+		return rc;
+	}
 	o.extract = extract;
-	o.salt = salt;
-	o.salt_len = salt ? strlen(salt) : 0;
+	o.salt = key;
+	o.salt_len = key_len;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = optind; i < argc || i == optind; i++) {
 		if (ft_scan_file(i < argc ? argv[i] : "-", rs, &o, &st, errstr,
@@ -1040,6 +1143,7 @@ static int cmd_scan(int argc, char **argv)
 	ft_scan_stats_release(&st);
 	ft_ruleset_free(rs);
 	pcre2_code_free(extract);
+	free(key);
 	return rc;
 }
 
