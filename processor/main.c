@@ -18,6 +18,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "flagtap/audit.h"
 #include "flagtap/bench.h"
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
@@ -89,6 +90,11 @@ static void usage(FILE *out)
 		"  decode -b BROKERS -t TOPIC [-g GROUP] [-e] [-X "
 		"prop=value]...\n"
 		"        print the envelopes on an output topic as JSON lines\n"
+		"  audit -b BROKERS -t TOPIC --rules PATH [-e] [-X "
+		"prop=value]...\n"
+		"        report envelopes and dead letters that carry in clear "
+		"what the\n"
+		"        rules would redact (exit status 1)\n"
 		"  record -b BROKERS -t TOPIC [-o beginning|end|TIMESTAMP] "
 		"[-c N] [-e] -w FILE\n"
 		"        capture a topic into a recorded-stream file (.ftrec)\n"
@@ -112,7 +118,8 @@ static void usage(FILE *out)
 		"        id, severity, field and title of every rule\n"
 		"  rules import gitleaks FILE.toml [-o OUT.rules]\n"
 		"        convert a gitleaks configuration into a rule pack\n"
-		"  scan --rules PATH [--format F] [--extract RE] [--salt-file F] "
+		"  scan --rules PATH [--format F] [--extract RE] [--salt-file "
+		"F] "
 		"[FILE...|-]\n"
 		"        run the rules over recorded lines; envelopes on "
 		"stdout\n"
@@ -408,6 +415,71 @@ static int cmd_decode(int argc, char **argv)
 			(unsigned long long)st.invalid,
 			st.invalid == 1 ? "" : "s");
 	rc = st.invalid ? EXIT_RUNTIME : EXIT_SUCCESS;
+out:
+	free(props);
+	return rc;
+}
+
+static int audit_usage(void)
+{
+	fprintf(stderr, "usage: flagtap audit -b BROKERS -t TOPIC --rules PATH "
+			"[-e] [-X prop=value]...\n");
+	return EXIT_USAGE;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_audit_opts o = {.out = stdout, .stop = &stop_requested};
+	struct ft_audit_stats st = {0};
+	char **props = calloc((size_t)argc, sizeof(char *));
+	struct ft_ruleset *rs = NULL;
+	const char *rules = NULL;
+	char errstr[1024];
+	int c, rc = EXIT_USAGE;
+
+	while (props &&
+	       (c = getopt_long(argc, argv, "b:t:eX:", longopts, NULL)) != -1) {
+		if (c == 'b')
+			o.brokers = optarg;
+		else if (c == 't')
+			o.topic = optarg;
+		else if (c == 'e')
+			o.exit_at_end = true;
+		else if (c == 'X')
+			props[o.nprops++] = optarg;
+		else if (c == 'r')
+			rules = optarg;
+		else
+			goto out;
+	}
+	if (!props || !o.brokers || !o.topic || !rules || optind != argc) {
+		rc = audit_usage();
+		goto out;
+	}
+	if (load_rules(rules, NULL, &rs))
+		goto out;
+	o.props = (const char *const *)props;
+	o.rs = rs;
+	install_signals();
+	if (ft_audit_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: %s\n", errstr);
+		rc = EXIT_RUNTIME;
+		goto out_free_rules;
+	}
+	fprintf(stderr,
+		"audit: %llu envelopes, %llu dead letters, %llu with something "
+		"in clear, %llu unreadable\n",
+		(unsigned long long)st.envelopes,
+		(unsigned long long)st.dead_letters,
+		(unsigned long long)st.found,
+		(unsigned long long)st.unreadable);
+	rc = st.found || st.unreadable ? EXIT_RUNTIME : EXIT_SUCCESS;
+out_free_rules:
+	ft_ruleset_free(rs);
 out:
 	free(props);
 	return rc;
@@ -1749,6 +1821,8 @@ int main(int argc, char **argv)
 		exit(cmd_replay(argc - 1, argv + 1));
 	if (!strcmp(cmd, "decode"))
 		exit(cmd_decode(argc - 1, argv + 1));
+	if (!strcmp(cmd, "audit"))
+		exit(cmd_audit(argc - 1, argv + 1));
 	if (!strcmp(cmd, "demo"))
 		exit(cmd_demo(argc - 1, argv + 1));
 	if (!strcmp(cmd, "rules"))
