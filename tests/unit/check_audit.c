@@ -27,7 +27,14 @@ static const char RULES[] = "[rule CARD]\n"
 			    "[rule WORD]\n"
 			    "title = flagged, not redacted\n"
 			    "severity = low\n"
-			    "pattern = \\bstructuring\\b\n";
+			    "pattern = \\bstructuring\\b\n"
+			    "\n"
+			    "[rule SLOW]\n"
+			    "title = cannot always be evaluated\n"
+			    "severity = low\n"
+			    "match-limit = 1000\n"
+			    "pattern = (a+)+$\n"
+			    "redact = mask\n";
 
 #define CARD "4539148803436467"
 #define TOKEN "tok_a1b2c3d4"
@@ -144,6 +151,14 @@ START_TEST(test_envelope_places)
 	ck_assert_int_eq(audit(NULL, 0, NULL, z.data, z.len), 1);
 	ck_assert(strstr(line(), "\"where\":\"record\",\"rules\":[\"CARD\"]"));
 	ck_assert(strstr(line(), "\"where\":\"source.key\""));
+	/* a redacting rule that cannot be evaluated: not provably clean */
+	envelope("\"record\":\"aaaaaaaaaaaaaaaaaaaab!\"", "\"key\":null");
+	ck_assert_int_eq(audit(NULL, 0, NULL, z.data, z.len), 1);
+	ck_assert_str_eq(line(),
+			 "{\"topic\":\"flagged\",\"partition\":2,\"offset\":9,"
+			 "\"kind\":\"envelope\",\"found\":["
+			 "{\"where\":\"record\",\"rules\":[],"
+			 "\"unverified\":[\"SLOW\"]}]}\n");
 	/* a withheld record has nothing to find */
 	envelope("\"record\":null,\"record_withheld\":\"x\"", "\"key\":null");
 	ck_assert_int_eq(audit(NULL, 0, NULL, z.data, z.len), 0);
