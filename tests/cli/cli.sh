@@ -442,6 +442,15 @@ want_rc 2
 want_err "-o yesterday"
 end
 
+begin "audit usage"
+run audit -b 127.0.0.1:1 -t flagged
+want_rc 2
+want_err "usage: flagtap audit"
+run audit -b 127.0.0.1:1 -t flagged --rules rules/broken.rules -e
+want_rc 2
+want_err "broken.rules"
+end
+
 begin "scan: redact = hash never uses an empty key"
 tok=ghp_R8mXq2ZfL0aVt7Yw4KcN1pHs9UeDj3BgTo6I
 echo "cloning with token $tok" >"$scratch/token.txt"
