@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 int ft_err(char *errstr, size_t errstr_size, int code, const char *fmt, ...)
@@ -173,5 +174,22 @@ int ft_parse_time_ms(const char *s, int64_t *ms)
 	*ms = ((days_from_civil(y, (int)mo, (int)d) * 24 + h) * 60 + mi) *
 		      60000 +
 	      sec * 1000 + frac;
+	return FT_OK;
+}
+
+int ft_random_bytes(void *p, size_t n)
+{
+	unsigned char *c = p;
+
+	while (n) {
+		ssize_t got = getrandom(c, n, 0);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return FT_EIO;
+		c += got;
+		n -= (size_t)got;
+	}
 	return FT_OK;
 }

@@ -18,6 +18,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "flagtap/audit.h"
 #include "flagtap/bench.h"
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
@@ -89,6 +90,11 @@ static void usage(FILE *out)
 		"  decode -b BROKERS -t TOPIC [-g GROUP] [-e] [-X "
 		"prop=value]...\n"
 		"        print the envelopes on an output topic as JSON lines\n"
+		"  audit -b BROKERS -t TOPIC --rules PATH [-e] [-X "
+		"prop=value]...\n"
+		"        report envelopes and dead letters that carry in clear "
+		"what the\n"
+		"        rules would redact (exit status 1)\n"
 		"  record -b BROKERS -t TOPIC [-o beginning|end|TIMESTAMP] "
 		"[-c N] [-e] -w FILE\n"
 		"        capture a topic into a recorded-stream file (.ftrec)\n"
@@ -112,7 +118,8 @@ static void usage(FILE *out)
 		"        id, severity, field and title of every rule\n"
 		"  rules import gitleaks FILE.toml [-o OUT.rules]\n"
 		"        convert a gitleaks configuration into a rule pack\n"
-		"  scan --rules PATH [--format F] [--extract RE] [--salt S] "
+		"  scan --rules PATH [--format F] [--extract RE] [--salt-file "
+		"F] "
 		"[FILE...|-]\n"
 		"        run the rules over recorded lines; envelopes on "
 		"stdout\n"
@@ -180,6 +187,17 @@ static void rules_opts_from(const struct ft_config *cfg,
 			    : FT_ENGINE_AUTO;
 }
 
+/* True if a rule replaces what it matches with a hash token. */
+static bool uses_hash(const struct ft_ruleset *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].redact == FT_REDACT_HASH)
+			return true;
+	return false;
+}
+
 /* Warns about field rules on a pipeline whose topics are all text. */
 static void warn_fields(const struct ft_config *cfg,
 			const struct ft_ruleset *rs)
@@ -241,6 +259,10 @@ static int run_daemon(const struct ft_config *cfg, bool check_only,
 	}
 	warn_fields(cfg, rs);
 	if (check_only) {
+		/* at start the pipeline warns the same */
+		if (uses_hash(rs) && !ft_config_get(cfg, "redact.salt"))
+			ft_warn("redact.salt is not set: hash tokens of "
+				"redacted values will differ after a restart");
 		rc = ft_pipeline_check(cfg, errstr, sizeof(errstr));
 		if (rc)
 			fprintf(stderr, "flagtap: %s\n", errstr);
@@ -393,6 +415,71 @@ static int cmd_decode(int argc, char **argv)
 			(unsigned long long)st.invalid,
 			st.invalid == 1 ? "" : "s");
 	rc = st.invalid ? EXIT_RUNTIME : EXIT_SUCCESS;
+out:
+	free(props);
+	return rc;
+}
+
+static int audit_usage(void)
+{
+	fprintf(stderr, "usage: flagtap audit -b BROKERS -t TOPIC --rules PATH "
+			"[-e] [-X prop=value]...\n");
+	return EXIT_USAGE;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_audit_opts o = {.out = stdout, .stop = &stop_requested};
+	struct ft_audit_stats st = {0};
+	char **props = calloc((size_t)argc, sizeof(char *));
+	struct ft_ruleset *rs = NULL;
+	const char *rules = NULL;
+	char errstr[1024];
+	int c, rc = EXIT_USAGE;
+
+	while (props &&
+	       (c = getopt_long(argc, argv, "b:t:eX:", longopts, NULL)) != -1) {
+		if (c == 'b')
+			o.brokers = optarg;
+		else if (c == 't')
+			o.topic = optarg;
+		else if (c == 'e')
+			o.exit_at_end = true;
+		else if (c == 'X')
+			props[o.nprops++] = optarg;
+		else if (c == 'r')
+			rules = optarg;
+		else
+			goto out;
+	}
+	if (!props || !o.brokers || !o.topic || !rules || optind != argc) {
+		rc = audit_usage();
+		goto out;
+	}
+	if (load_rules(rules, NULL, &rs))
+		goto out;
+	o.props = (const char *const *)props;
+	o.rs = rs;
+	install_signals();
+	if (ft_audit_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: %s\n", errstr);
+		rc = EXIT_RUNTIME;
+		goto out_free_rules;
+	}
+	fprintf(stderr,
+		"audit: %llu envelopes, %llu dead letters, %llu with something "
+		"in clear, %llu unreadable\n",
+		(unsigned long long)st.envelopes,
+		(unsigned long long)st.dead_letters,
+		(unsigned long long)st.found,
+		(unsigned long long)st.unreadable);
+	rc = st.found || st.unreadable ? EXIT_RUNTIME : EXIT_SUCCESS;
+out_free_rules:
+	ft_ruleset_free(rs);
 out:
 	free(props);
 	return rc;
@@ -919,8 +1006,83 @@ static int scan_usage(void)
 {
 	fprintf(stderr, "usage: flagtap scan --rules PATH [--format "
 			"text|json|logfmt|fix|auto] [--extract PATTERN] "
-			"[--salt SALT] [FILE...|-]\n");
+			"[--salt-file FILE | --salt SALT] [FILE...|-]\n");
 	return EXIT_USAGE;
+}
+
+#define SALT_FILE_MAX 4096
+#define RANDOM_KEY_LEN 32
+
+/* --salt-file: the file's bytes less one final newline; never empty. */
+static int salt_from_file(const char *file, char **key, size_t *len)
+{
+	char errstr[512];
+
+	if (ft_read_file(file, SALT_FILE_MAX, key, len, errstr,
+			 sizeof(errstr))) {
+		fprintf(stderr, "flagtap: --salt-file: %s\n", errstr);
+		return EXIT_USAGE;
+	}
+	if (*len && (*key)[*len - 1] == '\n')
+		(*len)--;
+	if (*len && (*key)[*len - 1] == '\r')
+		(*len)--;
+	if (!*len) {
+		fprintf(stderr, "flagtap: --salt-file %s: empty key\n", file);
+		free(*key);
+		*key = NULL;
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * The HMAC key of scan's redact = hash tokens, never empty: --salt-file,
+ * --salt (arg) or FLAGTAP_REDACT_SALT, else random bytes for this run.
+ * *key is heap (free it).  Returns 0, or an exit code after a message.
+ */
+static int scan_key(const char *arg, const char *file,
+		    const struct ft_ruleset *rs, char **key, size_t *len)
+{
+	const char *env = getenv("FLAGTAP_REDACT_SALT");
+	const char *text = arg ? arg : env;
+
+	*key = NULL;
+	if (file)
+		return salt_from_file(file, key, len);
+	if (arg)
+		fprintf(stderr, "flagtap: scan: --salt is visible to other "
+				"users (ps, /proc): prefer --salt-file or "
+				"FLAGTAP_REDACT_SALT\n");
+	if (text && !*text) {
+		fprintf(stderr,
+			"flagtap: scan: %s is empty: a hash key must "
+			"not be\n",
+			arg ? "--salt" : "FLAGTAP_REDACT_SALT");
+		return EXIT_USAGE;
+	}
+	*len = text ? strlen(text) : RANDOM_KEY_LEN;
+	*key = text ? strdup(text) : malloc(RANDOM_KEY_LEN);
+	if (!*key) {
+		fprintf(stderr, "flagtap: scan: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	if (text)
+		return 0;
+	if (ft_random_bytes(*key, RANDOM_KEY_LEN)) {
+		fprintf(stderr,
+			"flagtap: scan: cannot read random bytes for "
+			"the hash key: %s\n",
+			strerror(errno));
+		free(*key);
+		*key = NULL;
+		return EXIT_RUNTIME;
+	}
+	if (uses_hash(rs))
+		fprintf(stderr, "flagtap: scan: no --salt-file: redact = hash "
+				"tokens use a random key for this run and do "
+				"not correlate with other runs\n");
+	return 0;
 }
 
 /* Compiles a text topic's extract pattern given on the command line. */
@@ -987,10 +1149,13 @@ static int cmd_scan(int argc, char **argv)
 		{"format", required_argument, NULL, 'f'},
 		{"extract", required_argument, NULL, 'x'},
 		{"salt", required_argument, NULL, 's'},
+		{"salt-file", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ft_scan_opts o = {.format = FT_FORMAT_TEXT, .out = stdout};
-	const char *rules = NULL, *salt = getenv("FLAGTAP_REDACT_SALT");
+	const char *rules = NULL, *salt = NULL, *salt_file = NULL;
+	char *key = NULL;
+	size_t key_len = 0;
 	struct ft_scan_stats st = {0};
 	struct ft_ruleset *rs = NULL;
 	pcre2_code *extract = NULL;
@@ -1008,20 +1173,30 @@ static int cmd_scan(int argc, char **argv)
 			extract = compile_extract(optarg);
 		else if (c == 's')
 			salt = optarg;
+		else if (c == 'S')
+			salt_file = optarg;
 		else
 			return scan_usage();
 		if (c == 'x' && !extract)
 			return EXIT_USAGE;
 	}
-	if (!rules)
+	if (!rules || (salt && salt_file)) {
+		pcre2_code_free(extract);
 		return scan_usage();
+	}
 	if (load_rules(rules, NULL, &rs)) {
 		pcre2_code_free(extract);
 		return EXIT_USAGE;
 	}
+	rc = scan_key(salt, salt_file, rs, &key, &key_len);
+	if (rc) {
+		ft_ruleset_free(rs);
+		pcre2_code_free(extract);
+		return rc;
+	}
 	o.extract = extract;
-	o.salt = salt;
-	o.salt_len = salt ? strlen(salt) : 0;
+	o.salt = key;
+	o.salt_len = key_len;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = optind; i < argc || i == optind; i++) {
 		if (ft_scan_file(i < argc ? argv[i] : "-", rs, &o, &st, errstr,
@@ -1040,6 +1215,7 @@ static int cmd_scan(int argc, char **argv)
 	ft_scan_stats_release(&st);
 	ft_ruleset_free(rs);
 	pcre2_code_free(extract);
+	free(key);
 	return rc;
 }
 
@@ -1645,6 +1821,8 @@ int main(int argc, char **argv)
 		exit(cmd_replay(argc - 1, argv + 1));
 	if (!strcmp(cmd, "decode"))
 		exit(cmd_decode(argc - 1, argv + 1));
+	if (!strcmp(cmd, "audit"))
+		exit(cmd_audit(argc - 1, argv + 1));
 	if (!strcmp(cmd, "demo"))
 		exit(cmd_demo(argc - 1, argv + 1));
 	if (!strcmp(cmd, "rules"))

@@ -362,6 +362,7 @@ struct ft_recr {
 
 	/* line formats */
 	uint64_t lineno;
+	uint64_t work; /* bytes the JSON reader was given (ft_recr_work()) */
 
 	/* the current record's storage */
 	struct ft_buf scratch;
@@ -734,11 +735,13 @@ static int next_block(struct ft_recr *r, char *errstr, size_t errstr_size)
 	}
 }
 
+/* Makes room for n headers (ft_grow() doubles once per call). */
 static int grow_headers(struct ft_recr *r, size_t n)
 {
-	if (n <= r->hcap)
-		return 0;
-	return ft_grow((void **)&r->hv, n, &r->hcap, sizeof(*r->hv));
+	while (r->hcap < n)
+		if (ft_grow((void **)&r->hv, r->hcap, &r->hcap, sizeof(*r->hv)))
+			return FT_ENOMEM;
+	return FT_OK;
 }
 
 static int ftrec_next(struct ft_recr *r, struct ft_rec *out, char *errstr,
@@ -847,6 +850,14 @@ static int next_line(struct ft_recr *r, const char **line, size_t *len,
 	}
 }
 
+/* ft_json_find() on a line, counted: each look-up reads the whole line. */
+static int find(struct ft_recr *r, const char *s, size_t n, const char *path,
+		struct ft_json_value *v, char *err, size_t errsz)
+{
+	r->work += n;
+	return ft_json_find(s, n, path, v, err, errsz);
+}
+
 /* Appends the unescaped string at path; returns its offset or -1 when
  * the member is absent or null (as *present). */
 static int kcat_str(struct ft_recr *r, const char *s, size_t n,
@@ -858,10 +869,10 @@ static int kcat_str(struct ft_recr *r, const char *s, size_t n,
 	int rc;
 
 	*present = false;
-	rc = ft_json_find(s, n, name, &v, err, sizeof(err));
+	rc = find(r, s, n, name, &v, err, sizeof(err));
 	if (rc == FT_ENOENT || (!rc && v.type == FT_JSON_NULL)) {
 		snprintf(b64, sizeof(b64), "%s_base64", name);
-		rc = ft_json_find(s, n, b64, &v, err, sizeof(err));
+		rc = find(r, s, n, b64, &v, err, sizeof(err));
 		if (rc == FT_ENOENT || (!rc && v.type == FT_JSON_NULL))
 			return 0;
 		if (rc || v.type != FT_JSON_STRING)
@@ -890,14 +901,15 @@ static int kcat_str(struct ft_recr *r, const char *s, size_t n,
 	return 0;
 }
 
-static int kcat_int(const char *s, size_t n, const char *name, int64_t *out)
+static int kcat_int(struct ft_recr *r, const char *s, size_t n,
+		    const char *name, int64_t *out)
 {
 	struct ft_json_value v;
 	char err[8], num[32];
 	char *end;
 
 	*out = -1;
-	if (ft_json_find(s, n, name, &v, err, sizeof(err)))
+	if (find(r, s, n, name, &v, err, sizeof(err)))
 		return 0;
 	if (v.type == FT_JSON_NULL)
 		return 0;
@@ -910,6 +922,80 @@ static int kcat_int(const char *s, size_t n, const char *name, int64_t *out)
 	return errno || *end ? -1 : 0;
 }
 
+/*
+ * The next element of a valid JSON array whose elements must be strings
+ * or null, *p just after the '[' or the previous element.  Returns 1 with
+ * *v, 0 at the ']', -1 for an element of another type.
+ */
+static int array_next(const char **p, const char *e, struct ft_json_value *v)
+{
+	const char *c = *p;
+
+	while (c < e && (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r' ||
+			 *c == ','))
+		c++;
+	if (c >= e || *c == ']')
+		return 0;
+	v->ptr = c;
+	if (*c == 'n' && e - c >= 4 && !memcmp(c, "null", 4)) {
+		v->type = FT_JSON_NULL;
+		c += 4;
+	} else if (*c == '"') {
+		/* valid JSON: a backslash always escapes the next byte */
+		for (c++; c < e && *c != '"'; c++)
+			if (*c == '\\')
+				c++;
+		if (c >= e)
+			return -1;
+		v->type = FT_JSON_STRING;
+		c++;
+	} else {
+		return -1;
+	}
+	v->len = (size_t)(c - v->ptr);
+	*p = c;
+	return 1;
+}
+
+/*
+ * Reads the headers array ["name","value",...] of a kcat -J line in one
+ * pass into r->hv (names and values as offsets into r->scratch, see
+ * kcat_line()).  Returns 0 with *nhp, FT_EINVAL or FT_ENOMEM.
+ */
+static int kcat_headers(struct ft_recr *r, const struct ft_json_value *arr,
+			size_t *nhp)
+{
+	const char *p = arr->ptr + 1, *e = arr->ptr + arr->len;
+	struct ft_json_value name, value;
+	size_t nh = 0, off;
+	int rc;
+
+	r->work += arr->len;
+	while ((rc = array_next(&p, e, &name)) == 1) {
+		if (name.type != FT_JSON_STRING ||
+		    array_next(&p, e, &value) != 1)
+			return FT_EINVAL;
+		if (grow_headers(r, nh + 1))
+			return FT_ENOMEM;
+		r->hv[nh].name = (const char *)(uintptr_t)r->scratch.len;
+		ft_json_text(&name, &r->scratch);
+		ft_buf_addc(&r->scratch, '\0');
+		r->hv[nh].value = NULL;
+		r->hv[nh].value_len = 0;
+		if (value.type == FT_JSON_STRING) {
+			off = r->scratch.len;
+			ft_json_text(&value, &r->scratch);
+			r->hv[nh].value = (const void *)(uintptr_t)(off + 1);
+			r->hv[nh].value_len = r->scratch.len - off;
+		}
+		nh++;
+	}
+	if (rc)
+		return FT_EINVAL;
+	*nhp = nh;
+	return FT_OK;
+}
+
 static int kcat_line(struct ft_recr *r, const char *s, size_t n,
 		     struct ft_rec *out, char *errstr, size_t errstr_size)
 {
@@ -920,6 +1006,7 @@ static int kcat_line(struct ft_recr *r, const char *s, size_t n,
 	int64_t part, off, ts;
 	int rc;
 
+	r->work += n;
 	rc = ft_json_validate(s, n, err, sizeof(err));
 	if (rc || *s != '{')
 		return ft_err(errstr, errstr_size, FT_EINVAL,
@@ -933,8 +1020,8 @@ static int kcat_line(struct ft_recr *r, const char *s, size_t n,
 			      "%s:%llu: \"key\" and \"payload\" must be "
 			      "strings or null",
 			      r->path, (unsigned long long)r->lineno);
-	if (kcat_int(s, n, "partition", &part) ||
-	    kcat_int(s, n, "offset", &off) || kcat_int(s, n, "ts", &ts) ||
+	if (kcat_int(r, s, n, "partition", &part) ||
+	    kcat_int(r, s, n, "offset", &off) || kcat_int(r, s, n, "ts", &ts) ||
 	    part < -1 || part > INT32_MAX)
 		return ft_err(errstr, errstr_size, FT_EINVAL,
 			      "%s:%llu: \"partition\", \"offset\" and \"ts\" "
@@ -945,7 +1032,7 @@ static int kcat_line(struct ft_recr *r, const char *s, size_t n,
 	out->offset = off;
 	out->timestamp = ts;
 	out->tstype = ts >= 0 ? FT_TS_CREATE : FT_TS_NONE;
-	if (!ft_json_find(s, n, "tstype", &v, err, sizeof(err)) &&
+	if (!find(r, s, n, "tstype", &v, err, sizeof(err)) &&
 	    v.type == FT_JSON_STRING) {
 		if (v.len == 11 && !memcmp(v.ptr, "\"logappend\"", 11))
 			out->tstype = FT_TS_LOG_APPEND;
@@ -953,32 +1040,13 @@ static int kcat_line(struct ft_recr *r, const char *s, size_t n,
 			out->tstype = FT_TS_NONE;
 	}
 	/* headers: ["name","value",...] (kcat -J) */
-	rc = ft_json_find(s, n, "headers", &v, err, sizeof(err));
+	rc = find(r, s, n, "headers", &v, err, sizeof(err));
 	if (!rc && v.type == FT_JSON_ARRAY) {
-		for (i = 0;; i += 2) {
-			char path[48];
-			size_t noff, nlen, hoff = 0, hlen = 0;
-			bool np, hp;
-
-			snprintf(path, sizeof(path), "headers.%zu", i);
-			if (ft_json_find(s, n, path, &v, err, sizeof(err)))
-				break;
-			if (kcat_str(r, s, n, path, &noff, &nlen, &np) || !np)
-				goto bad_headers;
-			ft_buf_addc(&r->scratch, '\0');
-			snprintf(path, sizeof(path), "headers.%zu", i + 1);
-			if (ft_json_find(s, n, path, &v, err, sizeof(err)) ||
-			    kcat_str(r, s, n, path, &hoff, &hlen, &hp))
-				goto bad_headers;
-			if (grow_headers(r, nh + 1))
-				return ft_err(errstr, errstr_size, FT_ENOMEM,
-					      "out of memory");
-			r->hv[nh].name = (const char *)(uintptr_t)noff;
-			r->hv[nh].value =
-				hp ? (const void *)(uintptr_t)(hoff + 1) : NULL;
-			r->hv[nh].value_len = hlen;
-			nh++;
-		}
+		rc = kcat_headers(r, &v, &nh);
+		if (rc == FT_ENOMEM)
+			return ft_err(errstr, errstr_size, rc, "out of memory");
+		if (rc)
+			goto bad_headers;
 	} else if (!rc && v.type != FT_JSON_NULL) {
 		goto bad_headers;
 	}
@@ -1054,6 +1122,11 @@ int ft_recr_rewind(struct ft_recr *r, char *errstr, size_t errstr_size)
 	if (r->in == FT_REC_FTREC)
 		return ftrec_header(r, errstr, errstr_size);
 	return FT_OK;
+}
+
+uint64_t ft_recr_work(const struct ft_recr *r)
+{
+	return r->work;
 }
 
 void ft_recr_close(struct ft_recr *r)

@@ -54,6 +54,14 @@ int ft_read_file(const char *path, size_t max_bytes, char **out, size_t *lenp,
 		 char *errstr, size_t errstr_size);
 
 /*
+ * Fills [p, p+n) with bytes from the kernel's random generator
+ * (getrandom(2), blocking until it is seeded).  Returns 0, or FT_EIO with
+ * the buffer's contents undefined: callers must not use it as a key then.
+ * Any thread.
+ */
+int ft_random_bytes(void *p, size_t n);
+
+/*
  * Parses a point in time given on a command line: milliseconds since the
  * epoch, or YYYY-MM-DDTHH:MM:SS[.mmm][Z] in UTC.  0 or FT_EINVAL.
  */

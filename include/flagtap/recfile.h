@@ -149,6 +149,14 @@ int ft_recr_rewind(struct ft_recr *r, char *errstr, size_t errstr_size);
 /* Bytes of the file consumed so far and its size (0 if unknown). */
 void ft_recr_progress(const struct ft_recr *r, uint64_t *done, uint64_t *total);
 
+/*
+ * Bytes of line text the JSON reader has been given so far (each pass
+ * over a line counts the whole line).  Reading a line costs a constant
+ * number of passes whatever it holds, so this stays within a small
+ * multiple of the bytes read; tests check that.
+ */
+uint64_t ft_recr_work(const struct ft_recr *r);
+
 void ft_recr_close(struct ft_recr *r);
 
 #endif

@@ -19,7 +19,7 @@
 struct ft_scan_opts {
 	enum ft_format format;
 	const pcre2_code *extract; /* text: named captures become fields */
-	const void *salt;	   /* redact = hash key */
+	const void *salt;	   /* redact = hash key, never empty */
 	size_t salt_len;
 	FILE *out; /* envelopes */
 };

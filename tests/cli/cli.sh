@@ -442,5 +442,85 @@ want_rc 2
 want_err "-o yesterday"
 end
 
+begin "audit usage"
+run audit -b 127.0.0.1:1 -t flagged
+want_rc 2
+want_err "usage: flagtap audit"
+run audit -b 127.0.0.1:1 -t flagged --rules rules/broken.rules -e
+want_rc 2
+want_err "broken.rules"
+end
+
+begin "scan: redact = hash never uses an empty key"
+tok=ghp_R8mXq2ZfL0aVt7Yw4KcN1pHs9UeDj3BgTo6I
+echo "cloning with token $tok" >"$scratch/token.txt"
+printf '[rule GH]\ntitle = t\nseverity = high\npattern = \\bghp_\\w{36}\nredact = hash\n' \
+	>"$scratch/hash.rules"
+# token KEY: the [h:...] token of $tok under HMAC key KEY
+token() {
+	python3 -c 'import hmac, hashlib, sys
+print("[h:" + hmac.new(sys.argv[1].encode(), sys.argv[2].encode(),
+                       hashlib.sha256).hexdigest()[:16] + "]")' "$1" "$tok"
+}
+# without a salt: a random key per run, and stderr says so
+run_scan() {
+	env -u FLAGTAP_REDACT_SALT "$bin" scan --rules "$scratch/hash.rules" "$@" \
+		"$scratch/token.txt" >"$out" 2>"$err"
+	rc=$?
+}
+run_scan
+want_rc 0
+want_err "random key"
+grep -qF "$(token '')" "$out" && problem "token from an empty key"
+grep -o '\[h:[0-9a-f]*\]' "$out" | head -1 >"$scratch/tok1"
+run_scan
+grep -o '\[h:[0-9a-f]*\]' "$out" | head -1 >"$scratch/tok2"
+[[ -s "$scratch/tok1" ]] || problem "no token"
+cmp -s "$scratch/tok1" "$scratch/tok2" && problem "two runs, one key"
+# --salt-file: the file's bytes (less a final newline) are the key
+printf 'k3y\n' >"$scratch/salt"
+run_scan --salt-file "$scratch/salt"
+want_rc 0
+want_out "$(token k3y)"
+grep -qF "random key" "$err" && problem "random key with --salt-file"
+grep -qF "visible" "$err" && problem "--salt-file warned"
+# --salt: the same key, with a warning that ps shows it
+run_scan --salt k3y
+want_rc 0
+want_out "$(token k3y)"
+want_err "visible"
+FLAGTAP_REDACT_SALT=k3y run scan --rules "$scratch/hash.rules" "$scratch/token.txt"
+want_rc 0
+want_out "$(token k3y)"
+# an empty key is refused, wherever it comes from
+printf '\n' >"$scratch/empty"
+run_scan --salt-file "$scratch/empty"
+want_rc 2
+want_err "--salt-file"
+want_err "empty"
+run_scan --salt ''
+want_rc 2
+want_err "empty"
+FLAGTAP_REDACT_SALT= run scan --rules "$scratch/hash.rules" "$scratch/token.txt"
+want_rc 2
+want_err "FLAGTAP_REDACT_SALT"
+run_scan --salt-file "$scratch/no-such-salt"
+want_rc 2
+want_err "no-such-salt"
+run_scan --salt k3y --salt-file "$scratch/salt"
+want_rc 2
+want_err "usage: flagtap scan"
+end
+
+begin "run --check-config: hash rules without redact.salt are named"
+run run -c config/good.conf -X rules="$scratch/hash.rules" --check-config
+want_rc 0
+want_err "redact.salt is not set"
+run run -c config/good.conf -X rules="$scratch/hash.rules" -X redact.salt=k3y \
+	--check-config
+want_rc 0
+grep -qF "redact.salt" "$err" && problem "warned with redact.salt set"
+end
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -168,6 +168,62 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* A record carries as many headers as Kafka allows; the reader's header
+ * array grows to any count in one record (once 8, then 20,000). */
+START_TEST(test_many_headers)
+{
+	static const size_t counts[] = {3, 8, 9, 17, 20000, 5};
+	struct ft_rec_header *hv;
+	struct ft_recw *w;
+	struct ft_recr *rd;
+	struct ft_rec a, b;
+	char err[256], *names;
+	size_t i, j, max = 20000;
+
+	hv = calloc(max, sizeof(*hv));
+	names = malloc(max * 16);
+	ck_assert_ptr_nonnull(hv);
+	ck_assert_ptr_nonnull(names);
+	for (j = 0; j < max; j++) {
+		snprintf(names + j * 16, 16, "h%zu", j);
+		hv[j].name = names + j * 16;
+		hv[j].value = j % 3 ? names + j * 16 : NULL;
+		hv[j].value_len = j % 3 ? strlen(names + j * 16) : 0;
+	}
+	ck_assert_int_eq(
+		ft_recw_open(&w, path, NULL, false, 0, err, sizeof(err)), 0);
+	for (i = 0; i < FT_ARRAY_SIZE(counts); i++) {
+		memset(&a, 0, sizeof(a));
+		a.timestamp = -1;
+		a.offset = (int64_t)i;
+		a.value = "v";
+		a.value_len = 1;
+		a.headers = hv;
+		a.nheaders = counts[i];
+		ck_assert_int_eq(ft_recw_add(w, &a), 0);
+	}
+	ck_assert_int_eq(ft_recw_close(w, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+		ft_recr_open(&rd, path, FT_REC_AUTO, false, err, sizeof(err)),
+		0);
+	for (i = 0; i < FT_ARRAY_SIZE(counts); i++) {
+		ck_assert_int_eq(ft_recr_next(rd, &b, err, sizeof(err)), 1);
+		memset(&a, 0, sizeof(a));
+		a.timestamp = -1;
+		a.offset = (int64_t)i;
+		a.value = "v";
+		a.value_len = 1;
+		a.headers = hv;
+		a.nheaders = counts[i];
+		same(&a, &b, i);
+	}
+	ck_assert_int_eq(ft_recr_next(rd, &b, err, sizeof(err)), 0);
+	ft_recr_close(rd);
+	free(names);
+	free(hv);
+}
+END_TEST
+
 START_TEST(test_meta_and_append)
 {
 	struct ft_recr *rd;
@@ -397,6 +453,73 @@ START_TEST(test_kcat_lines)
 }
 END_TEST
 
+/* A kcat -J line is read in a constant number of passes whatever its
+ * header count: the JSON reader's work stays a small multiple of the
+ * line (reading each header by its index was quadratic). */
+START_TEST(test_kcat_headers_linear)
+{
+	static const size_t counts[] = {1, 100, 5000};
+	struct ft_buf in = FT_BUF_INIT;
+	struct ft_recr *rd;
+	struct ft_rec r;
+	char p[300], err[256];
+	size_t i, j;
+
+	snprintf(p, sizeof(p), "%s/in.txt", dir);
+	for (i = 0; i < FT_ARRAY_SIZE(counts); i++) {
+		ft_buf_reset(&in);
+		ft_buf_adds(&in, "{\"partition\":0,\"offset\":1,\"headers\":[");
+		for (j = 0; j < counts[i]; j++)
+			ft_buf_addf(&in, "%s\"n\\u0041%zu\",%s", j ? "," : "",
+				    j, j % 3 ? "\"v\\\"\"" : "null");
+		ft_buf_adds(&in, "],\"key\":\"k\",\"payload\":\"p\"}\n");
+		ck_assert(ft_buf_ok(&in));
+		write_file(p, in.data, in.len);
+		ck_assert_int_eq(ft_recr_open(&rd, p, FT_REC_KCAT, false, err,
+					      sizeof(err)),
+				 0);
+		ck_assert_int_eq(ft_recr_next(rd, &r, err, sizeof(err)), 1);
+		ck_assert_uint_eq(r.nheaders, counts[i]);
+		for (j = 0; j < counts[i]; j++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "nA%zu", j);
+			ck_assert_str_eq(r.headers[j].name, name);
+			ck_assert_int_eq(!r.headers[j].value, !(j % 3));
+			if (j % 3)
+				ck_assert(
+					r.headers[j].value_len == 2 &&
+					!memcmp(r.headers[j].value, "v\"", 2));
+		}
+		ck_assert_msg(ft_recr_work(rd) <= 16 * (uint64_t)in.len,
+			      "%zu headers: %llu bytes of work for a %zu-byte "
+			      "line",
+			      counts[i], (unsigned long long)ft_recr_work(rd),
+			      in.len);
+		ck_assert_int_eq(ft_recr_next(rd, &r, err, sizeof(err)), 0);
+		ft_recr_close(rd);
+	}
+	/* elements that are not strings (or null values) are refused */
+	write_file(p, "{\"partition\":0,\"headers\":[\"a\",1]}\n", 34);
+	ck_assert_int_eq(
+		ft_recr_open(&rd, p, FT_REC_KCAT, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(ft_recr_next(rd, &r, err, sizeof(err)), FT_EINVAL);
+	ck_assert_msg(strstr(err, "\"headers\" must be"), "%s", err);
+	ft_recr_close(rd);
+	write_file(p, "{\"partition\":0,\"headers\":[null,\"a\"]}\n", 37);
+	ck_assert_int_eq(
+		ft_recr_open(&rd, p, FT_REC_KCAT, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(ft_recr_next(rd, &r, err, sizeof(err)), FT_EINVAL);
+	ft_recr_close(rd);
+	write_file(p, "{\"partition\":0,\"headers\":[\"a\"]}\n", 32);
+	ck_assert_int_eq(
+		ft_recr_open(&rd, p, FT_REC_KCAT, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(ft_recr_next(rd, &r, err, sizeof(err)), FT_EINVAL);
+	ft_recr_close(rd);
+	ft_buf_release(&in);
+}
+END_TEST
+
 START_TEST(test_follow)
 {
 	static char val[BIG];
@@ -452,6 +575,7 @@ Suite *ft_recfile_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_many_headers);
 	tcase_add_test(tc, test_meta_and_append);
 	tcase_add_test(tc, test_rewind);
 	tcase_add_test(tc, test_damage);
@@ -463,6 +587,7 @@ Suite *ft_recfile_suite(void)
 	tcase_add_test(tc, test_text_lines);
 	tcase_add_test(tc, test_json_lines);
 	tcase_add_test(tc, test_kcat_lines);
+	tcase_add_test(tc, test_kcat_headers_linear);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,7 +22,7 @@ static const struct {
 	{"match", ft_match_suite},     {"envelope", ft_envelope_suite},
 	{"offsets", ft_offsets_suite}, {"differential", ft_differential_suite},
 	{"recfile", ft_recfile_suite}, {"metrics", ft_metrics_suite},
-	{"log", ft_log_suite},
+	{"log", ft_log_suite},	       {"audit", ft_audit_suite},
 };
 
 int main(int argc, char **argv)
