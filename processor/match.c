@@ -585,18 +585,22 @@ static int scan_list(struct ft_match_ctx *ctx, const struct ft_rule *r,
 	return found;
 }
 
-/* Returns 1 fired, 0 not, or a PCRE2 error / FT_E* code. */
+/*
+ * Returns 1 fired, 0 not, or a PCRE2 error / FT_E* code.  An error wins
+ * over a match by another pattern (the hit carries it), and a rule that
+ * redacts and errs hides its whole subject: what the failed search would
+ * have removed is unknown.
+ */
 static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		const struct ft_rule *r, const struct subject *sj)
 {
 	size_t i;
-	int rc, found = 0, err = 0;
+	int rc = 0, found = 0;
 
 	if (!has_keyword(r, sj))
 		return 0;
 	if (r->match_limit)
 		pcre2_set_match_limit(ctx->mctx, r->match_limit);
-	/* an engine error in one pattern does not hide a match by another */
 	for (i = 0; i <= r->npatterns && (!found || r->redact); i++) {
 		if (i < r->npatterns)
 			rc = scan_pattern(ctx, r, &r->patterns[i], sj);
@@ -604,17 +608,16 @@ static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 			rc = scan_list(ctx, r, rs->lists[r->list].wl, sj);
 		else
 			break;
-		if (rc == FT_ENOMEM) {
-			err = rc;
+		if (rc < 0)
 			break;
-		}
-		if (rc < 0 && !err)
-			err = rc;
 		found |= rc > 0;
 	}
 	if (r->match_limit)
 		pcre2_set_match_limit(ctx->mctx, ctx->match_limit);
-	return err == FT_ENOMEM ? err : found ? 1 : err;
+	if (rc < 0 && rc != FT_ENOMEM && r->redact && sj->raw_len &&
+	    add_redaction(ctx->res, sj->raw_off, sj->raw_len, r->redact))
+		return FT_ENOMEM;
+	return rc < 0 ? rc : found;
 }
 
 /* find() with per-rule accounting when the caller asked for it. */

@@ -406,8 +406,8 @@ START_TEST(test_limit_is_configured)
 }
 END_TEST
 
-/* Within one rule: an error in one pattern and a match in another is a
- * plain hit; an error and no match is an error hit. */
+/* Within one rule: an error in one pattern is an error hit, whether or
+ * not another pattern matches. */
 START_TEST(test_limit_within_rule)
 {
 	static const char text[] = "[rule R]\n"
@@ -428,8 +428,82 @@ START_TEST(test_limit_within_rule)
 	ck_assert_int_eq(res.severity, FT_SEV_HIGH);
 	memcpy(s + 41, "zzz", 4);
 	ck_assert_int_eq(ft_match_record(ctx, rs, TEXT, s, strlen(s), &res), 1);
+	ck_assert_int_eq(res.hits[0].error, FT_MERR_LIMIT);
+	ck_assert_int_eq(res.hits[0].pcre2_rc, PCRE2_ERROR_MATCHLIMIT);
+	ck_assert_uint_eq(res.errors, 1);
+	/* the pattern that matches alone is a plain hit */
+	ck_assert_int_eq(ft_match_record(ctx, rs, TEXT, S("zzz"), &res), 1);
 	ck_assert_int_eq(res.hits[0].error, FT_MERR_NONE);
-	ck_assert_uint_eq(res.errors, 0);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * A rule that redacts and errs hides its whole subject with its mode: the
+ * whole record, or the whole field, besides what it matched.  Rule MULTI:
+ * the second pattern errs after the first matched; rule ONE: its only
+ * pattern errs after a match.  Match limit 1000 (tests above).
+ */
+static const char ERR_REDACT[] = "[rule MULTI]\n"
+				 "title = t\n"
+				 "severity = high\n"
+				 "pattern = pin=(\\d{4})\n"
+				 "pattern = (a+)+$\n"
+				 "redact = mask\n"
+				 "\n"
+				 "[rule ONE]\n"
+				 "title = t\n"
+				 "severity = high\n"
+				 "field = m\n"
+				 "pattern = (\\d{4})|(?:a+)+$\n"
+				 "redact = hash\n";
+
+static void check_whole(const struct ft_match_result *res, size_t start,
+			size_t len, enum ft_redact mode)
+{
+	size_t i;
+
+	for (i = 0; i < res->nredact; i++)
+		if (res->redact[i].start == start &&
+		    res->redact[i].len == len && res->redact[i].mode == mode)
+			return;
+	ck_abort_msg("no redaction of %zu+%zu mode %d among %zu", start, len,
+		     mode, res->nredact);
+}
+
+START_TEST(test_error_redacts_subject)
+{
+	struct ft_ruleset *rs = load_mode(ERR_REDACT, _i == 1, 1000);
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	struct ft_match_result res;
+	char rec[128], s[42];
+	size_t len;
+
+	ck_assert_ptr_nonnull(ctx);
+	hostile_subject(s);
+	ft_match_result_init(&res);
+	/* whole record: MULTI errs in its second pattern */
+	len = (size_t)snprintf(rec, sizeof(rec), "pin=1234 %s", s);
+	ck_assert_int_eq(ft_match_record(ctx, rs, TEXT, rec, len, &res), 1);
+	ck_assert_uint_eq(res.hits[0].rule, 0);
+	ck_assert_int_eq(res.hits[0].error, FT_MERR_LIMIT);
+	check_whole(&res, 0, len, FT_REDACT_MASK);
+	/* a field: ONE errs after matching 1234; MULTI sees the record */
+	len = (size_t)snprintf(rec, sizeof(rec), "{\"m\":\"1234 %s\"}", s);
+	ck_assert_int_eq(ft_match_record(ctx, rs, JSON, rec, len, &res), 2);
+	ck_assert_uint_eq(res.hits[1].rule, 1);
+	ck_assert_int_eq(res.hits[1].error, FT_MERR_LIMIT);
+	check_whole(&res, 6, len - 8, FT_REDACT_HASH);
+	/* no error, no whole-subject span */
+	ck_assert_int_eq(
+		ft_match_record(ctx, rs, JSON, S("{\"m\":\"1234 x\"}"), &res),
+		1);
+	ck_assert_int_eq(res.hits[0].error, FT_MERR_NONE);
+	ck_assert_uint_eq(res.nredact, 1);
+	ck_assert_uint_eq(res.redact[0].start, 6);
+	ck_assert_uint_eq(res.redact[0].len, 4);
 	ft_match_result_release(&res);
 	ft_match_ctx_free(ctx);
 	ft_ruleset_free(rs);
@@ -1514,6 +1588,7 @@ Suite *ft_match_suite(void)
 	tcase_add_loop_test(tc, test_limit_is_configured, 0, 2);
 	tcase_add_loop_test(tc, test_limit_within_rule, 0, 2);
 	tcase_add_loop_test(tc, test_limit_on_field, 0, 2);
+	tcase_add_loop_test(tc, test_error_redacts_subject, 0, 2);
 	tcase_add_loop_test(tc, test_rule_match_limit, 0,
 			    (int)FT_ARRAY_SIZE(limit_cases));
 	/* _i: 999 or 1001 candidates, JIT or interpreter */
