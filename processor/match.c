@@ -455,14 +455,25 @@ static int when_lookup(void *opaque, const char *name, const char **val,
 	return f->status;
 }
 
-/* Case-insensitive search for a lower-case needle. */
+/* ASCII lower case; every other byte as it is, whatever the locale. */
+static unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/*
+ * Search for a needle lowered by the rules loader: ASCII letters in any
+ * case, other bytes (UTF-8 included) exactly.
+ */
 static bool ci_contains(const char *h, size_t n, const char *needle)
 {
+	const unsigned char *hu = (const unsigned char *)h;
+	const unsigned char *nu = (const unsigned char *)needle;
 	size_t m = strlen(needle), i, j;
 
 	for (i = 0; m <= n && i <= n - m; i++) {
 		for (j = 0; j < m; j++)
-			if (tolower((unsigned char)h[i + j]) != needle[j])
+			if (lower(hu[i + j]) != nu[j])
 				break;
 		if (j == m)
 			return true;

@@ -717,7 +717,7 @@ static int parse_date(const char *v, size_t n)
 	return y * 10000 + m * 100 + d;
 }
 
-/* Splits a comma-separated list into lower-case words. */
+/* Splits a comma-separated list into words, ASCII letters lowered. */
 static void set_keywords(struct parser *ps, const char *v, size_t n, int col)
 {
 	struct ft_rule *r = ps->rule;
@@ -739,8 +739,9 @@ static void set_keywords(struct parser *ps, const char *v, size_t n, int col)
 			   (r->keywords[r->nkeywords] =
 				    dup_span(ps, s, (size_t)(e - s)))) {
 			for (i = 0; i < (size_t)(e - s); i++)
-				r->keywords[r->nkeywords][i] =
-					(char)tolower((unsigned char)s[i]);
+				if (s[i] >= 'A' && s[i] <= 'Z')
+					r->keywords[r->nkeywords][i] =
+						(char)(s[i] - 'A' + 'a');
 			r->nkeywords++;
 		} else {
 			ps->oom = true;

@@ -115,7 +115,7 @@ struct ft_rule {
 	int field_index; /* index into ruleset->fields, or -1 */
 	struct ft_pattern *patterns;
 	size_t npatterns;
-	char **keywords; /* lower-case; the subject must contain one */
+	char **keywords; /* ASCII lowered; the subject must contain one */
 	size_t nkeywords;
 	struct ft_expr *when;
 	char *when_src;

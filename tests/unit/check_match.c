@@ -734,7 +734,13 @@ static const char KW_RULES[] = "[rule KW]\n"
 			       "severity = low\n"
 			       "field = k\n"
 			       "keywords = Secret\n"
-			       "pattern = x{2}\n";
+			       "pattern = x{2}\n"
+			       "\n"
+			       "[rule KWU]\n"
+			       "title = a keyword beyond ASCII\n"
+			       "severity = low\n"
+			       "keywords = Contrase\303\261a\n"
+			       "pattern = =(\\S+)\n";
 
 /* The first capture is the value validated; a rejected candidate does
  * not end the scan. */
@@ -914,6 +920,13 @@ static const struct ext_case {
 	{KW_RULES, JSON, S("{\"note\":\"secret\",\"k\":\"xx\"}"), NULL, "", ""},
 	{KW_RULES, JSON, S("{\"k\":\"my SECRET xx\"}"), NULL, "KWF", ""},
 	{KW_RULES, JSON, S("{\"k\":\"xx\"}"), NULL, "", ""},
+	/* beyond ASCII (octal escapes: n with tilde, lower and upper case):
+	 * ASCII letters in any case, other bytes exactly */
+	{KW_RULES, TEXT, S("contrase\303\261a=hunter2"), NULL, "KWU", ""},
+	{KW_RULES, TEXT, S("CONTRASE\303\261A=hunter2"), NULL, "KWU", ""},
+	{KW_RULES, TEXT, S("CONTRASE\303\221A=hunter2"), NULL, "", ""},
+	{KW_RULES, TEXT, S("contrasena=hunter2"), NULL, "", ""},
+	{KW_RULES, TEXT, S("contrase\303\261a\377=x"), NULL, "KWU", ""},
 
 	/* validate: decoys before the real value, captures */
 	{CARD_RULES, TEXT,
