@@ -966,11 +966,13 @@ static void set_rule_key(struct parser *ps, enum key_id k, const char *v,
 			perr(ps, vcol, "rev must be a whole number");
 		break;
 	case K_MATCH_LIMIT:
-		x = parse_uint(v, n, 100000000);
+		x = parse_uint(v, n, FT_MATCH_LIMIT_MAX);
 		if (x < 1000)
 			perr(ps, vcol,
 			     "match-limit must be a whole number from 1000 to "
-			     "100000000");
+			     "%u (a higher limit lets one record cost seconds "
+			     "without JIT)",
+			     FT_MATCH_LIMIT_MAX);
 		else
 			r->match_limit = (uint32_t)x;
 		break;
@@ -1200,6 +1202,8 @@ static struct ft_ruleset *ruleset_new(const struct ft_rules_opts *opts)
 		rs->opts = *opts;
 	else
 		ft_rules_opts_default(&rs->opts);
+	if (rs->opts.match_limit > FT_MATCH_LIMIT_MAX)
+		rs->opts.match_limit = FT_MATCH_LIMIT_MAX;
 	return rs;
 }
 

@@ -381,14 +381,14 @@ END_TEST
 
 /*
  * The configured limit is the one applied: 16 'a' and a 'b' need tens of
- * thousands of steps, beyond 1000 but well within PCRE2's own default
- * (10,000,000), so only the ruleset's limit makes them fail.
+ * thousands of steps, beyond 1000 but well within the highest limit
+ * (FT_MATCH_LIMIT_MAX), so only the ruleset's limit makes them fail.
  */
 START_TEST(test_limit_is_configured)
 {
 	struct ft_match_result res;
 	struct ft_ruleset *lo = load_mode(HOSTILE, _i == 1, 1000);
-	struct ft_ruleset *hi = load_mode(HOSTILE, _i == 1, 10000000);
+	struct ft_ruleset *hi = load_mode(HOSTILE, _i == 1, FT_MATCH_LIMIT_MAX);
 	struct ft_match_ctx *clo = ft_match_ctx_new(lo);
 	struct ft_match_ctx *chi = ft_match_ctx_new(hi);
 	static const char s[] = "aaaaaaaaaaaaaaaab!";
@@ -1394,7 +1394,7 @@ static const struct {
 	 "pattern = ^(a+)+$\n"
 	 "[rule DEF2]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n",
 	 1000000, "LOW=limit"},
-	{"[rule HIGH]\ntitle = t\nseverity = low\nmatch-limit = 10000000\n"
+	{"[rule HIGH]\ntitle = t\nseverity = low\nmatch-limit = 1000000\n"
 	 "pattern = ^(a+)+$\n"
 	 "[rule DEF]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n",
 	 1000, "DEF=limit"},
