@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "flagtap/common.h"
+#include "flagtap/buf.h"
 #include "flagtap/match.h"
+#include "flagtap/redact.h"
 #include "flagtap/rules.h"
 #include "suites.h"
 
@@ -1475,6 +1477,85 @@ START_TEST(test_rejected_cap)
 }
 END_TEST
 
+/*
+ * The shipped PCI pack: every card number is hidden wherever it sits among
+ * other numbers, and the numbers around it stay.  Each case runs with both
+ * engines, JIT and interpreter; the record as forwarded is compared whole.
+ */
+static const struct {
+	const char *rec, *want;
+} pci_cases[] = {
+	{"card 4111111111111111 12/29 ok", "card ************1111 12/29 ok"},
+	{"card 4111 1111 1111 1111 1229 ok",
+	 "card **** **** **** 1111 1229 ok"},
+	{"card 4111 1111 1111 1111 123", "card **** **** **** 1111 123"},
+	{"cards 4111111111111111 5500005555555559",
+	 "cards ************1111 ************5559"},
+	{"cards 4111111111111111,5500005555555559",
+	 "cards ************1111,************5559"},
+	{"cards 4111 1111 1111 1111 5500 0055 5555 5559",
+	 "cards **** **** **** 1111 **** **** **** 5559"},
+	{"cvv=123 4111111111111111", "cvv=*** ************1111"},
+	{"card=4111111111111111 12/29 cvv=123",
+	 "card=************1111 12/29 cvv=***"},
+	{"x 4111111111111112 5500005555555559 4111111111111112",
+	 "x 4111111111111112 ************5559 4111111111111112"},
+	/* decoys: not flagged, nothing hidden */
+	{"iban DE89 5500 0055 5555 5559 00", NULL},
+	{"call +4915112345678 now", NULL},
+	{"order 4111 1111 1111 1112 1229", NULL},
+};
+
+START_TEST(test_shipped_pci)
+{
+	struct ft_buf out = FT_BUF_INIT;
+	struct ft_match_result res;
+	struct ft_rules_opts o;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs = NULL;
+	struct ft_diags d;
+	const char *rec = pci_cases[_i].rec;
+	int mode, rc;
+
+	for (mode = 0; mode < 4; mode++) {
+		ft_rules_opts_default(&o);
+		o.no_jit = mode & 1;
+		o.engine = mode & 2 ? FT_ENGINE_PCRE2 : FT_ENGINE_AUTO;
+		ft_diags_init(&d);
+		ck_assert_int_eq(ft_ruleset_load(FT_TEST_DATA
+						 "/../../rules/pci.rules",
+						 &o, &rs, &d),
+				 0);
+		ft_diags_release(&d);
+		ctx = ft_match_ctx_new(rs);
+		ck_assert_ptr_nonnull(ctx);
+		ft_match_result_init(&res);
+		rc = ft_match_record(ctx, rs, TEXT, rec, strlen(rec), &res);
+		ck_assert_int_eq(res.errors, 0);
+		if (!pci_cases[_i].want) {
+			ck_assert_msg(rc == 0, "%s (mode %d): flagged", rec,
+				      mode);
+		} else {
+			ck_assert_int_eq(ft_redact_apply(rec, strlen(rec),
+							 false, res.redact,
+							 res.nredact, NULL, 0,
+							 &out, NULL),
+					 0);
+			ck_assert_msg(out.len == strlen(pci_cases[_i].want) &&
+					      !memcmp(out.data,
+						      pci_cases[_i].want,
+						      out.len),
+				      "%s (mode %d): forwarded '%.*s'", rec,
+				      mode, (int)out.len, out.data);
+		}
+		ft_match_result_release(&res);
+		ft_match_ctx_free(ctx);
+		ft_ruleset_free(rs);
+	}
+	ft_buf_release(&out);
+}
+END_TEST
+
 /* Which records the pipeline calls malformed (dead-letter topic). */
 START_TEST(test_format_check)
 {
@@ -1615,6 +1696,12 @@ Suite *ft_match_suite(void)
 			    (int)FT_ARRAY_SIZE(redact_cases));
 	tcase_add_loop_test(tc, test_lists, 0, (int)FT_ARRAY_SIZE(list_cases));
 	tcase_add_loop_test(tc, test_disabled, 0, 2);
+	suite_add_tcase(s, tc);
+
+	/* the shipped rules/pci.rules, as forwarded */
+	tc = tcase_create("shipped");
+	tcase_add_loop_test(tc, test_shipped_pci, 0,
+			    (int)FT_ARRAY_SIZE(pci_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }
