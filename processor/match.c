@@ -481,13 +481,28 @@ static bool ci_contains(const char *h, size_t n, const char *needle)
 	return false;
 }
 
-static bool has_keyword(const struct ft_rule *r, const struct subject *sj)
+/*
+ * Does the subject contain one of the rule's keywords?  One beyond ASCII
+ * is searched with its caseless literal pattern; if that search errs, the
+ * rule is evaluated all the same.
+ */
+static bool has_keyword(struct ft_match_ctx *ctx, const struct ft_rule *r,
+			const struct subject *sj)
 {
 	size_t i;
+	int rc;
 
-	for (i = 0; i < r->nkeywords; i++)
-		if (ci_contains(sj->s, sj->n, r->keywords[i]))
+	for (i = 0; i < r->nkeywords; i++) {
+		if (!r->keyword_codes[i]) {
+			if (ci_contains(sj->s, sj->n, r->keywords[i]))
+				return true;
+			continue;
+		}
+		rc = pcre2_match(r->keyword_codes[i], (PCRE2_SPTR)sj->s, sj->n,
+				 0, 0, ctx->umd, ctx->mctx);
+		if (rc != PCRE2_ERROR_NOMATCH)
 			return true;
+	}
 	return r->nkeywords == 0;
 }
 
@@ -608,7 +623,7 @@ static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	size_t i;
 	int rc = 0, found = 0;
 
-	if (!has_keyword(r, sj))
+	if (!has_keyword(ctx, r, sj))
 		return 0;
 	if (r->match_limit)
 		pcre2_set_match_limit(ctx->mctx, r->match_limit);
@@ -698,7 +713,7 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (v == FT_PF_NO)
 		return 0;
 	if (v == FT_PF_YES)
-		return has_keyword(r, &sj);
+		return has_keyword(ctx, r, &sj);
 	rc = confirm(ctx, rs, i, &sj);
 	if (rc >= 0 || rc == FT_ENOMEM)
 		return rc;

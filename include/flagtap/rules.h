@@ -116,6 +116,9 @@ struct ft_rule {
 	struct ft_pattern *patterns;
 	size_t npatterns;
 	char **keywords; /* ASCII lowered; the subject must contain one */
+	/* per keyword: for one beyond ASCII, a caseless literal pattern
+	 * (Unicode case folding, as (?i) in patterns); NULL for ASCII */
+	pcre2_code **keyword_codes;
 	size_t nkeywords;
 	struct ft_expr *when;
 	char *when_src;

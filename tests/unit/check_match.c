@@ -922,11 +922,12 @@ static const struct ext_case {
 	{KW_RULES, JSON, S("{\"note\":\"secret\",\"k\":\"xx\"}"), NULL, "", ""},
 	{KW_RULES, JSON, S("{\"k\":\"my SECRET xx\"}"), NULL, "KWF", ""},
 	{KW_RULES, JSON, S("{\"k\":\"xx\"}"), NULL, "", ""},
-	/* beyond ASCII (octal escapes: n with tilde, lower and upper case):
-	 * ASCII letters in any case, other bytes exactly */
+	/* beyond ASCII (octal escapes: n with tilde, lower and upper case,
+	 * and e with acute): any case, as (?i) folds it */
 	{KW_RULES, TEXT, S("contrase\303\261a=hunter2"), NULL, "KWU", ""},
 	{KW_RULES, TEXT, S("CONTRASE\303\261A=hunter2"), NULL, "KWU", ""},
-	{KW_RULES, TEXT, S("CONTRASE\303\221A=hunter2"), NULL, "", ""},
+	{KW_RULES, TEXT, S("CONTRASE\303\221A=hunter2"), NULL, "KWU", ""},
+	{KW_RULES, TEXT, S("contrase\303\251a=hunter2"), NULL, "", ""},
 	{KW_RULES, TEXT, S("contrasena=hunter2"), NULL, "", ""},
 	{KW_RULES, TEXT, S("contrase\303\261a\377=x"), NULL, "KWU", ""},
 

@@ -1698,6 +1698,8 @@ static const struct {
 	{HDR "redact = none\n", "t.rules:5:10: ", "unknown redact 'none'", 1},
 	{HDR "redact = keep-last4\n", "t.rules:5:10: ", "unknown redact", 1},
 	/* match-limit */
+	{HDR "keywords = x, caf\351\n",
+	 "t.rules:5:12: ", "keyword 2 is not valid UTF-8", 1},
 	{HDR "match-limit = 999\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = 0\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = 1000001\n", "t.rules:5:15: ", BAD_LIMIT, 1},
