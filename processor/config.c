@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "flagtap/common.h"
+#include "flagtap/rules.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
 
@@ -73,7 +74,8 @@ static const struct key_def {
 	 "how often the rules path is checked for changes (0: only SIGHUP)"},
 	{"redact.salt", KEY_STRING, false, NULL, 0, 0, NULL,
 	 "secret key of redact = hash tokens (keep it stable across restarts)"},
-	{"match.limit", KEY_INT, false, "500000", 1000, 100000000, NULL,
+	{"match.limit", KEY_INT, false, "500000", 1000, FT_MATCH_LIMIT_MAX,
+	 NULL,
 	 "PCRE2 match limit per rule and record; hitting it flags the record"},
 	{"match.jit", KEY_ENUM, false, "auto", 0, 0, "auto|off",
 	 "auto: PCRE2 JIT where the platform allows; off: interpreter only"},

@@ -455,14 +455,25 @@ static int when_lookup(void *opaque, const char *name, const char **val,
 	return f->status;
 }
 
-/* Case-insensitive search for a lower-case needle. */
+/* ASCII lower case; every other byte as it is, whatever the locale. */
+static unsigned char lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/*
+ * Search for a needle lowered by the rules loader: ASCII letters in any
+ * case, other bytes (UTF-8 included) exactly.
+ */
 static bool ci_contains(const char *h, size_t n, const char *needle)
 {
+	const unsigned char *hu = (const unsigned char *)h;
+	const unsigned char *nu = (const unsigned char *)needle;
 	size_t m = strlen(needle), i, j;
 
 	for (i = 0; m <= n && i <= n - m; i++) {
 		for (j = 0; j < m; j++)
-			if (tolower((unsigned char)h[i + j]) != needle[j])
+			if (lower(hu[i + j]) != nu[j])
 				break;
 		if (j == m)
 			return true;
@@ -470,13 +481,28 @@ static bool ci_contains(const char *h, size_t n, const char *needle)
 	return false;
 }
 
-static bool has_keyword(const struct ft_rule *r, const struct subject *sj)
+/*
+ * Does the subject contain one of the rule's keywords?  One beyond ASCII
+ * is searched with its caseless literal pattern; if that search errs, the
+ * rule is evaluated all the same.
+ */
+static bool has_keyword(struct ft_match_ctx *ctx, const struct ft_rule *r,
+			const struct subject *sj)
 {
 	size_t i;
+	int rc;
 
-	for (i = 0; i < r->nkeywords; i++)
-		if (ci_contains(sj->s, sj->n, r->keywords[i]))
+	for (i = 0; i < r->nkeywords; i++) {
+		if (!r->keyword_codes[i]) {
+			if (ci_contains(sj->s, sj->n, r->keywords[i]))
+				return true;
+			continue;
+		}
+		rc = pcre2_match(r->keyword_codes[i], (PCRE2_SPTR)sj->s, sj->n,
+				 0, 0, ctx->umd, ctx->mctx);
+		if (rc != PCRE2_ERROR_NOMATCH)
 			return true;
+	}
 	return r->nkeywords == 0;
 }
 
@@ -585,18 +611,22 @@ static int scan_list(struct ft_match_ctx *ctx, const struct ft_rule *r,
 	return found;
 }
 
-/* Returns 1 fired, 0 not, or a PCRE2 error / FT_E* code. */
+/*
+ * Returns 1 fired, 0 not, or a PCRE2 error / FT_E* code.  An error wins
+ * over a match by another pattern (the hit carries it), and a rule that
+ * redacts and errs hides its whole subject: what the failed search would
+ * have removed is unknown.
+ */
 static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		const struct ft_rule *r, const struct subject *sj)
 {
 	size_t i;
-	int rc, found = 0, err = 0;
+	int rc = 0, found = 0;
 
-	if (!has_keyword(r, sj))
+	if (!has_keyword(ctx, r, sj))
 		return 0;
 	if (r->match_limit)
 		pcre2_set_match_limit(ctx->mctx, r->match_limit);
-	/* an engine error in one pattern does not hide a match by another */
 	for (i = 0; i <= r->npatterns && (!found || r->redact); i++) {
 		if (i < r->npatterns)
 			rc = scan_pattern(ctx, r, &r->patterns[i], sj);
@@ -604,17 +634,16 @@ static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 			rc = scan_list(ctx, r, rs->lists[r->list].wl, sj);
 		else
 			break;
-		if (rc == FT_ENOMEM) {
-			err = rc;
+		if (rc < 0)
 			break;
-		}
-		if (rc < 0 && !err)
-			err = rc;
 		found |= rc > 0;
 	}
 	if (r->match_limit)
 		pcre2_set_match_limit(ctx->mctx, ctx->match_limit);
-	return err == FT_ENOMEM ? err : found ? 1 : err;
+	if (rc < 0 && rc != FT_ENOMEM && r->redact && sj->raw_len &&
+	    add_redaction(ctx->res, sj->raw_off, sj->raw_len, r->redact))
+		return FT_ENOMEM;
+	return rc < 0 ? rc : found;
 }
 
 /* find() with per-rule accounting when the caller asked for it. */
@@ -684,7 +713,7 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (v == FT_PF_NO)
 		return 0;
 	if (v == FT_PF_YES)
-		return has_keyword(r, &sj);
+		return has_keyword(ctx, r, &sj);
 	rc = confirm(ctx, rs, i, &sj);
 	if (rc >= 0 || rc == FT_ENOMEM)
 		return rc;

@@ -200,9 +200,13 @@ static void rule_release(struct ft_rule *r)
 	ft_expr_free(r->when);
 	patterns_free(r->patterns, r->npatterns);
 	patterns_free(r->unless, r->nunless);
-	for (i = 0; i < r->nkeywords; i++)
+	for (i = 0; i < r->nkeywords; i++) {
 		free(r->keywords[i]);
+		if (r->keyword_codes)
+			pcre2_code_free(r->keyword_codes[i]);
+	}
 	free(r->keywords);
+	free(r->keyword_codes);
 	tests_free(r->examples, r->nexamples);
 	tests_free(r->counters, r->ncounters);
 }
@@ -717,7 +721,41 @@ static int parse_date(const char *v, size_t n)
 	return y * 10000 + m * 100 + d;
 }
 
-/* Splits a comma-separated list into lower-case words. */
+/*
+ * A keyword beyond ASCII also gets a caseless literal pattern, so that it
+ * folds case as a (?i) pattern does (CONTRASEÑA contains contraseña).
+ */
+static void compile_keywords(struct parser *ps, int col)
+{
+	struct ft_rule *r = ps->rule;
+	const char *k;
+	PCRE2_SIZE eoff;
+	size_t i, j;
+	int ecode;
+
+	r->keyword_codes = calloc(r->nkeywords ? r->nkeywords : 1,
+				  sizeof(*r->keyword_codes));
+	if (!r->keyword_codes) {
+		ps->oom = true;
+		return;
+	}
+	for (i = 0; i < r->nkeywords; i++) {
+		k = r->keywords[i];
+		for (j = 0; k[j] && !((unsigned char)k[j] & 0x80); j++)
+			;
+		if (!k[j])
+			continue;
+		r->keyword_codes[i] = pcre2_compile(
+			(PCRE2_SPTR)k, strlen(k),
+			PCRE2_LITERAL | PCRE2_CASELESS | PCRE2_UTF |
+				PCRE2_MATCH_INVALID_UTF,
+			&ecode, &eoff, ps->cctx);
+		if (!r->keyword_codes[i])
+			perr(ps, col, "keyword %zu is not valid UTF-8", i + 1);
+	}
+}
+
+/* Splits a comma-separated list into words, ASCII letters lowered. */
 static void set_keywords(struct parser *ps, const char *v, size_t n, int col)
 {
 	struct ft_rule *r = ps->rule;
@@ -739,14 +777,17 @@ static void set_keywords(struct parser *ps, const char *v, size_t n, int col)
 			   (r->keywords[r->nkeywords] =
 				    dup_span(ps, s, (size_t)(e - s)))) {
 			for (i = 0; i < (size_t)(e - s); i++)
-				r->keywords[r->nkeywords][i] =
-					(char)tolower((unsigned char)s[i]);
+				if (s[i] >= 'A' && s[i] <= 'Z')
+					r->keywords[r->nkeywords][i] =
+						(char)(s[i] - 'A' + 'a');
 			r->nkeywords++;
 		} else {
 			ps->oom = true;
 		}
 		p = c + 1;
 	}
+	if (!ps->oom)
+		compile_keywords(ps, col);
 }
 
 static void add_test(struct parser *ps, struct ft_rule_test **v, size_t *n,
@@ -965,11 +1006,13 @@ static void set_rule_key(struct parser *ps, enum key_id k, const char *v,
 			perr(ps, vcol, "rev must be a whole number");
 		break;
 	case K_MATCH_LIMIT:
-		x = parse_uint(v, n, 100000000);
+		x = parse_uint(v, n, FT_MATCH_LIMIT_MAX);
 		if (x < 1000)
 			perr(ps, vcol,
 			     "match-limit must be a whole number from 1000 to "
-			     "100000000");
+			     "%u (a higher limit lets one record cost seconds "
+			     "without JIT)",
+			     FT_MATCH_LIMIT_MAX);
 		else
 			r->match_limit = (uint32_t)x;
 		break;
@@ -1199,6 +1242,8 @@ static struct ft_ruleset *ruleset_new(const struct ft_rules_opts *opts)
 		rs->opts = *opts;
 	else
 		ft_rules_opts_default(&rs->opts);
+	if (rs->opts.match_limit > FT_MATCH_LIMIT_MAX)
+		rs->opts.match_limit = FT_MATCH_LIMIT_MAX;
 	return rs;
 }
 

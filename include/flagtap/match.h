@@ -15,7 +15,13 @@
  * Fail closed: a rule whose evaluation errs (PCRE2 match limit, JIT stack
  * or heap limit, a record that cannot be parsed in its format when the
  * rule reads a field) is reported as a hit with a non-zero `error`, never
- * as "no match".  The caller forwards such records flagged.
+ * as "no match".  The caller forwards such records flagged.  An error in
+ * one of a rule's patterns is reported even when another of its patterns
+ * matched.  A rule with `redact` whose evaluation errs after the record
+ * was parsed adds one redaction of its whole subject (the field's value,
+ * or the whole record for a rule without `field`) in its mode, besides
+ * the spans of what it did match: what the failed search would have
+ * hidden is unknown.
  */
 #ifndef FLAGTAP_MATCH_H
 #define FLAGTAP_MATCH_H

@@ -115,7 +115,10 @@ struct ft_rule {
 	int field_index; /* index into ruleset->fields, or -1 */
 	struct ft_pattern *patterns;
 	size_t npatterns;
-	char **keywords; /* lower-case; the subject must contain one */
+	char **keywords; /* ASCII lowered; the subject must contain one */
+	/* per keyword: for one beyond ASCII, a caseless literal pattern
+	 * (Unicode case folding, as (?i) in patterns); NULL for ASCII */
+	pcre2_code **keyword_codes;
 	size_t nkeywords;
 	struct ft_expr *when;
 	char *when_src;
@@ -127,7 +130,7 @@ struct ft_rule {
 	int expires;	      /* YYYYMMDD, 0 when unset */
 	bool unless_expired;  /* expired: the exceptions no longer apply */
 	int redact;	      /* enum ft_redact */
-	uint32_t match_limit; /* 0: the ruleset's */
+	uint32_t match_limit; /* 0: the ruleset's; <= FT_MATCH_LIMIT_MAX */
 	int format;	      /* enum ft_format of examples; -1: pack's/text */
 	struct ft_rule_test *examples, *counters;
 	size_t nexamples, ncounters;
@@ -141,6 +144,14 @@ enum ft_engine {
 	FT_ENGINE_AUTO,	 /* Vectorscan prefilter when built in, then PCRE2 */
 	FT_ENGINE_PCRE2, /* PCRE2 evaluates every rule on every record */
 };
+
+/*
+ * The highest match limit a rule (`match-limit`) or a ruleset (daemon
+ * `match.limit`) may have: one search that hits it costs tens of
+ * milliseconds with the PCRE2 interpreter (about 30 ns a step), JIT
+ * about four times less.  Larger ruleset limits are lowered to it.
+ */
+#define FT_MATCH_LIMIT_MAX 1000000u
 
 struct ft_rules_opts {
 	uint32_t match_limit;	/* PCRE2 match limit (also bounds JIT) */

@@ -431,10 +431,10 @@ static const struct {
 	{S("producer.x =\n"), NULL, NULL},
 	/* integers and their ranges */
 	{S("match.limit = 1000\n"), NULL, NULL},
-	{S("match.limit = 100000000\n"), NULL, NULL},
+	{S("match.limit = 1000000\n"), NULL, NULL},
 	{S("match.limit = 999\n"),
-	 NAME ":1: ", "match.limit: 999 is out of range 1000..100000000"},
-	{S("match.limit = 100000001\n"), NAME ":1: ", "out of range"},
+	 NAME ":1: ", "match.limit: 999 is out of range 1000..1000000"},
+	{S("match.limit = 1000001\n"), NAME ":1: ", "out of range"},
 	{S("output.compression.level = 0\n"), NULL, NULL},
 	{S("output.compression.level = 9\n"), NULL, NULL},
 	{S("output.compression.level = 10\n"),

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "flagtap/common.h"
+#include "flagtap/buf.h"
 #include "flagtap/match.h"
+#include "flagtap/redact.h"
 #include "flagtap/rules.h"
 #include "suites.h"
 
@@ -381,14 +383,14 @@ END_TEST
 
 /*
  * The configured limit is the one applied: 16 'a' and a 'b' need tens of
- * thousands of steps, beyond 1000 but well within PCRE2's own default
- * (10,000,000), so only the ruleset's limit makes them fail.
+ * thousands of steps, beyond 1000 but well within the highest limit
+ * (FT_MATCH_LIMIT_MAX), so only the ruleset's limit makes them fail.
  */
 START_TEST(test_limit_is_configured)
 {
 	struct ft_match_result res;
 	struct ft_ruleset *lo = load_mode(HOSTILE, _i == 1, 1000);
-	struct ft_ruleset *hi = load_mode(HOSTILE, _i == 1, 10000000);
+	struct ft_ruleset *hi = load_mode(HOSTILE, _i == 1, FT_MATCH_LIMIT_MAX);
 	struct ft_match_ctx *clo = ft_match_ctx_new(lo);
 	struct ft_match_ctx *chi = ft_match_ctx_new(hi);
 	static const char s[] = "aaaaaaaaaaaaaaaab!";
@@ -406,8 +408,8 @@ START_TEST(test_limit_is_configured)
 }
 END_TEST
 
-/* Within one rule: an error in one pattern and a match in another is a
- * plain hit; an error and no match is an error hit. */
+/* Within one rule: an error in one pattern is an error hit, whether or
+ * not another pattern matches. */
 START_TEST(test_limit_within_rule)
 {
 	static const char text[] = "[rule R]\n"
@@ -428,8 +430,82 @@ START_TEST(test_limit_within_rule)
 	ck_assert_int_eq(res.severity, FT_SEV_HIGH);
 	memcpy(s + 41, "zzz", 4);
 	ck_assert_int_eq(ft_match_record(ctx, rs, TEXT, s, strlen(s), &res), 1);
+	ck_assert_int_eq(res.hits[0].error, FT_MERR_LIMIT);
+	ck_assert_int_eq(res.hits[0].pcre2_rc, PCRE2_ERROR_MATCHLIMIT);
+	ck_assert_uint_eq(res.errors, 1);
+	/* the pattern that matches alone is a plain hit */
+	ck_assert_int_eq(ft_match_record(ctx, rs, TEXT, S("zzz"), &res), 1);
 	ck_assert_int_eq(res.hits[0].error, FT_MERR_NONE);
-	ck_assert_uint_eq(res.errors, 0);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * A rule that redacts and errs hides its whole subject with its mode: the
+ * whole record, or the whole field, besides what it matched.  Rule MULTI:
+ * the second pattern errs after the first matched; rule ONE: its only
+ * pattern errs after a match.  Match limit 1000 (tests above).
+ */
+static const char ERR_REDACT[] = "[rule MULTI]\n"
+				 "title = t\n"
+				 "severity = high\n"
+				 "pattern = pin=(\\d{4})\n"
+				 "pattern = (a+)+$\n"
+				 "redact = mask\n"
+				 "\n"
+				 "[rule ONE]\n"
+				 "title = t\n"
+				 "severity = high\n"
+				 "field = m\n"
+				 "pattern = (\\d{4})|(?:a+)+$\n"
+				 "redact = hash\n";
+
+static void check_whole(const struct ft_match_result *res, size_t start,
+			size_t len, enum ft_redact mode)
+{
+	size_t i;
+
+	for (i = 0; i < res->nredact; i++)
+		if (res->redact[i].start == start &&
+		    res->redact[i].len == len && res->redact[i].mode == mode)
+			return;
+	ck_abort_msg("no redaction of %zu+%zu mode %d among %zu", start, len,
+		     mode, res->nredact);
+}
+
+START_TEST(test_error_redacts_subject)
+{
+	struct ft_ruleset *rs = load_mode(ERR_REDACT, _i == 1, 1000);
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	struct ft_match_result res;
+	char rec[128], s[42];
+	size_t len;
+
+	ck_assert_ptr_nonnull(ctx);
+	hostile_subject(s);
+	ft_match_result_init(&res);
+	/* whole record: MULTI errs in its second pattern */
+	len = (size_t)snprintf(rec, sizeof(rec), "pin=1234 %s", s);
+	ck_assert_int_eq(ft_match_record(ctx, rs, TEXT, rec, len, &res), 1);
+	ck_assert_uint_eq(res.hits[0].rule, 0);
+	ck_assert_int_eq(res.hits[0].error, FT_MERR_LIMIT);
+	check_whole(&res, 0, len, FT_REDACT_MASK);
+	/* a field: ONE errs after matching 1234; MULTI sees the record */
+	len = (size_t)snprintf(rec, sizeof(rec), "{\"m\":\"1234 %s\"}", s);
+	ck_assert_int_eq(ft_match_record(ctx, rs, JSON, rec, len, &res), 2);
+	ck_assert_uint_eq(res.hits[1].rule, 1);
+	ck_assert_int_eq(res.hits[1].error, FT_MERR_LIMIT);
+	check_whole(&res, 6, len - 8, FT_REDACT_HASH);
+	/* no error, no whole-subject span */
+	ck_assert_int_eq(
+		ft_match_record(ctx, rs, JSON, S("{\"m\":\"1234 x\"}"), &res),
+		1);
+	ck_assert_int_eq(res.hits[0].error, FT_MERR_NONE);
+	ck_assert_uint_eq(res.nredact, 1);
+	ck_assert_uint_eq(res.redact[0].start, 6);
+	ck_assert_uint_eq(res.redact[0].len, 4);
 	ft_match_result_release(&res);
 	ft_match_ctx_free(ctx);
 	ft_ruleset_free(rs);
@@ -660,7 +736,13 @@ static const char KW_RULES[] = "[rule KW]\n"
 			       "severity = low\n"
 			       "field = k\n"
 			       "keywords = Secret\n"
-			       "pattern = x{2}\n";
+			       "pattern = x{2}\n"
+			       "\n"
+			       "[rule KWU]\n"
+			       "title = a keyword beyond ASCII\n"
+			       "severity = low\n"
+			       "keywords = Contrase\303\261a\n"
+			       "pattern = =(\\S+)\n";
 
 /* The first capture is the value validated; a rejected candidate does
  * not end the scan. */
@@ -840,6 +922,14 @@ static const struct ext_case {
 	{KW_RULES, JSON, S("{\"note\":\"secret\",\"k\":\"xx\"}"), NULL, "", ""},
 	{KW_RULES, JSON, S("{\"k\":\"my SECRET xx\"}"), NULL, "KWF", ""},
 	{KW_RULES, JSON, S("{\"k\":\"xx\"}"), NULL, "", ""},
+	/* beyond ASCII (octal escapes: n with tilde, lower and upper case,
+	 * and e with acute): any case, as (?i) folds it */
+	{KW_RULES, TEXT, S("contrase\303\261a=hunter2"), NULL, "KWU", ""},
+	{KW_RULES, TEXT, S("CONTRASE\303\261A=hunter2"), NULL, "KWU", ""},
+	{KW_RULES, TEXT, S("CONTRASE\303\221A=hunter2"), NULL, "KWU", ""},
+	{KW_RULES, TEXT, S("contrase\303\251a=hunter2"), NULL, "", ""},
+	{KW_RULES, TEXT, S("contrasena=hunter2"), NULL, "", ""},
+	{KW_RULES, TEXT, S("contrase\303\261a\377=x"), NULL, "KWU", ""},
 
 	/* validate: decoys before the real value, captures */
 	{CARD_RULES, TEXT,
@@ -1307,7 +1397,7 @@ static const struct {
 	 "pattern = ^(a+)+$\n"
 	 "[rule DEF2]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n",
 	 1000000, "LOW=limit"},
-	{"[rule HIGH]\ntitle = t\nseverity = low\nmatch-limit = 10000000\n"
+	{"[rule HIGH]\ntitle = t\nseverity = low\nmatch-limit = 1000000\n"
 	 "pattern = ^(a+)+$\n"
 	 "[rule DEF]\ntitle = t\nseverity = low\npattern = ^(a+)+$\n",
 	 1000, "DEF=limit"},
@@ -1385,6 +1475,85 @@ START_TEST(test_rejected_cap)
 	ft_match_ctx_free(ctx);
 	ft_ruleset_free(rs);
 	free(rec);
+}
+END_TEST
+
+/*
+ * The shipped PCI pack: every card number is hidden wherever it sits among
+ * other numbers, and the numbers around it stay.  Each case runs with both
+ * engines, JIT and interpreter; the record as forwarded is compared whole.
+ */
+static const struct {
+	const char *rec, *want;
+} pci_cases[] = {
+	{"card 4111111111111111 12/29 ok", "card ************1111 12/29 ok"},
+	{"card 4111 1111 1111 1111 1229 ok",
+	 "card **** **** **** 1111 1229 ok"},
+	{"card 4111 1111 1111 1111 123", "card **** **** **** 1111 123"},
+	{"cards 4111111111111111 5500005555555559",
+	 "cards ************1111 ************5559"},
+	{"cards 4111111111111111,5500005555555559",
+	 "cards ************1111,************5559"},
+	{"cards 4111 1111 1111 1111 5500 0055 5555 5559",
+	 "cards **** **** **** 1111 **** **** **** 5559"},
+	{"cvv=123 4111111111111111", "cvv=*** ************1111"},
+	{"card=4111111111111111 12/29 cvv=123",
+	 "card=************1111 12/29 cvv=***"},
+	{"x 4111111111111112 5500005555555559 4111111111111112",
+	 "x 4111111111111112 ************5559 4111111111111112"},
+	/* decoys: not flagged, nothing hidden */
+	{"iban DE89 5500 0055 5555 5559 00", NULL},
+	{"call +4915112345678 now", NULL},
+	{"order 4111 1111 1111 1112 1229", NULL},
+};
+
+START_TEST(test_shipped_pci)
+{
+	struct ft_buf out = FT_BUF_INIT;
+	struct ft_match_result res;
+	struct ft_rules_opts o;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs = NULL;
+	struct ft_diags d;
+	const char *rec = pci_cases[_i].rec;
+	int mode, rc;
+
+	for (mode = 0; mode < 4; mode++) {
+		ft_rules_opts_default(&o);
+		o.no_jit = mode & 1;
+		o.engine = mode & 2 ? FT_ENGINE_PCRE2 : FT_ENGINE_AUTO;
+		ft_diags_init(&d);
+		ck_assert_int_eq(ft_ruleset_load(FT_TEST_DATA
+						 "/../../rules/pci.rules",
+						 &o, &rs, &d),
+				 0);
+		ft_diags_release(&d);
+		ctx = ft_match_ctx_new(rs);
+		ck_assert_ptr_nonnull(ctx);
+		ft_match_result_init(&res);
+		rc = ft_match_record(ctx, rs, TEXT, rec, strlen(rec), &res);
+		ck_assert_int_eq(res.errors, 0);
+		if (!pci_cases[_i].want) {
+			ck_assert_msg(rc == 0, "%s (mode %d): flagged", rec,
+				      mode);
+		} else {
+			ck_assert_int_eq(ft_redact_apply(rec, strlen(rec),
+							 false, res.redact,
+							 res.nredact, NULL, 0,
+							 &out, NULL),
+					 0);
+			ck_assert_msg(out.len == strlen(pci_cases[_i].want) &&
+					      !memcmp(out.data,
+						      pci_cases[_i].want,
+						      out.len),
+				      "%s (mode %d): forwarded '%.*s'", rec,
+				      mode, (int)out.len, out.data);
+		}
+		ft_match_result_release(&res);
+		ft_match_ctx_free(ctx);
+		ft_ruleset_free(rs);
+	}
+	ft_buf_release(&out);
 }
 END_TEST
 
@@ -1514,6 +1683,7 @@ Suite *ft_match_suite(void)
 	tcase_add_loop_test(tc, test_limit_is_configured, 0, 2);
 	tcase_add_loop_test(tc, test_limit_within_rule, 0, 2);
 	tcase_add_loop_test(tc, test_limit_on_field, 0, 2);
+	tcase_add_loop_test(tc, test_error_redacts_subject, 0, 2);
 	tcase_add_loop_test(tc, test_rule_match_limit, 0,
 			    (int)FT_ARRAY_SIZE(limit_cases));
 	/* _i: 999 or 1001 candidates, JIT or interpreter */
@@ -1527,6 +1697,12 @@ Suite *ft_match_suite(void)
 			    (int)FT_ARRAY_SIZE(redact_cases));
 	tcase_add_loop_test(tc, test_lists, 0, (int)FT_ARRAY_SIZE(list_cases));
 	tcase_add_loop_test(tc, test_disabled, 0, 2);
+	suite_add_tcase(s, tc);
+
+	/* the shipped rules/pci.rules, as forwarded */
+	tc = tcase_create("shipped");
+	tcase_add_loop_test(tc, test_shipped_pci, 0,
+			    (int)FT_ARRAY_SIZE(pci_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -770,6 +770,13 @@ START_TEST(test_no_jit)
 	ck_assert(pattern_matches(&rs->rules[1].patterns[0], "a#b"));
 	ft_ruleset_free(rs);
 
+	/* a ruleset limit above the highest is lowered to it */
+	o.match_limit = 100000000;
+	ck_assert_int_eq(ft_ruleset_load(RULES_DIR "/good.rules", &o, &rs, &d),
+			 0);
+	ck_assert_uint_eq(rs->opts.match_limit, FT_MATCH_LIMIT_MAX);
+	ft_ruleset_free(rs);
+
 	/* with JIT available, the default compiles every pattern */
 	pcre2_config(PCRE2_CONFIG_JIT, &have_jit);
 	ft_rules_opts_default(&o);
@@ -1063,7 +1070,7 @@ static const struct {
 	{"redact = hash\n", KV_REDACT, FT_REDACT_HASH},
 	{"match-limit = 1000\n", KV_LIMIT, 1000},
 	{"match-limit = 250000\n", KV_LIMIT, 250000},
-	{"match-limit = 100000000\n", KV_LIMIT, 100000000},
+	{"match-limit = 1000000\n", KV_LIMIT, 1000000},
 	{"format = text\n", KV_FORMAT, FT_FORMAT_TEXT},
 	{"format = json\n", KV_FORMAT, FT_FORMAT_JSON},
 	{"format = logfmt\n", KV_FORMAT, FT_FORMAT_LOGFMT},
@@ -1129,6 +1136,10 @@ static const struct {
 	{"x ,\tY\t,  Z", 3, {"x", "y", "z"}},
 	{"://", 1, {"://"}},
 	{"Passw, SECRET, ghp_", 3, {"passw", "secret", "ghp_"}},
+	/* only ASCII letters are lowered (octal: n and u with accents) */
+	{"Contrase\303\261a, \303\221AND\303\232",
+	 2,
+	 {"contrase\303\261a", "\303\221and\303\232"}},
 };
 
 START_TEST(test_keywords)
@@ -1609,7 +1620,7 @@ END_TEST
 	"it has none"
 #define EXPIRES(v) HDR "unless = ^x$\nexpires = " v "\n"
 #define BAD_DATE "expires must be a date YYYY-MM-DD"
-#define BAD_LIMIT "match-limit must be a whole number from 1000 to 100000000"
+#define BAD_LIMIT "match-limit must be a whole number from 1000 to 1000000"
 #define PACK_ALONE "expected '[pack]' alone on its line"
 
 static const struct {
@@ -1687,9 +1698,12 @@ static const struct {
 	{HDR "redact = none\n", "t.rules:5:10: ", "unknown redact 'none'", 1},
 	{HDR "redact = keep-last4\n", "t.rules:5:10: ", "unknown redact", 1},
 	/* match-limit */
+	{HDR "keywords = x, caf\351\n",
+	 "t.rules:5:12: ", "keyword 2 is not valid UTF-8", 1},
 	{HDR "match-limit = 999\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = 0\n", "t.rules:5:15: ", BAD_LIMIT, 1},
-	{HDR "match-limit = 100000001\n", "t.rules:5:15: ", BAD_LIMIT, 1},
+	{HDR "match-limit = 1000001\n", "t.rules:5:15: ", BAD_LIMIT, 1},
+	{HDR "match-limit = 100000000\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = -5000\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = 1e6\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = 10 000\n", "t.rules:5:15: ", BAD_LIMIT, 1},
