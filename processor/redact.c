@@ -1,35 +1,35 @@
 /*
- * redact: masks or hashes byte ranges of a record.
+ * redact: masks or hashes byte ranges of a record, its key and headers,
+ * and every other copy of what they held.
  *
- * ft_redact_apply() works in three steps: classify every byte of a JSON
- * record (outside strings, string text, escape, bare scalar), sort the
- * spans and widen each to whole units, then copy the record to the output,
- * rewriting each merged span by its mode.
+ * ft_redact_parts() works in four steps, each linear in the parts:
+ *  1. per part, classify every byte of a JSON part (outside strings,
+ *     string text, escape, bare scalar) and build its decoded view
+ *     (backslash escapes decoded, with a map back to the raw bytes);
+ *  2. collect the distinct decoded values of the spans;
+ *  3. per part, mark the bytes of its own spans and of every occurrence
+ *     of every value (Knuth-Morris-Pratt over the decoded view), each
+ *     byte at most once per value;
+ *  4. turn the runs of marked bytes into spans, widen each to whole
+ *     units and copy the part to its output, rewriting each span by its
+ *     mode.
  *
  * Decisions the header leaves open:
  *  - "Letters" are ASCII letters and every byte >= 0x80, so a UTF-8 letter
  *    is masked as one '*' per byte.  A span is first widened so that it
  *    does not cut a UTF-8 character, nor, in JSON, an escape or a bare
  *    scalar; valid UTF-8 in therefore gives valid UTF-8 out.  A hash
- *    token is computed over the widened, merged span.
+ *    token is computed over the decoded text of the widened, merged span.
  *  - Masking keeps the length: an escape (\n, \u0034, a \uD83D\uDE00
  *    surrogate pair) becomes one '*' per byte of its text.  Escapes are
  *    always masked and never count as one of the four kept characters.
- *  - A bare JSON scalar (number, true, false, null) touched by a masking
- *    span becomes a string of the same length, since '*' is not valid in
- *    a number: 4539148803436467 becomes a quote, 14 '*' and a quote, and
- *    with keep-last-4 a quote, 10 '*', 6467 and a quote.  A one-byte
- *    scalar (a single digit) becomes 0.
- *  - keep-last-4 leaves a span with four or fewer letters/digits unchanged.
- *  - A hash span in a JSON record is trimmed of leading and trailing
- *    non-alphanumerics, which stay as they are.  If the rest is plain text
- *    of one string, it is replaced by the token; if it lies in one bare
- *    scalar, that scalar is replaced by the token as a JSON string;
- *    otherwise (structure, an escape, nothing left) the span is masked.
- *    This checks byte classes rather than the header's character list, so
- *    it also catches a span that starts inside an escape.  The token is
- *    always of the whole span, trimmed bytes included.  Outside JSON the
- *    whole span becomes the token.
+ *  - A bare JSON scalar touched by a masking span becomes a string of the
+ *    same length, since '*' is not valid in a number: 4539148803436467
+ *    becomes a quote, 14 '*' and a quote, and with keep-last-4 a quote,
+ *    10 '*', 6467 and a quote.  A one-byte scalar (a single digit) is 0.
+ *  - The decoded view decodes JSON escapes wherever a backslash starts
+ *    one, in every format (a text or logfmt record may carry JSON): a
+ *    value is found however it is escaped.  A bad escape stays as it is.
  *  - Spans of mode FT_REDACT_NONE are ignored; an out-of-range mode is
  *    treated as mask, so a bad value fails closed.
  */
@@ -47,7 +47,15 @@
 #define HMAC_BLOCK 64
 #define TOKEN_LEN 20 /* "[h:" + 16 hex + "]" */
 
-/* What a byte of a JSON record is (only computed for JSON records). */
+/* Bytes visited by this thread, for tests of linearity. */
+static _Thread_local uint64_t work;
+
+uint64_t ft_redact_work(void)
+{
+	return work;
+}
+
+/* What a byte of a JSON part is (only computed for JSON parts). */
 enum {
 	C_OUT,	     /* outside strings: structure, whitespace, quotes */
 	C_STR,	     /* string text that is not an escape */
@@ -58,7 +66,8 @@ enum {
 
 /* How a span is rewritten, unit by unit. */
 enum unit {
-	U_COPY,	  /* a byte that is not a letter or digit: kept */
+	U_KEEP,	  /* JSON structure outside strings: kept */
+	U_OTHER,  /* any other byte that is not a letter or digit: masked */
 	U_ALNUM,  /* a letter (a whole UTF-8 character) or a digit */
 	U_ESC,	  /* a JSON escape */
 	U_SCALAR, /* a bare JSON scalar */
@@ -69,10 +78,28 @@ struct span {
 	enum ft_redact mode;
 };
 
+/* The decoded view of a part: escapes decoded, map[i] is the raw offset
+ * of decoded byte i, map[n] the raw length.  Identity: s is the part. */
+struct view {
+	const unsigned char *s;
+	size_t n;
+	unsigned char *buf;
+	size_t *map; /* NULL when identity */
+};
+
+/* A redacted value: decoded bytes (in some part's view) and its mode. */
+struct value {
+	const unsigned char *s;
+	size_t n;
+	enum ft_redact mode;
+};
+
 struct redactor {
 	const unsigned char *rec;
 	size_t len;
-	unsigned char *cls; /* per-byte class; NULL unless json */
+	unsigned char *cls;  /* per-byte class; NULL unless json */
+	unsigned char *mark; /* per-byte mode to apply; NULL: nothing */
+	struct view v;
 	const void *salt;
 	size_t salt_len;
 	struct ft_buf *out;
@@ -154,7 +181,7 @@ void ft_redact_token(const void *salt, size_t salt_len, const char *s, size_t n,
 	out[20] = '\0';
 }
 
-/* ---- classifying a JSON record ---------------------------------- */
+/* ---- classifying a JSON part ------------------------------------ */
 
 static bool is_alnum(unsigned char c)
 {
@@ -172,16 +199,24 @@ static bool is_scalar_byte(unsigned char c)
 	return (c < 0x80 && is_alnum(c)) || c == '-' || c == '+' || c == '.';
 }
 
+/* JSON structure and blanks: what masking keeps outside strings. */
+static bool is_structure(unsigned char c)
+{
+	return c && strchr("{}[]:,\" \t\r\n", c) != NULL;
+}
+
+static bool is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
 /* Number of hex digits at the start of [s, s+n), at most 4. */
 static size_t hex_run(const unsigned char *s, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n && i < 4; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')))
-			break;
-	}
+	for (i = 0; i < n && i < 4 && is_hex(s[i]); i++)
+		;
 	return i;
 }
 
@@ -197,6 +232,17 @@ static unsigned int hex4(const unsigned char *s)
 	return v;
 }
 
+/* The low surrogate of a \uD8xx\uDCxx pair at s (n bytes), or 0. */
+static unsigned int low_surrogate(const unsigned char *s, size_t n)
+{
+	unsigned int lo;
+
+	if (n < 12 || s[6] != '\\' || s[7] != 'u' || hex_run(s + 8, 4) < 4)
+		return 0;
+	lo = hex4(s + 8);
+	return lo >= 0xdc00 && lo <= 0xdfff ? lo : 0;
+}
+
 /*
  * Length of the escape at s (s[0] is the backslash, n bytes remain): a
  * surrogate pair counts as one escape.  Only ASCII bytes are taken, so an
@@ -204,7 +250,7 @@ static unsigned int hex4(const unsigned char *s)
  */
 static size_t esc_len(const unsigned char *s, size_t n)
 {
-	unsigned int hi, lo;
+	unsigned int hi;
 
 	if (n < 2 || s[1] >= 0x80)
 		return 1;
@@ -213,11 +259,9 @@ static size_t esc_len(const unsigned char *s, size_t n)
 	if (hex_run(s + 2, n - 2) < 4)
 		return 2 + hex_run(s + 2, n - 2);
 	hi = hex4(s + 2);
-	if (hi < 0xd800 || hi > 0xdbff || n < 12 || s[6] != '\\' ||
-	    s[7] != 'u' || hex_run(s + 8, 4) < 4)
+	if (hi < 0xd800 || hi > 0xdbff)
 		return 6;
-	lo = hex4(s + 8);
-	return lo >= 0xdc00 && lo <= 0xdfff ? 12 : 6;
+	return low_surrogate(s, n) ? 12 : 6;
 }
 
 /* Fills cls[] for [s, s+len); any input is classified, valid or not. */
@@ -226,6 +270,7 @@ static void classify(const unsigned char *s, size_t len, unsigned char *cls)
 	bool in_str = false;
 	size_t i = 0, n;
 
+	work += len;
 	while (i < len) {
 		if (in_str && s[i] == '\\') {
 			n = esc_len(s + i, len - i);
@@ -246,7 +291,128 @@ static void classify(const unsigned char *s, size_t len, unsigned char *cls)
 	}
 }
 
-/* ---- normalising spans ------------------------------------------ */
+/* ---- the decoded view ------------------------------------------- */
+
+static size_t put_utf8(unsigned char *o, unsigned int cp)
+{
+	if (cp < 0x80) {
+		o[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (unsigned char)(0xc0 | cp >> 6);
+		o[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (unsigned char)(0xe0 | cp >> 12);
+		o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (unsigned char)(0xf0 | cp >> 18);
+	o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * Decodes the escape at s (n bytes remain) into o: returns the bytes
+ * written (0: not an escape) and its raw length in *used.
+ */
+static size_t decode_esc(const unsigned char *s, size_t n, unsigned char *o,
+			 size_t *used)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	unsigned int cp, lo;
+	const char *k;
+
+	if (n < 2 || !s[1])
+		return 0;
+	if (s[1] != 'u') {
+		k = strchr(from, s[1]);
+		if (!k)
+			return 0;
+		*used = 2;
+		o[0] = (unsigned char)to[k - from];
+		return 1;
+	}
+	if (n < 6 || hex_run(s + 2, 4) < 4)
+		return 0;
+	cp = hex4(s + 2);
+	*used = 6;
+	if (cp >= 0xd800 && cp <= 0xdbff && (lo = low_surrogate(s, n))) {
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		*used = 12;
+	} else if (cp >= 0xd800 && cp <= 0xdfff) {
+		cp = 0xfffd;
+	}
+	return put_utf8(o, cp);
+}
+
+static int view_build(struct view *v, const unsigned char *s, size_t len)
+{
+	size_t i = 0, k, used;
+
+	*v = (struct view){s, len, NULL, NULL};
+	work += len;
+	if (!len || !memchr(s, '\\', len))
+		return FT_OK;
+	/* a decoded escape is never longer than its text */
+	v->buf = malloc(len);
+	v->map = malloc((len + 1) * sizeof(*v->map));
+	if (!v->buf || !v->map)
+		return FT_ENOMEM;
+	v->n = 0;
+	while (i < len) {
+		k = s[i] == '\\' ? decode_esc(s + i, len - i, v->buf + v->n,
+					      &used)
+				 : 0;
+		if (!k) {
+			k = 1;
+			used = 1;
+			v->buf[v->n] = s[i];
+		}
+		while (k--)
+			v->map[v->n++] = i;
+		i += used;
+	}
+	v->map[v->n] = len;
+	v->s = v->buf;
+	return FT_OK;
+}
+
+static void view_release(struct view *v)
+{
+	free(v->buf);
+	free(v->map);
+}
+
+/* First decoded byte at raw offset >= raw. */
+static size_t view_at(const struct view *v, size_t raw)
+{
+	size_t lo = 0, hi = v->n, mid;
+
+	if (!v->map)
+		return raw < v->n ? raw : v->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (v->map[mid] < raw)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Raw offset of decoded byte i (i <= n). */
+static size_t view_raw(const struct view *v, size_t i)
+{
+	return v->map ? v->map[i] : i;
+}
+
+/* ---- widening spans --------------------------------------------- */
 
 static bool in_scalar(const struct redactor *r, size_t p)
 {
@@ -255,28 +421,31 @@ static bool in_scalar(const struct redactor *r, size_t p)
 }
 
 /*
- * Moves a span start back to the start of the unit it cuts.  Both this
- * and widen_end() are non-decreasing in p, so spans sorted by start stay
- * sorted after widening.
+ * Moves a span start back to the start of the unit it cuts, not below lo
+ * (the end of the previous span, a unit boundary): each byte is walked
+ * over at most once per part.
  */
-static size_t widen_start(const struct redactor *r, size_t p)
+static size_t widen_start(const struct redactor *r, size_t p, size_t lo)
 {
+	size_t from = p;
 	int k;
 
 	if (r->cls) {
-		while (p > 0 && r->cls[p] == C_ESC)
+		while (p > lo && r->cls[p] == C_ESC)
 			p--;
-		while (in_scalar(r, p))
+		while (p > lo && in_scalar(r, p))
 			p--;
 	}
-	for (k = 0; k < 3 && p > 0 && is_cont(r->rec[p]); k++)
+	for (k = 0; k < 3 && p > lo && is_cont(r->rec[p]); k++)
 		p--;
+	work += from - p;
 	return p;
 }
 
 /* Moves a span end (exclusive) on to the end of the unit it cuts. */
 static size_t widen_end(const struct redactor *r, size_t p)
 {
+	size_t from = p;
 	int k;
 
 	if (r->cls) {
@@ -287,30 +456,8 @@ static size_t widen_end(const struct redactor *r, size_t p)
 	}
 	for (k = 0; k < 3 && p < r->len && is_cont(r->rec[p]); k++)
 		p++;
+	work += p - from;
 	return p;
-}
-
-/* Clips and widens *in into *sp; returns false if nothing is left. */
-static bool normalize(const struct redactor *r, const struct ft_redaction *in,
-		      struct span *sp)
-{
-	size_t n;
-
-	if (in->mode == FT_REDACT_NONE || in->start >= r->len || !in->len)
-		return false;
-	n = in->len < r->len - in->start ? in->len : r->len - in->start;
-	sp->s = widen_start(r, in->start);
-	sp->e = widen_end(r, in->start + n);
-	sp->mode = (unsigned int)in->mode > FT_REDACT_HASH ? FT_REDACT_MASK
-							   : in->mode;
-	return true;
-}
-
-static int cmp_span(const void *a, const void *b)
-{
-	const struct ft_redaction *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
 }
 
 /* ---- rewriting a span ------------------------------------------- */
@@ -337,7 +484,7 @@ static size_t utf8_unit(const unsigned char *s, size_t n)
 static size_t next_unit(const struct redactor *r, size_t p, size_t e,
 			enum unit *kind)
 {
-	unsigned char c = r->cls ? r->cls[p] : C_OUT;
+	unsigned char c = r->cls ? r->cls[p] : C_STR;
 	size_t n = 1;
 
 	if (c == C_ESC_START || c == C_ESC) {
@@ -353,7 +500,8 @@ static size_t next_unit(const struct redactor *r, size_t p, size_t e,
 		return n;
 	}
 	if (!is_alnum(r->rec[p])) {
-		*kind = U_COPY;
+		*kind = c == C_OUT && is_structure(r->rec[p]) ? U_KEEP
+							      : U_OTHER;
 		return 1;
 	}
 	*kind = U_ALNUM;
@@ -373,13 +521,15 @@ static void add_stars(struct ft_buf *out, size_t n)
 
 /*
  * Start of the fourth-last letter/digit in [s, e) (escapes excluded):
- * letters and digits from there on are kept.  s when there are at most 4.
+ * letters and digits from there on are kept.  e (nothing kept) when
+ * there are fewer than FT_REDACT_KEEP_MIN.
  */
 static size_t keep_from(const struct redactor *r, size_t s, size_t e)
 {
 	size_t ring[4], cnt = 0, p, n, j;
 	enum unit kind;
 
+	work += e - s;
 	for (p = s; p < e; p += n) {
 		n = next_unit(r, p, e, &kind);
 		if (kind == U_ALNUM)
@@ -391,7 +541,7 @@ static size_t keep_from(const struct redactor *r, size_t s, size_t e)
 				ring[cnt++ % 4] = j;
 		}
 	}
-	return cnt < 4 ? s : ring[cnt % 4];
+	return cnt < FT_REDACT_KEEP_MIN ? e : ring[cnt % 4];
 }
 
 /*
@@ -413,8 +563,8 @@ static void mask_scalar(const struct redactor *r, size_t p, size_t n,
 		if (p + i >= keep && k < sizeof(kept))
 			kept[k++] = (char)v[i];
 	}
-	if (first == n || p + first >= keep) {
-		ft_buf_add(r->out, v, n); /* nothing to mask */
+	if (first < n && p + first >= keep) {
+		ft_buf_add(r->out, v, n); /* all of it kept */
 		return;
 	}
 	if (n == 1) {
@@ -434,10 +584,11 @@ static void mask_span(const struct redactor *r, size_t s, size_t e, size_t keep)
 	size_t p, n;
 	enum unit kind;
 
+	work += e - s;
 	for (p = s; p < e; p += n) {
 		n = next_unit(r, p, e, &kind);
 		switch (kind) {
-		case U_COPY:
+		case U_KEEP:
 			ft_buf_add(r->out, r->rec + p, n);
 			break;
 		case U_ALNUM:
@@ -446,6 +597,7 @@ static void mask_span(const struct redactor *r, size_t s, size_t e, size_t keep)
 			else
 				add_stars(r->out, n);
 			break;
+		case U_OTHER:
 		case U_ESC:
 			add_stars(r->out, n);
 			break;
@@ -456,10 +608,12 @@ static void mask_span(const struct redactor *r, size_t s, size_t e, size_t keep)
 	}
 }
 
-static bool all_class(const struct redactor *r, size_t s, size_t e, int c)
+/* Is every byte of [s, e) string text or escape (scalar: bare scalar)? */
+static bool all_in(const struct redactor *r, size_t s, size_t e, bool scalar)
 {
 	for (; s < e; s++) {
-		if (r->cls[s] != c)
+		if (scalar ? r->cls[s] != C_SCALAR
+			   : r->cls[s] == C_OUT || r->cls[s] == C_SCALAR)
 			return false;
 	}
 	return true;
@@ -481,12 +635,18 @@ static void put_token(const struct redactor *r, size_t s, size_t e, size_t a,
 	ft_buf_add(r->out, r->rec + b, e - b);
 }
 
+static bool is_blank_out(const struct redactor *r, size_t p)
+{
+	return r->cls[p] == C_OUT && is_structure(r->rec[p]);
+}
+
 static void hash_span(const struct redactor *r, size_t s, size_t e)
 {
 	char tok[TOKEN_LEN + 1];
-	size_t a, b;
+	size_t a = view_at(&r->v, s), b = view_at(&r->v, e);
 
-	ft_redact_token(r->salt, r->salt_len, (const char *)r->rec + s, e - s,
+	work += e - s;
+	ft_redact_token(r->salt, r->salt_len, (const char *)r->v.s + a, b - a,
 			tok);
 	if (r->tokens) {
 		ft_json_quote(r->tokens, tok, TOKEN_LEN);
@@ -496,30 +656,28 @@ static void hash_span(const struct redactor *r, size_t s, size_t e)
 		put_token(r, s, e, s, e, tok, false);
 		return;
 	}
-	for (a = s; a < e && !is_alnum(r->rec[a]); a++)
+	for (a = s; a < e && is_blank_out(r, a); a++)
 		;
-	for (b = e; b > a && !is_alnum(r->rec[b - 1]); b--)
+	for (b = e; b > a && is_blank_out(r, b - 1); b--)
 		;
-	if (a < b && all_class(r, a, b, C_STR)) {
+	if (a < b && all_in(r, a, b, false)) {
 		put_token(r, s, e, a, b, tok, false);
 		return;
 	}
-	if (a < b && all_class(r, a, b, C_SCALAR)) {
-		while (a > s && r->cls[a - 1] == C_SCALAR)
-			a--;
-		while (b < e && r->cls[b] == C_SCALAR)
-			b++;
+	if (a < b && all_in(r, a, b, true) && !in_scalar(r, a) &&
+	    !in_scalar(r, b)) {
 		put_token(r, s, e, a, b, tok, true);
 		return;
 	}
 	mask_span(r, s, e, e);
 }
 
-/* Appends the record from pos up to the end of sp, redacted; returns
- * the new position. */
+/* Appends the part from pos up to the end of sp, redacted; returns the
+ * new position. */
 static size_t emit(const struct redactor *r, size_t pos, const struct span *sp)
 {
 	ft_buf_add(r->out, r->rec + pos, sp->s - pos);
+	work += sp->s - pos;
 	if (sp->mode == FT_REDACT_HASH)
 		hash_span(r, sp->s, sp->e);
 	else if (sp->mode == FT_REDACT_KEEP_LAST4)
@@ -529,61 +687,367 @@ static size_t emit(const struct redactor *r, size_t pos, const struct span *sp)
 	return sp->e;
 }
 
-/* Sorts, widens and merges the spans, emitting each merged span. */
-static size_t emit_all(const struct redactor *r, struct ft_redaction *spans,
-		       size_t nspans)
+/*
+ * Turns the runs of marked bytes into spans, widens and merges them, and
+ * writes the redacted part.  A run takes the strongest mode in it.
+ */
+static void emit_marked(const struct redactor *r)
 {
-	struct span cur = {0, 0, FT_REDACT_NONE}, sp;
-	size_t i, pos = 0;
+	struct span cur = {0, 0, FT_REDACT_NONE};
+	size_t i = 0, s, e, pos = 0;
+	enum ft_redact mode;
 
-	if (nspans > 1)
-		qsort(spans, nspans, sizeof(*spans), cmp_span);
-	for (i = 0; i < nspans; i++) {
-		if (!normalize(r, &spans[i], &sp))
+	work += r->len;
+	while (i < r->len) {
+		if (!r->mark[i]) {
+			i++;
 			continue;
-		if (cur.mode != FT_REDACT_NONE && sp.s <= cur.e) {
-			cur.e = sp.e > cur.e ? sp.e : cur.e;
-			cur.mode = sp.mode > cur.mode ? sp.mode : cur.mode;
+		}
+		mode = FT_REDACT_NONE;
+		for (s = i; i < r->len && r->mark[i]; i++)
+			if (r->mark[i] > mode)
+				mode = r->mark[i];
+		e = i;
+		if (cur.mode != FT_REDACT_NONE && s <= cur.e) {
+			if (e > cur.e)
+				cur.e = widen_end(r, e);
+			cur.mode = mode > cur.mode ? mode : cur.mode;
+			continue;
+		}
+		s = widen_start(r, s, cur.e);
+		if (cur.mode != FT_REDACT_NONE && s <= cur.e) {
+			cur.e = e > cur.e ? widen_end(r, e) : cur.e;
+			cur.mode = mode > cur.mode ? mode : cur.mode;
 			continue;
 		}
 		if (cur.mode != FT_REDACT_NONE)
 			pos = emit(r, pos, &cur);
-		cur = sp;
+		cur = (struct span){s, widen_end(r, e), mode};
 	}
 	if (cur.mode != FT_REDACT_NONE)
 		pos = emit(r, pos, &cur);
-	return pos;
+	ft_buf_add(r->out, r->rec + pos, r->len - pos);
+}
+
+/* ---- values and their occurrences ------------------------------- */
+
+static enum ft_redact clamp_mode(enum ft_redact m)
+{
+	return (unsigned int)m > FT_REDACT_HASH ? FT_REDACT_MASK : m;
+}
+
+/* Clips a span to the part: false when nothing is left. */
+static bool clip(const struct redactor *r, const struct ft_redaction *in,
+		 size_t *s, size_t *e)
+{
+	if (in->mode == FT_REDACT_NONE || in->start >= r->len || !in->len)
+		return false;
+	*s = in->start;
+	*e = in->start +
+	     (in->len < r->len - in->start ? in->len : r->len - in->start);
+	return true;
+}
+
+/*
+ * Adds the decoded value of [s, e) to vals (or raises the mode of an equal
+ * one).  Returns false when there are too many values.
+ */
+static bool add_value(const struct redactor *r, size_t s, size_t e,
+		      enum ft_redact mode, struct value *vals, size_t *nvals)
+{
+	size_t a = view_at(&r->v, s), b = view_at(&r->v, e), i;
+
+	if (a >= b)
+		return true; /* nothing decoded of its own: masked in place */
+	for (i = 0; i < *nvals; i++) {
+		work += vals[i].n < b - a ? vals[i].n : b - a;
+		if (vals[i].n == b - a && !memcmp(vals[i].s, r->v.s + a, b - a))
+			break;
+	}
+	if (i == *nvals) {
+		if (*nvals == FT_REDACT_MAX_VALUES)
+			return false;
+		vals[(*nvals)++] = (struct value){r->v.s + a, b - a, mode};
+	} else if (mode > vals[i].mode) {
+		vals[i].mode = mode;
+	}
+	return true;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct ft_redaction *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Marks [s, e) with mode, from *hi on (bytes below are marked already). */
+static void mark_range(struct redactor *r, size_t s, size_t e,
+		       enum ft_redact mode, size_t *hi)
+{
+	size_t i;
+
+	if (s < *hi)
+		s = *hi;
+	for (i = s; i < e; i++)
+		if (r->mark[i] < mode)
+			r->mark[i] = (unsigned char)mode;
+	work += e > s ? e - s : 0;
+	if (e > *hi)
+		*hi = e;
+}
+
+/* Marks the part's own spans (sorted first); each byte at most once per
+ * mode. */
+static void mark_spans(struct redactor *r, struct ft_redaction *sp, size_t n)
+{
+	size_t i, s, e, hi[FT_REDACT_HASH + 1] = {0};
+	enum ft_redact m;
+
+	if (n > 1)
+		qsort(sp, n, sizeof(*sp), cmp_span);
+	for (i = 0; i < n; i++) {
+		if (!clip(r, &sp[i], &s, &e))
+			continue;
+		m = clamp_mode(sp[i].mode);
+		mark_range(r, s, e, m, &hi[m]);
+	}
+}
+
+/*
+ * Marks every occurrence of v in the part's decoded view (overlapping
+ * ones too): Knuth-Morris-Pratt with the failure table in fail (v->n
+ * entries), linear in the view and the value.
+ */
+static void mark_value(struct redactor *r, const struct value *v, size_t *fail)
+{
+	const unsigned char *t = r->v.s, *p = v->s;
+	size_t i, k = 0, hi = 0, cs;
+
+	fail[0] = 0;
+	for (i = 1; i < v->n; i++) {
+		while (k && p[i] != p[k])
+			k = fail[k - 1];
+		if (p[i] == p[k])
+			k++;
+		fail[i] = k;
+	}
+	work += v->n + r->v.n;
+	k = 0;
+	for (i = 0; i < r->v.n; i++) {
+		while (k && t[i] != p[k])
+			k = fail[k - 1];
+		if (t[i] == p[k])
+			k++;
+		if (k < v->n)
+			continue;
+		cs = i + 1 - v->n;
+		mark_range(r, view_raw(&r->v, cs), view_raw(&r->v, i + 1),
+			   v->mode, &hi);
+		k = fail[k - 1];
+	}
+}
+
+/* ---- parts ------------------------------------------------------ */
+
+static int part_prepare(struct redactor *r, const struct ft_redact_part *p)
+{
+	r->rec = (const unsigned char *)(p->data ? p->data : "");
+	r->len = p->data ? p->len : 0;
+	r->out = p->out;
+	ft_buf_reset(p->out);
+	if (ft_buf_reserve(p->out, r->len))
+		return FT_ENOMEM;
+	if (p->json && r->len) {
+		r->cls = malloc(r->len);
+		if (!r->cls)
+			return FT_ENOMEM;
+		classify(r->rec, r->len, r->cls);
+	}
+	return view_build(&r->v, r->rec, r->len);
+}
+
+static void part_release(struct redactor *r)
+{
+	free(r->cls);
+	free(r->mark);
+	view_release(&r->v);
+}
+
+/* The distinct values of every part's spans; false: too many. */
+static bool collect_values(struct redactor *rd, struct ft_redact_part *parts,
+			   size_t nparts, struct value *vals, size_t *nvals)
+{
+	size_t i, j, s, e;
+
+	for (i = 0; i < nparts; i++) {
+		for (j = 0; j < parts[i].nspans; j++) {
+			if (!clip(&rd[i], &parts[i].spans[j], &s, &e))
+				continue;
+			if (!add_value(&rd[i], s, e,
+				       clamp_mode(parts[i].spans[j].mode), vals,
+				       nvals))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Marks what to redact in part i: its spans and every value, or all. */
+static int mark_part(struct redactor *r, struct ft_redact_part *p,
+		     const struct value *vals, size_t nvals, bool all,
+		     size_t *fail)
+{
+	size_t k;
+
+	r->mark = calloc(r->len ? r->len : 1, 1);
+	if (!r->mark)
+		return FT_ENOMEM;
+	if (all) {
+		memset(r->mark, FT_REDACT_MASK, r->len);
+		return FT_OK;
+	}
+	mark_spans(r, p->spans, p->nspans);
+	for (k = 0; k < nvals; k++)
+		mark_value(r, &vals[k], fail);
+	return FT_OK;
+}
+
+int ft_redact_parts(struct ft_redact_part *parts, size_t nparts,
+		    const void *salt, size_t salt_len, struct ft_buf *tokens,
+		    bool *whole)
+{
+	struct value vals[FT_REDACT_MAX_VALUES];
+	struct redactor *rd = calloc(nparts ? nparts : 1, sizeof(*rd));
+	size_t nvals = 0, maxn = 1, i;
+	size_t *fail = NULL;
+	bool all = false;
+	int rc = FT_OK;
+
+	if (!rd)
+		return FT_ENOMEM;
+	for (i = 0; i < nparts && !rc; i++) {
+		rd[i].salt = salt;
+		rd[i].salt_len = salt_len;
+		rd[i].tokens = tokens;
+		rc = part_prepare(&rd[i], &parts[i]);
+	}
+	if (rc)
+		goto out_release;
+	all = !collect_values(rd, parts, nparts, vals, &nvals);
+	for (i = 0; i < nvals; i++)
+		maxn = vals[i].n > maxn ? vals[i].n : maxn;
+	fail = malloc(maxn * sizeof(*fail));
+	if (!fail) {
+		rc = FT_ENOMEM;
+		goto out_release;
+	}
+	for (i = 0; i < nparts && !rc; i++)
+		rc = mark_part(&rd[i], &parts[i], vals, nvals, all, fail);
+	for (i = 0; i < nparts && !rc; i++) {
+		emit_marked(&rd[i]);
+		if (!ft_buf_ok(parts[i].out))
+			rc = FT_ENOMEM;
+	}
+	if (!rc && tokens && !ft_buf_ok(tokens))
+		rc = FT_ENOMEM;
+	if (whole)
+		*whole = all;
+out_release:
+	for (i = 0; i < nparts; i++)
+		part_release(&rd[i]);
+	free(fail);
+	free(rd);
+	return rc;
 }
 
 int ft_redact_apply(const char *rec, size_t len, bool json,
 		    struct ft_redaction *spans, size_t nspans, const void *salt,
 		    size_t salt_len, struct ft_buf *out, struct ft_buf *tokens)
 {
-	struct redactor r = {
-		.rec = (const unsigned char *)rec,
-		.len = len,
-		.salt = salt,
-		.salt_len = salt_len,
-		.out = out,
-		.tokens = tokens,
-	};
-	size_t pos;
-	int rc = FT_OK;
+	struct ft_redact_part part = {rec, len, json, spans, nspans, out};
 
-	ft_buf_reset(out);
-	if (ft_buf_reserve(out, len))
+	return ft_redact_parts(&part, 1, salt, salt_len, tokens, NULL);
+}
+
+/* ---- a message -------------------------------------------------- */
+
+void ft_redacted_init(struct ft_redacted *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void ft_redacted_release(struct ft_redacted *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	ft_buf_release(&r->rec);
+	ft_buf_release(&r->key);
+	ft_buf_release(&r->tokens);
+	for (i = 0; i < r->cap_headers; i++)
+		ft_buf_release(&r->headers[i]);
+	free(r->headers);
+	ft_redacted_init(r);
+}
+
+/* Does a key or header value start like JSON (an object or a string)? */
+static bool looks_json(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n && strchr(" \t\r\n", s[i]) && s[i]; i++)
+		;
+	return i < n && (s[i] == '{' || s[i] == '[' || s[i] == '"');
+}
+
+/* Makes room for n header outputs, each initialised. */
+static int reserve_headers(struct ft_redacted *r, size_t n)
+{
+	struct ft_buf *h;
+	size_t i;
+
+	if (n <= r->cap_headers)
+		return FT_OK;
+	h = realloc(r->headers, n * sizeof(*h));
+	if (!h)
 		return FT_ENOMEM;
-	if (json && len) {
-		r.cls = malloc(len);
-		if (!r.cls)
-			return FT_ENOMEM;
-		classify(r.rec, len, r.cls);
+	for (i = r->cap_headers; i < n; i++)
+		ft_buf_init(&h[i]);
+	r->headers = h;
+	r->cap_headers = n;
+	return FT_OK;
+}
+
+int ft_redact_message(const struct ft_redact_msg *m, const void *salt,
+		      size_t salt_len, struct ft_redacted *out)
+{
+	struct ft_redact_part *parts;
+	size_t i, n = 2 + m->nheaders;
+	int rc;
+
+	if (reserve_headers(out, m->nheaders))
+		return FT_ENOMEM;
+	parts = calloc(n, sizeof(*parts));
+	if (!parts)
+		return FT_ENOMEM;
+	ft_buf_reset(&out->tokens);
+	parts[0] = (struct ft_redact_part){m->rec, m->len, m->json, m->spans,
+					   m->nspans, &out->rec};
+	parts[1] = (struct ft_redact_part){
+		m->key, m->key_len, looks_json(m->key, m->key_len),
+		m->key_spans, m->nkey_spans, &out->key};
+	for (i = 0; i < m->nheaders; i++) {
+		const struct ft_redact_header *h = &m->headers[i];
+
+		parts[2 + i] = (struct ft_redact_part){
+			h->value, h->len, looks_json(h->value, h->len),
+			h->spans, h->nspans, &out->headers[i]};
 	}
-	pos = emit_all(&r, spans, nspans);
-	if (pos < len)
-		ft_buf_add(out, rec + pos, len - pos);
-	if (!ft_buf_ok(out) || (tokens && !ft_buf_ok(tokens)))
-		rc = FT_ENOMEM;
-	free(r.cls);
+	rc = ft_redact_parts(parts, n, salt, salt_len, &out->tokens,
+			     &out->whole);
+	free(parts);
 	return rc;
 }

@@ -1,34 +1,55 @@
 /*
- * redact: removes what a rule matched from the copy of a record that is
- * forwarded, so card numbers and secrets never reach the output topic.
+ * redact: removes what a rule matched from every copy of a record that
+ * leaves flagtap (the envelope's record, its key and source.key, headers,
+ * dead letters), so card numbers and secrets never reach an output topic.
  *
- * Modes, per span (a byte range of the record):
- *   mask         every letter and digit becomes '*'
- *   keep-last-4  as mask, except the last four letters/digits of the span
+ * Modes, per span (a byte range of the record, its key or a header):
+ *   mask         every character of the span becomes '*' (one per byte),
+ *                punctuation and spaces included
+ *   keep-last-4  as mask, except the last four letters/digits of a span
+ *                that has at least FT_REDACT_KEEP_MIN of them; a shorter
+ *                span is masked entirely
  *   hash         the span becomes "[h:" + 16 hex digits + "]", the first
- *                64 bits of HMAC-SHA-256(salt, span bytes): the same value
- *                gives the same token, so reviewers can correlate records
- *                without seeing the value
+ *                64 bits of HMAC-SHA-256(salt, decoded span): the same
+ *                value gives the same token, escaped or not, so reviewers
+ *                can correlate records without seeing the value
  *
- * Only letters and digits are masked, so separators, quotes and JSON
- * structure survive and a JSON record stays valid JSON.  In a JSON record
- * (format json), bytes that belong to a backslash escape inside a string
- * (\n, \uXXXX...) are masked as a unit: the escape is replaced by '*' so no
- * broken escape is left.  A hash span in a JSON record that would cut
- * through JSON structure (it contains '"', '\\', '{', '}', '[', ']', ':' or
- * ',' after trimming leading and trailing non-alphanumerics) is masked
- * instead, its token still reported.
+ * Every copy.  The decoded value of each span (JSON backslash escapes
+ * such as \u0034 or \n are decoded wherever they appear) is a redacted
+ * value: every occurrence of it, as a substring of the decoded text, in
+ * the record (however often it repeats), in the key and in every header
+ * value is redacted too, with the strongest mode that gave the value.
+ * At most FT_REDACT_MAX_VALUES distinct values are followed; beyond that
+ * redaction fails closed: every part is masked whole.
+ *
+ * JSON parts (a record of format json, a key or header that starts like
+ * JSON) stay valid JSON: the structure outside strings ({ } [ ] : , the
+ * quotes and blanks) is kept; inside strings every character and every
+ * escape (\n, \u0034, a surrogate pair: one unit) becomes '*' per byte; a
+ * bare scalar (number, true, false, null) becomes a string of stars of the
+ * same length ("" for two bytes), a one-byte scalar becomes 0.  A hash
+ * span in a JSON part becomes the token when, less the quotes and blanks
+ * around it, it lies in one string or is one bare scalar (then as a JSON
+ * string); otherwise it is masked, its token still reported.  Any other
+ * byte outside strings (invalid JSON) is masked.
  *
  * Overlapping or adjacent spans are merged; the merged span takes the
- * strongest mode (hash > mask > keep-last-4).  Pure; thread-safe.
+ * strongest mode (hash > mask > keep-last-4).  Linear: the work is
+ * O((record + key + headers) x distinct values).  Pure; thread-safe.
  */
 #ifndef FLAGTAP_REDACT_H
 #define FLAGTAP_REDACT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "flagtap/buf.h"
+
+/* Distinct redacted values followed into every copy; more: mask whole. */
+#define FT_REDACT_MAX_VALUES 64
+/* Letters/digits a keep-last-4 span needs for four of them to stay. */
+#define FT_REDACT_KEEP_MIN 10
 
 enum ft_redact {
 	FT_REDACT_NONE,
@@ -38,7 +59,7 @@ enum ft_redact {
 };
 
 struct ft_redaction {
-	size_t start, len; /* byte range in the record */
+	size_t start, len; /* byte range in the part */
 	enum ft_redact mode;
 };
 
@@ -46,13 +67,79 @@ struct ft_redaction {
 int ft_redact_parse(const char *name);
 const char *ft_redact_name(enum ft_redact r);
 
+/* One byte string to redact: the record, its key or a header value. */
+struct ft_redact_part {
+	const char *data; /* NULL: absent (out is left empty) */
+	size_t len;
+	bool json; /* masked as JSON (see above) */
+	/* what rules matched in this part; may be reordered */
+	struct ft_redaction *spans;
+	size_t nspans;
+	struct ft_buf *out; /* the redacted copy (contents replaced) */
+};
+
 /*
- * Writes the redacted copy of [rec, rec+len) to out (replacing its
- * contents).  spans may be unsorted and overlapping; spans beyond len are
- * clipped.  json: the record is a JSON document (see above).  For each hash
- * span, its token ("[h:...]") is appended to tokens (if not NULL) as a
- * JSON string followed by ',' (callers trim the last comma).  The spans
- * array may be reordered.  Returns 0 or FT_ENOMEM.
+ * Redacts a set of parts that leave flagtap together: the spans of every
+ * part give the redacted values, and every value is redacted in every
+ * part (see above).  For each hash span or occurrence, its token is
+ * appended to tokens (if not NULL) as a JSON string followed by ','.
+ * *whole (if not NULL) is set when there were more than
+ * FT_REDACT_MAX_VALUES values and every part was masked whole.  Returns 0
+ * or FT_ENOMEM (the outputs are then unusable).
+ */
+int ft_redact_parts(struct ft_redact_part *parts, size_t nparts,
+		    const void *salt, size_t salt_len, struct ft_buf *tokens,
+		    bool *whole);
+
+/* A Kafka header, and what rules matched in its value. */
+struct ft_redact_header {
+	const char *name;
+	const void *value; /* NULL: a header without value */
+	size_t len;
+	struct ft_redaction *spans;
+	size_t nspans;
+};
+
+/* A message that leaves flagtap: its record, key and headers. */
+struct ft_redact_msg {
+	const char *rec;
+	size_t len;
+	bool json; /* the record's format is json */
+	struct ft_redaction *spans;
+	size_t nspans;
+	const void *key; /* NULL: no key */
+	size_t key_len;
+	struct ft_redaction *key_spans;
+	size_t nkey_spans;
+	struct ft_redact_header *headers;
+	size_t nheaders;
+};
+
+/* The redacted copies of a message; reusable. */
+struct ft_redacted {
+	struct ft_buf rec, key;
+	struct ft_buf *headers; /* one per header of the message */
+	size_t cap_headers;
+	struct ft_buf tokens; /* hash tokens, each a JSON string and ',' */
+	bool whole;	      /* too many values: everything masked */
+};
+
+void ft_redacted_init(struct ft_redacted *r);
+void ft_redacted_release(struct ft_redacted *r);
+
+/*
+ * The message with every redacted value hidden in its record, key and
+ * header values: ft_redact_parts() over them (a key or header value that
+ * starts like JSON is a JSON part).  Previous contents of out are
+ * replaced.  Returns 0 or FT_ENOMEM.
+ */
+int ft_redact_message(const struct ft_redact_msg *m, const void *salt,
+		      size_t salt_len, struct ft_redacted *out);
+
+/*
+ * ft_redact_parts() for the record alone: writes the redacted copy of
+ * [rec, rec+len) to out.  json: the record is a JSON document.  Returns 0
+ * or FT_ENOMEM.
  */
 int ft_redact_apply(const char *rec, size_t len, bool json,
 		    struct ft_redaction *spans, size_t nspans, const void *salt,
@@ -65,5 +152,12 @@ void ft_redact_token(const void *salt, size_t salt_len, const char *s, size_t n,
 /* HMAC-SHA-256 (RFC 2104) of msg under key. */
 void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,
 		    size_t msg_len, unsigned char out[32]);
+
+/*
+ * Bytes this thread's redaction has visited so far (classifying,
+ * decoding, searching, widening, rewriting): tests check that it grows
+ * linearly with the input.
+ */
+uint64_t ft_redact_work(void);
 
 #endif

@@ -193,27 +193,34 @@ struct redact_case {
 
 static const struct redact_case cases[] = {
 	PLAIN("mask digits", "pin 1234 ok", "pin **** ok", M(4, 4)),
-	PLAIN("separators survive", "4539-1488 0343/6467",
-	      "****-**** ****/****", M(0, 19)),
+	PLAIN("separators masked too", "4539-1488 0343/6467",
+	      "*******************", M(0, 19)),
+	PLAIN("punctuation only", "password=!@#$%^&*() next",
+	      "password=********** next", M(9, 10)),
+	PLAIN("one symbol", "pw=! x", "pw=* x", M(3, 1)),
 	PLAIN("keep-last-4 card", "card 4539 1488 0343 6467.",
-	      "card **** **** **** 6467.", K(5, 19)),
-	PLAIN("keep-last-4, 3 digits", "cvv 391", "cvv 391", K(4, 3)),
-	PLAIN("keep-last-4 letters", "ABCD-EFGH", "****-EFGH", K(0, 9)),
+	      "card ***************6467.", K(5, 19)),
+	PLAIN("keep-last-4, 3 digits: all hidden", "cvv 391", "cvv ***",
+	      K(4, 3)),
+	PLAIN("keep-last-4, 8 letters: all hidden", "ABCD-EFGH", "*********",
+	      K(0, 9)),
+	PLAIN("keep-last-4 letters", "ABCDE-FGHIJK", "********HIJK",
+	      K(0, 12)),
 	PLAIN("utf-8 per byte",
 	      "n\xc3\xa9v: \xc3\x96"
 	      "d\xc3\xb6n",
-	      "****: ******", M(0, 12)),
+	      "************", M(0, 12)),
 	PLAIN("span on a continuation byte", "a\xc3\xa9 b", "a** b", M(2, 1)),
 	PLAIN("span on a lead byte", "a\xc3\xa9 b", "a** b", M(1, 1)),
 	PLAIN("keep-last-4 keeps whole characters",
-	      "\xc3\x96"
+	      "12345678\xc3\x96"
 	      "d\xc3\xb6nX",
-	      "**d\xc3\xb6nX", K(0, 7)),
+	      "**********d\xc3\xb6nX", K(0, 15)),
 	PLAIN("overlap: mask wins", "abcdefghij", "*******hij", K(0, 5),
 	      M(3, 4)),
 	PLAIN("adjacent keeps merge", "1234567890", "******7890", K(0, 5),
 	      K(5, 5)),
-	PLAIN("three spans, two merge", "ab 12 cd 34", "*b 12 cd **", K(0, 4),
+	PLAIN("three spans, two merge", "ab 12 cd 34", "*******d **", K(0, 4),
 	      K(3, 4), M(9, 2)),
 	PLAIN("unsorted", "aa bb cc", "** bb **", M(6, 2), M(0, 2)),
 	PLAIN("clipped", "secret", "sec***", M(3, 100)),
@@ -231,7 +238,7 @@ static const struct redact_case cases[] = {
 	JSON("key and value", "{\"name\":\"Ann\",\"cvv\":\"391\"}",
 	     "{\"name\":\"Ann\",\"***\":\"***\"}", M(14, 11)),
 	JSON("escapes cut by the span", "{\"pin\":\"\\u0034\\u00355\"}",
-	     "{\"pin\":\"************5\"}", M(10, 6)),
+	     "{\"pin\":\"*************\"}", M(10, 6)),
 	JSON("escapes covered", "{\"pin\":\"\\u0034\\u00355\"}",
 	     "{\"pin\":\"*************\"}", M(8, 13)),
 	JSON("surrogate pair is one escape", "{\"e\":\"\\ud83d\\ude00x\"}",
@@ -241,8 +248,10 @@ static const struct redact_case cases[] = {
 	     M(8, 2)),
 	JSON("utf-8 in a string", "{\"n\":\"Zo\xc3\xab\"}", "{\"n\":\"****\"}",
 	     M(6, 4)),
-	JSON("keep-last-4 skips escapes", "{\"p\":\"12\\u00345678\"}",
-	     "{\"p\":\"********5678\"}", K(6, 12)),
+	JSON("keep-last-4 skips escapes", "{\"p\":\"123456\\u00345678\"}",
+	     "{\"p\":\"************5678\"}", K(6, 16)),
+	JSON("symbols in a string", "{\"pw\":\"!@#$\\\"%\"}",
+	     "{\"pw\":\"*******\"}", M(7, 7)),
 	JSON("bare number", "{\"pan\":4539148803436467}",
 	     "{\"pan\":\"**************\"}", M(7, 16)),
 	JSON("bare number, keep-last-4", "{\"pan\":4539148803436467}",
@@ -256,7 +265,7 @@ static const struct redact_case cases[] = {
 	JSON("two numbers", "[12,34]", "[\"\",\"\"]", M(1, 5)),
 	JSON("literal", "{\"ok\":true}", "{\"ok\":\"**\"}", M(6, 4)),
 	JSON("exponent", "{\"v\":-1.5e+3}", "{\"v\":\"*****\"}", M(5, 7)),
-	JSON("keep-last-4, short number", "{\"cvv\":391}", "{\"cvv\":391}",
+	JSON("keep-last-4, short number", "{\"cvv\":391}", "{\"cvv\":\"*\"}",
 	     K(7, 3)),
 	JSON("whole document", "4539148803436467", "\"**************\"",
 	     M(0, 16)),
@@ -542,10 +551,7 @@ static const struct {
 	{"{\"user\":\"ann\",\"cvv\":\"391\"}", 14, 11,
 	 "{\"user\":\"ann\",\"***\":\"***\"}"},
 	{"{\"a\":\"x\",\"b\":\"y\"}", 6, 9, "{\"a\":\"*\",\"*\":\"*\"}"},
-	{"{\"p\":\"\\u00345\"}", 6, 7, "{\"p\":\"*******\"}"},
-	{"{\"p\":\"5\\n6\"}", 6, 4, "{\"p\":\"****\"}"},
 	{"{\"p\":\"x\",\"q\":9}", 4, 8, "{\"p\":\"*\",\"*\":9}"},
-	{"[\"--\"]", 1, 4, "[\"--\"]"},
 };
 
 START_TEST(test_hash_json_fallback)
@@ -561,6 +567,45 @@ START_TEST(test_hash_json_fallback)
 	ck_assert_str_eq(out.data, hash_fallback[_i].want);
 	ck_assert_int_eq(ft_json_validate(out.data, out.len, NULL, 0), 0);
 	want_token(SALT, rec + sp.start, sp.len, want);
+	ck_assert_uint_eq(tokens.len, 23);
+	ck_assert_mem_eq(tokens.data + 1, want, 20);
+	ft_buf_release(&out);
+	ft_buf_release(&tokens);
+}
+END_TEST
+
+/*
+ * Hash over escapes or symbols inside one string: the token replaces them
+ * all, and it is the token of the decoded value, so an escaped copy of a
+ * value gets the same token as a plain one.
+ */
+static const struct {
+	const char *rec;
+	size_t start, len;
+	const char *value; /* decoded */
+} hash_escaped[] = {
+	{"{\"p\":\"\\u00345\"}", 6, 7, "45"},
+	{"{\"p\":\"5\\n6\"}", 6, 4, "5\n6"},
+	{"[\"--\"]", 1, 4, "\"--\""},
+	{"{\"p\":\"!@#$\"}", 6, 4, "!@#$"},
+};
+
+START_TEST(test_hash_json_escaped)
+{
+	const char *rec = hash_escaped[_i].rec;
+	struct ft_redaction sp = {hash_escaped[_i].start, hash_escaped[_i].len,
+				  FT_REDACT_HASH};
+	struct ft_buf out = FT_BUF_INIT, tokens = FT_BUF_INIT;
+	char want[21];
+
+	apply(rec, strlen(rec), true, &sp, 1, &out, &tokens);
+	want_token(SALT, hash_escaped[_i].value,
+		   strlen(hash_escaped[_i].value), want);
+	ck_assert_int_eq(ft_json_validate(out.data, out.len, NULL, 0), 0);
+	ck_assert_msg(memmem(out.data, out.len, want, 20) != NULL,
+		      "no token in '%s'", out.data);
+	ck_assert_ptr_null(memmem(out.data, out.len, rec + sp.start + 1,
+				  sp.len - 2));
 	ck_assert_uint_eq(tokens.len, 23);
 	ck_assert_mem_eq(tokens.data + 1, want, 20);
 	ft_buf_release(&out);
@@ -803,6 +848,8 @@ Suite *ft_redact_suite(void)
 	tcase_add_test(tc, test_hash_json_number);
 	tcase_add_loop_test(tc, test_hash_json_fallback, 0,
 			    (int)FT_ARRAY_SIZE(hash_fallback));
+	tcase_add_loop_test(tc, test_hash_json_escaped, 0,
+			    (int)FT_ARRAY_SIZE(hash_escaped));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("property");
