@@ -207,7 +207,8 @@ static bool is_structure(unsigned char c)
 
 static bool is_hex(unsigned char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	return (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
 /* Number of hex digits at the start of [s, s+n), at most 4. */
@@ -366,9 +367,9 @@ static int view_build(struct view *v, const unsigned char *s, size_t len)
 		return FT_ENOMEM;
 	v->n = 0;
 	while (i < len) {
-		k = s[i] == '\\' ? decode_esc(s + i, len - i, v->buf + v->n,
-					      &used)
-				 : 0;
+		k = s[i] == '\\'
+			    ? decode_esc(s + i, len - i, v->buf + v->n, &used)
+			    : 0;
 		if (!k) {
 			k = 1;
 			used = 1;
@@ -1034,16 +1035,16 @@ int ft_redact_message(const struct ft_redact_msg *m, const void *salt,
 	if (!parts)
 		return FT_ENOMEM;
 	ft_buf_reset(&out->tokens);
-	parts[0] = (struct ft_redact_part){m->rec, m->len, m->json, m->spans,
-					   m->nspans, &out->rec};
+	parts[0] = (struct ft_redact_part){m->rec,   m->len,	m->json,
+					   m->spans, m->nspans, &out->rec};
 	parts[1] = (struct ft_redact_part){
-		m->key, m->key_len, looks_json(m->key, m->key_len),
+		m->key,	      m->key_len,    looks_json(m->key, m->key_len),
 		m->key_spans, m->nkey_spans, &out->key};
 	for (i = 0; i < m->nheaders; i++) {
 		const struct ft_redact_header *h = &m->headers[i];
 
 		parts[2 + i] = (struct ft_redact_part){
-			h->value, h->len, looks_json(h->value, h->len),
+			h->value, h->len,    looks_json(h->value, h->len),
 			h->spans, h->nspans, &out->headers[i]};
 	}
 	rc = ft_redact_parts(parts, n, salt, salt_len, &out->tokens,

@@ -204,8 +204,7 @@ static const struct redact_case cases[] = {
 	      K(4, 3)),
 	PLAIN("keep-last-4, 8 letters: all hidden", "ABCD-EFGH", "*********",
 	      K(0, 9)),
-	PLAIN("keep-last-4 letters", "ABCDE-FGHIJK", "********HIJK",
-	      K(0, 12)),
+	PLAIN("keep-last-4 letters", "ABCDE-FGHIJK", "********HIJK", K(0, 12)),
 	PLAIN("utf-8 per byte",
 	      "n\xc3\xa9v: \xc3\x96"
 	      "d\xc3\xb6n",
@@ -599,13 +598,13 @@ START_TEST(test_hash_json_escaped)
 	char want[21];
 
 	apply(rec, strlen(rec), true, &sp, 1, &out, &tokens);
-	want_token(SALT, hash_escaped[_i].value,
-		   strlen(hash_escaped[_i].value), want);
+	want_token(SALT, hash_escaped[_i].value, strlen(hash_escaped[_i].value),
+		   want);
 	ck_assert_int_eq(ft_json_validate(out.data, out.len, NULL, 0), 0);
 	ck_assert_msg(memmem(out.data, out.len, want, 20) != NULL,
 		      "no token in '%s'", out.data);
-	ck_assert_ptr_null(memmem(out.data, out.len, rec + sp.start + 1,
-				  sp.len - 2));
+	ck_assert_ptr_null(
+		memmem(out.data, out.len, rec + sp.start + 1, sp.len - 2));
 	ck_assert_uint_eq(tokens.len, 23);
 	ck_assert_mem_eq(tokens.data + 1, want, 20);
 	ft_buf_release(&out);
