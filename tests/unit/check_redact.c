@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flagtap/buf.h"
@@ -630,6 +631,219 @@ START_TEST(test_out_replaced)
 }
 END_TEST
 
+/* ---- every copy ------------------------------------------------- */
+
+#define PAN "4111111111111111"
+
+/* No run of 8 of the secret's digits, and no escape of a digit, is left. */
+static void assert_no_pan(const char *what, const char *s, size_t n)
+{
+	ck_assert_msg(!memmem(s, n, "11111111", 8), "%s: digits left in '%.*s'",
+		      what, (int)n, s);
+	ck_assert_msg(!memmem(s, n, "\\u003", 5), "%s: escape left in '%.*s'",
+		      what, (int)n, s);
+}
+
+/* Every copy of a masked value, plain or escaped, goes with it. */
+START_TEST(test_every_copy_json)
+{
+	static const char rec[] =
+		"{\"pan\":\"" PAN "\",\"note\":\"card " PAN " again " PAN "\","
+		"\"esc\":\"\\u0034111111111111111\","
+		"\"mid\":\"4111\\u0031111111111111\",\"n\":" PAN "}";
+	struct ft_redaction sp = {8, 16, FT_REDACT_MASK};
+	struct ft_buf out = FT_BUF_INIT;
+
+	apply(rec, sizeof(rec) - 1, true, &sp, 1, &out, NULL);
+	ck_assert_int_eq(ft_json_validate(out.data, out.len, NULL, 0), 0);
+	assert_no_pan("json", out.data, out.len);
+	ck_assert_ptr_nonnull(memmem(out.data, out.len, "\"card ", 6));
+	ft_buf_release(&out);
+}
+END_TEST
+
+/* A symbol-only value repeated in a text record: every copy hidden. */
+START_TEST(test_every_copy_text)
+{
+	static const char rec[] = "password=!@#$%^&*() again !@#$%^&*()"
+				  "!@#$%^&*() end";
+	struct ft_redaction sp = {9, 10, FT_REDACT_MASK};
+	struct ft_buf out = FT_BUF_INIT;
+
+	apply(rec, sizeof(rec) - 1, false, &sp, 1, &out, NULL);
+	ck_assert_str_eq(out.data, "password=********** again "
+				   "******************** end");
+	ft_buf_release(&out);
+}
+END_TEST
+
+/* Hash: an escaped copy gets the token of the plain one. */
+START_TEST(test_every_copy_hash)
+{
+	static const char rec[] =
+		"{\"a\":\"" PAN "\",\"b\":\"\\u0034111111111111111\"}";
+	struct ft_redaction sp = {6, 16, FT_REDACT_HASH};
+	struct ft_buf out = FT_BUF_INIT, tokens = FT_BUF_INIT;
+	char want[21];
+	const char *first;
+
+	apply(rec, sizeof(rec) - 1, true, &sp, 1, &out, &tokens);
+	want_token(SALT, S(PAN), want);
+	ck_assert_int_eq(ft_json_validate(out.data, out.len, NULL, 0), 0);
+	assert_no_pan("hash", out.data, out.len);
+	first = memmem(out.data, out.len, want, 20);
+	ck_assert_ptr_nonnull(first);
+	ck_assert_ptr_nonnull(memmem(first + 20,
+				     out.len - (size_t)(first + 20 - out.data),
+				     want, 20));
+	ft_buf_release(&out);
+	ft_buf_release(&tokens);
+}
+END_TEST
+
+/* A value matched in the record is hidden in the key and headers. */
+START_TEST(test_message_from_record)
+{
+	static const char rec[] = "{\"pan\":\"" PAN "\"}";
+	static const char key[] = "acct-" PAN;
+	struct ft_redaction sp = {8, 16, FT_REDACT_MASK};
+	struct ft_redact_header h[] = {
+		{"x-card", S(PAN), NULL, 0},
+		{"x-json", S("{\"c\":\"\\u0034111111111111111\"}"), NULL, 0},
+		{"x-none", NULL, 0, NULL, 0},
+		{"x-other", S("nothing here"), NULL, 0},
+	};
+	struct ft_redact_msg m = {
+		S(rec), true, &sp, 1, S(key), NULL, 0, h, FT_ARRAY_SIZE(h),
+	};
+	struct ft_redacted r;
+
+	ft_redacted_init(&r);
+	ck_assert_int_eq(ft_redact_message(&m, S(SALT), &r), 0);
+	assert_no_pan("record", r.rec.data, r.rec.len);
+	assert_no_pan("key", r.key.data, r.key.len);
+	ck_assert_str_eq(r.key.data, "acct-****************");
+	assert_no_pan("header", r.headers[0].data, r.headers[0].len);
+	assert_no_pan("json header", r.headers[1].data, r.headers[1].len);
+	ck_assert_int_eq(
+		ft_json_validate(r.headers[1].data, r.headers[1].len, NULL, 0),
+		0);
+	ck_assert_uint_eq(r.headers[2].len, 0);
+	ck_assert_str_eq(r.headers[3].data, "nothing here");
+	ck_assert(!r.whole);
+	ft_redacted_release(&r);
+}
+END_TEST
+
+/* A value matched in a header is hidden in the record and the key. */
+START_TEST(test_message_from_header)
+{
+	static const char rec[] = "{\"note\":\"token s3cr3t-T0ken, again "
+				  "s3cr3t-T0ken\"}";
+	struct ft_redaction hsp = {4, 12, FT_REDACT_MASK};
+	struct ft_redact_header h[] = {
+		{"auth", S("tok=s3cr3t-T0ken"), &hsp, 1},
+	};
+	struct ft_redact_msg m = {
+		S(rec), true, NULL, 0, S("s3cr3t-T0ken"), NULL, 0, h, 1,
+	};
+	struct ft_redacted r;
+
+	ft_redacted_init(&r);
+	ck_assert_int_eq(ft_redact_message(&m, S(SALT), &r), 0);
+	ck_assert_str_eq(r.headers[0].data, "tok=************");
+	ck_assert_str_eq(r.key.data, "************");
+	ck_assert_ptr_null(memmem(r.rec.data, r.rec.len, "s3cr3t", 6));
+	ck_assert_int_eq(ft_json_validate(r.rec.data, r.rec.len, NULL, 0), 0);
+	ft_redacted_release(&r);
+}
+END_TEST
+
+/* More distinct values than followed: everything masked (fail closed). */
+START_TEST(test_too_many_values)
+{
+	struct ft_redaction sp[FT_REDACT_MAX_VALUES + 1];
+	struct ft_buf rec = FT_BUF_INIT;
+	struct ft_redact_header h = {"h", S("value-77"), NULL, 0};
+	struct ft_redact_msg m = {0};
+	struct ft_redacted r;
+	size_t i, j;
+
+	ft_buf_adds(&rec, "{\"a\":[");
+	for (i = 0; i < FT_ARRAY_SIZE(sp); i++) {
+		ft_buf_addf(&rec, "%s\"v%03zu\"", i ? "," : "", i);
+		sp[i] = (struct ft_redaction){rec.len - 5, 4, FT_REDACT_MASK};
+	}
+	ft_buf_adds(&rec, "],\"n\":12,\"t\":\"plain text\"}");
+	m = (struct ft_redact_msg){
+		rec.data,   rec.len, true, sp, FT_ARRAY_SIZE(sp),
+		S("key-1"), NULL,    0,	   &h, 1};
+	ft_redacted_init(&r);
+	ck_assert_int_eq(ft_redact_message(&m, S(SALT), &r), 0);
+	ck_assert(r.whole);
+	ck_assert_int_eq(ft_json_validate(r.rec.data, r.rec.len, NULL, 0), 0);
+	for (j = 0; j < r.rec.len; j++)
+		ck_assert_msg(strchr("{}[]:,\"*0", r.rec.data[j]),
+			      "'%c' left in '%s'", r.rec.data[j], r.rec.data);
+	ck_assert_str_eq(r.key.data, "*****");
+	ck_assert_str_eq(r.headers[0].data, "********");
+	ft_redacted_release(&r);
+	ft_buf_release(&rec);
+}
+END_TEST
+
+/*
+ * Work grows linearly with the record: a long bare scalar holding many
+ * matched values (invalid JSON), and a record repeating one value.  Each
+ * input is 4 times the previous; the work may grow at most 4.5 times.
+ */
+static uint64_t work_for(size_t copies, bool scalar)
+{
+	struct ft_buf rec = FT_BUF_INIT, out = FT_BUF_INIT;
+	struct ft_redaction *sp = calloc(copies, sizeof(*sp));
+	uint64_t before;
+	size_t i;
+
+	ck_assert_ptr_nonnull(sp);
+	ft_buf_adds(&rec, scalar ? "{\"a\":" : "{\"a\":\"");
+	for (i = 0; i < copies; i++) {
+		sp[i] = (struct ft_redaction){rec.len, 11,
+					      FT_REDACT_KEEP_LAST4};
+		ft_buf_adds(&rec, scalar ? "13800138000-" : "13800138000 x ");
+	}
+	ck_assert(ft_buf_ok(&rec));
+	before = ft_redact_work();
+	ck_assert_int_eq(ft_redact_apply(rec.data, rec.len, true, sp, copies,
+					 S(SALT), &out, NULL),
+			 0);
+	ck_assert_ptr_null(memmem(out.data, out.len, "138001", 6));
+	free(sp);
+	ft_buf_release(&rec);
+	ft_buf_release(&out);
+	return ft_redact_work() - before;
+}
+
+START_TEST(test_linear_work)
+{
+	uint64_t prev[2] = {0, 0}, w;
+	size_t copies;
+	int k;
+
+	for (copies = 250; copies <= 64000; copies *= 4) {
+		for (k = 0; k < 2; k++) {
+			w = work_for(copies, k == 0);
+			if (prev[k])
+				ck_assert_msg(
+					w <= prev[k] * 9 / 2,
+					"%zu copies: work %llu after %llu",
+					copies, (unsigned long long)w,
+					(unsigned long long)prev[k]);
+			prev[k] = w;
+		}
+	}
+}
+END_TEST
+
 /* ---- property test ----------------------------------------------- */
 
 #define PROP_SEED 0x5eed2024u
@@ -849,6 +1063,16 @@ Suite *ft_redact_suite(void)
 			    (int)FT_ARRAY_SIZE(hash_fallback));
 	tcase_add_loop_test(tc, test_hash_json_escaped, 0,
 			    (int)FT_ARRAY_SIZE(hash_escaped));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("every copy");
+	tcase_add_test(tc, test_every_copy_json);
+	tcase_add_test(tc, test_every_copy_text);
+	tcase_add_test(tc, test_every_copy_hash);
+	tcase_add_test(tc, test_message_from_record);
+	tcase_add_test(tc, test_message_from_header);
+	tcase_add_test(tc, test_too_many_values);
+	tcase_add_test(tc, test_linear_work);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("property");
