@@ -158,8 +158,31 @@ static void add_error(struct ft_buf *out, const struct ft_match_result *res,
 	ft_json_quote(out, msg, strlen(msg));
 }
 
+/* Appends ,"in":... for a hit that did not match the record. */
+static void add_in(struct ft_buf *out, const struct ft_envelope_opts *o,
+		   size_t hit)
+{
+	struct ft_buf where = FT_BUF_INIT;
+	const char *name;
+	int in = o->hit_in ? o->hit_in[hit] : FT_IN_RECORD;
+
+	if (in == FT_IN_KEY) {
+		ft_buf_adds(out, ",\"in\":\"key\"");
+	} else if (in >= 0 && o->header_names) {
+		name = o->header_names[in] ? o->header_names[in] : "";
+		ft_buf_adds(&where, "header:");
+		ft_buf_adds(&where, name);
+		if (!ft_buf_ok(&where))
+			out->oom = true;
+		ft_buf_adds(out, ",\"in\":");
+		ft_json_quote(out, where.data, where.len);
+		ft_buf_release(&where);
+	}
+}
+
 static void add_rules(struct ft_buf *out, const struct ft_ruleset *rs,
-		      const struct ft_match_result *res)
+		      const struct ft_match_result *res,
+		      const struct ft_envelope_opts *o)
 {
 	const struct ft_rule *r;
 	size_t i;
@@ -180,6 +203,7 @@ static void add_rules(struct ft_buf *out, const struct ft_ruleset *rs,
 		if (r->redact)
 			ft_buf_addf(out, ",\"redact\":\"%s\"",
 				    ft_redact_name((enum ft_redact)r->redact));
+		add_in(out, o, i);
 		if (res->hits[i].error != FT_MERR_NONE)
 			add_error(out, res, &res->hits[i]);
 		ft_buf_addc(out, '}');
@@ -265,33 +289,69 @@ static bool redactor_failed(const struct ft_ruleset *rs,
 	return false;
 }
 
+/*
+ * The record and key as they leave: o->red, or redacted here with the
+ * record's spans when res has any.  NULL when nothing is redacted.
+ */
+static int redacted_copies(const struct ft_match_result *res,
+			   const struct ft_source *src, enum ft_format format,
+			   const char *rec, size_t len,
+			   const struct ft_envelope_opts *o,
+			   struct ft_redacted *own,
+			   const struct ft_redacted **red)
+{
+	struct ft_redact_msg m = {
+		.rec = rec,
+		.len = len,
+		.json = format == FT_FORMAT_JSON,
+		.spans = res->redact,
+		.nspans = res->nredact,
+		.key = src->key,
+		.key_len = src->key_len,
+	};
+	int rc;
+
+	*red = o->red && o->red->redacted ? o->red : NULL;
+	if (o->red || !res->nredact)
+		return FT_OK;
+	rc = ft_redact_message(&m, o->salt, o->salt_len, own);
+	*red = own;
+	return rc;
+}
+
 int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res,
 			 const struct ft_source *src, enum ft_format format,
 			 const char *rec, size_t len, int64_t flagged_at_ms,
 			 const struct ft_envelope_opts *o)
 {
-	struct ft_buf red = FT_BUF_INIT, tokens = FT_BUF_INIT;
+	const struct ft_redacted *red = NULL;
+	struct ft_source s = *src;
+	struct ft_redacted own;
+	struct ft_buf tokens = FT_BUF_INIT;
 	int rc;
 
+	ft_redacted_init(&own);
 	if (format == FT_FORMAT_AUTO)
 		format = ft_format_detect(rec, len);
-	if (res->nredact) {
-		/* the record as forwarded: what redacting rules matched is gone
-		 */
-		rc = ft_redact_apply(rec, len, format == FT_FORMAT_JSON,
-				     res->redact, res->nredact, o->salt,
-				     o->salt_len, &red, &tokens);
-		if (rc)
-			goto out;
-		rec = red.data;
-		len = red.len;
+	rc = redacted_copies(res, src, format, rec, len, o, &own, &red);
+	if (rc)
+		goto out;
+	if (red) {
+		/* what redacting rules matched is gone, every copy of it */
+		rec = red->rec.data;
+		len = red->rec.len;
+		if (s.key) {
+			s.key = red->key.data ? red->key.data : "";
+			s.key_len = red->key.len;
+		}
+		tokens = red->tokens;
 	}
 	ft_buf_addf(out, "{\"v\":%d,", FT_ENVELOPE_VERSION);
-	add_rules(out, rs, res);
+	add_rules(out, rs, res, o);
 	ft_buf_addf(out, ",\"severity\":\"%s\",",
 		    ft_severity_name(res->severity));
-	add_source(out, src);
+	add_source(out, &s);
 	ft_buf_addf(out, "\"ruleset\":\"%s\",\"flagged_at\":", rs->hash);
 	add_time(out, flagged_at_ms);
 	ft_buf_addf(out, ",\"format\":\"%s\",", ft_format_name(format));
@@ -303,19 +363,18 @@ int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 			len);
 	else
 		add_record(out, format, rec ? rec : "", len, o->head_max);
-	if (res->nredact)
+	if (red)
 		ft_buf_adds(out, ",\"redacted\":true");
 	if (tokens.len) {
-		tokens.len--; /* the last ',' */
+		/* without the last ',' */
 		ft_buf_adds(out, ",\"redaction_tokens\":[");
-		ft_buf_add(out, tokens.data, tokens.len);
+		ft_buf_add(out, tokens.data, tokens.len - 1);
 		ft_buf_addc(out, ']');
 	}
 	ft_buf_addc(out, '}');
 	rc = ft_buf_ok(out) && ft_buf_ok(&tokens) ? FT_OK : FT_ENOMEM;
 out:
-	ft_buf_release(&red);
-	ft_buf_release(&tokens);
+	ft_redacted_release(&own);
 	return rc;
 }
 
@@ -333,11 +392,18 @@ int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
 int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res)
 {
-	size_t i;
+	size_t i, j;
+	bool first = true;
 
 	for (i = 0; i < res->n; i++) {
-		if (i)
+		for (j = 0; j < i && res->hits[j].rule != res->hits[i].rule;
+		     j++)
+			;
+		if (j < i)
+			continue; /* matched the key or a header as well */
+		if (!first)
 			ft_buf_addc(out, ',');
+		first = false;
 		ft_buf_adds(out, rs->rules[res->hits[i].rule].id);
 	}
 	return ft_buf_ok(out) ? FT_OK : FT_ENOMEM;

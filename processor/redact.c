@@ -1047,6 +1047,9 @@ int ft_redact_message(const struct ft_redact_msg *m, const void *salt,
 			h->value, h->len,    looks_json(h->value, h->len),
 			h->spans, h->nspans, &out->headers[i]};
 	}
+	out->redacted = false;
+	for (i = 0; i < n; i++)
+		out->redacted |= parts[i].nspans > 0;
 	rc = ft_redact_parts(parts, n, salt, salt_len, &out->tokens,
 			     &out->whole);
 	free(parts);

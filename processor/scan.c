@@ -32,7 +32,11 @@ struct scanner {
 
 static int one(struct scanner *sc, const char *line, size_t len, int64_t lineno)
 {
-	struct ft_envelope_opts eo = {SIZE_MAX, sc->o->salt, sc->o->salt_len};
+	struct ft_envelope_opts eo = {
+		.head_max = SIZE_MAX,
+		.salt = sc->o->salt,
+		.salt_len = sc->o->salt_len,
+	};
 	struct ft_source src = {.file = sc->name, .offset = lineno};
 	struct ft_record rec = {line, len, sc->o->format, sc->o->extract};
 	size_t i;

@@ -21,7 +21,10 @@
  * The same applies to source.key ("key_base64"; null when absent).
  * A rule entry carrying "error" could not be evaluated: the record is
  * forwarded because the engine could not prove it clean.  A rule entry
- * carries "field", "reference" and "redact" when the rule has them.
+ * carries "field", "reference" and "redact" when the rule has them, and
+ * "in" when it matched the record's Kafka key ("in":"key") or a header
+ * value ("in":"header:NAME") rather than the record; a rule that matched
+ * several of them has one entry for each.
  *
  * The message value is the envelope compressed as a zlib stream (RFC 1950),
  * readable by any zlib (Python: zlib.decompress(value)).
@@ -36,6 +39,7 @@
 
 #include "flagtap/buf.h"
 #include "flagtap/match.h"
+#include "flagtap/redact.h"
 #include "flagtap/rules.h"
 
 #define FT_ENVELOPE_VERSION 1
@@ -65,6 +69,11 @@ int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
 		      const struct ft_source *src, enum ft_format format,
 		      const char *rec, size_t len, int64_t flagged_at_ms);
 
+/* Where a hit matched (struct ft_envelope_opts.hit_in), besides header
+ * indexes (>= 0). */
+#define FT_IN_RECORD (-2)
+#define FT_IN_KEY (-1)
+
 struct ft_envelope_opts {
 	/*
 	 * Records longer than this are cut: "record" (or "record_base64")
@@ -76,17 +85,31 @@ struct ft_envelope_opts {
 	size_t head_max;
 	const void *salt; /* HMAC key of redact = hash tokens */
 	size_t salt_len;
+	/*
+	 * Where each hit of the match result matched (res->n entries):
+	 * FT_IN_RECORD, FT_IN_KEY or the index of a header in
+	 * header_names.  NULL: every hit is in the record.
+	 */
+	const int *hit_in;
+	const char *const *header_names;
+	/*
+	 * The record and key already redacted with ft_redact_message() (with
+	 * the spans of the key and headers), or NULL: the envelope redacts
+	 * the record and source.key itself with the record's spans.
+	 */
+	const struct ft_redacted *red;
 };
 
 /*
  * ft_envelope_build() with options.  In both, when res carries redaction
- * spans (rules with `redact`), the record is redacted before it is
- * embedded (the digest of a cut record is of the redacted bytes), the
- * envelope says "redacted":true, and hash tokens are listed in
- * "redaction_tokens".  When a rule that redacts could not be evaluated
- * (its hit carries an error), what it would have removed is unknown: the
- * record is withheld ("record":null, "record_withheld":<why>,
- * "record_bytes":<len>), so reviewers still see where it came from.
+ * spans (rules with `redact`), the record and source.key are redacted
+ * before they are embedded (every copy of a redacted value: see redact.h;
+ * the digest of a cut record is of the redacted bytes), the envelope says
+ * "redacted":true, and hash tokens are listed in "redaction_tokens".  When a
+ * rule that redacts could not be evaluated (its hit carries an error), what it
+ * would have removed is unknown: the record is withheld ("record":null,
+ * "record_withheld":<why>, "record_bytes":<len>), so reviewers still see where
+ * it came from.
  */
 int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res,
@@ -95,8 +118,8 @@ int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_envelope_opts *opts);
 
 /*
- * Appends the comma-separated ids of the rules that fired ("A,B") and
- * returns 0 or FT_ENOMEM.  Used for the flagtap-rules header.
+ * Appends the comma-separated ids of the rules that fired ("A,B"), each
+ * once, and returns 0 or FT_ENOMEM.  Used for the flagtap-rules header.
  */
 int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res);

@@ -122,6 +122,7 @@ struct ft_redacted {
 	size_t cap_headers;
 	struct ft_buf tokens; /* hash tokens, each a JSON string and ',' */
 	bool whole;	      /* too many values: everything masked */
+	bool redacted;	      /* some part had spans: copies differ */
 };
 
 void ft_redacted_init(struct ft_redacted *r);

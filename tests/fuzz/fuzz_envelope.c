@@ -341,7 +341,7 @@ static void check_whole(const char *rec, size_t len, enum ft_format format,
 static void check_cut(const char *rec, size_t len)
 {
 	struct ft_source src = {.file = "fuzz.log", .offset = 7};
-	struct ft_envelope_opts o = {len / 2, NULL, 0};
+	struct ft_envelope_opts o = {.head_max = len / 2};
 	unsigned char digest[FT_SHA256_LEN];
 	struct ft_match_result res;
 	struct ft_buf env = FT_BUF_INIT, t = FT_BUF_INIT, b = FT_BUF_INIT;
@@ -418,7 +418,8 @@ static void check_matched(const char *rec, size_t len, enum ft_format format)
 				.partition = 1,
 				.offset = 99,
 				.timestamp = 1764201600000};
-	struct ft_envelope_opts o = {SIZE_MAX, "salt", 4};
+	struct ft_envelope_opts o = {
+		.head_max = SIZE_MAX, .salt = "salt", .salt_len = 4};
 	struct ft_match_result res;
 	struct ft_buf env = FT_BUF_INIT;
 	struct ft_json_value in;

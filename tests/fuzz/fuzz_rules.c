@@ -336,7 +336,8 @@ static void check_envelope(const struct ft_ruleset *rs,
 				.timestamp = 1764201600000,
 				.key = "acct-42",
 				.key_len = 7};
-	struct ft_envelope_opts o = {SIZE_MAX, "salt", 4};
+	struct ft_envelope_opts o = {
+		.head_max = SIZE_MAX, .salt = "salt", .salt_len = 4};
 	struct ft_zlib zl;
 	char err[256];
 

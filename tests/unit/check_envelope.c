@@ -7,6 +7,8 @@
  * order; values are compared with what the test put in, never with what
  * the envelope printed.
  */
+#define _GNU_SOURCE /* memmem */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -845,6 +847,158 @@ START_TEST(test_withheld)
 }
 END_TEST
 
+#define PAN "4539148803436467"
+
+/* A ruleset of one card rule that masks what it matched. */
+static struct ft_ruleset *card_rules(void)
+{
+	static const char *name = "r.rules",
+			  *text = "[rule R]\ntitle = card\nseverity = high\n"
+				  "pattern = (\\d{16})\nredact = mask\n";
+	struct ft_ruleset *set = NULL;
+	struct ft_diags d;
+
+	ft_diags_init(&d);
+	ck_assert_int_eq(
+		ft_ruleset_load_buffers(&name, &text, 1, NULL, &set, &d), 0);
+	ft_diags_release(&d);
+	return set;
+}
+
+/* The string at path, decoded, does not hold the card number. */
+static void expect_no_pan(const struct ft_buf *env, const char *path)
+{
+	struct ft_json_value v;
+	struct ft_buf t = FT_BUF_INIT;
+
+	find(env, path, &v);
+	ck_assert_int_eq(v.type, FT_JSON_STRING);
+	ft_json_text(&v, &t);
+	ck_assert_msg(!memmem(t.data ? t.data : "", t.len, PAN, 16),
+		      "%s holds the card number: %s", path, env->data);
+	ft_buf_release(&t);
+}
+
+/*
+ * The redacted value is gone from every copy: repeated and escaped in
+ * the record, and in source.key.
+ */
+START_TEST(test_redact_every_copy)
+{
+	static const char rec[] = "{\"pan\":\"" PAN "\",\"note\":\"again " PAN
+				  "\",\"esc\":\"\\u0034539148803436467\"}";
+	struct ft_ruleset *set = card_rules();
+	struct ft_redaction sp = {8, 16, FT_REDACT_MASK};
+	struct ft_hit hit = {0, FT_MERR_NONE, 0};
+	struct ft_source src = SRC;
+	struct ft_match_result res;
+	struct ft_buf env = FT_BUF_INIT;
+
+	src.key = "acct-" PAN;
+	src.key_len = 21;
+	ft_match_result_init(&res);
+	res.hits = &hit;
+	res.n = res.cap = 1;
+	res.severity = FT_SEV_HIGH;
+	res.redact = &sp;
+	res.nredact = 1;
+	ck_assert_int_eq(ft_envelope_build(&env, set, &res, &src,
+					   FT_FORMAT_JSON, rec, sizeof(rec) - 1,
+					   FLAGGED_MS),
+			 0);
+	ck_assert_int_eq(ft_json_validate(env.data, env.len, NULL, 0), 0);
+	expect_no_pan(&env, "record.pan");
+	expect_no_pan(&env, "record.note");
+	expect_no_pan(&env, "record.esc");
+	expect_no_pan(&env, "source.key");
+	ck_assert_ptr_null(strstr(env.data, "\\u0034"));
+	expect_raw(&env, "redacted", FT_JSON_BOOL, "true");
+	ft_buf_release(&env);
+	ft_ruleset_free(set);
+}
+END_TEST
+
+/* Hits in the key and a header say so; ids are listed once. */
+START_TEST(test_hit_in)
+{
+	static const char *names[] = {"x-trace", "x-auth"};
+	static const int in[] = {FT_IN_RECORD, FT_IN_KEY, 1};
+	struct ft_hit hits[] = {
+		{0, FT_MERR_NONE, 0},
+		{0, FT_MERR_NONE, 0},
+		{1, FT_MERR_NONE, 0},
+	};
+	struct ft_envelope_opts o = {
+		.head_max = SIZE_MAX,
+		.hit_in = in,
+		.header_names = names,
+	};
+	struct ft_match_result res;
+	struct ft_buf env = FT_BUF_INIT, ids = FT_BUF_INIT;
+
+	make_result(&res, hits, 3);
+	ck_assert_int_eq(ft_envelope_build_ex(&env, rs, &res, &SRC,
+					      FT_FORMAT_TEXT, S("AKIA x"),
+					      FLAGGED_MS, &o),
+			 0);
+	ck_assert_int_eq(ft_json_validate(env.data, env.len, NULL, 0), 0);
+	expect_missing(&env, "rules.0.in");
+	EXPECT_STR(&env, "rules.1.in", "key");
+	EXPECT_STR(&env, "rules.2.in", "header:x-auth");
+	EXPECT_STR(&env, "rules.2.id", "PII-2");
+	ck_assert_int_eq(ft_envelope_rule_ids(&ids, rs, &res), 0);
+	ck_assert_uint_eq(ids.len, strlen("SEC-001,PII-2"));
+	ck_assert_mem_eq(ids.data, "SEC-001,PII-2", ids.len);
+	ft_buf_release(&env);
+	ft_buf_release(&ids);
+}
+END_TEST
+
+/* Copies redacted by the caller (key and header spans) are what goes. */
+START_TEST(test_redacted_given)
+{
+	struct ft_ruleset *set = card_rules();
+	static const int in[] = {FT_IN_KEY};
+	struct ft_hit hit = {0, FT_MERR_NONE, 0};
+	struct ft_redaction ksp = {5, 16, FT_REDACT_MASK};
+	static const char rec[] = "paid with " PAN;
+	struct ft_redact_msg m = {
+		.rec = rec,
+		.len = sizeof(rec) - 1,
+		.key = "acct-" PAN,
+		.key_len = 21,
+		.key_spans = &ksp,
+		.nkey_spans = 1,
+	};
+	struct ft_redacted red;
+	struct ft_envelope_opts o = {
+		.head_max = SIZE_MAX, .hit_in = in, .red = &red};
+	struct ft_source src = SRC;
+	struct ft_match_result res;
+	struct ft_buf env = FT_BUF_INIT;
+
+	src.key = m.key;
+	src.key_len = m.key_len;
+	ft_redacted_init(&red);
+	ck_assert_int_eq(ft_redact_message(&m, S("salt"), &red), 0);
+	ft_match_result_init(&res);
+	res.hits = &hit;
+	res.n = res.cap = 1;
+	res.severity = FT_SEV_HIGH;
+	ck_assert_int_eq(ft_envelope_build_ex(&env, set, &res, &src,
+					      FT_FORMAT_TEXT, rec,
+					      sizeof(rec) - 1, FLAGGED_MS, &o),
+			 0);
+	ck_assert_ptr_null(strstr(env.data, PAN));
+	EXPECT_STR(&env, "rules.0.in", "key");
+	EXPECT_STR(&env, "source.key", "acct-****************");
+	EXPECT_STR(&env, "record", "paid with ****************");
+	ft_buf_release(&env);
+	ft_redacted_release(&red);
+	ft_ruleset_free(set);
+}
+END_TEST
+
 Suite *ft_envelope_suite(void)
 {
 	Suite *s = suite_create("envelope");
@@ -858,6 +1012,9 @@ Suite *ft_envelope_suite(void)
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_error_hits);
 	tcase_add_test(tc, test_withheld);
+	tcase_add_test(tc, test_redact_every_copy);
+	tcase_add_test(tc, test_hit_in);
+	tcase_add_test(tc, test_redacted_given);
 	tcase_add_test(tc, test_from_match);
 	tcase_add_test(tc, test_rule_ids);
 	tcase_add_test(tc, test_truncated);
