@@ -85,6 +85,9 @@ static const struct key_def {
 	{"match.engine", KEY_ENUM, false, "auto", 0, 0, "auto|pcre2",
 	 "auto: Vectorscan prefilter, PCRE2 confirms; pcre2: PCRE2 runs "
 	 "every rule"},
+	{"match.keys-and-headers", KEY_ENUM, false, "true", 0, 0, "true|false",
+	 "true: rules on the whole record also run over each record's Kafka "
+	 "key and header values; a hit flags the record"},
 	{"match.heap.limit.kb", KEY_INT, false, "65536", 64, 4194304, NULL,
 	 "PCRE2 interpreter heap limit per match, KiB"},
 	{"shutdown.timeout.ms", KEY_INT, false, "30000", 0, 3600000, NULL,

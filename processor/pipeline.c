@@ -30,6 +30,7 @@
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
+#include "flagtap/inspect.h"
 #include "flagtap/json.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
@@ -110,7 +111,11 @@ struct worker {
 	bool busy, sleeping, quit;
 	/* owned by the worker while it runs, by the loop when idle */
 	struct ft_match_ctx *mctx;
-	struct ft_match_result res;
+	/* the message being evaluated: its hits and redacted copies */
+	struct ft_inspect in;
+	struct ft_inspect_msg msg;
+	struct ft_inspect_header *hdrs;
+	size_t cap_hdrs;
 	struct ft_buf json, z, ids, src;
 	struct ft_zlib zlib;
 	/* counters, folded into the stats when the workers are idle */
@@ -152,6 +157,7 @@ struct pipeline {
 	rd_kafka_topic_t *out_topic;
 	rd_kafka_topic_t *dlq_topic; /* NULL: no dlq.topic */
 	size_t input_max;	     /* input.max.bytes */
+	bool keys_and_headers;	     /* match.keys-and-headers */
 	/* backpressure: bytes held (records taken from the consumer and not
 	 * yet evaluated, envelopes not yet acknowledged), their cap, and
 	 * whether the input is paused because of them */
@@ -758,17 +764,17 @@ static void build_headers(struct worker *w, const rd_kafka_message_t *rkm,
 	const struct ft_ruleset *rs = w->p->rs;
 
 	ft_buf_reset(&w->ids);
-	ft_envelope_rule_ids(&w->ids, rs, &w->res);
+	ft_envelope_rule_ids(&w->ids, rs, &w->in.res);
 	source_of(w, rkm);
 	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
 	rd_kafka_header_add(h, "flagtap-rules", -1, w->ids.data,
 			    (ssize_t)w->ids.len);
 	rd_kafka_header_add(h, "flagtap-severity", -1,
-			    ft_severity_name(w->res.severity), -1);
+			    ft_severity_name(w->in.res.severity), -1);
 	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
 			    (ssize_t)w->src.len);
 	rd_kafka_header_add(h, "flagtap-ruleset", -1, rs->hash, -1);
-	if (w->res.errors)
+	if (w->in.res.errors)
 		rd_kafka_header_add(h, "flagtap-engine-error", -1, "true", 4);
 }
 
@@ -784,6 +790,9 @@ static int encode(struct worker *w, const rd_kafka_message_t *rkm, int format,
 		.head_max = head_max,
 		.salt = p->salt,
 		.salt_len = p->salt_len,
+		.hit_in = w->in.hit_in,
+		.header_names = w->in.names,
+		.red = &w->in.red,
 	};
 	struct ft_source src = {
 		.topic = rd_kafka_topic_name(rkm->rkt),
@@ -796,7 +805,7 @@ static int encode(struct worker *w, const rd_kafka_message_t *rkm, int format,
 	int rc;
 
 	ft_buf_reset(&w->json);
-	rc = ft_envelope_build_ex(&w->json, p->rs, &w->res, &src, format,
+	rc = ft_envelope_build_ex(&w->json, p->rs, &w->in.res, &src, format,
 				  rkm->payload ? rkm->payload : "", rkm->len,
 				  now_ms(), &eo);
 	if (!rc)
@@ -814,17 +823,18 @@ static void pause_briefly(void)
 }
 
 /*
- * Produces one message (key from rkm) to rkt, waiting while the
+ * Produces one message to rkt, its key the redacted key of the message
+ * being evaluated (w->in.red, w->msg), waiting while the
  * producer's queue is full.  On success h and d belong to librdkafka (d
  * comes back in the delivery report); on failure h is destroyed and d is
  * still the caller's.  Counts value bytes in p->held until the report.
  */
 static rd_kafka_resp_err_t send_msg(struct worker *w, rd_kafka_topic_t *rkt,
-				    const rd_kafka_message_t *rkm,
 				    const void *value, size_t len,
 				    rd_kafka_headers_t *h, struct delivery *d)
 {
 	struct pipeline *p = w->p;
+	const struct ft_buf *key = &w->in.red.key;
 	rd_kafka_resp_err_t err;
 
 	d->bytes = len;
@@ -832,7 +842,9 @@ static rd_kafka_resp_err_t send_msg(struct worker *w, rd_kafka_topic_t *rkt,
 	for (;;) {
 		err = rd_kafka_producev(
 			p->producer, RD_KAFKA_V_RKT(rkt),
-			RD_KAFKA_V_KEY(rkm->key, rkm->key_len),
+			RD_KAFKA_V_KEY(w->msg.key ? key->data ? key->data : ""
+						  : NULL,
+				       w->msg.key ? key->len : 0),
 			RD_KAFKA_V_VALUE((void *)value, len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(d),
@@ -880,31 +892,47 @@ static int produce_failed(struct worker *w, const rd_kafka_message_t *rkm,
 	return FT_EFATAL;
 }
 
+/* Adds the message's headers, their values redacted (w->in.red). */
+static void add_redacted_headers(struct worker *w, rd_kafka_headers_t *h)
+{
+	const struct ft_buf *v;
+	size_t i;
+
+	for (i = 0; i < w->msg.nheaders; i++) {
+		v = &w->in.red.headers[i];
+		if (!w->msg.headers[i].value)
+			rd_kafka_header_add(h, w->msg.headers[i].name, -1, NULL,
+					    0);
+		else
+			rd_kafka_header_add(h, w->msg.headers[i].name, -1,
+					    v->data ? v->data : "",
+					    (ssize_t)v->len);
+	}
+}
+
 /*
- * Sends rkm to dlq.topic: its key, its value (cut to DLQ_VALUE_MAX), its
- * headers, and why it is there.  d is the caller's, already tracked.
+ * Sends the message to dlq.topic: its key and headers and its record as
+ * redacted (w->in.red; the record cut to DLQ_VALUE_MAX, or withheld: an
+ * empty value), the original's size and SHA-256, and why it is there.
+ * d is the caller's, already tracked.
  */
 static int send_dead_letter(struct worker *w, const rd_kafka_message_t *rkm,
 			    struct delivery *d, enum ft_dlq_reason reason,
-			    const char *detail)
+			    const char *detail, const char *withheld)
 {
 	struct pipeline *p = w->p;
-	size_t len = rkm->payload ? rkm->len : 0, cut;
-	rd_kafka_headers_t *orig = NULL, *h;
+	const struct ft_buf *rec = &w->in.red.rec;
+	size_t len = rkm->payload ? rkm->len : 0;
+	size_t vlen = withheld ? 0 : rec->len, cut;
 	unsigned char digest[FT_SHA256_LEN];
 	struct ft_sha256 sha;
 	char hex[65], size[32];
 	rd_kafka_resp_err_t err;
-	const char *name;
-	const void *val;
-	size_t vlen, i;
+	rd_kafka_headers_t *h;
 
-	cut = len > DLQ_VALUE_MAX ? DLQ_VALUE_MAX : len;
+	cut = vlen > DLQ_VALUE_MAX ? DLQ_VALUE_MAX : vlen;
 	h = rd_kafka_headers_new(16);
-	if (!rd_kafka_message_headers(rkm, &orig))
-		for (i = 0;
-		     !rd_kafka_header_get_all(orig, i, &name, &val, &vlen); i++)
-			rd_kafka_header_add(h, name, -1, val, (ssize_t)vlen);
+	add_redacted_headers(w, h);
 	source_of(w, rkm);
 	ft_sha256_init(&sha);
 	ft_sha256_update(&sha, len ? rkm->payload : "", len);
@@ -918,11 +946,15 @@ static int send_dead_letter(struct worker *w, const rd_kafka_message_t *rkm,
 			    (ssize_t)w->src.len);
 	rd_kafka_header_add(h, "flagtap-size", -1, size, -1);
 	rd_kafka_header_add(h, "flagtap-sha256", -1, hex, 64);
-	if (cut < len)
+	if (withheld)
+		rd_kafka_header_add(h, "flagtap-withheld", -1, withheld, -1);
+	else if (w->in.red.redacted)
+		rd_kafka_header_add(h, "flagtap-redacted", -1, "true", 4);
+	if (cut < vlen)
 		rd_kafka_header_add(h, "flagtap-truncated", -1, "true", 4);
 	d->dlq = true;
 	d->reason = (unsigned char)reason;
-	err = send_msg(w, p->dlq_topic, rkm, rkm->payload, cut, h, d);
+	err = send_msg(w, p->dlq_topic, withheld ? NULL : rec->data, cut, h, d);
 	return err ? produce_failed(w, rkm, "dead letter", err) : FT_OK;
 }
 
@@ -944,7 +976,7 @@ static int produce(struct worker *w, const rd_kafka_message_t *rkm,
 	for (;;) {
 		h = rd_kafka_headers_new(6);
 		build_headers(w, rkm, h);
-		err = send_msg(w, p->out_topic, rkm, w->z.data, w->z.len, h, d);
+		err = send_msg(w, p->out_topic, w->z.data, w->z.len, h, d);
 		if (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || truncated)
 			break;
 		/* forward what identifies the record, not nothing */
@@ -964,7 +996,11 @@ static int produce(struct worker *w, const rd_kafka_message_t *rkm,
 		snprintf(why, sizeof(why),
 			 "envelope of %zu bytes refused even cut short: %s",
 			 w->z.len, rd_kafka_err2str(err));
-		return send_dead_letter(w, rkm, d, FT_DLQ_UNFORWARDABLE, why);
+		return send_dead_letter(
+			w, rkm, d, FT_DLQ_UNFORWARDABLE, why,
+			ft_inspect_withhold(&w->in, p->rs)
+				? "a rule that redacts could not be evaluated"
+				: NULL);
 	}
 	return produce_failed(w, rkm, "envelope", err);
 }
@@ -1022,17 +1058,41 @@ static void delivery_abandon(struct delivery *d)
 	free(d);
 }
 
-/* Sends a record that is not evaluated to dlq.topic. */
+/*
+ * Sends a record that is not evaluated in its format to dlq.topic.  A
+ * malformed record is evaluated as text, its key and headers as always,
+ * and goes redacted (withheld if a rule that redacts could not be
+ * evaluated); a record too large to evaluate is withheld, its key and
+ * headers redacted.
+ */
 static int dead_letter(struct worker *w, const rd_kafka_message_t *rkm,
 		       struct ft_offsets *o, enum ft_dlq_reason reason,
 		       const char *detail)
 {
-	struct delivery *d = delivery_new(w, rkm, o);
+	struct pipeline *p = w->p;
+	const char *withheld = NULL;
+	struct delivery *d;
 	int rc;
 
+	w->msg.format = FT_FORMAT_TEXT;
+	w->msg.extract = NULL;
+	if (reason == FT_DLQ_TOO_LARGE) {
+		w->msg.rec = NULL;
+		withheld = "too large to evaluate";
+	}
+	if (ft_inspect_match(&w->in, w->mctx, p->rs, &w->msg,
+			     p->keys_and_headers) < 0 ||
+	    ft_inspect_redact(&w->in, &w->msg, p->salt, p->salt_len)) {
+		set_fatal(p, "out of memory redacting %s/%d/%lld", o->topic,
+			  (int)rkm->partition, (long long)rkm->offset);
+		return FT_EFATAL;
+	}
+	if (!withheld && ft_inspect_withhold(&w->in, p->rs))
+		withheld = "a rule that redacts could not be evaluated";
+	d = delivery_new(w, rkm, o);
 	if (!d)
 		return FT_EFATAL;
-	rc = send_dead_letter(w, rkm, d, reason, detail);
+	rc = send_dead_letter(w, rkm, d, reason, detail, withheld);
 	if (rc)
 		delivery_abandon(d);
 	return rc;
@@ -1047,10 +1107,12 @@ static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 	int rc;
 
 	COUNT(w->flagged, 1);
-	COUNT(w->engine_errors, w->res.errors);
-	for (i = 0; i < w->res.n; i++)
-		COUNT(w->rule_hits[w->res.hits[i].rule], 1);
-	rc = encode(w, rkm, o->format, SIZE_MAX);
+	COUNT(w->engine_errors, w->in.res.errors);
+	for (i = 0; i < w->in.res.n; i++)
+		COUNT(w->rule_hits[w->in.res.hits[i].rule], 1);
+	rc = ft_inspect_redact(&w->in, &w->msg, p->salt, p->salt_len);
+	if (!rc)
+		rc = encode(w, rkm, o->format, SIZE_MAX);
 	if (rc) {
 		set_fatal(p, "cannot encode envelope for %s/%d/%lld", o->topic,
 			  (int)o->partition, (long long)rkm->offset);
@@ -1071,14 +1133,15 @@ static int forward(struct worker *w, const rd_kafka_message_t *rkm,
  * ft_match_run() with per-rule accounting, for one record in EVAL_SAMPLE:
  * the metrics' evaluation times are these, scaled up.
  */
-static int timed_match(struct worker *w, const struct ft_record *rec)
+static int timed_match(struct worker *w)
 {
 	const struct ft_ruleset *rs = w->p->rs;
 	size_t r;
 	int n;
 
 	ft_match_ctx_set_costs(w->mctx, &w->costs);
-	n = ft_match_run(w->mctx, rs, rec, &w->res);
+	n = ft_inspect_match(&w->in, w->mctx, rs, &w->msg,
+			     w->p->keys_and_headers);
 	ft_match_ctx_set_costs(w->mctx, NULL);
 	for (r = 0; r < rs->nrules; r++) {
 		if (w->costs.rules[r].ns)
@@ -1092,17 +1155,53 @@ static int timed_match(struct worker *w, const struct ft_record *rec)
 	return n;
 }
 
+/* Reads rkm's record, key and headers into w->msg. */
+static int load_msg(struct worker *w, const rd_kafka_message_t *rkm,
+		    const struct ft_offsets *o)
+{
+	rd_kafka_headers_t *hs = NULL;
+	const char *name;
+	const void *val;
+	size_t vlen, n = 0;
+
+	if (!rd_kafka_message_headers(rkm, &hs)) {
+		for (; !rd_kafka_header_get_all(hs, n, &name, &val, &vlen);
+		     n++) {
+			if (ft_grow((void **)&w->hdrs, n, &w->cap_hdrs,
+				    sizeof(*w->hdrs)))
+				return FT_ENOMEM;
+			w->hdrs[n] =
+				(struct ft_inspect_header){name, val, vlen};
+		}
+	}
+	w->msg = (struct ft_inspect_msg){
+		.rec = rkm->payload ? rkm->payload : "",
+		.len = rkm->len,
+		.format = (enum ft_format)o->format,
+		.extract = o->extract,
+		.key = rkm->key,
+		.key_len = rkm->key_len,
+		.headers = w->hdrs,
+		.nheaders = n,
+	};
+	return FT_OK;
+}
+
 /* Evaluates one record and forwards it if flagged (a worker's job). */
 static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 		    struct ft_offsets *o)
 {
 	struct pipeline *p = w->p;
 	const char *data = rkm->payload ? rkm->payload : "";
-	struct ft_record rec;
 	char why[256];
 	size_t i;
 	int n;
 
+	if (load_msg(w, rkm, o)) {
+		set_fatal(p, "out of memory reading %s/%d/%lld", o->topic,
+			  (int)rkm->partition, (long long)rkm->offset);
+		return FT_EFATAL;
+	}
 	if (!rkm->payload)
 		COUNT(w->unusual[FT_REC_NULL], 1);
 	else if (!rkm->len)
@@ -1126,12 +1225,11 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 		if (p->dlq_topic)
 			return dead_letter(w, rkm, o, FT_DLQ_MALFORMED, why);
 	}
-	rec = (struct ft_record){data, rkm->len, (enum ft_format)o->format,
-				 o->extract};
 	if (w->rule_ns && !(++w->tick % EVAL_SAMPLE))
-		n = timed_match(w, &rec);
+		n = timed_match(w);
 	else
-		n = ft_match_run(w->mctx, p->rs, &rec, &w->res);
+		n = ft_inspect_match(&w->in, w->mctx, p->rs, &w->msg,
+				     p->keys_and_headers);
 	if (n < 0) {
 		set_fatal(p, "out of memory matching %s/%d/%lld", o->topic,
 			  (int)rkm->partition, (long long)rkm->offset);
@@ -1400,7 +1498,7 @@ static int workers_init(struct pipeline *p, int n, int level)
 		pthread_mutex_init(&w->lock, NULL);
 		pthread_cond_init(&w->wake, NULL);
 		pthread_cond_init(&w->space, NULL);
-		ft_match_result_init(&w->res);
+		ft_inspect_init(&w->in);
 		ft_buf_init(&w->json);
 		ft_buf_init(&w->z);
 		ft_buf_init(&w->ids);
@@ -1444,7 +1542,8 @@ static void workers_release(struct pipeline *p)
 	for (i = 0; i < p->nworkers; i++) {
 		w = &p->workers[i];
 		ft_match_ctx_free(w->mctx);
-		ft_match_result_release(&w->res);
+		ft_inspect_release(&w->in);
+		free(w->hdrs);
 		ft_zlib_release(&w->zlib);
 		ft_buf_release(&w->json);
 		ft_buf_release(&w->z);
@@ -2205,6 +2304,8 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 		.shutdown_ms =
 			(int)ft_config_get_int(cfg, "shutdown.timeout.ms"),
 		.input_max = (size_t)ft_config_get_int(cfg, "input.max.bytes"),
+		.keys_and_headers = !strcmp(
+			ft_config_get(cfg, "match.keys-and-headers"), "true"),
 		.cap = ft_config_get_int(cfg, "inflight.max.bytes"),
 		.eos = ft_kafka_exactly_once(cfg),
 		.commit_records =

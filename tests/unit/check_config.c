@@ -665,6 +665,7 @@ START_TEST(test_dump)
 		"delivery.commit.ms = 1000",
 		"inflight.max.bytes = 268435456",
 		"input.max.bytes = 1048576",
+		"match.keys-and-headers = true",
 		/* secrets */
 		"kafka.sasl.password = ********",
 		"kafka.sasl.username = ********",
@@ -730,7 +731,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 17, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 18, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 500000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);
