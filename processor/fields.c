@@ -11,7 +11,9 @@
  *  - an unquoted value runs to the next separator and may contain '=' and
  *    '"'; a quoted value ends at the first unescaped '"', and any bytes
  *    between that quote and the next separator are ignored;
- *  - escapes other than \" \\ \n \t are kept as written (backslash too);
+ *  - a quoted value's escapes are those of JSON strings (\" \\ \/ \b \f \n
+ *    \r \t \uXXXX, as go-logfmt reads them; ft_canon_escape()); others
+ *    are kept as written (backslash too);
  *  - a failed append to `out` returns FT_ENOMEM.
  *
  * FIX
@@ -29,6 +31,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "flagtap/canon.h"
 #include "flagtap/common.h"
 
 #define FIX_SOH '\001'
@@ -103,26 +106,18 @@ static int lf_next(const char *s, size_t n, size_t *pos, struct lf_pair *p,
 
 static void lf_unescape(struct ft_buf *out, const char *v, size_t n)
 {
-	size_t i = 0, run = 0;
-	char c;
+	size_t i = 0, run = 0, k;
+	char u[4];
 
 	while (i + run < n) {
-		if (v[i + run] != '\\' || i + run + 1 == n) {
+		if (v[i + run] != '\\') {
 			run++;
 			continue;
 		}
 		ft_buf_add(out, v + i, run);
 		i += run;
-		c = v[i + 1];
-		if (c == '"' || c == '\\')
-			ft_buf_addc(out, c);
-		else if (c == 'n')
-			ft_buf_addc(out, '\n');
-		else if (c == 't')
-			ft_buf_addc(out, '\t');
-		else
-			ft_buf_add(out, v + i, 2);
-		i += 2;
+		i += ft_canon_escape(v + i, n - i, false, u, &k);
+		ft_buf_add(out, u, k);
 		run = 0;
 	}
 	ft_buf_add(out, v + i, run);

@@ -2,7 +2,8 @@
  * fields: reading one field of a logfmt or FIX record (JSON is in json.h).
  *
  * logfmt: `key=value key2="quoted \"value\"" flag` pairs separated by
- * spaces; a quoted value may contain spaces and the escapes \" \\ \n \t.
+ * spaces; a quoted value may contain spaces and the escapes of a JSON
+ * string (\" \\ \/ \b \f \n \r \t \uXXXX; others are kept as written).
  * A bare key without '=' has the empty value.  The last occurrence of a
  * key wins.
  *

@@ -13,8 +13,8 @@
  *    the tag asked for, and holds no separator.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *	tests/fuzz/fuzz_fields.c processor/fields.c processor/buf.c \
- *	processor/common.c -o fuzz_fields
+ *	tests/fuzz/fuzz_fields.c processor/fields.c processor/canon.c \
+ *	processor/buf.c processor/common.c -o fuzz_fields
  *   ./fuzz_fields tests/fuzz/corpus/fields
  */
 #include <stdint.h>

@@ -51,7 +51,9 @@ static const struct lf_case lf_cases[] = {
 	LF("m=\"a b\"junk n=1", "n", "1"),
 	LF_MISSING("m=\"a b\"junk n=1", "junk"),
 	LF_MISSING("m=\"a b\"junk n=1", "\"junk"),
-	LF("m=\"\\u00e9\"", "m", "\\u00e9"),
+	LF("m=\"\\u00e9\"", "m", "\xc3\xa9"),
+	LF("u=\"postgres:\\/\\/h\\r\"", "u", "postgres://h\r"),
+	LF("m=\"\\ud83d\\ude00\\u12\"", "m", "\xf0\x9f\x98\x80\\u12"),
 	/* unquoted values keep '=' and '"' */
 	LF("q=a=b", "q", "a=b"),
 	LF("q=x\"y z=1", "q", "x\"y"),

@@ -25,6 +25,7 @@ Suite *ft_recfile_suite(void);
 Suite *ft_metrics_suite(void);
 Suite *ft_log_suite(void);
 Suite *ft_audit_suite(void);
+Suite *ft_canon_suite(void);
 
 /* Directory of test data (tests/data), set by CMake. */
 #ifndef FT_TEST_DATA

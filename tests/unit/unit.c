@@ -23,6 +23,7 @@ static const struct {
 	{"offsets", ft_offsets_suite}, {"differential", ft_differential_suite},
 	{"recfile", ft_recfile_suite}, {"metrics", ft_metrics_suite},
 	{"log", ft_log_suite},	       {"audit", ft_audit_suite},
+	{"canon", ft_canon_suite},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,354 @@
+/*
+ * canon: the canonical view of a record (see canon.h).
+ *
+ * Decisions where the contract leaves room:
+ *  - a JSON bad escape consumes the backslash and the whole character
+ *    after it (a UTF-8 sequence counts as one), so a string's closing
+ *    quote is found where a JSON lexer finds it; a backslash ending the
+ *    record is a bad escape of its own;
+ *  - "\u" followed by fewer than four hex digits is a bad escape of two
+ *    bytes; the digits that follow are copied;
+ *  - logfmt: a quoted value opens with '"' right after a pair's first
+ *    '=' and ends at the first unescaped '"' (as in fields.c); an
+ *    unterminated one runs to the end of the record.
+ */
+#include "flagtap/canon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "flagtap/common.h"
+
+static int hex_val(unsigned char ch)
+{
+	if ((unsigned)(ch - '0') < 10)
+		return ch - '0';
+	ch |= 0x20;
+	if ((unsigned)(ch - 'a') < 6)
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* The four hex digits at s, or -1. */
+static long hex4(const char *s, size_t n)
+{
+	long v = 0;
+	size_t i;
+	int d;
+
+	if (n < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		d = hex_val((unsigned char)s[i]);
+		if (d < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+static size_t utf8_put(char *o, uint32_t cp)
+{
+	unsigned char *u = (unsigned char *)o;
+
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (unsigned char)(0xc0 | cp >> 6);
+		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | cp >> 12);
+		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u[0] = (unsigned char)(0xf0 | cp >> 18);
+	u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+	u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+	u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* The byte a one-letter escape stands for, or -1. */
+static int escape_byte(unsigned char ch)
+{
+	switch (ch) {
+	case '"':
+	case '\\':
+	case '/':
+		return ch;
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	default:
+		return -1;
+	}
+}
+
+/* Decodes "\uXXXX" (and its low half): raw bytes consumed, or 0. */
+static size_t unicode_escape(const char *s, size_t n, char out[4],
+			     size_t *out_len)
+{
+	long hi = hex4(s + 2, n - 2), lo;
+
+	if (hi < 0)
+		return 0;
+	if (hi >= 0xdc00 && hi <= 0xdfff) {
+		*out_len = utf8_put(out, 0xfffd);
+		return 6;
+	}
+	if (hi < 0xd800 || hi > 0xdbff) {
+		*out_len = utf8_put(out, (uint32_t)hi);
+		return 6;
+	}
+	lo = n >= 12 && s[6] == '\\' && s[7] == 'u' ? hex4(s + 8, n - 8) : -1;
+	if (lo < 0xdc00 || lo > 0xdfff) {
+		*out_len = utf8_put(out, 0xfffd);
+		return 6;
+	}
+	*out_len = utf8_put(out, 0x10000 + (((uint32_t)hi - 0xd800) << 10) +
+					 ((uint32_t)lo - 0xdc00));
+	return 12;
+}
+
+/* Bytes of the character at s (a UTF-8 lead and its continuations). */
+static size_t char_len(const char *s, size_t n)
+{
+	size_t i = 1;
+
+	while (i < n && i < 4 && ((unsigned char)s[i] & 0xc0) == 0x80)
+		i++;
+	return (unsigned char)s[0] >= 0xc0 ? i : 1;
+}
+
+size_t ft_canon_escape(const char *s, size_t n, bool json, char out[4],
+		       size_t *out_len)
+{
+	size_t used;
+	int b;
+
+	b = n >= 2 ? escape_byte((unsigned char)s[1]) : -1;
+	if (b >= 0) {
+		out[0] = (char)b;
+		*out_len = 1;
+		return 2;
+	}
+	if (n >= 2 && s[1] == 'u') {
+		used = unicode_escape(s, n, out, out_len);
+		if (used)
+			return used;
+	}
+	if (!json) {
+		out[0] = '\\';
+		*out_len = 1;
+		return 1;
+	}
+	*out_len = utf8_put(out, 0xfffd);
+	return n >= 2 ? 1 + char_len(s + 1, n - 1) : 1;
+}
+
+void ft_canon_init(struct ft_canon *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->s = "";
+	c->identity = true;
+	ft_buf_init(&c->text);
+}
+
+void ft_canon_release(struct ft_canon *c)
+{
+	if (!c)
+		return;
+	ft_buf_release(&c->text);
+	free(c->map);
+	ft_canon_init(c);
+}
+
+static void set_identity(struct ft_canon *c, const char *rec, size_t len)
+{
+	c->s = len ? rec : "";
+	c->n = len;
+	c->identity = true;
+}
+
+/* The output of a build: text and map written side by side. */
+struct out {
+	char *t;
+	uint32_t *m;
+	size_t n;
+};
+
+static void copy_raw(struct out *o, const char *rec, size_t from, size_t to)
+{
+	size_t i;
+
+	memcpy(o->t + o->n, rec + from, to - from);
+	for (i = from; i < to; i++)
+		o->m[o->n++] = (uint32_t)i;
+}
+
+/* Decodes the escape at rec[at]; returns the raw offset after it. */
+static size_t put_escape(struct out *o, const char *rec, size_t len, size_t at,
+			 bool json)
+{
+	char u[4];
+	size_t k, used;
+
+	used = ft_canon_escape(rec + at, len - at, json, u, &k);
+	memcpy(o->t + o->n, u, k);
+	while (k--)
+		o->m[o->n++] = (uint32_t)at;
+	return at + used;
+}
+
+/*
+ * Copies the string body starting at `at` up to and including its
+ * closing quote (or the end), decoding escapes; returns the offset after.
+ */
+static size_t put_string(struct out *o, const char *rec, size_t len, size_t at,
+			 bool json)
+{
+	size_t i = at;
+
+	while (i < len) {
+		if (rec[i] == '"') {
+			copy_raw(o, rec, at, i + 1);
+			return i + 1;
+		}
+		if (rec[i] != '\\') {
+			i++;
+			continue;
+		}
+		copy_raw(o, rec, at, i);
+		i = at = put_escape(o, rec, len, i, json);
+	}
+	copy_raw(o, rec, at, len);
+	return len;
+}
+
+static void build_json(struct out *o, const char *rec, size_t len)
+{
+	size_t i = 0;
+	const char *q;
+
+	while (i < len) {
+		q = memchr(rec + i, '"', len - i);
+		if (!q) {
+			copy_raw(o, rec, i, len);
+			return;
+		}
+		copy_raw(o, rec, i, (size_t)(q - rec) + 1);
+		i = put_string(o, rec, len, (size_t)(q - rec) + 1, true);
+	}
+}
+
+static bool lf_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void build_logfmt(struct out *o, const char *rec, size_t len)
+{
+	size_t i = 0, b;
+
+	while (i < len) {
+		b = i;
+		while (i < len && lf_space(rec[i]))
+			i++;
+		while (i < len && !lf_space(rec[i]) && rec[i] != '=')
+			i++;
+		if (i < len && rec[i] == '=' && i + 1 < len &&
+		    rec[i + 1] == '"') {
+			copy_raw(o, rec, b, i + 2);
+			i = b = put_string(o, rec, len, i + 2, false);
+		}
+		while (i < len && !lf_space(rec[i]))
+			i++;
+		copy_raw(o, rec, b, i);
+	}
+}
+
+/* Room for the worst case: a JSON bad escape turns 2 bytes into 3. */
+static int reserve(struct ft_canon *c, size_t len)
+{
+	size_t need = len + len / 2 + 4;
+	uint32_t *m;
+
+	ft_buf_reset(&c->text);
+	if (ft_buf_reserve(&c->text, need))
+		return FT_ENOMEM;
+	if (c->map_cap < need + 1) {
+		m = realloc(c->map, (need + 1) * sizeof(*m));
+		if (!m)
+			return FT_ENOMEM;
+		c->map = m;
+		c->map_cap = need + 1;
+	}
+	return FT_OK;
+}
+
+int ft_canon_build(struct ft_canon *c, const char *rec, size_t len,
+		   enum ft_format format)
+{
+	struct out o;
+	int rc;
+
+	set_identity(c, rec, len);
+	if ((format != FT_FORMAT_JSON && format != FT_FORMAT_LOGFMT) || !len ||
+	    !memchr(rec, '\\', len))
+		return FT_OK;
+	if (len >= UINT32_MAX)
+		return FT_ELIMIT;
+	rc = reserve(c, len);
+	if (rc)
+		return rc;
+	o = (struct out){c->text.data, c->map, 0};
+	if (format == FT_FORMAT_JSON)
+		build_json(&o, rec, len);
+	else
+		build_logfmt(&o, rec, len);
+	o.m[o.n] = (uint32_t)len;
+	o.t[o.n] = '\0';
+	c->text.len = o.n;
+	c->s = c->text.data;
+	c->n = o.n;
+	c->identity = false;
+	return FT_OK;
+}
+
+void ft_canon_to_raw(const struct ft_canon *c, size_t start, size_t len,
+		     size_t *raw_start, size_t *raw_len)
+{
+	size_t end;
+
+	if (start > c->n)
+		start = c->n;
+	if (len > c->n - start)
+		len = c->n - start;
+	if (c->identity) {
+		*raw_start = start;
+		*raw_len = len;
+		return;
+	}
+	*raw_start = c->map[start];
+	if (!len) {
+		*raw_len = 0;
+		return;
+	}
+	/* the end of the last byte's escape: where the next one starts */
+	end = start + len;
+	while (end < c->n && c->map[end] == c->map[end - 1])
+		end++;
+	*raw_len = c->map[end] - *raw_start;
+}
