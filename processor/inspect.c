@@ -16,6 +16,7 @@ void ft_inspect_init(struct ft_inspect *in)
 	ft_match_result_init(&in->res);
 	ft_match_result_init(&in->part);
 	ft_redacted_init(&in->red);
+	ft_canon_init(&in->canon);
 }
 
 void ft_inspect_release(struct ft_inspect *in)
@@ -25,6 +26,7 @@ void ft_inspect_release(struct ft_inspect *in)
 	ft_match_result_release(&in->res);
 	ft_match_result_release(&in->part);
 	ft_redacted_release(&in->red);
+	ft_canon_release(&in->canon);
 	free(in->hit_in);
 	free(in->names);
 	free(in->spans);
@@ -100,6 +102,31 @@ static int match_parts(struct ft_inspect *in, struct ft_match_ctx *ctx,
 	return FT_OK;
 }
 
+/*
+ * Evaluates the record's JSON canonical view as a text record; its spans
+ * are mapped back to the record.
+ */
+static int match_canon(struct ft_inspect *in, struct ft_match_ctx *ctx,
+		       const struct ft_ruleset *rs,
+		       const struct ft_inspect_msg *m)
+{
+	struct ft_redaction *sp;
+	size_t i;
+	int n;
+
+	if (ft_canon_build(&in->canon, m->rec, m->len, FT_FORMAT_JSON) ==
+	    FT_ENOMEM)
+		return FT_ENOMEM;
+	n = ft_match_record(ctx, rs, FT_FORMAT_TEXT, in->canon.s, in->canon.n,
+			    &in->res);
+	for (i = 0; n >= 0 && i < in->res.nredact; i++) {
+		sp = &in->res.redact[i];
+		ft_canon_to_raw(&in->canon, sp->start, sp->len, &sp->start,
+				&sp->len);
+	}
+	return n;
+}
+
 int ft_inspect_match(struct ft_inspect *in, struct ft_match_ctx *ctx,
 		     const struct ft_ruleset *rs,
 		     const struct ft_inspect_msg *m, bool keys_and_headers)
@@ -117,7 +144,11 @@ int ft_inspect_match(struct ft_inspect *in, struct ft_match_ctx *ctx,
 	memset(in->first, 0, (m->nheaders + 2) * sizeof(*in->first));
 	for (i = 0; i < m->nheaders; i++)
 		in->names[i] = m->headers[i].name;
-	if (m->rec) {
+	if (m->rec && m->canon_json) {
+		n = match_canon(in, ctx, rs, m);
+		if (n < 0)
+			return n;
+	} else if (m->rec) {
 		n = ft_match_run(ctx, rs, &rec, &in->res);
 		if (n < 0)
 			return n;

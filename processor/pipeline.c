@@ -1076,6 +1076,8 @@ static int dead_letter(struct worker *w, const rd_kafka_message_t *rkm,
 
 	w->msg.format = FT_FORMAT_TEXT;
 	w->msg.extract = NULL;
+	w->msg.canon_json =
+		ft_format_detect(w->msg.rec, w->msg.len) == FT_FORMAT_JSON;
 	if (reason == FT_DLQ_TOO_LARGE) {
 		w->msg.rec = NULL;
 		withheld = "too large to evaluate";

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "flagtap/canon.h"
 #include "flagtap/match.h"
 #include "flagtap/redact.h"
 #include "flagtap/rules.h"
@@ -34,6 +35,9 @@ struct ft_inspect_msg {
 	size_t len;
 	enum ft_format format; /* AUTO: detected per record */
 	const pcre2_code *extract;
+	/* evaluate the record's JSON canonical view (canon.h) as a text
+	 * record instead of the record: a malformed JSON record */
+	bool canon_json;
 	const void *key; /* NULL: no key */
 	size_t key_len;
 	const struct ft_inspect_header *headers;
@@ -48,6 +52,7 @@ struct ft_inspect {
 	const char **names;	/* header names, for ft_envelope_opts */
 	struct ft_redacted red; /* after ft_inspect_redact() */
 	/* private */
+	struct ft_canon canon;
 	struct ft_match_result part;
 	struct ft_redaction *spans; /* of the key and headers, part by part */
 	size_t nspans, cap_spans, cap_hit_in, cap_names;

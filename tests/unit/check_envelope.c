@@ -1,6 +1,8 @@
 /*
  * check_envelope: the envelope JSON, the zlib framing (checked against
- * zlib's own one-shot functions) and envelope decoding.
+ * zlib's own one-shot functions), envelope decoding, and what leaves with
+ * a message (inspect: its key and headers evaluated, every copy of a
+ * redacted value hidden).
  *
  * Envelopes are read back with the json module (tested on its own) rather
  * than compared as whole strings, so the tests do not depend on member
@@ -17,6 +19,7 @@
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
+#include "flagtap/inspect.h"
 #include "flagtap/json.h"
 #include "flagtap/match.h"
 #include "flagtap/rules.h"
@@ -999,6 +1002,90 @@ START_TEST(test_redacted_given)
 }
 END_TEST
 
+/* ---- a message: record, key and headers ---------------------------- */
+
+/* Evaluates m with the card rule; returns the number of hits. */
+static int inspect(struct ft_inspect *in, struct ft_ruleset *set,
+		   const struct ft_inspect_msg *m, bool keys_and_headers)
+{
+	struct ft_match_ctx *ctx = ft_match_ctx_new(set);
+	int n;
+
+	ck_assert_ptr_nonnull(ctx);
+	n = ft_inspect_match(in, ctx, set, m, keys_and_headers);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_eq(ft_inspect_redact(in, m, S("salt")), 0);
+	ft_match_ctx_free(ctx);
+	return n;
+}
+
+/* A card number in the key or a header flags the message, says where,
+ * and is gone from every copy; with keys_and_headers off it is not seen. */
+START_TEST(test_inspect_key_headers)
+{
+	static const char rec[] = "{\"note\":\"refund " PAN "\"}";
+	const struct ft_inspect_header hs[] = {
+		{"x-trace", S("abc")},
+		{"x-card", S("card=" PAN)},
+	};
+	struct ft_inspect_msg m = {
+		.rec = "{\"note\":\"refund\"}",
+		.len = 17,
+		.format = FT_FORMAT_JSON,
+		.key = "acct-" PAN,
+		.key_len = 21,
+		.headers = hs,
+		.nheaders = 2,
+	};
+	struct ft_ruleset *set = card_rules();
+	struct ft_inspect in;
+
+	ft_inspect_init(&in);
+	ck_assert_int_eq(inspect(&in, set, &m, false), 0);
+	ck_assert_int_eq(inspect(&in, set, &m, true), 2);
+	ck_assert_int_eq(in.hit_in[0], FT_IN_KEY);
+	ck_assert_int_eq(in.hit_in[1], 1);
+	ck_assert_str_eq(in.names[1], "x-card");
+	ck_assert_str_eq(in.red.key.data, "acct-****************");
+	ck_assert_str_eq(in.red.headers[0].data, "abc");
+	ck_assert_str_eq(in.red.headers[1].data, "card=****************");
+	/* found in the key, hidden in the record */
+	m.rec = rec;
+	m.len = sizeof(rec) - 1;
+	ck_assert_int_eq(inspect(&in, set, &m, true), 3);
+	ck_assert_int_eq(in.hit_in[0], FT_IN_RECORD);
+	ck_assert_ptr_null(memmem(in.red.rec.data, in.red.rec.len, PAN, 16));
+	ft_inspect_release(&in);
+	ft_ruleset_free(set);
+}
+END_TEST
+
+/* A malformed JSON record is evaluated through its canonical view: an
+ * escaped card number is found and hidden. */
+START_TEST(test_inspect_canon)
+{
+	static const char rec[] = "{\"pan\":\"\\u0034539148803436467\",";
+	struct ft_inspect_msg m = {
+		.rec = rec,
+		.len = sizeof(rec) - 1,
+		.format = FT_FORMAT_TEXT,
+		.canon_json = true,
+	};
+	struct ft_ruleset *set = card_rules();
+	struct ft_inspect in;
+
+	ft_inspect_init(&in);
+	ck_assert_int_eq(inspect(&in, set, &m, true), 1);
+	ck_assert_ptr_null(
+		memmem(in.red.rec.data, in.red.rec.len, "539148803436467", 15));
+	ck_assert_str_eq(in.red.rec.data,
+			 "{\"pan\":\"*********************\",");
+	ck_assert(!ft_inspect_withhold(&in, set));
+	ft_inspect_release(&in);
+	ft_ruleset_free(set);
+}
+END_TEST
+
 Suite *ft_envelope_suite(void)
 {
 	Suite *s = suite_create("envelope");
@@ -1015,6 +1102,8 @@ Suite *ft_envelope_suite(void)
 	tcase_add_test(tc, test_redact_every_copy);
 	tcase_add_test(tc, test_hit_in);
 	tcase_add_test(tc, test_redacted_given);
+	tcase_add_test(tc, test_inspect_key_headers);
+	tcase_add_test(tc, test_inspect_canon);
 	tcase_add_test(tc, test_from_match);
 	tcase_add_test(tc, test_rule_ids);
 	tcase_add_test(tc, test_truncated);
