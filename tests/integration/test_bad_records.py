@@ -10,14 +10,22 @@ and well-formed records with and without a secret.  Then:
 
   1. with dlq.topic: every record that cannot be evaluated is in the
      dead-letter topic with its reason, source, size and SHA-256 in
-     headers and its bytes (cut to 64 KiB) as the value; the flagged
-     ones are in the output topic; /metrics counts every kind and every
-     dead letter; every offset is committed (nothing stuck);
+     headers; the flagged ones are in the output topic; /metrics counts
+     every kind and every dead letter; every offset is committed (nothing
+     stuck);
   2. without dlq.topic (a second group over the same records): the same
      records are evaluated anyway: the 10 MB secret is flagged (its
      envelope cut to the record's head and SHA-256), the malformed JSON
      record with a secret fails closed (flagged with an engine error),
-     and the counts say so.
+     and the counts say so;
+  3. an envelope the output refuses even cut short (message.max.bytes
+     below it, output.compression.level = 0) is a dead letter, reason
+     unforwardable.
+
+No planted secret (the rule redacts) leaves in clear, in any decoded
+form: not in an envelope, its key or source.key, nor in a dead letter's
+value, key or headers.  A malformed record's dead letter is the record
+redacted; a too-large one's value is withheld.
 
 Extra --set options go to both runs (e.g. delivery=exactly-once).
 """
@@ -57,9 +65,11 @@ RULES = """\
 title    = planted secret
 severity = high
 pattern  = \\bSECRET-[0-9]{6}\\b
+redact   = mask
 example  = token SECRET-123456 here
 counter  = token SECRET-12345 here
 """
+SECRET = re.compile(rb"SECRET-[0-9]{6}")
 
 
 def log(*a):
@@ -102,7 +112,52 @@ def value(s, name, **labels):
     return s.get((name, frozenset(labels.items())))
 
 
-# name -> (topic kind, key, value); the expected outcome is in EXPECT
+def decoded_forms(b):
+    """b, its \\uXXXX escapes decoded, every string in it when it is JSON,
+    and what an envelope's record or record_base64 holds."""
+    forms = [b]
+    text = b.decode("utf-8", "replace")
+    forms.append(re.sub(r"\\u([0-9a-fA-F]{4})",
+                        lambda m: chr(int(m.group(1), 16)),
+                        text).encode("utf-8", "replace"))
+    try:
+        doc = json.loads(text)
+        stack = [doc]
+    except ValueError:
+        doc, stack = None, []
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack += list(v.keys()) + list(v.values())
+        elif isinstance(v, list):
+            stack += v
+        elif isinstance(v, str):
+            forms.append(v.encode("utf-8", "replace"))
+    if isinstance(doc, dict) and "record_base64" in doc:
+        forms += decoded_forms(base64.b64decode(doc["record_base64"]))
+    if isinstance(doc, dict) and isinstance(doc.get("record"), str):
+        forms += decoded_forms(doc["record"].encode("utf-8", "replace"))
+    return forms
+
+
+def in_clear(what, b):
+    """Fails when a planted secret is readable in b."""
+    if b is None:
+        return
+    found = [SECRET.search(f).group(0) for f in decoded_forms(b)
+             if SECRET.search(f)]
+    check(not found, f"{what}: no planted secret in clear (got {found[:1]})")
+
+
+def message_in_clear(what, m):
+    in_clear(f"{what} value", m.value())
+    in_clear(f"{what} key", m.key())
+    for k, v in m.headers() or []:
+        in_clear(f"{what} header {k}", v)
+
+
+# name -> (topic kind, key, value); the expected outcome is in EXPECT;
+# those in HEADER_SECRET also have a header with a secret
 # incompressible, so that its envelope exceeds the output's message size
 big = (b'{"pad":"' + base64.b64encode(os.urandom((BIG - 40) * 3 // 4)) +
        b'","t":"SECRET-999999"}')
@@ -112,14 +167,18 @@ RECORDS = [
     ("binary", "json", b"k-binary", bytes(range(256)) * 4),
     ("utf8-in-json", "json", b"k-utf8j",
      b'{"msg":"caf\xe9 SECRET-111111"}'),
-    ("malformed", "json", b"k-malformed", b'{"msg": "SECRET-222222", '),
-    ("big", "json", b"k-big", big),
-    ("good-flagged", "json", b"k-good", b'{"msg":"SECRET-333333"}'),
+    ("malformed", "json", b"k-malformed",
+     b'{"msg": "SECRET-222222", "e": "\\u0053ECRET-222222", '),
+    ("big", "json", b"k-big SECRET-666666", big),
+    ("good-flagged", "json", b"k-good SECRET-333333",
+     b'{"msg":"SECRET-333333","again":"\\u0053ECRET-333333"}'),
     ("good-clean", "json", b"k-clean", b'{"msg":"nothing here"}'),
     ("text-invalid-utf8", "text", b"k-textbin",
      b"\xff\xfe SECRET-444444 \xc0\xaf"),
     ("text-empty", "text", b"k-textempty", b""),
 ]
+HEADER_SECRET = {"utf8-in-json", "malformed", "big", "good-flagged",
+                 "text-invalid-utf8"}
 # with a DLQ: where each record must end up
 EXPECT_DLQ = {
     "null": None, "empty": None, "good-clean": None, "text-empty": None,
@@ -236,6 +295,45 @@ def outcome(tout, dlq, ids):
     return got
 
 
+def unforwardable(tmp):
+    """A text record of backslashes: its envelope, stored uncompressed,
+    is twice its size, above message.max.bytes; its dead letter fits."""
+    tin, tj = f"bad-{RUN}-uf-text", f"bad-{RUN}-uf-json"
+    tout, dlq = f"bad-{RUN}-uf-out", f"bad-{RUN}-uf-dlq"
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    for f in admin.create_topics([NewTopic(t, 1, 1)
+                                  for t in (tin, tj, tout, dlq)]).values():
+        f.result(30)
+    val = b"\\" * 20000 + b" SECRET-777777 \\u0053ECRET-777777"
+    prod = Producer({"bootstrap.servers": BOOTSTRAP})
+    prod.produce(tin, val, b"k-uf SECRET-777777",
+                 headers=[("x-token", b"SECRET-777777")])
+    prod.flush(60)
+    global EXTRA
+    saved = EXTRA
+    EXTRA = saved + ["producer.message.max.bytes=30000",
+                     "output.compression.level=0"]
+    try:
+        s, _ = run_daemon(tmp, "unforwardable", f"bad-{RUN}-c", tj, tin,
+                          tout, dlq)
+    finally:
+        EXTRA = saved
+    letters = read_all(dlq, 1)
+    check(len(letters) == 1 and not read_all(tout, 1),
+          "unforwardable: one dead letter, no envelope")
+    for m in letters:
+        h = {k: v for k, v in m.headers()}
+        check(h.get("flagtap-error") == b"unforwardable",
+              f"unforwardable: reason ({h.get('flagtap-error')})")
+        message_in_clear("dlq unforwardable", m)
+        check(m.value() and m.value().startswith(b"\\" * 100),
+              "unforwardable: the value is the redacted record")
+        check(m.key() == b"k-uf " + b"*" * 13, "unforwardable: key redacted")
+    check(value(s, "flagtap_records_dead_lettered_total",
+                reason="unforwardable") == 1,
+          "dead_lettered{unforwardable} = 1")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ft_bad_")
     with open(os.path.join(tmp, "bad.rules"), "w") as f:
@@ -258,9 +356,11 @@ def main():
             raise SystemExit(f"producing: {err}")
         sent[m.key()] = (m.topic(), m.offset())
     for name, kind, key, val in RECORDS:
+        headers = [("origin", b"bad-records-test")]
+        if name in HEADER_SECRET:
+            headers.append(("x-token", b"tok SECRET-555555"))
         prod.produce(tin_json if kind == "json" else tin_text, val, key,
-                     headers=[("origin", b"bad-records-test")],
-                     on_delivery=dr)
+                     headers=headers, on_delivery=dr)
     prod.flush(60)
     for name, kind, key, val in RECORDS:
         ids[sent[key]] = name
@@ -279,19 +379,33 @@ def main():
             continue
         key, val = by_name[name]
         h = {k: v for k, v in m.headers()}
-        check(m.key() == key, f"dlq {name}: key kept")
+        message_in_clear(f"dlq {name}", m)
+        check(m.key() == SECRET.sub(b"*" * 13, key),
+              f"dlq {name}: key kept, redacted")
         check(h.get("origin") == b"bad-records-test",
               f"dlq {name}: source headers kept")
+        if name in HEADER_SECRET:
+            check(h.get("x-token") == b"tok " + b"*" * 13,
+                  f"dlq {name}: a header with a secret redacted")
         check(h["flagtap-size"] == str(len(val)).encode(),
               f"dlq {name}: flagtap-size")
         check(h["flagtap-sha256"] == hashlib.sha256(val).hexdigest().encode(),
               f"dlq {name}: flagtap-sha256")
         check(h.get("flagtap-error-detail"),
               f"dlq {name}: a detail ({h.get('flagtap-error-detail')})")
-        cut = len(val) > 65536
-        check(m.value() == val[:65536] and
-              (h.get("flagtap-truncated") == b"true") == cut,
-              f"dlq {name}: value is the record{' cut to 64 KiB' if cut else ''}")
+        if reason == "too-large":
+            check(not m.value() and h.get("flagtap-withheld"),
+                  f"dlq {name}: value withheld")
+            continue
+        # malformed: the record evaluated as text, redacted in place
+        want = SECRET.sub(b"*" * 13, val)
+        if b"\\u0053ECRET" in val:
+            want = want.replace(b"\\u0053ECRET-222222", b"*" * 18)
+        check(m.value() == want,
+              f"dlq {name}: value is the record redacted ({m.value()[:80]})")
+        check((h.get("flagtap-redacted") == b"true") ==
+              (want != val or name in HEADER_SECRET),
+              f"dlq {name}: flagtap-redacted")
     for kind, n in KINDS.items():
         check(value(s, "flagtap_records_unusual_total", kind=kind) == n,
               f"with dlq: unusual {kind} = {n} "
@@ -302,6 +416,17 @@ def main():
                 reason="too-large") == 1, "dead_lettered{too-large} = 1")
     check(value(s, "flagtap_envelopes_delivered_total") == 2,
           "2 envelopes delivered")
+    for name in ("good-flagged", "text-invalid-utf8"):
+        m = got[name][0][2]
+        env = json.loads(zlib.decompress(m.value()))
+        in_clear(f"envelope {name}", json.dumps(env).encode())
+        message_in_clear(f"envelope message {name}", m)
+    env = json.loads(zlib.decompress(got["good-flagged"][0][2].value()))
+    check(env["source"]["key"] == "k-good " + "*" * 13,
+          "source.key redacted")
+    check({r.get("in") for r in env["rules"]} ==
+          {None, "key", "header:x-token"},
+          f"the rule's entries say where it matched ({env['rules']})")
 
     # 2. without one: evaluated anyway
     s, text = run_daemon(tmp, "nodlq", f"bad-{RUN}-b", tin_json, tin_text,
@@ -316,7 +441,8 @@ def main():
           env.get("record_bytes") == len(big) and
           env.get("record_sha256") == hashlib.sha256(big).hexdigest(),
           "the 10 MB record's envelope is cut, with its size and SHA-256")
-    check([r["id"] for r in env["rules"]] == ["BAD-SECRET"],
+    check([r["id"] for r in env["rules"] if "in" not in r] ==
+          ["BAD-SECRET"],
           "the secret at the end of the 10 MB record is flagged")
     check(value(s, "flagtap_records_truncated_total") == 1,
           "records_truncated_total = 1")
@@ -326,6 +452,16 @@ def main():
     check(sum(v for (n, _), v in s.items()
               if n == "flagtap_records_dead_lettered_total") == 0,
           "no dead letters without a dlq.topic")
+
+    for name, g in got.items():
+        for w, _, m in g:
+            env = json.loads(zlib.decompress(m.value()))
+            in_clear(f"without dlq: envelope {name}",
+                     json.dumps(env).encode())
+            message_in_clear(f"without dlq: envelope message {name}", m)
+
+    # 3. an envelope refused even cut short: unforwardable
+    unforwardable(tmp)
 
     if failures:
         log(f"{len(failures)} failure(s)")

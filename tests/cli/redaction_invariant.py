@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""The redaction invariant, fuzzed: no planted secret leaves in clear.
+
+Takes every shipped rule that redacts (rules/*.rules with `redact`), finds
+the secret in each of its examples (the pattern's first capture, with
+Python's re), and generates seeded random records that plant it: text,
+JSON (random \\uXXXX and \\/ escaping, duplicate keys), logfmt (quoted,
+backslash escapes) and FIX, each also holding copies of the secret
+elsewhere, plain or escaped.  Runs `flagtap scan --format auto` over them
+and checks, with Python's json module, that no secret appears in any
+envelope: not in the raw line, not in any decoded string, not in the
+record read back as JSON or with its \\uXXXX escapes decoded, not in
+record_base64.  keep-last-4 leaves four characters: no eight-character
+stretch of a secret may remain.
+
+    redaction_invariant.py FLAGTAP RULES_DIR [--seed N] [--records N]
+"""
+import base64
+import glob
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+
+FLAGTAP, RULES = sys.argv[1:3]
+SEED, COUNT = 20261207, 400
+args = sys.argv[3:]
+while args:
+    if args[0] == "--seed":
+        SEED = int(args[1])
+    elif args[0] == "--records":
+        COUNT = int(args[1])
+    else:
+        raise SystemExit(__doc__)
+    args = args[2:]
+
+
+def redacting_rules():
+    """[(rule id, mode, pattern, [example, ...])] of rules that redact."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(RULES, "*.rules"))):
+        rule = None
+        for line in open(path, encoding="utf-8"):
+            line = line.rstrip("\n")
+            m = re.match(r"^\[rule ([^\]]+)\]", line)
+            if m:
+                rule = {"id": m.group(1), "examples": []}
+                out.append(rule)
+                continue
+            m = re.match(r"^(\w+)\s*=\s?(.*)$", line)
+            if rule is None or not m:
+                continue
+            key, val = m.group(1), m.group(2).strip()
+            if key == "example":
+                rule["examples"].append(val)
+            elif key in ("pattern", "redact", "field", "when"):
+                rule.setdefault(key, val)
+    return [r for r in out if r.get("redact") and "field" not in r and
+            "when" not in r and r.get("pattern")]
+
+
+def plants(rules):
+    """[(rule id, mode, example, secret)] whose secret Python's re finds."""
+    out = []
+    for r in rules:
+        try:
+            rx = re.compile(r["pattern"])
+        except re.error:
+            print(f"redaction_invariant: {r['id']}: pattern not for "
+                  f"Python's re, skipped", file=sys.stderr)
+            continue
+        for ex in r["examples"]:
+            m = rx.search(ex)
+            if not m:
+                continue
+            secret = m.group(1) if m.lastindex else m.group(0)
+            if secret and len(secret) >= 6:
+                out.append((r["id"], r["redact"], ex, secret))
+    return out
+
+
+def json_escape(rng, s):
+    """s as JSON string contents, characters randomly escaped."""
+    out = []
+    for c in s:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "/" and rng.random() < 0.5:
+            out.append("\\/")
+        elif ord(c) < 0x20 or rng.random() < 0.3:
+            out.append("\\u%04x" % ord(c) if ord(c) < 0x10000 else c)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def logfmt_quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def noise(rng):
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz")
+                   for _ in range(rng.randrange(3, 9)))
+
+
+def record(rng, plant):
+    _, _, example, secret = plant
+    kind = rng.choice(["text", "json", "logfmt", "fix"])
+    copies = rng.randrange(0, 3)
+    if kind == "text":
+        parts = [noise(rng), example, noise(rng)]
+        parts += ["copy=" + secret for _ in range(copies)]
+        return " ".join(parts)
+    if kind == "json":
+        members = [f'"id":"{noise(rng)}"', '"msg":"' + example.replace(
+            "\\", "\\\\").replace('"', '\\"') + '"']
+        for i in range(copies + 1):
+            # duplicate keys, random escaping of the copy
+            members.append(f'"copy":"{json_escape(rng, secret)}"')
+        rng.shuffle(members)
+        return "{" + ",".join(members) + "}"
+    if kind == "logfmt":
+        parts = [f"level=info", f"msg={logfmt_quote(example)}"]
+        parts += [f"copy={logfmt_quote(secret)}" for _ in range(copies)]
+        return " ".join(parts)
+    fields = ["8=FIX.4.4", "35=D", f"58={example}"]
+    fields += [f"5{i}={secret}" for i in range(copies)]
+    return "\x01".join(fields) + "\x01"
+
+
+def decoded_forms(text):
+    """text, its \\uXXXX escapes decoded, and every string inside it when
+    it is JSON (recursively: a record embedded as a string)."""
+    forms = [text, re.sub(r"\\u([0-9a-fA-F]{4})",
+                          lambda m: chr(int(m.group(1), 16)), text)]
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return forms
+    stack = [doc]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if isinstance(v.get("record_base64"), str):
+                forms += decoded_forms(base64.b64decode(
+                    v["record_base64"]).decode("utf-8", "replace"))
+            stack += list(v.keys()) + list(v.values())
+        elif isinstance(v, list):
+            stack += v
+        elif isinstance(v, str):
+            forms.append(v)
+            if v[:1] in "{[":
+                forms += decoded_forms(v)
+            else:
+                forms.append(re.sub(r"\\(.)", r"\1", v))
+    return forms
+
+
+def leaks(envelope, secret):
+    """The forms of the envelope that still show the secret."""
+    windows = {secret}
+    if len(secret) >= 10:
+        windows |= {secret[i:i + 8] for i in range(len(secret) - 7)}
+    return [f for f in decoded_forms(envelope)
+            if any(w in f for w in windows)]
+
+
+def main():
+    rng = random.Random(SEED)
+    ps = plants(redacting_rules())
+    if len(ps) < 5:
+        raise SystemExit(f"only {len(ps)} redacting examples found")
+    lines = []
+    for _ in range(COUNT):
+        p = rng.choice(ps)
+        lines.append((p, record(rng, p)))
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False,
+                                     encoding="utf-8") as f:
+        for _, line in lines:
+            f.write(line + "\n")
+    r = subprocess.run([FLAGTAP, "scan", "--rules", RULES, "--format",
+                        "auto", "--salt", "fuzz", f.name],
+                       capture_output=True, text=True)
+    os.unlink(f.name)
+    if r.returncode != 0:
+        raise SystemExit(f"flagtap scan failed: {r.stderr}")
+    failures, flagged = [], 0
+    for env_line in r.stdout.splitlines():
+        env = json.loads(env_line)
+        n = env["source"]["line"]
+        plant, line = lines[n - 1]
+        flagged += 1
+        bad = leaks(env_line, plant[3])
+        if bad:
+            failures.append(f"line {n} ({plant[0]}, {plant[1]}): secret "
+                            f"{plant[3]!r} left in {bad[0][:160]!r}; "
+                            f"record {line[:160]!r}")
+    print(f"redaction_invariant: seed {SEED}: {len(lines)} records, "
+          f"{flagged} flagged, {len(ps)} planted examples, "
+          f"{len(failures)} leaks", file=sys.stderr)
+    for msg in failures[:20]:
+        print("  " + msg, file=sys.stderr)
+    if flagged < len(lines) // 2:
+        raise SystemExit("too few records flagged for the test to mean "
+                         "anything")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
