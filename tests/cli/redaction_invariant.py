@@ -11,7 +11,8 @@ and checks, with Python's json module, that no secret appears in any
 envelope: not in the raw line, not in any decoded string, not in the
 record read back as JSON or with its \\uXXXX escapes decoded, not in
 record_base64.  keep-last-4 leaves four characters: no eight-character
-stretch of a secret may remain.
+stretch of a secret may remain.  A JSON record must still be JSON (the
+envelope embeds it as an object).
 
     redaction_invariant.py FLAGTAP RULES_DIR [--seed N] [--records N]
 """
@@ -193,6 +194,13 @@ def main():
         n = env["source"]["line"]
         plant, line = lines[n - 1]
         flagged += 1
+        try:
+            was_json = isinstance(json.loads(line), dict)
+        except ValueError:
+            was_json = False
+        if was_json and not isinstance(env.get("record"), dict):
+            failures.append(f"line {n}: a JSON record is not JSON once "
+                            f"redacted: {env.get('record')!r:.160}")
         bad = leaks(env_line, plant[3])
         if bad:
             failures.append(f"line {n} ({plant[0]}, {plant[1]}): secret "
