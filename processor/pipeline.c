@@ -1237,8 +1237,8 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 			  (int)rkm->partition, (long long)rkm->offset);
 		return FT_EFATAL;
 	}
-	for (i = 0; i < w->res.nunreadable; i++)
-		COUNT(w->rule_unreadable[w->res.unreadable[i]], 1);
+	for (i = 0; i < w->in.res.nunreadable; i++)
+		COUNT(w->rule_unreadable[w->in.res.unreadable[i]], 1);
 	if (n > 0)
 		return forward(w, rkm, o);
 	return track(p, o, rkm->offset, false);
