@@ -254,7 +254,12 @@ static void add_source(struct ft_buf *out, const struct ft_source *src)
 	if (src->file) {
 		ft_buf_adds(out, "\"source\":{\"file\":");
 		ft_json_quote(out, src->file, strlen(src->file));
-		ft_buf_addf(out, ",\"line\":%lld},", (long long)src->offset);
+		ft_buf_addf(out, ",\"line\":%lld", (long long)src->offset);
+		if (src->key) {
+			ft_buf_addc(out, ',');
+			add_bytes(out, "key", src->key, src->key_len);
+		}
+		ft_buf_adds(out, "},");
 		return;
 	}
 	ft_buf_adds(out, "\"source\":{\"topic\":");

@@ -203,6 +203,16 @@ int ft_inspect_redact(struct ft_inspect *in, const struct ft_inspect_msg *m,
 	return ft_redact_message(&r, salt, salt_len, &in->red);
 }
 
+bool ft_inspect_first_hit(const struct ft_inspect *in, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (in->res.hits[j].rule == in->res.hits[i].rule)
+			return false;
+	return true;
+}
+
 bool ft_inspect_withhold(const struct ft_inspect *in,
 			 const struct ft_ruleset *rs)
 {

@@ -119,10 +119,10 @@ static void usage(FILE *out)
 		"  rules import gitleaks FILE.toml [-o OUT.rules]\n"
 		"        convert a gitleaks configuration into a rule pack\n"
 		"  scan --rules PATH [--format F] [--extract RE] [--salt-file "
-		"F] "
-		"[FILE...|-]\n"
-		"        run the rules over recorded lines; envelopes on "
-		"stdout\n"
+		"F] [--input I] [FILE...|-]\n"
+		"        run the rules over recorded lines (or records with "
+		"keys and headers:\n"
+		"        --input kcat|ftrec|auto); envelopes on stdout\n"
 		"  bench --rules PATH [--engine auto|pcre2|scan-only] "
 		"[--workers N] [--json] FILE...\n"
 		"        engine throughput over recorded lines, per-rule "
@@ -1006,7 +1006,9 @@ static int scan_usage(void)
 {
 	fprintf(stderr, "usage: flagtap scan --rules PATH [--format "
 			"text|json|logfmt|fix|auto] [--extract PATTERN] "
-			"[--salt-file FILE | --salt SALT] [FILE...|-]\n");
+			"[--salt-file FILE | --salt SALT] "
+			"[--input lines|auto|ftrec|text|json|kcat] "
+			"[FILE...|-]\n");
 	return EXIT_USAGE;
 }
 
@@ -1150,6 +1152,7 @@ static int cmd_scan(int argc, char **argv)
 		{"extract", required_argument, NULL, 'x'},
 		{"salt", required_argument, NULL, 's'},
 		{"salt-file", required_argument, NULL, 'S'},
+		{"input", required_argument, NULL, 'i'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ft_scan_opts o = {.format = FT_FORMAT_TEXT, .out = stdout};
@@ -1163,11 +1166,16 @@ static int cmd_scan(int argc, char **argv)
 	char errstr[1024];
 	int c, i, rc = EXIT_SUCCESS;
 
-	while ((c = getopt_long(argc, argv, "r:f:x:s:", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "r:f:x:s:i:", longopts, NULL)) !=
 	       -1) {
 		if (c == 'r')
 			rules = optarg;
-		else if (c == 'f' && ft_format_parse(optarg) >= 0)
+		else if (c == 'i' && !strcmp(optarg, "lines"))
+			o.records = false;
+		else if (c == 'i' && ft_rec_input_parse(optarg) >= 0) {
+			o.records = true;
+			o.input = (enum ft_rec_input)ft_rec_input_parse(optarg);
+		} else if (c == 'f' && ft_format_parse(optarg) >= 0)
 			o.format = (enum ft_format)ft_format_parse(optarg);
 		else if (c == 'x' && !extract)
 			extract = compile_extract(optarg);

@@ -1111,7 +1111,8 @@ static int forward(struct worker *w, const rd_kafka_message_t *rkm,
 	COUNT(w->flagged, 1);
 	COUNT(w->engine_errors, w->in.res.errors);
 	for (i = 0; i < w->in.res.n; i++)
-		COUNT(w->rule_hits[w->in.res.hits[i].rule], 1);
+		if (ft_inspect_first_hit(&w->in, i))
+			COUNT(w->rule_hits[w->in.res.hits[i].rule], 1);
 	rc = ft_inspect_redact(&w->in, &w->msg, p->salt, p->salt_len);
 	if (!rc)
 		rc = encode(w, rkm, o->format, SIZE_MAX);

@@ -1,5 +1,6 @@
 /*
- * scan: lines of a file -> match -> envelope JSON lines.
+ * scan: lines of a file (or records with keys and headers: kcat -J,
+ * .ftrec) -> match -> envelope JSON lines.
  */
 #include "flagtap/scan.h"
 
@@ -11,6 +12,8 @@
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
+#include "flagtap/inspect.h"
+#include "flagtap/recfile.h"
 
 static int64_t wall_ms(void)
 {
@@ -25,43 +28,133 @@ struct scanner {
 	const struct ft_scan_opts *o;
 	struct ft_scan_stats *st;
 	struct ft_match_ctx *ctx;
-	struct ft_match_result res;
+	struct ft_inspect in;
 	struct ft_buf env;
 	const char *name;
+	struct ft_inspect_header *hdrs; /* of the current record */
+	size_t cap_hdrs;
 };
 
-static int one(struct scanner *sc, const char *line, size_t len, int64_t lineno)
+/* Writes the envelope of the flagged message m, read at lineno. */
+static int emit(struct scanner *sc, const struct ft_inspect_msg *m,
+		int64_t lineno)
 {
 	struct ft_envelope_opts eo = {
 		.head_max = SIZE_MAX,
 		.salt = sc->o->salt,
 		.salt_len = sc->o->salt_len,
+		.hit_in = sc->in.hit_in,
+		.header_names = sc->in.names,
+		.red = &sc->in.red,
 	};
-	struct ft_source src = {.file = sc->name, .offset = lineno};
-	struct ft_record rec = {line, len, sc->o->format, sc->o->extract};
-	size_t i;
-	int n;
+	struct ft_source src = {
+		.file = sc->name,
+		.offset = lineno,
+		.key = m->key,
+		.key_len = m->key_len,
+	};
 
-	sc->st->records++;
-	sc->st->bytes += len;
-	n = ft_match_run(sc->ctx, sc->rs, &rec, &sc->res);
-	for (i = 0; n >= 0 && i < sc->res.nunreadable; i++)
-		sc->st->rule_unreadable[sc->res.unreadable[i]]++;
-	if (n <= 0)
-		return n;
-	sc->st->flagged++;
-	sc->st->engine_errors += sc->res.errors;
-	for (i = 0; i < sc->res.n; i++)
-		sc->st->rule_hits[sc->res.hits[i].rule]++;
+	if (ft_inspect_redact(&sc->in, m, sc->o->salt, sc->o->salt_len))
+		return FT_ENOMEM;
 	ft_buf_reset(&sc->env);
-	if (ft_envelope_build_ex(&sc->env, sc->rs, &sc->res, &src,
-				 sc->o->format, line, len, wall_ms(), &eo))
+	if (ft_envelope_build_ex(&sc->env, sc->rs, &sc->in.res, &src,
+				 sc->o->format, m->rec, m->len, wall_ms(), &eo))
 		return FT_ENOMEM;
 	ft_buf_addc(&sc->env, '\n');
 	if (!ft_buf_ok(&sc->env))
 		return FT_ENOMEM;
 	fwrite(sc->env.data, 1, sc->env.len, sc->o->out);
 	return FT_OK;
+}
+
+/* Evaluates one message (its key and headers too) and writes its
+ * envelope if it is flagged. */
+static int one(struct scanner *sc, const struct ft_inspect_msg *m,
+	       int64_t lineno)
+{
+	const struct ft_match_result *res = &sc->in.res;
+	size_t i;
+	int n;
+
+	sc->st->records++;
+	sc->st->bytes += m->len;
+	n = ft_inspect_match(&sc->in, sc->ctx, sc->rs, m, true);
+	for (i = 0; n >= 0 && i < res->nunreadable; i++)
+		sc->st->rule_unreadable[res->unreadable[i]]++;
+	if (n <= 0)
+		return n;
+	sc->st->flagged++;
+	sc->st->engine_errors += res->errors;
+	for (i = 0; i < res->n; i++)
+		if (ft_inspect_first_hit(&sc->in, i))
+			sc->st->rule_hits[res->hits[i].rule]++;
+	return emit(sc, m, lineno);
+}
+
+/* A line: a message with neither key nor headers. */
+static int one_line(struct scanner *sc, const char *line, size_t len,
+		    int64_t lineno)
+{
+	struct ft_inspect_msg m = {
+		.rec = line,
+		.len = len,
+		.format = sc->o->format,
+		.extract = sc->o->extract,
+	};
+
+	return one(sc, &m, lineno);
+}
+
+/* A record with its key and headers (kcat -J, .ftrec). */
+static int one_rec(struct scanner *sc, const struct ft_rec *r, int64_t n)
+{
+	struct ft_inspect_msg m = {
+		.rec = r->value ? r->value : "",
+		.len = r->value ? r->value_len : 0,
+		.format = sc->o->format,
+		.extract = sc->o->extract,
+		.key = r->key,
+		.key_len = r->key_len,
+		.headers = sc->hdrs,
+		.nheaders = r->nheaders,
+	};
+	size_t i;
+
+	for (i = 0; i < r->nheaders; i++) {
+		if (ft_grow((void **)&sc->hdrs, i, &sc->cap_hdrs,
+			    sizeof(*sc->hdrs)))
+			return FT_ENOMEM;
+		sc->hdrs[i] = (struct ft_inspect_header){
+			r->headers[i].name, r->headers[i].value,
+			r->headers[i].value_len};
+	}
+	m.headers = sc->hdrs;
+	return one(sc, &m, n);
+}
+
+/* Reads path as recorded records; each is numbered as its "line". */
+static int records(struct scanner *sc, const char *path, char *errstr,
+		   size_t errstr_size)
+{
+	struct ft_recr *r;
+	struct ft_rec rec;
+	int64_t n = 0;
+	int rc;
+
+	rc = ft_recr_open(&r, path, sc->o->input, false, errstr, errstr_size);
+	if (rc)
+		return rc;
+	while ((rc = ft_recr_next(r, &rec, errstr, errstr_size)) == 1) {
+		rc = one_rec(sc, &rec, ++n);
+		if (rc) {
+			rc = ft_err(errstr, errstr_size, rc,
+				    "%s: record %lld: out of memory", sc->name,
+				    (long long)n);
+			break;
+		}
+	}
+	ft_recr_close(r);
+	return rc;
 }
 
 static int lines(struct scanner *sc, FILE *f, char *errstr, size_t errstr_size)
@@ -79,7 +172,7 @@ static int lines(struct scanner *sc, FILE *f, char *errstr, size_t errstr_size)
 		if (n && line[n - 1] == '\r')
 			n--;
 		if (n)
-			rc = one(sc, line, (size_t)n, lineno);
+			rc = one_line(sc, line, (size_t)n, lineno);
 	}
 	free(line);
 	if (rc)
@@ -111,20 +204,22 @@ int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 		ft_match_ctx_free(sc.ctx);
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	}
-	f = is_stdin ? stdin : fopen(path, "rb");
-	if (!f) {
-		ft_match_ctx_free(sc.ctx);
-		return ft_err(errstr, errstr_size, FT_EIO, "%s: %s", path,
-			      strerror(errno));
-	}
 	sc.name = is_stdin ? "<stdin>" : path;
-	ft_match_result_init(&sc.res);
+	ft_inspect_init(&sc.in);
 	ft_buf_init(&sc.env);
-	rc = lines(&sc, f, errstr, errstr_size);
-	if (!is_stdin)
-		fclose(f);
-	ft_match_result_release(&sc.res);
+	if (o->records) {
+		rc = records(&sc, path, errstr, errstr_size);
+	} else if (!(f = is_stdin ? stdin : fopen(path, "rb"))) {
+		rc = ft_err(errstr, errstr_size, FT_EIO, "%s: %s", path,
+			    strerror(errno));
+	} else {
+		rc = lines(&sc, f, errstr, errstr_size);
+		if (!is_stdin)
+			fclose(f);
+	}
+	ft_inspect_release(&sc.in);
 	ft_buf_release(&sc.env);
+	free(sc.hdrs);
 	ft_match_ctx_free(sc.ctx);
 	return rc;
 }

@@ -49,7 +49,8 @@
 /* Where a record came from. */
 struct ft_source {
 	/* a file read offline (flagtap scan): source is {"file","line"}
-	 * with line in `offset`; the Kafka fields are then ignored */
+	 * with line in `offset`, and "key" when key is set; the Kafka
+	 * fields are then ignored */
 	const char *file;
 	const char *topic;
 	int32_t partition;

@@ -84,6 +84,12 @@ int ft_inspect_redact(struct ft_inspect *in, const struct ft_inspect_msg *m,
 		      const void *salt, size_t salt_len);
 
 /*
+ * Is hit i of in->res the first of its rule (a rule that matched the
+ * record and a header is counted once)?
+ */
+bool ft_inspect_first_hit(const struct ft_inspect *in, size_t i);
+
+/*
  * True when a rule that redacts could not be evaluated: what it would
  * have removed is unknown, so the record must not leave at all.
  */

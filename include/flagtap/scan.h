@@ -1,10 +1,13 @@
 /*
  * scan: the matching pipeline offline, over recorded data.
  *
- * Reads files (or standard input) one record per line, runs the rules
- * exactly as the daemon does (same formats, fields, redaction, envelope),
- * and writes one envelope per flagged record as a JSON line, with
- * "source":{"file","line"}.  This is how rules are tried on last week's
+ * Reads files (or standard input) one record per line, or recorded
+ * records with their keys and headers (kcat -J lines, .ftrec files: see
+ * recfile.h), runs the rules exactly as the daemon does (same formats,
+ * fields, keys and headers, redaction, envelope), and writes one envelope
+ * per flagged record as a JSON line, with "source":{"file","line"} (for
+ * recorded records, "line" is the record's number in the file, and
+ * "key" its redacted key).  This is how rules are tried on last week's
  * logs before they go live.
  */
 #ifndef FLAGTAP_SCAN_H
@@ -14,6 +17,7 @@
 #include <stdio.h>
 
 #include "flagtap/match.h"
+#include "flagtap/recfile.h"
 #include "flagtap/rules.h"
 
 struct ft_scan_opts {
@@ -22,6 +26,10 @@ struct ft_scan_opts {
 	const void *salt;	   /* redact = hash key, never empty */
 	size_t salt_len;
 	FILE *out; /* envelopes */
+	/* read records with keys and headers (ft_recr_open()) in this
+	 * format rather than lines */
+	bool records;
+	enum ft_rec_input input;
 };
 
 struct ft_scan_stats {

@@ -6,9 +6,10 @@ the secret in each of its examples (the pattern's first capture, with
 Python's re), and generates seeded random records that plant it: text,
 JSON (random \\uXXXX and \\/ escaping, duplicate keys), logfmt (quoted,
 backslash escapes) and FIX, each also holding copies of the secret
-elsewhere, plain or escaped.  Runs `flagtap scan --format auto` over them
-and checks, with Python's json module, that no secret appears in any
-envelope: not in the raw line, not in any decoded string, not in the
+elsewhere, plain or escaped, and random Kafka keys and headers, some
+holding the secret too.  Runs `flagtap scan --input kcat --format auto`
+over them and checks, with Python's json module, that no secret appears
+in any envelope (its record, source.key, anything): not in the raw line, not in any decoded string, not in the
 record read back as JSON or with its \\uXXXX escapes decoded, not in
 record_base64.  keep-last-4 leaves four characters: no eight-character
 stretch of a secret may remain.  A JSON record must still be JSON (the
@@ -132,6 +133,23 @@ def record(rng, plant):
     return "\x01".join(fields) + "\x01"
 
 
+def kcat_line(rng, i, plant, payload):
+    """A kcat -J line: payload with a random key and headers."""
+    secret = plant[3]
+    key = rng.choice([None, noise(rng), "acct " + secret,
+                      json.dumps({"id": secret})])
+    headers = []
+    for _ in range(rng.randrange(0, 4)):
+        headers += [noise(rng), rng.choice([noise(rng), secret,
+                                            "Bearer " + secret,
+                                            '{"t":"%s"}' %
+                                            json_escape(rng, secret)])]
+    return json.dumps({"topic": "fuzz", "partition": 0, "offset": i,
+                       "tstype": "create", "ts": 1764201600000 + i,
+                       "broker": 1, "headers": headers, "key": key,
+                       "payload": payload})
+
+
 def decoded_forms(text):
     """text, its \\uXXXX escapes decoded, and every string inside it when
     it is JSON (recursively: a record embedded as a string)."""
@@ -178,12 +196,12 @@ def main():
     for _ in range(COUNT):
         p = rng.choice(ps)
         lines.append((p, record(rng, p)))
-    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False,
+    with tempfile.NamedTemporaryFile("w", suffix=".kcat", delete=False,
                                      encoding="utf-8") as f:
-        for _, line in lines:
-            f.write(line + "\n")
+        for i, (p, line) in enumerate(lines):
+            f.write(kcat_line(rng, i, p, line) + "\n")
     r = subprocess.run([FLAGTAP, "scan", "--rules", RULES, "--format",
-                        "auto", "--salt", "fuzz", f.name],
+                        "auto", "--input", "kcat", "--salt", "fuzz", f.name],
                        capture_output=True, text=True)
     os.unlink(f.name)
     if r.returncode != 0:
