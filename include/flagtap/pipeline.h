@@ -27,7 +27,16 @@
  * Records larger than input.max.bytes or not readable in their format go
  * to dlq.topic with their reason and source in headers (without it they
  * are evaluated anyway), as do flagged records whose envelope the output
- * refuses even cut short.  Every such record is counted by kind.
+ * refuses even cut short.  Every such record is counted by kind.  A dead
+ * letter carries no raw value: its key and headers are redacted as an
+ * envelope's (inspect.h), its value is the redacted record (unforwardable;
+ * malformed: evaluated as text, through its canonical view when it looks
+ * like JSON) or withheld (too large, or a rule that redacts could not be
+ * evaluated: an empty value and flagtap-withheld).
+ *
+ * Keys and headers: with match.keys-and-headers (default) the record's
+ * key and header values are evaluated too (inspect.h); the envelope's
+ * Kafka key is the redacted key.
  */
 #ifndef FLAGTAP_PIPELINE_H
 #define FLAGTAP_PIPELINE_H
