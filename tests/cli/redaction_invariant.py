@@ -3,7 +3,7 @@
 
 Takes every shipped rule that redacts (rules/*.rules with `redact`), finds
 the secret in each of its examples (the pattern's first capture, with
-Python's re), and generates seeded random records that plant it: text,
+Python's re; for a pattern only PCRE2 reads, what scan masks in it), and generates seeded random records that plant it: text,
 JSON (random \\uXXXX and \\/ escaping, duplicate keys), logfmt (quoted,
 backslash escapes) and FIX, each also holding copies of the secret
 elsewhere, plain or escaped, and random Kafka keys and headers, some
@@ -66,13 +66,12 @@ def redacting_rules():
 
 def plants(rules):
     """[(rule id, mode, example, secret)] whose secret Python's re finds."""
-    out = []
+    out, pcre_only = [], []
     for r in rules:
         try:
             rx = re.compile(r["pattern"])
         except re.error:
-            print(f"redaction_invariant: {r['id']}: pattern not for "
-                  f"Python's re, skipped", file=sys.stderr)
+            pcre_only.append(r)
             continue
         for ex in r["examples"]:
             m = rx.search(ex)
@@ -81,6 +80,42 @@ def plants(rules):
             secret = m.group(1) if m.lastindex else m.group(0)
             if secret and len(secret) >= 6:
                 out.append((r["id"], r["redact"], ex, secret))
+    return out + masked_plants(pcre_only)
+
+
+def masked_plants(rules):
+    """For patterns only PCRE2 reads: the secret of each example is the
+    longest stretch `flagtap scan` masks in it (with the kept last four)."""
+    out = []
+    for r in rules:
+        if r["redact"] == "hash" or not r["examples"]:
+            continue
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False,
+                                         encoding="utf-8") as f:
+            f.write("\n".join(r["examples"]) + "\n")
+        p = subprocess.run([FLAGTAP, "scan", "--rules", RULES, "--salt",
+                            "fuzz", f.name], capture_output=True, text=True)
+        os.unlink(f.name)
+        for line in p.stdout.splitlines():
+            env = json.loads(line)
+            ex = r["examples"][env["source"]["line"] - 1]
+            rec = env.get("record")
+            if not isinstance(rec, str) or len(rec) != len(ex):
+                continue
+            best, i = "", 0
+            while i < len(ex):
+                j = i
+                while j < len(ex) and rec[j] == "*" and ex[j] != "*":
+                    j += 1
+                if j == i:
+                    i += 1
+                    continue
+                while j < len(ex) and ex[j].isalnum() and rec[j] == ex[j]:
+                    j += 1
+                best = max(best, ex[i:j], key=len)
+                i = j
+            if len(best) >= 6:
+                out.append((r["id"], r["redact"], ex, best))
     return out
 
 
