@@ -1845,25 +1845,35 @@ static void warn_unsalted(const struct pipeline *p, const struct ft_ruleset *rs)
 }
 
 /* redact.salt, or random bytes (tokens then change at every restart). */
-static void init_salt(struct pipeline *p)
+/*
+ * The key of redact = hash tokens: redact.salt, or a random key per
+ * process.  A salt longer than HMAC-SHA-256's block is kept as its digest,
+ * which is what HMAC does with such a key: the tokens are the same.
+ */
+static int init_salt(struct pipeline *p, char *errstr, size_t errstr_size)
 {
 	const char *salt = ft_config_get(p->cfg, "redact.salt");
-	ssize_t n = -1;
-	int fd;
+	struct ft_sha256 h;
 
+	if (salt && strlen(salt) > sizeof(p->salt)) {
+		ft_sha256_init(&h);
+		ft_sha256_update(&h, salt, strlen(salt));
+		ft_sha256_final(&h, p->salt);
+		p->salt_len = FT_SHA256_LEN;
+		return FT_OK;
+	}
 	if (salt) {
-		p->salt_len = strlen(salt) < sizeof(p->salt) ? strlen(salt)
-							     : sizeof(p->salt);
+		p->salt_len = strlen(salt);
 		memcpy(p->salt, salt, p->salt_len);
-		return;
+		return FT_OK;
 	}
-	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, p->salt, 32);
-		close(fd);
-	}
-	p->salt_len = n == 32 ? 32 : 0;
+	if (ft_random_bytes(p->salt, 32))
+		return ft_err(errstr, errstr_size, FT_EIO,
+			      "redact.salt: cannot draw a random key: set "
+			      "redact.salt");
+	p->salt_len = 32;
 	warn_unsalted(p, p->rs);
+	return FT_OK;
 }
 
 static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
@@ -1874,7 +1884,8 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 	if (compile_extracts(p->cfg, &p->topics, &p->ntopics, errstr,
 			     errstr_size))
 		return FT_EINVAL;
-	init_salt(p);
+	if (init_salt(p, errstr, errstr_size))
+		return FT_EIO;
 	if (ft_config_get(p->cfg, "metrics.listen")) {
 		int rc = ft_metrics_start(
 			&p->metrics, ft_config_get(p->cfg, "metrics.listen"),
