@@ -104,7 +104,7 @@ static int lf_next(const char *s, size_t n, size_t *pos, struct lf_pair *p,
 	return 1;
 }
 
-static void lf_unescape(struct ft_buf *out, const char *v, size_t n)
+void ft_logfmt_unescape(struct ft_buf *out, const char *v, size_t n)
 {
 	size_t i = 0, run = 0, k;
 	char u[4];
@@ -157,12 +157,36 @@ int ft_logfmt_find_span(const char *s, size_t n, const char *key,
 	*raw_off = p.vb;
 	*raw_len = p.ve - p.vb;
 	if (p.quoted)
-		lf_unescape(out, s + p.vb, p.ve - p.vb);
+		ft_logfmt_unescape(out, s + p.vb, p.ve - p.vb);
 	else
 		ft_buf_add(out, s + p.vb, p.ve - p.vb);
 	if (!ft_buf_ok(out))
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	return FT_OK;
+}
+
+int ft_logfmt_each(const char *s, size_t n, const char *key, ft_field_fn each,
+		   void *opaque, char *errstr, size_t errstr_size)
+{
+	size_t klen = strlen(key), pos = 0;
+	struct ft_field_span v;
+	struct lf_pair p;
+	bool found = false;
+	int rc;
+
+	while ((rc = lf_next(s, n, &pos, &p, errstr, errstr_size)) == 1) {
+		if (p.ke - p.kb != klen || klen == 0 ||
+		    memcmp(s + p.kb, key, klen) != 0)
+			continue;
+		v = (struct ft_field_span){p.vb, p.ve - p.vb, p.quoted};
+		rc = each(opaque, &v);
+		if (rc)
+			return rc;
+		found = true;
+	}
+	if (rc < 0)
+		return rc;
+	return found ? FT_OK : FT_ENOENT;
 }
 
 int ft_logfmt_find(const char *s, size_t n, const char *key, struct ft_buf *out,
@@ -275,12 +299,19 @@ static int fix_field(const char *s, size_t b, size_t e, size_t *eq,
 	return tag;
 }
 
-int ft_fix_find(const char *s, size_t n, const char *field, const char **val,
-		size_t *vlen, char *errstr, size_t errstr_size)
+/*
+ * Walks the fields of a FIX record, calling each() for those whose tag is
+ * `want` (all when `first` is false, else the first only).  Returns 0,
+ * FT_ENOENT when none matched, FT_EINVAL or each()'s code.
+ */
+static int fix_walk(const char *s, size_t n, const char *field, bool first,
+		    ft_field_fn each, void *opaque, char *errstr,
+		    size_t errstr_size)
 {
-	int want = ft_fix_tag(field), tag;
+	int want = ft_fix_tag(field), tag, rc;
 	char sep = n && memchr(s, FIX_SOH, n) ? FIX_SOH : '|';
-	size_t b, e, eq = 0, end = n, vb = 0, ve = 0;
+	size_t b, e, eq = 0, end = n;
+	struct ft_field_span v;
 	const char *p;
 	bool found = false;
 
@@ -294,18 +325,42 @@ int ft_fix_find(const char *s, size_t n, const char *field, const char **val,
 		tag = fix_field(s, b, e, &eq, errstr, errstr_size);
 		if (tag < 0)
 			return tag;
-		if (!found && tag == want) {
-			found = true;
-			vb = eq + 1;
-			ve = e;
-		}
+		if (tag != want || (first && found))
+			continue;
+		found = true;
+		v = (struct ft_field_span){eq + 1, e - eq - 1, false};
+		rc = each(opaque, &v);
+		if (rc)
+			return rc;
 	}
 	if (!found && want < 0)
 		return ft_err(errstr, errstr_size, FT_ENOENT,
 			      "unknown FIX field '%s'", field ? field : "");
-	if (!found)
-		return FT_ENOENT;
-	*val = s + vb;
-	*vlen = ve - vb;
+	return found ? FT_OK : FT_ENOENT;
+}
+
+static int fix_keep(void *opaque, const struct ft_field_span *v)
+{
+	*(struct ft_field_span *)opaque = *v;
+	return 0;
+}
+
+int ft_fix_find(const char *s, size_t n, const char *field, const char **val,
+		size_t *vlen, char *errstr, size_t errstr_size)
+{
+	struct ft_field_span v;
+	int rc;
+
+	rc = fix_walk(s, n, field, true, fix_keep, &v, errstr, errstr_size);
+	if (rc)
+		return rc;
+	*val = s + v.off;
+	*vlen = v.len;
 	return FT_OK;
+}
+
+int ft_fix_each(const char *s, size_t n, const char *field, ft_field_fn each,
+		void *opaque, char *errstr, size_t errstr_size)
+{
+	return fix_walk(s, n, field, false, each, opaque, errstr, errstr_size);
 }

@@ -62,7 +62,11 @@ struct parser {
 	int ncomps; /* -1: nothing to find */
 	int depth0; /* containers around the document (ft_json_validate_at) */
 	bool found;
+	size_t hits; /* values found at the path, duplicates included */
 	struct ft_json_value val;
+	/* ft_json_find_all(): called for every value at the path */
+	int (*each)(void *opaque, const struct ft_json_value *v);
+	void *opaque;
 	char *errstr;
 	size_t errstr_size;
 };
@@ -628,9 +632,12 @@ static int parse_value(struct parser *p, int depth, bool on_path)
 		return rc;
 	if (on_path && depth == p->ncomps) {
 		p->found = true;
+		p->hits++;
 		p->val.type = type;
 		p->val.ptr = (const char *)start;
 		p->val.len = (size_t)(p->c - start);
+		if (p->each)
+			return p->each(p->opaque, &p->val);
 	}
 	return 0;
 }
@@ -661,6 +668,9 @@ static void parser_init(struct parser *p, const char *s, size_t len,
 	p->ncomps = -1;
 	p->depth0 = 0;
 	p->found = false;
+	p->hits = 0;
+	p->each = NULL;
+	p->opaque = NULL;
 	p->errstr = errstr;
 	p->errstr_size = errstr_size;
 }
@@ -750,6 +760,27 @@ int ft_json_find(const char *s, size_t len, const char *path,
 	if (out)
 		*out = p.val;
 	return 0;
+}
+
+int ft_json_find_all(const char *s, size_t len, const char *path,
+		     int (*each)(void *opaque, const struct ft_json_value *v),
+		     void *opaque, char *errstr, size_t errstr_size)
+{
+	struct path_comp comps[FT_JSON_MAX_DEPTH];
+	struct parser p;
+	int rc;
+
+	parser_init(&p, s, len, errstr, errstr_size);
+	p.comps = comps;
+	p.ncomps = split_path(path, comps);
+	p.each = each;
+	p.opaque = opaque;
+	rc = parse_document(&p, p.ncomps >= 0);
+	if (rc)
+		return rc;
+	if (!p.hits && errstr && errstr_size)
+		errstr[0] = '\0';
+	return p.hits ? 0 : FT_ENOENT;
 }
 
 /* The value of four hex digits, or UINT32_MAX. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/canon.h"
 #include "flagtap/checks.h"
 #include "flagtap/common.h"
 #include "flagtap/expr.h"
@@ -28,13 +29,25 @@
  */
 #define MAX_REJECTED 1000
 
-/* A field's value in the current record, looked up on first use. */
+/* One occurrence of a field in the current record. */
+struct occurrence {
+	size_t off, len;	 /* its value as rules see it, in slot text */
+	size_t raw_off, raw_len; /* where the value sits in the record */
+	bool direct;		 /* text is exactly those record bytes */
+};
+
+/*
+ * A field's values in the current record, looked up on first use: every
+ * occurrence (duplicate JSON keys, repeated logfmt keys or FIX tags), in
+ * record order.
+ */
 struct field_slot {
 	uint64_t gen; /* == ctx->gen when filled for this record */
 	int status;   /* 0 found, FT_ENOENT missing, FT_EINVAL unparsable */
-	struct ft_buf text;	 /* the value as rules see it */
-	size_t raw_off, raw_len; /* where the value sits in the record */
-	bool direct;		 /* text is exactly those record bytes */
+	struct ft_buf
+		text; /* the values as rules see them, one after another */
+	struct occurrence *occ;
+	size_t nocc, cap_occ;
 };
 
 struct ft_match_ctx {
@@ -49,6 +62,12 @@ struct ft_match_ctx {
 	struct field_slot *fields;
 	size_t nfields;
 	uint64_t gen;
+	/* the canonical view of the record, built on first use */
+	struct ft_canon canon;
+	uint64_t canon_gen;
+	int canon_rc;
+	/* `when`: which occurrence of each field this reading takes */
+	size_t reading, readings;
 	/* the record being evaluated, for the `when` lookup callback */
 	const struct ft_ruleset *rs;
 	const struct ft_record *rec;
@@ -70,6 +89,7 @@ struct subject {
 	size_t n;
 	size_t raw_off, raw_len;
 	bool direct;
+	const struct ft_canon *canon; /* whole record: its canonical view */
 };
 
 static const char *formats[] = {"text", "json", "logfmt", "fix", "auto"};
@@ -175,9 +195,12 @@ void ft_match_ctx_free(struct ft_match_ctx *ctx)
 	free(ctx->vgen);
 	free(ctx->verdict);
 	free(ctx->visit);
-	for (i = 0; i < ctx->nfields; i++)
+	for (i = 0; i < ctx->nfields; i++) {
 		ft_buf_release(&ctx->fields[i].text);
+		free(ctx->fields[i].occ);
+	}
 	free(ctx->fields);
+	ft_canon_release(&ctx->canon);
 	free(ctx);
 }
 
@@ -188,6 +211,7 @@ struct ft_match_ctx *ft_match_ctx_new(const struct ft_ruleset *rs)
 
 	if (!ctx)
 		return NULL;
+	ft_canon_init(&ctx->canon);
 	ctx->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
 	ctx->umd = pcre2_match_data_create(1, NULL);
 	ctx->extract = pcre2_match_data_create(64, NULL);
@@ -322,29 +346,54 @@ static void parse_failed(struct ft_match_ctx *ctx, const char *what,
 			 "record is not valid %s: %s", what, why);
 }
 
+/* Adds an occurrence whose text was just appended from text_off on. */
+static int add_occ(struct field_slot *f, size_t text_off, size_t raw_off,
+		   size_t raw_len, bool direct)
+{
+	if (!ft_buf_ok(&f->text))
+		return FT_ENOMEM;
+	if (ft_grow((void **)&f->occ, f->nocc, &f->cap_occ, sizeof(*f->occ)))
+		return FT_ENOMEM;
+	f->occ[f->nocc++] = (struct occurrence){
+		text_off, f->text.len - text_off, raw_off, raw_len, direct};
+	return FT_OK;
+}
+
+struct lookup {
+	struct field_slot *f;
+	const char *rec;
+};
+
+static int json_each(void *opaque, const struct ft_json_value *v)
+{
+	struct lookup *l = opaque;
+	size_t off = l->f->text.len, raw_off, raw_len;
+	bool direct = v->type != FT_JSON_STRING;
+
+	ft_json_text(v, &l->f->text);
+	raw_off = (size_t)(v->ptr - l->rec);
+	raw_len = v->len;
+	if (v->type == FT_JSON_STRING) {
+		raw_off++;
+		raw_len -= 2;
+		direct = !memchr(v->ptr + 1, '\\', raw_len);
+	}
+	return add_occ(l->f, off, raw_off, raw_len, direct);
+}
+
 static int lookup_json(struct ft_match_ctx *ctx, const char *name,
 		       struct field_slot *f)
 {
 	const struct ft_record *rec = ctx->rec;
-	struct ft_json_value v;
+	struct lookup l = {f, rec->data};
 	char why[80];
 	int rc;
 
-	rc = ft_json_find(rec->data, rec->len, name, &v, why, sizeof(why));
+	rc = ft_json_find_all(rec->data, rec->len, name, json_each, &l, why,
+			      sizeof(why));
 	if (rc == FT_EINVAL)
 		parse_failed(ctx, "JSON", why);
-	if (rc)
-		return rc;
-	ft_json_text(&v, &f->text);
-	f->raw_off = (size_t)(v.ptr - rec->data);
-	f->raw_len = v.len;
-	f->direct = v.type != FT_JSON_STRING;
-	if (v.type == FT_JSON_STRING) {
-		f->raw_off++;
-		f->raw_len -= 2;
-		f->direct = !memchr(v.ptr + 1, '\\', f->raw_len);
-	}
-	return FT_OK;
+	return rc;
 }
 
 static int lookup_extract(struct ft_match_ctx *ctx, const char *name,
@@ -374,41 +423,53 @@ static int lookup_extract(struct ft_match_ctx *ctx, const char *name,
 	ov = pcre2_get_ovector_pointer(ctx->extract);
 	if (num < 0 || num >= rc || ov[2 * num] == PCRE2_UNSET)
 		return FT_ENOENT;
-	f->raw_off = ov[2 * num];
-	f->raw_len = ov[2 * num + 1] - ov[2 * num];
-	f->direct = true;
-	ft_buf_add(&f->text, rec->data + f->raw_off, f->raw_len);
-	return FT_OK;
+	ft_buf_add(&f->text, rec->data + ov[2 * num],
+		   ov[2 * num + 1] - ov[2 * num]);
+	return add_occ(f, 0, ov[2 * num], ov[2 * num + 1] - ov[2 * num], true);
+}
+
+static int fix_each(void *opaque, const struct ft_field_span *v)
+{
+	struct lookup *l = opaque;
+	size_t off = l->f->text.len;
+
+	ft_buf_add(&l->f->text, l->rec + v->off, v->len);
+	return add_occ(l->f, off, v->off, v->len, true);
+}
+
+static int logfmt_each(void *opaque, const struct ft_field_span *v)
+{
+	struct lookup *l = opaque;
+	struct ft_buf *t = &l->f->text;
+	size_t off = t->len;
+
+	if (v->quoted)
+		ft_logfmt_unescape(t, l->rec + v->off, v->len);
+	else
+		ft_buf_add(t, l->rec + v->off, v->len);
+	return add_occ(l->f, off, v->off, v->len,
+		       t->len - off == v->len &&
+			       !memcmp(t->data ? t->data + off : "",
+				       l->rec + v->off, v->len));
 }
 
 static int lookup_kv(struct ft_match_ctx *ctx, const char *name,
 		     struct field_slot *f)
 {
 	const struct ft_record *rec = ctx->rec;
-	const char *val;
+	struct lookup l = {f, rec->data};
+	bool fix = rec->format == FT_FORMAT_FIX;
 	char why[80];
 	int rc;
 
-	if (rec->format == FT_FORMAT_FIX) {
-		rc = ft_fix_find(rec->data, rec->len, name, &val, &f->raw_len,
-				 why, sizeof(why));
-		if (rc == FT_EINVAL)
-			parse_failed(ctx, "FIX", why);
-		if (rc)
-			return rc;
-		f->raw_off = (size_t)(val - rec->data);
-		f->direct = true;
-		ft_buf_add(&f->text, val, f->raw_len);
-		return FT_OK;
-	}
-	rc = ft_logfmt_find_span(rec->data, rec->len, name, &f->text,
-				 &f->raw_off, &f->raw_len, why, sizeof(why));
+	if (fix)
+		rc = ft_fix_each(rec->data, rec->len, name, fix_each, &l, why,
+				 sizeof(why));
+	else
+		rc = ft_logfmt_each(rec->data, rec->len, name, logfmt_each, &l,
+				    why, sizeof(why));
 	if (rc == FT_EINVAL)
-		parse_failed(ctx, "logfmt", why);
-	if (!rc)
-		f->direct = f->text.len == f->raw_len &&
-			    !memcmp(f->text.data ? f->text.data : "",
-				    rec->data + f->raw_off, f->raw_len);
+		parse_failed(ctx, fix ? "FIX" : "logfmt", why);
 	return rc;
 }
 
@@ -422,6 +483,7 @@ static struct field_slot *field(struct ft_match_ctx *ctx, int index)
 		return f;
 	f->gen = ctx->gen;
 	ft_buf_reset(&f->text);
+	f->nocc = 0;
 	name = field_name(ctx->rs->fields[index], ctx->rec->format);
 	if (!name)
 		f->status = FT_ENOENT;
@@ -433,14 +495,21 @@ static struct field_slot *field(struct ft_match_ctx *ctx, int index)
 		f->status = lookup_kv(ctx, name, f);
 	if (!f->status && !ft_buf_ok(&f->text))
 		f->status = FT_ENOMEM;
+	if (!f->status && !f->nocc)
+		f->status = FT_ENOENT;
 	return f;
 }
 
-/* The `when` lookup callback. */
+/*
+ * The `when` lookup callback: occurrence number ctx->reading of the field
+ * (its last one when it has fewer); notes in ctx->readings how many
+ * readings the fields looked up so far call for.
+ */
 static int when_lookup(void *opaque, const char *name, const char **val,
 		       size_t *len)
 {
 	struct ft_match_ctx *ctx = opaque;
+	const struct occurrence *o;
 	struct field_slot *f;
 	size_t i;
 
@@ -450,9 +519,14 @@ static int when_lookup(void *opaque, const char *name, const char **val,
 	if (i == ctx->rs->nfields)
 		return FT_ENOENT;
 	f = field(ctx, (int)i);
-	*val = f->text.data ? f->text.data : "";
-	*len = f->text.len;
-	return f->status;
+	if (f->status)
+		return f->status;
+	if (f->nocc > ctx->readings)
+		ctx->readings = f->nocc;
+	o = &f->occ[ctx->reading < f->nocc ? ctx->reading : f->nocc - 1];
+	*val = f->text.data ? f->text.data + o->off : "";
+	*len = o->len;
+	return FT_OK;
 }
 
 /* ASCII lower case; every other byte as it is, whatever the locale. */
@@ -532,8 +606,14 @@ static int accept(struct ft_match_ctx *ctx, const struct ft_rule *r,
 static int redact_span(struct ft_match_ctx *ctx, const struct ft_rule *r,
 		       const struct subject *sj, size_t off, size_t len)
 {
+	size_t rs, rl;
+
 	if (!r->redact)
 		return FT_OK;
+	if (sj->canon) {
+		ft_canon_to_raw(sj->canon, off, len, &rs, &rl);
+		return add_redaction(ctx->res, rs, rl, r->redact);
+	}
 	if (!sj->direct)
 		return add_redaction(ctx->res, sj->raw_off, sj->raw_len,
 				     r->redact);
@@ -665,6 +745,93 @@ static int confirm(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 }
 
 /*
+ * The canonical view of the record (built once per record), or NULL with
+ * *rc set when it cannot be built.
+ */
+static const struct ft_canon *canon(struct ft_match_ctx *ctx, int *rc)
+{
+	if (ctx->canon_gen != ctx->gen) {
+		ctx->canon_gen = ctx->gen;
+		ctx->canon_rc = ft_canon_build(&ctx->canon, ctx->rec->data,
+					       ctx->rec->len, ctx->rec->format);
+		if (ctx->canon_rc == FT_ELIMIT)
+			parse_failed(ctx, "text",
+				     "too large to decode its escapes");
+	}
+	*rc = ctx->canon_rc;
+	return *rc ? NULL : &ctx->canon;
+}
+
+/*
+ * Evaluates the `when` condition once per reading: reading k takes the
+ * k-th occurrence of every field (the last when it has fewer), so the
+ * condition is true when any occurrence of a field makes it true, and
+ * readers that keep the first or the last duplicate are both covered.
+ * Returns 1, 0, or a negative code; *unreadable counts, over the readings
+ * evaluated, the comparisons of a non-number with a number.
+ */
+static int eval_when(struct ft_match_ctx *ctx, const struct ft_rule *r,
+		     unsigned *unreadable)
+{
+	unsigned u;
+	int rc;
+
+	*unreadable = 0;
+	ctx->readings = 1;
+	for (ctx->reading = 0; ctx->reading < ctx->readings; ctx->reading++) {
+		rc = ft_expr_eval_ex(r->when, when_lookup, ctx, &u);
+		*unreadable += u;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Evaluates a pattern rule on each occurrence of its field: 1 when one
+ * matched, 0 when none, or a PCRE2 error / FT_ENOMEM.  As in find(), an
+ * error wins over a match; a rule that redacts is run on every
+ * occurrence all the same, so each match (or, on an error, each
+ * occurrence that erred) is redacted.
+ */
+static int eval_field(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		      size_t i, enum ft_pf_verdict v,
+		      const struct field_slot *f)
+{
+	const struct ft_rule *r = &rs->rules[i];
+	const struct occurrence *o;
+	struct subject sj;
+	int rc, found = 0, err = 0;
+	size_t k;
+
+	/* the prefilter's yes may come from another occurrence than the
+	 * keyword: only a single one, or no keyword, can trust it */
+	if (v == FT_PF_YES && f->nocc > 1 && !r->nkeywords)
+		return 1;
+	if (v == FT_PF_YES && f->nocc > 1)
+		v = FT_PF_MAYBE;
+	for (k = 0; k < f->nocc && (r->redact || (!found && !err)); k++) {
+		o = &f->occ[k];
+		sj = (struct subject){f->text.data ? f->text.data + o->off : "",
+				      o->len,
+				      o->raw_off,
+				      o->raw_len,
+				      o->direct,
+				      NULL};
+		if (v == FT_PF_YES)
+			rc = has_keyword(ctx, r, &sj);
+		else
+			rc = confirm(ctx, rs, i, &sj);
+		if (rc == FT_ENOMEM)
+			return rc;
+		if (rc < 0 && !err)
+			err = rc;
+		found |= rc > 0;
+	}
+	return err ? err : found;
+}
+
+/*
  * Evaluates rule i, given what the prefilter said about its patterns.
  * Returns 1 when the record is to be flagged for it (a match, or an
  * evaluation error: *err says which), 0 when not, or FT_ENOMEM.
@@ -675,8 +842,8 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		     int *pcre2_rc)
 {
 	const struct ft_rule *r = &rs->rules[i];
-	struct subject sj = {ctx->rec->data, ctx->rec->len, 0, ctx->rec->len,
-			     true};
+	const struct ft_canon *c;
+	struct subject sj;
 	struct field_slot *f;
 	unsigned unreadable;
 	int rc;
@@ -684,7 +851,7 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	*err = FT_MERR_NONE;
 	*pcre2_rc = 0;
 	if (r->when) {
-		rc = ft_expr_eval_ex(r->when, when_lookup, ctx, &unreadable);
+		rc = eval_when(ctx, r, &unreadable);
 		if (unreadable && add_unreadable(ctx->res, (uint32_t)i))
 			return FT_ENOMEM;
 		if (rc == FT_ENOMEM)
@@ -706,15 +873,23 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 			*err = FT_MERR_PARSE;
 			return 1;
 		}
-		sj = (struct subject){f->text.data ? f->text.data : "",
-				      f->text.len, f->raw_off, f->raw_len,
-				      f->direct};
+		if (v == FT_PF_NO)
+			return 0;
+		rc = eval_field(ctx, rs, i, v, f);
+	} else {
+		if (v == FT_PF_NO)
+			return 0;
+		c = canon(ctx, &rc);
+		if (rc == FT_ENOMEM)
+			return FT_ENOMEM;
+		if (rc) {
+			*err = FT_MERR_PARSE;
+			return 1;
+		}
+		sj = (struct subject){c->s, c->n, 0, ctx->rec->len, true, c};
+		rc = v == FT_PF_YES ? has_keyword(ctx, r, &sj)
+				    : confirm(ctx, rs, i, &sj);
 	}
-	if (v == FT_PF_NO)
-		return 0;
-	if (v == FT_PF_YES)
-		return has_keyword(ctx, r, &sj);
-	rc = confirm(ctx, rs, i, &sj);
 	if (rc >= 0 || rc == FT_ENOMEM)
 		return rc;
 	*err = classify(rc);
@@ -800,7 +975,31 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /*
- * Engine auto: scan each group's subject once, then evaluate, in ruleset
+ * Scans each occurrence of a field on its own (a match never spans two).
+ * Returns 1 when every one was scanned, else as ft_prefilter_scan().
+ */
+static int scan_field(struct ft_match_ctx *ctx, const struct ft_prefilter *pf,
+		      size_t g, const struct field_slot *f)
+{
+	const struct occurrence *o;
+	size_t k;
+	int rc;
+
+	for (k = 0; k < f->nocc; k++) {
+		o = &f->occ[k];
+		rc = ft_prefilter_scan(pf, g, ctx->pf,
+				       f->text.data ? f->text.data + o->off
+						    : "",
+				       o->len, on_hit, ctx);
+		if (rc <= 0)
+			return rc;
+	}
+	return 1;
+}
+
+/*
+ * Engine auto: scan each group's subject once (the whole record's
+ * canonical view, each occurrence of a field), then evaluate, in ruleset
  * order, the rules the prefilter reported and those visited on every
  * record.  Same results as run_all() (see prefilter.h).
  */
@@ -810,6 +1009,7 @@ static int run_prefiltered(struct ft_match_ctx *ctx,
 	const struct ft_prefilter *pf = rs->prefilter;
 	const uint32_t *rules, *always;
 	size_t g, n, nalways, i, k, nscan;
+	const struct ft_canon *c;
 	struct field_slot *f;
 	uint64_t t0 = ctx->costs ? ft_mono_ns() : 0;
 	int rc;
@@ -820,16 +1020,15 @@ static int run_prefiltered(struct ft_match_ctx *ctx,
 		if (!n)
 			continue;
 		if (g == 0) {
-			rc = ft_prefilter_scan(pf, 0, ctx->pf, ctx->rec->data,
-					       ctx->rec->len, on_hit, ctx);
+			c = canon(ctx, &rc);
+			rc = c ? ft_prefilter_scan(pf, 0, ctx->pf, c->s, c->n,
+						   on_hit, ctx)
+			       : 0;
 		} else {
 			f = field(ctx, (int)g - 1);
 			if (f->status == FT_ENOENT)
 				continue;
-			rc = f->status ? 0
-				       : ft_prefilter_scan(
-						 pf, g, ctx->pf, f->text.data,
-						 f->text.len, on_hit, ctx);
+			rc = f->status ? 0 : scan_field(ctx, pf, g, f);
 		}
 		if (rc <= 0)
 			maybe_all(ctx, rules, n);

@@ -67,9 +67,23 @@ int ft_json_find(const char *s, size_t len, const char *path,
 		 struct ft_json_value *out, char *errstr, size_t errstr_size);
 
 /*
+ * Like ft_json_find(), but calls each(opaque, v) for every value at the
+ * path, in document order: every occurrence of a duplicated key (and
+ * below every occurrence of a duplicated parent) counts.  Values are
+ * disjoint.  A non-zero return from `each` stops the walk and is
+ * returned.  Returns 0 when at least one value was found, FT_ENOENT when
+ * none, FT_EINVAL when the document is invalid (values may have been
+ * reported before the error was found: discard them).
+ */
+int ft_json_find_all(const char *s, size_t len, const char *path,
+		     int (*each)(void *opaque, const struct ft_json_value *v),
+		     void *opaque, char *errstr, size_t errstr_size);
+
+/*
  * Appends the text of a value as a matcher should see it: a string value
  * is unescaped to its UTF-8 contents (without quotes); any other value is
  * appended as its raw JSON text.  The value must come from ft_json_find()
+ * or ft_json_find_all()
  * (so it is known valid).  Errors are latched in the buffer (ft_buf_ok()).
  */
 void ft_json_text(const struct ft_json_value *v, struct ft_buf *out);

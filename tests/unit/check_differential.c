@@ -1369,23 +1369,24 @@ static const struct fixed_case {
 	const char *rec;      /* NULL: built by fixed_record() */
 	int want_hits;	      /* of PCRE2 without JIT, the reference */
 	enum ft_match_error want_error;
+	enum ft_format format; /* 0: text */
 } fixed_cases[] = {
 	/* Debian's Vectorscan 5.4.9 misses this match, Intel Hyperscan
 	 * 5.4.0 does not: the exact pattern alone, and confirmed by PCRE2 */
 	{"vectorscan reproducer",
 	 ONE_RULE("\\b4[0-9]{3}(?:[ -]?[0-9]{4}){3}\\b", ""), 0, NULL, 1,
-	 FT_MERR_NONE},
+	 FT_MERR_NONE, FT_FORMAT_TEXT},
 	{"vectorscan reproducer, redacted",
 	 ONE_RULE("\\b4[0-9]{3}(?:[ -]?[0-9]{4}){3}\\b", "redact = mask\n"), 0,
-	 NULL, 1, FT_MERR_NONE},
+	 NULL, 1, FT_MERR_NONE, FT_FORMAT_TEXT},
 	/* a pattern without nested quantifiers that still reaches PCRE2's
 	 * match limit on a long record: engine pcre2 fails closed; engine
 	 * auto takes Hyperscan's exact answer: no match at all (no hit), a
 	 * match further on (a hit without error) */
 	{"match limit, no match", ONE_RULE("\\w+\\w+\\d[#!]", ""), 10000, NULL,
-	 1, FT_MERR_LIMIT},
+	 1, FT_MERR_LIMIT, FT_FORMAT_TEXT},
 	{"match limit, match further on", ONE_RULE("\\w+\\w+\\d[#!]", ""),
-	 10000, NULL, 1, FT_MERR_LIMIT},
+	 10000, NULL, 1, FT_MERR_LIMIT, FT_FORMAT_TEXT},
 	/* \D, \W and \S against a non-ASCII character, JIT-compiled with
 	 * PCRE2_MATCH_INVALID_UTF (PCRE2 10.42): the shipped ACC-003 on a
 	 * sudo line with a non-ASCII path, and the bare escapes */
@@ -1397,13 +1398,33 @@ static const struct fixed_case {
 	 "Dec 10 09:12:01 combo sudo: alice : TTY=pts/0 ; "
 	 "PWD=/home/jos\xc3\xa9 ; USER=root ; "
 	 "COMMAND=/home/jos\xc3\xa9/bin/bash",
-	 1, FT_MERR_NONE},
+	 1, FT_MERR_NONE, FT_FORMAT_TEXT},
 	{"\\D and a non-ASCII letter", ONE_RULE("ref-\\D", ""), 0,
-	 "ref-\xc3\xa9t\xc3\xa9", 1, FT_MERR_NONE},
+	 "ref-\xc3\xa9t\xc3\xa9", 1, FT_MERR_NONE, FT_FORMAT_TEXT},
 	{"\\W and a non-ASCII letter", ONE_RULE("id\\W", ""), 0,
 	 "id\xe2\x80\x93"
 	 "42",
-	 1, FT_MERR_NONE},
+	 1, FT_MERR_NONE, FT_FORMAT_TEXT},
+	/* whole-record rules match the canonical view of JSON and logfmt
+	 * records: both engines decode the same escapes */
+	{"json \\/", ONE_RULE("postgres://\\w+:(\\w+)@", "redact = mask\n"), 0,
+	 "{\"dsn\":\"postgres:\\/\\/bob:hunter2@db\"}", 1, FT_MERR_NONE,
+	 FT_FORMAT_JSON},
+	{"json \\u0041", ONE_RULE("\\bAKIA[0-9A-Z]{16}\\b", "redact = mask\n"),
+	 0, "{\"k\":\"\\u0041KIAABCDEFGHIJKLMNOP\"}", 1, FT_MERR_NONE,
+	 FT_FORMAT_JSON},
+	{"json surrogate pair", ONE_RULE("\\bAKIA[0-9A-Z]{16}\\b", ""), 0,
+	 "{\"k\":\"\\ud83d\\ude00AKIAABCDEFGHIJKLMNOP\"}", 1, FT_MERR_NONE,
+	 FT_FORMAT_JSON},
+	{"json \\u002d", ONE_RULE("-----BEGIN [A-Z ]*PRIVATE KEY", ""), 0,
+	 "{\"k\":\"\\u002d\\u002d-\\u002d-BEGIN RSA PRIVATE KEY\"}", 1,
+	 FT_MERR_NONE, FT_FORMAT_JSON},
+	{"json escaped quotes", ONE_RULE("pw=\"(\\w+)\"", "redact = hash\n"), 0,
+	 "{\"m\":\"login pw=\\\"hunter2\\\"\"}", 1, FT_MERR_NONE,
+	 FT_FORMAT_JSON},
+	{"logfmt \\/", ONE_RULE("postgres://\\w+:(\\w+)@", "redact = mask\n"),
+	 0, "u=\"postgres:\\/\\/bob:hunter2@db\" v=1", 1, FT_MERR_NONE,
+	 FT_FORMAT_LOGFMT},
 };
 
 static size_t fixed_record(int i, char *buf, size_t cap)
@@ -1440,6 +1461,7 @@ START_TEST(test_fixed)
 	s->rules[0].stanza_len = strlen(c->rules);
 	r.data = rec;
 	r.len = fixed_record(_i, rec, sizeof(rec));
+	r.format = c->format;
 	engine_open(&a, "auto", c->rules, FT_ENGINE_AUTO, false,
 		    c->match_limit);
 	engine_open(&p, "pcre2", c->rules, FT_ENGINE_PCRE2, false,

@@ -150,8 +150,9 @@ static const struct match_case {
 	{JSON, S("{\"memo\":\"cafe\"}"), 0, {{0, OK}}, 0, ""},
 	/* ... and the field value is the whole subject (anchors) */
 	{JSON, S("{\"user\":{\"key\":\"x" AKIA "\"}}"), 0, {{0, OK}}, 0, ""},
-	/* a whole-record rule sees the raw bytes, escapes and all */
-	{JSON, S("{\"note\":\"s\\u0065cret\"}"), 0, {{0, OK}}, 0, ""},
+	/* a whole-record rule sees the canonical view: escapes decoded */
+	{JSON, S("{\"note\":\"s\\u0065cret\"}"), 1, {{W1, OK}}, FT_SEV_LOW, ""},
+	{TEXT, S("{\"note\":\"s\\u0065cret\"}"), 0, {{0, OK}}, 0, ""},
 	{JSON, S("{\"note\":\"secret\"}"), 1, {{W1, OK}}, FT_SEV_LOW, ""},
 	/* numbers are matched on their raw text */
 	{JSON, S("{\"amount\":1000000}"), 1, {{F2, OK}}, FT_SEV_MEDIUM, ""},
@@ -903,6 +904,21 @@ static const struct ext_case {
 	 NULL, "", ""},
 	{WHEN_RULES, JSON, S("{\"currency\":\"USD\",\"note\":\"urgent\"}"),
 	 NULL, "", ""},
+	/* duplicate keys: true when any occurrence makes it true, whether
+	 * a reader keeps the first or the last */
+	{WHEN_RULES, JSON, S("{\"amount\":50000,\"amount\":1}"), NULL,
+	 "BIG NOLEI", ""},
+	{WHEN_RULES, JSON, S("{\"amount\":5,\"amount\":0}"), NULL, "NOLEI", ""},
+	{WHEN_RULES, LOGFMT, S("amount=50000 amount=1"), NULL, "BIG NOLEI", ""},
+	{WHEN_RULES, JSON,
+	 S("{\"currency\":\"USD\",\"currency\":\"EUR\",\"memo\":\"urgent\"}"),
+	 NULL, "USD", ""},
+	{WHEN_RULES, JSON,
+	 S("{\"memo\":\"urgent\",\"currency\":\"USD\",\"memo\":\"routine\"}"),
+	 NULL, "USD", ""},
+	{WHEN_RULES, JSON,
+	 S("{\"currency\":\"EUR\",\"currency\":\"GBP\",\"memo\":\"urgent\"}"),
+	 NULL, "", ""},
 	/* a record that is not JSON: fail closed */
 	{WHEN_RULES, JSON, S("{\"amount\":"), NULL,
 	 "BIG=parse USD=parse NOLEI=parse", "record is not valid JSON: byte"},
@@ -982,23 +998,26 @@ static const struct ext_case {
 	{FIELD_RULES, JSON, S("{\"user\":\"root\"}"), NULL, "LK JP", ""},
 	{FIELD_RULES, JSON, S("{\"user\":\"root\",\"55\":\"IBM\"}"), NULL,
 	 "LK FXN JP", ""},
-	/* logfmt: quoted, last occurrence wins */
+	/* logfmt: quoted; every occurrence of a repeated key counts */
 	{FIELD_RULES, LOGFMT, S("ts=1 user=root msg=\"x y\""), NULL, "LK LP",
 	 ""},
 	{FIELD_RULES, LOGFMT, S("user=\"root\" a=1"), NULL, "LK LP", ""},
 	{FIELD_RULES, LOGFMT, S("user=admin user=root"), NULL, "LK LP", ""},
-	{FIELD_RULES, LOGFMT, S("user=root user=admin"), NULL, "", ""},
+	{FIELD_RULES, LOGFMT, S("user=root user=admin"), NULL, "LK LP", ""},
+	{FIELD_RULES, LOGFMT, S("user=admin user=x"), NULL, "", ""},
 	{FIELD_RULES, LOGFMT, S("user=rooty"), NULL, "", ""},
 	{FIELD_RULES, LOGFMT, S("a=1 user=\"root"), NULL,
 	 "LK=parse FXN=parse FXS=parse LP=parse",
 	 "record is not valid logfmt: byte 9: unterminated quoted value"},
-	/* FIX: by number and by name, SOH or '|', first occurrence wins */
+	/* FIX: by number and by name, SOH or '|', every occurrence counts */
 	{FIELD_RULES, FIX, S(FIX_SOH), NULL, "FXN FXS FXP", ""},
 	{FIELD_RULES, FIX, S("8=FIX.4.4|35=D|55=IBM|"), NULL, "FXN FXS FXP",
 	 ""},
 	{FIELD_RULES, FIX, S("8=FIX.4.4|55=IBM|55=MSFT|"), NULL, "FXN FXS FXP",
 	 ""},
-	{FIELD_RULES, FIX, S("8=FIX.4.4|55=MSFT|55=IBM|"), NULL, "", ""},
+	{FIELD_RULES, FIX, S("8=FIX.4.4|55=MSFT|55=IBM|"), NULL, "FXN FXS FXP",
+	 ""},
+	{FIELD_RULES, FIX, S("8=FIX.4.4|55=MSFT|55=AAPL|"), NULL, "", ""},
 	{FIELD_RULES, FIX, S("8=FIX.4.4|garbage|55=IBM|"), NULL,
 	 "LK=parse FXN=parse FXS=parse FXP=parse", "record is not valid FIX"},
 	/* text: named captures of the extract pattern */
@@ -1223,6 +1242,136 @@ START_TEST(test_redact_spans)
 		ft_ruleset_free(rs);
 	}
 	pcre2_code_free(extract);
+}
+END_TEST
+
+/*
+ * Whole-record rules match the canonical view (JSON string escapes and
+ * logfmt quoted values decoded), and their spans cover the raw escapes.
+ * Field rules see every occurrence of a duplicated key or tag.
+ */
+static const char CANON_RULES[] = "[rule DSN]\n"
+				  "title = database URL\n"
+				  "severity = high\n"
+				  "pattern = (postgres://\\w+:\\w+@\\w+)\n"
+				  "redact = mask\n"
+				  "\n"
+				  "[rule AK]\n"
+				  "title = AWS key id\n"
+				  "severity = high\n"
+				  "pattern = \\b(AKIA[0-9A-Z]{16})\\b\n"
+				  "redact = mask\n"
+				  "\n"
+				  "[rule PEM]\n"
+				  "title = private key, no redact\n"
+				  "severity = critical\n"
+				  "pattern = -----BEGIN\n"
+				  "\n"
+				  "[rule PW]\n"
+				  "title = quoted password\n"
+				  "severity = high\n"
+				  "pattern = pw=\"(\\w+)\"\n"
+				  "redact = mask\n"
+				  "\n"
+				  "[rule PAN]\n"
+				  "title = pan field\n"
+				  "severity = high\n"
+				  "field = pan\n"
+				  "pattern = ^(\\d{16})$\n"
+				  "redact = mask\n"
+				  "\n"
+				  "[rule NPAN]\n"
+				  "title = nested pan field\n"
+				  "severity = high\n"
+				  "field = json:card.pan\n"
+				  "pattern = ^(\\d{16})$\n"
+				  "redact = mask\n"
+				  "\n"
+				  "[rule ACC]\n"
+				  "title = FIX account\n"
+				  "severity = high\n"
+				  "field = fix:Account\n"
+				  "pattern = (\\d{4})$\n"
+				  "redact = mask\n";
+
+#define P1 "4539148803436467"
+#define P2 "5500005555555559"
+
+static const struct redact_case canon_cases[] = {
+	/* \/ (PHP, Java encoders) */
+	{JSON, S("{\"u\":\"postgres:\\/\\/bob:pw@db\"}"), NULL, "DSN",
+	 "      ^^^^^^^^^^^^^^^^^^^^^^  ", 1, FT_REDACT_MASK},
+	/* \u0041 and a surrogate pair before the key (\b holds only once
+	 * decoded: the raw text reads "0AKIA") */
+	{JSON, S("{\"k\":\"\\u0041KIAABCDEFGHIJKLMNOP\"}"), NULL, "AK",
+	 "      ^^^^^^^^^^^^^^^^^^^^^^^^^  ", 1, FT_REDACT_MASK},
+	{JSON, S("{\"k\":\"\\ud83d\\ude00AKIAABCDEFGHIJKLMNOP\"}"), NULL, "AK",
+	 "                  ^^^^^^^^^^^^^^^^^^^^  ", 1, FT_REDACT_MASK},
+	{JSON, S("{\"k\":\"\\ud83d\\ude00AKIAABCDEFGHIJKLMNO\\u0050\"}"), NULL,
+	 "AK", "                  ^^^^^^^^^^^^^^^^^^^^^^^^^  ", 1,
+	 FT_REDACT_MASK},
+	/* \u002d, a rule that does not redact */
+	{JSON, S("{\"k\":\"\\u002d\\u002d-\\u002d-BEGIN\"}"), NULL, "PEM",
+	 "                                 ", 0, FT_REDACT_NONE},
+	/* escaped quotes */
+	{JSON, S("{\"m\":\"login pw=\\\"hunter2\\\"\"}"), NULL, "PW",
+	 "                 ^^^^^^^    ", 1, FT_REDACT_MASK},
+	/* a key is a string too */
+	{JSON, S("{\"postgres:\\/\\/bob:pw@db\":1}"), NULL, "DSN",
+	 "  ^^^^^^^^^^^^^^^^^^^^^^    ", 1, FT_REDACT_MASK},
+	/* logfmt quoted values; unquoted ones are as written */
+	{LOGFMT, S("u=\"postgres:\\/\\/bob:pw@db\" v=1"), NULL, "DSN",
+	 "   ^^^^^^^^^^^^^^^^^^^^^^     ", 1, FT_REDACT_MASK},
+	{LOGFMT, S("u=postgres:\\/\\/bob:pw@db"), NULL, "",
+	 "                        ", 0, FT_REDACT_NONE},
+	/* text records are not decoded */
+	{TEXT, S("{\"k\":\"\\u0041KIAABCDEFGHIJKLMNOP\"}"), NULL, "",
+	 "                                 ", 0, FT_REDACT_NONE},
+	/* duplicate keys: each occurrence checked and redacted */
+	{JSON, S("{\"pan\":\"" P1 "\",\"pan\":\"" P2 "\"}"), NULL, "PAN",
+	 "        ^^^^^^^^^^^^^^^^         ^^^^^^^^^^^^^^^^  ", 2,
+	 FT_REDACT_MASK},
+	{JSON, S("{\"pan\":\"" P1 "\",\"pan\":\"none\"}"), NULL, "PAN",
+	 "        ^^^^^^^^^^^^^^^^               ", 1, FT_REDACT_MASK},
+	{JSON, S("{\"pan\":\"none\",\"pan\":\"" P2 "\"}"), NULL, "PAN",
+	 "                     ^^^^^^^^^^^^^^^^  ", 1, FT_REDACT_MASK},
+	{JSON, S("{\"card\":{\"pan\":\"" P1 "\"},\"card\":{\"x\":1}}"), NULL,
+	 "NPAN", "                ^^^^^^^^^^^^^^^^                  ", 1,
+	 FT_REDACT_MASK},
+	{LOGFMT, S("pan=" P1 " pan=\"" P2 "\""), NULL, "PAN",
+	 "    ^^^^^^^^^^^^^^^^      ^^^^^^^^^^^^^^^^ ", 2, FT_REDACT_MASK},
+	{FIX, S("8=FIX.4.4|1=ACC-1234|1=ACC-5678|"), NULL, "ACC",
+	 "                ^^^^       ^^^^ ", 2, FT_REDACT_MASK},
+};
+
+/* _i: case * 4 + engine (auto, pcre2) * 2 + interpreter */
+START_TEST(test_canon_spans)
+{
+	const struct redact_case *t = &canon_cases[_i / 4];
+	struct ft_record rec = {t->rec, t->len, t->format, NULL};
+	struct ft_match_result res;
+	struct ft_rules_opts o;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs;
+	char what[64];
+	int rc;
+
+	snprintf(what, sizeof(what), "case %d (%s, %s)", _i / 4,
+		 _i & 2 ? "pcre2" : "auto", _i & 1 ? "interpreter" : "jit");
+	ft_rules_opts_default(&o);
+	o.no_jit = _i & 1;
+	o.engine = _i & 2 ? FT_ENGINE_PCRE2 : FT_ENGINE_AUTO;
+	rs = load(CANON_RULES, &o);
+	ctx = ft_match_ctx_new(rs);
+	ck_assert_ptr_nonnull(ctx);
+	ft_match_result_init(&res);
+	rc = ft_match_run(ctx, rs, &rec, &res);
+	check_hits(ctx, rs, &rec, &res, rc, t->hits, what);
+	rc = ft_match_run(ctx, rs, &rec, &res);
+	check_spans(&res, t->marks, t->len, t->nspans, t->mode, what);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
 }
 END_TEST
 
@@ -1695,6 +1844,8 @@ Suite *ft_match_suite(void)
 	tcase_add_loop_test(tc, test_ext, 0, (int)FT_ARRAY_SIZE(ext_cases));
 	tcase_add_loop_test(tc, test_redact_spans, 0,
 			    (int)FT_ARRAY_SIZE(redact_cases));
+	tcase_add_loop_test(tc, test_canon_spans, 0,
+			    4 * (int)FT_ARRAY_SIZE(canon_cases));
 	tcase_add_loop_test(tc, test_lists, 0, (int)FT_ARRAY_SIZE(list_cases));
 	tcase_add_loop_test(tc, test_disabled, 0, 2);
 	suite_add_tcase(s, tc);
