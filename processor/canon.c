@@ -191,11 +191,13 @@ struct out {
 
 static void copy_raw(struct out *o, const char *rec, size_t from, size_t to)
 {
-	size_t i;
+	uint32_t *m = o->m + o->n;
+	size_t i, k = to - from;
 
-	memcpy(o->t + o->n, rec + from, to - from);
-	for (i = from; i < to; i++)
-		o->m[o->n++] = (uint32_t)i;
+	memcpy(o->t + o->n, rec + from, k);
+	for (i = 0; i < k; i++)
+		m[i] = (uint32_t)(from + i);
+	o->n += k;
 }
 
 /* Decodes the escape at rec[at]; returns the raw offset after it. */
@@ -222,13 +224,13 @@ static size_t put_string(struct out *o, const char *rec, size_t len, size_t at,
 	size_t i = at;
 
 	while (i < len) {
+		while (i < len && rec[i] != '"' && rec[i] != '\\')
+			i++;
+		if (i == len)
+			break;
 		if (rec[i] == '"') {
 			copy_raw(o, rec, at, i + 1);
 			return i + 1;
-		}
-		if (rec[i] != '\\') {
-			i++;
-			continue;
 		}
 		copy_raw(o, rec, at, i);
 		i = at = put_escape(o, rec, len, i, json);
