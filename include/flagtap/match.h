@@ -11,6 +11,20 @@
  * the topic's `extract` pattern in a text record.  A name may carry the
  * format it applies to ("json:a.b", "logfmt:user", "fix:55",
  * "capture:user"); it is then missing in records of other formats.
+ * A field that occurs more than once (duplicate JSON keys at any level of
+ * the path, repeated logfmt keys or FIX tags) is all of its occurrences:
+ * a rule's pattern is evaluated on each (it fires if one matches, every
+ * matching occurrence is redacted), and a `when` is evaluated once per
+ * reading k = 0, 1, ... taking the k-th occurrence of every field (the
+ * last when it has fewer), true if any reading is: a reader downstream
+ * may keep the first duplicate or the last.  A field is parsed once per
+ * record; the work is linear in the record times the rule count.
+ *
+ * Whole record.  Rules without a field, and the prefilter's scan for
+ * them, see the record's canonical view (canon.h): JSON string escapes
+ * and logfmt quoted values decoded; fix and text records as they are.
+ * Redaction spans found there are mapped back to raw record coordinates,
+ * a decoded character covering its whole escape.
  *
  * Fail closed: a rule whose evaluation errs (PCRE2 match limit, JIT stack
  * or heap limit, a record that cannot be parsed in its format when the
@@ -94,7 +108,8 @@ struct ft_match_result {
 	enum ft_severity severity; /* highest among hits; valid when n > 0 */
 	size_t errors;		   /* hits with error != NONE */
 	char parse_error[192];	   /* "byte N: problem" for FT_MERR_PARSE */
-	/* what rules with `redact` matched, in record coordinates */
+	/* what rules with `redact` matched, in raw record coordinates (a
+	 * span found in the canonical view covers the escapes as written) */
 	struct ft_redaction *redact;
 	size_t nredact, cap_redact;
 	/* rules (indexes, ascending) whose `when` compared a field that is
