@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/buf.h"
 #include "flagtap/match.h"
@@ -1324,6 +1325,11 @@ static const struct redact_case canon_cases[] = {
 	 "   ^^^^^^^^^^^^^^^^^^^^^^     ", 1, FT_REDACT_MASK},
 	{LOGFMT, S("u=postgres:\\/\\/bob:pw@db"), NULL, "",
 	 "                        ", 0, FT_REDACT_NONE},
+	/* input.format auto: as the format detected */
+	{FT_FORMAT_AUTO, S("{\"k\":\"\\u0041KIAABCDEFGHIJKLMNOP\"}"), NULL,
+	 "AK", "      ^^^^^^^^^^^^^^^^^^^^^^^^^  ", 1, FT_REDACT_MASK},
+	{FT_FORMAT_AUTO, S("u=\"postgres:\\/\\/bob:pw@db\" v=1"), NULL, "DSN",
+	 "   ^^^^^^^^^^^^^^^^^^^^^^     ", 1, FT_REDACT_MASK},
 	/* text records are not decoded */
 	{TEXT, S("{\"k\":\"\\u0041KIAABCDEFGHIJKLMNOP\"}"), NULL, "",
 	 "                                 ", 0, FT_REDACT_NONE},
@@ -1372,6 +1378,50 @@ START_TEST(test_canon_spans)
 	ft_match_result_release(&res);
 	ft_match_ctx_free(ctx);
 	ft_ruleset_free(rs);
+}
+END_TEST
+
+/*
+ * Work stays linear with duplicates: each occurrence of a field is tried
+ * once (one PCRE2 evaluation each), and each match leaves one span.
+ */
+START_TEST(test_duplicates_linear)
+{
+	struct ft_rule_cost cost[16] = {{0}};
+	struct ft_match_costs costs = {cost, 0, 0};
+	struct ft_record rec = {NULL, 0, FT_FORMAT_JSON, NULL};
+	struct ft_match_result res;
+	struct ft_rules_opts o;
+	struct ft_match_ctx *ctx;
+	struct ft_ruleset *rs;
+	struct ft_buf b = FT_BUF_INIT;
+	size_t n = _i ? 2000 : 1000, i, pan;
+
+	ft_rules_opts_default(&o);
+	o.engine = FT_ENGINE_PCRE2;
+	rs = load(CANON_RULES, &o);
+	ck_assert_uint_le(rs->nrules, FT_ARRAY_SIZE(cost));
+	for (pan = 0; pan < rs->nrules && strcmp(rs->rules[pan].id, "PAN");)
+		pan++;
+	ft_buf_addc(&b, '{');
+	for (i = 0; i < n; i++)
+		ft_buf_adds(&b,
+			    i ? ",\"pan\":\"" P1 "\"" : "\"pan\":\"" P1 "\"");
+	ft_buf_addc(&b, '}');
+	ck_assert(ft_buf_ok(&b));
+	rec.data = b.data;
+	rec.len = b.len;
+	ctx = ft_match_ctx_new(rs);
+	ck_assert_ptr_nonnull(ctx);
+	ft_match_ctx_set_costs(ctx, &costs);
+	ft_match_result_init(&res);
+	ck_assert_int_eq(ft_match_run(ctx, rs, &rec, &res), 1);
+	ck_assert_uint_eq(res.nredact, n);
+	ck_assert_uint_eq(cost[pan].confirms, n);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+	ft_buf_release(&b);
 }
 END_TEST
 
@@ -1846,6 +1896,7 @@ Suite *ft_match_suite(void)
 			    (int)FT_ARRAY_SIZE(redact_cases));
 	tcase_add_loop_test(tc, test_canon_spans, 0,
 			    4 * (int)FT_ARRAY_SIZE(canon_cases));
+	tcase_add_loop_test(tc, test_duplicates_linear, 0, 2);
 	tcase_add_loop_test(tc, test_lists, 0, (int)FT_ARRAY_SIZE(list_cases));
 	tcase_add_loop_test(tc, test_disabled, 0, 2);
 	suite_add_tcase(s, tc);
