@@ -6,6 +6,8 @@
  * safety it checks that:
  *  - ft_json_find() and ft_json_validate() agree on validity;
  *  - a found value is itself a valid document and its text valid UTF-8;
+ *  - ft_json_find_all() agrees on validity, finds whatever ft_json_find()
+ *    finds (its last value being that one), in document order, disjoint;
  *  - ft_json_quote() output is valid JSON that reads back to the input
  *    (exactly, when the input is valid UTF-8).
  *
@@ -52,6 +54,42 @@ static void check_text(const struct ft_json_value *v)
 	ft_buf_release(&back);
 }
 
+struct all {
+	const char *doc;
+	size_t len, n;
+	struct ft_json_value last;
+};
+
+static int each(void *opaque, const struct ft_json_value *v)
+{
+	struct all *a = opaque;
+
+	if (v->ptr < a->doc || v->ptr + v->len > a->doc + a->len)
+		abort();
+	if (a->n && v->ptr < a->last.ptr + a->last.len)
+		abort();
+	a->last = *v;
+	a->n++;
+	return 0;
+}
+
+static void check_find_all(const char *doc, size_t len, const char *path,
+			   int find_rc, const struct ft_json_value *v)
+{
+	struct all a = {doc, len, 0, {FT_JSON_NULL, NULL, 0}};
+	int rc;
+
+	rc = ft_json_find_all(doc, len, path, each, &a, NULL, 0);
+	if ((rc == FT_EINVAL) != (find_rc == FT_EINVAL))
+		abort();
+	if (rc == FT_EINVAL)
+		return;
+	if ((rc == 0) != (a.n > 0) || (find_rc == 0 && rc != 0))
+		abort();
+	if (find_rc == 0 && (a.last.ptr != v->ptr || a.last.len != v->len))
+		abort();
+}
+
 static void check_find(const char *doc, size_t len, const char *path,
 		       int valid_rc)
 {
@@ -62,6 +100,7 @@ static void check_find(const char *doc, size_t len, const char *path,
 	rc = ft_json_find(doc, len, path, &v, err, sizeof(err));
 	if ((rc == FT_EINVAL) != (valid_rc == FT_EINVAL))
 		abort();
+	check_find_all(doc, len, path, rc, &v);
 	if (rc != 0)
 		return;
 	if (v.ptr < doc || v.ptr + v.len > doc + len)
