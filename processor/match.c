@@ -44,8 +44,8 @@ struct occurrence {
 struct field_slot {
 	uint64_t gen; /* == ctx->gen when filled for this record */
 	int status;   /* 0 found, FT_ENOENT missing, FT_EINVAL unparsable */
-	struct ft_buf
-		text; /* the values as rules see them, one after another */
+	/* the values as rules see them, one after another */
+	struct ft_buf text;
 	struct occurrence *occ;
 	size_t nocc, cap_occ;
 };
@@ -755,7 +755,7 @@ static const struct ft_canon *canon(struct ft_match_ctx *ctx, int *rc)
 		ctx->canon_rc = ft_canon_build(&ctx->canon, ctx->rec->data,
 					       ctx->rec->len, ctx->rec->format);
 		if (ctx->canon_rc == FT_ELIMIT)
-			parse_failed(ctx, "text",
+			parse_failed(ctx, ft_format_name(ctx->rec->format),
 				     "too large to decode its escapes");
 	}
 	*rc = ctx->canon_rc;
