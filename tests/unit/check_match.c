@@ -541,6 +541,41 @@ START_TEST(test_limit_on_field)
 }
 END_TEST
 
+/*
+ * Duplicates of a redacted field: the occurrence the engine gives up on
+ * is redacted whole (the hit carries the error), and the occurrence
+ * after it is still matched and redacted.
+ */
+START_TEST(test_limit_on_duplicate)
+{
+	static const char text[] = "[rule R]\n"
+				   "title = field\n"
+				   "severity = low\n"
+				   "field = m\n"
+				   "pattern = ^(a+)+$\n"
+				   "redact = mask\n";
+	struct ft_match_result res;
+	struct ft_ruleset *rs = load_mode(text, _i == 1, 1000);
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	char rec[96], s[42];
+
+	hostile_subject(s);
+	snprintf(rec, sizeof(rec), "{\"m\":\"%s\",\"m\":\"aaaa\"}", s);
+	ft_match_result_init(&res);
+	ck_assert_int_eq(ft_match_record(ctx, rs, JSON, rec, strlen(rec), &res),
+			 1);
+	ck_assert_int_eq(res.hits[0].error, FT_MERR_LIMIT);
+	ck_assert_uint_eq(res.nredact, 2);
+	ck_assert_uint_eq(res.redact[0].start, 6);
+	ck_assert_uint_eq(res.redact[0].len, strlen(s));
+	ck_assert_mem_eq(rec + res.redact[1].start, "aaaa", 4);
+	ck_assert_uint_eq(res.redact[1].len, 4);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+}
+END_TEST
+
 /* ---- names -------------------------------------------------------- */
 
 START_TEST(test_names)
@@ -1882,6 +1917,7 @@ Suite *ft_match_suite(void)
 	tcase_add_loop_test(tc, test_limit_is_configured, 0, 2);
 	tcase_add_loop_test(tc, test_limit_within_rule, 0, 2);
 	tcase_add_loop_test(tc, test_limit_on_field, 0, 2);
+	tcase_add_loop_test(tc, test_limit_on_duplicate, 0, 2);
 	tcase_add_loop_test(tc, test_error_redacts_subject, 0, 2);
 	tcase_add_loop_test(tc, test_rule_match_limit, 0,
 			    (int)FT_ARRAY_SIZE(limit_cases));
