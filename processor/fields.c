@@ -123,48 +123,6 @@ void ft_logfmt_unescape(struct ft_buf *out, const char *v, size_t n)
 	ft_buf_add(out, v + i, run);
 }
 
-/* Finds the last pair whose key is `key`: 0, FT_ENOENT or FT_EINVAL. */
-static int lf_find(const char *s, size_t n, const char *key,
-		   struct lf_pair *last, char *errstr, size_t errstr_size)
-{
-	size_t klen = strlen(key), pos = 0;
-	struct lf_pair p;
-	bool found = false;
-	int rc;
-
-	while ((rc = lf_next(s, n, &pos, &p, errstr, errstr_size)) == 1) {
-		if (p.ke - p.kb != klen || klen == 0 ||
-		    memcmp(s + p.kb, key, klen) != 0)
-			continue;
-		*last = p;
-		found = true;
-	}
-	if (rc < 0)
-		return rc;
-	return found ? FT_OK : FT_ENOENT;
-}
-
-int ft_logfmt_find_span(const char *s, size_t n, const char *key,
-			struct ft_buf *out, size_t *raw_off, size_t *raw_len,
-			char *errstr, size_t errstr_size)
-{
-	struct lf_pair p;
-	int rc;
-
-	rc = lf_find(s, n, key, &p, errstr, errstr_size);
-	if (rc)
-		return rc;
-	*raw_off = p.vb;
-	*raw_len = p.ve - p.vb;
-	if (p.quoted)
-		ft_logfmt_unescape(out, s + p.vb, p.ve - p.vb);
-	else
-		ft_buf_add(out, s + p.vb, p.ve - p.vb);
-	if (!ft_buf_ok(out))
-		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
-	return FT_OK;
-}
-
 int ft_logfmt_each(const char *s, size_t n, const char *key, ft_field_fn each,
 		   void *opaque, char *errstr, size_t errstr_size)
 {
@@ -187,6 +145,33 @@ int ft_logfmt_each(const char *s, size_t n, const char *key, ft_field_fn each,
 	if (rc < 0)
 		return rc;
 	return found ? FT_OK : FT_ENOENT;
+}
+
+static int keep_last(void *opaque, const struct ft_field_span *v)
+{
+	*(struct ft_field_span *)opaque = *v;
+	return 0;
+}
+
+int ft_logfmt_find_span(const char *s, size_t n, const char *key,
+			struct ft_buf *out, size_t *raw_off, size_t *raw_len,
+			char *errstr, size_t errstr_size)
+{
+	struct ft_field_span v;
+	int rc;
+
+	rc = ft_logfmt_each(s, n, key, keep_last, &v, errstr, errstr_size);
+	if (rc)
+		return rc;
+	*raw_off = v.off;
+	*raw_len = v.len;
+	if (v.quoted)
+		ft_logfmt_unescape(out, s + v.off, v.len);
+	else
+		ft_buf_add(out, s + v.off, v.len);
+	if (!ft_buf_ok(out))
+		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
+	return FT_OK;
 }
 
 int ft_logfmt_find(const char *s, size_t n, const char *key, struct ft_buf *out,
@@ -339,19 +324,13 @@ static int fix_walk(const char *s, size_t n, const char *field, bool first,
 	return found ? FT_OK : FT_ENOENT;
 }
 
-static int fix_keep(void *opaque, const struct ft_field_span *v)
-{
-	*(struct ft_field_span *)opaque = *v;
-	return 0;
-}
-
 int ft_fix_find(const char *s, size_t n, const char *field, const char **val,
 		size_t *vlen, char *errstr, size_t errstr_size)
 {
 	struct ft_field_span v;
 	int rc;
 
-	rc = fix_walk(s, n, field, true, fix_keep, &v, errstr, errstr_size);
+	rc = fix_walk(s, n, field, true, keep_last, &v, errstr, errstr_size);
 	if (rc)
 		return rc;
 	*val = s + v.off;
