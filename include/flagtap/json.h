@@ -56,7 +56,8 @@ int ft_json_validate_at(const char *s, size_t len, int depth, char *errstr,
  * descends through object members; a path component of decimal digits
  * indexes an array when the value there is an array.  Object keys are
  * compared after unescaping ("\u0061" matches "a").  When a key occurs more
- * than once the last occurrence wins, as in most JSON parsers.
+ * than once the last occurrence wins, as in most JSON parsers
+ * (ft_json_find_all() reports every one).
  *
  * The whole document is validated on the way.  Returns 0 and fills *out;
  * FT_ENOENT when the document is valid but the path does not exist;
