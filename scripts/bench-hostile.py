@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """The cost of hostile records as they grow to input.max.bytes.
 
-    scripts/bench-hostile.py [--build DIR] [--max-bytes N] [--repeat R]
+    scripts/bench-hostile.py [--build DIR] [--max-bytes N] [--mb MB] [--repeat R]
 
 For each shape below, records of 64 KiB, 128 KiB, ... up to --max-bytes
-(default 1 MiB, the daemon's input.max.bytes) go through `flagtap scan
+(default 1 MiB, the daemon's input.max.bytes), --mb MB of them per size
+(default 16), go through `flagtap scan
 --input kcat` with the shipped packs (match, redaction of every copy,
 envelope), and the time per MB is printed for each size, with the ratio
 of the largest size's time per MB to the smallest's: about 1 when the
@@ -87,7 +88,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--max-bytes", type=int, default=1 << 20)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--records", type=int, default=8, help="records per file")
+    ap.add_argument("--mb", type=float, default=16, help="MB of records per size")
     a = ap.parse_args()
     flagtap = os.path.join(a.build, "flagtap")
     sizes = []
@@ -101,8 +102,8 @@ def main():
     with open(empty, "w") as f:
         f.write(kcat("x") + "\n")
     base = statistics.median(run(flagtap, "text", empty) for _ in range(a.repeat))
-    print("bench-hostile: %s, %d records per size, median of %d; start-up %.3f s subtracted"
-          % (flagtap, a.records, a.repeat, base))
+    print("bench-hostile: %s, %g MB of records per size, median of %d; start-up %.3f s "
+          "subtracted" % (flagtap, a.mb, a.repeat, base))
     print("%-12s" % "shape" + "".join("%12s" % ("%d KiB" % (s >> 10)) for s in sizes)
           + "%10s" % "ratio")
     for name in SHAPES:
@@ -110,11 +111,12 @@ def main():
         for size in sizes:
             fmt, line = shape(name, size)
             path = os.path.join(tmp, "%s-%d.kcat" % (name, size))
+            records = max(1, int(a.mb * 1e6 / size))
             with open(path, "w") as f:
-                for _ in range(a.records):
+                for _ in range(records):
                     f.write(line + "\n")
             secs = statistics.median(run(flagtap, fmt, path) for _ in range(a.repeat))
-            mb = a.records * size / 1e6
+            mb = records * size / 1e6
             per_mb.append(max(secs - base, 0.0) / mb)
         print("%-12s" % name + "".join("%9.1f ms" % (1000 * t) for t in per_mb)
               + "%9.2fx" % (per_mb[-1] / per_mb[0] if per_mb[0] else 0.0))
