@@ -50,14 +50,38 @@ static int reserve(void **v, size_t n, size_t *cap, size_t size)
 	return FT_OK;
 }
 
-/* Appends the hits and spans of in->part, found in `where`. */
-static int append_part(struct ft_inspect *in, int where)
+/* The hit of rule from index `from` on, or NULL. */
+static struct ft_hit *find_hit(struct ft_match_result *res, size_t from,
+			       uint32_t rule)
+{
+	for (; from < res->n; from++)
+		if (res->hits[from].rule == rule)
+			return &res->hits[from];
+	return NULL;
+}
+
+/*
+ * Appends the hits and spans of in->part, found in `where`; a rule
+ * already hit from index `from` on (the same part read another way) is
+ * not added again (an error replaces a clean hit), its spans are.
+ */
+static int append_part(struct ft_inspect *in, int where, size_t from)
 {
 	struct ft_match_result *res = &in->res;
 	const struct ft_match_result *pt = &in->part;
+	struct ft_hit *h;
 	size_t i;
 
 	for (i = 0; i < pt->n; i++) {
+		h = find_hit(res, from, pt->hits[i].rule);
+		if (h && !h->error && pt->hits[i].error) {
+			*h = pt->hits[i];
+			res->errors++;
+		}
+		if (h)
+			continue;
+		if (pt->hits[i].error)
+			res->errors++;
 		if (ft_grow((void **)&res->hits, res->n, &res->cap,
 			    sizeof(*res->hits)) ||
 		    reserve((void **)&in->hit_in, res->n + 1, &in->cap_hit_in,
@@ -68,7 +92,6 @@ static int append_part(struct ft_inspect *in, int where)
 		in->hit_in[res->n] = where;
 		res->hits[res->n++] = pt->hits[i];
 	}
-	res->errors += pt->errors;
 	for (i = 0; i < pt->nredact; i++) {
 		if (ft_grow((void **)&in->spans, in->nspans, &in->cap_spans,
 			    sizeof(*in->spans)))
@@ -78,14 +101,51 @@ static int append_part(struct ft_inspect *in, int where)
 	return FT_OK;
 }
 
-/* Evaluates the key (part 0) and each header value as text records. */
+/*
+ * Evaluates one key or header value as a text record into in->part, and
+ * when it holds a backslash its JSON canonical view too (a key or header
+ * may carry JSON whose escapes a reader decodes): hits of both, spans
+ * mapped back to the raw value.
+ */
+static int match_part(struct ft_inspect *in, struct ft_match_ctx *ctx,
+		      const struct ft_ruleset *rs, const char *v, size_t len,
+		      int where)
+{
+	struct ft_redaction *sp;
+	size_t i, from = in->res.n;
+	int n;
+
+	n = ft_match_record(ctx, rs, FT_FORMAT_TEXT, v, len, &in->part);
+	if (n < 0)
+		return n;
+	if (append_part(in, where, from))
+		return FT_ENOMEM;
+	if (!memchr(v, '\\', len))
+		return FT_OK;
+	if (ft_canon_build(&in->canon, v, len, FT_FORMAT_JSON) == FT_ENOMEM)
+		return FT_ENOMEM;
+	if (in->canon.identity)
+		return FT_OK;
+	n = ft_match_record(ctx, rs, FT_FORMAT_TEXT, in->canon.s, in->canon.n,
+			    &in->part);
+	if (n < 0)
+		return n;
+	for (i = 0; i < in->part.nredact; i++) {
+		sp = &in->part.redact[i];
+		ft_canon_to_raw(&in->canon, sp->start, sp->len, &sp->start,
+				&sp->len);
+	}
+	return append_part(in, where, from);
+}
+
+/* Evaluates the key (part 0) and each header value (match_part()). */
 static int match_parts(struct ft_inspect *in, struct ft_match_ctx *ctx,
 		       const struct ft_ruleset *rs,
 		       const struct ft_inspect_msg *m)
 {
 	const void *v;
 	size_t k, len;
-	int n;
+	int rc;
 
 	for (k = 0; k <= m->nheaders; k++) {
 		in->first[k] = in->nspans;
@@ -93,11 +153,10 @@ static int match_parts(struct ft_inspect *in, struct ft_match_ctx *ctx,
 		len = k ? m->headers[k - 1].len : m->key_len;
 		if (!v)
 			continue;
-		n = ft_match_record(ctx, rs, FT_FORMAT_TEXT, v, len, &in->part);
-		if (n < 0)
-			return n;
-		if (append_part(in, k ? (int)(k - 1) : FT_IN_KEY))
-			return FT_ENOMEM;
+		rc = match_part(in, ctx, rs, v, len,
+				k ? (int)(k - 1) : FT_IN_KEY);
+		if (rc < 0)
+			return rc;
 	}
 	return FT_OK;
 }

@@ -5,8 +5,11 @@
  * The record is evaluated in its format.  With keys_and_headers (config
  * match.keys-and-headers, on by default) the key and every header value
  * are evaluated too, each as a text record (rules on the whole record
- * fire there; rules on fields find none); their hits are appended to the
- * record's, with where they matched.  A hit anywhere flags the message.
+ * fire there; rules on fields find none), and a value holding a
+ * backslash also through its JSON canonical view (canon.h: a key or
+ * header carrying JSON is read as a JSON reader would); their hits are
+ * appended to the record's, with where they matched, a rule once per
+ * place.  A hit anywhere flags the message.
  *
  * Then every value a redacting rule matched, wherever, is hidden in every
  * copy: the record, the key and every header value (ft_redact_message()).

@@ -119,6 +119,10 @@ case("password-in-header", "text", "request ok", ["SEC-004"], [PW],
      headers=[("x-note", "password=" + PW)])
 case("many-headers-one-secret", "text", "request ok", ["SEC-005"], [GHP],
      headers=[("h%d" % i, "v%d" % i) for i in range(40)] + [("x-token", GHP)])
+case("pan-escaped-in-json-key", "text", "payment accepted", ["PCI-001"], [PAN],
+     key='{"pan":"%s"}' % u_mixed(PAN), note="a key holding JSON: its escapes are decoded")
+case("aws-escaped-in-json-header", "text", "request ok", ["SEC-001"], [AWS],
+     headers=[("x-ctx", '{"creds":"%s"}' % u(AWS))])
 case("clean-key-headers", "text", "request ok", [], key="acct-42",
      headers=[("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")])
 
