@@ -14,8 +14,11 @@
  */
 #include "flagtap/canon.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
 
 #include "flagtap/common.h"
 
@@ -156,6 +159,149 @@ size_t ft_canon_escape(const char *s, size_t n, bool json, char out[4],
 	}
 	*out_len = utf8_put(out, 0xfffd);
 	return n >= 2 ? 1 + char_len(s + 1, n - 1) : 1;
+}
+
+/* ---- look-alikes of ASCII letters and digits ------------------------- */
+
+/*
+ * fold_tab[cp] for the BMP: FOLD_KEEP, FOLD_DROP (a default-ignorable code
+ * point: zero-width space and joiners, soft hyphen, BOM...) or the ASCII
+ * letter or digit that NFKC makes of cp (full-width forms, superscripts,
+ * ...).  Filled once from ICU.
+ */
+enum { FOLD_KEEP = 0, FOLD_DROP = 1 };
+static unsigned char fold_tab[0x10000];
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+static const UNormalizer2 *fold_nfkc;
+
+/* What NFKC and the ignorable property make of one code point. */
+static unsigned char fold_cp(UChar32 cp)
+{
+	UChar in[2], out[8];
+	UErrorCode e = U_ZERO_ERROR;
+	int32_t n = 0, k;
+
+	if (u_hasBinaryProperty(cp, UCHAR_DEFAULT_IGNORABLE_CODE_POINT))
+		return FOLD_DROP;
+	if (!fold_nfkc)
+		return FOLD_KEEP;
+	U16_APPEND_UNSAFE(in, n, cp);
+	k = unorm2_normalize(fold_nfkc, in, n, out, 8, &e);
+	if (U_FAILURE(e) || k != 1 || out[0] >= 0x80 ||
+	    !((out[0] >= '0' && out[0] <= '9') ||
+	      ((out[0] | 0x20) >= 'a' && (out[0] | 0x20) <= 'z')))
+		return FOLD_KEEP;
+	return (unsigned char)out[0];
+}
+
+static void fold_init(void)
+{
+	UErrorCode e = U_ZERO_ERROR;
+	UChar32 cp;
+
+	fold_nfkc = unorm2_getNFKCInstance(&e);
+	if (U_FAILURE(e))
+		fold_nfkc = NULL;
+	for (cp = 0x80; cp < 0x10000; cp++)
+		if (cp < 0xd800 || cp > 0xdfff)
+			fold_tab[cp] = fold_cp(cp);
+}
+
+/* The code point of the valid UTF-8 sequence at s, its length in *k;
+ * -1 (and *k = 1) for a byte that starts none. */
+static int32_t utf8_get(const unsigned char *s, size_t n, size_t *k)
+{
+	int32_t cp;
+	size_t need, i;
+
+	*k = 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return -1;
+	need = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (n < need)
+		return -1;
+	cp = s[0] & (0x7f >> need);
+	for (i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return -1;
+	*k = need;
+	return cp;
+}
+
+static unsigned char fold_of(int32_t cp)
+{
+	return cp < 0x10000 ? fold_tab[cp] : fold_cp(cp);
+}
+
+/* Offset of the first character fold would change, or n. */
+static size_t fold_first(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+	int32_t cp;
+
+	pthread_once(&fold_once, fold_init);
+	while (i < n) {
+		while (i + 8 <= n) {
+			uint64_t w;
+
+			memcpy(&w, u + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		while (i < n && u[i] < 0x80)
+			i++;
+		if (i == n)
+			break;
+		cp = utf8_get(u + i, n - i, &k);
+		if (cp >= 0 && fold_of(cp) != FOLD_KEEP)
+			return i;
+		i += k;
+	}
+	return n;
+}
+
+bool ft_canon_fold_needed(const char *s, size_t n)
+{
+	return fold_first(s, n) < n;
+}
+
+size_t ft_canon_fold(char *s, uint32_t *map, size_t n)
+{
+	unsigned char *u = (unsigned char *)s, f;
+	size_t i = fold_first(s, n), o = i, k;
+	int32_t cp;
+
+	while (i < n) {
+		if (u[i] < 0x80) {
+			if (map)
+				map[o] = map[i];
+			u[o++] = u[i++];
+			continue;
+		}
+		cp = utf8_get(u + i, n - i, &k);
+		f = cp >= 0 ? fold_of(cp) : FOLD_KEEP;
+		if (f == FOLD_KEEP) {
+			if (map)
+				memmove(map + o, map + i, k * sizeof(*map));
+			memmove(u + o, u + i, k);
+			o += k;
+		} else if (f != FOLD_DROP) {
+			if (map)
+				map[o] = map[i];
+			u[o++] = f;
+		}
+		i += k;
+	}
+	if (map)
+		map[o] = map[n];
+	return o;
 }
 
 void ft_canon_init(struct ft_canon *c)
@@ -304,11 +450,15 @@ int ft_canon_build(struct ft_canon *c, const char *rec, size_t len,
 		   enum ft_format format)
 {
 	struct out o;
+	bool decode;
 	int rc;
 
 	set_identity(c, rec, len);
-	if ((format != FT_FORMAT_JSON && format != FT_FORMAT_LOGFMT) || !len ||
-	    !memchr(rec, '\\', len))
+	if (!len)
+		return FT_OK;
+	decode = (format == FT_FORMAT_JSON || format == FT_FORMAT_LOGFMT) &&
+		 memchr(rec, '\\', len);
+	if (!decode && !ft_canon_fold_needed(rec, len))
 		return FT_OK;
 	if (len >= UINT32_MAX)
 		return FT_ELIMIT;
@@ -316,11 +466,14 @@ int ft_canon_build(struct ft_canon *c, const char *rec, size_t len,
 	if (rc)
 		return rc;
 	o = (struct out){c->text.data, c->map, 0};
-	if (format == FT_FORMAT_JSON)
+	if (!decode)
+		copy_raw(&o, rec, 0, len);
+	else if (format == FT_FORMAT_JSON)
 		build_json(&o, rec, len);
 	else
 		build_logfmt(&o, rec, len);
 	o.m[o.n] = (uint32_t)len;
+	o.n = ft_canon_fold(o.t, o.m, o.n);
 	o.t[o.n] = '\0';
 	c->text.len = o.n;
 	c->s = c->text.data;

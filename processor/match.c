@@ -346,12 +346,25 @@ static void parse_failed(struct ft_match_ctx *ctx, const char *what,
 			 "record is not valid %s: %s", what, why);
 }
 
-/* Adds an occurrence whose text was just appended from text_off on. */
+/*
+ * Adds an occurrence whose text was just appended from text_off on, with
+ * its look-alike letters and digits folded (canon.h): a folded value is
+ * no longer the raw bytes, so it is redacted whole.
+ */
 static int add_occ(struct field_slot *f, size_t text_off, size_t raw_off,
 		   size_t raw_len, bool direct)
 {
+	size_t n;
+
 	if (!ft_buf_ok(&f->text))
 		return FT_ENOMEM;
+	n = f->text.len - text_off;
+	if (n && ft_canon_fold_needed(f->text.data + text_off, n)) {
+		f->text.len = text_off +
+			      ft_canon_fold(f->text.data + text_off, NULL, n);
+		f->text.data[f->text.len] = '\0';
+		direct = false;
+	}
 	if (ft_grow((void **)&f->occ, f->nocc, &f->cap_occ, sizeof(*f->occ)))
 		return FT_ENOMEM;
 	f->occ[f->nocc++] = (struct occurrence){

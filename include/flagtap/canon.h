@@ -16,11 +16,19 @@
  * logfmt: inside a quoted value the same escapes are decoded (as
  *   ft_logfmt_find() decodes them); an unknown escape is kept as written.
  *   Quotes stay; unquoted values are copied as is.
- * fix, text: the identity.
+ * fix, text: as written.
  *
- * A record without a backslash is its own canonical view (identity: no
- * copy, no map).  Building is linear in the record.  Nothing is decoded
- * beyond one level of escapes: base64, URL-encoding and HTML entities
+ * Then, in every format, look-alikes of ASCII letters and digits become
+ * the letter or digit (a code point whose NFKC form is one ASCII letter or
+ * digit: full-width forms, mathematical alphanumerics, superscripts...),
+ * and default-ignorable code points (zero-width space and joiners, soft
+ * hyphen, BOM, ...) are removed, so "ｐａｓｓｗｏｒｄ=" and "４１１１..."
+ * read as "password=" and "4111...".  Other characters, punctuation
+ * included (a full-width colon stays one), are kept as written.
+ *
+ * A record with nothing to decode or fold is its own canonical view
+ * (identity: no copy, no map).  Building is linear in the record.  Nothing is
+ * decoded beyond one level of escapes: base64, URL-encoding and HTML entities
  * stay as written.
  */
 #ifndef FLAGTAP_CANON_H
@@ -66,6 +74,15 @@ int ft_canon_build(struct ft_canon *c, const char *rec, size_t len,
  */
 void ft_canon_to_raw(const struct ft_canon *c, size_t start, size_t len,
 		     size_t *raw_start, size_t *raw_len);
+
+/*
+ * Look-alike folding alone (see above) of [s, s+n), in place: returns the
+ * new length (<= n).  map, when not NULL, holds n + 1 entries and is
+ * compacted alongside (map[new length] = map[n]).  Linear; any thread.
+ */
+size_t ft_canon_fold(char *s, uint32_t *map, size_t n);
+/* Would ft_canon_fold() change [s, s+n)? */
+bool ft_canon_fold_needed(const char *s, size_t n);
 
 /*
  * Decodes the escape at s[0] (a backslash) of a JSON string (json true)

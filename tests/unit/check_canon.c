@@ -67,6 +67,21 @@ static const struct canon_case cases[] = {
 	L("q=a=\"\\/\" r=\"\\t\"junk\\/", "q=a=\"\\/\" r=\"\t\"junk\\/"),
 	L("=\"\\n\"", "=\"\n\""),
 	L("m=\"open \\/", "m=\"open /"),
+	/* look-alikes of ASCII letters and digits fold, invisible code
+	 * points go, in every format; other characters stay */
+	O(FT_FORMAT_TEXT, "caf\xc3\xa9 \xe4\xb8\xad"),
+	{S("\xef\xbd\x90\xef\xbd\x81ss=\xef\xbc\x94\xef\xbc\x91"),
+	 FT_FORMAT_TEXT, S("pass=41")},
+	{S("pass\xe2\x80\x8bword\xc2\xad=x"), FT_FORMAT_FIX, S("password=x")},
+	{S("k\xef\xbc\x9av \xc2\xb2 \xef\xbb\xbf"
+	   "A"),
+	 FT_FORMAT_LOGFMT, S("k\xef\xbc\x9av 2 A")},
+	J("{\"p\":\"\\uff50w\\u200b1\"}", "{\"p\":\"pw1\"}"),
+	{S("\xf0\x9d\x90\x80\xf0\x9d\x9f\x8e"), FT_FORMAT_TEXT, S("A0")},
+	/* invalid UTF-8 is kept as it is */
+	{S("\xff\xef\xbc\x94\xc3"), FT_FORMAT_TEXT,
+	 S("\xff"
+	   "4\xc3")},
 	/* other formats, and records without a backslash: identity */
 	O(FT_FORMAT_FIX, "8=FIX.4.4|58=\\/|"),
 	O(FT_FORMAT_TEXT, "a \\/ b \"\\/\""),
@@ -102,8 +117,13 @@ START_TEST(test_build)
 	ck_assert_uint_eq(c.n, tc->want_len);
 	ck_assert_mem_eq(c.s, tc->want, tc->want_len);
 	check_map(&c, tc->rec_len);
-	if (!memchr(tc->rec, '\\', tc->rec_len))
+	/* nothing to decode or fold: the record itself, no copy */
+	if (!memchr(tc->rec, '\\', tc->rec_len) &&
+	    !ft_canon_fold_needed(tc->rec, tc->rec_len))
 		ck_assert(c.identity && c.s == tc->rec);
+	if (tc->want_len == tc->rec_len &&
+	    !memcmp(tc->want, tc->rec, tc->rec_len))
+		ck_assert(c.identity);
 	ft_canon_release(&c);
 }
 END_TEST
@@ -130,6 +150,15 @@ static const struct raw_case raw_cases[] = {
 	 "\\u20ACb"},
 	{"k=\"x\\\"y\"", FT_FORMAT_LOGFMT, "\"y", "\\\"y"},
 	{"a \\/ b", FT_FORMAT_TEXT, "\\/", "\\/"},
+	/* a folded character maps to its whole sequence, a dropped one is
+	 * covered by a span around it */
+	{"card \xef\xbc\x94\xef\xbc\x91 ok", FT_FORMAT_TEXT, "41",
+	 "\xef\xbc\x94\xef\xbc\x91"},
+	{"ab\xe2\x80\x8b"
+	 "cd",
+	 FT_FORMAT_TEXT, "abcd",
+	 "ab\xe2\x80\x8b"
+	 "cd"},
 };
 
 static const char *find(const char *h, size_t n, const char *needle)

@@ -139,6 +139,30 @@ for cid, name in [("name-zwsp", "Kes\u200btrel Mari\u200btime FZE"),
     case(cid + "-escaped", "json", json.dumps({"beneficiary": {"name": name}}), ["SAN-001"])
 case("name-decoy", "json", '{"beneficiary":{"name":"Kestrel Marine FZE"}}', [])
 
+# ---- look-alike letters and digits, invisible characters -------------------
+FW = {c: chr(ord(c) + 0xfee0) for c in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def fw(s):
+    """Full-width forms of ASCII letters and digits."""
+    return "".join(FW.get(c, c) for c in s)
+
+
+case("fullwidth-pan", "json", json.dumps({"pan": fw(PAN)}, ensure_ascii=False),
+     ["PCI-001"], [PAN, fw(PAN)])
+case("fullwidth-pan-escaped", "json", json.dumps({"pan": fw(PAN)}), ["PCI-001"],
+     [PAN, fw(PAN)])
+case("fullwidth-password-word", "text", fw("password") + "=" + PW, ["SEC-004"], [PW])
+case("zwsp-in-password-word", "text", "pass\u200bword=" + PW, ["SEC-004"], [PW])
+case("math-bold-aws", "text", "creds " + "".join(
+    chr(0x1d400 + ord(c) - 65) if c.isupper() else c for c in AWS), ["SEC-001"])
+case("fullwidth-country", "json", json.dumps({"beneficiary": {"country": fw("KP")}},
+                                             ensure_ascii=False), ["AML-001"])
+case("fullwidth-amount", "json", json.dumps({"amount": fw("60000")}, ensure_ascii=False),
+     ["AML-002"])
+case("fullwidth-decoy", "json", json.dumps({"memo": fw("order 4111111111111112")},
+                                           ensure_ascii=False), [])
+
 # ---- logfmt and FIX encodings ------------------------------------------------
 case("logfmt-quoted-escape", "logfmt",
      'level=info msg="login password=\\"%s\\"" user=ops' % PW, ["SEC-004"], [PW],
