@@ -1,0 +1,182 @@
+/*
+ * gen_int.h: what the generator's files share (processor/gen*.c only).
+ *
+ * gen.c drives the stream (kind, mode, timestamp, truth); gen_ident.c
+ * draws numbers, identifiers and text; gen_pay.c, gen_fix.c, gen_log.c and
+ * gen_sys.c build one kind each.  Every draw comes from the ft_gen's
+ * xoshiro256** state, in the order the code makes it: reordering two draws
+ * changes every record after them.
+ */
+#ifndef FLAGTAP_GEN_INT_H
+#define FLAGTAP_GEN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "flagtap/common.h"
+#include "flagtap/gen.h"
+
+/* Bits of the truth: the shipped rule ids in strcmp order. */
+enum {
+	R_ACC001,
+	R_ACC002,
+	R_ACC003,
+	R_ACC004,
+	R_AML001,
+	R_AML002,
+	R_AML003,
+	R_CNPII001,
+	R_CNPII002,
+	R_PBOC01,
+	R_PBOC02,
+	R_PBOC03,
+	R_PBOC04,
+	R_PCI001,
+	R_PCI002,
+	R_PCI003,
+	R_PII001,
+	R_PII002,
+	R_SAN001,
+	R_SAN002,
+	R_SEC001,
+	R_SEC002,
+	R_SEC003,
+	R_SEC004,
+	R_SEC005,
+	R_SEC006,
+	R_SEC007,
+};
+#define BIT(r) (1u << (r))
+
+enum mode { M_CLEAN, M_DECOY, M_PLANT };
+
+/* xoshiro256** and the draws made from it */
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** */
+static inline uint64_t rnd(struct ft_gen *g)
+{
+	uint64_t *s = g->s;
+	uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return r;
+}
+
+/* Uniform in [0, n), n < 2^32. */
+static inline uint32_t below(struct ft_gen *g, uint32_t n)
+{
+	return (uint32_t)(((rnd(g) >> 32) * n) >> 32);
+}
+
+/* Uniform in [lo, hi] for 64-bit ranges (hi - lo < 2^63). */
+static inline int64_t between(struct ft_gen *g, int64_t lo, int64_t hi)
+{
+	return lo + (int64_t)(rnd(g) % (uint64_t)(hi - lo + 1));
+}
+
+static inline bool chance(struct ft_gen *g, unsigned pct)
+{
+	return below(g, 100) < pct;
+}
+
+#define PICK(g, a) ((a)[below((g), (uint32_t)FT_ARRAY_SIZE(a))])
+
+struct menu {
+	unsigned char v, w; /* variant, weight */
+};
+
+/* appending */
+
+static inline void add(struct ft_buf *b, const char *s)
+{
+	ft_buf_add(b, s, strlen(s));
+}
+
+static inline void addc(struct ft_buf *b, char c)
+{
+	ft_buf_add(b, &c, 1);
+}
+
+/* A fixed-size string built with the same helpers (planted fragments). */
+struct frag {
+	char s[512];
+	size_t n;
+};
+
+struct when {
+	int64_t epoch_s;
+	int y, mo, d, h, mi, s, ms;
+};
+
+#define TOKEN(g, out, n, set, safe) \
+	token((g), (out), (n), (set), sizeof(set) - 1, (safe), sizeof(safe) - 1)
+
+enum { PAN_PLAIN, PAN_SPACES, PAN_DASHES };
+enum { CNID_VALID, CNID_BAD_CHECK, CNID_BAD_DATE };
+
+extern const char *const passwords[8], *const pw_placeholders[6];
+extern const char *const safe_urls[4];
+/* payment memos (gen_pay.c): ordinary, AML-003 structuring, near misses */
+extern const char *const memos[16], *const structuring[6],
+					    *const memo_decoys[7];
+extern const char letters[53], alnum[63], b64[65], b64url[65];
+
+unsigned pick_menu(struct ft_gen *g, const struct menu *m, size_t n);
+void addu0(struct ft_buf *b, uint64_t v, int width);
+void addu(struct ft_buf *b, uint64_t v);
+void add_cents(struct ft_buf *b, int64_t c);
+void json_str(struct ft_buf *b, const char *name, const char *v);
+void fadd(struct frag *f, const char *s);
+void fmember(struct frag *f, const char *name, const char *v);
+void faddu(struct frag *f, uint64_t v, int width);
+int64_t floor_div(int64_t a, int64_t b);
+void civil(int64_t ms, struct when *t);
+void add_hms(struct ft_buf *b, const struct when *t);
+void add_iso(struct ft_buf *b, const struct when *t);
+void add_fix_time(struct ft_buf *b, const struct when *t);
+void add_syslog_time(struct ft_buf *b, const struct when *t);
+void token(struct ft_gen *g, char *out, size_t n, const char *set, size_t setn,
+	   const char *safe, size_t safen);
+void hex(struct ft_gen *g, char *out, size_t n);
+void add_hex(struct ft_gen *g, struct ft_buf *b, size_t n);
+void digits(struct ft_gen *g, char *d, size_t n);
+char luhn_digit(const char *d, size_t n);
+bool luhn_ok(const char *d, size_t n);
+void make_pan(struct ft_gen *g, char *out, bool valid, int style,
+	      char *digits_out);
+int pan_style(struct ft_gen *g);
+unsigned iban_mod(unsigned r, char c);
+void make_iban(struct ft_gen *g, char *out, bool valid, bool grouped,
+	       const char *cc);
+void make_cnid(struct ft_gen *g, char *out, int mode);
+void make_mobile(struct ft_gen *g, char *out, bool valid);
+void make_ssn(struct ft_gen *g, char *out, bool valid);
+void make_aws_key(struct ft_gen *g, char *out);
+void make_github_token(struct ft_gen *g, char *out);
+void make_slack_token(struct ft_gen *g, char *out);
+size_t b64url_encode(const unsigned char *in, size_t n, char *out);
+size_t digit_run(const char *s);
+void make_jwt(struct ft_gen *g, char *out, int64_t iat);
+void make_pem_line(struct ft_gen *g, char *out);
+void make_cred_url(struct ft_gen *g, struct frag *f);
+uint32_t make_track(struct ft_gen *g, char *out);
+void make_cvv(struct ft_gen *g, char *out);
+
+/* One record of each kind into g->val; each returns its truth (BIT()s). */
+uint32_t gen_payment(struct ft_gen *g, enum mode mode, const struct when *t);
+uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t);
+uint32_t gen_logfmt(struct ft_gen *g, enum mode mode, const struct when *t);
+uint32_t gen_syslog(struct ft_gen *g, enum mode mode, const struct when *t);
+
+#endif
