@@ -173,6 +173,52 @@ void make_cred_url(struct ft_gen *g, struct frag *f);
 uint32_t make_track(struct ft_gen *g, char *out);
 void make_cvv(struct ft_gen *g, char *out);
 
+/*
+ * Templates (gen_tpl.c): text with placeholders that draw as they are
+ * expanded.  A row of a kind's table is one planted violation, decoy or
+ * clean record: its weight among its table, the rules it plants, and its
+ * text.  Rows sharing a nonzero group are not planted together.
+ */
+struct gen_tpl {
+	unsigned char w, group;
+	uint32_t rules;
+	const char *level, *msg, *text;
+};
+
+struct gen_tpl_ctx;
+
+struct gen_tpl_fn {
+	const char *name;
+	uint32_t (*fn)(struct gen_tpl_ctx *c, const char *arg);
+};
+
+struct gen_tpl_list {
+	const char *name;
+	const char *const *v;
+	size_t n;
+};
+
+/* What an expansion draws from and writes to; fns and lists (ended by a
+ * NULL name, or NULL) are looked up before the shared ones. */
+struct gen_tpl_ctx {
+	struct ft_gen *g;
+	const struct when *t;
+	struct ft_buf *b;
+	const struct gen_tpl_fn *fns;
+	const struct gen_tpl_list *lists;
+};
+
+extern const struct gen_tpl_fn gen_tpl_fns[];
+extern const struct gen_tpl_list gen_tpl_lists[];
+
+/* Appends tpl expanded to c->b; returns the truth its generators add. */
+uint32_t gen_tpl_expand(struct gen_tpl_ctx *c, const char *tpl);
+/* One entry of the list called name (c's, then the shared ones). */
+const char *gen_tpl_pick(struct gen_tpl_ctx *c, const char *name);
+/* A row by weight. */
+const struct gen_tpl *gen_tpl_pick_row(struct ft_gen *g,
+				       const struct gen_tpl *rows, size_t n);
+
 /* One record of each kind into g->val; each returns its truth (BIT()s). */
 uint32_t gen_payment(struct ft_gen *g, enum mode mode, const struct when *t);
 uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t);

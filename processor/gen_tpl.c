@@ -1,0 +1,424 @@
+/*
+ * gen_tpl: the generator's templates, expanded left to right.
+ *
+ * A template is text with placeholders in braces; each placeholder draws
+ * from the generator's state when the expansion reaches it, so the order of
+ * the placeholders is the order of the draws:
+ *
+ *   {#N}  {#N+K}  {#N.W}  {#N+K.W}   K + a number below N, zero-padded to W
+ *   {~LO-HI}                         a number in LO..HI (64-bit range)
+ *   {@list}                          one entry of a named list
+ *   {?P|A|B}                         template A with P % chance, else B
+ *   {*|A|B|...}                      one of the templates, uniformly
+ *   {name} {name:arg}                a named generator (an identifier,
+ *                                    a header, ...); it may add truth
+ */
+#include "gen_int.h"
+
+#include <string.h>
+
+static bool same(const char *s, size_t n, const char *name)
+{
+	return strlen(name) == n && !memcmp(s, name, n);
+}
+
+/* The closing brace of the placeholder opening at s[0], or n. */
+static size_t closing(const char *s, size_t n)
+{
+	size_t i, depth = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '{')
+			depth++;
+		else if (s[i] == '}' && !--depth)
+			return i;
+	}
+	return n;
+}
+
+/* The end of the alternative starting at s[0]: a '|' outside braces, or n. */
+static size_t alt_end(const char *s, size_t n)
+{
+	size_t i, depth = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '{')
+			depth++;
+		else if (s[i] == '}')
+			depth--;
+		else if (s[i] == '|' && !depth)
+			return i;
+	}
+	return n;
+}
+
+static uint64_t number(const char **s, const char *end)
+{
+	uint64_t v = 0;
+
+	while (*s < end && **s >= '0' && **s <= '9')
+		v = v * 10 + (uint64_t)(*(*s)++ - '0');
+	return v;
+}
+
+static uint32_t expand_n(struct gen_tpl_ctx *c, const char *s, size_t n);
+
+/* {*|A|B|...} when pct is 0, else {?pct|A|B}; s after the first '|' */
+static uint32_t choose(struct gen_tpl_ctx *c, unsigned pct, const char *s,
+		       size_t n)
+{
+	size_t k = 0, i = 0, e, want;
+
+	for (e = 0; e <= n; e += alt_end(s + e, n - e) + 1)
+		k++;
+	if (pct)
+		want = chance(c->g, pct) ? 0 : 1;
+	else
+		want = below(c->g, (uint32_t)k);
+	for (; want; want--)
+		i += alt_end(s + i, n - i) + 1;
+	e = alt_end(s + i, n - i);
+	return expand_n(c, s + i, e);
+}
+
+static const struct gen_tpl_list *find_list(const struct gen_tpl_ctx *c,
+					    const char *s, size_t n)
+{
+	const struct gen_tpl_list *l;
+
+	for (l = c->lists; l && l->name; l++)
+		if (same(s, n, l->name))
+			return l;
+	for (l = gen_tpl_lists; l->name; l++)
+		if (same(s, n, l->name))
+			return l;
+	return NULL;
+}
+
+const char *gen_tpl_pick(struct gen_tpl_ctx *c, const char *name)
+{
+	const struct gen_tpl_list *l = find_list(c, name, strlen(name));
+
+	return l ? l->v[below(c->g, (uint32_t)l->n)] : "";
+}
+
+static uint32_t call(struct gen_tpl_ctx *c, const char *s, size_t n)
+{
+	const struct gen_tpl_fn *f;
+	size_t k = 0;
+	char arg[32] = "";
+
+	while (k < n && s[k] != ':')
+		k++;
+	if (k < n && n - k - 1 < sizeof(arg)) {
+		memcpy(arg, s + k + 1, n - k - 1);
+		arg[n - k - 1] = '\0';
+	}
+	for (f = c->fns; f && f->name; f++)
+		if (same(s, k, f->name))
+			return f->fn(c, arg);
+	for (f = gen_tpl_fns; f->name; f++)
+		if (same(s, k, f->name))
+			return f->fn(c, arg);
+	return 0;
+}
+
+/* One placeholder, s[0..n) between its braces. */
+static uint32_t placeholder(struct gen_tpl_ctx *c, const char *s, size_t n)
+{
+	const char *p = s + 1, *end = s + n;
+	const struct gen_tpl_list *l;
+	uint64_t a, k = 0, w = 1;
+
+	switch (n ? s[0] : '\0') {
+	case '#':
+		a = number(&p, end);
+		if (p < end && *p == '+' && ++p)
+			k = number(&p, end);
+		if (p < end && *p == '.' && ++p)
+			w = number(&p, end);
+		addu0(c->b, k + below(c->g, (uint32_t)a), (int)w);
+		return 0;
+	case '~':
+		a = number(&p, end);
+		p++;
+		k = number(&p, end);
+		addu0(c->b, (uint64_t)between(c->g, (int64_t)a, (int64_t)k), 1);
+		return 0;
+	case '@':
+		l = find_list(c, p, (size_t)(end - p));
+		if (l)
+			add(c->b, l->v[below(c->g, (uint32_t)l->n)]);
+		return 0;
+	case '?':
+		a = number(&p, end);
+		return choose(c, (unsigned)a, p + 1, (size_t)(end - p - 1));
+	case '*':
+		return choose(c, 0, p + 1, (size_t)(end - p - 1));
+	default:
+		return call(c, s, n);
+	}
+}
+
+static uint32_t expand_n(struct gen_tpl_ctx *c, const char *s, size_t n)
+{
+	uint32_t mask = 0;
+	size_t i = 0, k;
+
+	while (i < n) {
+		for (k = i; k < n && s[k] != '{'; k++)
+			;
+		ft_buf_add(c->b, s + i, k - i);
+		if (k == n)
+			break;
+		i = k + closing(s + k, n - k);
+		mask |= placeholder(c, s + k + 1, i - k - 1);
+		i++;
+	}
+	return mask;
+}
+
+uint32_t gen_tpl_expand(struct gen_tpl_ctx *c, const char *tpl)
+{
+	return expand_n(c, tpl, strlen(tpl));
+}
+
+const struct gen_tpl *gen_tpl_pick_row(struct ft_gen *g,
+				       const struct gen_tpl *rows, size_t n)
+{
+	unsigned total = 0, r;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		total += rows[i].w;
+	r = below(g, total);
+	for (i = 0; r >= rows[i].w; i++)
+		r -= rows[i].w;
+	return &rows[i];
+}
+
+/* ------------------------------------------------ the shared generators */
+
+static void add_frag(struct gen_tpl_ctx *c, const struct frag *f)
+{
+	ft_buf_add(c->b, f->s, f->n);
+}
+
+/* s, in double quotes when it has a space (as logfmt needs) */
+static void add_quoted_if_space(struct gen_tpl_ctx *c, const char *s)
+{
+	bool q = strchr(s, ' ') != NULL;
+
+	if (q)
+		addc(c->b, '"');
+	add(c->b, s);
+	if (q)
+		addc(c->b, '"');
+}
+
+static bool bad(const char *arg)
+{
+	return !strcmp(arg, "bad");
+}
+
+/* {aws_key} {aws_key:19}: an AWS access key id, cut to 19 characters */
+static uint32_t t_aws_key(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	make_aws_key(c->g, s);
+	if (*arg)
+		s[19] = '\0';
+	add(c->b, s);
+	return 0;
+}
+
+static uint32_t t_pem(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	(void)arg;
+	make_pem_line(c->g, s);
+	add(c->b, s);
+	return 0;
+}
+
+static uint32_t t_cred_url(struct gen_tpl_ctx *c, const char *arg)
+{
+	struct frag u = {.n = 0};
+
+	(void)arg;
+	u.s[0] = '\0';
+	make_cred_url(c->g, &u);
+	add_frag(c, &u);
+	return 0;
+}
+
+static uint32_t t_github_token(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	(void)arg;
+	make_github_token(c->g, s);
+	add(c->b, s);
+	return 0;
+}
+
+static uint32_t t_slack_token(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	(void)arg;
+	make_slack_token(c->g, s);
+	add(c->b, s);
+	return 0;
+}
+
+static uint32_t t_jwt(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	(void)arg;
+	make_jwt(c->g, s, c->t->epoch_s);
+	add(c->b, s);
+	return 0;
+}
+
+/* {pan} valid, {pan:bad} failing Luhn, {pan:P} valid with P % chance
+ * (then PCI-001 finds it) */
+static uint32_t t_pan(struct gen_tpl_ctx *c, const char *arg)
+{
+	const char *p = arg;
+	char s[256];
+	bool valid = *arg >= '0' && *arg <= '9'
+			     ? chance(c->g, (unsigned)number(&p, p + strlen(p)))
+			     : !bad(arg);
+
+	make_pan(c->g, s, valid, pan_style(c->g), NULL);
+	add(c->b, s);
+	return valid && *arg ? BIT(R_PCI001) : 0;
+}
+
+static uint32_t t_cvv(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	(void)arg;
+	make_cvv(c->g, s);
+	add(c->b, s);
+	return 0;
+}
+
+/* magnetic stripe data; its truth depends on the track */
+static uint32_t t_track(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+	uint32_t m;
+
+	(void)arg;
+	m = make_track(c->g, s);
+	add(c->b, s);
+	return m;
+}
+
+static uint32_t t_iban(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	make_iban(c->g, s, !bad(arg), chance(c->g, 30), NULL);
+	add_quoted_if_space(c, s);
+	return 0;
+}
+
+static uint32_t t_ssn(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	make_ssn(c->g, s, !bad(arg));
+	add(c->b, s);
+	return 0;
+}
+
+/* {cnid} valid, {cnid:bad} a wrong check digit (60 %) or date */
+static uint32_t t_cnid(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	make_cnid(c->g, s,
+		  !bad(arg)	     ? CNID_VALID
+		  : chance(c->g, 60) ? CNID_BAD_CHECK
+				     : CNID_BAD_DATE);
+	add(c->b, s);
+	return 0;
+}
+
+static uint32_t t_mobile(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+
+	make_mobile(c->g, s, !bad(arg));
+	add_quoted_if_space(c, s);
+	return 0;
+}
+
+static uint32_t t_hex(struct gen_tpl_ctx *c, const char *arg)
+{
+	char h[64];
+	const char *p = arg;
+
+	hex(c->g, h, (size_t)number(&p, arg + strlen(arg)));
+	add(c->b, h);
+	return 0;
+}
+
+/* {b64:N}: N base64 characters with a letter at every 4th */
+static uint32_t t_b64(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+	const char *p = arg;
+
+	TOKEN(c->g, s, (size_t)number(&p, arg + strlen(arg)), b64, letters);
+	add(c->b, s);
+	return 0;
+}
+
+/* {b64_drawn:N}: drawn as {b64:N} but not written (the body a short
+ * "BEGIN PUBLIC KEY" header leaves out) */
+static uint32_t t_b64_drawn(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[256];
+	const char *p = arg;
+
+	TOKEN(c->g, s, (size_t)number(&p, arg + strlen(arg)), b64, letters);
+	return 0;
+}
+
+const struct gen_tpl_fn gen_tpl_fns[] = {
+	{"aws_key", t_aws_key},
+	{"pem", t_pem},
+	{"cred_url", t_cred_url},
+	{"github_token", t_github_token},
+	{"slack_token", t_slack_token},
+	{"jwt", t_jwt},
+	{"pan", t_pan},
+	{"cvv", t_cvv},
+	{"track", t_track},
+	{"iban", t_iban},
+	{"ssn", t_ssn},
+	{"cnid", t_cnid},
+	{"mobile", t_mobile},
+	{"hex", t_hex},
+	{"b64", t_b64},
+	{"b64_drawn", t_b64_drawn},
+	{NULL, NULL},
+};
+
+#define LIST(a)                         \
+	{                               \
+#a, a, FT_ARRAY_SIZE(a) \
+	}
+
+const struct gen_tpl_list gen_tpl_lists[] = {
+	LIST(passwords),   LIST(pw_placeholders), LIST(safe_urls), LIST(memos),
+	LIST(structuring), LIST(memo_decoys),	  {NULL, NULL, 0},
+};
