@@ -3,32 +3,46 @@
 
 #include <string.h>
 
-unsigned pick_menu(struct ft_gen *g, const struct menu *m, size_t n)
+size_t pick_weighted(struct ft_gen *g, const unsigned char *w, size_t stride,
+		     size_t n)
 {
 	unsigned total = 0, r;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		total += m[i].w;
+		total += w[i * stride];
 	r = below(g, total);
-	for (i = 0; r >= m[i].w; i++)
-		r -= m[i].w;
-	return m[i].v;
+	for (i = 0; r >= w[i * stride]; i++)
+		r -= w[i * stride];
+	return i;
 }
 
-/* v in decimal, zero-padded to at least width digits. */
-void addu0(struct ft_buf *b, uint64_t v, int width)
+unsigned pick_menu(struct ft_gen *g, const struct menu *m, size_t n)
 {
-	char d[24];
+	return m[pick_weighted(g, &m[0].w, sizeof(*m), n)].v;
+}
+
+/* v in decimal, zero-padded to at least width digits, at the end of d;
+ * returns how many characters */
+static int decimal(char d[24], uint64_t v, int width)
+{
 	int n = 0;
 
 	do {
-		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+		d[23 - n++] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	while (n < width && n < (int)sizeof(d))
-		d[sizeof(d) - 1 - n++] = '0';
-	ft_buf_add(b, d + sizeof(d) - n, (size_t)n);
+	while (n < width && n < 23)
+		d[23 - n++] = '0';
+	return n;
+}
+
+void addu0(struct ft_buf *b, uint64_t v, int width)
+{
+	char d[24];
+	int n = decimal(d, v, width);
+
+	ft_buf_add(b, d + 24 - n, (size_t)n);
 }
 
 void addu(struct ft_buf *b, uint64_t v)
@@ -77,15 +91,9 @@ void fmember(struct frag *f, const char *name, const char *v)
 void faddu(struct frag *f, uint64_t v, int width)
 {
 	char d[24];
-	int n = 0;
+	int n = decimal(d, v, width);
 
-	do {
-		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n < width && n < (int)sizeof(d) - 1)
-		d[sizeof(d) - 1 - n++] = '0';
-	memmove(d, d + sizeof(d) - n, (size_t)n);
+	memmove(d, d + 24 - n, (size_t)n);
 	d[n] = '\0';
 	fadd(f, d);
 }

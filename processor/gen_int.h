@@ -132,6 +132,10 @@ extern const char *const memos[16], *const structuring[6],
 					    *const memo_decoys[7];
 extern const char letters[53], alnum[63], b64[65], b64url[65];
 
+/* The index of one of n weights w[0], w[stride], ... drawn by weight. */
+size_t pick_weighted(struct ft_gen *g, const unsigned char *w, size_t stride,
+		     size_t n);
+/* The variant of one of m[0..n) drawn by weight. */
 unsigned pick_menu(struct ft_gen *g, const struct menu *m, size_t n);
 void addu0(struct ft_buf *b, uint64_t v, int width);
 void addu(struct ft_buf *b, uint64_t v);
@@ -187,9 +191,11 @@ struct gen_tpl {
 
 struct gen_tpl_ctx;
 
+/* {name:arg}: fn, or (fn NULL) what make writes to a 256-byte buffer */
 struct gen_tpl_fn {
 	const char *name;
 	uint32_t (*fn)(struct gen_tpl_ctx *c, const char *arg);
+	void (*make)(struct ft_gen *g, char *out);
 };
 
 struct gen_tpl_list {

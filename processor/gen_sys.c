@@ -255,12 +255,12 @@ static uint32_t t_cloudtrail(struct gen_tpl_ctx *c, const char *event)
 }
 
 static const struct gen_tpl_fn sys_fns[] = {
-	{"stime", t_stime},
-	{"ip", t_ip},
-	{"sudo", t_sudo},
-	{"audit", t_audit},
-	{"cloudtrail", t_cloudtrail},
-	{NULL, NULL},
+	{"stime", t_stime, NULL},
+	{"ip", t_ip, NULL},
+	{"sudo", t_sudo, NULL},
+	{"audit", t_audit, NULL},
+	{"cloudtrail", t_cloudtrail, NULL},
+	{NULL, NULL, NULL},
 };
 
 uint32_t gen_syslog(struct ft_gen *g, enum mode mode, const struct when *t)

@@ -102,6 +102,18 @@ const char *gen_tpl_pick(struct gen_tpl_ctx *c, const char *name)
 	return l ? l->v[below(c->g, (uint32_t)l->n)] : "";
 }
 
+static uint32_t run(struct gen_tpl_ctx *c, const struct gen_tpl_fn *f,
+		    const char *arg)
+{
+	char s[256];
+
+	if (f->fn)
+		return f->fn(c, arg);
+	f->make(c->g, s);
+	add(c->b, s);
+	return 0;
+}
+
 static uint32_t call(struct gen_tpl_ctx *c, const char *s, size_t n)
 {
 	const struct gen_tpl_fn *f;
@@ -116,10 +128,10 @@ static uint32_t call(struct gen_tpl_ctx *c, const char *s, size_t n)
 	}
 	for (f = c->fns; f && f->name; f++)
 		if (same(s, k, f->name))
-			return f->fn(c, arg);
+			return run(c, f, arg);
 	for (f = gen_tpl_fns; f->name; f++)
 		if (same(s, k, f->name))
-			return f->fn(c, arg);
+			return run(c, f, arg);
 	return 0;
 }
 
@@ -186,15 +198,7 @@ uint32_t gen_tpl_expand(struct gen_tpl_ctx *c, const char *tpl)
 const struct gen_tpl *gen_tpl_pick_row(struct ft_gen *g,
 				       const struct gen_tpl *rows, size_t n)
 {
-	unsigned total = 0, r;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		total += rows[i].w;
-	r = below(g, total);
-	for (i = 0; r >= rows[i].w; i++)
-		r -= rows[i].w;
-	return &rows[i];
+	return &rows[pick_weighted(g, &rows[0].w, sizeof(*rows), n)];
 }
 
 /* ------------------------------------------------ the shared generators */
@@ -233,16 +237,6 @@ static uint32_t t_aws_key(struct gen_tpl_ctx *c, const char *arg)
 	return 0;
 }
 
-static uint32_t t_pem(struct gen_tpl_ctx *c, const char *arg)
-{
-	char s[256];
-
-	(void)arg;
-	make_pem_line(c->g, s);
-	add(c->b, s);
-	return 0;
-}
-
 static uint32_t t_cred_url(struct gen_tpl_ctx *c, const char *arg)
 {
 	struct frag u = {.n = 0};
@@ -251,26 +245,6 @@ static uint32_t t_cred_url(struct gen_tpl_ctx *c, const char *arg)
 	u.s[0] = '\0';
 	make_cred_url(c->g, &u);
 	add_frag(c, &u);
-	return 0;
-}
-
-static uint32_t t_github_token(struct gen_tpl_ctx *c, const char *arg)
-{
-	char s[256];
-
-	(void)arg;
-	make_github_token(c->g, s);
-	add(c->b, s);
-	return 0;
-}
-
-static uint32_t t_slack_token(struct gen_tpl_ctx *c, const char *arg)
-{
-	char s[256];
-
-	(void)arg;
-	make_slack_token(c->g, s);
-	add(c->b, s);
 	return 0;
 }
 
@@ -297,16 +271,6 @@ static uint32_t t_pan(struct gen_tpl_ctx *c, const char *arg)
 	make_pan(c->g, s, valid, pan_style(c->g), NULL);
 	add(c->b, s);
 	return valid && *arg ? BIT(R_PCI001) : 0;
-}
-
-static uint32_t t_cvv(struct gen_tpl_ctx *c, const char *arg)
-{
-	char s[256];
-
-	(void)arg;
-	make_cvv(c->g, s);
-	add(c->b, s);
-	return 0;
 }
 
 /* magnetic stripe data; its truth depends on the track */
@@ -394,23 +358,23 @@ static uint32_t t_b64_drawn(struct gen_tpl_ctx *c, const char *arg)
 }
 
 const struct gen_tpl_fn gen_tpl_fns[] = {
-	{"aws_key", t_aws_key},
-	{"pem", t_pem},
-	{"cred_url", t_cred_url},
-	{"github_token", t_github_token},
-	{"slack_token", t_slack_token},
-	{"jwt", t_jwt},
-	{"pan", t_pan},
-	{"cvv", t_cvv},
-	{"track", t_track},
-	{"iban", t_iban},
-	{"ssn", t_ssn},
-	{"cnid", t_cnid},
-	{"mobile", t_mobile},
-	{"hex", t_hex},
-	{"b64", t_b64},
-	{"b64_drawn", t_b64_drawn},
-	{NULL, NULL},
+	{"aws_key", t_aws_key, NULL},
+	{"pem", NULL, make_pem_line},
+	{"cred_url", t_cred_url, NULL},
+	{"github_token", NULL, make_github_token},
+	{"slack_token", NULL, make_slack_token},
+	{"jwt", t_jwt, NULL},
+	{"pan", t_pan, NULL},
+	{"cvv", NULL, make_cvv},
+	{"track", t_track, NULL},
+	{"iban", t_iban, NULL},
+	{"ssn", t_ssn, NULL},
+	{"cnid", t_cnid, NULL},
+	{"mobile", t_mobile, NULL},
+	{"hex", t_hex, NULL},
+	{"b64", t_b64, NULL},
+	{"b64_drawn", t_b64_drawn, NULL},
+	{NULL, NULL, NULL},
 };
 
 #define LIST(a)                         \
