@@ -29,117 +29,119 @@ static void fix_price(struct ft_buf *b, unsigned tag, uint64_t cents)
 	addc(b, '\x01');
 }
 
-enum fix_variant {
-	FX_PCI001,
-	FX_PCI003,
-	FX_PII001,
-	FX_CNPII001,
-	FX_CNPII002,
-	FX_PII002,
-	FX_SEC004,
+static const struct gen_tpl fix_plants[] = {
+	{5, 0, BIT(R_PCI001), NULL, NULL,
+	 "client read card {pan} on recorded line"},
+	{3, 0, BIT(R_PCI003), NULL, NULL, "{card_cvv}"},
+	{4, 0, BIT(R_PII001), NULL, NULL, "{settle_iban}"},
+	{3, 0, BIT(R_CNPII001), NULL, NULL, "kyc id {cnid}"},
+	{3, 0, BIT(R_CNPII002), NULL, NULL,
+	 "call client back on {mobile:plain}"},
+	{1, 0, BIT(R_PII002), NULL, NULL, "beneficial owner ssn {ssn}"},
+	{1, 0, BIT(R_SEC004), NULL, NULL, "logon retry password={@passwords}"},
 };
 
-static const struct menu fix_plants[] = {
-	{FX_PCI001, 5},	  {FX_PCI003, 3}, {FX_PII001, 4}, {FX_CNPII001, 3},
-	{FX_CNPII002, 3}, {FX_PII002, 1}, {FX_SEC004, 1},
+static const struct gen_tpl fix_decoys[] = {
+	{1, 0, 0, NULL, NULL, "card ending {#10000.4}"},
+	{1, 0, 0, NULL, NULL, "client read card {pan:bad} on recorded line"},
+	{1, 0, 0, NULL, NULL, "{account_iban:bad}"},
+	{1, 0, 0, NULL, NULL, "call client back on {mobile:bad plain}"},
+	{1, 0, 0, NULL, NULL, "cvv={cvv} verified for token tok_{hex:12}"},
+	{1, 0, 0, NULL, NULL, "kyc id {cnid:badcheck}"},
+	/* SEC-004's value stops at white space but not at SOH: a
+	 * placeholder last in the message would run on into 10= */
+	{1, 0, 0, NULL, NULL,
+	 "logon retry password={@pw_placeholders} rejected"},
 };
 
-/* The Text (58) or Account (1) of a planted or decoy message. */
+static const char *const texts[] = {"fill ok",	    "client algo VWAP",
+				    "partial fill", "GTC order",
+				    "care order",   "amend price"};
+
+static const struct gen_tpl_list fix_lists[] = {
+	{"texts", texts, FT_ARRAY_SIZE(texts)},
+	{NULL, NULL, 0},
+};
+
+/* {card_cvv}: a card number, valid 70 % of the time, then its cvv */
+static uint32_t t_card_cvv(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[64], cvv[8];
+	bool valid = chance(c->g, 70);
+
+	(void)arg;
+	make_pan(c->g, s, valid, pan_style(c->g), NULL);
+	make_cvv(c->g, cvv);
+	add(c->b, "card ");
+	add(c->b, s);
+	add(c->b, chance(c->g, 50) ? " cvv " : " CVC2=");
+	add(c->b, cvv);
+	return valid ? BIT(R_PCI001) : 0;
+}
+
+/* {settle_iban}: an IBAN, as the Account or in the Text */
+static uint32_t t_settle_iban(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[64];
+
+	(void)arg;
+	make_iban(c->g, s, true, false, NULL);
+	if (chance(c->g, 50)) {
+		fadd(c->aux, s);
+	} else {
+		add(c->b, "settle to ");
+		add(c->b, s);
+	}
+	return 0;
+}
+
+/* {account_iban:bad}: an IBAN failing its check as the Account */
+static uint32_t t_account_iban(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[64];
+
+	(void)arg;
+	make_iban(c->g, s, false, false, NULL);
+	fadd(c->aux, s);
+	return 0;
+}
+
+static const struct gen_tpl_fn fix_fns[] = {
+	{"card_cvv", t_card_cvv, NULL},
+	{"settle_iban", t_settle_iban, NULL},
+	{"account_iban", t_account_iban, NULL},
+	{NULL, NULL, NULL},
+};
+
+/* The Text (58) and Account (1) of a message: g->val is empty here. */
 static uint32_t fix_special(struct ft_gen *g, enum mode mode, struct frag *text,
 			    struct frag *account)
 {
-	char s[64], c[8];
-	bool valid;
+	struct gen_tpl_ctx c = {.g = g,
+				.b = &g->val,
+				.fns = fix_fns,
+				.lists = fix_lists,
+				.aux = account};
+	const struct gen_tpl *row;
+	uint32_t mask = 0;
 
 	if (mode == M_PLANT) {
-		switch (pick_menu(g, fix_plants, FT_ARRAY_SIZE(fix_plants))) {
-		case FX_PCI001:
-			make_pan(g, s, true, pan_style(g), NULL);
-			fadd(text, "client read card ");
-			fadd(text, s);
-			fadd(text, " on recorded line");
-			return BIT(R_PCI001);
-		case FX_PCI003:
-			valid = chance(g, 70);
-			make_pan(g, s, valid, pan_style(g), NULL);
-			make_cvv(g, c);
-			fadd(text, "card ");
-			fadd(text, s);
-			fadd(text, chance(g, 50) ? " cvv " : " CVC2=");
-			fadd(text, c);
-			return BIT(R_PCI003) | (valid ? BIT(R_PCI001) : 0);
-		case FX_PII001:
-			make_iban(g, s, true, false, NULL);
-			if (chance(g, 50)) {
-				fadd(account, s);
-			} else {
-				fadd(text, "settle to ");
-				fadd(text, s);
-			}
-			return BIT(R_PII001);
-		case FX_CNPII001:
-			make_cnid(g, s, CNID_VALID);
-			fadd(text, "kyc id ");
-			fadd(text, s);
-			return BIT(R_CNPII001);
-		case FX_CNPII002:
-			make_mobile(g, s, true);
-			fadd(text, "call client back on ");
-			fadd(text, s);
-			return BIT(R_CNPII002);
-		case FX_PII002:
-			make_ssn(g, s, true);
-			fadd(text, "beneficial owner ssn ");
-			fadd(text, s);
-			return BIT(R_PII002);
-		default:
-			fadd(text, "logon retry password=");
-			fadd(text, PICK(g, passwords));
-			return BIT(R_SEC004);
-		}
+		row = gen_tpl_pick_row(g, fix_plants,
+				       FT_ARRAY_SIZE(fix_plants));
+		mask = row->rules | gen_tpl_expand(&c, row->text);
+	} else if (mode == M_DECOY) {
+		row = gen_tpl_pick_row(g, fix_decoys,
+				       FT_ARRAY_SIZE(fix_decoys));
+		gen_tpl_expand(&c, row->text);
+	} else {
+		gen_tpl_expand(&c, "{?30|{@texts}|}");
 	}
-	switch (below(g, 7)) {
-	case 0:
-		fadd(text, "card ending ");
-		faddu(text, below(g, 10000), 4);
-		break;
-	case 1:
-		make_pan(g, s, false, pan_style(g), NULL);
-		fadd(text, "client read card ");
-		fadd(text, s);
-		fadd(text, " on recorded line");
-		break;
-	case 2:
-		make_iban(g, s, false, false, NULL);
-		fadd(account, s);
-		break;
-	case 3:
-		make_mobile(g, s, false);
-		fadd(text, "call client back on ");
-		fadd(text, s);
-		break;
-	case 4:
-		make_cvv(g, c);
-		fadd(text, "cvv=");
-		fadd(text, c);
-		fadd(text, " verified for token tok_");
-		hex(g, s, 12);
-		fadd(text, s);
-		break;
-	case 5:
-		make_cnid(g, s, CNID_BAD_CHECK);
-		fadd(text, "kyc id ");
-		fadd(text, s);
-		break;
-	default:
-		/* SEC-004's value stops at white space but not at SOH: a
-		 * placeholder last in the message would run on into 10= */
-		fadd(text, "logon retry password=");
-		fadd(text, PICK(g, pw_placeholders));
-		fadd(text, " rejected");
-		break;
-	}
-	return 0;
+	text->n = g->val.len < sizeof(text->s) ? g->val.len : 0;
+	if (text->n)
+		memcpy(text->s, g->val.data, text->n);
+	text->s[text->n] = '\0';
+	ft_buf_reset(&g->val);
+	return mask;
 }
 
 uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t)
@@ -151,9 +153,6 @@ uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t)
 	static const char *const symbols[] = {"AAPL",	   "MSFT",   "0700.HK",
 					      "600519.SS", "VOD.L",  "SAP.DE",
 					      "NVDA",	   "HSBA.L", "9988.HK"};
-	static const char *const texts[] = {"fill ok",	    "client algo VWAP",
-					    "partial fill", "GTC order",
-					    "care order",   "amend price"};
 	struct ft_buf *b = &g->tmp, *v = &g->val;
 	struct frag text = {.n = 0}, account = {.n = 0};
 	bool exec = chance(g, 45);
@@ -164,10 +163,7 @@ uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t)
 	size_t i;
 
 	text.s[0] = account.s[0] = '\0';
-	if (mode != M_CLEAN)
-		mask = fix_special(g, mode, &text, &account);
-	else if (chance(g, 30))
-		fadd(&text, PICK(g, texts));
+	mask = fix_special(g, mode, &text, &account);
 	ft_buf_reset(b);
 	fix_tag(b, 35, exec ? "8" : "D");
 	fix_tag(b, 49, PICK(g, senders));

@@ -212,6 +212,7 @@ struct gen_tpl_ctx {
 	struct ft_buf *b;
 	const struct gen_tpl_fn *fns;
 	const struct gen_tpl_list *lists;
+	struct frag *aux; /* a second output, for a kind's own generators */
 };
 
 extern const struct gen_tpl_fn gen_tpl_fns[];

@@ -99,7 +99,8 @@ static const struct gen_tpl_list log_lists[] = {
 
 uint32_t gen_logfmt(struct ft_gen *g, enum mode mode, const struct when *t)
 {
-	struct gen_tpl_ctx c = {g, t, &g->val, NULL, log_lists};
+	struct gen_tpl_ctx c = {
+		.g = g, .t = t, .b = &g->val, .lists = log_lists};
 	const struct gen_tpl *row, *row2;
 	struct ft_buf *b = &g->val;
 	uint32_t mask;

@@ -265,7 +265,11 @@ static const struct gen_tpl_fn sys_fns[] = {
 
 uint32_t gen_syslog(struct ft_gen *g, enum mode mode, const struct when *t)
 {
-	struct gen_tpl_ctx c = {g, t, &g->val, sys_fns, sys_lists};
+	struct gen_tpl_ctx c = {.g = g,
+				.t = t,
+				.b = &g->val,
+				.fns = sys_fns,
+				.lists = sys_lists};
 	const struct gen_tpl *row;
 
 	if (mode == M_PLANT)

@@ -303,25 +303,32 @@ static uint32_t t_ssn(struct gen_tpl_ctx *c, const char *arg)
 	return 0;
 }
 
-/* {cnid} valid, {cnid:bad} a wrong check digit (60 %) or date */
+/* {cnid} valid, {cnid:bad} a wrong check digit (60 %) or date,
+ * {cnid:badcheck} a wrong check digit */
 static uint32_t t_cnid(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
 	make_cnid(c->g, s,
-		  !bad(arg)	     ? CNID_VALID
-		  : chance(c->g, 60) ? CNID_BAD_CHECK
-				     : CNID_BAD_DATE);
+		  !strcmp(arg, "badcheck") ? CNID_BAD_CHECK
+		  : !bad(arg)		   ? CNID_VALID
+		  : chance(c->g, 60)	   ? CNID_BAD_CHECK
+					   : CNID_BAD_DATE);
 	add(c->b, s);
 	return 0;
 }
 
+/* {mobile}, {mobile:bad}: quoted when it has a space; {mobile:plain},
+ * {mobile:bad plain}: never quoted */
 static uint32_t t_mobile(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	make_mobile(c->g, s, !bad(arg));
-	add_quoted_if_space(c, s);
+	make_mobile(c->g, s, strncmp(arg, "bad", 3) != 0);
+	if (strstr(arg, "plain"))
+		add(c->b, s);
+	else
+		add_quoted_if_space(c, s);
 	return 0;
 }
 
