@@ -213,6 +213,7 @@ struct gen_tpl_ctx {
 	const struct gen_tpl_fn *fns;
 	const struct gen_tpl_list *lists;
 	struct frag *aux; /* a second output, for a kind's own generators */
+	const char *cc;	  /* the country of {iban}, or NULL: any */
 };
 
 extern const struct gen_tpl_fn gen_tpl_fns[];

@@ -325,6 +325,88 @@ static const struct menu pay_plants2[] = {
 	{PP_SEC004, 1}, {PP_PCI002, 1},
 };
 
+enum pay_decoy {
+	PD_COUNTRY,
+	PD_AMOUNT,
+	PD_PBOC04,
+	PD_MEMO,
+	PD_NAME,
+	PD_PAN,
+	PD_IBAN,
+	PD_SSN,
+	PD_CNID,
+	PD_MOBILE,
+	PD_URL,
+	PD_PASSWORD,
+};
+
+/* Plants and decoys that add a member to the debtor or the payment. */
+struct pay_member {
+	unsigned char v;
+	bool deb;
+	uint32_t rules;
+	const char *text;
+};
+
+static const struct pay_member pay_plant_members[] = {
+	{PP_PCI002, false, 0, "{pos_track}"},
+	{PP_PII001, true, BIT(R_PII001), ",\"iban\":\"{iban:plain}\""},
+	{PP_PII002, true, BIT(R_PII002), ",\"ssn\":\"{ssn}\""},
+	{PP_CNPII001, true, BIT(R_CNPII001), ",\"id_no\":\"{cnid}\""},
+	{PP_CNPII002, true, BIT(R_CNPII002), ",\"phone\":\"{mobile:plain}\""},
+	{PP_SEC003, false, BIT(R_SEC003), ",\"callback_url\":\"{cred_url}\""},
+	{PP_SEC004, false, BIT(R_SEC004),
+	 ",\"gateway\":{{\"login\":\"mch-{#100000.5}\","
+	 "\"password\":\"{@passwords}\"}"},
+};
+
+static const struct pay_member pay_decoy_members[] = {
+	{PD_IBAN, true, 0, ",\"iban\":\"{iban:bad plain}\""},
+	{PD_SSN, true, 0, ",\"ssn\":\"{ssn:bad}\""},
+	{PD_CNID, true, 0, ",\"id_no\":\"{cnid:bad}\""},
+	{PD_MOBILE, true, 0, ",\"phone\":\"{mobile:bad plain}\""},
+	{PD_URL, false, 0, ",\"callback_url\":\"{@safe_urls}\""},
+};
+
+/* {pos_track}: magnetic stripe data under one of two names */
+static uint32_t t_pos_track(struct gen_tpl_ctx *c, const char *arg)
+{
+	char s[128];
+	uint32_t m;
+
+	(void)arg;
+	m = make_track(c->g, s);
+	add(c->b, chance(c->g, 50) ? ",\"reader_data\":\"" : ",\"pos_raw\":\"");
+	add(c->b, s);
+	addc(c->b, '"');
+	return m;
+}
+
+static const struct gen_tpl_fn pay_fns[] = {
+	{"pos_track", t_pos_track, NULL},
+	{NULL, NULL, NULL},
+};
+
+/* Adds the member of variant v, if m[0..n) has it. */
+static bool pay_member(struct ft_gen *g, struct pay *p,
+		       const struct pay_member *m, size_t n, unsigned v)
+{
+	struct gen_tpl_ctx c = {
+		.g = g, .b = &g->tmp, .fns = pay_fns, .cc = p->deb->cc};
+	size_t i;
+
+	for (i = 0; i < n && m[i].v != v; i++)
+		;
+	if (i == n)
+		return false;
+	ft_buf_reset(&g->tmp);
+	p->mask |= m[i].rules | gen_tpl_expand(&c, m[i].text);
+	addc(&g->tmp, '\0');
+	if (ft_buf_ok(&g->tmp))
+		fadd(m[i].deb ? &p->debx : &p->top, g->tmp.data);
+	return true;
+}
+
 static void pay_sanctioned_country(struct ft_gen *g, struct pay *p)
 {
 	unsigned i = below(g, (uint32_t)FT_ARRAY_SIZE(sanctioned_cc));
@@ -342,6 +424,9 @@ static void pay_plant(struct ft_gen *g, struct pay *p, unsigned v)
 {
 	char s[64], c[8];
 
+	if (pay_member(g, p, pay_plant_members,
+		       FT_ARRAY_SIZE(pay_plant_members), v))
+		return;
 	switch (v) {
 	case PP_AML001:
 		pay_sanctioned_country(g, p);
@@ -441,70 +526,18 @@ static void pay_plant(struct ft_gen *g, struct pay *p, unsigned v)
 			   (v == PP_PCI003 ? BIT(R_PCI003) : 0);
 		break;
 	}
-	case PP_PCI002:
-		p->mask |= make_track(g, s);
-		fadd(&p->top,
-		     chance(g, 50) ? ",\"reader_data\":\"" : ",\"pos_raw\":\"");
-		fadd(&p->top, s);
-		fadd(&p->top, "\"");
-		break;
-	case PP_PII001:
-		make_iban(g, s, true, chance(g, 30), p->deb->cc);
-		fmember(&p->debx, "iban", s);
-		p->mask |= BIT(R_PII001);
-		break;
-	case PP_PII002:
-		make_ssn(g, s, true);
-		fmember(&p->debx, "ssn", s);
-		p->mask |= BIT(R_PII002);
-		break;
-	case PP_CNPII001:
-		make_cnid(g, s, CNID_VALID);
-		fmember(&p->debx, "id_no", s);
-		p->mask |= BIT(R_CNPII001);
-		break;
-	case PP_CNPII002:
-		make_mobile(g, s, true);
-		fmember(&p->debx, "phone", s);
-		p->mask |= BIT(R_CNPII002);
-		break;
-	case PP_SEC003:
-		fadd(&p->top, ",\"callback_url\":\"");
-		make_cred_url(g, &p->top);
-		fadd(&p->top, "\"");
-		p->mask |= BIT(R_SEC003);
-		break;
-	case PP_SEC004:
-		fadd(&p->top, ",\"gateway\":{\"login\":\"mch-");
-		faddu(&p->top, below(g, 100000), 5);
-		fadd(&p->top, "\",\"password\":\"");
-		fadd(&p->top, PICK(g, passwords));
-		fadd(&p->top, "\"}");
-		p->mask |= BIT(R_SEC004);
-		break;
 	}
 }
 
-enum pay_decoy {
-	PD_COUNTRY,
-	PD_AMOUNT,
-	PD_PBOC04,
-	PD_MEMO,
-	PD_NAME,
-	PD_PAN,
-	PD_IBAN,
-	PD_SSN,
-	PD_CNID,
-	PD_MOBILE,
-	PD_URL,
-	PD_PASSWORD,
-};
-
 static void pay_decoy(struct ft_gen *g, struct pay *p)
 {
+	unsigned v = below(g, PD_PASSWORD + 1);
 	char s[64];
 
-	switch (below(g, PD_PASSWORD + 1)) {
+	if (pay_member(g, p, pay_decoy_members,
+		       FT_ARRAY_SIZE(pay_decoy_members), v))
+		return;
+	switch (v) {
 	case PD_COUNTRY: /* "IE", or "IR" outside the field */
 		if (chance(g, 50)) {
 			p->ben = C_IE;
@@ -579,27 +612,6 @@ static void pay_decoy(struct ft_gen *g, struct pay *p)
 			pay_card(g, p, NULL, NULL);
 			fmember(&p->top, "pan_masked", d);
 		}
-		break;
-	case PD_IBAN:
-		make_iban(g, s, false, chance(g, 30), p->deb->cc);
-		fmember(&p->debx, "iban", s);
-		break;
-	case PD_SSN:
-		make_ssn(g, s, false);
-		fmember(&p->debx, "ssn", s);
-		break;
-	case PD_CNID:
-		make_cnid(g, s, chance(g, 60) ? CNID_BAD_CHECK : CNID_BAD_DATE);
-		fmember(&p->debx, "id_no", s);
-		break;
-	case PD_MOBILE:
-		make_mobile(g, s, false);
-		fmember(&p->debx, "phone", s);
-		break;
-	case PD_URL:
-		fadd(&p->top, ",\"callback_url\":\"");
-		fadd(&p->top, PICK(g, safe_urls));
-		fadd(&p->top, "\"");
 		break;
 	case PD_PASSWORD: {
 		const char *ph = PICK(g, pw_placeholders);

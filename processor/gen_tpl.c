@@ -12,6 +12,7 @@
  *   {*|A|B|...}                      one of the templates, uniformly
  *   {name} {name:arg}                a named generator (an identifier,
  *                                    a header, ...); it may add truth
+ *   {{                               a '{' (outside placeholders)
  */
 #include "gen_int.h"
 
@@ -183,6 +184,11 @@ static uint32_t expand_n(struct gen_tpl_ctx *c, const char *s, size_t n)
 		ft_buf_add(c->b, s + i, k - i);
 		if (k == n)
 			break;
+		if (k + 1 < n && s[k + 1] == '{') {
+			addc(c->b, '{');
+			i = k + 2;
+			continue;
+		}
 		i = k + closing(s + k, n - k);
 		mask |= placeholder(c, s + k + 1, i - k - 1);
 		i++;
@@ -285,12 +291,18 @@ static uint32_t t_track(struct gen_tpl_ctx *c, const char *arg)
 	return m;
 }
 
+/* {iban}, {iban:bad}, of c->cc (or any country), grouped 30 % of the time;
+ * quoted as {mobile} is */
 static uint32_t t_iban(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	make_iban(c->g, s, !bad(arg), chance(c->g, 30), NULL);
-	add_quoted_if_space(c, s);
+	make_iban(c->g, s, strncmp(arg, "bad", 3) != 0, chance(c->g, 30),
+		  c->cc);
+	if (strstr(arg, "plain"))
+		add(c->b, s);
+	else
+		add_quoted_if_space(c, s);
 	return 0;
 }
 
