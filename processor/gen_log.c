@@ -40,7 +40,7 @@ static const struct gen_tpl log_decoys[] = {
 	{1, 0, 0, NULL, "key id truncated", " aws_access_key_id={aws_key:19}"},
 	{1, 0, 0, NULL, "loaded certificate",
 	 " cert=\"{?50|-----BEGIN CERTIFICATE----- MIID{b64:40}"
-	 "|-----BEGIN PUBLIC KEY----- MIIB{b64_drawn:40}}\""},
+	 "|-----BEGIN PUBLIC KEY----- MIIB{b64:40 drawn}}\""},
 	{1, 0, 0, NULL, "upstream call", " url={@safe_urls} status=200"},
 	{1, 0, 0, NULL, "login attempt",
 	 " user=svc-report{?25| password_changed=true"

@@ -344,35 +344,30 @@ static uint32_t t_mobile(struct gen_tpl_ctx *c, const char *arg)
 	return 0;
 }
 
+/* {hex:N}: N lower case hex characters with a letter at every 4th */
 static uint32_t t_hex(struct gen_tpl_ctx *c, const char *arg)
 {
-	char h[64];
+	char s[64];
 	const char *p = arg;
+	uint64_t n = number(&p, arg + strlen(arg));
 
-	hex(c->g, h, (size_t)number(&p, arg + strlen(arg)));
-	add(c->b, h);
-	return 0;
-}
-
-/* {b64:N}: N base64 characters with a letter at every 4th */
-static uint32_t t_b64(struct gen_tpl_ctx *c, const char *arg)
-{
-	char s[256];
-	const char *p = arg;
-
-	TOKEN(c->g, s, (size_t)number(&p, arg + strlen(arg)), b64, letters);
+	hex(c->g, s, n < sizeof(s) ? (size_t)n : sizeof(s) - 1);
 	add(c->b, s);
 	return 0;
 }
 
-/* {b64_drawn:N}: drawn as {b64:N} but not written (the body a short
- * "BEGIN PUBLIC KEY" header leaves out) */
-static uint32_t t_b64_drawn(struct gen_tpl_ctx *c, const char *arg)
+/* {b64:N}: N base64 characters with a letter at every 4th; {b64:N drawn}:
+ * drawn but not written (the body a short "BEGIN PUBLIC KEY" header
+ * leaves out) */
+static uint32_t t_b64(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 	const char *p = arg;
+	uint64_t n = number(&p, arg + strlen(arg));
 
-	TOKEN(c->g, s, (size_t)number(&p, arg + strlen(arg)), b64, letters);
+	TOKEN(c->g, s, n < sizeof(s) ? (size_t)n : sizeof(s) - 1, b64, letters);
+	if (!strstr(p, "drawn"))
+		add(c->b, s);
 	return 0;
 }
 
@@ -392,7 +387,6 @@ const struct gen_tpl_fn gen_tpl_fns[] = {
 	{"mobile", t_mobile, NULL},
 	{"hex", t_hex, NULL},
 	{"b64", t_b64, NULL},
-	{"b64_drawn", t_b64_drawn, NULL},
 	{NULL, NULL, NULL},
 };
 
