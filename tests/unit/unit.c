@@ -14,16 +14,9 @@ static const struct {
 	const char *name;
 	Suite *(*make)(void);
 } suites[] = {
-	{"json", ft_json_suite},       {"sha256", ft_sha256_suite},
-	{"config", ft_config_suite},   {"expr", ft_expr_suite},
-	{"checks", ft_checks_suite},   {"wordlist", ft_wordlist_suite},
-	{"fields", ft_fields_suite},   {"redact", ft_redact_suite},
-	{"import", ft_import_suite},   {"rules", ft_rules_suite},
-	{"match", ft_match_suite},     {"envelope", ft_envelope_suite},
-	{"offsets", ft_offsets_suite}, {"differential", ft_differential_suite},
-	{"recfile", ft_recfile_suite}, {"metrics", ft_metrics_suite},
-	{"log", ft_log_suite},	       {"audit", ft_audit_suite},
-	{"canon", ft_canon_suite},
+#define FT_SUITE(name) {#name, ft_##name##_suite},
+#include "suites.def"
+#undef FT_SUITE
 };
 
 int main(int argc, char **argv)
