@@ -48,6 +48,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import ftkafka  # noqa: E402
 BROKER_SH = os.path.join(ROOT, "tests", "kafka", "broker.sh")
 MiB = 1024 * 1024
 
@@ -384,25 +386,8 @@ class Replay:
 
 # ---------------------------------------------------------------- flagtap run
 
-def parse_metrics(page):
-    """{(name, frozenset(labels.items())): float}"""
-    out = {}
-    for line in page.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
-        if not m:
-            continue
-        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        try:
-            out[(m.group(1), labels)] = float(m.group(3))
-        except ValueError:
-            pass
-    return out
-
-
-def mval(s, name, **labels):
-    return None if s is None else s.get((name, frozenset(labels.items())))
+parse_metrics = ftkafka.parse_metrics
+mval = ftkafka.value
 
 
 class Flagtap:

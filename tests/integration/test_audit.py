@@ -23,7 +23,10 @@ import time
 import zlib
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import ftkafka  # noqa: E402
 
 FLAGTAP = sys.argv[1]
 BOOTSTRAP = open(sys.argv[2]).read().strip()
@@ -51,30 +54,12 @@ pattern  = \\bstructuring\\b
 failures = []
 
 
-def log(*a):
-    print("audit:", *a, file=sys.stderr, flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        log("FAIL:", what)
-    return cond
+log = ftkafka.logger("audit")
+check = ftkafka.checker(failures, log)
 
 
 def topic(name, parts):
-    name = f"audit-{RUN}-{name}"
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-    for f in admin.create_topics([NewTopic(name, parts, 1)]).values():
-        f.result(30)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        md = admin.list_topics(name, timeout=10).topics[name]
-        if not md.error and len(md.partitions) == parts and all(
-                p.leader >= 0 for p in md.partitions.values()):
-            return name
-        time.sleep(0.2)
-    raise SystemExit(f"topic {name} has no leaders")
+    return ftkafka.create_topic(BOOTSTRAP, f"audit-{RUN}-{name}", parts)
 
 
 def envelope(record=None, key=None, record_base64=None, fmt="text"):

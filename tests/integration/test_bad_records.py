@@ -39,12 +39,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import zlib
 
 from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
                              TopicPartition)
-from confluent_kafka.admin import AdminClient, NewTopic
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import ftkafka  # noqa: E402
 
 FLAGTAP, BOOTSTRAP_FILE = sys.argv[1:3]
 EXTRA = []
@@ -73,44 +74,14 @@ counter  = token SECRET-12345 here
 SECRET = re.compile(rb"SECRET-[0-9]{6}")
 
 
-def log(*a):
-    print("bad_records:", *a, file=sys.stderr, flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        log("FAIL:", what)
-    else:
-        log("ok:", what)
+log = ftkafka.logger("bad_records")
+check = ftkafka.checker(failures, log, ok=True)
+metrics = ftkafka.metrics
+value = ftkafka.value
 
 
 def wait_for(what, fn, timeout=TIMEOUT):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
-def metrics(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                timeout=5) as r:
-        page = r.read().decode()
-    out = {}
-    for line in page.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^(\w+)(?:\{(.*)\})? (\S+)$', line)
-        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def value(s, name, **labels):
-    return s.get((name, frozenset(labels.items())))
+    return ftkafka.wait_for(what, fn, timeout)
 
 
 def decoded_forms(b):
@@ -252,11 +223,8 @@ def run_daemon(tmp, name, group, tin_json, tin_text, tout, dlq):
     errlog = open(errpath, "w")
     proc = subprocess.Popen(argv, stderr=errlog)
 
-    def port():
-        m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics",
-                      open(errpath).read())
-        return m and int(m.group(1))
-    p = wait_for(f"{name}: the metrics line", port)
+    p = wait_for(f"{name}: the metrics line",
+                 lambda: ftkafka.metrics_port(errpath))
     c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": group})
     tps = [TopicPartition(tin_json, 0), TopicPartition(tin_text, 0)]
     hw = sum(c.get_watermark_offsets(tp, timeout=10)[1] for tp in tps)
@@ -287,7 +255,7 @@ def outcome(tout, dlq, ids):
     """{record name: [("out"|"dlq", reason, message), ...]}"""
     got = {n: [] for n in ids.values()}
     for m in read_all(tout, 1):
-        env = json.loads(zlib.decompress(m.value()))
+        env = ftkafka.envelope(m.value())
         src = env["source"]
         got[ids[(src["topic"], src["offset"])]].append(("out", None, m))
     if dlq:
@@ -305,10 +273,8 @@ def unforwardable(tmp):
     is twice its size, above message.max.bytes; its dead letter fits."""
     tin, tj = f"bad-{RUN}-uf-text", f"bad-{RUN}-uf-json"
     tout, dlq = f"bad-{RUN}-uf-out", f"bad-{RUN}-uf-dlq"
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-    for f in admin.create_topics([NewTopic(t, 1, 1)
-                                  for t in (tin, tj, tout, dlq)]).values():
-        f.result(30)
+    for t in (tin, tj, tout, dlq):
+        ftkafka.create_topic(BOOTSTRAP, t, 1)
     val = b"\\" * 20000 + b" SECRET-777777 \\u0053ECRET-777777"
     prod = Producer({"bootstrap.servers": BOOTSTRAP})
     prod.produce(tin, val, b"k-uf SECRET-777777",
@@ -345,13 +311,10 @@ def main():
         f.write(RULES)
     tin_json, tin_text = f"bad-{RUN}-json", f"bad-{RUN}-text"
     tout, dlq, tout2 = f"bad-{RUN}-out", f"bad-{RUN}-dlq", f"bad-{RUN}-out2"
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
     big_topic = {"max.message.bytes": str(BIG + (1 << 20))}
-    for f in admin.create_topics([
-            NewTopic(tin_json, 1, 1, config=big_topic),
-            NewTopic(tin_text, 1, 1), NewTopic(tout, 1, 1),
-            NewTopic(dlq, 1, 1), NewTopic(tout2, 1, 1)]).values():
-        f.result(30)
+    ftkafka.create_topic(BOOTSTRAP, tin_json, 1, config=big_topic)
+    for t in (tin_text, tout, dlq, tout2):
+        ftkafka.create_topic(BOOTSTRAP, t, 1)
     prod = Producer({"bootstrap.servers": BOOTSTRAP,
                      "message.max.bytes": BIG + (1 << 20)})
     ids, sent = {}, {}
@@ -423,10 +386,10 @@ def main():
           "2 envelopes delivered")
     for name in ("good-flagged", "text-invalid-utf8"):
         m = got[name][0][2]
-        env = json.loads(zlib.decompress(m.value()))
+        env = ftkafka.envelope(m.value())
         in_clear(f"envelope {name}", json.dumps(env).encode())
         message_in_clear(f"envelope message {name}", m)
-    env = json.loads(zlib.decompress(got["good-flagged"][0][2].value()))
+    env = ftkafka.envelope(got["good-flagged"][0][2].value())
     check(env["source"]["key"] == "k-good " + "*" * 13,
           "source.key redacted")
     check({r.get("in") for r in env["rules"]} ==
@@ -441,7 +404,7 @@ def main():
         where = [(w, r) for w, r, _ in got[name]]
         check(where == ([want] if want else []),
               f"without dlq: {name} -> {want} (got {where})")
-    env = json.loads(zlib.decompress(got["big"][0][2].value()))
+    env = ftkafka.envelope(got["big"][0][2].value())
     check(env.get("record_truncated") is True and
           env.get("record_bytes") == len(big) and
           env.get("record_sha256") == hashlib.sha256(
@@ -462,7 +425,7 @@ def main():
 
     for name, g in got.items():
         for w, _, m in g:
-            env = json.loads(zlib.decompress(m.value()))
+            env = ftkafka.envelope(m.value())
             in_clear(f"without dlq: envelope {name}",
                      json.dumps(env).encode())
             message_in_clear(f"without dlq: envelope message {name}", m)

@@ -17,17 +17,17 @@ no --dump-config output.
 import collections
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import ftkafka  # noqa: E402
 
 FLAGTAP, BOOTSTRAP_FILE, RULES = sys.argv[1:4]
 BOOTSTRAP = open(BOOTSTRAP_FILE).read().strip()
@@ -38,60 +38,25 @@ N = 5000
 failures = []
 
 
-def log(*a):
-    print("metrics:", *a, file=sys.stderr, flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        log("FAIL:", what)
+log = ftkafka.logger("metrics")
+check = ftkafka.checker(failures, log)
+http = ftkafka.http
+value = ftkafka.value
 
 
 def wait_for(what, fn, timeout=TIMEOUT):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
-def http(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}",
-                                    timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return ftkafka.wait_for(what, fn, timeout)
 
 
 def samples(page):
-    """{(name, frozenset(labels)): value}"""
-    out = {}
-    for line in page.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
-        assert m, line
-        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"',
-                                      m.group(2) or ""))
-        out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def value(s, name, **labels):
-    return s.get((name, frozenset(labels.items())))
+    return ftkafka.parse_metrics(page, strict=True)
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="ft_metrics_")
     tin, tout = f"met-{RUN}-in", f"met-{RUN}-out"
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-    for f in admin.create_topics([NewTopic(tin, 3, 1),
-                                  NewTopic(tout, 2, 1)]).values():
-        f.result(30)
+    ftkafka.create_topic(BOOTSTRAP, tin, 3)
+    ftkafka.create_topic(BOOTSTRAP, tout, 2)
     stream, truth = os.path.join(tmp, "s.ftrec"), os.path.join(tmp, "t.jsonl")
     subprocess.run([FLAGTAP, "gen", "-n", str(N), "--seed", "7", "-w", stream,
                     "--truth", truth], check=True, stderr=subprocess.DEVNULL)
@@ -122,9 +87,7 @@ def main():
     try:
         def port():
             errlog.flush()
-            m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics",
-                          open(errlog.name).read())
-            return m and int(m.group(1))
+            return ftkafka.metrics_port(errlog.name)
         p = wait_for("the metrics line in the log", port)
         check(http(p, "/healthz") == (200, "ok\n"), "/healthz 200")
         wait_for("/readyz 200", lambda: http(p, "/readyz")[0] == 200)

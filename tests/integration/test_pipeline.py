@@ -21,18 +21,18 @@ import json
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ftcorpus  # noqa: E402
+import ftkafka  # noqa: E402
+from ftkafka import produce, stop_flagtap  # noqa: E402,F401
 
 RULES = """\
 # integration test rules
@@ -154,34 +154,6 @@ def text_record(rng, lines):
     return line
 
 
-def produce(bootstrap, records):
-    """Produces [(topic, key, value)]; returns [(topic, partition, offset)]."""
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                  "enable.idempotence": True, "linger.ms": 20})
-    coords = [None] * len(records)
-    errors = []
-
-    def dr(i):
-        def cb(err, msg):
-            if err:
-                errors.append(err)
-            else:
-                coords[i] = (msg.topic(), msg.partition(), msg.offset())
-        return cb
-
-    for i, (topic, key, value) in enumerate(records):
-        while True:
-            try:
-                p.produce(topic, value=value, key=key, on_delivery=dr(i))
-                break
-            except BufferError:
-                p.poll(0.1)
-        p.poll(0)
-    left = p.flush(60)
-    assert left == 0 and not errors, "produce failed: %s (%d left)" % (errors, left)
-    return coords
-
-
 def end_offsets(consumer, topics_parts):
     out = {}
     for topic, n in topics_parts:
@@ -234,7 +206,7 @@ def read_output(bootstrap, topic, nparts):
                 eof.add(m.partition())
                 continue
             raise AssertionError(m.error())
-        env = json.loads(zlib.decompress(m.value()).decode("utf-8"))
+        env = ftkafka.envelope(m.value())
         out.append((env, dict(m.headers() or []), m.key()))
     c.close()
     return out
@@ -243,16 +215,6 @@ def read_output(bootstrap, topic, nparts):
 def start_flagtap(args, conf_path, logf):
     return subprocess.Popen([args.flagtap, "run", "-c", conf_path],
                             stdout=logf, stderr=logf)
-
-
-def stop_flagtap(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise AssertionError("flagtap did not stop within 60 s of SIGTERM")
-    assert rc == 0, "flagtap exited %d after SIGTERM" % rc
 
 
 def make_batch(rng, lines, n, t_json, t_text, start):

@@ -26,7 +26,10 @@ import tempfile
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import ftkafka  # noqa: E402
 
 FLAGTAP = sys.argv[1]
 BOOTSTRAP = open(sys.argv[2]).read().strip()
@@ -35,32 +38,12 @@ RUN = str(int(time.time() * 1000))
 failures = []
 
 
-def log(*a):
-    print("record_replay:", *a, file=sys.stderr, flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        log("FAIL:", what)
-    return cond
+log = ftkafka.logger("record_replay")
+check = ftkafka.checker(failures, log)
 
 
 def topic(name, parts, config=None):
-    name = f"rr-{RUN}-{name}"
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
-    fs = admin.create_topics([NewTopic(name, parts, 1, config=config or {})])
-    for f in fs.values():
-        f.result(30)
-    # wait until every partition has a leader
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        md = admin.list_topics(name, timeout=10).topics[name]
-        if not md.error and len(md.partitions) == parts and all(
-                p.leader >= 0 for p in md.partitions.values()):
-            return name
-        time.sleep(0.2)
-    raise SystemExit(f"topic {name} has no leaders")
+    return ftkafka.create_topic(BOOTSTRAP, f"rr-{RUN}-{name}", parts, config)
 
 
 def flagtap(*args, check_rc=0, stdout=subprocess.PIPE):
