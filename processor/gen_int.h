@@ -2,10 +2,12 @@
  * gen_int.h: what the generator's files share (processor/gen*.c only).
  *
  * gen.c drives the stream (kind, mode, timestamp, truth); gen_ident.c
- * draws numbers, identifiers and text; gen_pay.c, gen_fix.c, gen_log.c and
- * gen_sys.c build one kind each.  Every draw comes from the ft_gen's
- * xoshiro256** state, in the order the code makes it: reordering two draws
- * changes every record after them.
+ * draws numbers, identifiers and text; gen_tpl.c expands templates;
+ * gen_pay.c, gen_fix.c, gen_log.c and gen_sys.c build one kind each, their
+ * planted violations, decoys and clean records as rows of tables (a new
+ * planted violation is a row: weight, rules, template).  Every draw comes
+ * from the ft_gen's xoshiro256** state, in the order the code makes it:
+ * reordering two draws changes every record after them.
  */
 #ifndef FLAGTAP_GEN_INT_H
 #define FLAGTAP_GEN_INT_H

@@ -33,7 +33,9 @@
  *             under every threshold)
  *
  * The truth is the generator's own evaluation of the shipped packs as of
- * this writing (27 rules); a change to a pack may need a change here.
+ * this writing (27 rules); a change to a pack may need a change in the
+ * tables of processor/gen_*.c, where each planted violation is a row that
+ * names the rules it plants.
  */
 #ifndef FLAGTAP_GEN_H
 #define FLAGTAP_GEN_H
