@@ -188,7 +188,7 @@ int ft_gen_next(struct ft_gen *g, struct ft_gen_record *out)
 	       : u < g->decoy_below ? M_DECOY
 				    : M_CLEAN;
 	key_of(g->key, kind, g->seq);
-	civil(g->o.start_ms + (int64_t)(g->t_us / 1000), &t);
+	gen_civil(g->o.start_ms + (int64_t)(g->t_us / 1000), &t);
 	ft_buf_reset(&g->val);
 	switch (kind) {
 	case FT_GEN_PAYMENTS:
@@ -320,7 +320,7 @@ void ft_gen_format_kinds(const unsigned weights[FT_GEN_NKINDS], char *out,
 			addc(&b, ',');
 		add(&b, kind_names[k]);
 		addc(&b, '=');
-		addu(&b, weights[k]);
+		gen_addu(&b, weights[k]);
 	}
 	if (out_size) {
 		size_t n = b.len < out_size ? b.len : out_size - 1;

@@ -7,7 +7,7 @@
 
 static void fix_tag(struct ft_buf *b, unsigned tag, const char *v)
 {
-	addu(b, tag);
+	gen_addu(b, tag);
 	addc(b, '=');
 	add(b, v);
 	addc(b, '\x01');
@@ -15,17 +15,17 @@ static void fix_tag(struct ft_buf *b, unsigned tag, const char *v)
 
 static void fix_tagu(struct ft_buf *b, unsigned tag, uint64_t v)
 {
-	addu(b, tag);
+	gen_addu(b, tag);
 	addc(b, '=');
-	addu(b, v);
+	gen_addu(b, v);
 	addc(b, '\x01');
 }
 
 static void fix_price(struct ft_buf *b, unsigned tag, uint64_t cents)
 {
-	addu(b, tag);
+	gen_addu(b, tag);
 	addc(b, '=');
-	add_cents(b, (int64_t)cents);
+	gen_add_cents(b, (int64_t)cents);
 	addc(b, '\x01');
 }
 
@@ -59,7 +59,7 @@ static const char *const texts[] = {"fill ok",	    "client algo VWAP",
 				    "care order",   "amend price"};
 
 static const struct gen_tpl_list fix_lists[] = {
-	{"texts", texts, FT_ARRAY_SIZE(texts)},
+	{GEN_LIST("texts", texts)},
 	{NULL, NULL, 0},
 };
 
@@ -70,8 +70,8 @@ static uint32_t t_card_cvv(struct gen_tpl_ctx *c, const char *arg)
 	bool valid = chance(c->g, 70);
 
 	(void)arg;
-	make_pan(c->g, s, valid, pan_style(c->g), NULL);
-	make_cvv(c->g, cvv);
+	gen_make_pan(c->g, s, valid, gen_pan_style(c->g), NULL);
+	gen_make_cvv(c->g, cvv);
 	add(c->b, "card ");
 	add(c->b, s);
 	add(c->b, chance(c->g, 50) ? " cvv " : " CVC2=");
@@ -85,9 +85,9 @@ static uint32_t t_settle_iban(struct gen_tpl_ctx *c, const char *arg)
 	char s[64];
 
 	(void)arg;
-	make_iban(c->g, s, true, false, NULL);
+	gen_make_iban(c->g, s, true, false, NULL);
 	if (chance(c->g, 50)) {
-		fadd(c->aux, s);
+		gen_fadd(c->aux, s);
 	} else {
 		add(c->b, "settle to ");
 		add(c->b, s);
@@ -101,8 +101,8 @@ static uint32_t t_account_iban(struct gen_tpl_ctx *c, const char *arg)
 	char s[64];
 
 	(void)arg;
-	make_iban(c->g, s, false, false, NULL);
-	fadd(c->aux, s);
+	gen_make_iban(c->g, s, false, false, NULL);
+	gen_fadd(c->aux, s);
 	return 0;
 }
 
@@ -170,20 +170,20 @@ uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t)
 	fix_tag(b, 56, PICK(g, targets));
 	fix_tagu(b, 34, ++g->fix_seq);
 	add(b, "52=");
-	add_fix_time(b, t);
+	gen_add_fix_time(b, t);
 	addc(b, '\x01');
 	if (exec) {
 		add(b, "37=o");
-		add_hex(g, b, 12);
+		gen_add_hex(g, b, 12);
 		addc(b, '\x01');
 	}
 	add(b, "11=c");
-	hex(g, id, 12);
+	gen_hex(g, id, 12);
 	add(b, id);
 	addc(b, '\x01');
 	if (exec) {
 		add(b, "17=e");
-		add_hex(g, b, 12);
+		gen_add_hex(g, b, 12);
 		addc(b, '\x01');
 		fix_tag(b, 150, chance(g, 50) ? "F" : "0");
 		fix_tag(b, 39, chance(g, 50) ? "2" : "1");
@@ -192,7 +192,7 @@ uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t)
 		fix_tag(b, 1, account.s);
 	} else {
 		add(b, "1=acct-");
-		addu0(b, below(g, 100000), 5);
+		gen_addu0(b, below(g, 100000), 5);
 		addc(b, '\x01');
 	}
 	fix_tag(b, 55, PICK(g, symbols));
@@ -210,19 +210,19 @@ uint32_t gen_fix(struct ft_gen *g, enum mode mode, const struct when *t)
 		fix_tag(b, 59, chance(g, 70) ? "0" : "1");
 	}
 	add(b, "60=");
-	add_fix_time(b, t);
+	gen_add_fix_time(b, t);
 	addc(b, '\x01');
 	if (text.n)
 		fix_tag(b, 58, text.s);
 	add(v, "8=FIX.4.4\x01"
 	       "9=");
-	addu(v, b->len);
+	gen_addu(v, b->len);
 	addc(v, '\x01');
 	ft_buf_add(v, b->data, b->len);
 	for (i = 0; i < v->len && v->data; i++)
 		sum += (unsigned char)v->data[i];
 	add(v, "10=");
-	addu0(v, sum % 256, 3);
+	gen_addu0(v, sum % 256, 3);
 	addc(v, '\x01');
 	return mask;
 }

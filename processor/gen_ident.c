@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-size_t pick_weighted(struct ft_gen *g, const unsigned char *w, size_t stride,
-		     size_t n)
+size_t gen_pick_weighted(struct ft_gen *g, const unsigned char *w,
+			 size_t stride, size_t n)
 {
 	unsigned total = 0, r;
 	size_t i;
@@ -17,9 +17,9 @@ size_t pick_weighted(struct ft_gen *g, const unsigned char *w, size_t stride,
 	return i;
 }
 
-unsigned pick_menu(struct ft_gen *g, const struct menu *m, size_t n)
+unsigned gen_pick_menu(struct ft_gen *g, const struct menu *m, size_t n)
 {
-	return m[pick_weighted(g, &m[0].w, sizeof(*m), n)].v;
+	return m[gen_pick_weighted(g, &m[0].w, sizeof(*m), n)].v;
 }
 
 /* v in decimal, zero-padded to at least width digits, at the end of d;
@@ -37,7 +37,7 @@ static int decimal(char d[24], uint64_t v, int width)
 	return n;
 }
 
-void addu0(struct ft_buf *b, uint64_t v, int width)
+void gen_addu0(struct ft_buf *b, uint64_t v, int width)
 {
 	char d[24];
 	int n = decimal(d, v, width);
@@ -45,20 +45,20 @@ void addu0(struct ft_buf *b, uint64_t v, int width)
 	ft_buf_add(b, d + 24 - n, (size_t)n);
 }
 
-void addu(struct ft_buf *b, uint64_t v)
+void gen_addu(struct ft_buf *b, uint64_t v)
 {
-	addu0(b, v, 1);
+	gen_addu0(b, v, 1);
 }
 
-void add_cents(struct ft_buf *b, int64_t c)
+void gen_add_cents(struct ft_buf *b, int64_t c)
 {
-	addu(b, (uint64_t)(c / 100));
+	gen_addu(b, (uint64_t)(c / 100));
 	addc(b, '.');
-	addu0(b, (uint64_t)(c % 100), 2);
+	gen_addu0(b, (uint64_t)(c % 100), 2);
 }
 
 /* ,"name":"value" */
-void json_str(struct ft_buf *b, const char *name, const char *v)
+void gen_json_str(struct ft_buf *b, const char *name, const char *v)
 {
 	add(b, ",\"");
 	add(b, name);
@@ -67,7 +67,7 @@ void json_str(struct ft_buf *b, const char *name, const char *v)
 	addc(b, '"');
 }
 
-void fadd(struct frag *f, const char *s)
+void gen_fadd(struct frag *f, const char *s)
 {
 	size_t k = strlen(s);
 
@@ -79,31 +79,31 @@ void fadd(struct frag *f, const char *s)
 }
 
 /* ,"name":"value" */
-void fmember(struct frag *f, const char *name, const char *v)
+void gen_fmember(struct frag *f, const char *name, const char *v)
 {
-	fadd(f, ",\"");
-	fadd(f, name);
-	fadd(f, "\":\"");
-	fadd(f, v);
-	fadd(f, "\"");
+	gen_fadd(f, ",\"");
+	gen_fadd(f, name);
+	gen_fadd(f, "\":\"");
+	gen_fadd(f, v);
+	gen_fadd(f, "\"");
 }
 
-void faddu(struct frag *f, uint64_t v, int width)
+void gen_faddu(struct frag *f, uint64_t v, int width)
 {
 	char d[24];
 	int n = decimal(d, v, width);
 
 	memmove(d, d + 24 - n, (size_t)n);
 	d[n] = '\0';
-	fadd(f, d);
+	gen_fadd(f, d);
 }
 
-int64_t floor_div(int64_t a, int64_t b)
+static int64_t floor_div(int64_t a, int64_t b)
 {
 	return a / b - (a % b < 0);
 }
 
-void civil(int64_t ms, struct when *t)
+void gen_civil(int64_t ms, struct when *t)
 {
 	int64_t secs = floor_div(ms, 1000), days = floor_div(secs, 86400);
 	int64_t sod = secs - days * 86400, era, doe, yoe, doy, mp;
@@ -124,44 +124,44 @@ void civil(int64_t ms, struct when *t)
 	t->y = (int)(yoe + era * 400 + (t->mo <= 2));
 }
 
-void add_hms(struct ft_buf *b, const struct when *t)
+static void add_hms(struct ft_buf *b, const struct when *t)
 {
-	addu0(b, (uint64_t)t->h, 2);
+	gen_addu0(b, (uint64_t)t->h, 2);
 	addc(b, ':');
-	addu0(b, (uint64_t)t->mi, 2);
+	gen_addu0(b, (uint64_t)t->mi, 2);
 	addc(b, ':');
-	addu0(b, (uint64_t)t->s, 2);
+	gen_addu0(b, (uint64_t)t->s, 2);
 }
 
 /* 2026-11-26T08:00:01.123Z */
-void add_iso(struct ft_buf *b, const struct when *t)
+void gen_add_iso(struct ft_buf *b, const struct when *t)
 {
-	addu0(b, (uint64_t)t->y, 4);
+	gen_addu0(b, (uint64_t)t->y, 4);
 	addc(b, '-');
-	addu0(b, (uint64_t)t->mo, 2);
+	gen_addu0(b, (uint64_t)t->mo, 2);
 	addc(b, '-');
-	addu0(b, (uint64_t)t->d, 2);
+	gen_addu0(b, (uint64_t)t->d, 2);
 	addc(b, 'T');
 	add_hms(b, t);
 	addc(b, '.');
-	addu0(b, (uint64_t)t->ms, 3);
+	gen_addu0(b, (uint64_t)t->ms, 3);
 	addc(b, 'Z');
 }
 
 /* 20261126-08:00:01.123 (FIX UTCTimestamp) */
-void add_fix_time(struct ft_buf *b, const struct when *t)
+void gen_add_fix_time(struct ft_buf *b, const struct when *t)
 {
-	addu0(b, (uint64_t)t->y, 4);
-	addu0(b, (uint64_t)t->mo, 2);
-	addu0(b, (uint64_t)t->d, 2);
+	gen_addu0(b, (uint64_t)t->y, 4);
+	gen_addu0(b, (uint64_t)t->mo, 2);
+	gen_addu0(b, (uint64_t)t->d, 2);
 	addc(b, '-');
 	add_hms(b, t);
 	addc(b, '.');
-	addu0(b, (uint64_t)t->ms, 3);
+	gen_addu0(b, (uint64_t)t->ms, 3);
 }
 
 /* Nov 26 08:00:01 (day space-padded, as syslog writes it) */
-void add_syslog_time(struct ft_buf *b, const struct when *t)
+void gen_add_syslog_time(struct ft_buf *b, const struct when *t)
 {
 	static const char *const mon[12] = {"Jan", "Feb", "Mar", "Apr",
 					    "May", "Jun", "Jul", "Aug",
@@ -177,20 +177,21 @@ void add_syslog_time(struct ft_buf *b, const struct when *t)
 
 /* --------------------------------------------------------- identifiers */
 
-const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const char alnum[] =
+const char gen_letters[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const char gen_alnum[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-const char b64[] =
+const char gen_b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const char b64url[] =
+const char gen_b64url[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /*
  * n characters of `set` (a string literal), with a character of `safe` at
  * every 4th position: no run of 4 digits, whatever the set.
  */
-void token(struct ft_gen *g, char *out, size_t n, const char *set, size_t setn,
-	   const char *safe, size_t safen)
+void gen_token(struct ft_gen *g, char *out, size_t n, const char *set,
+	       size_t setn, const char *safe, size_t safen)
 {
 	size_t i;
 
@@ -201,22 +202,22 @@ void token(struct ft_gen *g, char *out, size_t n, const char *set, size_t setn,
 }
 
 /* Lower case hex with a letter at every 4th position. */
-void hex(struct ft_gen *g, char *out, size_t n)
+void gen_hex(struct ft_gen *g, char *out, size_t n)
 {
 	static const char h[] = "0123456789abcdef";
 
 	TOKEN(g, out, n, h, "abcdef");
 }
 
-void add_hex(struct ft_gen *g, struct ft_buf *b, size_t n)
+void gen_add_hex(struct ft_gen *g, struct ft_buf *b, size_t n)
 {
 	char h[40];
 
-	hex(g, h, n < sizeof(h) ? n : sizeof(h) - 1);
+	gen_hex(g, h, n < sizeof(h) ? n : sizeof(h) - 1);
 	add(b, h);
 }
 
-void digits(struct ft_gen *g, char *d, size_t n)
+static void digits(struct ft_gen *g, char *d, size_t n)
 {
 	size_t i;
 
@@ -225,7 +226,7 @@ void digits(struct ft_gen *g, char *d, size_t n)
 }
 
 /* The Luhn check digit of the body d[0..n). */
-char luhn_digit(const char *d, size_t n)
+static char luhn_digit(const char *d, size_t n)
 {
 	unsigned sum = 0, v;
 	size_t i;
@@ -242,7 +243,7 @@ char luhn_digit(const char *d, size_t n)
 	return (char)('0' + (10 - sum % 10) % 10);
 }
 
-bool luhn_ok(const char *d, size_t n)
+static bool luhn_ok(const char *d, size_t n)
 {
 	return n > 1 && luhn_digit(d, n - 1) == d[n - 1];
 }
@@ -252,8 +253,8 @@ bool luhn_ok(const char *d, size_t n)
  * discover), Luhn-valid or not, plain or in groups (4-4-4-4, amex 4-6-5).
  * digits_out (optional) gets the bare digits.
  */
-void make_pan(struct ft_gen *g, char *out, bool valid, int style,
-	      char *digits_out)
+void gen_make_pan(struct ft_gen *g, char *out, bool valid, int style,
+		  char *digits_out)
 {
 	char d[20];
 	size_t n = 16, k, i, o = 0;
@@ -298,7 +299,7 @@ void make_pan(struct ft_gen *g, char *out, bool valid, int style,
 	out[o] = '\0';
 }
 
-int pan_style(struct ft_gen *g)
+int gen_pan_style(struct ft_gen *g)
 {
 	unsigned r = below(g, 10);
 
@@ -321,7 +322,7 @@ static const struct {
 static const char *const gb_banks[] = {"WEST", "BARC", "LOYD", "NWBK", "HBUK"};
 static const char *const nl_banks[] = {"ABNA", "INGB", "RABO", "TRIO", "KNAB"};
 
-unsigned iban_mod(unsigned r, char c)
+static unsigned iban_mod(unsigned r, char c)
 {
 	if (c >= '0' && c <= '9')
 		return (r * 10 + (unsigned)(c - '0')) % 97;
@@ -332,8 +333,8 @@ unsigned iban_mod(unsigned r, char c)
  * An IBAN, mod-97-valid or with wrong check digits, plain or grouped; of
  * country cc when there is a template for it (cc may be NULL).
  */
-void make_iban(struct ft_gen *g, char *out, bool valid, bool grouped,
-	       const char *cc)
+void gen_make_iban(struct ft_gen *g, char *out, bool valid, bool grouped,
+		   const char *cc)
 {
 	char raw[40], bban[36];
 	unsigned f = below(g, (uint32_t)FT_ARRAY_SIZE(iban_fmts)), r = 0, check;
@@ -382,7 +383,7 @@ static const char *const cn_regions[] = {
  * number starting 2-6 that passes Luhn is drawn again: PCI-001 would take
  * it for a card number.
  */
-void make_cnid(struct ft_gen *g, char *out, int mode)
+void gen_make_cnid(struct ft_gen *g, char *out, int mode)
 {
 	static const unsigned char w[17] = {7, 9, 10, 5,  8, 4, 2, 1, 6,
 					    3, 7, 9,  10, 5, 8, 4, 2};
@@ -421,7 +422,7 @@ void make_cnid(struct ft_gen *g, char *out, int mode)
 }
 
 /* A mainland mobile number (1[3-9] + 9 digits), or a near miss 1[0-2]. */
-void make_mobile(struct ft_gen *g, char *out, bool valid)
+void gen_make_mobile(struct ft_gen *g, char *out, bool valid)
 {
 	static const char *const prefix[] = {"", "", "", "+86 ", "+86-", "+86"};
 	const char *p = PICK(g, prefix);
@@ -437,7 +438,7 @@ void make_mobile(struct ft_gen *g, char *out, bool valid)
 
 /* A US SSN in its valid ranges, or with area 000/666/9xx, group 00 or
  * serial 0000. */
-void make_ssn(struct ft_gen *g, char *out, bool valid)
+void gen_make_ssn(struct ft_gen *g, char *out, bool valid)
 {
 	unsigned a = 1 + below(g, 899), gr = 1 + below(g, 99),
 		 s = 1 + below(g, 9999);
@@ -464,15 +465,15 @@ void make_ssn(struct ft_gen *g, char *out, bool valid)
 			break;
 		}
 	}
-	faddu(&f, a, 3);
-	fadd(&f, "-");
-	faddu(&f, gr, 2);
-	fadd(&f, "-");
-	faddu(&f, s, 4);
+	gen_faddu(&f, a, 3);
+	gen_fadd(&f, "-");
+	gen_faddu(&f, gr, 2);
+	gen_fadd(&f, "-");
+	gen_faddu(&f, s, 4);
 	memcpy(out, f.s, f.n + 1);
 }
 
-void make_aws_key(struct ft_gen *g, char *out)
+void gen_make_aws_key(struct ft_gen *g, char *out)
 {
 	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 	size_t i;
@@ -483,17 +484,17 @@ void make_aws_key(struct ft_gen *g, char *out)
 	out[20] = '\0';
 }
 
-void make_github_token(struct ft_gen *g, char *out)
+void gen_make_github_token(struct ft_gen *g, char *out)
 {
 	static const char *const pre[] = {"ghp_", "gho_", "ghs_", "ghu_"};
 
 	memcpy(out, PICK(g, pre), 4);
-	TOKEN(g, out + 4, 36, alnum, letters);
+	TOKEN(g, out + 4, 36, gen_alnum, gen_letters);
 }
 
 /* xoxb-<10 digits>-<13 digits>-<24 alnum>: groups never start with 8
  * (+86 mobile numbers) and follow '-' (no card number). */
-void make_slack_token(struct ft_gen *g, char *out)
+void gen_make_slack_token(struct ft_gen *g, char *out)
 {
 	size_t o = 5;
 
@@ -507,10 +508,10 @@ void make_slack_token(struct ft_gen *g, char *out)
 	o += 12;
 	out[o++] = '-';
 	out[o++] = "abcdefghijklmnopqrstuvwxyz"[below(g, 26)];
-	TOKEN(g, out + o, 23, alnum, letters);
+	TOKEN(g, out + o, 23, gen_alnum, gen_letters);
 }
 
-size_t b64url_encode(const unsigned char *in, size_t n, char *out)
+static size_t b64url_encode(const unsigned char *in, size_t n, char *out)
 {
 	size_t i, o = 0;
 	uint32_t v;
@@ -518,27 +519,27 @@ size_t b64url_encode(const unsigned char *in, size_t n, char *out)
 	for (i = 0; i + 2 < n; i += 3) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
 		    in[i + 2];
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
-		out[o++] = b64url[v >> 6 & 63];
-		out[o++] = b64url[v & 63];
+		out[o++] = gen_b64url[v >> 18 & 63];
+		out[o++] = gen_b64url[v >> 12 & 63];
+		out[o++] = gen_b64url[v >> 6 & 63];
+		out[o++] = gen_b64url[v & 63];
 	}
 	if (n - i == 1) {
 		v = (uint32_t)in[i] << 16;
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
+		out[o++] = gen_b64url[v >> 18 & 63];
+		out[o++] = gen_b64url[v >> 12 & 63];
 	} else if (n - i == 2) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
-		out[o++] = b64url[v >> 6 & 63];
+		out[o++] = gen_b64url[v >> 18 & 63];
+		out[o++] = gen_b64url[v >> 12 & 63];
+		out[o++] = gen_b64url[v >> 6 & 63];
 	}
 	out[o] = '\0';
 	return o;
 }
 
 /* Longest run of decimal digits in s. */
-size_t digit_run(const char *s)
+static size_t digit_run(const char *s)
 {
 	size_t run = 0, best = 0;
 
@@ -552,7 +553,7 @@ size_t digit_run(const char *s)
 
 /* A JWT: HS256 header, a payload with a user and the issue time, and a
  * signature; its base64 never holds a digit run a PRC rule could read. */
-void make_jwt(struct ft_gen *g, char *out, int64_t iat)
+void gen_make_jwt(struct ft_gen *g, char *out, int64_t iat)
 {
 	static const char head[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.";
 	struct frag p;
@@ -561,20 +562,20 @@ void make_jwt(struct ft_gen *g, char *out, int64_t iat)
 	do {
 		p.n = 0;
 		p.s[0] = '\0';
-		fadd(&p, "{\"sub\":\"u-");
-		faddu(&p, 10000 + below(g, 90000), 5);
-		fadd(&p, "\",\"iat\":");
-		faddu(&p, (uint64_t)iat, 1);
-		fadd(&p, ",\"scope\":\"payments\"}");
+		gen_fadd(&p, "{\"sub\":\"u-");
+		gen_faddu(&p, 10000 + below(g, 90000), 5);
+		gen_fadd(&p, "\",\"iat\":");
+		gen_faddu(&p, (uint64_t)iat, 1);
+		gen_fadd(&p, ",\"scope\":\"payments\"}");
 		memcpy(out, head, sizeof(head) - 1);
 		o = sizeof(head) - 1;
 		o += b64url_encode((const unsigned char *)p.s, p.n, out + o);
 	} while (digit_run(out) > 6);
 	out[o++] = '.';
-	TOKEN(g, out + o, 43, b64url, letters);
+	TOKEN(g, out + o, 43, gen_b64url, gen_letters);
 }
 
-void make_pem_line(struct ft_gen *g, char *out)
+void gen_make_pem_line(struct ft_gen *g, char *out)
 {
 	static const char *const kinds[] = {
 		"-----BEGIN RSA PRIVATE KEY----- MIIEpAIBAAKCAQEA",
@@ -586,19 +587,19 @@ void make_pem_line(struct ft_gen *g, char *out)
 	size_t n = strlen(k);
 
 	memcpy(out, k, n);
-	TOKEN(g, out + n, 48, b64, letters);
+	TOKEN(g, out + n, 48, gen_b64, gen_letters);
 }
 
-const char *const passwords[] = {
+const char *const gen_passwords[] = {
 	"hunter2hunter2",	 "Tr0ub4dor&3", "Winter2026!", "Kx9-vQ2m-Lp7",
 	"correct-horse-battery", "Sommer2026#", "zq7Ld2mW",    "P4ss-ledger-rw",
 };
-const char *const pw_placeholders[] = {
+const char *const gen_pw_placeholders[] = {
 	"********", "<redacted>", "[redacted]", "null", "none", "****",
 };
 
 /* scheme://user:password@host[:port]/path */
-void make_cred_url(struct ft_gen *g, struct frag *f)
+void gen_make_cred_url(struct ft_gen *g, struct frag *f)
 {
 	static const char *const urls[][3] = {
 		{"postgres://", "ledger_rw", "@db-ledger.internal:5432/ledger"},
@@ -610,14 +611,14 @@ void make_cred_url(struct ft_gen *g, struct frag *f)
 	};
 	unsigned i = below(g, (uint32_t)FT_ARRAY_SIZE(urls));
 
-	fadd(f, urls[i][0]);
-	fadd(f, urls[i][1]);
-	fadd(f, ":");
-	fadd(f, PICK(g, passwords));
-	fadd(f, urls[i][2]);
+	gen_fadd(f, urls[i][0]);
+	gen_fadd(f, urls[i][1]);
+	gen_fadd(f, ":");
+	gen_fadd(f, PICK(g, gen_passwords));
+	gen_fadd(f, urls[i][2]);
 }
 
-const char *const safe_urls[] = {
+const char *const gen_safe_urls[] = {
 	"https://api.example.com:8443/v1/accounts",
 	"https://hooks.example.com/pay/notify",
 	"http://fx-rates.internal:8080/v2/rates",
@@ -627,7 +628,7 @@ const char *const safe_urls[] = {
 /* Magnetic stripe data: track 1 (PAN after %B: PCI-002 only) or track 2
  * (PAN after ';': PCI-001 too).  The digits after the PAN are 12, too few
  * for a card number and too many for a mobile number. */
-uint32_t make_track(struct ft_gen *g, char *out)
+uint32_t gen_make_track(struct ft_gen *g, char *out)
 {
 	static const char *const names[] = {"DOE/JANE", "SMITH/JOHN",
 					    "MUELLER/ANNA", "CHEN/WEI",
@@ -636,7 +637,7 @@ uint32_t make_track(struct ft_gen *g, char *out)
 	struct frag f = {.n = 0};
 	bool t1 = chance(g, 50);
 
-	make_pan(g, pan, true, PAN_PLAIN, NULL);
+	gen_make_pan(g, pan, true, PAN_PLAIN, NULL);
 	tail[0] = (char)('2' + below(g, 4));
 	tail[1] = (char)('0' + below(g, 10));
 	tail[2] = '0';
@@ -645,24 +646,24 @@ uint32_t make_track(struct ft_gen *g, char *out)
 	digits(g, tail + 7, 5);
 	tail[12] = '\0';
 	if (t1) {
-		fadd(&f, "%B");
-		fadd(&f, pan);
-		fadd(&f, "^");
-		fadd(&f, PICK(g, names));
-		fadd(&f, "^");
-		fadd(&f, tail);
+		gen_fadd(&f, "%B");
+		gen_fadd(&f, pan);
+		gen_fadd(&f, "^");
+		gen_fadd(&f, PICK(g, names));
+		gen_fadd(&f, "^");
+		gen_fadd(&f, tail);
 	} else {
-		fadd(&f, ";");
-		fadd(&f, pan);
-		fadd(&f, "=");
-		fadd(&f, tail);
-		fadd(&f, "?");
+		gen_fadd(&f, ";");
+		gen_fadd(&f, pan);
+		gen_fadd(&f, "=");
+		gen_fadd(&f, tail);
+		gen_fadd(&f, "?");
 	}
 	memcpy(out, f.s, f.n + 1);
 	return t1 ? BIT(R_PCI002) : BIT(R_PCI002) | BIT(R_PCI001);
 }
 
-void make_cvv(struct ft_gen *g, char *out)
+void gen_make_cvv(struct ft_gen *g, char *out)
 {
 	unsigned n = chance(g, 85) ? 3 : 4;
 

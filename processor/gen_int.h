@@ -121,63 +121,56 @@ struct when {
 	int y, mo, d, h, mi, s, ms;
 };
 
-#define TOKEN(g, out, n, set, safe) \
-	token((g), (out), (n), (set), sizeof(set) - 1, (safe), sizeof(safe) - 1)
+#define TOKEN(g, out, n, set, safe)                                \
+	gen_token((g), (out), (n), (set), sizeof(set) - 1, (safe), \
+		  sizeof(safe) - 1)
 
 enum { PAN_PLAIN, PAN_SPACES, PAN_DASHES };
 enum { CNID_VALID, CNID_BAD_CHECK, CNID_BAD_DATE };
 
-extern const char *const passwords[8], *const pw_placeholders[6];
-extern const char *const safe_urls[4];
+extern const char *const gen_passwords[8], *const gen_pw_placeholders[6];
+extern const char *const gen_safe_urls[4];
 /* payment memos (gen_pay.c): ordinary, AML-003 structuring, near misses */
-extern const char *const memos[16], *const structuring[6],
-					    *const memo_decoys[7];
-extern const char letters[53], alnum[63], b64[65], b64url[65];
+extern const char *const gen_memos[16], *const gen_structuring[6],
+						*const gen_memo_decoys[7];
+extern const char gen_letters[53], gen_alnum[63], gen_b64[65], gen_b64url[65];
 
 /* The index of one of n weights w[0], w[stride], ... drawn by weight. */
-size_t pick_weighted(struct ft_gen *g, const unsigned char *w, size_t stride,
-		     size_t n);
+size_t gen_pick_weighted(struct ft_gen *g, const unsigned char *w,
+			 size_t stride, size_t n);
 /* The variant of one of m[0..n) drawn by weight. */
-unsigned pick_menu(struct ft_gen *g, const struct menu *m, size_t n);
-void addu0(struct ft_buf *b, uint64_t v, int width);
-void addu(struct ft_buf *b, uint64_t v);
-void add_cents(struct ft_buf *b, int64_t c);
-void json_str(struct ft_buf *b, const char *name, const char *v);
-void fadd(struct frag *f, const char *s);
-void fmember(struct frag *f, const char *name, const char *v);
-void faddu(struct frag *f, uint64_t v, int width);
-int64_t floor_div(int64_t a, int64_t b);
-void civil(int64_t ms, struct when *t);
-void add_hms(struct ft_buf *b, const struct when *t);
-void add_iso(struct ft_buf *b, const struct when *t);
-void add_fix_time(struct ft_buf *b, const struct when *t);
-void add_syslog_time(struct ft_buf *b, const struct when *t);
-void token(struct ft_gen *g, char *out, size_t n, const char *set, size_t setn,
-	   const char *safe, size_t safen);
-void hex(struct ft_gen *g, char *out, size_t n);
-void add_hex(struct ft_gen *g, struct ft_buf *b, size_t n);
-void digits(struct ft_gen *g, char *d, size_t n);
-char luhn_digit(const char *d, size_t n);
-bool luhn_ok(const char *d, size_t n);
-void make_pan(struct ft_gen *g, char *out, bool valid, int style,
-	      char *digits_out);
-int pan_style(struct ft_gen *g);
-unsigned iban_mod(unsigned r, char c);
-void make_iban(struct ft_gen *g, char *out, bool valid, bool grouped,
-	       const char *cc);
-void make_cnid(struct ft_gen *g, char *out, int mode);
-void make_mobile(struct ft_gen *g, char *out, bool valid);
-void make_ssn(struct ft_gen *g, char *out, bool valid);
-void make_aws_key(struct ft_gen *g, char *out);
-void make_github_token(struct ft_gen *g, char *out);
-void make_slack_token(struct ft_gen *g, char *out);
-size_t b64url_encode(const unsigned char *in, size_t n, char *out);
-size_t digit_run(const char *s);
-void make_jwt(struct ft_gen *g, char *out, int64_t iat);
-void make_pem_line(struct ft_gen *g, char *out);
-void make_cred_url(struct ft_gen *g, struct frag *f);
-uint32_t make_track(struct ft_gen *g, char *out);
-void make_cvv(struct ft_gen *g, char *out);
+unsigned gen_pick_menu(struct ft_gen *g, const struct menu *m, size_t n);
+void gen_addu0(struct ft_buf *b, uint64_t v, int width);
+void gen_addu(struct ft_buf *b, uint64_t v);
+void gen_add_cents(struct ft_buf *b, int64_t c);
+void gen_json_str(struct ft_buf *b, const char *name, const char *v);
+void gen_fadd(struct frag *f, const char *s);
+void gen_fmember(struct frag *f, const char *name, const char *v);
+void gen_faddu(struct frag *f, uint64_t v, int width);
+void gen_civil(int64_t ms, struct when *t);
+void gen_add_iso(struct ft_buf *b, const struct when *t);
+void gen_add_fix_time(struct ft_buf *b, const struct when *t);
+void gen_add_syslog_time(struct ft_buf *b, const struct when *t);
+void gen_token(struct ft_gen *g, char *out, size_t n, const char *set,
+	       size_t setn, const char *safe, size_t safen);
+void gen_hex(struct ft_gen *g, char *out, size_t n);
+void gen_add_hex(struct ft_gen *g, struct ft_buf *b, size_t n);
+void gen_make_pan(struct ft_gen *g, char *out, bool valid, int style,
+		  char *digits_out);
+int gen_pan_style(struct ft_gen *g);
+void gen_make_iban(struct ft_gen *g, char *out, bool valid, bool grouped,
+		   const char *cc);
+void gen_make_cnid(struct ft_gen *g, char *out, int mode);
+void gen_make_mobile(struct ft_gen *g, char *out, bool valid);
+void gen_make_ssn(struct ft_gen *g, char *out, bool valid);
+void gen_make_aws_key(struct ft_gen *g, char *out);
+void gen_make_github_token(struct ft_gen *g, char *out);
+void gen_make_slack_token(struct ft_gen *g, char *out);
+void gen_make_jwt(struct ft_gen *g, char *out, int64_t iat);
+void gen_make_pem_line(struct ft_gen *g, char *out);
+void gen_make_cred_url(struct ft_gen *g, struct frag *f);
+uint32_t gen_make_track(struct ft_gen *g, char *out);
+void gen_make_cvv(struct ft_gen *g, char *out);
 
 /*
  * Templates (gen_tpl.c): text with placeholders that draw as they are
@@ -205,6 +198,8 @@ struct gen_tpl_list {
 	const char *const *v;
 	size_t n;
 };
+/* {GEN_LIST("name", array)} */
+#define GEN_LIST(name, a) name, (a), FT_ARRAY_SIZE(a)
 
 /* What an expansion draws from and writes to; fns and lists (ended by a
  * NULL name, or NULL) are looked up before the shared ones. */

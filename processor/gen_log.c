@@ -89,9 +89,9 @@ static const char *const users[] = {"ops.kim", "j.smith", "a.weber", "l.chen",
 				    "svc-report"};
 
 static const struct gen_tpl_list log_lists[] = {
-	{"paths", paths, FT_ARRAY_SIZE(paths)},
-	{"pairs", pairs, FT_ARRAY_SIZE(pairs)},
-	{"users", users, FT_ARRAY_SIZE(users)},
+	{GEN_LIST("paths", paths)},
+	{GEN_LIST("pairs", pairs)},
+	{GEN_LIST("users", users)},
 	{NULL, NULL, 0},
 };
 
@@ -112,7 +112,7 @@ uint32_t gen_logfmt(struct ft_gen *g, enum mode mode, const struct when *t)
 	else
 		row = ROW(g, log_cleans);
 	add(b, "ts=");
-	add_iso(b, t);
+	gen_add_iso(b, t);
 	add(b, " level=");
 	gen_tpl_expand(&c, row->level ? row->level : "info");
 	ft_buf_reset(&g->tmp);
@@ -127,12 +127,12 @@ uint32_t gen_logfmt(struct ft_gen *g, enum mode mode, const struct when *t)
 	add(b, " svc=");
 	add(b, PICK(g, services));
 	add(b, " host=app-0");
-	addu(b, 1 + below(g, 9));
+	gen_addu(b, 1 + below(g, 9));
 	add(b, " msg=\"");
 	add(b, row->msg);
 	addc(b, '"');
 	ft_buf_add(b, g->tmp.data, g->tmp.len);
 	add(b, " trace_id=");
-	add_hex(g, b, 16);
+	gen_add_hex(g, b, 16);
 	return mask;
 }

@@ -107,7 +107,7 @@ static const char *const unlisted[] = {
 	"Гордей Образцович",
 };
 
-const char *const memos[] = {
+const char *const gen_memos[] = {
 	"invoice",	  "rent",	    "salary",	    "consulting fees",
 	"order",	  "refund order",   "school fees",  "subscription",
 	"loan repayment", "supplier batch", "dinner split", "freight charges",
@@ -117,7 +117,7 @@ const char *const memos[] = {
 /* AML-003: each matches
  * (?i)\b(split|keep|stay)\b.{0,40}\b(under|below)\b.{0,40}\b(threshold|
  * limit|report\w*|ctr)\b */
-const char *const structuring[] = {
+const char *const gen_structuring[] = {
 	"split in two so we stay under the reporting threshold",
 	"keep each transfer below the limit please",
 	"Split payment to stay below CTR",
@@ -127,7 +127,7 @@ const char *const structuring[] = {
 };
 
 /* AML-003 near misses: half of the pattern, or none. */
-const char *const memo_decoys[] = {
+const char *const gen_memo_decoys[] = {
 	"split the bill",
 	"keep the change",
 	"stay safe",
@@ -233,29 +233,29 @@ static void pay_card(struct ft_gen *g, struct pay *p, const char *pan,
 
 	f->n = 0;
 	f->s[0] = '\0';
-	fadd(f, ",\"card\":{\"brand\":\"");
-	fadd(f, PICK(g, brands));
+	gen_fadd(f, ",\"card\":{\"brand\":\"");
+	gen_fadd(f, PICK(g, brands));
 	if (pan) {
-		fadd(f, "\",\"pan\":\"");
-		fadd(f, pan);
+		gen_fadd(f, "\",\"pan\":\"");
+		gen_fadd(f, pan);
 	} else {
-		fadd(f, "\",\"last4\":\"");
-		faddu(f, below(g, 10000), 4);
+		gen_fadd(f, "\",\"last4\":\"");
+		gen_faddu(f, below(g, 10000), 4);
 	}
-	fadd(f, "\",\"exp\":\"");
-	faddu(f, 1 + below(g, 12), 2);
-	fadd(f, "/");
-	faddu(f, 27 + below(g, 5), 2);
+	gen_fadd(f, "\",\"exp\":\"");
+	gen_faddu(f, 1 + below(g, 12), 2);
+	gen_fadd(f, "/");
+	gen_faddu(f, 27 + below(g, 5), 2);
 	if (cvv) {
-		fadd(f, "\",\"cvv\":\"");
-		fadd(f, cvv);
+		gen_fadd(f, "\",\"cvv\":\"");
+		gen_fadd(f, cvv);
 	}
 	if (!pan) {
-		fadd(f, "\",\"token\":\"tok_");
-		hex(g, t, 16);
-		fadd(f, t);
+		gen_fadd(f, "\",\"token\":\"tok_");
+		gen_hex(g, t, 16);
+		gen_fadd(f, t);
 	}
-	fadd(f, "\"}");
+	gen_fadd(f, "\"}");
 }
 
 static void pay_base(struct ft_gen *g, struct pay *p)
@@ -281,7 +281,7 @@ static void pay_base(struct ft_gen *g, struct pay *p)
 	p->ben_name = p->chan == CH_CASH ? p->deb_name
 		      : chance(g, 70)	 ? PICK(g, companies)
 					 : PICK(g, persons);
-	p->memo = PICK(g, memos);
+	p->memo = PICK(g, gen_memos);
 	p->memo_no = chance(g, 70) ? 1 + below(g, 99999) : 0;
 	if (p->chan == CH_CARD)
 		pay_card(g, p, NULL, NULL);
@@ -375,7 +375,7 @@ static uint32_t t_pos_track(struct gen_tpl_ctx *c, const char *arg)
 	uint32_t m;
 
 	(void)arg;
-	m = make_track(c->g, s);
+	m = gen_make_track(c->g, s);
 	add(c->b, chance(c->g, 50) ? ",\"reader_data\":\"" : ",\"pos_raw\":\"");
 	add(c->b, s);
 	addc(c->b, '"');
@@ -403,7 +403,7 @@ static bool pay_member(struct ft_gen *g, struct pay *p,
 	p->mask |= m[i].rules | gen_tpl_expand(&c, m[i].text);
 	addc(&g->tmp, '\0');
 	if (ft_buf_ok(&g->tmp))
-		fadd(m[i].deb ? &p->debx : &p->top, g->tmp.data);
+		gen_fadd(m[i].deb ? &p->debx : &p->top, g->tmp.data);
 	return true;
 }
 
@@ -446,7 +446,7 @@ static void pay_plant(struct ft_gen *g, struct pay *p, unsigned v)
 		p->card.n = 0;
 		break;
 	case PP_AML003:
-		p->memo = PICK(g, structuring);
+		p->memo = PICK(g, gen_structuring);
 		p->memo_no = 0;
 		p->mask |= BIT(R_AML003);
 		break;
@@ -517,8 +517,8 @@ static void pay_plant(struct ft_gen *g, struct pay *p, unsigned v)
 	case PP_PCI003: {
 		bool valid = v == PP_PCI001 || chance(g, 70);
 
-		make_pan(g, s, valid, pan_style(g), NULL);
-		make_cvv(g, c);
+		gen_make_pan(g, s, valid, gen_pan_style(g), NULL);
+		gen_make_cvv(g, c);
 		p->chan = CH_CARD;
 		p->card.n = 0;
 		pay_card(g, p, s, v == PP_PCI003 ? c : NULL);
@@ -581,10 +581,10 @@ static void pay_decoy(struct ft_gen *g, struct pay *p)
 		break;
 	case PD_MEMO:
 		if (chance(g, 30)) {
-			p->note = PICK(g, structuring);
+			p->note = PICK(g, gen_structuring);
 			p->memo = "ok";
 		} else {
-			p->memo = PICK(g, memo_decoys);
+			p->memo = PICK(g, gen_memo_decoys);
 		}
 		p->memo_no = 0;
 		break;
@@ -602,28 +602,28 @@ static void pay_decoy(struct ft_gen *g, struct pay *p)
 		p->chan = CH_CARD;
 		p->card.n = 0;
 		if (chance(g, 70)) {
-			make_pan(g, s, false, pan_style(g), NULL);
+			gen_make_pan(g, s, false, gen_pan_style(g), NULL);
 			pay_card(g, p, s, NULL);
 		} else {
 			char d[20];
 
-			make_pan(g, s, true, PAN_PLAIN, d);
+			gen_make_pan(g, s, true, PAN_PLAIN, d);
 			memset(d + 6, '*', strlen(d) - 10);
 			pay_card(g, p, NULL, NULL);
-			fmember(&p->top, "pan_masked", d);
+			gen_fmember(&p->top, "pan_masked", d);
 		}
 		break;
 	case PD_PASSWORD: {
-		const char *ph = PICK(g, pw_placeholders);
+		const char *ph = PICK(g, gen_pw_placeholders);
 
-		fadd(&p->top, ",\"gateway\":{\"login\":\"mch-");
-		faddu(&p->top, below(g, 100000), 5);
+		gen_fadd(&p->top, ",\"gateway\":{\"login\":\"mch-");
+		gen_faddu(&p->top, below(g, 100000), 5);
 		if (!strcmp(ph, "null")) {
-			fadd(&p->top, "\",\"password\":null}");
+			gen_fadd(&p->top, "\",\"password\":null}");
 		} else {
-			fadd(&p->top, "\",\"password\":\"");
-			fadd(&p->top, ph);
-			fadd(&p->top, "\"}");
+			gen_fadd(&p->top, "\",\"password\":\"");
+			gen_fadd(&p->top, ph);
+			gen_fadd(&p->top, "\"}");
 		}
 		break;
 	}
@@ -657,21 +657,22 @@ static void pay_emit(struct ft_gen *g, const struct pay *p,
 	add(b, "{\"id\":\"");
 	add(b, g->key);
 	add(b, "\",\"ts\":\"");
-	add_iso(b, t);
+	gen_add_iso(b, t);
 	addc(b, '"');
-	json_str(b, "type", pay_type(p, g));
+	gen_json_str(b, "type", pay_type(p, g));
 	add(b, ",\"amount\":");
 	if (!p->amount_num)
 		addc(b, '"');
-	add_cents(b, p->amount);
+	gen_add_cents(b, p->amount);
 	if (!p->amount_num)
 		addc(b, '"');
-	json_str(b, "currency", p->cur);
-	json_str(b, "channel",
-		 p->chan == CH_TRANSFER ? "transfer"
-		 : p->chan == CH_CARD	? "card"
-					: "cash");
-	json_str(b, "customer_type", p->natural ? "natural" : "non-natural");
+	gen_json_str(b, "currency", p->cur);
+	gen_json_str(b, "channel",
+		     p->chan == CH_TRANSFER ? "transfer"
+		     : p->chan == CH_CARD   ? "card"
+					    : "cash");
+	gen_json_str(b, "customer_type",
+		     p->natural ? "natural" : "non-natural");
 	if (p->cross >= 0) {
 		add(b, ",\"cross_border\":");
 		add(b, p->cross_str ? (p->cross ? "\"true\"" : "\"false\"")
@@ -679,25 +680,25 @@ static void pay_emit(struct ft_gen *g, const struct pay *p,
 	}
 	if (p->cn) {
 		add(b, ",\"amount_cny\":\"");
-		add_cents(b, p->cny);
+		gen_add_cents(b, p->cny);
 		add(b, "\",\"amount_usd\":\"");
-		add_cents(b, p->usd);
+		gen_add_cents(b, p->usd);
 		addc(b, '"');
 	}
 	add(b, ",\"debtor\":{\"name\":\"");
 	add(b, p->deb_name);
 	addc(b, '"');
-	json_str(b, "country", p->deb->cc);
+	gen_json_str(b, "country", p->deb->cc);
 	add(b, ",\"account\":\"acct-");
-	addu0(b, below(g, 100000), 5);
+	gen_addu0(b, below(g, 100000), 5);
 	addc(b, '"');
 	ft_buf_add(b, p->debx.s, p->debx.n);
 	add(b, "},\"beneficiary\":{\"name\":\"");
 	add(b, p->ben_name);
 	addc(b, '"');
-	json_str(b, "country", p->ben_cc);
+	gen_json_str(b, "country", p->ben_cc);
 	if (!p->ben_sanctioned)
-		json_str(b, "bic", p->ben->bic[below(g, 2)]);
+		gen_json_str(b, "bic", p->ben->bic[below(g, 2)]);
 	ft_buf_add(b, p->benx.s, p->benx.n);
 	addc(b, '}');
 	ft_buf_add(b, p->card.s, p->card.n);
@@ -706,11 +707,11 @@ static void pay_emit(struct ft_gen *g, const struct pay *p,
 	add(b, p->memo);
 	if (p->memo_no) {
 		addc(b, ' ');
-		addu(b, p->memo_no);
+		gen_addu(b, p->memo_no);
 	}
 	addc(b, '"');
 	if (p->note)
-		json_str(b, "note", p->note);
+		gen_json_str(b, "note", p->note);
 	addc(b, '}');
 }
 
@@ -721,11 +722,11 @@ uint32_t gen_payment(struct ft_gen *g, enum mode mode, const struct when *t)
 
 	pay_base(g, &p);
 	if (mode == M_PLANT) {
-		v = pick_menu(g, pay_plants, FT_ARRAY_SIZE(pay_plants));
+		v = gen_pick_menu(g, pay_plants, FT_ARRAY_SIZE(pay_plants));
 		pay_plant(g, &p, v);
 		if (chance(g, 15)) {
-			v2 = pick_menu(g, pay_plants2,
-				       FT_ARRAY_SIZE(pay_plants2));
+			v2 = gen_pick_menu(g, pay_plants2,
+					   FT_ARRAY_SIZE(pay_plants2));
 			if (v2 != v)
 				pay_plant(g, &p, v2);
 		}

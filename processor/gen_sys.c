@@ -157,21 +157,24 @@ static const char *const units[] = {
 static const char *const events[] = {"ConsoleLogin", "DescribeTrails",
 				     "PutObject", "AssumeRole"};
 
-#define LIST(a)                         \
-	{                               \
-#a, a, FT_ARRAY_SIZE(a) \
-	}
-
 static const struct gen_tpl_list sys_lists[] = {
-	LIST(hosts),  LIST(ops_users), LIST(bad_users),	   LIST(how),
-	LIST(shells), LIST(sensitive), LIST(admin_groups), LIST(cmds),
-	LIST(units),  LIST(events),    {NULL, NULL, 0},
+	{GEN_LIST("hosts", hosts)},
+	{GEN_LIST("ops_users", ops_users)},
+	{GEN_LIST("bad_users", bad_users)},
+	{GEN_LIST("how", how)},
+	{GEN_LIST("shells", shells)},
+	{GEN_LIST("sensitive", sensitive)},
+	{GEN_LIST("admin_groups", admin_groups)},
+	{GEN_LIST("cmds", cmds)},
+	{GEN_LIST("units", units)},
+	{GEN_LIST("events", events)},
+	{NULL, NULL, 0},
 };
 
 static uint32_t t_stime(struct gen_tpl_ctx *c, const char *arg)
 {
 	(void)arg;
-	add_syslog_time(c->b, c->t);
+	gen_add_syslog_time(c->b, c->t);
 	return 0;
 }
 
@@ -185,15 +188,15 @@ static uint32_t t_ip(struct gen_tpl_ctx *c, const char *arg)
 	(void)arg;
 	add(b, n);
 	if (n[0] == '1' && n[1] == '0' && n[2] == '.') {
-		addu(b, below(c->g, 256));
+		gen_addu(b, below(c->g, 256));
 		addc(b, '.');
-		addu(b, below(c->g, 256));
+		gen_addu(b, below(c->g, 256));
 		addc(b, '.');
 	} else if (!strcmp(n, "172.16.")) {
-		addu(b, below(c->g, 256));
+		gen_addu(b, below(c->g, 256));
 		addc(b, '.');
 	}
-	addu(b, 1 + below(c->g, 254));
+	gen_addu(b, 1 + below(c->g, 254));
 	return 0;
 }
 
@@ -206,7 +209,7 @@ static uint32_t t_sudo(struct gen_tpl_ctx *c, const char *as)
 	gen_tpl_expand(c, HEAD("sudo"));
 	add(b, u);
 	add(b, " : TTY=pts/");
-	addu(b, below(c->g, 8));
+	gen_addu(b, below(c->g, 8));
 	add(b, " ; PWD=/home/");
 	add(b, u);
 	add(b, " ; USER=");
@@ -221,11 +224,11 @@ static uint32_t t_audit(struct gen_tpl_ctx *c, const char *arg)
 
 	(void)arg;
 	add(b, "audit(");
-	addu(b, (uint64_t)c->t->epoch_s);
+	gen_addu(b, (uint64_t)c->t->epoch_s);
 	addc(b, '.');
-	addu0(b, (uint64_t)c->t->ms, 3);
+	gen_addu0(b, (uint64_t)c->t->ms, 3);
 	addc(b, ':');
-	addu(b, 100 + below(c->g, 90000));
+	gen_addu(b, 100 + below(c->g, 90000));
 	add(b, "): ");
 	return 0;
 }
@@ -239,7 +242,7 @@ static uint32_t t_cloudtrail(struct gen_tpl_ctx *c, const char *event)
 		event = gen_tpl_pick(c, event + 1);
 	gen_tpl_expand(c, HEAD("cloudtrail-fwd"));
 	add(b, "{\"eventVersion\":\"1.08\",\"eventTime\":\"");
-	add_iso(b, c->t);
+	gen_add_iso(b, c->t);
 	add(b, "\",\"eventSource\":\"cloudtrail.amazonaws.com\","
 	       "\"eventName\":\"");
 	add(b, event);
@@ -247,7 +250,7 @@ static uint32_t t_cloudtrail(struct gen_tpl_ctx *c, const char *event)
 	t_ip(c, "");
 	add(b, "\",\"userIdentity\":{\"type\":\"IAMUser\",\"arn\":\"arn:aws:"
 	       "iam::");
-	addu0(b, 100000000 + below(c->g, 900000000), 12);
+	gen_addu0(b, 100000000 + below(c->g, 900000000), 12);
 	add(b, ":user/");
 	add(b, gen_tpl_pick(c, "ops_users"));
 	add(b, "\"}}");

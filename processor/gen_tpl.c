@@ -150,13 +150,14 @@ static uint32_t placeholder(struct gen_tpl_ctx *c, const char *s, size_t n)
 			k = number(&p, end);
 		if (p < end && *p == '.' && ++p)
 			w = number(&p, end);
-		addu0(c->b, k + below(c->g, (uint32_t)a), (int)w);
+		gen_addu0(c->b, k + below(c->g, (uint32_t)a), (int)w);
 		return 0;
 	case '~':
 		a = number(&p, end);
 		p++;
 		k = number(&p, end);
-		addu0(c->b, (uint64_t)between(c->g, (int64_t)a, (int64_t)k), 1);
+		gen_addu0(c->b, (uint64_t)between(c->g, (int64_t)a, (int64_t)k),
+			  1);
 		return 0;
 	case '@':
 		l = find_list(c, p, (size_t)(end - p));
@@ -204,7 +205,7 @@ uint32_t gen_tpl_expand(struct gen_tpl_ctx *c, const char *tpl)
 const struct gen_tpl *gen_tpl_pick_row(struct ft_gen *g,
 				       const struct gen_tpl *rows, size_t n)
 {
-	return &rows[pick_weighted(g, &rows[0].w, sizeof(*rows), n)];
+	return &rows[gen_pick_weighted(g, &rows[0].w, sizeof(*rows), n)];
 }
 
 /* ------------------------------------------------ the shared generators */
@@ -236,7 +237,7 @@ static uint32_t t_aws_key(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	make_aws_key(c->g, s);
+	gen_make_aws_key(c->g, s);
 	if (*arg)
 		s[19] = '\0';
 	add(c->b, s);
@@ -249,7 +250,7 @@ static uint32_t t_cred_url(struct gen_tpl_ctx *c, const char *arg)
 
 	(void)arg;
 	u.s[0] = '\0';
-	make_cred_url(c->g, &u);
+	gen_make_cred_url(c->g, &u);
 	add_frag(c, &u);
 	return 0;
 }
@@ -259,7 +260,7 @@ static uint32_t t_jwt(struct gen_tpl_ctx *c, const char *arg)
 	char s[256];
 
 	(void)arg;
-	make_jwt(c->g, s, c->t->epoch_s);
+	gen_make_jwt(c->g, s, c->t->epoch_s);
 	add(c->b, s);
 	return 0;
 }
@@ -274,7 +275,7 @@ static uint32_t t_pan(struct gen_tpl_ctx *c, const char *arg)
 			     ? chance(c->g, (unsigned)number(&p, p + strlen(p)))
 			     : !bad(arg);
 
-	make_pan(c->g, s, valid, pan_style(c->g), NULL);
+	gen_make_pan(c->g, s, valid, gen_pan_style(c->g), NULL);
 	add(c->b, s);
 	return valid && *arg ? BIT(R_PCI001) : 0;
 }
@@ -286,7 +287,7 @@ static uint32_t t_track(struct gen_tpl_ctx *c, const char *arg)
 	uint32_t m;
 
 	(void)arg;
-	m = make_track(c->g, s);
+	m = gen_make_track(c->g, s);
 	add(c->b, s);
 	return m;
 }
@@ -297,8 +298,8 @@ static uint32_t t_iban(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	make_iban(c->g, s, strncmp(arg, "bad", 3) != 0, chance(c->g, 30),
-		  c->cc);
+	gen_make_iban(c->g, s, strncmp(arg, "bad", 3) != 0, chance(c->g, 30),
+		      c->cc);
 	if (strstr(arg, "plain"))
 		add(c->b, s);
 	else
@@ -310,7 +311,7 @@ static uint32_t t_ssn(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	make_ssn(c->g, s, !bad(arg));
+	gen_make_ssn(c->g, s, !bad(arg));
 	add(c->b, s);
 	return 0;
 }
@@ -321,11 +322,11 @@ static uint32_t t_cnid(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	make_cnid(c->g, s,
-		  !strcmp(arg, "badcheck") ? CNID_BAD_CHECK
-		  : !bad(arg)		   ? CNID_VALID
-		  : chance(c->g, 60)	   ? CNID_BAD_CHECK
-					   : CNID_BAD_DATE);
+	gen_make_cnid(c->g, s,
+		      !strcmp(arg, "badcheck") ? CNID_BAD_CHECK
+		      : !bad(arg)	       ? CNID_VALID
+		      : chance(c->g, 60)       ? CNID_BAD_CHECK
+					       : CNID_BAD_DATE);
 	add(c->b, s);
 	return 0;
 }
@@ -336,7 +337,7 @@ static uint32_t t_mobile(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	make_mobile(c->g, s, strncmp(arg, "bad", 3) != 0);
+	gen_make_mobile(c->g, s, strncmp(arg, "bad", 3) != 0);
 	if (strstr(arg, "plain"))
 		add(c->b, s);
 	else
@@ -351,7 +352,7 @@ static uint32_t t_hex(struct gen_tpl_ctx *c, const char *arg)
 	const char *p = arg;
 	uint64_t n = number(&p, arg + strlen(arg));
 
-	hex(c->g, s, n < sizeof(s) ? (size_t)n : sizeof(s) - 1);
+	gen_hex(c->g, s, n < sizeof(s) ? (size_t)n : sizeof(s) - 1);
 	add(c->b, s);
 	return 0;
 }
@@ -365,7 +366,8 @@ static uint32_t t_b64(struct gen_tpl_ctx *c, const char *arg)
 	const char *p = arg;
 	uint64_t n = number(&p, arg + strlen(arg));
 
-	TOKEN(c->g, s, n < sizeof(s) ? (size_t)n : sizeof(s) - 1, b64, letters);
+	TOKEN(c->g, s, n < sizeof(s) ? (size_t)n : sizeof(s) - 1, gen_b64,
+	      gen_letters);
 	if (!strstr(p, "drawn"))
 		add(c->b, s);
 	return 0;
@@ -373,13 +375,13 @@ static uint32_t t_b64(struct gen_tpl_ctx *c, const char *arg)
 
 const struct gen_tpl_fn gen_tpl_fns[] = {
 	{"aws_key", t_aws_key, NULL},
-	{"pem", NULL, make_pem_line},
+	{"pem", NULL, gen_make_pem_line},
 	{"cred_url", t_cred_url, NULL},
-	{"github_token", NULL, make_github_token},
-	{"slack_token", NULL, make_slack_token},
+	{"github_token", NULL, gen_make_github_token},
+	{"slack_token", NULL, gen_make_slack_token},
 	{"jwt", t_jwt, NULL},
 	{"pan", t_pan, NULL},
-	{"cvv", NULL, make_cvv},
+	{"cvv", NULL, gen_make_cvv},
 	{"track", t_track, NULL},
 	{"iban", t_iban, NULL},
 	{"ssn", t_ssn, NULL},
@@ -390,12 +392,12 @@ const struct gen_tpl_fn gen_tpl_fns[] = {
 	{NULL, NULL, NULL},
 };
 
-#define LIST(a)                         \
-	{                               \
-#a, a, FT_ARRAY_SIZE(a) \
-	}
-
 const struct gen_tpl_list gen_tpl_lists[] = {
-	LIST(passwords),   LIST(pw_placeholders), LIST(safe_urls), LIST(memos),
-	LIST(structuring), LIST(memo_decoys),	  {NULL, NULL, 0},
+	{GEN_LIST("passwords", gen_passwords)},
+	{GEN_LIST("pw_placeholders", gen_pw_placeholders)},
+	{GEN_LIST("safe_urls", gen_safe_urls)},
+	{GEN_LIST("memos", gen_memos)},
+	{GEN_LIST("structuring", gen_structuring)},
+	{GEN_LIST("memo_decoys", gen_memo_decoys)},
+	{NULL, NULL, 0},
 };
