@@ -215,10 +215,11 @@ static void add_frag(struct gen_tpl_ctx *c, const struct frag *f)
 	ft_buf_add(c->b, f->s, f->n);
 }
 
-/* s, in double quotes when it has a space (as logfmt needs) */
-static void add_quoted_if_space(struct gen_tpl_ctx *c, const char *s)
+/* s; with "plain" in arg as it is, else in double quotes when it has a
+ * space (as logfmt needs) */
+static void add_value(struct gen_tpl_ctx *c, const char *s, const char *arg)
 {
-	bool q = strchr(s, ' ') != NULL;
+	bool q = !strstr(arg, "plain") && strchr(s, ' ') != NULL;
 
 	if (q)
 		addc(c->b, '"');
@@ -227,9 +228,10 @@ static void add_quoted_if_space(struct gen_tpl_ctx *c, const char *s)
 		addc(c->b, '"');
 }
 
+/* arg asks for a near miss: "bad", "bad plain", ... */
 static bool bad(const char *arg)
 {
-	return !strcmp(arg, "bad");
+	return !strncmp(arg, "bad", 3);
 }
 
 /* {aws_key} {aws_key:19}: an AWS access key id, cut to 19 characters */
@@ -298,12 +300,8 @@ static uint32_t t_iban(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	gen_make_iban(c->g, s, strncmp(arg, "bad", 3) != 0, chance(c->g, 30),
-		      c->cc);
-	if (strstr(arg, "plain"))
-		add(c->b, s);
-	else
-		add_quoted_if_space(c, s);
+	gen_make_iban(c->g, s, !bad(arg), chance(c->g, 30), c->cc);
+	add_value(c, s, arg);
 	return 0;
 }
 
@@ -337,11 +335,8 @@ static uint32_t t_mobile(struct gen_tpl_ctx *c, const char *arg)
 {
 	char s[256];
 
-	gen_make_mobile(c->g, s, strncmp(arg, "bad", 3) != 0);
-	if (strstr(arg, "plain"))
-		add(c->b, s);
-	else
-		add_quoted_if_space(c, s);
+	gen_make_mobile(c->g, s, !bad(arg));
+	add_value(c, s, arg);
 	return 0;
 }
 
