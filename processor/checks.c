@@ -17,9 +17,14 @@
  *    date in the future is accepted); the region code is not checked.
  *  - "none" parses to FT_CHECK_NONE, so ft_check_parse(ft_check_name(c))
  *    == c for every check.
+ *  - Entropy counts bytes where gitleaks counts UTF-8 characters (and
+ *    divides by the byte length all the same): the two agree on ASCII,
+ *    which every secret format is; a multi-byte character counts as its
+ *    bytes here.
  */
 #include "flagtap/checks.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "flagtap/common.h"
@@ -254,6 +259,28 @@ bool ft_check_cn_resident_id(const char *s, size_t n)
 	if (check == 10)
 		return d[CN_ID_LEN - 1] == 'X' || d[CN_ID_LEN - 1] == 'x';
 	return d[CN_ID_LEN - 1] == (char)('0' + check);
+}
+
+/* ---- Shannon entropy ------------------------------------------- */
+
+/* The same arithmetic as gitleaks: freq = count * (1 / n). */
+double ft_check_entropy(const char *s, size_t n)
+{
+	size_t count[256] = {0}, i;
+	double inv, freq, h = 0.0;
+
+	if (!n)
+		return 0.0;
+	for (i = 0; i < n; i++)
+		count[(unsigned char)s[i]]++;
+	inv = 1.0 / (double)n;
+	for (i = 0; i < 256; i++) {
+		if (!count[i])
+			continue;
+		freq = (double)count[i] * inv;
+		h -= freq * log2(freq);
+	}
+	return h;
 }
 
 bool ft_check_run(enum ft_check c, const char *s, size_t n)

@@ -29,6 +29,19 @@
  */
 #define MAX_REJECTED 1000
 
+/*
+ * The verdict of a rule's unless-line exceptions on the last line they
+ * were run on, so a line is searched once however many candidates it
+ * holds.
+ */
+struct line_memo {
+	uint64_t gen; /* == ctx->gen when set for this record */
+	const struct ft_rule *r;
+	const char *s; /* the subject */
+	size_t ls, le; /* the line(s): [ls, le) */
+	int rc;	       /* 1 excepted, 0 not, or a PCRE2 error */
+};
+
 /* One occurrence of a field in the current record. */
 struct occurrence {
 	size_t off, len;	 /* its value as rules see it, in slot text */
@@ -81,6 +94,8 @@ struct ft_match_ctx {
 	uint32_t *visit;  /* rules to evaluate, built per record */
 	size_t nvisit;
 	struct ft_match_costs *costs; /* NULL unless accounting */
+	struct line_memo line;
+	uint64_t except_bytes; /* see ft_match_ctx_except_bytes() */
 };
 
 /* Where a rule's subject sits in the record, for redaction spans. */
@@ -593,26 +608,108 @@ static bool has_keyword(struct ft_match_ctx *ctx, const struct ft_rule *r,
 	return r->nkeywords == 0;
 }
 
+#define SKIP_MATCH 2
+
+uint64_t ft_match_ctx_except_bytes(const struct ft_match_ctx *ctx)
+{
+	return ctx->except_bytes;
+}
+
+/* A candidate: the whole match and the value in it (first capture). */
+struct cand {
+	size_t ms, me; /* match [ms, me) in the subject */
+	size_t vs, ve; /* value [vs, ve) */
+};
+
 /*
- * Checks a candidate [s, s+n) against validate and unless.  Returns 1
- * accepted, 0 rejected, or a PCRE2 error from an unless pattern.
+ * Runs the exceptions with target `target` on [s, s+n).  Returns 1 when
+ * one matches, 0 when none does, or a PCRE2 error.
  */
-static int accept(struct ft_match_ctx *ctx, const struct ft_rule *r,
-		  const char *s, size_t n)
+static int excepted(struct ft_match_ctx *ctx, const struct ft_pattern *v,
+		    size_t nv, int target, const char *s, size_t n)
 {
 	size_t i;
 	int rc;
 
-	if (r->validate && !ft_check_run((enum ft_check)r->validate, s, n))
-		return 0;
-	for (i = 0; !r->unless_expired && i < r->nunless; i++) {
-		rc = pmatch(ctx, &r->unless[i], ctx->umd, s, n, 0);
+	for (i = 0; i < nv; i++) {
+		if (v[i].target != target)
+			continue;
+		ctx->except_bytes += n;
+		rc = pmatch(ctx, &v[i], ctx->umd, s, n, 0);
 		if (rc >= 0)
-			return 0;
+			return 1;
 		if (rc != PCRE2_ERROR_NOMATCH)
 			return rc;
 	}
-	return 1;
+	return 0;
+}
+
+/* The rule's and its pack's exceptions with one target, on [s, s+n). */
+static int rule_excepted(struct ft_match_ctx *ctx, const struct ft_rule *r,
+			 int target, const char *s, size_t n)
+{
+	int rc = 0;
+
+	if (!r->unless_expired)
+		rc = excepted(ctx, r->unless, r->nunless, target, s, n);
+	if (!rc && r->pack)
+		rc = excepted(ctx, r->pack->unless, r->pack->nunless, target, s,
+			      n);
+	return rc;
+}
+
+/*
+ * unless-line: the lines of the subject that hold the match, searched
+ * once per line (a line's verdict is kept for the next candidates on it).
+ */
+static int line_excepted(struct ft_match_ctx *ctx, const struct ft_rule *r,
+			 const struct subject *sj, const struct cand *c)
+{
+	struct line_memo *m = &ctx->line;
+	size_t ls = c->ms, le = c->me;
+
+	if (m->gen == ctx->gen && m->r == r && m->s == sj->s &&
+	    c->ms >= m->ls && c->me <= m->le &&
+	    !memchr(sj->s + c->ms, '\n', c->me - c->ms))
+		return m->rc;
+	while (ls > 0 && sj->s[ls - 1] != '\n')
+		ls--;
+	while (le < sj->n && sj->s[le] != '\n')
+		le++;
+	*m = (struct line_memo){ctx->gen, r, sj->s, ls, le, 0};
+	m->rc = rule_excepted(ctx, r, FT_UNLESS_LINE, sj->s + ls, le - ls);
+	/* a multi-line span is not reused for a candidate inside it */
+	if (memchr(sj->s + ls, '\n', le - ls))
+		m->gen = 0;
+	return m->rc;
+}
+
+/*
+ * Checks a candidate against validate, entropy and the exceptions of the
+ * rule and its pack.  Returns 1 accepted, 0 rejected, SKIP_MATCH rejected
+ * by an exception on the whole match or its line (the search then goes on
+ * after the match, as gitleaks does, instead of one character on), or a
+ * PCRE2 error from an exception.
+ */
+static int accept(struct ft_match_ctx *ctx, const struct ft_rule *r,
+		  const struct subject *sj, const struct cand *c)
+{
+	const char *s = sj->s + c->vs;
+	size_t n = c->ve - c->vs;
+	int rc;
+
+	if (r->validate && !ft_check_run((enum ft_check)r->validate, s, n))
+		return 0;
+	if (r->entropy > 0.0 && ft_check_entropy(s, n) <= r->entropy)
+		return 0;
+	rc = rule_excepted(ctx, r, FT_UNLESS_VALUE, s, n);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	rc = rule_excepted(ctx, r, FT_UNLESS_MATCH, sj->s + c->ms,
+			   c->me - c->ms);
+	if (!rc)
+		rc = line_excepted(ctx, r, sj, c);
+	return rc < 0 ? rc : rc ? SKIP_MATCH : 1;
 }
 
 /* Records a redaction span for an accepted candidate of the subject. */
@@ -643,6 +740,24 @@ static size_t next_char(const char *s, size_t n, size_t at)
 }
 
 /*
+ * The value of a match with rc pairs set: its first capture group that
+ * took part and is not empty (gitleaks' secret), else the whole match.
+ */
+static void value_span(const PCRE2_SIZE *ov, int rc, size_t *cs, size_t *ce)
+{
+	int i;
+
+	*cs = ov[0];
+	*ce = ov[1];
+	for (i = 1; i < rc; i++)
+		if (ov[2 * i] != PCRE2_UNSET && ov[2 * i + 1] > ov[2 * i]) {
+			*cs = ov[2 * i];
+			*ce = ov[2 * i + 1];
+			return;
+		}
+}
+
+/*
  * Runs one pattern over the subject.  Returns 1 if an accepted match was
  * found, 0 if none, or a PCRE2 error.  Keeps scanning for more accepted
  * matches when the rule redacts, so every occurrence is removed.
@@ -660,16 +775,16 @@ static int scan_pattern(struct ft_match_ctx *ctx, const struct ft_rule *r,
 			break;
 		if (rc < 0)
 			return rc;
-		/* the first capture, when the pattern has one, is the value */
-		cs = rc > 1 && ov[2] != PCRE2_UNSET ? ov[2] : ov[0];
-		ce = rc > 1 && ov[2] != PCRE2_UNSET ? ov[3] : ov[1];
-		rc = accept(ctx, r, sj->s + cs, ce - cs);
+		value_span(ov, rc, &cs, &ce);
+		rc = accept(ctx, r, sj, &(struct cand){ov[0], ov[1], cs, ce});
 		if (rc < 0)
 			return rc;
-		if (rc == 0) {
+		if (rc != 1) {
 			if (++rejected > MAX_REJECTED)
 				return PCRE2_ERROR_MATCHLIMIT;
-			from = next_char(sj->s, sj->n, ov[0]);
+			from = rc == SKIP_MATCH && ov[1] > ov[0]
+				       ? ov[1]
+				       : next_char(sj->s, sj->n, ov[0]);
 			continue;
 		}
 		found = 1;
@@ -689,11 +804,12 @@ static int scan_list(struct ft_match_ctx *ctx, const struct ft_rule *r,
 	int rc, found = 0;
 
 	while (ft_wordlist_find(wl, sj->s, sj->n, from, &st, &len)) {
-		rc = accept(ctx, r, sj->s + st, len);
+		rc = accept(ctx, r, sj,
+			    &(struct cand){st, st + len, st, st + len});
 		if (rc < 0)
 			return rc;
 		from = rc ? st + len : next_char(sj->s, sj->n, st);
-		if (!rc)
+		if (rc != 1)
 			continue;
 		found = 1;
 		if (!r->redact)
@@ -943,10 +1059,15 @@ static int eval_and_add(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	return rc < 0 ? FT_ENOMEM : FT_OK;
 }
 
-/* Rules without validate, active unless or redact need no PCRE2 span. */
+/*
+ * Rules without validate, entropy, active exceptions (their own or their
+ * pack's) or redact need no PCRE2 span.
+ */
 static bool plain(const struct ft_rule *r)
 {
-	return !r->validate && (!r->nunless || r->unless_expired) && !r->redact;
+	return !r->validate && !(r->entropy > 0.0) &&
+	       (!r->nunless || r->unless_expired) &&
+	       !(r->pack && r->pack->nunless) && !r->redact;
 }
 
 static void set_verdict(struct ft_match_ctx *ctx, uint32_t rule,

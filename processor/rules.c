@@ -103,7 +103,10 @@ enum key_id {
 	K_WHEN,
 	K_LIST,
 	K_VALIDATE,
+	K_ENTROPY,
 	K_UNLESS,
+	K_UNLESS_MATCH,
+	K_UNLESS_LINE,
 	K_UNLESS_REASON,
 	K_EXPIRES,
 	K_REDACT,
@@ -132,7 +135,10 @@ static const struct {
 	[K_WHEN] = {"when", false},
 	[K_LIST] = {"list", false},
 	[K_VALIDATE] = {"validate", false},
+	[K_ENTROPY] = {"entropy", false},
 	[K_UNLESS] = {"unless", true},
+	[K_UNLESS_MATCH] = {"unless-match", true},
+	[K_UNLESS_LINE] = {"unless-line", true},
 	[K_UNLESS_REASON] = {"unless-reason", false},
 	[K_EXPIRES] = {"expires", false},
 	[K_REDACT] = {"redact", false},
@@ -220,6 +226,8 @@ static void pack_free(struct ft_pack *p)
 	free(p->owner);
 	free(p->description);
 	free(p->file);
+	free(p->unless_reason);
+	patterns_free(p->unless, p->nunless);
 	free(p);
 }
 
@@ -288,7 +296,7 @@ static char *dup_span(struct parser *ps, const char *v, size_t n)
 static void close_rule(struct parser *ps)
 {
 	struct ft_rule *r = ps->rule;
-	bool matcher;
+	bool matcher, unless;
 
 	ps->skipping = false;
 	ps->in_pack = false;
@@ -296,6 +304,8 @@ static void close_rule(struct parser *ps)
 		return;
 	ps->rule = NULL;
 	matcher = ps->seen[K_PATTERN] || ps->seen[K_LIST];
+	unless = ps->seen[K_UNLESS] || ps->seen[K_UNLESS_MATCH] ||
+		 ps->seen[K_UNLESS_LINE];
 	if (!ps->seen[K_TITLE])
 		pdiag(ps, false, r->line, r->col, "rule %s has no title",
 		      r->id);
@@ -305,14 +315,14 @@ static void close_rule(struct parser *ps)
 	if (!matcher && !ps->seen[K_WHEN])
 		pdiag(ps, false, r->line, r->col,
 		      "rule %s has no pattern, list or when", r->id);
-	if (!matcher && (ps->seen[K_VALIDATE] || ps->seen[K_UNLESS] ||
-			 ps->seen[K_REDACT] || ps->seen[K_KEYWORDS]))
+	if (!matcher &&
+	    (ps->seen[K_VALIDATE] || unless || ps->seen[K_ENTROPY] ||
+	     ps->seen[K_REDACT] || ps->seen[K_KEYWORDS]))
 		pdiag(ps, false, r->line, r->col,
-		      "rule %s: validate, unless, redact and keywords need a "
-		      "pattern or list to apply to",
+		      "rule %s: validate, entropy, unless, redact and "
+		      "keywords need a pattern or list to apply to",
 		      r->id);
-	if (!ps->seen[K_UNLESS] &&
-	    (ps->seen[K_EXPIRES] || ps->seen[K_UNLESS_REASON]))
+	if (!unless && (ps->seen[K_EXPIRES] || ps->seen[K_UNLESS_REASON]))
 		pdiag(ps, false, r->line, r->col,
 		      "rule %s: expires and unless-reason describe an unless "
 		      "exception, and it has none",
@@ -664,6 +674,48 @@ static bool compile_into(struct parser *ps, struct ft_pattern **v, size_t *n,
 	return true;
 }
 
+/* ---- exceptions and entropy -------------------------------------- */
+
+static int unless_target(enum key_id k)
+{
+	return k == K_UNLESS_MATCH  ? FT_UNLESS_MATCH
+	       : k == K_UNLESS_LINE ? FT_UNLESS_LINE
+				    : FT_UNLESS_VALUE;
+}
+
+/* Compiles an exception with its target into *v. */
+static void add_unless(struct parser *ps, struct ft_pattern **v, size_t *n,
+		       int target, const char *src, size_t len, int col)
+{
+	if (compile_into(ps, v, n, src, len, col))
+		(*v)[*n - 1].target = target;
+}
+
+/* entropy = a number of bits per character, above 0 and at most 8. */
+static void set_entropy(struct parser *ps, const char *v, size_t n, int col)
+{
+	char buf[16], *end;
+	double x = 0.0;
+	size_t i;
+
+	for (i = 0; i < n && (isdigit((unsigned char)v[i]) || v[i] == '.'); i++)
+		;
+	if (i == n && n < sizeof(buf)) {
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+		x = strtod(buf, &end);
+		if (*end)
+			x = 0.0;
+	}
+	if (!(x > 0.0 && x <= 8.0)) {
+		perr(ps, col,
+		     "entropy must be a number of bits per character above 0 "
+		     "and at most 8, e.g. 3.5");
+		return;
+	}
+	ps->rule->entropy = x;
+}
+
 static bool valid_field(const char *v, size_t n)
 {
 	size_t i;
@@ -849,6 +901,38 @@ static void set_list(struct parser *ps, const char *v, size_t n, int col)
 	ps->rule->list = (int)rs->nlists++;
 }
 
+/*
+ * The [pack] exceptions, applied to every rule of the file: unless,
+ * unless-match, unless-line (repeatable) and unless-reason.  Returns false
+ * for any other key.
+ */
+static bool pack_unless_key(struct parser *ps, const char *key, const char *v,
+			    size_t n, int vcol)
+{
+	struct ft_pack *p = ps->pack;
+	enum key_id k;
+
+	if (!strcmp(key, "unless-reason")) {
+		if (p->unless_reason)
+			perr(ps, vcol, "duplicate 'unless-reason' in [pack]");
+		else
+			p->unless_reason = dup_span(ps, v, n);
+		return true;
+	}
+	k = !strcmp(key, "unless")	   ? K_UNLESS
+	    : !strcmp(key, "unless-match") ? K_UNLESS_MATCH
+	    : !strcmp(key, "unless-line")  ? K_UNLESS_LINE
+					   : K_NKEYS;
+	if (k == K_NKEYS)
+		return false;
+	if (!n)
+		perr(ps, vcol, "empty value for '%s'", key);
+	else
+		add_unless(ps, &p->unless, &p->nunless, unless_target(k), v, n,
+			   vcol);
+	return true;
+}
+
 /* Applies `key = value` to the open [pack] stanza. */
 static void set_pack_key(struct parser *ps, const char *key, const char *v,
 			 size_t n, int kcol, int vcol)
@@ -858,13 +942,16 @@ static void set_pack_key(struct parser *ps, const char *key, const char *v,
 	char fmt[16];
 	size_t i;
 
+	if (pack_unless_key(ps, key, v, n, vcol))
+		return;
 	for (i = 0; i < FT_ARRAY_SIZE(pack_keys); i++)
 		if (!strcmp(pack_keys[i], key))
 			break;
 	if (i == FT_ARRAY_SIZE(pack_keys)) {
 		perr(ps, kcol,
 		     "unknown [pack] key '%s' (expected name, version, owner, "
-		     "description or format)",
+		     "description, format, unless, unless-match, unless-line "
+		     "or unless-reason)",
 		     key);
 		return;
 	}
@@ -1032,7 +1119,13 @@ static void set_rule_key(struct parser *ps, enum key_id k, const char *v,
 		compile_into(ps, &r->patterns, &r->npatterns, v, n, vcol);
 		break;
 	case K_UNLESS:
-		compile_into(ps, &r->unless, &r->nunless, v, n, vcol);
+	case K_UNLESS_MATCH:
+	case K_UNLESS_LINE:
+		add_unless(ps, &r->unless, &r->nunless, unless_target(k), v, n,
+			   vcol);
+		break;
+	case K_ENTROPY:
+		set_entropy(ps, v, n, vcol);
 		break;
 	case K_KEYWORDS:
 		set_keywords(ps, v, n, vcol);

@@ -1,6 +1,7 @@
 /*
  * checks: checksum validators for `validate =` in rules, so decoys that
- * merely look like an identifier do not fire.
+ * merely look like an identifier do not fire, and the entropy measure of
+ * `entropy =`, so values that do not look random do not fire.
  *
  * Each takes the matched text [s, s+n) and returns true when it is a
  * well-formed identifier of that kind.  Separators that people write
@@ -27,6 +28,15 @@ const char *ft_check_name(enum ft_check c);
 bool ft_check_luhn(const char *s, size_t n);
 bool ft_check_iban(const char *s, size_t n);
 bool ft_check_cn_resident_id(const char *s, size_t n);
+
+/*
+ * Shannon entropy of [s, s+n) in bits per byte: -sum(p * log2 p) over the
+ * frequencies p of its byte values, 0 for an empty value; from 0 (one
+ * byte repeated) to 8.  For ASCII values it equals gitleaks'
+ * shannonEntropy() (which counts characters, not bytes).  One pass over
+ * the bytes.  Used by the rule key `entropy`.
+ */
+double ft_check_entropy(const char *s, size_t n);
 
 /* Dispatches on c; FT_CHECK_NONE is always true. */
 bool ft_check_run(enum ft_check c, const char *s, size_t n);

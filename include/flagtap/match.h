@@ -178,6 +178,13 @@ struct ft_match_costs {
 void ft_match_ctx_set_costs(struct ft_match_ctx *ctx,
 			    struct ft_match_costs *costs);
 
+/*
+ * Bytes the context's exception patterns (unless, unless-match,
+ * unless-line) have been run on since it was made, one count per pattern
+ * run: the work that exceptions cost, for tests of their linearity.
+ */
+uint64_t ft_match_ctx_except_bytes(const struct ft_match_ctx *ctx);
+
 /* A short English description of a hit's error ("match limit exceeded"). */
 const char *ft_match_error_name(enum ft_match_error e);
 

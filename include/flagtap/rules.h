@@ -19,11 +19,12 @@
  * Values run to the end of the line and are trimmed; a '#' inside a value
  * is part of it.  A rule fires when its `when` condition (if any) holds
  * and one of its patterns or list terms (if any) matches the subject (the
- * whole record, or `field`) with a match that passes `validate` and is not
- * excepted by an unexpired `unless`.  Every problem is reported as
- * "FILE:LINE:COL: message" through a diagnostics list, so a checker can
- * show all of them at once; warnings (risky patterns, expired exceptions)
- * go to the same list.
+ * whole record, or `field`) with a match that passes `validate` and
+ * `entropy` and is not excepted by an unexpired `unless`, `unless-match`
+ * or `unless-line` of the rule, or of its file's [pack] stanza.  Every problem
+ * is reported as "FILE:LINE:COL: message" through a diagnostics list, so a
+ * checker can show all of them at once; warnings (risky patterns, expired
+ * exceptions) go to the same list.
  *
  * Patterns are PCRE2, compiled in UTF mode with PCRE2_MATCH_INVALID_UTF
  * (records that are not valid UTF-8 are still searched), with
@@ -73,12 +74,20 @@ enum ft_severity {
 	FT_SEV_CRITICAL,
 };
 
+/* What an `unless` pattern is matched against (rules/README.md). */
+enum ft_unless_target {
+	FT_UNLESS_VALUE, /* unless: the value (first group that took part) */
+	FT_UNLESS_MATCH, /* unless-match: the whole match */
+	FT_UNLESS_LINE,	 /* unless-line: the lines of the subject holding it */
+};
+
 struct ft_pattern {
 	char *src;
 	pcre2_code *code;
 	bool jit;   /* JIT-compiled */
 	bool risky; /* nested unbounded quantifiers (a warning was given) */
 	int line, col;
+	int target; /* exceptions: enum ft_unless_target */
 };
 
 /* An `example` or `counter` record of a rule. */
@@ -91,6 +100,10 @@ struct ft_rule_test {
 struct ft_pack {
 	char *name, *version, *owner, *description;
 	int format; /* enum ft_format of its examples; -1 unset */
+	/* exceptions of every rule of the file, after the rule's own */
+	struct ft_pattern *unless;
+	size_t nunless;
+	char *unless_reason;
 	char *file;
 	int line;
 };
@@ -122,9 +135,10 @@ struct ft_rule {
 	size_t nkeywords;
 	struct ft_expr *when;
 	char *when_src;
-	int list;		   /* index into ruleset->lists, or -1 */
-	int validate;		   /* enum ft_check */
-	struct ft_pattern *unless; /* exceptions, matched on the matched text */
+	int list;	/* index into ruleset->lists, or -1 */
+	int validate;	/* enum ft_check */
+	double entropy; /* > 0: the value needs more Shannon entropy */
+	struct ft_pattern *unless; /* exceptions, each with its target */
 	size_t nunless;
 	char *unless_reason;
 	int expires;	      /* YYYYMMDD, 0 when unset */

@@ -337,6 +337,51 @@ START_TEST(test_run)
 }
 END_TEST
 
+/*
+ * Shannon entropy, bits per character: values computed by gitleaks'
+ * formula (-sum(p log2 p) over character frequencies) in Python.
+ */
+static const struct {
+	const char *s;
+	double h;
+} entropy_cases[] = {
+	{"", 0.0},
+	{"aaaa", 0.0},
+	{"ab", 1.0},
+	{"abcdefgh", 3.0},
+	{"password", 2.75},
+	{"hunter2", 2.807354922057604},
+	{"AKIAIOSFODNN7EXAMPLE", 3.6841837197791887},
+	{"Zx9Qw8Er7Ty6Ui5Op4As", 4.321928094887363},
+};
+
+START_TEST(test_entropy)
+{
+	const char *s = entropy_cases[_i].s;
+	double h = ft_check_entropy(s, strlen(s));
+
+	ck_assert_msg(h > entropy_cases[_i].h - 1e-9 &&
+			      h < entropy_cases[_i].h + 1e-9,
+		      "entropy of '%s' is %.17g, want %.17g", s, h,
+		      entropy_cases[_i].h);
+}
+END_TEST
+
+/* All 256 byte values once: 8 bits, the most there is. */
+START_TEST(test_entropy_bytes)
+{
+	char all[256];
+	int i;
+
+	for (i = 0; i < 256; i++)
+		all[i] = (char)i;
+	ck_assert(ft_check_entropy(all, sizeof(all)) > 8.0 - 1e-9);
+	ck_assert(ft_check_entropy(all, sizeof(all)) < 8.0 + 1e-9);
+	/* exact powers of two are exact: a threshold of 3 rejects 3 */
+	ck_assert(ft_check_entropy(all, 8) == 3.0);
+}
+END_TEST
+
 Suite *ft_checks_suite(void)
 {
 	Suite *s = suite_create("checks");
@@ -366,6 +411,12 @@ Suite *ft_checks_suite(void)
 	tcase_add_loop_test(tc, test_round_trip, FT_CHECK_NONE,
 			    FT_CHECK_CN_RESIDENT_ID + 1);
 	tcase_add_test(tc, test_run);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("entropy");
+	tcase_add_loop_test(tc, test_entropy, 0,
+			    (int)FT_ARRAY_SIZE(entropy_cases));
+	tcase_add_test(tc, test_entropy_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -861,6 +861,64 @@ static const char UNLESS_RULES[] =
 	"pattern = key=(\\w+)\n"
 	"unless = ^test$\n";
 
+/*
+ * entropy: the value must have more Shannon entropy than the threshold
+ * (gitleaks' test: at most the threshold is rejected).
+ */
+static const char ENTROPY_RULES[] = "[rule ENT]\n"
+				    "title = random-looking tokens\n"
+				    "severity = low\n"
+				    "pattern = tok=(\\w+)\n"
+				    "entropy = 3\n";
+
+/*
+ * Exception targets: the value (unless), the whole match (unless-match,
+ * after which the search goes on past the match), the line
+ * (unless-line); and the value of a pattern whose groups are
+ * alternatives: the first group that took part.
+ */
+static const char TARGET_RULES[] = "[rule UM]\n"
+				   "title = unless-match\n"
+				   "severity = low\n"
+				   "pattern = (?:public_)?key=(\\w+)\n"
+				   "unless-match = ^public_\n"
+				   "\n"
+				   "[rule UV]\n"
+				   "title = unless sees the value\n"
+				   "severity = low\n"
+				   "pattern = (?:public_)?key=(\\w+)\n"
+				   "unless = ^public_\n"
+				   "\n"
+				   "[rule UL]\n"
+				   "title = unless-line\n"
+				   "severity = low\n"
+				   "pattern = key=(\\w+)\n"
+				   "unless-line = \\bexample\\b\n"
+				   "\n"
+				   "[rule ALT]\n"
+				   "title = groups in alternatives\n"
+				   "severity = low\n"
+				   "pattern = a=(\\d+)|b=(\\w+)\n"
+				   "unless = ^x\n";
+
+/* [pack] exceptions apply to every rule of the file, after its own. */
+static const char PACK_RULES[] = "[pack]\n"
+				 "name = p\n"
+				 "unless = ^changeme$\n"
+				 "unless-line = (?i)dummy\n"
+				 "unless-reason = placeholders\n"
+				 "\n"
+				 "[rule PA]\n"
+				 "title = a\n"
+				 "severity = low\n"
+				 "pattern = pa=(\\w+)\n"
+				 "\n"
+				 "[rule PB]\n"
+				 "title = b\n"
+				 "severity = low\n"
+				 "pattern = pb=(\\w+)\n"
+				 "unless-match = ^pb=zz\n";
+
 /* Fields by format, with and without a format prefix. */
 static const char FIELD_RULES[] = "[rule LK]\n"
 				  "title = unprefixed\n"
@@ -1030,6 +1088,32 @@ static const struct ext_case {
 	{UNLESS_RULES, TEXT, S("key=test key=prod"), NULL, "UNLCAP", ""},
 	{UNLESS_RULES, TEXT, S("key=testing"), NULL, "UNLCAP", ""},
 
+	/* entropy: 3.0 exactly is not enough; a rejected candidate does
+	 * not hide the next one */
+	{ENTROPY_RULES, TEXT, S("tok=abcdefgh"), NULL, "", ""},
+	{ENTROPY_RULES, TEXT, S("tok=abcdefghi"), NULL, "ENT", ""},
+	{ENTROPY_RULES, TEXT, S("tok=aaaaaaaaaaaaaaaa"), NULL, "", ""},
+	{ENTROPY_RULES, TEXT, S("tok=aaaaaaaa tok=Zx9Qw8Er7Ty6"), NULL, "ENT",
+	 ""},
+	/* exception targets */
+	{TARGET_RULES, TEXT, S("public_key=abc"), NULL, "UV UL", ""},
+	{TARGET_RULES, TEXT, S("key=abc"), NULL, "UM UV UL", ""},
+	{TARGET_RULES, TEXT, S("public_key=abc key=def"), NULL, "UM UV UL", ""},
+	{TARGET_RULES, TEXT, S("key=abc example"), NULL, "UM UV", ""},
+	{TARGET_RULES, TEXT, S("an example\nkey=abc"), NULL, "UM UV UL", ""},
+	{TARGET_RULES, TEXT, S("key=abc example\nkey=def"), NULL, "UM UV UL",
+	 ""},
+	{TARGET_RULES, TEXT, S("key=abc exampled"), NULL, "UM UV UL", ""},
+	{TARGET_RULES, TEXT, S("b=xyz"), NULL, "", ""},
+	{TARGET_RULES, TEXT, S("b=yz"), NULL, "ALT", ""},
+	{TARGET_RULES, TEXT, S("a=12"), NULL, "ALT", ""},
+	/* the pack's exceptions */
+	{PACK_RULES, TEXT, S("pa=changeme pb=changeme"), NULL, "", ""},
+	{PACK_RULES, TEXT, S("pa=changeme pb=s3cret"), NULL, "PB", ""},
+	{PACK_RULES, TEXT, S("pa=s3cret pb=changeme"), NULL, "PA", ""},
+	{PACK_RULES, TEXT, S("pa=s3cret pb=s3cret DUMMY"), NULL, "", ""},
+	{PACK_RULES, TEXT, S("pa=s3cret pb=zzz"), NULL, "PA", ""},
+
 	/* fields: JSON */
 	{FIELD_RULES, JSON, S("{\"user\":\"root\"}"), NULL, "LK JP", ""},
 	{FIELD_RULES, JSON, S("{\"user\":\"root\",\"55\":\"IBM\"}"), NULL,
@@ -1148,6 +1232,12 @@ static const char REDACT_RULES[] =
 	"pattern = ^(.+)$\n"
 	"redact = hash\n"
 	"\n"
+	"[rule RALT]\n"
+	"title = the group that took part\n"
+	"severity = low\n"
+	"pattern = ra=(\\d+)|rb=(\\w+)\n"
+	"redact = mask\n"
+	"\n"
 	"[rule OFF]\n"
 	"title = disabled: no spans\n"
 	"severity = low\n"
@@ -1209,6 +1299,10 @@ static const struct redact_case {
 	 S("8=FIX.4.4\x01"
 	   "1=ACC-4471\x01"),
 	 NULL, "RF", "                ^^^^ ", 1, FT_REDACT_MASK},
+	/* the value is the first group that took part, not the match */
+	{TEXT, S("x rb=s3cr3t y"), NULL, "RALT", "     ^^^^^^  ", 1,
+	 FT_REDACT_MASK},
+	{TEXT, S("ra=123"), NULL, "RALT", "   ^^^", 1, FT_REDACT_MASK},
 	/* text with extract */
 	{TEXT, S("login user=bob pwd=hunter2 ok"), PWD_EXTRACT, "RT",
 	 "                   ^^^^^^^   ", 1, FT_REDACT_HASH},
@@ -1791,6 +1885,43 @@ START_TEST(test_shipped_pci)
 }
 END_TEST
 
+/*
+ * unless-line searches each line once, however many candidates it holds:
+ * the bytes handed to exceptions add up to the record's length, not to
+ * the length times the candidates.
+ */
+START_TEST(test_line_exception_linear)
+{
+	static const char rules[] = "[rule LN]\n"
+				    "title = tokens\n"
+				    "severity = low\n"
+				    "pattern = tok_\\w+\n"
+				    "redact = mask\n"
+				    "unless-line = NEVER\n";
+	struct ft_ruleset *rs = load_mode(rules, _i == 1, 0);
+	struct ft_match_ctx *ctx = ft_match_ctx_new(rs);
+	struct ft_match_result res;
+	size_t n = 500, i, len;
+	char *rec = malloc(n * 8 + 1), *p = rec;
+
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_ptr_nonnull(rec);
+	for (i = 0; i < n; i++) /* 5 lines of 100 tokens */
+		p += sprintf(p, "tok_%03zu%c", i % 1000,
+			     i % 100 == 99 ? '\n' : ' ');
+	len = (size_t)(p - rec);
+	ft_match_result_init(&res);
+	ck_assert_int_eq(ft_match_record(ctx, rs, TEXT, rec, len, &res), 1);
+	ck_assert_uint_eq(res.nredact, n);
+	/* each line without its newline, once */
+	ck_assert_uint_eq(ft_match_ctx_except_bytes(ctx), len - 5);
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	ft_ruleset_free(rs);
+	free(rec);
+}
+END_TEST
+
 /* Which records the pipeline calls malformed (dead-letter topic). */
 START_TEST(test_format_check)
 {
@@ -1923,6 +2054,7 @@ Suite *ft_match_suite(void)
 			    (int)FT_ARRAY_SIZE(limit_cases));
 	/* _i: 999 or 1001 candidates, JIT or interpreter */
 	tcase_add_loop_test(tc, test_rejected_cap, 0, 4);
+	tcase_add_loop_test(tc, test_line_exception_linear, 0, 2);
 	suite_add_tcase(s, tc);
 
 	/* the extended language; each case runs with JIT and without */

@@ -1611,13 +1611,15 @@ END_TEST
 
 /* A rule without pattern: lines 1-3. */
 #define NOPAT "[rule A]\ntitle = t\nseverity = low\n"
-#define NEEDS                                                              \
-	"rule A: validate, unless, redact and keywords need a pattern or " \
-	"list "                                                            \
-	"to apply to"
+#define NEEDS                                                          \
+	"rule A: validate, entropy, unless, redact and keywords need " \
+	"a pattern or list to apply to"
 #define DESCRIBE                                                               \
 	"rule A: expires and unless-reason describe an unless exception, and " \
 	"it has none"
+#define BAD_ENTROPY                                                      \
+	"entropy must be a number of bits per character above 0 and at " \
+	"most 8"
 #define EXPIRES(v) HDR "unless = ^x$\nexpires = " v "\n"
 #define BAD_DATE "expires must be a date YYYY-MM-DD"
 #define BAD_LIMIT "match-limit must be a whole number from 1000 to 1000000"
@@ -1707,6 +1709,27 @@ static const struct {
 	{HDR "match-limit = -5000\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = 1e6\n", "t.rules:5:15: ", BAD_LIMIT, 1},
 	{HDR "match-limit = 10 000\n", "t.rules:5:15: ", BAD_LIMIT, 1},
+	/* entropy */
+	{HDR "entropy = 0\n", "t.rules:5:11: ", BAD_ENTROPY, 1},
+	{HDR "entropy = 8.5\n", "t.rules:5:11: ", BAD_ENTROPY, 1},
+	{HDR "entropy = -1\n", "t.rules:5:11: ", BAD_ENTROPY, 1},
+	{HDR "entropy = 3,5\n", "t.rules:5:11: ", BAD_ENTROPY, 1},
+	{HDR "entropy = 1e1\n", "t.rules:5:11: ", BAD_ENTROPY, 1},
+	{HDR "entropy = high\n", "t.rules:5:11: ", BAD_ENTROPY, 1},
+	{HDR "entropy = 3.5.1\n", "t.rules:5:11: ", BAD_ENTROPY, 1},
+	{HDR "entropy = 3\nentropy = 4\n",
+	 "t.rules:6:1: ", "duplicate 'entropy' in rule A (first at line 5)", 1},
+	/* exceptions on the match, the line and the pack */
+	{HDR "unless-match = (\n", "t.rules:5:17: ", "pattern does not compile",
+	 1},
+	{HDR "unless-line = a{2,1}\n", "t.rules:5:", "pattern does not compile",
+	 1},
+	{"[pack]\nname = p\nunless =\n" HDR,
+	 "t.rules:3:", "empty value for 'unless'", 1},
+	{"[pack]\nname = p\nunless-line = (\n" HDR,
+	 "t.rules:3:", "pattern does not compile", 1},
+	{"[pack]\nname = p\nunless-reason = a\nunless-reason = b\n" HDR,
+	 "t.rules:4:", "duplicate 'unless-reason' in [pack]", 1},
 	/* format */
 	{HDR "format = yaml\n", "t.rules:5:10: ",
 	 "unknown format 'yaml' (expected text, json, logfmt or fix)", 1},
@@ -1717,6 +1740,9 @@ static const struct {
 	 "t.rules:1:2: ", "rule A has no pattern, list or when", 1},
 	{NOPAT "when = a == 1\nvalidate = luhn\n", "t.rules:1:2: ", NEEDS, 1},
 	{NOPAT "when = a == 1\nunless = x\n", "t.rules:1:2: ", NEEDS, 1},
+	{NOPAT "when = a == 1\nunless-match = x\n", "t.rules:1:2: ", NEEDS, 1},
+	{NOPAT "when = a == 1\nunless-line = x\n", "t.rules:1:2: ", NEEDS, 1},
+	{NOPAT "when = a == 1\nentropy = 3\n", "t.rules:1:2: ", NEEDS, 1},
 	{NOPAT "when = a == 1\nredact = hash\n", "t.rules:1:2: ", NEEDS, 1},
 	{NOPAT "when = a == 1\nkeywords = k\n", "t.rules:1:2: ", NEEDS, 1},
 	{NOPAT "redact = mask\n", "t.rules:1:2: ", NEEDS, 2},
@@ -1749,7 +1775,8 @@ static const struct {
 	 "[pack] must come before the first rule of the file", 1},
 	{"[pack]\nnmae = x\n" HDR, "t.rules:2:1: ",
 	 "unknown [pack] key 'nmae' (expected name, version, owner, "
-	 "description or format)",
+	 "description, format, unless, unless-match, unless-line or "
+	 "unless-reason)",
 	 1},
 	{"[pack]\n  title = x\n" HDR,
 	 "t.rules:2:3: ", "unknown [pack] key 'title'", 1},
