@@ -37,42 +37,51 @@
  *    around the escape.
  *  - secretGroup N > 1: the capturing groups before group N become
  *    (?:...) so that group N is the first capture, which is what flagtap
- *    checks `unless` against.  A regex with backreferences, recursion,
- *    conditionals or branch reset cannot be renumbered safely; then, or
- *    when N is not a group of the regex, secretGroup is dropped with a
- *    warning.  Without secretGroup gitleaks takes the first non-empty
- *    group and flagtap the first group (or the whole match when group 1
- *    did not take part); the two differ only for regexes whose first
- *    group sits in an alternative, and that is not reported.
+ *    checks `unless` and `entropy` against and redacts.  A regex with
+ *    backreferences, recursion, conditionals or branch reset cannot be
+ *    renumbered safely; then, or when N is not a group of the regex,
+ *    secretGroup is dropped with a warning (the first group that took
+ *    part is then the value, and what is redacted).  Without secretGroup
+ *    both gitleaks and flagtap take the first non-empty group.
+ *  - Every rule gets `redact = mask`: mask needs no salt and leaves only
+ *    separators and the length; a reviewer who needs to correlate
+ *    secrets can change it to hash.
+ *  - entropy E > 0 becomes `entropy = E` (gitleaks and flagtap both
+ *    reject a secret with Shannon entropy <= E); E <= 0 is no check, as
+ *    in gitleaks; E > 8 is dropped with a warning (no value passes).
  *  - Stopwords become `unless = (?i)(?:w1|w2|...)`: each word with
  *    every ASCII character other than a letter or digit escaped, packed
  *    into lines of about STOP_CHUNK bytes (generic-api-key has ~1,500),
  *    so matching tries a few alternations instead of one pattern per
  *    word.  gitleaks checks stopwords as substrings of the lower-cased
  *    secret; (?i) and an unanchored search do the same.
- *  - Allowlists: regexes with regexTarget unset or "secret" become
- *    `unless` exactly.  regexTarget "match" also becomes `unless`, but
- *    flagtap matches it against the first capture group, not the whole
- *    match, which is reported when the rule's regex has a capture group.
- *    regexTarget "line", paths and commits are dropped with a warning.
- *    condition "AND": an allowlist that also needs a path or a commit
- *    can never apply to a log record, and one that needs a "line" regex
- *    cannot be checked, so either is dropped whole (with a warning);
- *    with regexes and stopwords both, it is treated as OR (warning);
- *    with one kind of criterion AND and OR are the same.
- *    Allowlist descriptions become `unless-reason`.
+ *  - Allowlist regexes: regexTarget unset or "secret" -> `unless`,
+ *    "match" -> `unless-match`, "line" -> `unless-line`, exactly; an
+ *    unknown regexTarget drops the regexes with a warning.  Paths and
+ *    commits are dropped with a warning (log records have neither).
+ *    condition "AND": with a path or commit the allowlist can never
+ *    apply to a log record, so it is dropped whole (warning); with
+ *    regexes and stopwords both, on the secret, it becomes one
+ *    `unless = \A(?=(?s:.*?)(?i:STOPWORDS))(?s:.*?)(?:REGEXES)`; with
+ *    regexes on the match or line and stopwords (which gitleaks checks
+ *    on the secret) it cannot be one exception and is dropped (warning),
+ *    so the rule reports more rather than less.  With one kind of
+ *    criterion AND and OR are the same.  Descriptions become
+ *    `unless-reason`.
  *  - Keywords are written when every one can be written exactly in a
  *    comma-separated list; otherwise (a comma, a control character, a
  *    space at either end) they are dropped with a warning and the rule
  *    is checked on every record.  An empty keyword matches everything in
  *    gitleaks, so the rule then gets no keywords, silently.
- *  - Dropped with a warning: entropy, path (when there is a regex),
+ *  - Dropped with a warning: path (when there is a regex),
  *    [[rules.required]], unknown rule keys.  Skipped with a warning:
  *    rules without an id, without a regex (path-only rules included),
  *    with skipReport = true, or whose regex does not compile.
- *  - [allowlist] / [[allowlists]] (global) and [extend] are dropped with
- *    one warning each; unknown top-level keys get a warning; title
- *    becomes the pack description.
+ *  - [allowlist] and [[allowlists]] (global) are converted as above into
+ *    the [pack] stanza; one with targetRules is dropped (warning: a pack
+ *    exception applies to every rule).  [extend] is dropped with a
+ *    warning; unknown top-level keys get a warning; title becomes the
+ *    pack description.
  *
  * Pure: no I/O, no global state.  Any thread may call it.
  */
@@ -1193,6 +1202,7 @@ struct conv {
 	int ncap;	       /* capture groups of its pattern */
 	size_t nunless;
 	bool degraded;
+	bool global; /* converting a global allowlist, not a rule */
 };
 
 /* Copies s into buf (size > 0) with control characters as '?'. */
@@ -1219,6 +1229,12 @@ static void note(struct conv *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (c->global) {
+		ft_diags_add(c->diags, true, "%s:%d: global %s", c->name,
+			     c->line, msg);
+		ft_buf_addf(&c->notes, "# line %d: global %s\n", c->line, msg);
+		return;
+	}
 	ft_diags_add(c->diags, true, "%s:%d: rule %s: %s", c->name, c->line,
 		     c->label, msg);
 	ft_buf_addf(&c->notes, "# line %d: rule %s: %s\n", c->line, c->label,
@@ -1506,7 +1522,44 @@ static void rule_head(struct conv *c, const struct tv *tab)
 		ft_buf_addf(&c->body, "gitleaks rule %s", c->label + 9);
 	ft_buf_adds(&c->body, "\nseverity = high\nreference = gitleaks:");
 	add_text(&c->body, id->s, id->len);
-	ft_buf_addc(&c->body, '\n');
+	ft_buf_adds(&c->body, "\nredact = mask\n");
+}
+
+/*
+ * entropy: gitleaks drops a secret whose Shannon entropy is at most the
+ * threshold, as flagtap's `entropy` does; 0 or less disables the check.
+ */
+static void rule_entropy(struct conv *c, const struct tv *v)
+{
+	char buf[32];
+	double x;
+	size_t n;
+
+	if (!v)
+		return;
+	if (v->type != TV_FLOAT && v->type != TV_INT) {
+		note(c, "entropy dropped: not a number");
+		return;
+	}
+	x = v->type == TV_FLOAT ? v->f : (double)v->i;
+	if (x > 0.0 && x < 1e-6)
+		x = 1e-6; /* the smallest written; as strict on any value */
+	if (!(x > 0.0))
+		return; /* gitleaks does not check it either */
+	if (x > 8.0) {
+		note(c,
+		     "entropy %g dropped: above 8 bits per character, no value "
+		     "can pass it (gitleaks never reports the rule)",
+		     x);
+		return;
+	}
+	/* plain decimal, as rules.c reads it: trailing zeros trimmed */
+	n = (size_t)snprintf(buf, sizeof(buf), "%.6f", x);
+	while (n > 1 && buf[n - 1] == '0')
+		n--;
+	if (buf[n - 1] == '.')
+		n--;
+	ft_buf_addf(&c->body, "entropy = %.*s\n", (int)n, buf);
 }
 
 /* Reports rule keys that have no flagtap equivalent. */
@@ -1516,21 +1569,9 @@ static void rule_dropped(struct conv *c, const struct tv *tab)
 		"id",	      "description", "regex",	  "secretGroup",
 		"keywords",   "tags",	     "allowlist", "allowlists",
 		"skipReport", "entropy",     "path",	  "required"};
-	const struct tv *v = tab_get(tab, "entropy");
 	char buf[64];
 	size_t i, k;
 
-	if (v && v->type == TV_FLOAT)
-		snprintf(buf, sizeof(buf), "%g", v->f);
-	else if (v && v->type == TV_INT)
-		snprintf(buf, sizeof(buf), "%lld", v->i);
-	else
-		snprintf(buf, sizeof(buf), "setting");
-	if (v)
-		note(c,
-		     "entropy %s dropped: flagtap has no entropy check, so "
-		     "low-entropy matches are reported too",
-		     buf);
 	if (tab_get(tab, "path"))
 		note(c, "path dropped: log records have no file path, so the "
 			"rule applies to every record");
@@ -1552,13 +1593,18 @@ static void rule_dropped(struct conv *c, const struct tv *tab)
 
 enum target { TGT_SECRET, TGT_MATCH, TGT_LINE, TGT_BAD };
 
-/* Writes one unless line from c->re unless it fails to compile. */
-static void emit_unless(struct conv *c, int al_line, const char *what)
+static const char *const unless_key[] = {[TGT_SECRET] = "unless",
+					 [TGT_MATCH] = "unless-match",
+					 [TGT_LINE] = "unless-line"};
+
+/* Writes one exception line from c->re unless it fails to compile. */
+static void emit_unless(struct conv *c, enum target tgt, int al_line,
+			const char *what)
 {
 	char msg[256];
-	size_t at;
+	size_t start = c->body.len, at;
 
-	ft_buf_adds(&c->body, "unless = ");
+	ft_buf_addf(&c->body, "%s = ", unless_key[tgt]);
 	at = c->body.len;
 	if (c->re.len)
 		add_oneline(&c->body, c->re.data, c->re.len);
@@ -1570,7 +1616,7 @@ static void emit_unless(struct conv *c, int al_line, const char *what)
 	}
 	if (re_check(c->body.data + at, c->body.len - at, msg, sizeof(msg)) <
 	    0) {
-		c->body.len = at - strlen("unless = ");
+		c->body.len = start;
 		c->body.data[c->body.len] = '\0';
 		note(c, "allowlist at line %d: %s dropped: %s", al_line, what,
 		     msg);
@@ -1586,19 +1632,6 @@ static void allowlist_regexes(struct conv *c, const struct tv *regexes,
 	char what[32];
 	size_t i;
 
-	if (tgt == TGT_LINE || tgt == TGT_BAD) {
-		note(c, "allowlist at line %d: regexes dropped: %s", al_line,
-		     tgt == TGT_LINE ? "regexTarget \"line\" needs the "
-				       "whole line, and unless sees the match"
-				     : "unknown regexTarget");
-		return;
-	}
-	if (tgt == TGT_MATCH && c->ncap > 0)
-		note(c,
-		     "allowlist at line %d: regexTarget \"match\" regexes "
-		     "are checked against the first capture group, not the "
-		     "whole match",
-		     al_line);
 	for (i = 0; i < regexes->n; i++) {
 		snprintf(what, sizeof(what), "regex %zu", i + 1);
 		if (regexes->v[i]->type != TV_STR) {
@@ -1609,7 +1642,7 @@ static void allowlist_regexes(struct conv *c, const struct tv *regexes,
 		}
 		ft_buf_reset(&c->re);
 		ft_buf_add(&c->re, regexes->v[i]->s, regexes->v[i]->len);
-		emit_unless(c, al_line, what);
+		emit_unless(c, tgt, al_line, what);
 	}
 }
 
@@ -1629,7 +1662,7 @@ static void flush_stopwords(struct conv *c, size_t *nwords, int al_line)
 	if (!ft_buf_ok(&alt))
 		c->oom = true;
 	ft_buf_release(&alt);
-	emit_unless(c, al_line, what);
+	emit_unless(c, TGT_SECRET, al_line, what);
 	ft_buf_reset(&c->re);
 	*nwords = 0;
 }
@@ -1660,6 +1693,40 @@ static void allowlist_stopwords(struct conv *c, const struct tv *stop,
 	flush_stopwords(c, &nwords, al_line);
 }
 
+/*
+ * condition AND of regexes and stopwords, both on the secret: one
+ * exception that needs a stopword and a regex, anywhere in the value.
+ * \A(?=(?s:.*?)(?i:W1|W2...))(?s:.*?)(?:(?:R1)|(?:R2)...): the regexes
+ * keep their anchors, as (?s:.*?) first tries the empty string.
+ */
+static void allowlist_and(struct conv *c, const struct tv *regexes,
+			  const struct tv *stop, int al_line)
+{
+	size_t i, n = 0;
+
+	ft_buf_reset(&c->re);
+	ft_buf_adds(&c->re, "\\A(?=(?s:.*?)(?i:");
+	for (i = 0; i < stop->n; i++) {
+		if (stop->v[i]->type != TV_STR)
+			continue;
+		if (n++)
+			ft_buf_addc(&c->re, '|');
+		add_literal(&c->re, stop->v[i]->s, stop->v[i]->len);
+	}
+	ft_buf_adds(&c->re, "))(?s:.*?)(?:");
+	n = 0;
+	for (i = 0; i < regexes->n; i++) {
+		if (regexes->v[i]->type != TV_STR)
+			continue;
+		ft_buf_adds(&c->re, n++ ? "|(?:" : "(?:");
+		ft_buf_add(&c->re, regexes->v[i]->s, regexes->v[i]->len);
+		ft_buf_addc(&c->re, ')');
+	}
+	ft_buf_addc(&c->re, ')');
+	emit_unless(c, TGT_SECRET, al_line,
+		    "its regexes and stopwords (condition AND)");
+}
+
 static enum target allowlist_target(const struct tv *t)
 {
 	if (!t)
@@ -1673,13 +1740,11 @@ static enum target allowlist_target(const struct tv *t)
 }
 
 /* Reports allowlist keys without an equivalent; false if it is dropped. */
-static bool allowlist_check(struct conv *c, const struct tv *al, bool all,
-			    enum target tgt)
+static bool allowlist_check(struct conv *c, const struct tv *al, bool all)
 {
 	static const char *const known[] = {
-		"description", "condition", "commits",	"paths",
-		"regexTarget", "regexes",   "stopwords"};
-	const struct tv *regexes = tab_get(al, "regexes");
+		"description", "condition", "commits",	 "paths",
+		"regexTarget", "regexes",   "stopwords", "targetRules"};
 	bool paths = has_items(tab_get(al, "paths"));
 	bool commits = has_items(tab_get(al, "commits"));
 	char buf[64];
@@ -1689,23 +1754,27 @@ static bool allowlist_check(struct conv *c, const struct tv *al, bool all,
 		for (i = 0; i < FT_ARRAY_SIZE(known); i++)
 			if (!strcmp(al->keys[k], known[i]))
 				break;
-		if (i == FT_ARRAY_SIZE(known))
+		if (i == FT_ARRAY_SIZE(known) ||
+		    (!c->global && !strcmp(al->keys[k], "targetRules")))
 			note(c,
 			     "allowlist at line %d: unknown key '%s' ignored",
 			     al->line,
 			     clean(al->keys[k], strlen(al->keys[k]), buf,
 				   sizeof(buf)));
 	}
-	if (all &&
-	    (paths || commits ||
-	     (has_items(regexes) && (tgt == TGT_LINE || tgt == TGT_BAD)))) {
+	if (c->global && tab_get(al, "targetRules")) {
+		note(c,
+		     "allowlist at line %d dropped: targetRules limits it to "
+		     "some rules, and a [pack] exception applies to all",
+		     al->line);
+		return false;
+	}
+	if (all && (paths || commits)) {
 		note(c,
 		     "allowlist at line %d dropped: its condition AND needs "
-		     "a %s, which log records do not have",
-		     al->line,
-		     paths     ? "file path"
-		     : commits ? "commit"
-			       : "line match");
+		     "a %s, which log records do not have, so it never "
+		     "applies",
+		     al->line, paths ? "file path" : "commit");
 		return false;
 	}
 	if (paths)
@@ -1721,21 +1790,14 @@ static bool allowlist_check(struct conv *c, const struct tv *al, bool all,
 	return true;
 }
 
-static void convert_allowlist(struct conv *c, const struct tv *al)
+/* Writes the regexes and stopwords of one allowlist as exceptions. */
+static void allowlist_write(struct conv *c, const struct tv *al, bool all)
 {
-	const struct tv *cond = tab_get(al, "condition");
 	const struct tv *regexes = tab_get(al, "regexes");
 	const struct tv *stop = tab_get(al, "stopwords");
-	const struct tv *desc = tab_get(al, "description");
 	enum target tgt = allowlist_target(tab_get(al, "regexTarget"));
-	bool all = cond && cond->type == TV_STR && !strcasecmp(cond->s, "AND");
-	bool words;
+	bool words, res;
 
-	if (cond && !all && (cond->type != TV_STR || strcasecmp(cond->s, "OR")))
-		note(c, "allowlist at line %d: unknown condition treated as OR",
-		     al->line);
-	if (!allowlist_check(c, al, all, tgt))
-		return;
 	if (regexes && regexes->type != TV_ARR)
 		note(c, "allowlist at line %d: regexes dropped: not an array",
 		     al->line);
@@ -1743,20 +1805,61 @@ static void convert_allowlist(struct conv *c, const struct tv *al)
 		note(c, "allowlist at line %d: stopwords dropped: not an array",
 		     al->line);
 	words = stop && stop->type == TV_ARR && stop->n;
-	if (all && words && has_items(regexes))
+	res = regexes && regexes->type == TV_ARR && regexes->n;
+	if (res && tgt == TGT_BAD) {
 		note(c,
-		     "allowlist at line %d: condition AND treated as OR: a "
-		     "regex or a stopword alone exempts a match",
-		     al->line);
-	if (regexes && regexes->type == TV_ARR && regexes->n)
+		     "allowlist at line %d %s: unknown regexTarget (expected "
+		     "secret, match or line)",
+		     al->line, all && words ? "dropped" : "regexes dropped");
+		if (all && words)
+			return;
+		res = false;
+	}
+	if (all && words && res && tgt != TGT_SECRET) {
+		note(c,
+		     "allowlist at line %d dropped: condition AND of "
+		     "stopwords (on the secret) and regexes on the %s cannot "
+		     "be written as one exception",
+		     al->line, tgt == TGT_MATCH ? "match" : "line");
+		return;
+	}
+	if (all && words && res) {
+		allowlist_and(c, regexes, stop, al->line);
+		return;
+	}
+	if (res)
 		allowlist_regexes(c, regexes, tgt, al->line);
 	if (words)
 		allowlist_stopwords(c, stop, al->line);
+}
+
+static void convert_allowlist(struct conv *c, const struct tv *al)
+{
+	const struct tv *cond = tab_get(al, "condition");
+	const struct tv *desc = tab_get(al, "description");
+	bool all = cond && cond->type == TV_STR && !strcasecmp(cond->s, "AND");
+
+	if (cond && !all && (cond->type != TV_STR || strcasecmp(cond->s, "OR")))
+		note(c, "allowlist at line %d: unknown condition treated as OR",
+		     al->line);
+	if (!allowlist_check(c, al, all))
+		return;
+	allowlist_write(c, al, all);
 	if (text_empty(desc))
 		return;
 	if (c->reasons.len)
 		ft_buf_adds(&c->reasons, "; ");
 	add_text(&c->reasons, desc->s, desc->len);
+}
+
+/* unless-reason: the descriptions of the allowlists written. */
+static void write_reasons(struct conv *c)
+{
+	if (c->nunless && c->reasons.len) {
+		ft_buf_adds(&c->body, "unless-reason = ");
+		ft_buf_add(&c->body, c->reasons.data, c->reasons.len);
+		ft_buf_addc(&c->body, '\n');
+	}
 }
 
 static void rule_allowlists(struct conv *c, const struct tv *tab)
@@ -1778,11 +1881,7 @@ static void rule_allowlists(struct conv *c, const struct tv *tab)
 	}
 	if (many && many->type != TV_ARR)
 		note(c, "allowlists dropped: not an array of tables");
-	if (c->nunless && c->reasons.len) {
-		ft_buf_adds(&c->body, "unless-reason = ");
-		ft_buf_add(&c->body, c->reasons.data, c->reasons.len);
-		ft_buf_addc(&c->body, '\n');
-	}
+	write_reasons(c);
 }
 
 static void rule_reset(struct conv *c, const struct tv *tab)
@@ -1813,6 +1912,7 @@ static void convert_rule(struct conv *c, const struct tv *tab)
 	}
 	if (ok) {
 		rule_keywords(c, tab_get(tab, "keywords"));
+		rule_entropy(c, tab_get(tab, "entropy"));
 		rule_dropped(c, tab);
 		rule_allowlists(c, tab);
 		id_register(c);
@@ -1839,18 +1939,10 @@ static void check_top(struct conv *c, const struct tv *root)
 	static const char *const known[] = {"title",	  "minVersion",
 					    "rules",	  "allowlist",
 					    "allowlists", "extend"};
-	const struct tv *al = tab_get(root, "allowlist");
 	const struct tv *ext = tab_get(root, "extend");
 	char buf[64];
 	size_t i, k;
 
-	if (!al)
-		al = tab_get(root, "allowlists");
-	if (al)
-		gwarn(c, al->line,
-		      "global allowlist dropped: flagtap has no exceptions "
-		      "shared by all rules, so its regexes and stopwords no "
-		      "longer exempt matches");
 	if (ext)
 		gwarn(c, ext->line,
 		      "extend dropped: the config it extends is not imported "
@@ -1864,6 +1956,45 @@ static void check_top(struct conv *c, const struct tv *root)
 			      clean(root->keys[k], strlen(root->keys[k]), buf,
 				    sizeof(buf)));
 	}
+}
+
+/* Converts one global allowlist into [pack] exceptions. */
+static void global_allowlist(struct conv *c, const struct tv *al, int line)
+{
+	c->line = al->type == TV_TAB ? al->line : line;
+	if (al->type == TV_TAB)
+		convert_allowlist(c, al);
+	else
+		note(c, "allowlist dropped: not a table");
+}
+
+/*
+ * [allowlist] and [[allowlists]] become exceptions of the [pack] stanza,
+ * which apply to every rule of the pack, with the same targets.
+ */
+static void global_allowlists(struct conv *c, const struct tv *root)
+{
+	const struct tv *one = tab_get(root, "allowlist");
+	const struct tv *many = tab_get(root, "allowlists");
+	size_t i;
+
+	ft_buf_reset(&c->notes);
+	ft_buf_reset(&c->body);
+	ft_buf_reset(&c->reasons);
+	c->nunless = 0;
+	c->global = true;
+	if (one)
+		global_allowlist(c, one, one->line);
+	for (i = 0; many && many->type == TV_ARR && i < many->n; i++)
+		global_allowlist(c, many->v[i], many->line);
+	if (many && many->type != TV_ARR) {
+		c->line = many->line;
+		note(c, "allowlists dropped: not an array of tables");
+	}
+	write_reasons(c);
+	c->global = false;
+	ft_buf_add(&c->out, c->notes.data, c->notes.len);
+	ft_buf_add(&c->out, c->body.data, c->body.len);
 }
 
 static void pack_header(struct conv *c, const struct tv *root)
@@ -1891,6 +2022,7 @@ static int convert(struct conv *c, const struct tv *root)
 	size_t i;
 
 	pack_header(c, root);
+	global_allowlists(c, root);
 	check_top(c, root);
 	if (!rules)
 		gwarn(c, 1, "no [[rules]] found");

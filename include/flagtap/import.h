@@ -3,15 +3,20 @@
  *
  * gitleaks (TOML): each [[rules]] becomes a [rule gitleaks.<id>] stanza:
  *   description -> title, regex -> pattern, keywords -> keywords,
- *   tags -> tags, [[rules.allowlists]] regexes (regexTarget "match" or
- *   unset) and stopwords -> unless, secretGroup -> the pattern is
- *   rewritten so the secret group is the first capture when it can be;
- *   severity high; reference "gitleaks:<id>".
- * What cannot be expressed (entropy thresholds, path-only rules and path
- * allowlists, regexTarget "line", rules without a regex, global
- * allowlists, Go-only regex syntax) is dropped from the rule or the rule
- * is skipped, and each such decision is reported as a warning
- * "FILE:LINE: rule ID: what was dropped".
+ *   tags -> tags, entropy -> entropy, secretGroup -> the pattern is
+ *   rewritten so the secret group is the first capture when it can be,
+ *   redact = mask (the secret never leaves in clear), severity high,
+ *   reference "gitleaks:<id>".  [[rules.allowlists]] become exceptions by
+ *   regexTarget: unset or "secret" -> unless, "match" -> unless-match,
+ *   "line" -> unless-line; stopwords -> unless; condition AND of regexes
+ *   and stopwords -> one exception needing both.  The global [allowlist]
+ *   / [[allowlists]] become the same keys in the [pack] stanza, which
+ *   apply to every rule of the pack.
+ * What cannot be expressed (path-only rules, path and commit conditions,
+ * [[rules.required]], rules without a regex, targetRules, [extend],
+ * Go-only regex syntax) is dropped from the rule or the rule is skipped,
+ * and each such decision is reported as a warning
+ * "FILE:LINE: rule ID: what was dropped" (global ones "FILE:LINE: ...").
  *
  * Pure: text in, text out.
  */

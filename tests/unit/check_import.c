@@ -17,6 +17,7 @@
 #include "flagtap/common.h"
 #include "flagtap/import.h"
 #include "flagtap/match.h"
+#include "flagtap/redact.h"
 #include "flagtap/rules.h"
 #include "suites.h"
 
@@ -321,13 +322,13 @@ START_TEST(test_values)
 	ck_assert_uint_eq(im.rep.rules_out, 2);
 	r = rule(&im, "gitleaks.v");
 	ck_assert_str_eq(r->patterns[0].src, "(?:a)-(b)");
-	ck_assert_diag(&im.d, "g.toml:6: rule gitleaks.v: ", "entropy 3.5 ");
-	ck_assert_diag(&im.d, "g.toml:12: rule gitleaks.w: ", "entropy 4 ");
+	ck_assert(r->entropy == 3.5);
+	ck_assert(rule(&im, "gitleaks.w")->entropy == 4.0);
 	ck_assert_diag(&im.d, "g.toml:1: ", "unknown key 'flag' ignored");
 	ck_assert_diag(&im.d, "g.toml:2: ", "unknown key 'n' ignored");
 	ck_assert_diag(&im.d, "g.toml:3: ", "unknown key 'nested' ignored");
 	ck_assert_diag(&im.d, "g.toml:4: ", "unknown key 'site' ignored");
-	ck_assert_uint_eq(im.d.n, 6);
+	ck_assert_uint_eq(im.d.n, 4);
 	imp_free(&im);
 }
 END_TEST
@@ -518,50 +519,83 @@ START_TEST(test_allowlists)
 		    "regexes = ['^uu']\n"
 		    "bogus = 1\n");
 	r = rule(&im, "gitleaks.al");
-	ck_assert_uint_eq(r->nunless, 7);
+	ck_assert_uint_eq(r->nunless, 8);
 	ck_assert_str_eq(r->unless[0].src, "^test");
+	ck_assert_int_eq(r->unless[0].target, FT_UNLESS_VALUE);
 	ck_assert_str_eq(r->unless[1].src, "^tok_demo");
-	ck_assert_str_eq(r->unless[2].src, "^zz");
-	ck_assert_str_eq(r->unless[3].src, "^qq");
-	ck_assert_str_eq(r->unless[4].src, "(?i)(?:ww)");
+	ck_assert_int_eq(r->unless[1].target, FT_UNLESS_MATCH);
+	ck_assert_str_eq(r->unless[2].src, "skipme");
+	ck_assert_int_eq(r->unless[2].target, FT_UNLESS_LINE);
+	ck_assert_str_eq(r->unless[3].src, "^zz");
+	ck_assert_str_eq(r->unless[4].src,
+			 "\\A(?=(?s:.*?)(?i:ww))(?s:.*?)(?:(?:^qq))");
+	ck_assert_int_eq(r->unless[4].target, FT_UNLESS_VALUE);
 	ck_assert_str_eq(r->unless[5].src, "^ok");
-	ck_assert_str_eq(r->unless[6].src, "^uu");
+	ck_assert_str_eq(r->unless[6].src, "^vv");
+	ck_assert_int_eq(r->unless[6].target, FT_UNLESS_LINE);
+	ck_assert_str_eq(r->unless[7].src, "^uu");
 	ck_assert_str_eq(r->unless_reason, "test tokens");
-	ck_assert_diag(&im.d, AL_PREFIX,
-		       "allowlist at line 7: regexTarget \"match\" regexes are "
-		       "checked against the first capture group");
-	ck_assert_diag(&im.d, AL_PREFIX,
-		       "allowlist at line 10: regexes dropped: regexTarget "
-		       "\"line\"");
+	ck_assert_line(&im, "unless-match = ^tok_demo");
+	ck_assert_line(&im, "unless-line = skipme");
 	ck_assert_diag(&im.d, AL_PREFIX, "allowlist at line 13: paths dropped");
 	ck_assert_diag(&im.d, AL_PREFIX,
 		       "allowlist at line 16 dropped: its condition AND needs "
 		       "a file path");
-	ck_assert_diag(&im.d, AL_PREFIX,
-		       "allowlist at line 20: condition AND treated as OR");
 	ck_assert_diag(&im.d, AL_PREFIX,
 		       "allowlist at line 24: commits dropped");
 	ck_assert_diag(&im.d, AL_PREFIX,
 		       "allowlist at line 24: regex 1 dropped: does not "
 		       "compile as PCRE2");
 	ck_assert_diag(&im.d, AL_PREFIX,
-		       "allowlist at line 28 dropped: its condition AND needs "
-		       "a line match");
-	ck_assert_diag(&im.d, AL_PREFIX,
 		       "allowlist at line 32: unknown key 'bogus' ignored");
-	ck_assert_uint_eq(im.d.n, 9);
+	ck_assert_uint_eq(im.d.n, 5);
 	ck_assert_uint_eq(im.rep.degraded, 1);
 	ck_assert(fires(&im, "gitleaks.al", "tok_abc"));
 	ck_assert(!fires(&im, "gitleaks.al", "tok_test1"));
 	ck_assert(!fires(&im, "gitleaks.al", "tok_zzabc"));
 	ck_assert(fires(&im, "gitleaks.al", "tok_yyabc"));
-	ck_assert(!fires(&im, "gitleaks.al", "tok_qq1"));
-	ck_assert(!fires(&im, "gitleaks.al", "tok_1ww"));
-	ck_assert(fires(&im, "gitleaks.al", "tok_skipme"));
+	/* regexTarget "match": the whole match */
+	ck_assert(!fires(&im, "gitleaks.al", "tok_demo1"));
+	/* regexTarget "line": the line, wherever the match is */
+	ck_assert(!fires(&im, "gitleaks.al", "tok_skipme"));
+	ck_assert(!fires(&im, "gitleaks.al", "x tok_abc skipme"));
+	ck_assert(fires(&im, "gitleaks.al", "skipme\ntok_abc"));
+	ck_assert(!fires(&im, "gitleaks.al", "vv tok_abc"));
 	ck_assert(fires(&im, "gitleaks.al", "tok_vv"));
+	/* condition AND: a regex and a stopword, both */
+	ck_assert(fires(&im, "gitleaks.al", "tok_qq1"));
+	ck_assert(fires(&im, "gitleaks.al", "tok_1ww"));
+	ck_assert(!fires(&im, "gitleaks.al", "tok_qq1ww"));
 	/* the note is also a comment above the stanza */
 	ck_assert_line(&im, "# line 1: rule gitleaks.al: allowlist at line 13: "
 			    "paths dropped: log records have no file path");
+	imp_free(&im);
+}
+END_TEST
+
+/* condition AND that cannot be one exception, and unknown targets. */
+START_TEST(test_allowlist_and_dropped)
+{
+	struct imp im;
+
+	imp_ok(&im, "[[rules]]\nid = 'a'\nregex = 'k=(\\w+)'\n"
+		    "[[rules.allowlists]]\n" /* line 4 */
+		    "condition = 'AND'\nregexTarget = 'match'\n"
+		    "regexes = ['^k=x']\nstopwords = ['yy']\n"
+		    "[[rules.allowlists]]\n" /* line 9 */
+		    "regexTarget = 'word'\nregexes = ['^z']\n"
+		    "stopwords = ['qq']\n");
+	ck_assert_diag(&im.d, "g.toml:1: rule gitleaks.a: ",
+		       "allowlist at line 4 dropped: condition AND of "
+		       "stopwords (on the secret) and regexes on the match");
+	ck_assert_diag(&im.d, "g.toml:1: rule gitleaks.a: ",
+		       "allowlist at line 9 regexes dropped: unknown "
+		       "regexTarget");
+	ck_assert_uint_eq(im.d.n, 2);
+	ck_assert_uint_eq(rule(&im, "gitleaks.a")->nunless, 1);
+	ck_assert(fires(&im, "gitleaks.a", "k=xyy"));
+	ck_assert(fires(&im, "gitleaks.a", "k=zz"));
+	ck_assert(!fires(&im, "gitleaks.a", "k=aqqa"));
 	imp_free(&im);
 }
 END_TEST
@@ -587,7 +621,7 @@ START_TEST(test_dropped_and_skipped)
 	struct imp im;
 
 	imp_ok(&im, "[[rules]]\n" /* 1: written, degraded */
-		    "id = 'ent'\nregex = 'e\\d'\nentropy = 3\n"
+		    "id = 'ent'\nregex = 'e\\w+'\nentropy = 3\n"
 		    "path = '''\\.go$'''\n"
 		    "[[rules]]\n" /* 6: skipped */
 		    "id = 'pathonly'\npath = '''\\.p12$'''\n"
@@ -613,8 +647,6 @@ START_TEST(test_dropped_and_skipped)
 	ck_assert_uint_eq(im.rep.skipped, 7);
 	ck_assert_uint_eq(im.rep.degraded, 3);
 	ck_assert_uint_eq(im.rs->nrules, 3);
-	ck_assert_diag(&im.d,
-		       "g.toml:1: rule gitleaks.ent: ", "entropy 3 dropped");
 	ck_assert_diag(&im.d, "g.toml:1: rule gitleaks.ent: ", "path dropped");
 	ck_assert_diag(&im.d, "g.toml:6: rule gitleaks.pathonly: ",
 		       "skipped: it only matches file paths");
@@ -633,50 +665,140 @@ START_TEST(test_dropped_and_skipped)
 		       "skipped: regex is empty");
 	ck_assert_diag(&im.d, "g.toml:34: rule gitleaks.num: ",
 		       "skipped: regex is not a string");
-	ck_assert_uint_eq(im.d.n, 11);
-	ck_assert_uint_eq(im.d.warnings, 11);
+	ck_assert_uint_eq(im.d.n, 10);
+	ck_assert_uint_eq(im.d.warnings, 10);
 	ck_assert_line(&im,
 		       "# line 6: rule gitleaks.pathonly: skipped: it only "
 		       "matches file paths, which log records do not "
 		       "have");
-	ck_assert(fires(&im, "gitleaks.ent", "e1"));
+	ck_assert(fires(&im, "gitleaks.ent", "eabcdfghij"));
+	ck_assert(!fires(&im, "gitleaks.ent", "eeeeeeeeeeee"));
 	imp_free(&im);
 }
 END_TEST
 
-/* Global settings: one warning each, at the line where they start. */
+/*
+ * Global allowlists become [pack] exceptions, which apply to every rule;
+ * what they cannot carry gets one warning each, at the allowlist's line.
+ */
 START_TEST(test_global)
 {
 	struct imp im;
+	const struct ft_pack *pk;
 
 	imp_ok(&im, "title = 'g'\n"
 		    "[extend]\n"
 		    "useDefault = true\n"
-		    "[allowlist]\n"
+		    "[allowlist]\n" /* line 4 */
+		    "description = 'placeholders'\n"
 		    "paths = ['x']\n"
-		    "regexes = ['y']\n"
-		    "[[allowlists]]\n"
-		    "regexes = ['z']\n"
-		    "[[allowlists]]\n"
-		    "stopwords = ['w']\n"
+		    "regexes = ['^changeme$']\n"
+		    "[[allowlists]]\n" /* line 8 */
+		    "regexTarget = 'line'\n"
+		    "regexes = ['(?i)dummy']\n"
+		    "[[allowlists]]\n" /* line 11 */
+		    "stopwords = ['example']\n"
+		    "[[allowlists]]\n" /* line 13 */
+		    "targetRules = ['r']\n"
+		    "regexes = ['.']\n"
 		    "[[rules]]\n"
 		    "id = 'r'\n"
-		    "regex = 'ry'\n");
-	ck_assert_diag(&im.d, "g.toml:4: ", "global allowlist dropped");
+		    "regex = 'r=(\\w+)'\n"
+		    "[[rules]]\n"
+		    "id = 's'\n"
+		    "regex = 's=(\\w+)'\n");
+	ck_assert_diag(&im.d, "g.toml:4: ",
+		       "global allowlist at line 4: paths dropped");
+	ck_assert_diag(&im.d, "g.toml:13: ",
+		       "global allowlist at line 13 dropped: targetRules");
 	ck_assert_diag(&im.d, "g.toml:2: ", "extend dropped");
-	ck_assert_uint_eq(im.d.n, 2);
+	ck_assert_uint_eq(im.d.n, 3);
 	ck_assert_uint_eq(im.rep.degraded, 0);
 	ck_assert_uint_eq(rule(&im, "gitleaks.r")->nunless, 0);
-	ck_assert(fires(&im, "gitleaks.r", "ry"));
+	pk = rule(&im, "gitleaks.r")->pack;
+	ck_assert_ptr_nonnull(pk);
+	ck_assert_uint_eq(pk->nunless, 3);
+	ck_assert_str_eq(pk->unless_reason, "placeholders");
+	ck_assert_line(&im, "unless-line = (?i)dummy");
+	ck_assert_line(&im, "unless = (?i)(?:example)");
+	ck_assert(fires(&im, "gitleaks.r", "r=abc"));
+	ck_assert(!fires(&im, "gitleaks.r", "r=changeme"));
+	ck_assert(!fires(&im, "gitleaks.s", "s=changeme"));
+	ck_assert(!fires(&im, "gitleaks.s", "s=abc DUMMY"));
+	ck_assert(!fires(&im, "gitleaks.s", "s=myexample1"));
+	ck_assert(fires(&im, "gitleaks.s", "s=abc"));
 	imp_free(&im);
 
 	imp_ok(&im, "[[allowlists]]\nregexes = ['z']\n"
 		    "[[allowlists]]\nregexes = ['w']\n");
-	ck_assert_diag(&im.d, "g.toml:1: ", "global allowlist dropped");
 	ck_assert_diag(&im.d, "g.toml:1: ", "no [[rules]] found");
-	ck_assert_uint_eq(im.d.n, 2);
+	ck_assert_uint_eq(im.d.n, 1);
 	ck_assert_uint_eq(im.rep.rules_in, 0);
 	ck_assert_ptr_nonnull(strstr(im.out.data, "[pack]\n"));
+	ck_assert_line(&im, "unless = z");
+	imp_free(&im);
+}
+END_TEST
+
+/*
+ * Every rule redacts its secret (gitleaks' secretGroup, else the first
+ * group, else the match) with mask, so nothing it finds leaves in clear.
+ */
+START_TEST(test_redact)
+{
+	const char *text = "user=bob key=s3cretvalue end";
+	struct ft_record rec = {text, strlen(text), FT_FORMAT_TEXT, NULL};
+	struct ft_match_result res;
+	struct ft_match_ctx *ctx;
+	struct imp im;
+
+	imp_ok(&im, "[[rules]]\nid = 'sg'\n"
+		    "regex = '''(user)=\\w+ (key)=(\\w+)'''\n"
+		    "secretGroup = 3\n");
+	ck_assert_line(&im, "redact = mask");
+	ck_assert_int_eq(rule(&im, "gitleaks.sg")->redact, FT_REDACT_MASK);
+	ctx = ft_match_ctx_new(im.rs);
+	ck_assert_ptr_nonnull(ctx);
+	ft_match_result_init(&res);
+	ck_assert_int_eq(ft_match_run(ctx, im.rs, &rec, &res), 1);
+	ck_assert_uint_eq(res.nredact, 1);
+	ck_assert_uint_eq(res.redact[0].start, 13);
+	ck_assert_uint_eq(res.redact[0].len, strlen("s3cretvalue"));
+	ft_match_result_release(&res);
+	ft_match_ctx_free(ctx);
+	imp_free(&im);
+}
+END_TEST
+
+/* entropy: written as the rule key when flagtap can check it. */
+START_TEST(test_entropy)
+{
+	struct imp im;
+
+	imp_ok(&im, "[[rules]]\nid = 'a'\nregex = 'a=(\\w+)'\n"
+		    "entropy = 2.75\n"
+		    "[[rules]]\nid = 'b'\nregex = 'b=(\\w+)'\nentropy = 0\n"
+		    "[[rules]]\nid = 'c'\nregex = 'c=(\\w+)'\n"
+		    "entropy = -1.5\n"
+		    "[[rules]]\nid = 'd'\nregex = 'd=(\\w+)'\nentropy = 9\n"
+		    "[[rules]]\nid = 'e'\nregex = 'e=(\\w+)'\n"
+		    "entropy = 'high'\n"
+		    "[[rules]]\nid = 'f'\nregex = 'f=(\\w+)'\n"
+		    "entropy = 1e-9\n");
+	ck_assert_line(&im, "entropy = 2.75");
+	ck_assert_line(&im, "entropy = 0.000001");
+	ck_assert(rule(&im, "gitleaks.b")->entropy == 0.0);
+	ck_assert(rule(&im, "gitleaks.c")->entropy == 0.0);
+	ck_assert_diag(&im.d, "g.toml:13: rule gitleaks.d: ",
+		       "entropy 9 dropped: above 8 bits");
+	ck_assert_diag(&im.d, "g.toml:17: rule gitleaks.e: ",
+		       "entropy dropped: not a number");
+	ck_assert_uint_eq(im.d.n, 2);
+	/* "password": 2.75 exactly, not above */
+	ck_assert(!fires(&im, "gitleaks.a", "a=password"));
+	ck_assert(fires(&im, "gitleaks.a", "a=hunter2"));
+	ck_assert(fires(&im, "gitleaks.f", "f=ab"));
+	ck_assert(!fires(&im, "gitleaks.f", "f=aaaa"));
 	imp_free(&im);
 }
 END_TEST
@@ -859,14 +981,17 @@ static char *slurp(const char *path, size_t *lenp)
 START_TEST(test_gitleaks_config)
 {
 	const char *aws = "gitleaks.aws-access-token";
-	size_t len, nrules, nregex, i;
+	size_t len, nrules, nregex, i, nent = 0, nent_toml = 0;
 	const struct ft_rule *r;
+	const char *p;
 	char *text;
 	struct imp im;
 
 	text = slurp(GITLEAKS_TOML, &len);
 	ck_assert_msg(text != NULL, "%s is missing", GITLEAKS_TOML);
 	count_rules(text, &nrules, &nregex);
+	for (p = text; (p = strstr(p, "\nentropy = ")); p++)
+		nent_toml++;
 	ck_assert_uint_gt(nrules, 200);
 	imp_ok(&im, text);
 	free(text);
@@ -892,7 +1017,17 @@ START_TEST(test_gitleaks_config)
 		ck_assert_uint_eq(r->npatterns, 1);
 		ck_assert_str_eq(r->reference + 9, r->id + 9);
 		ck_assert_uint_gt(strlen(r->title), 0);
+		/* every secret is redacted; every threshold kept */
+		ck_assert_int_eq(r->redact, FT_REDACT_MASK);
+		nent += r->entropy > 0.0;
+		/* the global allowlist is the pack's */
+		ck_assert_ptr_eq(r->pack, im.rs->rules[0].pack);
 	}
+	ck_assert_uint_eq(nent, nent_toml);
+	ck_assert_uint_ge(im.rs->rules[0].pack->nunless, 14);
+	ck_assert(!fires(&im, "gitleaks.curl-auth-header",
+			 "curl -H \"Authorization: Bearer XXXXXXXXXXXX\" "
+			 "https://example.com"));
 
 	r = rule(&im, aws);
 	ck_assert_uint_eq(r->nkeywords, 5);
@@ -916,6 +1051,15 @@ START_TEST(test_gitleaks_config)
 			"password = \"Zx9Qw8Er7Ty6Ui5Op4As\""));
 	ck_assert(!fires(&im, "gitleaks.generic-api-key",
 			 "password = \"example_password_value\""));
+	/* its allowlists on the whole match and on the line */
+	ck_assert(
+		!fires(&im, "gitleaks.generic-api-key",
+		       "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9A\""));
+	ck_assert(
+		!fires(&im, "gitleaks.generic-api-key",
+		       "RUN --mount=type=secret,id=token=Zx9Qw8Er7Ty6Ui5Op4"));
+	ck_assert(fires(&im, "gitleaks.generic-api-key",
+			"secret_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9A\""));
 	ck_assert(!strstr(im.out.data, "[rule gitleaks.pkcs12-file]"));
 	imp_free(&im);
 }
@@ -939,6 +1083,9 @@ Suite *ft_import_suite(void)
 	tcase_add_test(tc, test_stopwords_chunked);
 	tcase_add_test(tc, test_allowlists);
 	tcase_add_test(tc, test_allowlist_match_no_group);
+	tcase_add_test(tc, test_allowlist_and_dropped);
+	tcase_add_test(tc, test_redact);
+	tcase_add_test(tc, test_entropy);
 	tcase_add_test(tc, test_dropped_and_skipped);
 	tcase_add_test(tc, test_global);
 	tcase_add_test(tc, test_ids_and_titles);
