@@ -17,8 +17,12 @@ and requires:
     samples gitleaks rejects only for their file path count too: log
     records have no path.
 
-usage: gitleaks_samples.py FLAGTAP [--samples FILE] [--toml FILE]
-                           [--max-fp RATE] [-v]
+The samples gitleaks generates from a regex are seeded: to try another
+seed, give gitleaks' source and the seed, and the samples are regenerated
+(needs Go and gitleaks' modules; about two minutes).
+
+usage: gitleaks_samples.py FLAGTAP [--samples FILE | --gitleaks-src DIR
+                           [--seed N]] [--toml FILE] [--max-fp RATE] [-v]
 """
 import argparse
 import json
@@ -29,6 +33,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "gitleaks")
+REGEN = os.path.join(HERE, "..", "..", "scripts", "gitleaks-samples.sh")
 
 
 def load_pack(flagtap, toml, tmp):
@@ -85,13 +90,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("flagtap")
     ap.add_argument("--samples", default=os.path.join(DATA, "samples.json"))
+    ap.add_argument("--gitleaks-src", help="regenerate the samples from this source")
+    ap.add_argument("--seed", type=int, default=1, help="with --gitleaks-src")
     ap.add_argument("--toml", default=os.path.join(DATA, "gitleaks.toml"))
     ap.add_argument("--max-fp", type=float, default=0.02)
     ap.add_argument("-v", action="store_true", help="list every miss")
     a = ap.parse_args()
 
-    with open(a.samples, encoding="utf-8") as f:
-        samples = json.load(f)
+    if a.gitleaks_src:
+        samples = json.loads(subprocess.run(
+            ["sh", REGEN, a.gitleaks_src, str(a.seed)], check=True,
+            stdout=subprocess.PIPE).stdout)
+    else:
+        with open(a.samples, encoding="utf-8") as f:
+            samples = json.load(f)
     with tempfile.TemporaryDirectory() as tmp:
         pack, ids = load_pack(a.flagtap, a.toml, tmp)
         recs, meta = build_input(samples, ids)
