@@ -658,6 +658,20 @@ static int rule_excepted(struct ft_match_ctx *ctx, const struct ft_rule *r,
 	return rc;
 }
 
+/* True if the rule or its pack has an active exception with target. */
+static bool has_target(const struct ft_rule *r, int target)
+{
+	size_t i;
+
+	for (i = 0; !r->unless_expired && i < r->nunless; i++)
+		if (r->unless[i].target == target)
+			return true;
+	for (i = 0; r->pack && i < r->pack->nunless; i++)
+		if (r->pack->unless[i].target == target)
+			return true;
+	return false;
+}
+
 /*
  * unless-line: the lines of the subject that hold the match, searched
  * once per line (a line's verdict is kept for the next candidates on it).
@@ -668,6 +682,8 @@ static int line_excepted(struct ft_match_ctx *ctx, const struct ft_rule *r,
 	struct line_memo *m = &ctx->line;
 	size_t ls = c->ms, le = c->me;
 
+	if (!has_target(r, FT_UNLESS_LINE))
+		return 0;
 	if (m->gen == ctx->gen && m->r == r && m->s == sj->s &&
 	    c->ms >= m->ls && c->me <= m->le &&
 	    !memchr(sj->s + c->ms, '\n', c->me - c->ms))
