@@ -1389,7 +1389,9 @@ static void secret_group(struct conv *c, const struct tv *sg,
 			note(c,
 			     "secretGroup %lld dropped: the regex refers to "
 			     "its groups, so they cannot be renumbered; "
-			     "unless checks the first group",
+			     "entropy, unless and redact apply to the first "
+			     "group that takes part, which may not be the "
+			     "secret",
 			     sg->i);
 		else
 			note(c,
