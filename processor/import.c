@@ -2008,6 +2008,9 @@ static void pack_header(struct conv *c, const struct tv *root)
 	ft_buf_adds(&c->out,
 		    " by flagtap rules import.\n"
 		    "# Comments above a rule say what of it was dropped.\n"
+		    "# Every rule redacts its secret (redact = mask); use "
+		    "hash\n# with a redact.salt to tell leaks of one secret "
+		    "apart.\n"
 		    "[pack]\nname = gitleaks\ndescription = ");
 	if (!text_empty(title))
 		add_text(&c->out, title->s, title->len);
