@@ -12,8 +12,9 @@
  * (deadletter.h).  After a fatal error, or while a transaction is being
  * aborted, records are dropped unevaluated: their offsets are never
  * registered, so never committed.  Counters are the workers' own,
- * folded into the stats when they are idle.  Everything here but the
- * workers' own threads is called from the loop thread.
+ * folded into the stats when they are idle.  ft_worker_source() and
+ * ft_worker_encode() are for the worker that owns the record; the rest
+ * is called from the loop thread.
  */
 #ifndef FLAGTAP_WORKER_H
 #define FLAGTAP_WORKER_H
