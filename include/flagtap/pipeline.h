@@ -1,6 +1,10 @@
 /*
  * pipeline: the Kafka loop.  The only place that owns Kafka clients for
- * the daemon: consume -> match -> envelope -> zlib -> produce.
+ * the daemon: consume -> match -> envelope -> zlib -> produce.  It
+ * polls, rebalances and stops; the steps it calls are worker.h
+ * (evaluate, envelope), produce.h and deadletter.h (to the sink, sink.h),
+ * delivery.h (reports, offsets), txn.h, backpressure.h, hotswap.h and
+ * status.h, sharing pipeline_int.h.
  *
  * delivery = at-least-once (the default): an input offset is stored for
  * commit only when every flagged record at or below it has its envelope
