@@ -25,6 +25,7 @@
 #include "flagtap/config.h"
 #include "flagtap/decode.h"
 #include "flagtap/demo.h"
+#include "flagtap/format.h"
 #include "flagtap/gen.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
@@ -204,11 +205,12 @@ static void warn_fields(const struct ft_config *cfg,
 {
 	size_t i;
 
-	if (strcmp(ft_config_get(cfg, "input.format"), "text"))
+	if (ft_format_parse(ft_config_get(cfg, "input.format")) !=
+	    FT_FORMAT_TEXT)
 		return;
 	for (i = 0; i < cfg->n; i++)
 		if (!strncmp(cfg->v[i].key, "input.format.", 13) &&
-		    strcmp(cfg->v[i].value, "text"))
+		    ft_format_parse(cfg->v[i].value) != FT_FORMAT_TEXT)
 			return;
 	for (i = 0; i < rs->nrules; i++)
 		if (rs->rules[i].field)
@@ -1004,11 +1006,13 @@ static int cmd_rules(int argc, char **argv)
 
 static int scan_usage(void)
 {
-	fprintf(stderr, "usage: flagtap scan --rules PATH [--format "
-			"text|json|logfmt|fix|auto] [--extract PATTERN] "
-			"[--salt-file FILE | --salt SALT] "
-			"[--input lines|auto|ftrec|text|json|kcat] "
-			"[FILE...|-]\n");
+	char names[64];
+
+	fprintf(stderr,
+		"usage: flagtap scan --rules PATH [--format %s] [--extract "
+		"PATTERN] [--salt-file FILE | --salt SALT] "
+		"[--input lines|auto|ftrec|text|json|kcat] [FILE...|-]\n",
+		ft_format_list(names, sizeof(names), "|", "|", true));
 	return EXIT_USAGE;
 }
 
@@ -1229,13 +1233,15 @@ static int cmd_scan(int argc, char **argv)
 
 static int bench_usage(void)
 {
+	char names[64];
+
 	fprintf(stderr,
-		"usage: flagtap bench --rules PATH [--format text|json|logfmt|"
-		"fix]\n"
+		"usage: flagtap bench --rules PATH [--format %s]\n"
 		"         [--engine auto|pcre2|scan-only] [--workers N] "
 		"[--seconds S]\n"
 		"         [--extract PATTERN] [--profile N] [--top N] [--json] "
-		"FILE...\n");
+		"FILE...\n",
+		ft_format_list(names, sizeof(names), "|", "|", false));
 	return EXIT_USAGE;
 }
 
