@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,21 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
+
+/* The numbers commands take (ft_parse_number()). */
+static const struct ft_num_spec count_spec = {
+	.min = 1, .max = (double)UINT64_MAX, .integer = true};
+static const struct ft_num_spec count0_spec = {
+	.min = 0, .max = (double)UINT64_MAX, .integer = true};
+static const struct ft_num_spec seed_spec = {
+	.min = 0, .max = (double)UINT64_MAX, .integer = true, .any_base = true};
+/* a rate (records per second, "/s" optional) or a speed factor */
+static const struct ft_num_spec positive_spec = {
+	.min = 0, .min_open = true, .max = HUGE_VAL, .suffix = "/s"};
+static const struct ft_num_spec fraction_spec = {.min = 0, .max = 1};
+static const struct ft_num_spec seconds_spec = {.min = 0, .max = HUGE_VAL};
+static const struct ft_num_spec workers_spec = {
+	.min = 1, .max = 256, .integer = true};
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -517,7 +533,8 @@ static int cmd_record(int argc, char **argv)
 	struct ft_record_stats st;
 	char **props = calloc((size_t)argc, sizeof(char *));
 	bool quiet = false;
-	char errstr[1024], *end;
+	struct ft_num num;
+	char errstr[1024];
 	int c, rc = EXIT_USAGE;
 
 	while (props && (c = getopt_long(argc, argv, "b:t:o:c:ew:aqX:",
@@ -540,14 +557,14 @@ static int cmd_record(int argc, char **argv)
 			}
 			break;
 		case 'c':
-			o.count = strtoull(optarg, &end, 10);
-			if (*end || !o.count) {
+			if (ft_parse_number(optarg, &count_spec, &num)) {
 				fprintf(stderr,
 					"flagtap: record: -c %s: "
 					"expected a positive count\n",
 					optarg);
 				goto out;
 			}
+			o.count = num.u;
 			break;
 		case 'e':
 			o.exit_at_end = true;
@@ -594,17 +611,6 @@ out:
 	return rc;
 }
 
-static int parse_positive(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	if (end != s && !strcmp(end, "/s"))
-		end += 2;
-	return errno || end == s || *end || !(*out > 0) ? -1 : 0;
-}
-
 static int cmd_replay(int argc, char **argv)
 {
 	enum {
@@ -642,7 +648,8 @@ static int cmd_replay(int argc, char **argv)
 	struct ft_replay_stats st;
 	char **props = calloc((size_t)argc, sizeof(char *));
 	bool json = false, quiet = false, paced = false;
-	char errstr[1024], *end;
+	struct ft_num num;
+	char errstr[1024];
 	int c, in, rc = EXIT_USAGE;
 
 	while (props && (c = getopt_long(argc, argv, "b:t:c:qX:", longopts,
@@ -655,9 +662,9 @@ static int cmd_replay(int argc, char **argv)
 			o.topic = optarg;
 			break;
 		case 'c':
-			o.limit = strtoull(optarg, &end, 10);
-			if (*end || !o.limit)
+			if (ft_parse_number(optarg, &count_spec, &num))
 				goto bad_number;
+			o.limit = num.u;
 			break;
 		case O_RATE:
 		case O_SPEED:
@@ -670,15 +677,15 @@ static int cmd_replay(int argc, char **argv)
 			paced = true;
 			if (c == O_MAX)
 				break;
-			if (parse_positive(optarg,
-					   c == O_RATE ? &o.rate : &o.speed))
+			if (ft_parse_number(optarg, &positive_spec, &num))
 				goto bad_number;
+			*(c == O_RATE ? &o.rate : &o.speed) = num.d;
 			o.pace = c == O_RATE ? FT_PACE_RATE : FT_PACE_SPEED;
 			break;
 		case O_LOOP:
-			o.loops = strtoull(optarg, &end, 10);
-			if (*end)
+			if (ft_parse_number(optarg, &count0_spec, &num))
 				goto bad_number;
+			o.loops = num.u;
 			break;
 		case O_KEEP_PART:
 			o.keep_partitions = true;
@@ -1387,7 +1394,8 @@ static int cmd_bench(int argc, char **argv)
 	const char *rules = NULL;
 	bool json = false;
 	int c, i, engine = 0, rc = EXIT_USAGE;
-	long top = 15;
+	size_t top = 15;
+	struct ft_num num;
 	char errstr[1024];
 	uint64_t t0;
 	double load_s;
@@ -1410,12 +1418,14 @@ static int cmd_bench(int argc, char **argv)
 				return bench_usage();
 			break;
 		case 'w':
-			o.threads = atoi(optarg);
-			if (o.threads < 1 || o.threads > 256)
+			if (ft_parse_number(optarg, &workers_spec, &num))
 				return bench_usage();
+			o.threads = (int)num.u;
 			break;
 		case 's':
-			o.min_seconds = atof(optarg);
+			if (ft_parse_number(optarg, &seconds_spec, &num))
+				return bench_usage();
+			o.min_seconds = num.d;
 			break;
 		case 'x':
 			if (extract)
@@ -1425,10 +1435,14 @@ static int cmd_bench(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 'p':
-			o.profile_records = (size_t)atol(optarg);
+			if (ft_parse_number(optarg, &count0_spec, &num))
+				return bench_usage();
+			o.profile_records = (size_t)num.u;
 			break;
 		case 't':
-			top = atol(optarg);
+			if (ft_parse_number(optarg, &count0_spec, &num))
+				return bench_usage();
+			top = (size_t)num.u;
 			break;
 		case 'j':
 			json = true;
@@ -1476,7 +1490,7 @@ static int cmd_bench(int argc, char **argv)
 	}
 	print_bench(rs, &r, &d, engine, o.threads, load_s, json);
 	if (!json && o.engine == FT_BENCH_AUTO && o.profile_records)
-		print_costs(rs, &r, top > 0 ? (size_t)top : 0);
+		print_costs(rs, &r, top);
 	free(r.costs.rules);
 	rc = EXIT_SUCCESS;
 out:
@@ -1511,16 +1525,6 @@ static void gen_usage(FILE *out)
 		"of lines on stdout\n"
 		"  --truth FILE      JSON lines: seq, key, kind, rules of each "
 		"planted record\n");
-}
-
-/* A rate in 0..1. */
-static int gen_parse_rate(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno || end == s || *end || !(*out >= 0 && *out <= 1) ? -1 : 0;
 }
 
 static void gen_truth_line(FILE *f, const struct ft_gen_record *r)
@@ -1593,8 +1597,9 @@ static int cmd_gen(int argc, char **argv)
 	const char *wpath = NULL, *tpath = NULL;
 	uint64_t per_kind[FT_GEN_NKINDS] = {0}, decoys[FT_GEN_NKINDS] = {0};
 	uint64_t per_rule[FT_GEN_NRULES] = {0}, planted = 0, t0;
-	char errstr[1024], kinds[128], meta[512], *end;
-	double rate = 1000, d;
+	char errstr[1024], kinds[128], meta[512];
+	double rate = 1000;
+	struct ft_num num;
 	FILE *truth = NULL;
 	int c, rc = EXIT_RUNTIME;
 	unsigned i;
@@ -1604,20 +1609,17 @@ static int cmd_gen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			errno = 0;
-			o.count = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-') {
+			if (ft_parse_number(optarg, &count0_spec, &num)) {
 				fprintf(stderr,
 					"flagtap: gen: -n %s: expected "
 					"a count\n",
 					optarg);
 				return EXIT_USAGE;
 			}
+			o.count = num.u;
 			break;
 		case O_SEED:
-			errno = 0;
-			o.seed = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end || *optarg == '-') {
+			if (ft_parse_number(optarg, &seed_spec, &num)) {
 				fprintf(stderr,
 					"flagtap: gen: --seed %s: "
 					"expected an unsigned "
@@ -1625,6 +1627,7 @@ static int cmd_gen(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			o.seed = num.u;
 			break;
 		case O_KINDS:
 			if (ft_gen_parse_kinds(optarg, o.weights, errstr,
@@ -1635,7 +1638,7 @@ static int cmd_gen(int argc, char **argv)
 			break;
 		case O_VIOLATIONS:
 		case O_DECOYS:
-			if (gen_parse_rate(optarg, &d)) {
+			if (ft_parse_number(optarg, &fraction_spec, &num)) {
 				fprintf(stderr,
 					"flagtap: gen: %s %s: expected a "
 					"fraction in 0..1\n",
@@ -1645,9 +1648,9 @@ static int cmd_gen(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			if (c == O_DECOYS)
-				o.decoy_rate = d;
+				o.decoy_rate = num.d;
 			else
-				o.violation_rate = d;
+				o.violation_rate = num.d;
 			break;
 		case O_START:
 			if (ft_parse_time_ms(optarg, &o.start_ms)) {
@@ -1660,13 +1663,15 @@ static int cmd_gen(int argc, char **argv)
 			}
 			break;
 		case O_RATE:
-			if (parse_positive(optarg, &rate) || 1e6 / rate > 4e9) {
+			if (ft_parse_number(optarg, &positive_spec, &num) ||
+			    1e6 / num.d > 4e9) {
 				fprintf(stderr,
 					"flagtap: gen: --rate %s: expected "
 					"records per second (> 0.00025)\n",
 					optarg);
 				return EXIT_USAGE;
 			}
+			rate = num.d;
 			break;
 		case 'w':
 			wpath = optarg;
