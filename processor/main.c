@@ -90,64 +90,84 @@ static void install_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+/*
+ * A command or a rules subcommand: its handler gets argv from the
+ * command's name on.  args: the synopsis after the name (NULL: an alias,
+ * not listed); help: what it does, one line per '\n'.
+ */
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	int min_operands; /* fewer after the name: the parent's usage */
+	const char *args;
+	const char *help;
+	const struct command *sub; /* subcommands, NULL-named last */
+};
+
+static const struct command commands[];
+static const struct command rules_commands[];
+
+/* "  NAME ARGS" and its help lines, as `flagtap help` lists them. */
+static void usage_entry(FILE *out, const char *parent, const struct command *c)
+{
+	const char *h = c->help, *nl;
+
+	fprintf(out, "  %s%s%s%s%s\n", parent ? parent : "", parent ? " " : "",
+		c->name, *c->args ? " " : "", c->args);
+	while (h && *h) {
+		nl = strchr(h, '\n');
+		fprintf(out, "        %.*s\n",
+			(int)(nl ? (size_t)(nl - h) : strlen(h)), h);
+		h = nl ? nl + 1 : "";
+	}
+}
+
 static void usage(FILE *out)
 {
+	const struct command *c, *s;
+
 	fprintf(out,
 		"usage: flagtap [--no-jit] [--engine auto|pcre2] <command> "
-		"[options]\n"
-		"\n"
-		"commands:\n"
-		"  run -c FILE [-X key=value]... [--dump-config] "
-		"[--check-config] [--until-eof]\n"
-		"        consume input topics, apply rules, forward flagged "
-		"records\n"
-		"        (--until-eof: stop when every partition is read and "
-		"delivered;\n"
-		"        print records, seconds, records/s as JSON)\n"
-		"  decode -b BROKERS -t TOPIC [-g GROUP] [-e] [-X "
-		"prop=value]...\n"
-		"        print the envelopes on an output topic as JSON lines\n"
-		"  audit -b BROKERS -t TOPIC --rules PATH [-e] [-X "
-		"prop=value]...\n"
-		"        report envelopes and dead letters that carry in clear "
-		"what the\n"
-		"        rules would redact (exit status 1)\n"
-		"  record -b BROKERS -t TOPIC [-o beginning|end|TIMESTAMP] "
-		"[-c N] [-e] -w FILE\n"
-		"        capture a topic into a recorded-stream file (.ftrec)\n"
-		"  replay -b BROKERS -t TOPIC [--rate N/s | --speed X | --max] "
-		"[--loop N] FILE...\n"
-		"        produce a recorded stream (or text, JSON, kcat -J "
-		"lines) into a topic\n"
-		"  gen [-n N] [--seed S] [--kinds K=W,...] [--violations R] "
-		"[-w FILE] [--truth FILE]\n"
-		"        synthetic financial logs with planted violations and "
-		"a ground truth\n"
-		"  demo [--rules PATH]\n"
-		"        run the pipeline on an in-process Kafka with sample "
-		"records\n"
-		"  rules check PATH...\n"
-		"        compile rule files; report every problem as "
-		"FILE:LINE:COL\n"
-		"  rules test PATH...\n"
-		"        run every example and counter written in the rules\n"
-		"  rules list PATH...\n"
-		"        id, severity, field and title of every rule\n"
-		"  rules import gitleaks FILE.toml [-o OUT.rules]\n"
-		"        convert a gitleaks configuration into a rule pack\n"
-		"  scan --rules PATH [--format F] [--extract RE] [--salt-file "
-		"F] [--input I] [FILE...|-]\n"
-		"        run the rules over recorded lines (or records with "
-		"keys and headers:\n"
-		"        --input kcat|ftrec|auto); envelopes on stdout\n"
-		"  bench --rules PATH [--engine auto|pcre2|scan-only] "
-		"[--workers N] [--json] FILE...\n"
-		"        engine throughput over recorded lines, per-rule "
-		"cost\n"
-		"  version\n"
-		"\n"
-		"configuration keys (run):\n");
+		"[options]\n\ncommands:\n");
+	for (c = commands; c->name; c++) {
+		for (s = c->sub; s && s->name; s++)
+			if (s->args)
+				usage_entry(out, c->name, s);
+		if (c->args && !c->sub)
+			usage_entry(out, NULL, c);
+	}
+	fprintf(out, "\nconfiguration keys (run):\n");
 	ft_config_describe(out);
+}
+
+/* One command's synopsis on stderr; returns EXIT_USAGE. */
+static int command_usage(const struct command *table, const char *parent,
+			 const char *name)
+{
+	const struct command *c;
+	bool first = true;
+
+	for (c = table; c->name; c++) {
+		if (!c->args || (name && strcmp(c->name, name)))
+			continue;
+		fprintf(stderr, "%s flagtap %s%s%s%s%s\n",
+			first ? "usage:" : "      ", parent ? parent : "",
+			parent ? " " : "", c->name, *c->args ? " " : "",
+			c->args);
+		first = false;
+	}
+	return EXIT_USAGE;
+}
+
+/* Runs the command of table named argv[0]; -1 if there is none. */
+static int dispatch(const struct command *table, int argc, char **argv)
+{
+	const struct command *c;
+
+	for (c = table; argc > 0 && c->name; c++)
+		if (!strcmp(argv[0], c->name) && argc - 1 >= c->min_operands)
+			return c->run(argc, argv);
+	return -1;
 }
 
 static const char *default_rules(void)
@@ -353,9 +373,7 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 	}
 	if (!path || optind != argc) {
-		fprintf(stderr, "usage: flagtap run -c FILE [-X key=value]... "
-				"[--dump-config] [--check-config] "
-				"[--until-eof]\n");
+		command_usage(commands, NULL, "run");
 		goto out;
 	}
 	if (ft_config_load(&cfg, path, errstr, sizeof(errstr)))
@@ -417,8 +435,7 @@ static int cmd_decode(int argc, char **argv)
 		}
 	}
 	if (!o.brokers || !o.topic || optind != argc) {
-		fprintf(stderr, "usage: flagtap decode -b BROKERS -t TOPIC "
-				"[-g GROUP] [-e] [-X prop=value]...\n");
+		command_usage(commands, NULL, "decode");
 		goto out;
 	}
 	o.props = (const char *const *)props;
@@ -436,13 +453,6 @@ static int cmd_decode(int argc, char **argv)
 out:
 	free(props);
 	return rc;
-}
-
-static int audit_usage(void)
-{
-	fprintf(stderr, "usage: flagtap audit -b BROKERS -t TOPIC --rules PATH "
-			"[-e] [-X prop=value]...\n");
-	return EXIT_USAGE;
 }
 
 static int cmd_audit(int argc, char **argv)
@@ -475,7 +485,7 @@ static int cmd_audit(int argc, char **argv)
 			goto out;
 	}
 	if (!props || !o.brokers || !o.topic || !rules || optind != argc) {
-		rc = audit_usage();
+		rc = command_usage(commands, NULL, "audit");
 		goto out;
 	}
 	if (load_rules(rules, NULL, &rs))
@@ -805,8 +815,7 @@ static int cmd_demo(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
 		if (c != 'r') {
-			fprintf(stderr, "usage: flagtap demo [--rules PATH]\n");
-			return EXIT_USAGE;
+			return command_usage(commands, NULL, "demo");
 		}
 		o.rules = optarg;
 	}
@@ -818,12 +827,6 @@ static int cmd_demo(int argc, char **argv)
 	}
 	return EXIT_SUCCESS;
 }
-
-static const char rules_usage[] =
-	"usage: flagtap rules check PATH...\n"
-	"       flagtap rules test PATH...\n"
-	"       flagtap rules list PATH...\n"
-	"       flagtap rules import gitleaks FILE.toml [-o OUT.rules]\n";
 
 /*
  * Loads each PATH as a rule set and hands it to fn; returns EXIT_RUNTIME
@@ -872,7 +875,7 @@ static int check_one(const char *path, const struct ft_ruleset *rs,
 
 static int cmd_rules_check(int argc, char **argv)
 {
-	return each_ruleset(argc, argv, check_one, NULL);
+	return each_ruleset(argc - 1, argv + 1, check_one, NULL);
 }
 
 static void print_test_failure(void *opaque, const struct ft_rule *r,
@@ -905,7 +908,7 @@ static int test_one(const char *path, const struct ft_ruleset *rs, void *opaque)
 static int cmd_rules_test(int argc, char **argv)
 {
 	struct ft_rules_test_report total = {0};
-	int rc = each_ruleset(argc, argv, test_one, &total);
+	int rc = each_ruleset(argc - 1, argv + 1, test_one, &total);
 
 	printf("%zu rules tested: %zu passed, %zu failed", total.rules,
 	       total.passed, total.failed);
@@ -938,7 +941,7 @@ static int cmd_rules_list(int argc, char **argv)
 	printf("%-14s %-9s %-24s %s\n", "ID", "SEVERITY", "FIELD", "TITLE");
 	/* listing matches nothing: no Hyperscan databases to build */
 	cli_rules_opts.engine = FT_ENGINE_PCRE2;
-	return each_ruleset(argc, argv, list_one, NULL);
+	return each_ruleset(argc - 1, argv + 1, list_one, NULL);
 }
 
 /* flagtap rules import gitleaks FILE.toml [-o OUT] */
@@ -960,8 +963,7 @@ static int cmd_rules_import(int argc, char **argv)
 		dest = optarg;
 	}
 	if (argc < 2 || strcmp(argv[1], "gitleaks") || optind != argc - 1) {
-		fputs(rules_usage, stderr);
-		return EXIT_USAGE;
+		return command_usage(rules_commands, "rules", NULL);
 	}
 	if (ft_read_file(argv[optind], 64u << 20, &text, &len, errstr,
 			 sizeof(errstr))) {
@@ -992,23 +994,9 @@ static int cmd_rules_import(int argc, char **argv)
 
 static int cmd_rules(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} sub[] = {
-		{"check", cmd_rules_check},
-		{"test", cmd_rules_test},
-		{"list", cmd_rules_list},
-	};
-	size_t i;
+	int rc = dispatch(rules_commands, argc - 1, argv + 1);
 
-	if (argc >= 2 && !strcmp(argv[1], "import"))
-		return cmd_rules_import(argc - 1, argv + 1);
-	for (i = 0; argc >= 3 && i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (!strcmp(argv[1], sub[i].name))
-			return sub[i].fn(argc - 2, argv + 2);
-	fputs(rules_usage, stderr);
-	return EXIT_USAGE;
+	return rc >= 0 ? rc : command_usage(rules_commands, "rules", NULL);
 }
 
 static int scan_usage(void)
@@ -1795,9 +1783,90 @@ out:
 	return rc;
 }
 
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("flagtap %s\n", FT_VERSION);
+	return EXIT_SUCCESS;
+}
+
+static const struct command rules_commands[] = {
+	{"check", cmd_rules_check, 1, "PATH...",
+	 "compile rule files; report every problem as FILE:LINE:COL", NULL},
+	{"test", cmd_rules_test, 1, "PATH...",
+	 "run every example and counter written in the rules", NULL},
+	{"list", cmd_rules_list, 1, "PATH...",
+	 "id, severity, field and title of every rule", NULL},
+	{"import", cmd_rules_import, 0, "gitleaks FILE.toml [-o OUT.rules]",
+	 "convert a gitleaks configuration into a rule pack", NULL},
+	{NULL, NULL, 0, NULL, NULL, NULL},
+};
+
+static const struct command commands[] = {
+	{"run", cmd_run, 0,
+	 "-c FILE [-X key=value]... [--dump-config] [--check-config] "
+	 "[--until-eof]",
+	 "consume input topics, apply rules, forward flagged records\n"
+	 "(--until-eof: stop when every partition is read and delivered;\n"
+	 "print records, seconds, records/s as JSON)",
+	 NULL},
+	{"decode", cmd_decode, 0,
+	 "-b BROKERS -t TOPIC [-g GROUP] [-e] [-X prop=value]...",
+	 "print the envelopes on an output topic as JSON lines", NULL},
+	{"audit", cmd_audit, 0,
+	 "-b BROKERS -t TOPIC --rules PATH [-e] [-X prop=value]...",
+	 "report envelopes and dead letters that carry in clear what the\n"
+	 "rules would redact (exit status 1)",
+	 NULL},
+	{"record", cmd_record, 0,
+	 "-b BROKERS -t TOPIC [-o beginning|end|TIMESTAMP] [-c N] [-e] -w "
+	 "FILE",
+	 "capture a topic into a recorded-stream file (.ftrec)", NULL},
+	{"replay", cmd_replay, 0,
+	 "-b BROKERS -t TOPIC [--rate N/s | --speed X | --max] [--loop N] "
+	 "FILE...",
+	 "produce a recorded stream (or text, JSON, kcat -J lines) into a "
+	 "topic",
+	 NULL},
+	{"gen", cmd_gen, 0,
+	 "[-n N] [--seed S] [--kinds K=W,...] [--violations R] [-w FILE] "
+	 "[--truth FILE]",
+	 "synthetic financial logs with planted violations and a ground truth",
+	 NULL},
+	{"demo", cmd_demo, 0, "[--rules PATH]",
+	 "run the pipeline on an in-process Kafka with sample records", NULL},
+	{"rules", cmd_rules, 0, "", NULL, rules_commands},
+	{"scan", cmd_scan, 0,
+	 "--rules PATH [--format F] [--extract RE] [--salt-file F] [--input "
+	 "I] [FILE...|-]",
+	 "run the rules over recorded lines (or records with keys and "
+	 "headers:\n"
+	 "--input kcat|ftrec|auto); envelopes on stdout",
+	 NULL},
+	{"bench", cmd_bench, 0,
+	 "--rules PATH [--engine auto|pcre2|scan-only] [--workers N] [--json] "
+	 "FILE...",
+	 "engine throughput over recorded lines, per-rule cost", NULL},
+	{"version", cmd_version, 0, "", NULL, NULL},
+	{"--version", cmd_version, 0, NULL, NULL, NULL},
+	{"help", cmd_help, 0, NULL, NULL, NULL},
+	{"--help", cmd_help, 0, NULL, NULL, NULL},
+	{"-h", cmd_help, 0, NULL, NULL, NULL},
+	{NULL, NULL, 0, NULL, NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
-	const char *cmd;
+	int rc;
 
 	ft_rules_opts_default(&cli_rules_opts);
 	for (;;) {
@@ -1821,38 +1890,14 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	cmd = argc > 1 ? argv[1] : NULL;
-
-	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
-	    !strcmp(cmd, "-h")) {
-		usage(cmd ? stdout : stderr);
-		exit(cmd ? EXIT_SUCCESS : EXIT_USAGE);
+	if (argc < 2) {
+		usage(stderr);
+		exit(EXIT_USAGE);
 	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("flagtap %s\n", FT_VERSION);
-		exit(EXIT_SUCCESS);
-	}
-	if (!strcmp(cmd, "run"))
-		exit(cmd_run(argc - 1, argv + 1));
-	if (!strcmp(cmd, "record"))
-		exit(cmd_record(argc - 1, argv + 1));
-	if (!strcmp(cmd, "replay"))
-		exit(cmd_replay(argc - 1, argv + 1));
-	if (!strcmp(cmd, "decode"))
-		exit(cmd_decode(argc - 1, argv + 1));
-	if (!strcmp(cmd, "audit"))
-		exit(cmd_audit(argc - 1, argv + 1));
-	if (!strcmp(cmd, "demo"))
-		exit(cmd_demo(argc - 1, argv + 1));
-	if (!strcmp(cmd, "rules"))
-		exit(cmd_rules(argc - 1, argv + 1));
-	if (!strcmp(cmd, "scan"))
-		exit(cmd_scan(argc - 1, argv + 1));
-	if (!strcmp(cmd, "gen"))
-		exit(cmd_gen(argc - 1, argv + 1));
-	if (!strcmp(cmd, "bench"))
-		exit(cmd_bench(argc - 1, argv + 1));
-	fprintf(stderr, "flagtap: unknown command '%s'\n\n", cmd);
+	rc = dispatch(commands, argc - 1, argv + 1);
+	if (rc >= 0)
+		exit(rc);
+	fprintf(stderr, "flagtap: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	exit(EXIT_USAGE);
 }
