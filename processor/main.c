@@ -37,7 +37,7 @@
 #include "flagtap/recfile.h"
 #include "flagtap/import.h"
 #include "flagtap/rules.h"
-#include "flagtap/ruletest.h"
+#include "flagtap/rulescmd.h"
 #include "flagtap/scan.h"
 
 #define EXIT_RUNTIME 1
@@ -185,30 +185,13 @@ static const char *default_rules(void)
 	return FT_INSTALL_RULES_DIR;
 }
 
-/* Prints diagnostics; returns the number of errors. */
-static size_t print_diags(const struct ft_diags *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++)
-		fprintf(stderr, "%s\n", d->v[i].msg);
-	return d->errors;
-}
-
 /* Options of commands that load rules without a config (--no-jit). */
 static struct ft_rules_opts cli_rules_opts;
 
 static int load_rules(const char *path, const struct ft_rules_opts *opts,
 		      struct ft_ruleset **rs)
 {
-	struct ft_diags d;
-	int rc;
-
-	ft_diags_init(&d);
-	rc = ft_ruleset_load(path, opts ? opts : &cli_rules_opts, rs, &d);
-	print_diags(&d);
-	ft_diags_release(&d);
-	return rc;
+	return ft_rulescmd_load(path, opts ? opts : &cli_rules_opts, rs);
 }
 
 static void rules_opts_from(const struct ft_config *cfg,
@@ -828,133 +811,33 @@ static int cmd_demo(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-/*
- * Loads each PATH as a rule set and hands it to fn; returns EXIT_RUNTIME
- * when a path does not load or fn says so, else EXIT_SUCCESS.
- */
-static int each_ruleset(int argc, char **argv,
-			int (*fn)(const char *path, const struct ft_ruleset *rs,
-				  void *opaque),
-			void *opaque)
-{
-	struct ft_ruleset *rs;
-	int i, rc = EXIT_SUCCESS;
-
-	for (i = 0; i < argc; i++) {
-		rs = NULL;
-		if (load_rules(argv[i], NULL, &rs) || fn(argv[i], rs, opaque))
-			rc = EXIT_RUNTIME;
-		ft_ruleset_free(rs);
-	}
-	return rc;
-}
-
-static int check_one(const char *path, const struct ft_ruleset *rs,
-		     void *opaque)
-{
-	struct ft_prefilter_info pi;
-	size_t i, shown = 0;
-
-	(void)opaque;
-	printf("%s: %zu rules ok (%s, %s)\n", path, rs->nrules, rs->hash,
-	       rs->jit ? "JIT" : "interpreter");
-	if (!rs->prefilter)
-		return 0;
-	/* the rules PCRE2 runs on every record are the ones that cost */
-	ft_prefilter_get_info(rs->prefilter, &pi);
-	printf("%s: hyperscan: %zu patterns exact, %zu prefiltered; %zu rules "
-	       "evaluated on every record (term lists, or patterns hyperscan "
-	       "cannot decide)",
-	       path, pi.exact, pi.prefilter, pi.always_rules);
-	for (i = 0; i < rs->nrules && shown < 10; i++)
-		if (ft_prefilter_class(rs->prefilter, i) == FT_PF_ALWAYS)
-			printf("%s%s", shown++ ? ", " : ": ", rs->rules[i].id);
-	printf("%s\n", pi.always_rules > shown ? ", ..." : "");
-	return 0;
-}
-
 static int cmd_rules_check(int argc, char **argv)
 {
-	return each_ruleset(argc - 1, argv + 1, check_one, NULL);
-}
-
-static void print_test_failure(void *opaque, const struct ft_rule *r,
-			       const struct ft_rule_test *t, bool example,
-			       int outcome)
-{
-	(void)opaque;
-	printf("FAIL %s:%d: rule %s: %s %s: %s\n", r->file, t->line, r->id,
-	       example ? "example" : "counter",
-	       outcome < 0 ? "cannot be evaluated"
-	       : example   ? "does not fire"
-			   : "fires",
-	       t->text);
-}
-
-static int test_one(const char *path, const struct ft_ruleset *rs, void *opaque)
-{
-	struct ft_rules_test_report rep, *total = opaque;
-	int rc;
-
-	(void)path;
-	rc = ft_rules_test(rs, print_test_failure, NULL, &rep);
-	total->rules += rep.rules;
-	total->passed += rep.passed;
-	total->failed += rep.failed;
-	total->untested += rep.untested;
-	return rc;
+	return ft_rulescmd_check(argv + 1, (size_t)argc - 1, &cli_rules_opts)
+		       ? EXIT_RUNTIME
+		       : EXIT_SUCCESS;
 }
 
 static int cmd_rules_test(int argc, char **argv)
 {
-	struct ft_rules_test_report total = {0};
-	int rc = each_ruleset(argc - 1, argv + 1, test_one, &total);
-
-	printf("%zu rules tested: %zu passed, %zu failed", total.rules,
-	       total.passed, total.failed);
-	if (total.untested)
-		printf(" (%zu enabled rules have no example or counter)",
-		       total.untested);
-	printf("\n");
-	return rc;
-}
-
-static int list_one(const char *path, const struct ft_ruleset *rs, void *opaque)
-{
-	const struct ft_rule *r;
-	size_t j;
-
-	(void)path;
-	(void)opaque;
-	for (j = 0; j < rs->nrules; j++) {
-		r = &rs->rules[j];
-		printf("%-14s %-9s %-24s %s%s\n", r->id,
-		       ft_severity_name(r->severity),
-		       r->field ? r->field : "(record)", r->title,
-		       r->enabled ? "" : " [disabled]");
-	}
-	return 0;
+	return ft_rulescmd_test(argv + 1, (size_t)argc - 1, &cli_rules_opts)
+		       ? EXIT_RUNTIME
+		       : EXIT_SUCCESS;
 }
 
 static int cmd_rules_list(int argc, char **argv)
 {
-	printf("%-14s %-9s %-24s %s\n", "ID", "SEVERITY", "FIELD", "TITLE");
-	/* listing matches nothing: no Hyperscan databases to build */
-	cli_rules_opts.engine = FT_ENGINE_PCRE2;
-	return each_ruleset(argc - 1, argv + 1, list_one, NULL);
+	return ft_rulescmd_list(argv + 1, (size_t)argc - 1, &cli_rules_opts)
+		       ? EXIT_RUNTIME
+		       : EXIT_SUCCESS;
 }
 
 /* flagtap rules import gitleaks FILE.toml [-o OUT] */
 static int cmd_rules_import(int argc, char **argv)
 {
-	struct ft_import_report rep = {0};
-	struct ft_buf out = FT_BUF_INIT;
 	const char *dest = NULL;
-	struct ft_diags d;
-	char errstr[512], *text = NULL;
-	size_t len;
-	FILE *f;
-	int c, rc = EXIT_RUNTIME;
+	char errstr[512] = "";
+	int c, rc;
 
 	optind = 2;
 	while ((c = getopt(argc, argv, "o:")) != -1) {
@@ -962,34 +845,12 @@ static int cmd_rules_import(int argc, char **argv)
 			return EXIT_USAGE;
 		dest = optarg;
 	}
-	if (argc < 2 || strcmp(argv[1], "gitleaks") || optind != argc - 1) {
+	if (argc < 2 || strcmp(argv[1], "gitleaks") || optind != argc - 1)
 		return command_usage(rules_commands, "rules", NULL);
-	}
-	if (ft_read_file(argv[optind], 64u << 20, &text, &len, errstr,
-			 sizeof(errstr))) {
+	rc = ft_rulescmd_import(argv[optind], dest, errstr, sizeof(errstr));
+	if (rc == FT_EIO && errstr[0])
 		fprintf(stderr, "flagtap: %s\n", errstr);
-		return EXIT_RUNTIME;
-	}
-	ft_diags_init(&d);
-	if (!ft_import_gitleaks(argv[optind], text, len, &out, &d, &rep)) {
-		f = dest ? fopen(dest, "w") : stdout;
-		if (f && fwrite(out.data, 1, out.len, f) == out.len)
-			rc = EXIT_SUCCESS;
-		if (f && dest && fclose(f))
-			rc = EXIT_RUNTIME;
-		if (rc)
-			fprintf(stderr, "flagtap: cannot write %s\n",
-				dest ? dest : "output");
-	}
-	print_diags(&d);
-	fprintf(stderr,
-		"import: %zu gitleaks rules: %zu written (%zu with something "
-		"dropped), %zu skipped\n",
-		rep.rules_in, rep.rules_out, rep.degraded, rep.skipped);
-	ft_diags_release(&d);
-	ft_buf_release(&out);
-	free(text);
-	return rc;
+	return rc ? EXIT_RUNTIME : EXIT_SUCCESS;
 }
 
 static int cmd_rules(int argc, char **argv)
