@@ -1101,121 +1101,7 @@ static int bench_usage(void)
 	return EXIT_USAGE;
 }
 
-static void bench_progress(void *opaque, uint64_t records, double secs)
-{
-	(void)opaque;
-	fprintf(stderr, "\r  %12llu records  %10.0f records/s  %5.1f s",
-		(unsigned long long)records,
-		secs > 0 ? (double)records / secs : 0.0, secs);
-}
-
-struct cost_row {
-	size_t rule;
-	const struct ft_rule_cost *c;
-};
-
-static int cmp_cost(const void *a, const void *b)
-{
-	const struct cost_row *x = a, *y = b;
-
-	if (x->c->ns != y->c->ns)
-		return (x->c->ns < y->c->ns) - (x->c->ns > y->c->ns);
-	return (x->c->hits < y->c->hits) - (x->c->hits > y->c->hits);
-}
-
-/* The rules that cost the most, for finding the one that slows all. */
-static void print_costs(const struct ft_ruleset *rs,
-			const struct ft_bench_result *r, size_t top)
-{
-	struct cost_row *rows =
-		calloc(rs->nrules ? rs->nrules : 1, sizeof(*rows));
-	uint64_t total = r->costs.prefilter_ns;
-	size_t i, n = 0;
-
-	if (!rows || !r->costs.rules)
-		goto out;
-	for (i = 0; i < rs->nrules; i++) {
-		total += r->costs.rules[i].ns;
-		if (r->costs.rules[i].confirms || r->costs.rules[i].hits)
-			rows[n++] = (struct cost_row){i, &r->costs.rules[i]};
-	}
-	qsort(rows, n, sizeof(*rows), cmp_cost);
-	printf("\nper-rule cost (one thread, first %llu records, %.2f s with "
-	       "accounting):\n",
-	       (unsigned long long)r->profile_records, r->profile_seconds);
-	printf("  %-34s %12s %10s %10s %7s\n", "rule", "PCRE2 runs", "hits",
-	       "ms", "share");
-	if (rs->prefilter)
-		printf("  %-34s %12llu %10s %10.1f %6.1f%%\n",
-		       "(hyperscan scan + fields)",
-		       (unsigned long long)r->costs.records, "",
-		       (double)r->costs.prefilter_ns / 1e6,
-		       total ? 100.0 * (double)r->costs.prefilter_ns /
-				       (double)total
-			     : 0.0);
-	for (i = 0; i < n && i < top; i++)
-		printf("  %-34.34s %12llu %10llu %10.1f %6.1f%%\n",
-		       rs->rules[rows[i].rule].id,
-		       (unsigned long long)rows[i].c->confirms,
-		       (unsigned long long)rows[i].c->hits,
-		       (double)rows[i].c->ns / 1e6,
-		       total ? 100.0 * (double)rows[i].c->ns / (double)total
-			     : 0.0);
-	if (n > top)
-		printf("  ... %zu more rules evaluated\n", n - top);
-	if (!n)
-		printf("  (no rule needed PCRE2)\n");
-out:
-	free(rows);
-}
-
 static const char *const bench_engines[] = {"auto", "pcre2", "scan-only"};
-
-static void print_bench(const struct ft_ruleset *rs,
-			const struct ft_bench_result *r,
-			const struct ft_bench_data *d, int engine, int workers,
-			double load_s, bool json)
-{
-	double rps = r->seconds > 0 ? (double)r->records / r->seconds : 0;
-	double mbps = r->seconds > 0 ? (double)r->bytes / r->seconds / 1e6 : 0;
-	struct ft_prefilter_info pi = {0};
-
-	if (rs->prefilter)
-		ft_prefilter_get_info(rs->prefilter, &pi);
-	if (json) {
-		printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-		       "\"records_per_sec\":%.0f,\"mb_per_sec\":%.2f,"
-		       "\"flagged\":%llu,\"engine_errors\":%llu,"
-		       "\"distinct_records\":%zu,\"passes\":%u,"
-		       "\"engine\":\"%s\",\"workers\":%d,\"rules\":%zu,"
-		       "\"always_rules\":%zu,\"load_seconds\":%.3f,"
-		       "\"peak_rss_kb\":%ld}\n",
-		       (unsigned long long)r->records,
-		       (unsigned long long)r->bytes, r->seconds, rps, mbps,
-		       (unsigned long long)r->flagged,
-		       (unsigned long long)r->engine_errors, d->n, r->passes,
-		       bench_engines[engine], workers, rs->nrules,
-		       pi.always_rules, load_s, ft_bench_peak_rss_kb());
-		return;
-	}
-	printf("engine %s, %d worker%s, %zu rules (%s)\n",
-	       bench_engines[engine], workers, workers == 1 ? "" : "s",
-	       rs->nrules, rs->hash);
-	if (rs->prefilter)
-		printf("hyperscan %s: %zu patterns exact, %zu prefiltered, "
-		       "%zu rules always evaluated by PCRE2; database %zu "
-		       "KiB\n",
-		       ft_prefilter_version(), pi.exact, pi.prefilter,
-		       pi.always_rules, pi.bytes >> 10);
-	printf("rules loaded and compiled in %.2f s\n", load_s);
-	printf("%zu distinct records (%zu bytes), %u passes in %.2f s\n", d->n,
-	       d->bytes, r->passes, r->seconds);
-	printf("  %.0f records/s, %.1f MB/s\n", rps, mbps);
-	printf("  flagged %llu of %zu records, %llu engine errors\n",
-	       (unsigned long long)r->flagged, d->n,
-	       (unsigned long long)r->engine_errors);
-	printf("  peak RSS %ld KiB\n", ft_bench_peak_rss_kb());
-}
 
 static int cmd_bench(int argc, char **argv)
 {
@@ -1327,7 +1213,7 @@ static int cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	if (isatty(STDERR_FILENO))
-		o.progress = bench_progress;
+		o.progress = ft_bench_progress;
 	rc = ft_bench_run(rs, &d, &o, &r);
 	if (o.progress)
 		fputs("\r\033[K", stderr);
@@ -1337,9 +1223,10 @@ static int cmd_bench(int argc, char **argv)
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
-	print_bench(rs, &r, &d, engine, o.threads, load_s, json);
+	ft_bench_print(stdout, rs, &r, &d, bench_engines[engine], o.threads,
+		       load_s, json);
 	if (!json && o.engine == FT_BENCH_AUTO && o.profile_records)
-		print_costs(rs, &r, top);
+		ft_bench_print_costs(stdout, rs, &r, top);
 	free(r.costs.rules);
 	rc = EXIT_SUCCESS;
 out:
