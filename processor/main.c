@@ -28,6 +28,7 @@
 #include "flagtap/demo.h"
 #include "flagtap/format.h"
 #include "flagtap/gen.h"
+#include "flagtap/gencmd.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
 #include "flagtap/match.h"
@@ -1263,45 +1264,6 @@ static void gen_usage(FILE *out)
 		"planted record\n");
 }
 
-static void gen_truth_line(FILE *f, const struct ft_gen_record *r)
-{
-	size_t i;
-
-	fprintf(f, "{\"seq\":%llu,\"key\":\"%s\",\"kind\":\"%s\",\"rules\":[",
-		(unsigned long long)r->seq, r->key, ft_gen_kind_name(r->kind));
-	for (i = 0; i < r->nrules; i++)
-		fprintf(f, "%s\"%s\"", i ? "," : "", r->rules[i]);
-	fputs("]}\n", f);
-}
-
-static void gen_summary(uint64_t n, const uint64_t *per_kind, uint64_t planted,
-			const uint64_t *decoys, const uint64_t *per_rule,
-			double secs)
-{
-	int k;
-	unsigned i;
-
-	fprintf(stderr, "gen: %llu records (", (unsigned long long)n);
-	for (k = 0; k < FT_GEN_NKINDS; k++)
-		fprintf(stderr, "%s%s=%llu", k ? " " : "",
-			ft_gen_kind_name((enum ft_gen_kind)k),
-			(unsigned long long)per_kind[k]);
-	fprintf(stderr, "), planted %llu, decoys ",
-		(unsigned long long)planted);
-	for (k = 0, n = 0; k < FT_GEN_NKINDS; k++)
-		n += decoys[k];
-	fprintf(stderr, "%llu (", (unsigned long long)n);
-	for (k = 0; k < FT_GEN_NKINDS; k++)
-		fprintf(stderr, "%s%s=%llu", k ? " " : "",
-			ft_gen_kind_name((enum ft_gen_kind)k),
-			(unsigned long long)decoys[k]);
-	fputs("), rules:", stderr);
-	for (i = 0; i < FT_GEN_NRULES; i++)
-		fprintf(stderr, " %s=%llu", ft_gen_rule_id(i),
-			(unsigned long long)per_rule[i]);
-	fprintf(stderr, ", %.2f s\n", secs);
-}
-
 static int cmd_gen(int argc, char **argv)
 {
 	enum {
@@ -1328,17 +1290,13 @@ static int cmd_gen(int argc, char **argv)
 	};
 	struct ft_gen_opts o;
 	struct ft_gen g;
-	struct ft_gen_record r;
-	struct ft_recw *w = NULL;
+	struct ft_gencmd_totals t;
 	const char *wpath = NULL, *tpath = NULL;
-	uint64_t per_kind[FT_GEN_NKINDS] = {0}, decoys[FT_GEN_NKINDS] = {0};
-	uint64_t per_rule[FT_GEN_NRULES] = {0}, planted = 0, t0;
-	char errstr[1024], kinds[128], meta[512];
+	char errstr[1024];
 	double rate = 1000;
 	struct ft_num num;
-	FILE *truth = NULL;
+	uint64_t t0;
 	int c, rc = EXIT_RUNTIME;
-	unsigned i;
 
 	ft_gen_opts_default(&o);
 	o.count = 10000;
@@ -1432,101 +1390,17 @@ static int cmd_gen(int argc, char **argv)
 		fprintf(stderr, "flagtap: gen: %s\n", errstr);
 		return EXIT_USAGE;
 	}
-	ft_gen_format_kinds(o.weights, kinds, sizeof(kinds));
-	if (tpath && !(truth = fopen(tpath, "w"))) {
-		fprintf(stderr, "flagtap: gen: %s: %s\n", tpath,
-			strerror(errno));
-		goto out;
-	}
-	if (wpath) {
-		snprintf(meta, sizeof(meta),
-			 "{\"source\":\"flagtap gen\",\"seed\":%llu,"
-			 "\"count\":%llu,\"kinds\":\"%s\",\"violations\":%g,"
-			 "\"decoys\":%g,\"start_ms\":%lld,\"interval_us\":%u}",
-			 (unsigned long long)o.seed,
-			 (unsigned long long)o.count, kinds, o.violation_rate,
-			 o.decoy_rate, (long long)o.start_ms, o.interval_us);
-		if (ft_recw_open(&w, wpath, meta, false, 0, errstr,
-				 sizeof(errstr))) {
-			fprintf(stderr, "flagtap: gen: %s\n", errstr);
-			goto out;
-		}
-	} else {
+	if (!wpath)
 		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-	}
 	t0 = ft_mono_ns();
-	c = 0;
-	/* -n 0: no records (the generator's count 0 would mean no end) */
-	while (o.count && (c = ft_gen_next(&g, &r)) == 1) {
-		per_kind[r.kind]++;
-		if (r.decoy)
-			decoys[r.kind]++;
-		if (r.nrules) {
-			planted++;
-			for (i = 0; i < FT_GEN_NRULES; i++)
-				if (r.rule_mask & (1u << i))
-					per_rule[i]++;
-			if (truth)
-				gen_truth_line(truth, &r);
-		}
-		if (w) {
-			struct ft_rec rec = {
-				.timestamp = r.timestamp_ms,
-				.tstype = FT_TS_CREATE,
-				.partition = -1,
-				.offset = -1,
-				.key = r.key,
-				.key_len = r.key_len,
-				.value = r.value,
-				.value_len = r.value_len,
-			};
-
-			if (ft_recw_add(w, &rec)) {
-				fprintf(stderr, "flagtap: gen: %s: %s\n", wpath,
-					ft_recw_error(w));
-				goto out;
-			}
-		} else if (fwrite(r.value, 1, r.value_len, stdout) !=
-				   r.value_len ||
-			   putchar('\n') == EOF) {
-			fprintf(stderr, "flagtap: gen: standard output: %s\n",
-				strerror(errno));
-			goto out;
-		}
-	}
-	if (o.count && c < 0) {
-		fprintf(stderr, "flagtap: gen: out of memory\n");
+	if (ft_gencmd_write(&g, &o, wpath, tpath, &t, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: gen: %s\n", errstr);
 		goto out;
 	}
-	if (w) {
-		c = ft_recw_close(w, errstr, sizeof(errstr));
-		w = NULL;
-		if (c) {
-			fprintf(stderr, "flagtap: gen: %s\n", errstr);
-			goto out;
-		}
-	} else if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "flagtap: gen: standard output: %s\n",
-			strerror(errno));
-		goto out;
-	}
-	if (truth) {
-		c = fclose(truth);
-		truth = NULL;
-		if (c) {
-			fprintf(stderr, "flagtap: gen: %s: %s\n", tpath,
-				strerror(errno));
-			goto out;
-		}
-	}
-	gen_summary(g.seq, per_kind, planted, decoys, per_rule,
-		    (double)(ft_mono_ns() - t0) / 1e9);
+	ft_gencmd_print_summary(stderr, g.seq, &t,
+				(double)(ft_mono_ns() - t0) / 1e9);
 	rc = EXIT_SUCCESS;
 out:
-	if (w)
-		ft_recw_close(w, errstr, sizeof(errstr));
-	if (truth)
-		fclose(truth);
 	ft_gen_release(&g);
 	return rc;
 }
