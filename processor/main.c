@@ -39,6 +39,7 @@
 #include "flagtap/import.h"
 #include "flagtap/rules.h"
 #include "flagtap/rulescmd.h"
+#include "flagtap/runcmd.h"
 #include "flagtap/scan.h"
 
 #define EXIT_RUNTIME 1
@@ -195,135 +196,6 @@ static int load_rules(const char *path, const struct ft_rules_opts *opts,
 	return ft_rulescmd_load(path, opts ? opts : &cli_rules_opts, rs);
 }
 
-static void rules_opts_from(const struct ft_config *cfg,
-			    struct ft_rules_opts *o)
-{
-	ft_rules_opts_default(o);
-	o->match_limit = (uint32_t)ft_config_get_int(cfg, "match.limit");
-	o->heap_limit_kb =
-		(uint32_t)ft_config_get_int(cfg, "match.heap.limit.kb");
-	o->no_jit = !strcmp(ft_config_get(cfg, "match.jit"), "off");
-	o->engine = !strcmp(ft_config_get(cfg, "match.engine"), "pcre2")
-			    ? FT_ENGINE_PCRE2
-			    : FT_ENGINE_AUTO;
-}
-
-/* True if a rule replaces what it matches with a hash token. */
-static bool uses_hash(const struct ft_ruleset *rs)
-{
-	size_t i;
-
-	for (i = 0; i < rs->nrules; i++)
-		if (rs->rules[i].redact == FT_REDACT_HASH)
-			return true;
-	return false;
-}
-
-/* Warns about field rules on a pipeline whose topics are all text. */
-static void warn_fields(const struct ft_config *cfg,
-			const struct ft_ruleset *rs)
-{
-	size_t i;
-
-	if (ft_format_parse(ft_config_get(cfg, "input.format")) !=
-	    FT_FORMAT_TEXT)
-		return;
-	for (i = 0; i < cfg->n; i++)
-		if (!strncmp(cfg->v[i].key, "input.format.", 13) &&
-		    ft_format_parse(cfg->v[i].value) != FT_FORMAT_TEXT)
-			return;
-	for (i = 0; i < rs->nrules; i++)
-		if (rs->rules[i].field)
-			ft_warn("rule %s reads field '%s' but every input "
-				"topic has input.format = text: it cannot fire",
-				rs->rules[i].id, rs->rules[i].field);
-}
-
-/* --until-eof: one JSON object on stdout for load tests and benchmarks. */
-static void print_drain(const struct ft_pipeline_stats *st)
-{
-	double secs =
-		st->drained_ns > st->first_record_ns
-			? (double)(st->drained_ns - st->first_record_ns) / 1e9
-			: 0.0;
-
-	printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-	       "\"records_per_sec\":%.0f,\"flagged\":%llu,\"delivered\":%llu,"
-	       "\"engine_errors\":%llu}\n",
-	       (unsigned long long)st->consumed,
-	       (unsigned long long)st->bytes_in, secs,
-	       secs > 0 ? (double)st->consumed / secs : 0.0,
-	       (unsigned long long)st->flagged,
-	       (unsigned long long)st->delivered,
-	       (unsigned long long)st->engine_errors);
-	fflush(stdout);
-}
-
-static int run_daemon(const struct ft_config *cfg, bool check_only,
-		      bool until_eof)
-{
-	struct ft_pipeline_stats st = {0};
-	char txns[96] = "";
-	struct ft_pipeline_opts po = {.stop = &stop_requested,
-				      .exit_at_end = until_eof};
-	struct ft_rules_opts ro;
-	struct ft_ruleset *rs = NULL;
-	char errstr[1024];
-	int rc;
-
-	rules_opts_from(cfg, &ro);
-	if (load_rules(ft_config_get(cfg, "rules"), &ro, &rs)) {
-		ft_config_where(ft_config_entry(cfg, "rules"), errstr,
-				sizeof(errstr));
-		fprintf(stderr, "flagtap: %s: rules: cannot load %s\n", errstr,
-			ft_config_get(cfg, "rules"));
-		return EXIT_USAGE;
-	}
-	warn_fields(cfg, rs);
-	if (check_only) {
-		/* at start the pipeline warns the same */
-		if (uses_hash(rs) && !ft_config_get(cfg, "redact.salt"))
-			ft_warn("redact.salt is not set: hash tokens of "
-				"redacted values will differ after a restart");
-		rc = ft_pipeline_check(cfg, errstr, sizeof(errstr));
-		if (rc)
-			fprintf(stderr, "flagtap: %s\n", errstr);
-		else
-			printf("configuration ok: %zu rules (%s)\n", rs->nrules,
-			       rs->hash);
-		ft_ruleset_free(rs);
-		return rc ? EXIT_USAGE : EXIT_SUCCESS;
-	}
-	po.rules_opts = &ro;
-	po.reload = &reload_requested;
-	rc = ft_pipeline_run(cfg, rs, &po, &st, errstr, sizeof(errstr));
-	ft_pipeline_stats_release(&st);
-	if (ft_kafka_exactly_once(cfg))
-		snprintf(txns, sizeof(txns),
-			 ", transactions committed %llu, aborted %llu",
-			 (unsigned long long)st.txn_committed,
-			 (unsigned long long)st.txn_aborted);
-	if (until_eof && !rc)
-		print_drain(&st);
-	ft_info("consumed %llu, flagged %llu, delivered %llu, dead-lettered "
-		"%llu, engine errors %llu, input paused %llu times%s",
-		(unsigned long long)st.consumed, (unsigned long long)st.flagged,
-		(unsigned long long)st.delivered,
-		(unsigned long long)(st.dead_lettered[FT_DLQ_TOO_LARGE] +
-				     st.dead_lettered[FT_DLQ_MALFORMED] +
-				     st.dead_lettered[FT_DLQ_UNFORWARDABLE]),
-		(unsigned long long)st.engine_errors,
-		(unsigned long long)st.pauses, txns);
-	ft_ruleset_free(rs);
-	if (rc == FT_EINVAL) {
-		ft_error("%s", errstr);
-		return EXIT_USAGE;
-	}
-	if (rc)
-		ft_error("exiting after fatal error: %s", errstr);
-	return rc ? EXIT_RUNTIME : EXIT_SUCCESS;
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -333,6 +205,7 @@ static int cmd_run(int argc, char **argv)
 		{"until-eof", no_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
 	};
+	struct ft_runcmd_opts ro = {0};
 	struct ft_config cfg;
 	const char *path = NULL;
 	char **overrides = calloc((size_t)argc, sizeof(char *));
@@ -378,7 +251,12 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	install_signals();
-	rc = run_daemon(&cfg, check, until_eof);
+	ro.check_only = check;
+	ro.until_eof = until_eof;
+	ro.stop = &stop_requested;
+	ro.reload = &reload_requested;
+	rc = ft_runcmd_run(&cfg, &ro);
+	rc = rc == FT_EINVAL ? EXIT_USAGE : rc ? EXIT_RUNTIME : EXIT_SUCCESS;
 	goto out;
 
 out_err:
@@ -941,7 +819,7 @@ static int scan_key(const char *arg, const char *file,
 		*key = NULL;
 		return EXIT_RUNTIME;
 	}
-	if (uses_hash(rs))
+	if (ft_rulescmd_uses_hash(rs))
 		fprintf(stderr, "flagtap: scan: no --salt-file: redact = hash "
 				"tokens use a random key for this run and do "
 				"not correlate with other runs\n");

@@ -10,6 +10,7 @@
 #include "flagtap/common.h"
 #include "flagtap/import.h"
 #include "flagtap/prefilter.h"
+#include "flagtap/redact.h"
 #include "flagtap/ruletest.h"
 
 /* Prints diagnostics; returns the number of errors. */
@@ -201,4 +202,15 @@ int ft_rulescmd_import(const char *src, const char *dest, char *errstr,
 	ft_buf_release(&out);
 	free(text);
 	return rc;
+}
+
+/* True if a rule replaces what it matches with a hash token. */
+bool ft_rulescmd_uses_hash(const struct ft_ruleset *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].redact == FT_REDACT_HASH)
+			return true;
+	return false;
 }

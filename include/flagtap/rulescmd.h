@@ -8,6 +8,7 @@
 #ifndef FLAGTAP_RULESCMD_H
 #define FLAGTAP_RULESCMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "flagtap/rules.h"
@@ -19,6 +20,9 @@
  */
 int ft_rulescmd_load(const char *path, const struct ft_rules_opts *opts,
 		     struct ft_ruleset **rs);
+
+/* True if a rule of rs replaces what it matches with a hash token. */
+bool ft_rulescmd_uses_hash(const struct ft_ruleset *rs);
 
 /*
  * rules check: compiles each of paths[0..n); prints its rule count, hash
