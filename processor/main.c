@@ -751,81 +751,6 @@ static int scan_usage(void)
 	return EXIT_USAGE;
 }
 
-#define SALT_FILE_MAX 4096
-#define RANDOM_KEY_LEN 32
-
-/* --salt-file: the file's bytes less one final newline; never empty. */
-static int salt_from_file(const char *file, char **key, size_t *len)
-{
-	char errstr[512];
-
-	if (ft_read_file(file, SALT_FILE_MAX, key, len, errstr,
-			 sizeof(errstr))) {
-		fprintf(stderr, "flagtap: --salt-file: %s\n", errstr);
-		return EXIT_USAGE;
-	}
-	if (*len && (*key)[*len - 1] == '\n')
-		(*len)--;
-	if (*len && (*key)[*len - 1] == '\r')
-		(*len)--;
-	if (!*len) {
-		fprintf(stderr, "flagtap: --salt-file %s: empty key\n", file);
-		free(*key);
-		*key = NULL;
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
-/*
- * The HMAC key of scan's redact = hash tokens, never empty: --salt-file,
- * --salt (arg) or FLAGTAP_REDACT_SALT, else random bytes for this run.
- * *key is heap (free it).  Returns 0, or an exit code after a message.
- */
-static int scan_key(const char *arg, const char *file,
-		    const struct ft_ruleset *rs, char **key, size_t *len)
-{
-	const char *env = getenv("FLAGTAP_REDACT_SALT");
-	const char *text = arg ? arg : env;
-
-	*key = NULL;
-	if (file)
-		return salt_from_file(file, key, len);
-	if (arg)
-		fprintf(stderr, "flagtap: scan: --salt is visible to other "
-				"users (ps, /proc): prefer --salt-file or "
-				"FLAGTAP_REDACT_SALT\n");
-	if (text && !*text) {
-		fprintf(stderr,
-			"flagtap: scan: %s is empty: a hash key must "
-			"not be\n",
-			arg ? "--salt" : "FLAGTAP_REDACT_SALT");
-		return EXIT_USAGE;
-	}
-	*len = text ? strlen(text) : RANDOM_KEY_LEN;
-	*key = text ? strdup(text) : malloc(RANDOM_KEY_LEN);
-	if (!*key) {
-		fprintf(stderr, "flagtap: scan: out of memory\n");
-		return EXIT_RUNTIME;
-	}
-	if (text)
-		return 0;
-	if (ft_random_bytes(*key, RANDOM_KEY_LEN)) {
-		fprintf(stderr,
-			"flagtap: scan: cannot read random bytes for "
-			"the hash key: %s\n",
-			strerror(errno));
-		free(*key);
-		*key = NULL;
-		return EXIT_RUNTIME;
-	}
-	if (ft_rulescmd_uses_hash(rs))
-		fprintf(stderr, "flagtap: scan: no --salt-file: redact = hash "
-				"tokens use a random key for this run and do "
-				"not correlate with other runs\n");
-	return 0;
-}
-
 /* Compiles a text topic's extract pattern given on the command line. */
 static pcre2_code *compile_extract(const char *src)
 {
@@ -841,46 +766,6 @@ static pcre2_code *compile_extract(const char *src)
 			(char *)msg);
 	}
 	return code;
-}
-
-/* Rules whose `when` met values that are not numbers, and how often. */
-static void unreadable_summary(const struct ft_ruleset *rs,
-			       const struct ft_scan_stats *st)
-{
-	bool head = false;
-	size_t i;
-
-	for (i = 0; st->rule_unreadable && i < rs->nrules; i++) {
-		if (!st->rule_unreadable[i])
-			continue;
-		if (!head)
-			fprintf(stderr, "scan: records whose numbers a rule's "
-					"`when` could not read (compared as "
-					"false):\n");
-		head = true;
-		fprintf(stderr, "  %-14s %8llu  %s\n", rs->rules[i].id,
-			(unsigned long long)st->rule_unreadable[i],
-			rs->rules[i].when_src ? rs->rules[i].when_src : "");
-	}
-}
-
-static void scan_summary(const struct ft_ruleset *rs,
-			 const struct ft_scan_stats *st, double secs)
-{
-	size_t i;
-
-	fprintf(stderr,
-		"scan: %llu records (%llu bytes), %llu flagged, %llu engine "
-		"errors, %.2f s\n",
-		(unsigned long long)st->records, (unsigned long long)st->bytes,
-		(unsigned long long)st->flagged,
-		(unsigned long long)st->engine_errors, secs);
-	for (i = 0; st->rule_hits && i < rs->nrules; i++)
-		if (st->rule_hits[i])
-			fprintf(stderr, "  %-14s %8llu  %s\n", rs->rules[i].id,
-				(unsigned long long)st->rule_hits[i],
-				rs->rules[i].title);
-	unreadable_summary(rs, st);
 }
 
 static int cmd_scan(int argc, char **argv)
@@ -935,11 +820,11 @@ static int cmd_scan(int argc, char **argv)
 		pcre2_code_free(extract);
 		return EXIT_USAGE;
 	}
-	rc = scan_key(salt, salt_file, rs, &key, &key_len);
+	rc = ft_scan_key(salt, salt_file, rs, &key, &key_len);
 	if (rc) {
 		ft_ruleset_free(rs);
 		pcre2_code_free(extract);
-		return rc;
+		return rc == FT_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	o.extract = extract;
 	o.salt = key;
@@ -956,9 +841,9 @@ static int cmd_scan(int argc, char **argv)
 	}
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	scan_summary(rs, &st,
-		     (double)(t1.tv_sec - t0.tv_sec) +
-			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	ft_scan_print_summary(stderr, rs, &st,
+			      (double)(t1.tv_sec - t0.tv_sec) +
+				      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	ft_scan_stats_release(&st);
 	ft_ruleset_free(rs);
 	pcre2_code_free(extract);
