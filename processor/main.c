@@ -60,6 +60,15 @@ static const struct ft_num_spec seconds_spec = {.min = 0, .max = HUGE_VAL};
 static const struct ft_num_spec workers_spec = {
 	.min = 1, .max = 256, .integer = true};
 
+/* "flagtap: CMD: OPT ARG: expected WHAT" on stderr; returns EXIT_USAGE. */
+static int bad_value(const char *cmd, const char *opt, const char *arg,
+		     const char *what)
+{
+	fprintf(stderr, "flagtap: %s: %s %s: expected %s\n", cmd, opt, arg,
+		what);
+	return EXIT_USAGE;
+}
+
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
 
@@ -420,20 +429,16 @@ static int cmd_record(int argc, char **argv)
 			break;
 		case 'o':
 			if (parse_start(optarg, &o)) {
-				fprintf(stderr,
-					"flagtap: record: -o %s: expected "
-					"beginning, end, milliseconds since "
-					"the epoch or YYYY-MM-DDTHH:MM:SSZ\n",
-					optarg);
+				bad_value("record", "-o", optarg,
+					  "beginning, end, milliseconds since "
+					  "the epoch or YYYY-MM-DDTHH:MM:SSZ");
 				goto out;
 			}
 			break;
 		case 'c':
 			if (ft_parse_number(optarg, &count_spec, &num)) {
-				fprintf(stderr,
-					"flagtap: record: -c %s: "
-					"expected a positive count\n",
-					optarg);
+				bad_value("record", "-c", optarg,
+					  "a positive count");
 				goto out;
 			}
 			o.count = num.u;
@@ -612,35 +617,7 @@ static int cmd_replay(int argc, char **argv)
 		rc = fflush(stdout) ? EXIT_RUNTIME : EXIT_SUCCESS;
 		goto out;
 	}
-	fprintf(stderr,
-		"replay: %llu records (%llu bytes) in %.2f s: %.0f records/s "
-		"sent, %.0f records/s acknowledged; delivered %llu, delivery "
-		"errors %llu\n",
-		(unsigned long long)st.records, (unsigned long long)st.bytes,
-		st.seconds,
-		st.send_seconds > 0 ? (double)st.records / st.send_seconds
-				    : 0.0,
-		st.seconds > 0 ? (double)st.delivered / st.seconds : 0.0,
-		(unsigned long long)st.delivered,
-		(unsigned long long)st.errors);
-	if (st.errors)
-		fprintf(stderr, "flagtap: replay: %s\n", st.first_error);
-	if (json) {
-		printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-		       "\"send_seconds\":%.3f,\"records_per_sec\":%.1f,"
-		       "\"send_records_per_sec\":%.1f,\"delivered\":%llu,"
-		       "\"delivery_errors\":%llu}\n",
-		       (unsigned long long)st.records,
-		       (unsigned long long)st.bytes, st.seconds,
-		       st.send_seconds,
-		       st.seconds > 0 ? (double)st.delivered / st.seconds : 0.0,
-		       st.send_seconds > 0
-			       ? (double)st.records / st.send_seconds
-			       : 0.0,
-		       (unsigned long long)st.delivered,
-		       (unsigned long long)st.errors);
-		fflush(stdout);
-	}
+	ft_replay_print_stats(stderr, json ? stdout : NULL, &st);
 	rc = st.errors || st.delivered != st.records || stop_requested
 		     ? EXIT_RUNTIME
 		     : EXIT_SUCCESS;
@@ -1066,24 +1043,15 @@ static int cmd_gen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (ft_parse_number(optarg, &count0_spec, &num)) {
-				fprintf(stderr,
-					"flagtap: gen: -n %s: expected "
-					"a count\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_number(optarg, &count0_spec, &num))
+				return bad_value("gen", "-n", optarg,
+						 "a count");
 			o.count = num.u;
 			break;
 		case O_SEED:
-			if (ft_parse_number(optarg, &seed_spec, &num)) {
-				fprintf(stderr,
-					"flagtap: gen: --seed %s: "
-					"expected an unsigned "
-					"integer\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_number(optarg, &seed_spec, &num))
+				return bad_value("gen", "--seed", optarg,
+						 "an unsigned integer");
 			o.seed = num.u;
 			break;
 		case O_KINDS:
@@ -1095,39 +1063,29 @@ static int cmd_gen(int argc, char **argv)
 			break;
 		case O_VIOLATIONS:
 		case O_DECOYS:
-			if (ft_parse_number(optarg, &fraction_spec, &num)) {
-				fprintf(stderr,
-					"flagtap: gen: %s %s: expected a "
-					"fraction in 0..1\n",
-					c == O_DECOYS ? "--decoys"
-						      : "--violations",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_number(optarg, &fraction_spec, &num))
+				return bad_value("gen",
+						 c == O_DECOYS ? "--decoys"
+							       : "--violations",
+						 optarg, "a fraction in 0..1");
 			if (c == O_DECOYS)
 				o.decoy_rate = num.d;
 			else
 				o.violation_rate = num.d;
 			break;
 		case O_START:
-			if (ft_parse_time_ms(optarg, &o.start_ms)) {
-				fprintf(stderr,
-					"flagtap: gen: --start %s: expected "
-					"milliseconds since the epoch or "
-					"YYYY-MM-DDTHH:MM:SS[.mmm]Z\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_time_ms(optarg, &o.start_ms))
+				return bad_value(
+					"gen", "--start", optarg,
+					"milliseconds since the epoch "
+					"or YYYY-MM-DDTHH:MM:SS[.mmm]Z");
 			break;
 		case O_RATE:
 			if (ft_parse_number(optarg, &positive_spec, &num) ||
-			    1e6 / num.d > 4e9) {
-				fprintf(stderr,
-					"flagtap: gen: --rate %s: expected "
-					"records per second (> 0.00025)\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			    1e6 / num.d > 4e9)
+				return bad_value("gen", "--rate", optarg,
+						 "records per second "
+						 "(> 0.00025)");
 			rate = num.d;
 			break;
 		case 'w':
