@@ -154,3 +154,29 @@ void ft_gencmd_print_summary(FILE *out, uint64_t n,
 			(unsigned long long)t->per_rule[i]);
 	fprintf(out, ", %.2f s\n", secs);
 }
+
+void ft_gencmd_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: flagtap gen [-n N] [--seed S] "
+		"[--kinds payments=40,fix=20,logfmt=20,syslog=20]\n"
+		"         [--violations RATE] [--decoys RATE] "
+		"[--start MS|YYYY-MM-DDTHH:MM:SSZ] [--rate N]\n"
+		"         [-w FILE.ftrec] [--truth FILE]\n"
+		"  -n N              records (default 10000)\n"
+		"  --seed S          same seed and options: the same records "
+		"(default 1)\n"
+		"  --kinds K=W,...   relative weights of payments, fix, "
+		"logfmt, syslog\n"
+		"  --violations R    fraction of records with a planted "
+		"violation (0.02)\n"
+		"  --decoys R        fraction of near-miss decoys (0.05)\n"
+		"  --start T         timestamp of the first record "
+		"(2026-11-26T08:00:00Z)\n"
+		"  --rate N          mean records per second of timestamps "
+		"(1000)\n"
+		"  -w FILE           write a recorded stream (.ftrec) instead "
+		"of lines on stdout\n"
+		"  --truth FILE      JSON lines: seq, key, kind, rules of each "
+		"planted record\n");
+}

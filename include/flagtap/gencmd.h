@@ -20,6 +20,9 @@ struct ft_gencmd_totals {
 	uint64_t planted; /* records with at least one rule to flag them */
 };
 
+/* flagtap gen's synopsis and options, on out. */
+void ft_gencmd_usage(FILE *out);
+
 /*
  * Writes the o->count records of g (initialised from o): into a recorded
  * stream created at wpath whose metadata are o's, or NULL: each value as
