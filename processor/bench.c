@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flagtap/common.h"
 #include "flagtap/prefilter.h"
@@ -395,4 +396,49 @@ void ft_bench_print(FILE *out, const struct ft_ruleset *rs,
 		(unsigned long long)r->flagged, d->n,
 		(unsigned long long)r->engine_errors);
 	fprintf(out, "  peak RSS %ld KiB\n", ft_bench_peak_rss_kb());
+}
+
+int ft_bench_files(const struct ft_ruleset *rs, char *const *files, size_t n,
+		   struct ft_bench_opts *o, const struct ft_bench_report *rep)
+{
+	struct ft_bench_data d = {0};
+	struct ft_bench_result r;
+	char errstr[1024];
+	size_t i;
+	int rc = FT_EINVAL;
+
+	if (o->engine == FT_BENCH_SCAN_ONLY && !rs->prefilter) {
+		fprintf(stderr, "flagtap: bench: scan-only needs the hyperscan "
+				"prefilter (not built in, or it failed)\n");
+		return FT_EINVAL;
+	}
+	for (i = 0; i < n; i++)
+		if (ft_bench_load(&d, files[i], errstr, sizeof(errstr))) {
+			fprintf(stderr, "flagtap: %s\n", errstr);
+			rc = FT_EIO;
+			goto out_release;
+		}
+	if (!d.n) {
+		fprintf(stderr, "flagtap: bench: no records\n");
+		goto out_release;
+	}
+	if (isatty(STDERR_FILENO))
+		o->progress = ft_bench_progress;
+	rc = ft_bench_run(rs, &d, o, &r);
+	if (o->progress)
+		fputs("\r\033[K", stderr);
+	if (rc) {
+		fprintf(stderr, "flagtap: bench failed: %s\n",
+			rc == FT_ENOMEM ? "out of memory" : "engine error");
+		rc = rc == FT_ENOMEM ? FT_ENOMEM : FT_EENGINE;
+		goto out_release;
+	}
+	ft_bench_print(stdout, rs, &r, &d, rep->engine, o->threads,
+		       rep->load_seconds, rep->json);
+	if (!rep->json && o->engine == FT_BENCH_AUTO && o->profile_records)
+		ft_bench_print_costs(stdout, rs, &r, rep->top);
+	free(r.costs.rules);
+out_release:
+	ft_bench_data_release(&d);
+	return rc;
 }

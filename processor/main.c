@@ -862,19 +862,14 @@ static int cmd_bench(int argc, char **argv)
 				  .threads = 1,
 				  .min_seconds = 3.0,
 				  .profile_records = 200000};
+	struct ft_bench_report rep = {.top = 15};
 	struct ft_rules_opts ro = cli_rules_opts;
-	struct ft_bench_data d = {0};
-	struct ft_bench_result r;
 	struct ft_ruleset *rs = NULL;
 	pcre2_code *extract = NULL;
 	const char *rules = NULL;
-	bool json = false;
-	int c, i, engine = 0, rc = EXIT_USAGE;
-	size_t top = 15;
+	int c, engine = 0, rc = EXIT_USAGE;
 	struct ft_num num;
-	char errstr[1024];
 	uint64_t t0;
-	double load_s;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -918,10 +913,10 @@ static int cmd_bench(int argc, char **argv)
 		case 't':
 			if (ft_parse_number(optarg, &count0_spec, &num))
 				return bench_usage();
-			top = (size_t)num.u;
+			rep.top = (size_t)num.u;
 			break;
 		case 'j':
-			json = true;
+			rep.json = true;
 			break;
 		default:
 			goto out;
@@ -937,41 +932,12 @@ static int cmd_bench(int argc, char **argv)
 	t0 = ft_mono_ns();
 	if (load_rules(rules, &ro, &rs))
 		goto out;
-	load_s = (double)(ft_mono_ns() - t0) / 1e9;
-	if (engine == 2 && !rs->prefilter) {
-		fprintf(stderr, "flagtap: bench: scan-only needs the hyperscan "
-				"prefilter (not built in, or it failed)\n");
-		goto out;
-	}
-	for (i = optind; i < argc; i++)
-		if (ft_bench_load(&d, argv[i], errstr, sizeof(errstr))) {
-			fprintf(stderr, "flagtap: %s\n", errstr);
-			rc = EXIT_RUNTIME;
-			goto out;
-		}
-	if (!d.n) {
-		fprintf(stderr, "flagtap: bench: no records\n");
-		goto out;
-	}
-	if (isatty(STDERR_FILENO))
-		o.progress = ft_bench_progress;
-	rc = ft_bench_run(rs, &d, &o, &r);
-	if (o.progress)
-		fputs("\r\033[K", stderr);
-	if (rc) {
-		fprintf(stderr, "flagtap: bench failed: %s\n",
-			rc == FT_ENOMEM ? "out of memory" : "engine error");
-		rc = EXIT_RUNTIME;
-		goto out;
-	}
-	ft_bench_print(stdout, rs, &r, &d, bench_engines[engine], o.threads,
-		       load_s, json);
-	if (!json && o.engine == FT_BENCH_AUTO && o.profile_records)
-		ft_bench_print_costs(stdout, rs, &r, top);
-	free(r.costs.rules);
-	rc = EXIT_SUCCESS;
+	rep.engine = bench_engines[engine];
+	rep.load_seconds = (double)(ft_mono_ns() - t0) / 1e9;
+	rc = ft_bench_files(rs, argv + optind, (size_t)(argc - optind), &o,
+			    &rep);
+	rc = rc == FT_EINVAL ? EXIT_USAGE : rc ? EXIT_RUNTIME : EXIT_SUCCESS;
 out:
-	ft_bench_data_release(&d);
 	ft_ruleset_free(rs);
 	pcre2_code_free(extract);
 	return rc;

@@ -103,4 +103,22 @@ void ft_bench_print(FILE *out, const struct ft_ruleset *rs,
 void ft_bench_print_costs(FILE *out, const struct ft_ruleset *rs,
 			  const struct ft_bench_result *r, size_t top);
 
+/* How flagtap bench reports a run besides its figures. */
+struct ft_bench_report {
+	const char *engine;  /* as asked: auto, pcre2 or scan-only */
+	double load_seconds; /* loading and compiling the rules */
+	bool json;	     /* one JSON object rather than lines */
+	size_t top;	     /* rules in the cost table */
+};
+
+/*
+ * flagtap bench once its arguments are read: loads the records of
+ * files[0..n), runs ft_bench_run() (with a progress line when stderr is
+ * a terminal) and prints the report and cost table on stdout.  Returns
+ * 0; FT_EINVAL for scan-only without a prefilter or no records at all;
+ * FT_EIO, FT_ENOMEM or FT_EENGINE; each reported on stderr.
+ */
+int ft_bench_files(const struct ft_ruleset *rs, char *const *files, size_t n,
+		   struct ft_bench_opts *o, const struct ft_bench_report *rep);
+
 #endif
