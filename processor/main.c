@@ -760,12 +760,9 @@ static int cmd_scan(int argc, char **argv)
 	const char *rules = NULL, *salt = NULL, *salt_file = NULL;
 	char *key = NULL;
 	size_t key_len = 0;
-	struct ft_scan_stats st = {0};
 	struct ft_ruleset *rs = NULL;
 	pcre2_code *extract = NULL;
-	struct timespec t0, t1;
-	char errstr[1024];
-	int c, i, rc = EXIT_SUCCESS;
+	int c, rc = EXIT_SUCCESS;
 
 	while ((c = getopt_long(argc, argv, "r:f:x:s:i:", longopts, NULL)) !=
 	       -1) {
@@ -806,22 +803,8 @@ static int cmd_scan(int argc, char **argv)
 	o.extract = extract;
 	o.salt = key;
 	o.salt_len = key_len;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = optind; i < argc || i == optind; i++) {
-		if (ft_scan_file(i < argc ? argv[i] : "-", rs, &o, &st, errstr,
-				 sizeof(errstr))) {
-			fprintf(stderr, "flagtap: %s\n", errstr);
-			rc = EXIT_RUNTIME;
-		}
-		if (i >= argc)
-			break;
-	}
-	fflush(stdout);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ft_scan_print_summary(stderr, rs, &st,
-			      (double)(t1.tv_sec - t0.tv_sec) +
-				      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	ft_scan_stats_release(&st);
+	if (ft_scan_files(argv + optind, (size_t)(argc - optind), rs, &o))
+		rc = EXIT_RUNTIME;
 	ft_ruleset_free(rs);
 	pcre2_code_free(extract);
 	free(key);

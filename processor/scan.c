@@ -347,3 +347,25 @@ void ft_scan_print_summary(FILE *out, const struct ft_ruleset *rs,
 				rs->rules[i].title);
 	unreadable_summary(out, rs, st);
 }
+
+int ft_scan_files(char *const *paths, size_t n, const struct ft_ruleset *rs,
+		  const struct ft_scan_opts *opts)
+{
+	struct ft_scan_stats st = {0};
+	char errstr[1024];
+	uint64_t t0 = ft_mono_ns();
+	size_t i;
+	int rc = FT_OK;
+
+	for (i = 0; i < n || i == 0; i++)
+		if (ft_scan_file(i < n ? paths[i] : "-", rs, opts, &st, errstr,
+				 sizeof(errstr))) {
+			fprintf(stderr, "flagtap: %s\n", errstr);
+			rc = FT_EIO;
+		}
+	fflush(opts->out);
+	ft_scan_print_summary(stderr, rs, &st,
+			      (double)(ft_mono_ns() - t0) / 1e9);
+	ft_scan_stats_release(&st);
+	return rc;
+}

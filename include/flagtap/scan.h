@@ -72,4 +72,12 @@ int ft_scan_key(const char *arg, const char *file, const struct ft_ruleset *rs,
 void ft_scan_print_summary(FILE *out, const struct ft_ruleset *rs,
 			   const struct ft_scan_stats *st, double secs);
 
+/*
+ * Scans paths[0..n) in order (n == 0: standard input), then prints the
+ * summary on stderr.  A file that cannot be read is reported on stderr
+ * and the next one scanned.  Returns 0, or FT_EIO when a file failed.
+ */
+int ft_scan_files(char *const *paths, size_t n, const struct ft_ruleset *rs,
+		  const struct ft_scan_opts *opts);
+
 #endif
