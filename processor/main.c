@@ -115,8 +115,9 @@ struct command {
 	const struct command *sub; /* subcommands, NULL-named last */
 };
 
-static const struct command commands[];
-static const struct command rules_commands[];
+/* The tables, defined after the handlers they name. */
+static const struct command *command_table(void);
+static const struct command *rules_table(void);
 
 /* "  NAME ARGS" and its help lines, as `flagtap help` lists them. */
 static void usage_entry(FILE *out, const char *parent, const struct command *c)
@@ -140,7 +141,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: flagtap [--no-jit] [--engine auto|pcre2] <command> "
 		"[options]\n\ncommands:\n");
-	for (c = commands; c->name; c++) {
+	for (c = command_table(); c->name; c++) {
 		for (s = c->sub; s && s->name; s++)
 			if (s->args)
 				usage_entry(out, c->name, s);
@@ -239,7 +240,7 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 	}
 	if (!path || optind != argc) {
-		command_usage(commands, NULL, "run");
+		command_usage(command_table(), NULL, "run");
 		goto out;
 	}
 	if (ft_config_load(&cfg, path, errstr, sizeof(errstr)))
@@ -306,7 +307,7 @@ static int cmd_decode(int argc, char **argv)
 		}
 	}
 	if (!o.brokers || !o.topic || optind != argc) {
-		command_usage(commands, NULL, "decode");
+		command_usage(command_table(), NULL, "decode");
 		goto out;
 	}
 	o.props = (const char *const *)props;
@@ -356,7 +357,7 @@ static int cmd_audit(int argc, char **argv)
 			goto out;
 	}
 	if (!props || !o.brokers || !o.topic || !rules || optind != argc) {
-		rc = command_usage(commands, NULL, "audit");
+		rc = command_usage(command_table(), NULL, "audit");
 		goto out;
 	}
 	if (load_rules(rules, NULL, &rs))
@@ -654,7 +655,7 @@ static int cmd_demo(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
 		if (c != 'r') {
-			return command_usage(commands, NULL, "demo");
+			return command_usage(command_table(), NULL, "demo");
 		}
 		o.rules = optarg;
 	}
@@ -702,7 +703,7 @@ static int cmd_rules_import(int argc, char **argv)
 		dest = optarg;
 	}
 	if (argc < 2 || strcmp(argv[1], "gitleaks") || optind != argc - 1)
-		return command_usage(rules_commands, "rules", NULL);
+		return command_usage(rules_table(), "rules", NULL);
 	rc = ft_rulescmd_import(argv[optind], dest, errstr, sizeof(errstr));
 	if (rc == FT_EIO && errstr[0])
 		fprintf(stderr, "flagtap: %s\n", errstr);
@@ -711,9 +712,9 @@ static int cmd_rules_import(int argc, char **argv)
 
 static int cmd_rules(int argc, char **argv)
 {
-	int rc = dispatch(rules_commands, argc - 1, argv + 1);
+	int rc = dispatch(rules_table(), argc - 1, argv + 1);
 
-	return rc >= 0 ? rc : command_usage(rules_commands, "rules", NULL);
+	return rc >= 0 ? rc : command_usage(rules_table(), "rules", NULL);
 }
 
 static int scan_usage(void)
@@ -1128,6 +1129,16 @@ static const struct command commands[] = {
 	{"-h", cmd_help, 0, NULL, NULL, NULL},
 	{NULL, NULL, 0, NULL, NULL, NULL},
 };
+
+static const struct command *command_table(void)
+{
+	return commands;
+}
+
+static const struct command *rules_table(void)
+{
+	return rules_commands;
+}
 
 int main(int argc, char **argv)
 {
