@@ -16,7 +16,8 @@
 
 /*
  * KEY_FORMAT: an input format (format.h); min is the default's enum
- * ft_format, -1 for none, and def is unused.
+ * ft_format, -1 for none, and def is unused; a "%s" in doc stands for the
+ * formats' names.
  */
 enum key_type { KEY_STRING, KEY_INT, KEY_ENUM, KEY_FORMAT };
 
@@ -37,8 +38,7 @@ static const struct key_def {
 	{"input.topics", KEY_STRING, true, NULL, 0, 0, NULL,
 	 "comma-separated topics; an entry starting with ^ is a regex"},
 	{"input.format", KEY_FORMAT, false, NULL, FT_FORMAT_TEXT, 0, NULL,
-	 "how records are read: text, json, logfmt, fix, or auto (each "
-	 "record by its first bytes)"},
+	 "how records are read: %s (each record by its first bytes)"},
 	{"input.format.<topic>", KEY_FORMAT, false, NULL, -1, 0, NULL,
 	 "input.format for one topic, e.g. input.format.payments = json"},
 	{"input.extract.<topic>", KEY_STRING, false, NULL, 0, 0, NULL,
@@ -500,12 +500,28 @@ void ft_config_dump(const struct ft_config *c, FILE *out)
 	}
 }
 
+/* A key's doc, the formats' names in place of a KEY_FORMAT's "%s". */
+static const char *key_doc(const struct key_def *d, char *buf, size_t size)
+{
+	const char *p = d->type == KEY_FORMAT ? strstr(d->doc, "%s") : NULL;
+	char names[64];
+
+	if (!p)
+		return d->doc;
+	ft_format_list(names, sizeof(names), ", ", ", or ", true);
+	snprintf(buf, size, "%.*s%s%s", (int)(p - d->doc), d->doc, names,
+		 p + 2);
+	return buf;
+}
+
 void ft_config_describe(FILE *out)
 {
+	char doc[256];
 	size_t i;
 
 	for (i = 0; i < FT_ARRAY_SIZE(keys); i++)
-		fprintf(out, "  %-26s %s%s%s%s\n", keys[i].key, keys[i].doc,
+		fprintf(out, "  %-26s %s%s%s%s\n", keys[i].key,
+			key_doc(&keys[i], doc, sizeof(doc)),
 			keys[i].required ? " (required)" : "",
 			key_default(&keys[i]) ? "; default " : "",
 			key_default(&keys[i]) ? key_default(&keys[i]) : "");
