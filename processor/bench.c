@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flagtap/common.h"
 #include "flagtap/prefilter.h"
@@ -279,4 +280,165 @@ long ft_bench_peak_rss_kb(void)
 			break;
 	fclose(f);
 	return kb;
+}
+
+void ft_bench_progress(void *opaque, uint64_t records, double secs)
+{
+	(void)opaque;
+	fprintf(stderr, "\r  %12llu records  %10.0f records/s  %5.1f s",
+		(unsigned long long)records,
+		secs > 0 ? (double)records / secs : 0.0, secs);
+}
+
+struct cost_row {
+	size_t rule;
+	const struct ft_rule_cost *c;
+};
+
+static int cmp_cost(const void *a, const void *b)
+{
+	const struct cost_row *x = a, *y = b;
+
+	if (x->c->ns != y->c->ns)
+		return (x->c->ns < y->c->ns) - (x->c->ns > y->c->ns);
+	return (x->c->hits < y->c->hits) - (x->c->hits > y->c->hits);
+}
+
+/* The rules that cost the most, for finding the one that slows all. */
+void ft_bench_print_costs(FILE *out, const struct ft_ruleset *rs,
+			  const struct ft_bench_result *r, size_t top)
+{
+	struct cost_row *rows =
+		calloc(rs->nrules ? rs->nrules : 1, sizeof(*rows));
+	uint64_t total = r->costs.prefilter_ns;
+	size_t i, n = 0;
+
+	if (!rows || !r->costs.rules)
+		goto out_free_rows;
+	for (i = 0; i < rs->nrules; i++) {
+		total += r->costs.rules[i].ns;
+		if (r->costs.rules[i].confirms || r->costs.rules[i].hits)
+			rows[n++] = (struct cost_row){i, &r->costs.rules[i]};
+	}
+	qsort(rows, n, sizeof(*rows), cmp_cost);
+	fprintf(out,
+		"\nper-rule cost (one thread, first %llu records, %.2f s with "
+		"accounting):\n",
+		(unsigned long long)r->profile_records, r->profile_seconds);
+	fprintf(out, "  %-34s %12s %10s %10s %7s\n", "rule", "PCRE2 runs",
+		"hits", "ms", "share");
+	if (rs->prefilter)
+		fprintf(out, "  %-34s %12llu %10s %10.1f %6.1f%%\n",
+			"(hyperscan scan + fields)",
+			(unsigned long long)r->costs.records, "",
+			(double)r->costs.prefilter_ns / 1e6,
+			total ? 100.0 * (double)r->costs.prefilter_ns /
+					(double)total
+			      : 0.0);
+	for (i = 0; i < n && i < top; i++)
+		fprintf(out, "  %-34.34s %12llu %10llu %10.1f %6.1f%%\n",
+			rs->rules[rows[i].rule].id,
+			(unsigned long long)rows[i].c->confirms,
+			(unsigned long long)rows[i].c->hits,
+			(double)rows[i].c->ns / 1e6,
+			total ? 100.0 * (double)rows[i].c->ns / (double)total
+			      : 0.0);
+	if (n > top)
+		fprintf(out, "  ... %zu more rules evaluated\n", n - top);
+	if (!n)
+		fprintf(out, "  (no rule needed PCRE2)\n");
+out_free_rows:
+	free(rows);
+}
+
+void ft_bench_print(FILE *out, const struct ft_ruleset *rs,
+		    const struct ft_bench_result *r,
+		    const struct ft_bench_data *d, const char *engine,
+		    int workers, double load_s, bool json)
+{
+	double rps = r->seconds > 0 ? (double)r->records / r->seconds : 0;
+	double mbps = r->seconds > 0 ? (double)r->bytes / r->seconds / 1e6 : 0;
+	struct ft_prefilter_info pi = {0};
+
+	if (rs->prefilter)
+		ft_prefilter_get_info(rs->prefilter, &pi);
+	if (json) {
+		fprintf(out,
+			"{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
+			"\"records_per_sec\":%.0f,\"mb_per_sec\":%.2f,"
+			"\"flagged\":%llu,\"engine_errors\":%llu,"
+			"\"distinct_records\":%zu,\"passes\":%u,"
+			"\"engine\":\"%s\",\"workers\":%d,\"rules\":%zu,"
+			"\"always_rules\":%zu,\"load_seconds\":%.3f,"
+			"\"peak_rss_kb\":%ld}\n",
+			(unsigned long long)r->records,
+			(unsigned long long)r->bytes, r->seconds, rps, mbps,
+			(unsigned long long)r->flagged,
+			(unsigned long long)r->engine_errors, d->n, r->passes,
+			engine, workers, rs->nrules, pi.always_rules, load_s,
+			ft_bench_peak_rss_kb());
+		return;
+	}
+	fprintf(out, "engine %s, %d worker%s, %zu rules (%s)\n", engine,
+		workers, workers == 1 ? "" : "s", rs->nrules, rs->hash);
+	if (rs->prefilter)
+		fprintf(out,
+			"hyperscan %s: %zu patterns exact, %zu prefiltered, "
+			"%zu rules always evaluated by PCRE2; database %zu "
+			"KiB\n",
+			ft_prefilter_version(), pi.exact, pi.prefilter,
+			pi.always_rules, pi.bytes >> 10);
+	fprintf(out, "rules loaded and compiled in %.2f s\n", load_s);
+	fprintf(out, "%zu distinct records (%zu bytes), %u passes in %.2f s\n",
+		d->n, d->bytes, r->passes, r->seconds);
+	fprintf(out, "  %.0f records/s, %.1f MB/s\n", rps, mbps);
+	fprintf(out, "  flagged %llu of %zu records, %llu engine errors\n",
+		(unsigned long long)r->flagged, d->n,
+		(unsigned long long)r->engine_errors);
+	fprintf(out, "  peak RSS %ld KiB\n", ft_bench_peak_rss_kb());
+}
+
+int ft_bench_files(const struct ft_ruleset *rs, char *const *files, size_t n,
+		   struct ft_bench_opts *o, const struct ft_bench_report *rep)
+{
+	struct ft_bench_data d = {0};
+	struct ft_bench_result r;
+	char errstr[1024];
+	size_t i;
+	int rc = FT_EINVAL;
+
+	if (o->engine == FT_BENCH_SCAN_ONLY && !rs->prefilter) {
+		fprintf(stderr, "flagtap: bench: scan-only needs the hyperscan "
+				"prefilter (not built in, or it failed)\n");
+		return FT_EINVAL;
+	}
+	for (i = 0; i < n; i++)
+		if (ft_bench_load(&d, files[i], errstr, sizeof(errstr))) {
+			fprintf(stderr, "flagtap: %s\n", errstr);
+			rc = FT_EIO;
+			goto out_release;
+		}
+	if (!d.n) {
+		fprintf(stderr, "flagtap: bench: no records\n");
+		goto out_release;
+	}
+	if (isatty(STDERR_FILENO))
+		o->progress = ft_bench_progress;
+	rc = ft_bench_run(rs, &d, o, &r);
+	if (o->progress)
+		fputs("\r\033[K", stderr);
+	if (rc) {
+		fprintf(stderr, "flagtap: bench failed: %s\n",
+			rc == FT_ENOMEM ? "out of memory" : "engine error");
+		rc = rc == FT_ENOMEM ? FT_ENOMEM : FT_EENGINE;
+		goto out_release;
+	}
+	ft_bench_print(stdout, rs, &r, &d, rep->engine, o->threads,
+		       rep->load_seconds, rep->json);
+	if (!rep->json && o->engine == FT_BENCH_AUTO && o->profile_records)
+		ft_bench_print_costs(stdout, rs, &r, rep->top);
+	free(r.costs.rules);
+out_release:
+	ft_bench_data_release(&d);
+	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * common: error formatting and whole-file reads.
+ * common: error formatting, whole-file reads, numbers and times.
  */
 #include "flagtap/common.h"
 
@@ -191,5 +191,39 @@ int ft_random_bytes(void *p, size_t n)
 		c += got;
 		n -= (size_t)got;
 	}
+	return FT_OK;
+}
+
+/* Past an optional suffix at p; NULL if something else follows. */
+static const char *skip_suffix(const char *p, const char *suffix)
+{
+	size_t n = suffix ? strlen(suffix) : 0;
+
+	if (n && !strncmp(p, suffix, n))
+		p += n;
+	return *p ? NULL : p;
+}
+
+int ft_parse_number(const char *s, const struct ft_num_spec *spec,
+		    struct ft_num *out)
+{
+	char *end;
+
+	errno = 0;
+	if (spec->integer) {
+		/* strtoull would take blanks and a sign (wrapping "-1") */
+		if (*s < '0' || *s > '9')
+			return FT_EINVAL;
+		out->u = strtoull(s, &end, spec->any_base ? 0 : 10);
+		out->d = (double)out->u;
+	} else {
+		out->d = strtod(s, &end);
+		out->u = 0;
+	}
+	if (errno || end == s || !skip_suffix(end, spec->suffix))
+		return FT_EINVAL;
+	if (out->d != out->d || out->d < spec->min || out->d > spec->max ||
+	    (spec->min_open && out->d == spec->min))
+		return FT_ELIMIT;
 	return FT_OK;
 }

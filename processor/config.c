@@ -9,11 +9,17 @@
 #include <string.h>
 
 #include "flagtap/common.h"
+#include "flagtap/format.h"
 #include "flagtap/rules.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
 
-enum key_type { KEY_STRING, KEY_INT, KEY_ENUM };
+/*
+ * KEY_FORMAT: an input format (format.h); min is the default's enum
+ * ft_format, -1 for none, and def is unused; a "%s" in doc stands for the
+ * formats' names.
+ */
+enum key_type { KEY_STRING, KEY_INT, KEY_ENUM, KEY_FORMAT };
 
 /* flagtap's own keys.  Kafka client properties go through a prefix. */
 static const struct key_def {
@@ -31,12 +37,9 @@ static const struct key_def {
 	 "consumer group shared by all flagtap instances"},
 	{"input.topics", KEY_STRING, true, NULL, 0, 0, NULL,
 	 "comma-separated topics; an entry starting with ^ is a regex"},
-	{"input.format", KEY_ENUM, false, "text", 0, 0,
-	 "text|json|logfmt|fix|auto",
-	 "how records are read: text, json, logfmt, fix, or auto (each "
-	 "record by its first bytes)"},
-	{"input.format.<topic>", KEY_ENUM, false, NULL, 0, 0,
-	 "text|json|logfmt|fix|auto",
+	{"input.format", KEY_FORMAT, false, NULL, FT_FORMAT_TEXT, 0, NULL,
+	 "how records are read: %s (each record by its first bytes)"},
+	{"input.format.<topic>", KEY_FORMAT, false, NULL, -1, 0, NULL,
 	 "input.format for one topic, e.g. input.format.payments = json"},
 	{"input.extract.<topic>", KEY_STRING, false, NULL, 0, 0, NULL,
 	 "for a text topic: a PCRE2 pattern whose named captures are fields"},
@@ -338,6 +341,13 @@ int ft_config_override(struct ft_config *c, const char *arg, char *errstr,
 	return FT_OK;
 }
 
+static const char *key_default(const struct key_def *d)
+{
+	if (d->type != KEY_FORMAT)
+		return d->def;
+	return d->min < 0 ? NULL : ft_format_name((enum ft_format)d->min);
+}
+
 const char *ft_config_get(const struct ft_config *c, const char *key)
 {
 	const struct ft_config_entry *e = find(c, key);
@@ -346,7 +356,7 @@ const char *ft_config_get(const struct ft_config *c, const char *key)
 	if (e)
 		return e->value;
 	d = key_def(key);
-	return d ? d->def : NULL;
+	return d ? key_default(d) : NULL;
 }
 
 long long ft_config_get_int(const struct ft_config *c, const char *key)
@@ -384,8 +394,8 @@ static bool in_choices(const char *choices, const char *v)
 static int check_value(const struct key_def *d, const struct ft_config_entry *e,
 		       const char *where, char *errstr, size_t errstr_size)
 {
+	char *endp, names[64];
 	long long n;
-	char *endp;
 
 	switch (d->type) {
 	case KEY_STRING:
@@ -410,6 +420,14 @@ static int check_value(const struct key_def *d, const struct ft_config_entry *e,
 			return ft_err(errstr, errstr_size, FT_EINVAL,
 				      "%s: %s: '%s' is not one of %s", where,
 				      e->key, e->value, d->choices);
+		return FT_OK;
+	case KEY_FORMAT:
+		if (ft_format_parse(e->value) < 0)
+			return ft_err(errstr, errstr_size, FT_EINVAL,
+				      "%s: %s: '%s' is not one of %s", where,
+				      e->key, e->value,
+				      ft_format_list(names, sizeof(names), "|",
+						     "|", true));
 		return FT_OK;
 	}
 	return FT_OK;
@@ -482,15 +500,31 @@ void ft_config_dump(const struct ft_config *c, FILE *out)
 	}
 }
 
+/* A key's doc, the formats' names in place of a KEY_FORMAT's "%s". */
+static const char *key_doc(const struct key_def *d, char *buf, size_t size)
+{
+	const char *p = d->type == KEY_FORMAT ? strstr(d->doc, "%s") : NULL;
+	char names[64];
+
+	if (!p)
+		return d->doc;
+	ft_format_list(names, sizeof(names), ", ", ", or ", true);
+	snprintf(buf, size, "%.*s%s%s", (int)(p - d->doc), d->doc, names,
+		 p + 2);
+	return buf;
+}
+
 void ft_config_describe(FILE *out)
 {
+	char doc[256];
 	size_t i;
 
 	for (i = 0; i < FT_ARRAY_SIZE(keys); i++)
-		fprintf(out, "  %-26s %s%s%s%s\n", keys[i].key, keys[i].doc,
+		fprintf(out, "  %-26s %s%s%s%s\n", keys[i].key,
+			key_doc(&keys[i], doc, sizeof(doc)),
 			keys[i].required ? " (required)" : "",
-			keys[i].def ? "; default " : "",
-			keys[i].def ? keys[i].def : "");
+			key_default(&keys[i]) ? "; default " : "",
+			key_default(&keys[i]) ? key_default(&keys[i]) : "");
 	fprintf(out, "  %-26s %s\n", "kafka.<property>",
 		"librdkafka property for both clients");
 	fprintf(out, "  %-26s %s\n", "consumer.<property>",

@@ -331,3 +331,14 @@ void ft_gen_format_kinds(const unsigned weights[FT_GEN_NKINDS], char *out,
 	}
 	ft_buf_release(&b);
 }
+
+void ft_gen_write_truth(FILE *f, const struct ft_gen_record *r)
+{
+	size_t i;
+
+	fprintf(f, "{\"seq\":%llu,\"key\":\"%s\",\"kind\":\"%s\",\"rules\":[",
+		(unsigned long long)r->seq, r->key, ft_gen_kind_name(r->kind));
+	for (i = 0; i < r->nrules; i++)
+		fprintf(f, "%s\"%s\"", i ? "," : "", r->rules[i]);
+	fputs("]}\n", f);
+}

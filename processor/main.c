@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,9 @@
 #include "flagtap/config.h"
 #include "flagtap/decode.h"
 #include "flagtap/demo.h"
+#include "flagtap/format.h"
 #include "flagtap/gen.h"
+#include "flagtap/gencmd.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
 #include "flagtap/match.h"
@@ -35,11 +38,36 @@
 #include "flagtap/recfile.h"
 #include "flagtap/import.h"
 #include "flagtap/rules.h"
-#include "flagtap/ruletest.h"
+#include "flagtap/rulescmd.h"
+#include "flagtap/runcmd.h"
 #include "flagtap/scan.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
+
+/* The numbers commands take (ft_parse_number()). */
+static const struct ft_num_spec count_spec = {
+	.min = 1, .max = (double)UINT64_MAX, .integer = true};
+static const struct ft_num_spec count0_spec = {
+	.min = 0, .max = (double)UINT64_MAX, .integer = true};
+static const struct ft_num_spec seed_spec = {
+	.min = 0, .max = (double)UINT64_MAX, .integer = true, .any_base = true};
+/* a rate (records per second, "/s" optional) or a speed factor */
+static const struct ft_num_spec positive_spec = {
+	.min = 0, .min_open = true, .max = HUGE_VAL, .suffix = "/s"};
+static const struct ft_num_spec fraction_spec = {.min = 0, .max = 1};
+static const struct ft_num_spec seconds_spec = {.min = 0, .max = HUGE_VAL};
+static const struct ft_num_spec workers_spec = {
+	.min = 1, .max = 256, .integer = true};
+
+/* "flagtap: CMD: OPT ARG: expected WHAT" on stderr; returns EXIT_USAGE. */
+static int bad_value(const char *cmd, const char *opt, const char *arg,
+		     const char *what)
+{
+	fprintf(stderr, "flagtap: %s: %s %s: expected %s\n", cmd, opt, arg,
+		what);
+	return EXIT_USAGE;
+}
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -73,64 +101,85 @@ static void install_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+/*
+ * A command or a rules subcommand: its handler gets argv from the
+ * command's name on.  args: the synopsis after the name (NULL: an alias,
+ * not listed); help: what it does, one line per '\n'.
+ */
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	int min_operands; /* fewer after the name: the parent's usage */
+	const char *args;
+	const char *help;
+	const struct command *sub; /* subcommands, NULL-named last */
+};
+
+/* The tables, defined after the handlers they name. */
+static const struct command *command_table(void);
+static const struct command *rules_table(void);
+
+/* "  NAME ARGS" and its help lines, as `flagtap help` lists them. */
+static void usage_entry(FILE *out, const char *parent, const struct command *c)
+{
+	const char *h = c->help, *nl;
+
+	fprintf(out, "  %s%s%s%s%s\n", parent ? parent : "", parent ? " " : "",
+		c->name, *c->args ? " " : "", c->args);
+	while (h && *h) {
+		nl = strchr(h, '\n');
+		fprintf(out, "        %.*s\n",
+			(int)(nl ? (size_t)(nl - h) : strlen(h)), h);
+		h = nl ? nl + 1 : "";
+	}
+}
+
 static void usage(FILE *out)
 {
+	const struct command *c, *s;
+
 	fprintf(out,
 		"usage: flagtap [--no-jit] [--engine auto|pcre2] <command> "
-		"[options]\n"
-		"\n"
-		"commands:\n"
-		"  run -c FILE [-X key=value]... [--dump-config] "
-		"[--check-config] [--until-eof]\n"
-		"        consume input topics, apply rules, forward flagged "
-		"records\n"
-		"        (--until-eof: stop when every partition is read and "
-		"delivered;\n"
-		"        print records, seconds, records/s as JSON)\n"
-		"  decode -b BROKERS -t TOPIC [-g GROUP] [-e] [-X "
-		"prop=value]...\n"
-		"        print the envelopes on an output topic as JSON lines\n"
-		"  audit -b BROKERS -t TOPIC --rules PATH [-e] [-X "
-		"prop=value]...\n"
-		"        report envelopes and dead letters that carry in clear "
-		"what the\n"
-		"        rules would redact (exit status 1)\n"
-		"  record -b BROKERS -t TOPIC [-o beginning|end|TIMESTAMP] "
-		"[-c N] [-e] -w FILE\n"
-		"        capture a topic into a recorded-stream file (.ftrec)\n"
-		"  replay -b BROKERS -t TOPIC [--rate N/s | --speed X | --max] "
-		"[--loop N] FILE...\n"
-		"        produce a recorded stream (or text, JSON, kcat -J "
-		"lines) into a topic\n"
-		"  gen [-n N] [--seed S] [--kinds K=W,...] [--violations R] "
-		"[-w FILE] [--truth FILE]\n"
-		"        synthetic financial logs with planted violations and "
-		"a ground truth\n"
-		"  demo [--rules PATH]\n"
-		"        run the pipeline on an in-process Kafka with sample "
-		"records\n"
-		"  rules check PATH...\n"
-		"        compile rule files; report every problem as "
-		"FILE:LINE:COL\n"
-		"  rules test PATH...\n"
-		"        run every example and counter written in the rules\n"
-		"  rules list PATH...\n"
-		"        id, severity, field and title of every rule\n"
-		"  rules import gitleaks FILE.toml [-o OUT.rules]\n"
-		"        convert a gitleaks configuration into a rule pack\n"
-		"  scan --rules PATH [--format F] [--extract RE] [--salt-file "
-		"F] [--input I] [FILE...|-]\n"
-		"        run the rules over recorded lines (or records with "
-		"keys and headers:\n"
-		"        --input kcat|ftrec|auto); envelopes on stdout\n"
-		"  bench --rules PATH [--engine auto|pcre2|scan-only] "
-		"[--workers N] [--json] FILE...\n"
-		"        engine throughput over recorded lines, per-rule "
-		"cost\n"
-		"  version\n"
-		"\n"
-		"configuration keys (run):\n");
+		"[options]\n\ncommands:\n");
+	for (c = command_table(); c->name; c++) {
+		for (s = c->sub; s && s->name; s++)
+			if (s->args)
+				usage_entry(out, c->name, s);
+		if (c->args && !c->sub)
+			usage_entry(out, NULL, c);
+	}
+	fprintf(out, "\nconfiguration keys (run):\n");
 	ft_config_describe(out);
+}
+
+/* One command's synopsis on stderr; returns EXIT_USAGE. */
+static int command_usage(const struct command *table, const char *parent,
+			 const char *name)
+{
+	const struct command *c;
+	bool first = true;
+
+	for (c = table; c->name; c++) {
+		if (!c->args || (name && strcmp(c->name, name)))
+			continue;
+		fprintf(stderr, "%s flagtap %s%s%s%s%s\n",
+			first ? "usage:" : "      ", parent ? parent : "",
+			parent ? " " : "", c->name, *c->args ? " " : "",
+			c->args);
+		first = false;
+	}
+	return EXIT_USAGE;
+}
+
+/* Runs the command of table named argv[0]; -1 if there is none. */
+static int dispatch(const struct command *table, int argc, char **argv)
+{
+	const struct command *c;
+
+	for (c = table; argc > 0 && c->name; c++)
+		if (!strcmp(argv[0], c->name) && argc - 1 >= c->min_operands)
+			return c->run(argc, argv);
+	return -1;
 }
 
 static const char *default_rules(void)
@@ -148,158 +197,13 @@ static const char *default_rules(void)
 	return FT_INSTALL_RULES_DIR;
 }
 
-/* Prints diagnostics; returns the number of errors. */
-static size_t print_diags(const struct ft_diags *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++)
-		fprintf(stderr, "%s\n", d->v[i].msg);
-	return d->errors;
-}
-
 /* Options of commands that load rules without a config (--no-jit). */
 static struct ft_rules_opts cli_rules_opts;
 
 static int load_rules(const char *path, const struct ft_rules_opts *opts,
 		      struct ft_ruleset **rs)
 {
-	struct ft_diags d;
-	int rc;
-
-	ft_diags_init(&d);
-	rc = ft_ruleset_load(path, opts ? opts : &cli_rules_opts, rs, &d);
-	print_diags(&d);
-	ft_diags_release(&d);
-	return rc;
-}
-
-static void rules_opts_from(const struct ft_config *cfg,
-			    struct ft_rules_opts *o)
-{
-	ft_rules_opts_default(o);
-	o->match_limit = (uint32_t)ft_config_get_int(cfg, "match.limit");
-	o->heap_limit_kb =
-		(uint32_t)ft_config_get_int(cfg, "match.heap.limit.kb");
-	o->no_jit = !strcmp(ft_config_get(cfg, "match.jit"), "off");
-	o->engine = !strcmp(ft_config_get(cfg, "match.engine"), "pcre2")
-			    ? FT_ENGINE_PCRE2
-			    : FT_ENGINE_AUTO;
-}
-
-/* True if a rule replaces what it matches with a hash token. */
-static bool uses_hash(const struct ft_ruleset *rs)
-{
-	size_t i;
-
-	for (i = 0; i < rs->nrules; i++)
-		if (rs->rules[i].redact == FT_REDACT_HASH)
-			return true;
-	return false;
-}
-
-/* Warns about field rules on a pipeline whose topics are all text. */
-static void warn_fields(const struct ft_config *cfg,
-			const struct ft_ruleset *rs)
-{
-	size_t i;
-
-	if (strcmp(ft_config_get(cfg, "input.format"), "text"))
-		return;
-	for (i = 0; i < cfg->n; i++)
-		if (!strncmp(cfg->v[i].key, "input.format.", 13) &&
-		    strcmp(cfg->v[i].value, "text"))
-			return;
-	for (i = 0; i < rs->nrules; i++)
-		if (rs->rules[i].field)
-			ft_warn("rule %s reads field '%s' but every input "
-				"topic has input.format = text: it cannot fire",
-				rs->rules[i].id, rs->rules[i].field);
-}
-
-/* --until-eof: one JSON object on stdout for load tests and benchmarks. */
-static void print_drain(const struct ft_pipeline_stats *st)
-{
-	double secs =
-		st->drained_ns > st->first_record_ns
-			? (double)(st->drained_ns - st->first_record_ns) / 1e9
-			: 0.0;
-
-	printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-	       "\"records_per_sec\":%.0f,\"flagged\":%llu,\"delivered\":%llu,"
-	       "\"engine_errors\":%llu}\n",
-	       (unsigned long long)st->consumed,
-	       (unsigned long long)st->bytes_in, secs,
-	       secs > 0 ? (double)st->consumed / secs : 0.0,
-	       (unsigned long long)st->flagged,
-	       (unsigned long long)st->delivered,
-	       (unsigned long long)st->engine_errors);
-	fflush(stdout);
-}
-
-static int run_daemon(const struct ft_config *cfg, bool check_only,
-		      bool until_eof)
-{
-	struct ft_pipeline_stats st = {0};
-	char txns[96] = "";
-	struct ft_pipeline_opts po = {.stop = &stop_requested,
-				      .exit_at_end = until_eof};
-	struct ft_rules_opts ro;
-	struct ft_ruleset *rs = NULL;
-	char errstr[1024];
-	int rc;
-
-	rules_opts_from(cfg, &ro);
-	if (load_rules(ft_config_get(cfg, "rules"), &ro, &rs)) {
-		ft_config_where(ft_config_entry(cfg, "rules"), errstr,
-				sizeof(errstr));
-		fprintf(stderr, "flagtap: %s: rules: cannot load %s\n", errstr,
-			ft_config_get(cfg, "rules"));
-		return EXIT_USAGE;
-	}
-	warn_fields(cfg, rs);
-	if (check_only) {
-		/* at start the pipeline warns the same */
-		if (uses_hash(rs) && !ft_config_get(cfg, "redact.salt"))
-			ft_warn("redact.salt is not set: hash tokens of "
-				"redacted values will differ after a restart");
-		rc = ft_pipeline_check(cfg, errstr, sizeof(errstr));
-		if (rc)
-			fprintf(stderr, "flagtap: %s\n", errstr);
-		else
-			printf("configuration ok: %zu rules (%s)\n", rs->nrules,
-			       rs->hash);
-		ft_ruleset_free(rs);
-		return rc ? EXIT_USAGE : EXIT_SUCCESS;
-	}
-	po.rules_opts = &ro;
-	po.reload = &reload_requested;
-	rc = ft_pipeline_run(cfg, rs, &po, &st, errstr, sizeof(errstr));
-	ft_pipeline_stats_release(&st);
-	if (ft_kafka_exactly_once(cfg))
-		snprintf(txns, sizeof(txns),
-			 ", transactions committed %llu, aborted %llu",
-			 (unsigned long long)st.txn_committed,
-			 (unsigned long long)st.txn_aborted);
-	if (until_eof && !rc)
-		print_drain(&st);
-	ft_info("consumed %llu, flagged %llu, delivered %llu, dead-lettered "
-		"%llu, engine errors %llu, input paused %llu times%s",
-		(unsigned long long)st.consumed, (unsigned long long)st.flagged,
-		(unsigned long long)st.delivered,
-		(unsigned long long)(st.dead_lettered[FT_DLQ_TOO_LARGE] +
-				     st.dead_lettered[FT_DLQ_MALFORMED] +
-				     st.dead_lettered[FT_DLQ_UNFORWARDABLE]),
-		(unsigned long long)st.engine_errors,
-		(unsigned long long)st.pauses, txns);
-	ft_ruleset_free(rs);
-	if (rc == FT_EINVAL) {
-		ft_error("%s", errstr);
-		return EXIT_USAGE;
-	}
-	if (rc)
-		ft_error("exiting after fatal error: %s", errstr);
-	return rc ? EXIT_RUNTIME : EXIT_SUCCESS;
+	return ft_rulescmd_load(path, opts ? opts : &cli_rules_opts, rs);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -311,6 +215,7 @@ static int cmd_run(int argc, char **argv)
 		{"until-eof", no_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
 	};
+	struct ft_runcmd_opts ro = {0};
 	struct ft_config cfg;
 	const char *path = NULL;
 	char **overrides = calloc((size_t)argc, sizeof(char *));
@@ -335,9 +240,7 @@ static int cmd_run(int argc, char **argv)
 			goto out;
 	}
 	if (!path || optind != argc) {
-		fprintf(stderr, "usage: flagtap run -c FILE [-X key=value]... "
-				"[--dump-config] [--check-config] "
-				"[--until-eof]\n");
+		command_usage(command_table(), NULL, "run");
 		goto out;
 	}
 	if (ft_config_load(&cfg, path, errstr, sizeof(errstr)))
@@ -358,7 +261,12 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	install_signals();
-	rc = run_daemon(&cfg, check, until_eof);
+	ro.check_only = check;
+	ro.until_eof = until_eof;
+	ro.stop = &stop_requested;
+	ro.reload = &reload_requested;
+	rc = ft_runcmd_run(&cfg, &ro);
+	rc = rc == FT_EINVAL ? EXIT_USAGE : rc ? EXIT_RUNTIME : EXIT_SUCCESS;
 	goto out;
 
 out_err:
@@ -399,8 +307,7 @@ static int cmd_decode(int argc, char **argv)
 		}
 	}
 	if (!o.brokers || !o.topic || optind != argc) {
-		fprintf(stderr, "usage: flagtap decode -b BROKERS -t TOPIC "
-				"[-g GROUP] [-e] [-X prop=value]...\n");
+		command_usage(command_table(), NULL, "decode");
 		goto out;
 	}
 	o.props = (const char *const *)props;
@@ -418,13 +325,6 @@ static int cmd_decode(int argc, char **argv)
 out:
 	free(props);
 	return rc;
-}
-
-static int audit_usage(void)
-{
-	fprintf(stderr, "usage: flagtap audit -b BROKERS -t TOPIC --rules PATH "
-			"[-e] [-X prop=value]...\n");
-	return EXIT_USAGE;
 }
 
 static int cmd_audit(int argc, char **argv)
@@ -457,7 +357,7 @@ static int cmd_audit(int argc, char **argv)
 			goto out;
 	}
 	if (!props || !o.brokers || !o.topic || !rules || optind != argc) {
-		rc = audit_usage();
+		rc = command_usage(command_table(), NULL, "audit");
 		goto out;
 	}
 	if (load_rules(rules, NULL, &rs))
@@ -515,7 +415,8 @@ static int cmd_record(int argc, char **argv)
 	struct ft_record_stats st;
 	char **props = calloc((size_t)argc, sizeof(char *));
 	bool quiet = false;
-	char errstr[1024], *end;
+	struct ft_num num;
+	char errstr[1024];
 	int c, rc = EXIT_USAGE;
 
 	while (props && (c = getopt_long(argc, argv, "b:t:o:c:ew:aqX:",
@@ -529,23 +430,19 @@ static int cmd_record(int argc, char **argv)
 			break;
 		case 'o':
 			if (parse_start(optarg, &o)) {
-				fprintf(stderr,
-					"flagtap: record: -o %s: expected "
-					"beginning, end, milliseconds since "
-					"the epoch or YYYY-MM-DDTHH:MM:SSZ\n",
-					optarg);
+				bad_value("record", "-o", optarg,
+					  "beginning, end, milliseconds since "
+					  "the epoch or YYYY-MM-DDTHH:MM:SSZ");
 				goto out;
 			}
 			break;
 		case 'c':
-			o.count = strtoull(optarg, &end, 10);
-			if (*end || !o.count) {
-				fprintf(stderr,
-					"flagtap: record: -c %s: "
-					"expected a positive count\n",
-					optarg);
+			if (ft_parse_number(optarg, &count_spec, &num)) {
+				bad_value("record", "-c", optarg,
+					  "a positive count");
 				goto out;
 			}
+			o.count = num.u;
 			break;
 		case 'e':
 			o.exit_at_end = true;
@@ -592,17 +489,6 @@ out:
 	return rc;
 }
 
-static int parse_positive(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	if (end != s && !strcmp(end, "/s"))
-		end += 2;
-	return errno || end == s || *end || !(*out > 0) ? -1 : 0;
-}
-
 static int cmd_replay(int argc, char **argv)
 {
 	enum {
@@ -640,7 +526,8 @@ static int cmd_replay(int argc, char **argv)
 	struct ft_replay_stats st;
 	char **props = calloc((size_t)argc, sizeof(char *));
 	bool json = false, quiet = false, paced = false;
-	char errstr[1024], *end;
+	struct ft_num num;
+	char errstr[1024];
 	int c, in, rc = EXIT_USAGE;
 
 	while (props && (c = getopt_long(argc, argv, "b:t:c:qX:", longopts,
@@ -653,9 +540,9 @@ static int cmd_replay(int argc, char **argv)
 			o.topic = optarg;
 			break;
 		case 'c':
-			o.limit = strtoull(optarg, &end, 10);
-			if (*end || !o.limit)
+			if (ft_parse_number(optarg, &count_spec, &num))
 				goto bad_number;
+			o.limit = num.u;
 			break;
 		case O_RATE:
 		case O_SPEED:
@@ -668,15 +555,15 @@ static int cmd_replay(int argc, char **argv)
 			paced = true;
 			if (c == O_MAX)
 				break;
-			if (parse_positive(optarg,
-					   c == O_RATE ? &o.rate : &o.speed))
+			if (ft_parse_number(optarg, &positive_spec, &num))
 				goto bad_number;
+			*(c == O_RATE ? &o.rate : &o.speed) = num.d;
 			o.pace = c == O_RATE ? FT_PACE_RATE : FT_PACE_SPEED;
 			break;
 		case O_LOOP:
-			o.loops = strtoull(optarg, &end, 10);
-			if (*end)
+			if (ft_parse_number(optarg, &count0_spec, &num))
 				goto bad_number;
+			o.loops = num.u;
 			break;
 		case O_KEEP_PART:
 			o.keep_partitions = true;
@@ -731,35 +618,7 @@ static int cmd_replay(int argc, char **argv)
 		rc = fflush(stdout) ? EXIT_RUNTIME : EXIT_SUCCESS;
 		goto out;
 	}
-	fprintf(stderr,
-		"replay: %llu records (%llu bytes) in %.2f s: %.0f records/s "
-		"sent, %.0f records/s acknowledged; delivered %llu, delivery "
-		"errors %llu\n",
-		(unsigned long long)st.records, (unsigned long long)st.bytes,
-		st.seconds,
-		st.send_seconds > 0 ? (double)st.records / st.send_seconds
-				    : 0.0,
-		st.seconds > 0 ? (double)st.delivered / st.seconds : 0.0,
-		(unsigned long long)st.delivered,
-		(unsigned long long)st.errors);
-	if (st.errors)
-		fprintf(stderr, "flagtap: replay: %s\n", st.first_error);
-	if (json) {
-		printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-		       "\"send_seconds\":%.3f,\"records_per_sec\":%.1f,"
-		       "\"send_records_per_sec\":%.1f,\"delivered\":%llu,"
-		       "\"delivery_errors\":%llu}\n",
-		       (unsigned long long)st.records,
-		       (unsigned long long)st.bytes, st.seconds,
-		       st.send_seconds,
-		       st.seconds > 0 ? (double)st.delivered / st.seconds : 0.0,
-		       st.send_seconds > 0
-			       ? (double)st.records / st.send_seconds
-			       : 0.0,
-		       (unsigned long long)st.delivered,
-		       (unsigned long long)st.errors);
-		fflush(stdout);
-	}
+	ft_replay_print_stats(stderr, json ? stdout : NULL, &st);
 	rc = st.errors || st.delivered != st.records || stop_requested
 		     ? EXIT_RUNTIME
 		     : EXIT_SUCCESS;
@@ -796,8 +655,7 @@ static int cmd_demo(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
 		if (c != 'r') {
-			fprintf(stderr, "usage: flagtap demo [--rules PATH]\n");
-			return EXIT_USAGE;
+			return command_usage(command_table(), NULL, "demo");
 		}
 		o.rules = optarg;
 	}
@@ -810,139 +668,33 @@ static int cmd_demo(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-static const char rules_usage[] =
-	"usage: flagtap rules check PATH...\n"
-	"       flagtap rules test PATH...\n"
-	"       flagtap rules list PATH...\n"
-	"       flagtap rules import gitleaks FILE.toml [-o OUT.rules]\n";
-
-/*
- * Loads each PATH as a rule set and hands it to fn; returns EXIT_RUNTIME
- * when a path does not load or fn says so, else EXIT_SUCCESS.
- */
-static int each_ruleset(int argc, char **argv,
-			int (*fn)(const char *path, const struct ft_ruleset *rs,
-				  void *opaque),
-			void *opaque)
-{
-	struct ft_ruleset *rs;
-	int i, rc = EXIT_SUCCESS;
-
-	for (i = 0; i < argc; i++) {
-		rs = NULL;
-		if (load_rules(argv[i], NULL, &rs) || fn(argv[i], rs, opaque))
-			rc = EXIT_RUNTIME;
-		ft_ruleset_free(rs);
-	}
-	return rc;
-}
-
-static int check_one(const char *path, const struct ft_ruleset *rs,
-		     void *opaque)
-{
-	struct ft_prefilter_info pi;
-	size_t i, shown = 0;
-
-	(void)opaque;
-	printf("%s: %zu rules ok (%s, %s)\n", path, rs->nrules, rs->hash,
-	       rs->jit ? "JIT" : "interpreter");
-	if (!rs->prefilter)
-		return 0;
-	/* the rules PCRE2 runs on every record are the ones that cost */
-	ft_prefilter_get_info(rs->prefilter, &pi);
-	printf("%s: hyperscan: %zu patterns exact, %zu prefiltered; %zu rules "
-	       "evaluated on every record (term lists, or patterns hyperscan "
-	       "cannot decide)",
-	       path, pi.exact, pi.prefilter, pi.always_rules);
-	for (i = 0; i < rs->nrules && shown < 10; i++)
-		if (ft_prefilter_class(rs->prefilter, i) == FT_PF_ALWAYS)
-			printf("%s%s", shown++ ? ", " : ": ", rs->rules[i].id);
-	printf("%s\n", pi.always_rules > shown ? ", ..." : "");
-	return 0;
-}
-
 static int cmd_rules_check(int argc, char **argv)
 {
-	return each_ruleset(argc, argv, check_one, NULL);
-}
-
-static void print_test_failure(void *opaque, const struct ft_rule *r,
-			       const struct ft_rule_test *t, bool example,
-			       int outcome)
-{
-	(void)opaque;
-	printf("FAIL %s:%d: rule %s: %s %s: %s\n", r->file, t->line, r->id,
-	       example ? "example" : "counter",
-	       outcome < 0 ? "cannot be evaluated"
-	       : example   ? "does not fire"
-			   : "fires",
-	       t->text);
-}
-
-static int test_one(const char *path, const struct ft_ruleset *rs, void *opaque)
-{
-	struct ft_rules_test_report rep, *total = opaque;
-	int rc;
-
-	(void)path;
-	rc = ft_rules_test(rs, print_test_failure, NULL, &rep);
-	total->rules += rep.rules;
-	total->passed += rep.passed;
-	total->failed += rep.failed;
-	total->untested += rep.untested;
-	return rc;
+	return ft_rulescmd_check(argv + 1, (size_t)argc - 1, &cli_rules_opts)
+		       ? EXIT_RUNTIME
+		       : EXIT_SUCCESS;
 }
 
 static int cmd_rules_test(int argc, char **argv)
 {
-	struct ft_rules_test_report total = {0};
-	int rc = each_ruleset(argc, argv, test_one, &total);
-
-	printf("%zu rules tested: %zu passed, %zu failed", total.rules,
-	       total.passed, total.failed);
-	if (total.untested)
-		printf(" (%zu enabled rules have no example or counter)",
-		       total.untested);
-	printf("\n");
-	return rc;
-}
-
-static int list_one(const char *path, const struct ft_ruleset *rs, void *opaque)
-{
-	const struct ft_rule *r;
-	size_t j;
-
-	(void)path;
-	(void)opaque;
-	for (j = 0; j < rs->nrules; j++) {
-		r = &rs->rules[j];
-		printf("%-14s %-9s %-24s %s%s\n", r->id,
-		       ft_severity_name(r->severity),
-		       r->field ? r->field : "(record)", r->title,
-		       r->enabled ? "" : " [disabled]");
-	}
-	return 0;
+	return ft_rulescmd_test(argv + 1, (size_t)argc - 1, &cli_rules_opts)
+		       ? EXIT_RUNTIME
+		       : EXIT_SUCCESS;
 }
 
 static int cmd_rules_list(int argc, char **argv)
 {
-	printf("%-14s %-9s %-24s %s\n", "ID", "SEVERITY", "FIELD", "TITLE");
-	/* listing matches nothing: no Hyperscan databases to build */
-	cli_rules_opts.engine = FT_ENGINE_PCRE2;
-	return each_ruleset(argc, argv, list_one, NULL);
+	return ft_rulescmd_list(argv + 1, (size_t)argc - 1, &cli_rules_opts)
+		       ? EXIT_RUNTIME
+		       : EXIT_SUCCESS;
 }
 
 /* flagtap rules import gitleaks FILE.toml [-o OUT] */
 static int cmd_rules_import(int argc, char **argv)
 {
-	struct ft_import_report rep = {0};
-	struct ft_buf out = FT_BUF_INIT;
 	const char *dest = NULL;
-	struct ft_diags d;
-	char errstr[512], *text = NULL;
-	size_t len;
-	FILE *f;
-	int c, rc = EXIT_RUNTIME;
+	char errstr[512] = "";
+	int c, rc;
 
 	optind = 2;
 	while ((c = getopt(argc, argv, "o:")) != -1) {
@@ -950,141 +702,31 @@ static int cmd_rules_import(int argc, char **argv)
 			return EXIT_USAGE;
 		dest = optarg;
 	}
-	if (argc < 2 || strcmp(argv[1], "gitleaks") || optind != argc - 1) {
-		fputs(rules_usage, stderr);
-		return EXIT_USAGE;
-	}
-	if (ft_read_file(argv[optind], 64u << 20, &text, &len, errstr,
-			 sizeof(errstr))) {
+	if (argc < 2 || strcmp(argv[1], "gitleaks") || optind != argc - 1)
+		return command_usage(rules_table(), "rules", NULL);
+	rc = ft_rulescmd_import(argv[optind], dest, errstr, sizeof(errstr));
+	if (rc == FT_EIO && errstr[0])
 		fprintf(stderr, "flagtap: %s\n", errstr);
-		return EXIT_RUNTIME;
-	}
-	ft_diags_init(&d);
-	if (!ft_import_gitleaks(argv[optind], text, len, &out, &d, &rep)) {
-		f = dest ? fopen(dest, "w") : stdout;
-		if (f && fwrite(out.data, 1, out.len, f) == out.len)
-			rc = EXIT_SUCCESS;
-		if (f && dest && fclose(f))
-			rc = EXIT_RUNTIME;
-		if (rc)
-			fprintf(stderr, "flagtap: cannot write %s\n",
-				dest ? dest : "output");
-	}
-	print_diags(&d);
-	fprintf(stderr,
-		"import: %zu gitleaks rules: %zu written (%zu with something "
-		"dropped), %zu skipped\n",
-		rep.rules_in, rep.rules_out, rep.degraded, rep.skipped);
-	ft_diags_release(&d);
-	ft_buf_release(&out);
-	free(text);
-	return rc;
+	return rc ? EXIT_RUNTIME : EXIT_SUCCESS;
 }
 
 static int cmd_rules(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} sub[] = {
-		{"check", cmd_rules_check},
-		{"test", cmd_rules_test},
-		{"list", cmd_rules_list},
-	};
-	size_t i;
+	int rc = dispatch(rules_table(), argc - 1, argv + 1);
 
-	if (argc >= 2 && !strcmp(argv[1], "import"))
-		return cmd_rules_import(argc - 1, argv + 1);
-	for (i = 0; argc >= 3 && i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (!strcmp(argv[1], sub[i].name))
-			return sub[i].fn(argc - 2, argv + 2);
-	fputs(rules_usage, stderr);
-	return EXIT_USAGE;
+	return rc >= 0 ? rc : command_usage(rules_table(), "rules", NULL);
 }
 
 static int scan_usage(void)
 {
-	fprintf(stderr, "usage: flagtap scan --rules PATH [--format "
-			"text|json|logfmt|fix|auto] [--extract PATTERN] "
-			"[--salt-file FILE | --salt SALT] "
-			"[--input lines|auto|ftrec|text|json|kcat] "
-			"[FILE...|-]\n");
+	char names[64];
+
+	fprintf(stderr,
+		"usage: flagtap scan --rules PATH [--format %s] [--extract "
+		"PATTERN] [--salt-file FILE | --salt SALT] "
+		"[--input lines|auto|ftrec|text|json|kcat] [FILE...|-]\n",
+		ft_format_list(names, sizeof(names), "|", "|", true));
 	return EXIT_USAGE;
-}
-
-#define SALT_FILE_MAX 4096
-#define RANDOM_KEY_LEN 32
-
-/* --salt-file: the file's bytes less one final newline; never empty. */
-static int salt_from_file(const char *file, char **key, size_t *len)
-{
-	char errstr[512];
-
-	if (ft_read_file(file, SALT_FILE_MAX, key, len, errstr,
-			 sizeof(errstr))) {
-		fprintf(stderr, "flagtap: --salt-file: %s\n", errstr);
-		return EXIT_USAGE;
-	}
-	if (*len && (*key)[*len - 1] == '\n')
-		(*len)--;
-	if (*len && (*key)[*len - 1] == '\r')
-		(*len)--;
-	if (!*len) {
-		fprintf(stderr, "flagtap: --salt-file %s: empty key\n", file);
-		free(*key);
-		*key = NULL;
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
-/*
- * The HMAC key of scan's redact = hash tokens, never empty: --salt-file,
- * --salt (arg) or FLAGTAP_REDACT_SALT, else random bytes for this run.
- * *key is heap (free it).  Returns 0, or an exit code after a message.
- */
-static int scan_key(const char *arg, const char *file,
-		    const struct ft_ruleset *rs, char **key, size_t *len)
-{
-	const char *env = getenv("FLAGTAP_REDACT_SALT");
-	const char *text = arg ? arg : env;
-
-	*key = NULL;
-	if (file)
-		return salt_from_file(file, key, len);
-	if (arg)
-		fprintf(stderr, "flagtap: scan: --salt is visible to other "
-				"users (ps, /proc): prefer --salt-file or "
-				"FLAGTAP_REDACT_SALT\n");
-	if (text && !*text) {
-		fprintf(stderr,
-			"flagtap: scan: %s is empty: a hash key must "
-			"not be\n",
-			arg ? "--salt" : "FLAGTAP_REDACT_SALT");
-		return EXIT_USAGE;
-	}
-	*len = text ? strlen(text) : RANDOM_KEY_LEN;
-	*key = text ? strdup(text) : malloc(RANDOM_KEY_LEN);
-	if (!*key) {
-		fprintf(stderr, "flagtap: scan: out of memory\n");
-		return EXIT_RUNTIME;
-	}
-	if (text)
-		return 0;
-	if (ft_random_bytes(*key, RANDOM_KEY_LEN)) {
-		fprintf(stderr,
-			"flagtap: scan: cannot read random bytes for "
-			"the hash key: %s\n",
-			strerror(errno));
-		free(*key);
-		*key = NULL;
-		return EXIT_RUNTIME;
-	}
-	if (uses_hash(rs))
-		fprintf(stderr, "flagtap: scan: no --salt-file: redact = hash "
-				"tokens use a random key for this run and do "
-				"not correlate with other runs\n");
-	return 0;
 }
 
 /* Compiles a text topic's extract pattern given on the command line. */
@@ -1104,46 +746,6 @@ static pcre2_code *compile_extract(const char *src)
 	return code;
 }
 
-/* Rules whose `when` met values that are not numbers, and how often. */
-static void unreadable_summary(const struct ft_ruleset *rs,
-			       const struct ft_scan_stats *st)
-{
-	bool head = false;
-	size_t i;
-
-	for (i = 0; st->rule_unreadable && i < rs->nrules; i++) {
-		if (!st->rule_unreadable[i])
-			continue;
-		if (!head)
-			fprintf(stderr, "scan: records whose numbers a rule's "
-					"`when` could not read (compared as "
-					"false):\n");
-		head = true;
-		fprintf(stderr, "  %-14s %8llu  %s\n", rs->rules[i].id,
-			(unsigned long long)st->rule_unreadable[i],
-			rs->rules[i].when_src ? rs->rules[i].when_src : "");
-	}
-}
-
-static void scan_summary(const struct ft_ruleset *rs,
-			 const struct ft_scan_stats *st, double secs)
-{
-	size_t i;
-
-	fprintf(stderr,
-		"scan: %llu records (%llu bytes), %llu flagged, %llu engine "
-		"errors, %.2f s\n",
-		(unsigned long long)st->records, (unsigned long long)st->bytes,
-		(unsigned long long)st->flagged,
-		(unsigned long long)st->engine_errors, secs);
-	for (i = 0; st->rule_hits && i < rs->nrules; i++)
-		if (st->rule_hits[i])
-			fprintf(stderr, "  %-14s %8llu  %s\n", rs->rules[i].id,
-				(unsigned long long)st->rule_hits[i],
-				rs->rules[i].title);
-	unreadable_summary(rs, st);
-}
-
 static int cmd_scan(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1159,12 +761,9 @@ static int cmd_scan(int argc, char **argv)
 	const char *rules = NULL, *salt = NULL, *salt_file = NULL;
 	char *key = NULL;
 	size_t key_len = 0;
-	struct ft_scan_stats st = {0};
 	struct ft_ruleset *rs = NULL;
 	pcre2_code *extract = NULL;
-	struct timespec t0, t1;
-	char errstr[1024];
-	int c, i, rc = EXIT_SUCCESS;
+	int c, rc = EXIT_SUCCESS;
 
 	while ((c = getopt_long(argc, argv, "r:f:x:s:i:", longopts, NULL)) !=
 	       -1) {
@@ -1196,31 +795,17 @@ static int cmd_scan(int argc, char **argv)
 		pcre2_code_free(extract);
 		return EXIT_USAGE;
 	}
-	rc = scan_key(salt, salt_file, rs, &key, &key_len);
+	rc = ft_scan_key(salt, salt_file, rs, &key, &key_len);
 	if (rc) {
 		ft_ruleset_free(rs);
 		pcre2_code_free(extract);
-		return rc;
+		return rc == FT_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	o.extract = extract;
 	o.salt = key;
 	o.salt_len = key_len;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = optind; i < argc || i == optind; i++) {
-		if (ft_scan_file(i < argc ? argv[i] : "-", rs, &o, &st, errstr,
-				 sizeof(errstr))) {
-			fprintf(stderr, "flagtap: %s\n", errstr);
-			rc = EXIT_RUNTIME;
-		}
-		if (i >= argc)
-			break;
-	}
-	fflush(stdout);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	scan_summary(rs, &st,
-		     (double)(t1.tv_sec - t0.tv_sec) +
-			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	ft_scan_stats_release(&st);
+	if (ft_scan_files(argv + optind, (size_t)(argc - optind), rs, &o))
+		rc = EXIT_RUNTIME;
 	ft_ruleset_free(rs);
 	pcre2_code_free(extract);
 	free(key);
@@ -1229,131 +814,19 @@ static int cmd_scan(int argc, char **argv)
 
 static int bench_usage(void)
 {
+	char names[64];
+
 	fprintf(stderr,
-		"usage: flagtap bench --rules PATH [--format text|json|logfmt|"
-		"fix]\n"
+		"usage: flagtap bench --rules PATH [--format %s]\n"
 		"         [--engine auto|pcre2|scan-only] [--workers N] "
 		"[--seconds S]\n"
 		"         [--extract PATTERN] [--profile N] [--top N] [--json] "
-		"FILE...\n");
+		"FILE...\n",
+		ft_format_list(names, sizeof(names), "|", "|", false));
 	return EXIT_USAGE;
 }
 
-static void bench_progress(void *opaque, uint64_t records, double secs)
-{
-	(void)opaque;
-	fprintf(stderr, "\r  %12llu records  %10.0f records/s  %5.1f s",
-		(unsigned long long)records,
-		secs > 0 ? (double)records / secs : 0.0, secs);
-}
-
-struct cost_row {
-	size_t rule;
-	const struct ft_rule_cost *c;
-};
-
-static int cmp_cost(const void *a, const void *b)
-{
-	const struct cost_row *x = a, *y = b;
-
-	if (x->c->ns != y->c->ns)
-		return (x->c->ns < y->c->ns) - (x->c->ns > y->c->ns);
-	return (x->c->hits < y->c->hits) - (x->c->hits > y->c->hits);
-}
-
-/* The rules that cost the most, for finding the one that slows all. */
-static void print_costs(const struct ft_ruleset *rs,
-			const struct ft_bench_result *r, size_t top)
-{
-	struct cost_row *rows =
-		calloc(rs->nrules ? rs->nrules : 1, sizeof(*rows));
-	uint64_t total = r->costs.prefilter_ns;
-	size_t i, n = 0;
-
-	if (!rows || !r->costs.rules)
-		goto out;
-	for (i = 0; i < rs->nrules; i++) {
-		total += r->costs.rules[i].ns;
-		if (r->costs.rules[i].confirms || r->costs.rules[i].hits)
-			rows[n++] = (struct cost_row){i, &r->costs.rules[i]};
-	}
-	qsort(rows, n, sizeof(*rows), cmp_cost);
-	printf("\nper-rule cost (one thread, first %llu records, %.2f s with "
-	       "accounting):\n",
-	       (unsigned long long)r->profile_records, r->profile_seconds);
-	printf("  %-34s %12s %10s %10s %7s\n", "rule", "PCRE2 runs", "hits",
-	       "ms", "share");
-	if (rs->prefilter)
-		printf("  %-34s %12llu %10s %10.1f %6.1f%%\n",
-		       "(hyperscan scan + fields)",
-		       (unsigned long long)r->costs.records, "",
-		       (double)r->costs.prefilter_ns / 1e6,
-		       total ? 100.0 * (double)r->costs.prefilter_ns /
-				       (double)total
-			     : 0.0);
-	for (i = 0; i < n && i < top; i++)
-		printf("  %-34.34s %12llu %10llu %10.1f %6.1f%%\n",
-		       rs->rules[rows[i].rule].id,
-		       (unsigned long long)rows[i].c->confirms,
-		       (unsigned long long)rows[i].c->hits,
-		       (double)rows[i].c->ns / 1e6,
-		       total ? 100.0 * (double)rows[i].c->ns / (double)total
-			     : 0.0);
-	if (n > top)
-		printf("  ... %zu more rules evaluated\n", n - top);
-	if (!n)
-		printf("  (no rule needed PCRE2)\n");
-out:
-	free(rows);
-}
-
 static const char *const bench_engines[] = {"auto", "pcre2", "scan-only"};
-
-static void print_bench(const struct ft_ruleset *rs,
-			const struct ft_bench_result *r,
-			const struct ft_bench_data *d, int engine, int workers,
-			double load_s, bool json)
-{
-	double rps = r->seconds > 0 ? (double)r->records / r->seconds : 0;
-	double mbps = r->seconds > 0 ? (double)r->bytes / r->seconds / 1e6 : 0;
-	struct ft_prefilter_info pi = {0};
-
-	if (rs->prefilter)
-		ft_prefilter_get_info(rs->prefilter, &pi);
-	if (json) {
-		printf("{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-		       "\"records_per_sec\":%.0f,\"mb_per_sec\":%.2f,"
-		       "\"flagged\":%llu,\"engine_errors\":%llu,"
-		       "\"distinct_records\":%zu,\"passes\":%u,"
-		       "\"engine\":\"%s\",\"workers\":%d,\"rules\":%zu,"
-		       "\"always_rules\":%zu,\"load_seconds\":%.3f,"
-		       "\"peak_rss_kb\":%ld}\n",
-		       (unsigned long long)r->records,
-		       (unsigned long long)r->bytes, r->seconds, rps, mbps,
-		       (unsigned long long)r->flagged,
-		       (unsigned long long)r->engine_errors, d->n, r->passes,
-		       bench_engines[engine], workers, rs->nrules,
-		       pi.always_rules, load_s, ft_bench_peak_rss_kb());
-		return;
-	}
-	printf("engine %s, %d worker%s, %zu rules (%s)\n",
-	       bench_engines[engine], workers, workers == 1 ? "" : "s",
-	       rs->nrules, rs->hash);
-	if (rs->prefilter)
-		printf("hyperscan %s: %zu patterns exact, %zu prefiltered, "
-		       "%zu rules always evaluated by PCRE2; database %zu "
-		       "KiB\n",
-		       ft_prefilter_version(), pi.exact, pi.prefilter,
-		       pi.always_rules, pi.bytes >> 10);
-	printf("rules loaded and compiled in %.2f s\n", load_s);
-	printf("%zu distinct records (%zu bytes), %u passes in %.2f s\n", d->n,
-	       d->bytes, r->passes, r->seconds);
-	printf("  %.0f records/s, %.1f MB/s\n", rps, mbps);
-	printf("  flagged %llu of %zu records, %llu engine errors\n",
-	       (unsigned long long)r->flagged, d->n,
-	       (unsigned long long)r->engine_errors);
-	printf("  peak RSS %ld KiB\n", ft_bench_peak_rss_kb());
-}
 
 static int cmd_bench(int argc, char **argv)
 {
@@ -1373,18 +846,14 @@ static int cmd_bench(int argc, char **argv)
 				  .threads = 1,
 				  .min_seconds = 3.0,
 				  .profile_records = 200000};
+	struct ft_bench_report rep = {.top = 15};
 	struct ft_rules_opts ro = cli_rules_opts;
-	struct ft_bench_data d = {0};
-	struct ft_bench_result r;
 	struct ft_ruleset *rs = NULL;
 	pcre2_code *extract = NULL;
 	const char *rules = NULL;
-	bool json = false;
-	int c, i, engine = 0, rc = EXIT_USAGE;
-	long top = 15;
-	char errstr[1024];
+	int c, engine = 0, rc = EXIT_USAGE;
+	struct ft_num num;
 	uint64_t t0;
-	double load_s;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1404,12 +873,14 @@ static int cmd_bench(int argc, char **argv)
 				return bench_usage();
 			break;
 		case 'w':
-			o.threads = atoi(optarg);
-			if (o.threads < 1 || o.threads > 256)
+			if (ft_parse_number(optarg, &workers_spec, &num))
 				return bench_usage();
+			o.threads = (int)num.u;
 			break;
 		case 's':
-			o.min_seconds = atof(optarg);
+			if (ft_parse_number(optarg, &seconds_spec, &num))
+				return bench_usage();
+			o.min_seconds = num.d;
 			break;
 		case 'x':
 			if (extract)
@@ -1419,13 +890,17 @@ static int cmd_bench(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 'p':
-			o.profile_records = (size_t)atol(optarg);
+			if (ft_parse_number(optarg, &count0_spec, &num))
+				return bench_usage();
+			o.profile_records = (size_t)num.u;
 			break;
 		case 't':
-			top = atol(optarg);
+			if (ft_parse_number(optarg, &count0_spec, &num))
+				return bench_usage();
+			rep.top = (size_t)num.u;
 			break;
 		case 'j':
-			json = true;
+			rep.json = true;
 			break;
 		default:
 			goto out;
@@ -1441,119 +916,15 @@ static int cmd_bench(int argc, char **argv)
 	t0 = ft_mono_ns();
 	if (load_rules(rules, &ro, &rs))
 		goto out;
-	load_s = (double)(ft_mono_ns() - t0) / 1e9;
-	if (engine == 2 && !rs->prefilter) {
-		fprintf(stderr, "flagtap: bench: scan-only needs the hyperscan "
-				"prefilter (not built in, or it failed)\n");
-		goto out;
-	}
-	for (i = optind; i < argc; i++)
-		if (ft_bench_load(&d, argv[i], errstr, sizeof(errstr))) {
-			fprintf(stderr, "flagtap: %s\n", errstr);
-			rc = EXIT_RUNTIME;
-			goto out;
-		}
-	if (!d.n) {
-		fprintf(stderr, "flagtap: bench: no records\n");
-		goto out;
-	}
-	if (isatty(STDERR_FILENO))
-		o.progress = bench_progress;
-	rc = ft_bench_run(rs, &d, &o, &r);
-	if (o.progress)
-		fputs("\r\033[K", stderr);
-	if (rc) {
-		fprintf(stderr, "flagtap: bench failed: %s\n",
-			rc == FT_ENOMEM ? "out of memory" : "engine error");
-		rc = EXIT_RUNTIME;
-		goto out;
-	}
-	print_bench(rs, &r, &d, engine, o.threads, load_s, json);
-	if (!json && o.engine == FT_BENCH_AUTO && o.profile_records)
-		print_costs(rs, &r, top > 0 ? (size_t)top : 0);
-	free(r.costs.rules);
-	rc = EXIT_SUCCESS;
+	rep.engine = bench_engines[engine];
+	rep.load_seconds = (double)(ft_mono_ns() - t0) / 1e9;
+	rc = ft_bench_files(rs, argv + optind, (size_t)(argc - optind), &o,
+			    &rep);
+	rc = rc == FT_EINVAL ? EXIT_USAGE : rc ? EXIT_RUNTIME : EXIT_SUCCESS;
 out:
-	ft_bench_data_release(&d);
 	ft_ruleset_free(rs);
 	pcre2_code_free(extract);
 	return rc;
-}
-
-/* flagtap gen: seeded synthetic records with a ground truth (gen.h). */
-static void gen_usage(FILE *out)
-{
-	fprintf(out,
-		"usage: flagtap gen [-n N] [--seed S] "
-		"[--kinds payments=40,fix=20,logfmt=20,syslog=20]\n"
-		"         [--violations RATE] [--decoys RATE] "
-		"[--start MS|YYYY-MM-DDTHH:MM:SSZ] [--rate N]\n"
-		"         [-w FILE.ftrec] [--truth FILE]\n"
-		"  -n N              records (default 10000)\n"
-		"  --seed S          same seed and options: the same records "
-		"(default 1)\n"
-		"  --kinds K=W,...   relative weights of payments, fix, "
-		"logfmt, syslog\n"
-		"  --violations R    fraction of records with a planted "
-		"violation (0.02)\n"
-		"  --decoys R        fraction of near-miss decoys (0.05)\n"
-		"  --start T         timestamp of the first record "
-		"(2026-11-26T08:00:00Z)\n"
-		"  --rate N          mean records per second of timestamps "
-		"(1000)\n"
-		"  -w FILE           write a recorded stream (.ftrec) instead "
-		"of lines on stdout\n"
-		"  --truth FILE      JSON lines: seq, key, kind, rules of each "
-		"planted record\n");
-}
-
-/* A rate in 0..1. */
-static int gen_parse_rate(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno || end == s || *end || !(*out >= 0 && *out <= 1) ? -1 : 0;
-}
-
-static void gen_truth_line(FILE *f, const struct ft_gen_record *r)
-{
-	size_t i;
-
-	fprintf(f, "{\"seq\":%llu,\"key\":\"%s\",\"kind\":\"%s\",\"rules\":[",
-		(unsigned long long)r->seq, r->key, ft_gen_kind_name(r->kind));
-	for (i = 0; i < r->nrules; i++)
-		fprintf(f, "%s\"%s\"", i ? "," : "", r->rules[i]);
-	fputs("]}\n", f);
-}
-
-static void gen_summary(uint64_t n, const uint64_t *per_kind, uint64_t planted,
-			const uint64_t *decoys, const uint64_t *per_rule,
-			double secs)
-{
-	int k;
-	unsigned i;
-
-	fprintf(stderr, "gen: %llu records (", (unsigned long long)n);
-	for (k = 0; k < FT_GEN_NKINDS; k++)
-		fprintf(stderr, "%s%s=%llu", k ? " " : "",
-			ft_gen_kind_name((enum ft_gen_kind)k),
-			(unsigned long long)per_kind[k]);
-	fprintf(stderr, "), planted %llu, decoys ",
-		(unsigned long long)planted);
-	for (k = 0, n = 0; k < FT_GEN_NKINDS; k++)
-		n += decoys[k];
-	fprintf(stderr, "%llu (", (unsigned long long)n);
-	for (k = 0; k < FT_GEN_NKINDS; k++)
-		fprintf(stderr, "%s%s=%llu", k ? " " : "",
-			ft_gen_kind_name((enum ft_gen_kind)k),
-			(unsigned long long)decoys[k]);
-	fputs("), rules:", stderr);
-	for (i = 0; i < FT_GEN_NRULES; i++)
-		fprintf(stderr, " %s=%llu", ft_gen_rule_id(i),
-			(unsigned long long)per_rule[i]);
-	fprintf(stderr, ", %.2f s\n", secs);
 }
 
 static int cmd_gen(int argc, char **argv)
@@ -1582,43 +953,29 @@ static int cmd_gen(int argc, char **argv)
 	};
 	struct ft_gen_opts o;
 	struct ft_gen g;
-	struct ft_gen_record r;
-	struct ft_recw *w = NULL;
+	struct ft_gencmd_totals t;
 	const char *wpath = NULL, *tpath = NULL;
-	uint64_t per_kind[FT_GEN_NKINDS] = {0}, decoys[FT_GEN_NKINDS] = {0};
-	uint64_t per_rule[FT_GEN_NRULES] = {0}, planted = 0, t0;
-	char errstr[1024], kinds[128], meta[512], *end;
-	double rate = 1000, d;
-	FILE *truth = NULL;
+	char errstr[1024];
+	double rate = 1000;
+	struct ft_num num;
+	uint64_t t0;
 	int c, rc = EXIT_RUNTIME;
-	unsigned i;
 
 	ft_gen_opts_default(&o);
 	o.count = 10000;
 	while ((c = getopt_long(argc, argv, "n:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			errno = 0;
-			o.count = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-') {
-				fprintf(stderr,
-					"flagtap: gen: -n %s: expected "
-					"a count\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_number(optarg, &count0_spec, &num))
+				return bad_value("gen", "-n", optarg,
+						 "a count");
+			o.count = num.u;
 			break;
 		case O_SEED:
-			errno = 0;
-			o.seed = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end || *optarg == '-') {
-				fprintf(stderr,
-					"flagtap: gen: --seed %s: "
-					"expected an unsigned "
-					"integer\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_number(optarg, &seed_spec, &num))
+				return bad_value("gen", "--seed", optarg,
+						 "an unsigned integer");
+			o.seed = num.u;
 			break;
 		case O_KINDS:
 			if (ft_gen_parse_kinds(optarg, o.weights, errstr,
@@ -1629,38 +986,30 @@ static int cmd_gen(int argc, char **argv)
 			break;
 		case O_VIOLATIONS:
 		case O_DECOYS:
-			if (gen_parse_rate(optarg, &d)) {
-				fprintf(stderr,
-					"flagtap: gen: %s %s: expected a "
-					"fraction in 0..1\n",
-					c == O_DECOYS ? "--decoys"
-						      : "--violations",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_number(optarg, &fraction_spec, &num))
+				return bad_value("gen",
+						 c == O_DECOYS ? "--decoys"
+							       : "--violations",
+						 optarg, "a fraction in 0..1");
 			if (c == O_DECOYS)
-				o.decoy_rate = d;
+				o.decoy_rate = num.d;
 			else
-				o.violation_rate = d;
+				o.violation_rate = num.d;
 			break;
 		case O_START:
-			if (ft_parse_time_ms(optarg, &o.start_ms)) {
-				fprintf(stderr,
-					"flagtap: gen: --start %s: expected "
-					"milliseconds since the epoch or "
-					"YYYY-MM-DDTHH:MM:SS[.mmm]Z\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_time_ms(optarg, &o.start_ms))
+				return bad_value(
+					"gen", "--start", optarg,
+					"milliseconds since the epoch "
+					"or YYYY-MM-DDTHH:MM:SS[.mmm]Z");
 			break;
 		case O_RATE:
-			if (parse_positive(optarg, &rate) || 1e6 / rate > 4e9) {
-				fprintf(stderr,
-					"flagtap: gen: --rate %s: expected "
-					"records per second (> 0.00025)\n",
-					optarg);
-				return EXIT_USAGE;
-			}
+			if (ft_parse_number(optarg, &positive_spec, &num) ||
+			    1e6 / num.d > 4e9)
+				return bad_value("gen", "--rate", optarg,
+						 "records per second "
+						 "(> 0.00025)");
+			rate = num.d;
 			break;
 		case 'w':
 			wpath = optarg;
@@ -1669,15 +1018,15 @@ static int cmd_gen(int argc, char **argv)
 			tpath = optarg;
 			break;
 		case 'h':
-			gen_usage(stdout);
+			ft_gencmd_usage(stdout);
 			return EXIT_SUCCESS;
 		default:
-			gen_usage(stderr);
+			ft_gencmd_usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		gen_usage(stderr);
+		ft_gencmd_usage(stderr);
 		return EXIT_USAGE;
 	}
 	o.interval_us = (uint32_t)(1e6 / rate + 0.5);
@@ -1685,108 +1034,115 @@ static int cmd_gen(int argc, char **argv)
 		fprintf(stderr, "flagtap: gen: %s\n", errstr);
 		return EXIT_USAGE;
 	}
-	ft_gen_format_kinds(o.weights, kinds, sizeof(kinds));
-	if (tpath && !(truth = fopen(tpath, "w"))) {
-		fprintf(stderr, "flagtap: gen: %s: %s\n", tpath,
-			strerror(errno));
-		goto out;
-	}
-	if (wpath) {
-		snprintf(meta, sizeof(meta),
-			 "{\"source\":\"flagtap gen\",\"seed\":%llu,"
-			 "\"count\":%llu,\"kinds\":\"%s\",\"violations\":%g,"
-			 "\"decoys\":%g,\"start_ms\":%lld,\"interval_us\":%u}",
-			 (unsigned long long)o.seed,
-			 (unsigned long long)o.count, kinds, o.violation_rate,
-			 o.decoy_rate, (long long)o.start_ms, o.interval_us);
-		if (ft_recw_open(&w, wpath, meta, false, 0, errstr,
-				 sizeof(errstr))) {
-			fprintf(stderr, "flagtap: gen: %s\n", errstr);
-			goto out;
-		}
-	} else {
+	if (!wpath)
 		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-	}
 	t0 = ft_mono_ns();
-	c = 0;
-	/* -n 0: no records (the generator's count 0 would mean no end) */
-	while (o.count && (c = ft_gen_next(&g, &r)) == 1) {
-		per_kind[r.kind]++;
-		if (r.decoy)
-			decoys[r.kind]++;
-		if (r.nrules) {
-			planted++;
-			for (i = 0; i < FT_GEN_NRULES; i++)
-				if (r.rule_mask & (1u << i))
-					per_rule[i]++;
-			if (truth)
-				gen_truth_line(truth, &r);
-		}
-		if (w) {
-			struct ft_rec rec = {
-				.timestamp = r.timestamp_ms,
-				.tstype = FT_TS_CREATE,
-				.partition = -1,
-				.offset = -1,
-				.key = r.key,
-				.key_len = r.key_len,
-				.value = r.value,
-				.value_len = r.value_len,
-			};
-
-			if (ft_recw_add(w, &rec)) {
-				fprintf(stderr, "flagtap: gen: %s: %s\n", wpath,
-					ft_recw_error(w));
-				goto out;
-			}
-		} else if (fwrite(r.value, 1, r.value_len, stdout) !=
-				   r.value_len ||
-			   putchar('\n') == EOF) {
-			fprintf(stderr, "flagtap: gen: standard output: %s\n",
-				strerror(errno));
-			goto out;
-		}
-	}
-	if (o.count && c < 0) {
-		fprintf(stderr, "flagtap: gen: out of memory\n");
+	if (ft_gencmd_write(&g, &o, wpath, tpath, &t, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: gen: %s\n", errstr);
 		goto out;
 	}
-	if (w) {
-		c = ft_recw_close(w, errstr, sizeof(errstr));
-		w = NULL;
-		if (c) {
-			fprintf(stderr, "flagtap: gen: %s\n", errstr);
-			goto out;
-		}
-	} else if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "flagtap: gen: standard output: %s\n",
-			strerror(errno));
-		goto out;
-	}
-	if (truth) {
-		c = fclose(truth);
-		truth = NULL;
-		if (c) {
-			fprintf(stderr, "flagtap: gen: %s: %s\n", tpath,
-				strerror(errno));
-			goto out;
-		}
-	}
-	gen_summary(g.seq, per_kind, planted, decoys, per_rule,
-		    (double)(ft_mono_ns() - t0) / 1e9);
+	ft_gencmd_print_summary(stderr, g.seq, &t,
+				(double)(ft_mono_ns() - t0) / 1e9);
 	rc = EXIT_SUCCESS;
 out:
-	if (w)
-		ft_recw_close(w, errstr, sizeof(errstr));
-	if (truth)
-		fclose(truth);
 	ft_gen_release(&g);
 	return rc;
 }
 
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("flagtap %s\n", FT_VERSION);
+	return EXIT_SUCCESS;
+}
+
+static const struct command rules_commands[] = {
+	{"check", cmd_rules_check, 1, "PATH...",
+	 "compile rule files; report every problem as FILE:LINE:COL", NULL},
+	{"test", cmd_rules_test, 1, "PATH...",
+	 "run every example and counter written in the rules", NULL},
+	{"list", cmd_rules_list, 1, "PATH...",
+	 "id, severity, field and title of every rule", NULL},
+	{"import", cmd_rules_import, 0, "gitleaks FILE.toml [-o OUT.rules]",
+	 "convert a gitleaks configuration into a rule pack", NULL},
+	{NULL, NULL, 0, NULL, NULL, NULL},
+};
+
+static const struct command commands[] = {
+	{"run", cmd_run, 0,
+	 "-c FILE [-X key=value]... [--dump-config] [--check-config] "
+	 "[--until-eof]",
+	 "consume input topics, apply rules, forward flagged records\n"
+	 "(--until-eof: stop when every partition is read and delivered;\n"
+	 "print records, seconds, records/s as JSON)",
+	 NULL},
+	{"decode", cmd_decode, 0,
+	 "-b BROKERS -t TOPIC [-g GROUP] [-e] [-X prop=value]...",
+	 "print the envelopes on an output topic as JSON lines", NULL},
+	{"audit", cmd_audit, 0,
+	 "-b BROKERS -t TOPIC --rules PATH [-e] [-X prop=value]...",
+	 "report envelopes and dead letters that carry in clear what the\n"
+	 "rules would redact (exit status 1)",
+	 NULL},
+	{"record", cmd_record, 0,
+	 "-b BROKERS -t TOPIC [-o beginning|end|TIMESTAMP] [-c N] [-e] -w "
+	 "FILE",
+	 "capture a topic into a recorded-stream file (.ftrec)", NULL},
+	{"replay", cmd_replay, 0,
+	 "-b BROKERS -t TOPIC [--rate N/s | --speed X | --max] [--loop N] "
+	 "FILE...",
+	 "produce a recorded stream (or text, JSON, kcat -J lines) into a "
+	 "topic",
+	 NULL},
+	{"gen", cmd_gen, 0,
+	 "[-n N] [--seed S] [--kinds K=W,...] [--violations R] [-w FILE] "
+	 "[--truth FILE]",
+	 "synthetic financial logs with planted violations and a ground truth",
+	 NULL},
+	{"demo", cmd_demo, 0, "[--rules PATH]",
+	 "run the pipeline on an in-process Kafka with sample records", NULL},
+	{"rules", cmd_rules, 0, "", NULL, rules_commands},
+	{"scan", cmd_scan, 0,
+	 "--rules PATH [--format F] [--extract RE] [--salt-file F] [--input "
+	 "I] [FILE...|-]",
+	 "run the rules over recorded lines (or records with keys and "
+	 "headers:\n"
+	 "--input kcat|ftrec|auto); envelopes on stdout",
+	 NULL},
+	{"bench", cmd_bench, 0,
+	 "--rules PATH [--engine auto|pcre2|scan-only] [--workers N] [--json] "
+	 "FILE...",
+	 "engine throughput over recorded lines, per-rule cost", NULL},
+	{"version", cmd_version, 0, "", NULL, NULL},
+	{"--version", cmd_version, 0, NULL, NULL, NULL},
+	{"help", cmd_help, 0, NULL, NULL, NULL},
+	{"--help", cmd_help, 0, NULL, NULL, NULL},
+	{"-h", cmd_help, 0, NULL, NULL, NULL},
+	{NULL, NULL, 0, NULL, NULL, NULL},
+};
+
+static const struct command *command_table(void)
+{
+	return commands;
+}
+
+static const struct command *rules_table(void)
+{
+	return rules_commands;
+}
+
 int main(int argc, char **argv)
 {
-	const char *cmd;
+	int rc;
 
 	ft_rules_opts_default(&cli_rules_opts);
 	for (;;) {
@@ -1810,38 +1166,14 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	cmd = argc > 1 ? argv[1] : NULL;
-
-	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
-	    !strcmp(cmd, "-h")) {
-		usage(cmd ? stdout : stderr);
-		exit(cmd ? EXIT_SUCCESS : EXIT_USAGE);
+	if (argc < 2) {
+		usage(stderr);
+		exit(EXIT_USAGE);
 	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("flagtap %s\n", FT_VERSION);
-		exit(EXIT_SUCCESS);
-	}
-	if (!strcmp(cmd, "run"))
-		exit(cmd_run(argc - 1, argv + 1));
-	if (!strcmp(cmd, "record"))
-		exit(cmd_record(argc - 1, argv + 1));
-	if (!strcmp(cmd, "replay"))
-		exit(cmd_replay(argc - 1, argv + 1));
-	if (!strcmp(cmd, "decode"))
-		exit(cmd_decode(argc - 1, argv + 1));
-	if (!strcmp(cmd, "audit"))
-		exit(cmd_audit(argc - 1, argv + 1));
-	if (!strcmp(cmd, "demo"))
-		exit(cmd_demo(argc - 1, argv + 1));
-	if (!strcmp(cmd, "rules"))
-		exit(cmd_rules(argc - 1, argv + 1));
-	if (!strcmp(cmd, "scan"))
-		exit(cmd_scan(argc - 1, argv + 1));
-	if (!strcmp(cmd, "gen"))
-		exit(cmd_gen(argc - 1, argv + 1));
-	if (!strcmp(cmd, "bench"))
-		exit(cmd_bench(argc - 1, argv + 1));
-	fprintf(stderr, "flagtap: unknown command '%s'\n\n", cmd);
+	rc = dispatch(commands, argc - 1, argv + 1);
+	if (rc >= 0)
+		exit(rc);
+	fprintf(stderr, "flagtap: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	exit(EXIT_USAGE);
 }

@@ -3,7 +3,6 @@
  */
 #include "flagtap/match.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,75 +105,6 @@ struct subject {
 	bool direct;
 	const struct ft_canon *canon; /* whole record: its canonical view */
 };
-
-static const char *formats[] = {"text", "json", "logfmt", "fix", "auto"};
-
-enum ft_format ft_format_detect(const char *rec, size_t len)
-{
-	const char *p = rec, *e = rec + len;
-
-	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	if (p < e && *p == '{')
-		return FT_FORMAT_JSON;
-	if (e - p >= 5 && !memcmp(p, "8=FIX", 5))
-		return FT_FORMAT_FIX;
-	/* logfmt: an identifier, then '=' */
-	if (p < e && (isalpha((unsigned char)*p) || *p == '_')) {
-		while (p < e && (isalnum((unsigned char)*p) || *p == '_' ||
-				 *p == '.' || *p == '-'))
-			p++;
-		if (p < e && *p == '=')
-			return FT_FORMAT_LOGFMT;
-	}
-	return FT_FORMAT_TEXT;
-}
-
-int ft_format_check(const char *rec, size_t len, enum ft_format format,
-		    char *why, size_t why_size)
-{
-	const char *p = rec, *e = rec + len;
-
-	if (format == FT_FORMAT_AUTO)
-		format = ft_format_detect(rec, len);
-	while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	switch (format) {
-	case FT_FORMAT_JSON:
-		if (p == e || *p != '{')
-			return ft_err(why, why_size, FT_EINVAL,
-				      "not a JSON object");
-		return ft_json_validate(rec, len, why, why_size) ? FT_EINVAL
-								 : FT_OK;
-	case FT_FORMAT_FIX:
-		if (e - p < 5 || memcmp(p, "8=FIX", 5))
-			return ft_err(why, why_size, FT_EINVAL,
-				      "not a FIX message (no 8=FIX)");
-		return FT_OK;
-	case FT_FORMAT_LOGFMT:
-		if (!memchr(rec, '=', len))
-			return ft_err(why, why_size, FT_EINVAL,
-				      "not logfmt (no key=value)");
-		return FT_OK;
-	default:
-		return FT_OK;
-	}
-}
-
-int ft_format_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < FT_ARRAY_SIZE(formats); i++)
-		if (!strcmp(formats[i], name))
-			return (int)i;
-	return -1;
-}
-
-const char *ft_format_name(enum ft_format f)
-{
-	return (unsigned)f < FT_ARRAY_SIZE(formats) ? formats[f] : "?";
-}
 
 const char *ft_match_error_name(enum ft_match_error e)
 {

@@ -400,3 +400,39 @@ out:
 	ft_buf_release(&rp.line);
 	return rc;
 }
+
+void ft_replay_print_stats(FILE *log, FILE *json,
+			   const struct ft_replay_stats *st)
+{
+	fprintf(log,
+		"replay: %llu records (%llu bytes) in %.2f s: %.0f records/s "
+		"sent, %.0f records/s acknowledged; delivered %llu, delivery "
+		"errors %llu\n",
+		(unsigned long long)st->records, (unsigned long long)st->bytes,
+		st->seconds,
+		st->send_seconds > 0 ? (double)st->records / st->send_seconds
+				     : 0.0,
+		st->seconds > 0 ? (double)st->delivered / st->seconds : 0.0,
+		(unsigned long long)st->delivered,
+		(unsigned long long)st->errors);
+	if (st->errors)
+		fprintf(log, "flagtap: replay: %s\n", st->first_error);
+	if (json) {
+		fprintf(json,
+			"{\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
+			"\"send_seconds\":%.3f,\"records_per_sec\":%.1f,"
+			"\"send_records_per_sec\":%.1f,\"delivered\":%llu,"
+			"\"delivery_errors\":%llu}\n",
+			(unsigned long long)st->records,
+			(unsigned long long)st->bytes, st->seconds,
+			st->send_seconds,
+			st->seconds > 0 ? (double)st->delivered / st->seconds
+					: 0.0,
+			st->send_seconds > 0
+				? (double)st->records / st->send_seconds
+				: 0.0,
+			(unsigned long long)st->delivered,
+			(unsigned long long)st->errors);
+		fflush(json);
+	}
+}

@@ -17,7 +17,7 @@
 #include "flagtap/checks.h"
 #include "flagtap/common.h"
 #include "flagtap/expr.h"
-#include "flagtap/match.h"
+#include "flagtap/format.h"
 #include "flagtap/prefilter.h"
 #include "flagtap/redact.h"
 #include "flagtap/sha256.h"
@@ -939,7 +939,7 @@ static void set_pack_key(struct parser *ps, const char *key, const char *v,
 {
 	struct ft_pack *p = ps->pack;
 	char **slots[] = {&p->name, &p->version, &p->owner, &p->description};
-	char fmt[16];
+	char fmt[16], names[64];
 	size_t i;
 
 	if (pack_unless_key(ps, key, v, n, vcol))
@@ -968,10 +968,8 @@ static void set_pack_key(struct parser *ps, const char *key, const char *v,
 	snprintf(fmt, sizeof(fmt), "%.*s", (int)n, v);
 	p->format = ft_format_parse(fmt);
 	if (p->format < 0)
-		perr(ps, vcol,
-		     "unknown format '%.*s' (expected text, json, logfmt or "
-		     "fix)",
-		     (int)n, v);
+		perr(ps, vcol, "unknown format '%.*s' (expected %s)", (int)n, v,
+		     ft_format_list(names, sizeof(names), ", ", " or ", false));
 }
 
 /* Parses an enumerated value; returns its index or -1 with an error. */
@@ -1146,10 +1144,14 @@ static void set_rule_key(struct parser *ps, enum key_id k, const char *v,
 			       "mask, keep-last-4 or hash");
 		r->redact = e > 0 ? e : 0;
 		break;
-	case K_FORMAT:
+	case K_FORMAT: {
+		char names[64];
+
+		ft_format_list(names, sizeof(names), ", ", " or ", false);
 		r->format = enum_value(ps, v, n, vcol, "format", parse_format,
-				       "text, json, logfmt or fix");
+				       names);
 		break;
+	}
 	case K_EXPIRES:
 		r->expires = parse_date(v, n);
 		if (!r->expires)

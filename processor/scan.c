@@ -14,6 +14,7 @@
 #include "flagtap/envelope.h"
 #include "flagtap/inspect.h"
 #include "flagtap/recfile.h"
+#include "flagtap/rulescmd.h"
 
 static int64_t wall_ms(void)
 {
@@ -230,4 +231,141 @@ void ft_scan_stats_release(struct ft_scan_stats *st)
 	free(st->rule_unreadable);
 	st->rule_hits = NULL;
 	st->rule_unreadable = NULL;
+}
+
+#define SALT_FILE_MAX 4096
+#define RANDOM_KEY_LEN 32
+
+/* --salt-file: the file's bytes less one final newline; never empty. */
+static int salt_from_file(const char *file, char **key, size_t *len)
+{
+	char errstr[512];
+
+	if (ft_read_file(file, SALT_FILE_MAX, key, len, errstr,
+			 sizeof(errstr))) {
+		fprintf(stderr, "flagtap: --salt-file: %s\n", errstr);
+		return FT_EINVAL;
+	}
+	if (*len && (*key)[*len - 1] == '\n')
+		(*len)--;
+	if (*len && (*key)[*len - 1] == '\r')
+		(*len)--;
+	if (!*len) {
+		fprintf(stderr, "flagtap: --salt-file %s: empty key\n", file);
+		free(*key);
+		*key = NULL;
+		return FT_EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The HMAC key of scan's redact = hash tokens, never empty: --salt-file,
+ * --salt (arg) or FLAGTAP_REDACT_SALT, else random bytes for this run.
+ * *key is heap (free it).
+ */
+int ft_scan_key(const char *arg, const char *file, const struct ft_ruleset *rs,
+		char **key, size_t *len)
+{
+	const char *env = getenv("FLAGTAP_REDACT_SALT");
+	const char *text = arg ? arg : env;
+
+	*key = NULL;
+	if (file)
+		return salt_from_file(file, key, len);
+	if (arg)
+		fprintf(stderr, "flagtap: scan: --salt is visible to other "
+				"users (ps, /proc): prefer --salt-file or "
+				"FLAGTAP_REDACT_SALT\n");
+	if (text && !*text) {
+		fprintf(stderr,
+			"flagtap: scan: %s is empty: a hash key must "
+			"not be\n",
+			arg ? "--salt" : "FLAGTAP_REDACT_SALT");
+		return FT_EINVAL;
+	}
+	*len = text ? strlen(text) : RANDOM_KEY_LEN;
+	*key = text ? strdup(text) : malloc(RANDOM_KEY_LEN);
+	if (!*key) {
+		fprintf(stderr, "flagtap: scan: out of memory\n");
+		return FT_ENOMEM;
+	}
+	if (text)
+		return 0;
+	if (ft_random_bytes(*key, RANDOM_KEY_LEN)) {
+		fprintf(stderr,
+			"flagtap: scan: cannot read random bytes for "
+			"the hash key: %s\n",
+			strerror(errno));
+		free(*key);
+		*key = NULL;
+		return FT_EIO;
+	}
+	if (ft_rulescmd_uses_hash(rs))
+		fprintf(stderr, "flagtap: scan: no --salt-file: redact = hash "
+				"tokens use a random key for this run and do "
+				"not correlate with other runs\n");
+	return 0;
+}
+
+/* Rules whose `when` met values that are not numbers, and how often. */
+static void unreadable_summary(FILE *out, const struct ft_ruleset *rs,
+			       const struct ft_scan_stats *st)
+{
+	bool head = false;
+	size_t i;
+
+	for (i = 0; st->rule_unreadable && i < rs->nrules; i++) {
+		if (!st->rule_unreadable[i])
+			continue;
+		if (!head)
+			fprintf(out, "scan: records whose numbers a rule's "
+				     "`when` could not read (compared as "
+				     "false):\n");
+		head = true;
+		fprintf(out, "  %-14s %8llu  %s\n", rs->rules[i].id,
+			(unsigned long long)st->rule_unreadable[i],
+			rs->rules[i].when_src ? rs->rules[i].when_src : "");
+	}
+}
+
+void ft_scan_print_summary(FILE *out, const struct ft_ruleset *rs,
+			   const struct ft_scan_stats *st, double secs)
+{
+	size_t i;
+
+	fprintf(out,
+		"scan: %llu records (%llu bytes), %llu flagged, %llu engine "
+		"errors, %.2f s\n",
+		(unsigned long long)st->records, (unsigned long long)st->bytes,
+		(unsigned long long)st->flagged,
+		(unsigned long long)st->engine_errors, secs);
+	for (i = 0; st->rule_hits && i < rs->nrules; i++)
+		if (st->rule_hits[i])
+			fprintf(out, "  %-14s %8llu  %s\n", rs->rules[i].id,
+				(unsigned long long)st->rule_hits[i],
+				rs->rules[i].title);
+	unreadable_summary(out, rs, st);
+}
+
+int ft_scan_files(char *const *paths, size_t n, const struct ft_ruleset *rs,
+		  const struct ft_scan_opts *opts)
+{
+	struct ft_scan_stats st = {0};
+	char errstr[1024];
+	uint64_t t0 = ft_mono_ns();
+	size_t i;
+	int rc = FT_OK;
+
+	for (i = 0; i < n || i == 0; i++)
+		if (ft_scan_file(i < n ? paths[i] : "-", rs, opts, &st, errstr,
+				 sizeof(errstr))) {
+			fprintf(stderr, "flagtap: %s\n", errstr);
+			rc = FT_EIO;
+		}
+	fflush(opts->out);
+	ft_scan_print_summary(stderr, rs, &st,
+			      (double)(ft_mono_ns() - t0) / 1e9);
+	ft_scan_stats_release(&st);
+	return rc;
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flagtap/match.h"
 #include "flagtap/rules.h"
@@ -78,5 +79,46 @@ int ft_bench_run(const struct ft_ruleset *rs, const struct ft_bench_data *d,
 
 /* Peak resident set size of this process in KiB (VmHWM), or 0. */
 long ft_bench_peak_rss_kb(void);
+
+/*
+ * A progress callback for ft_bench_opts: records so far, their rate and
+ * the time, rewritten in place on stderr (a terminal).
+ */
+void ft_bench_progress(void *opaque, uint64_t records, double secs);
+
+/*
+ * Prints a run's figures on out: one JSON object (json), or lines for a
+ * reader.  engine and workers as the run was asked for; load_s: seconds
+ * the rules took to load and compile.
+ */
+void ft_bench_print(FILE *out, const struct ft_ruleset *rs,
+		    const struct ft_bench_result *r,
+		    const struct ft_bench_data *d, const char *engine,
+		    int workers, double load_s, bool json);
+
+/*
+ * Prints the top rules by time of the accounting pass on out (nothing if
+ * it was skipped), with the prefilter's share.
+ */
+void ft_bench_print_costs(FILE *out, const struct ft_ruleset *rs,
+			  const struct ft_bench_result *r, size_t top);
+
+/* How flagtap bench reports a run besides its figures. */
+struct ft_bench_report {
+	const char *engine;  /* as asked: auto, pcre2 or scan-only */
+	double load_seconds; /* loading and compiling the rules */
+	bool json;	     /* one JSON object rather than lines */
+	size_t top;	     /* rules in the cost table */
+};
+
+/*
+ * flagtap bench once its arguments are read: loads the records of
+ * files[0..n), runs ft_bench_run() (with a progress line when stderr is
+ * a terminal) and prints the report and cost table on stdout.  Returns
+ * 0; FT_EINVAL for scan-only without a prefilter or no records at all;
+ * FT_EIO, FT_ENOMEM or FT_EENGINE; each reported on stderr.
+ */
+int ft_bench_files(const struct ft_ruleset *rs, char *const *files, size_t n,
+		   struct ft_bench_opts *o, const struct ft_bench_report *rep);
 
 #endif

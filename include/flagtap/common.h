@@ -9,6 +9,7 @@
 #ifndef FLAGTAP_COMMON_H
 #define FLAGTAP_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,5 +67,34 @@ int ft_random_bytes(void *p, size_t n);
  * epoch, or YYYY-MM-DDTHH:MM:SS[.mmm][Z] in UTC.  0 or FT_EINVAL.
  */
 int ft_parse_time_ms(const char *s, int64_t *ms);
+
+/*
+ * What ft_parse_number() accepts: a number in [min, max] (min itself
+ * refused when min_open), optionally followed by suffix.
+ */
+struct ft_num_spec {
+	double min, max;
+	bool min_open;	    /* "> min", as for a rate or a speed */
+	bool integer;	    /* digits only: no sign, point or exponent */
+	bool any_base;	    /* integer: 0x... hex and 0... octal as well */
+	const char *suffix; /* may follow the number (e.g. "/s"); or NULL */
+};
+
+/* A parsed number: u for an integer spec (d is the same as a double). */
+struct ft_num {
+	uint64_t u;
+	double d;
+};
+
+/*
+ * Parses a number given on a command line or in a file, the whole of s:
+ * an unsigned integer up to UINT64_MAX (spec->integer; leading blanks,
+ * signs and anything after the digits are refused), or a decimal number
+ * as strtod() reads it.  Returns 0 with *out set, FT_EINVAL when s is not
+ * such a number (empty, trailing characters, overflow), or FT_ELIMIT when
+ * it is outside the spec's range (*out is set then).  Pure.
+ */
+int ft_parse_number(const char *s, const struct ft_num_spec *spec,
+		    struct ft_num *out);
 
 #endif

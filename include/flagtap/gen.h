@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flagtap/buf.h"
 
@@ -137,5 +138,12 @@ int ft_gen_parse_kinds(const char *spec, unsigned weights[FT_GEN_NKINDS],
 /* Writes weights as "payments=40,fix=20,..." (kinds with weight > 0). */
 void ft_gen_format_kinds(const unsigned weights[FT_GEN_NKINDS], char *out,
 			 size_t out_size);
+
+/*
+ * Writes the ground truth of a planted record to f, one JSON line:
+ * {"seq":N,"key":"...","kind":"...","rules":["ID",...]}.  Errors are
+ * f's (ferror()).
+ */
+void ft_gen_write_truth(FILE *f, const struct ft_gen_record *r);
 
 #endif

@@ -43,38 +43,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flagtap/format.h"
 #include "flagtap/redact.h"
 #include "flagtap/rules.h"
-
-enum ft_format {
-	FT_FORMAT_TEXT,	  /* the whole record; fields from `extract` */
-	FT_FORMAT_JSON,	  /* fields are dotted paths */
-	FT_FORMAT_LOGFMT, /* fields are keys */
-	FT_FORMAT_FIX,	  /* fields are FIX tags */
-	FT_FORMAT_AUTO,	  /* one of the above per record: ft_format_detect() */
-};
-
-/* Parses "text" / "json" / "logfmt" / "fix" / "auto"; -1 if unknown. */
-int ft_format_parse(const char *name);
-const char *ft_format_name(enum ft_format f);
-
-/*
- * The format of a record in a topic of mixed formats (input.format =
- * auto), from its first bytes after blanks: '{' is json, "8=FIX" is fix,
- * an identifier followed by '=' is logfmt, anything else text.  A record
- * that starts like JSON but does not parse is a JSON parse error (rules
- * reading fields fail closed), as in a json topic.
- */
-enum ft_format ft_format_detect(const char *rec, size_t len);
-
-/*
- * Is the record readable in its format (auto: the detected one)?  json:
- * one JSON object, valid throughout; fix: begins with 8=FIX; logfmt: has
- * a key=value; text: always.  Returns 0, or FT_EINVAL with the reason
- * ("byte N: ..." for JSON) in why.  Pure.
- */
-int ft_format_check(const char *rec, size_t len, enum ft_format format,
-		    char *why, size_t why_size);
 
 /* A record to evaluate. */
 struct ft_record {

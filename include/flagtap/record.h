@@ -109,4 +109,12 @@ struct ft_buf;
 void ft_rec_to_json(struct ft_buf *out, const char *topic,
 		    const struct ft_rec *r);
 
+/*
+ * Prints a replay's records, bytes, rates and deliveries on log (and its
+ * first delivery error), and when json is not NULL the same as one JSON
+ * object on json.
+ */
+void ft_replay_print_stats(FILE *log, FILE *json,
+			   const struct ft_replay_stats *st);
+
 #endif

@@ -52,4 +52,32 @@ int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 /* Frees what ft_scan_file() allocated in stats; accepts zeroed stats. */
 void ft_scan_stats_release(struct ft_scan_stats *stats);
 
+/*
+ * The HMAC key of redact = hash tokens, never empty: the bytes of file
+ * (less one final newline) when not NULL, else arg (--salt, with a
+ * warning that it shows in ps), else $FLAGTAP_REDACT_SALT, else random
+ * bytes for this run (with a warning when a rule of rs hashes).  On
+ * success *key is heap (free it).  Returns 0, FT_EINVAL (unreadable
+ * file, empty key), FT_ENOMEM or FT_EIO (no random bytes); problems and
+ * warnings are printed on stderr.
+ */
+int ft_scan_key(const char *arg, const char *file, const struct ft_ruleset *rs,
+		char **key, size_t *len);
+
+/*
+ * Prints on out the records, bytes, flagged and engine errors of a scan
+ * that took secs, the hits of each rule, and the rules whose `when` met
+ * values that are not numbers.
+ */
+void ft_scan_print_summary(FILE *out, const struct ft_ruleset *rs,
+			   const struct ft_scan_stats *st, double secs);
+
+/*
+ * Scans paths[0..n) in order (n == 0: standard input), then prints the
+ * summary on stderr.  A file that cannot be read is reported on stderr
+ * and the next one scanned.  Returns 0, or FT_EIO when a file failed.
+ */
+int ft_scan_files(char *const *paths, size_t n, const struct ft_ruleset *rs,
+		  const struct ft_scan_opts *opts);
+
 #endif

@@ -586,12 +586,6 @@ START_TEST(test_names)
 	};
 	size_t i, j;
 
-	ck_assert_int_eq(ft_format_parse("text"), FT_FORMAT_TEXT);
-	ck_assert_int_eq(ft_format_parse("json"), FT_FORMAT_JSON);
-	ck_assert_int_eq(ft_format_parse("JSON"), -1);
-	ck_assert_int_eq(ft_format_parse(""), -1);
-	ck_assert_str_eq(ft_format_name(FT_FORMAT_TEXT), "text");
-	ck_assert_str_eq(ft_format_name(FT_FORMAT_JSON), "json");
 	ck_assert_str_eq(ft_match_error_name(FT_MERR_LIMIT),
 			 "match limit exceeded");
 	/* every error has its own name */
@@ -1922,55 +1916,6 @@ START_TEST(test_line_exception_linear)
 }
 END_TEST
 
-/* Which records the pipeline calls malformed (dead-letter topic). */
-START_TEST(test_format_check)
-{
-	static const struct {
-		enum ft_format f;
-		const char *rec;
-		int ok;
-		const char *why; /* a part of the reason */
-	} fc[] = {
-		{FT_FORMAT_JSON, "{\"a\":1}", 1, NULL},
-		{FT_FORMAT_JSON, "  \r\n{\"a\":[1,2,{\"b\":null}]}\n", 1, NULL},
-		{FT_FORMAT_JSON, "[1,2]", 0, "not a JSON object"},
-		{FT_FORMAT_JSON, "\"str\"", 0, "not a JSON object"},
-		{FT_FORMAT_JSON, "plain text", 0, "not a JSON object"},
-		{FT_FORMAT_JSON, "{\"a\":", 0, "byte 5"},
-		{FT_FORMAT_JSON, "{\"a\":1} trailing", 0, "byte"},
-		{FT_FORMAT_JSON, "{\"a\":\"caf\xe9\"}", 0, "UTF-8"},
-		{FT_FORMAT_FIX,
-		 "8=FIX.4.4\x01"
-		 "9=5\x01",
-		 1, NULL},
-		{FT_FORMAT_FIX, "35=D\x01", 0, "8=FIX"},
-		{FT_FORMAT_LOGFMT, "level=info msg=x", 1, NULL},
-		{FT_FORMAT_LOGFMT, "no pairs at all", 0, "key=value"},
-		{FT_FORMAT_TEXT, "\xff\xfe anything", 1, NULL},
-		/* auto: judged in the format it detects */
-		{FT_FORMAT_AUTO, "{\"a\":1}", 1, NULL},
-		{FT_FORMAT_AUTO, "{broken", 0, "byte"},
-		{FT_FORMAT_AUTO, "8=FIX.4.2\x01", 1, NULL},
-		{FT_FORMAT_AUTO, "just a log line", 1, NULL},
-	};
-	char why[256];
-	size_t i;
-	int rc;
-
-	for (i = 0; i < FT_ARRAY_SIZE(fc); i++) {
-		why[0] = '\0';
-		rc = ft_format_check(fc[i].rec, strlen(fc[i].rec), fc[i].f, why,
-				     sizeof(why));
-		ck_assert_msg((rc == 0) == fc[i].ok, "case %zu: rc %d (%s)", i,
-			      rc, why);
-		if (!fc[i].ok)
-			ck_assert_msg(strstr(why, fc[i].why),
-				      "case %zu: reason '%s' lacks '%s'", i,
-				      why, fc[i].why);
-	}
-}
-END_TEST
-
 /*
  * The rules whose `when` found a value that is not a number where it
  * compared with one, fired or not, once each, in ruleset order; both
@@ -2036,7 +1981,6 @@ Suite *ft_match_suite(void)
 	tcase_add_loop_test(tc, test_match, 0, (int)FT_ARRAY_SIZE(cases));
 	tcase_add_loop_test(tc, test_reuse, 0, 2);
 	tcase_add_test(tc, test_field_cache);
-	tcase_add_test(tc, test_format_check);
 	tcase_add_test(tc, test_no_fields);
 	tcase_add_test(tc, test_names);
 	tcase_add_loop_test(tc, test_unreadable_numbers, 0, 2);
