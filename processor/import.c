@@ -1,15 +1,9 @@
 /*
  * import: converts gitleaks TOML configs into flagtap rule packs.
  *
- * Two halves: a small TOML reader that builds a tree of values, and a
- * converter that walks the tree and writes rule stanzas.
- *
- * The TOML reader implements TOML 1.0 except dates and times (an error:
- * gitleaks has none) and accepts three TOML 1.1 extensions: the \e and
- * \xHH escapes, and newlines and a trailing comma in inline tables.
- * Input must be UTF-8 (an optional BOM is skipped); control characters
- * other than tab are rejected in strings, as TOML requires.  Errors stop
- * the reader and read "FILE:LINE: message".
+ * toml.c reads the document into a tree of values (its errors read
+ * "FILE:LINE:COL: message"); this file walks the tree and writes rule
+ * stanzas.
  *
  * Decisions the contract in import.h leaves open:
  *
@@ -96,872 +90,9 @@
 #include <strings.h>
 
 #include "flagtap/common.h"
+#include "flagtap/toml.h"
 
-#define TOML_MAX_DEPTH 32 /* nested arrays and inline tables */
-#define TOML_MAX_KEY 16	  /* parts of a dotted key */
-#define STOP_CHUNK 2048	  /* bytes of stopwords per unless line */
-
-/* ---- TOML values ---------------------------------------------------- */
-
-enum tv_type { TV_STR, TV_INT, TV_FLOAT, TV_BOOL, TV_ARR, TV_TAB };
-
-struct tv {
-	enum tv_type type;
-	int line;     /* where the value (or the table's header) starts */
-	bool defined; /* table: named by a [header] or made by a dotted key */
-	bool frozen;  /* inline table or array value: closed to extension */
-	bool aot;     /* array of tables made by [[header]] */
-	char *s;      /* TV_STR: NUL-terminated; len excludes the NUL */
-	size_t len;
-	long long i;   /* TV_INT, TV_BOOL */
-	double f;      /* TV_FLOAT */
-	char **keys;   /* TV_TAB: keys[k] names v[k] */
-	struct tv **v; /* TV_TAB values, TV_ARR items */
-	size_t n, cap;
-};
-
-static struct tv *tv_new(enum tv_type type, int line)
-{
-	struct tv *v = calloc(1, sizeof(*v));
-
-	if (v) {
-		v->type = type;
-		v->line = line;
-	}
-	return v;
-}
-
-static void tv_free(struct tv *v)
-{
-	size_t k;
-
-	if (!v)
-		return;
-	for (k = 0; k < v->n; k++) {
-		if (v->keys)
-			free(v->keys[k]);
-		tv_free(v->v[k]);
-	}
-	free(v->keys);
-	free(v->v);
-	free(v->s);
-	free(v);
-}
-
-static const char *tv_type_name(const struct tv *v)
-{
-	static const char *const names[] = {"a string", "an integer",
-					    "a float",	"a boolean",
-					    "an array", "a table"};
-
-	return names[v->type];
-}
-
-static struct tv *tab_get(const struct tv *tab, const char *key)
-{
-	size_t k;
-
-	if (!tab || tab->type != TV_TAB)
-		return NULL;
-	for (k = 0; k < tab->n; k++)
-		if (!strcmp(tab->keys[k], key))
-			return tab->v[k];
-	return NULL;
-}
-
-/*
- * Appends v to an array (key NULL) or a table.  Takes ownership of key
- * and v only on success; returns 0 or FT_ENOMEM.
- */
-static int tv_push(struct tv *parent, char *key, struct tv *v)
-{
-	size_t ncap;
-	struct tv **nv;
-	char **nk;
-
-	if (parent->n == parent->cap) {
-		ncap = parent->cap ? parent->cap * 2 : 4;
-		nv = realloc(parent->v, ncap * sizeof(*nv));
-		if (!nv)
-			return FT_ENOMEM;
-		parent->v = nv;
-		if (parent->type == TV_TAB) {
-			nk = realloc(parent->keys, ncap * sizeof(*nk));
-			if (!nk)
-				return FT_ENOMEM;
-			parent->keys = nk;
-		}
-		parent->cap = ncap;
-	}
-	if (parent->type == TV_TAB)
-		parent->keys[parent->n] = key;
-	parent->v[parent->n++] = v;
-	return 0;
-}
-
-/* ---- TOML reader: characters and strings ---------------------------- */
-
-struct toml {
-	const char *name;
-	const char *p, *end;
-	int line;
-	struct ft_diags *diags;
-	struct ft_buf sb; /* the string being read */
-};
-
-/* A dotted key: its parts, each owned. */
-struct key {
-	char *part[TOML_MAX_KEY];
-	size_t n;
-};
-
-static int terr(struct toml *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int terr(struct toml *t, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	ft_diags_add(t->diags, false, "%s:%d: %s", t->name, t->line, msg);
-	return FT_EINVAL;
-}
-
-static int peek(const struct toml *t)
-{
-	return t->p < t->end ? (unsigned char)*t->p : -1;
-}
-
-static bool ahead(const struct toml *t, const char *s)
-{
-	size_t n = strlen(s);
-
-	return (size_t)(t->end - t->p) >= n && !memcmp(t->p, s, n);
-}
-
-/* Describes the next character for an error message. */
-static const char *found(const struct toml *t, char *buf, size_t size)
-{
-	int c = peek(t);
-
-	if (c < 0)
-		return "end of file";
-	if (c == '\n' || ahead(t, "\r\n"))
-		return "end of line";
-	if (c > 0x20 && c < 0x7f)
-		snprintf(buf, size, "'%c'", c);
-	else
-		snprintf(buf, size, "byte 0x%02x", (unsigned)c);
-	return buf;
-}
-
-static void skip_ws(struct toml *t)
-{
-	while (t->p < t->end && (*t->p == ' ' || *t->p == '\t'))
-		t->p++;
-}
-
-static void skip_comment(struct toml *t)
-{
-	if (peek(t) != '#')
-		return;
-	while (t->p < t->end && *t->p != '\n')
-		t->p++;
-}
-
-static bool eat_newline(struct toml *t)
-{
-	if (peek(t) == '\n' || ahead(t, "\r\n")) {
-		t->p += *t->p == '\r' ? 2 : 1;
-		t->line++;
-		return true;
-	}
-	return false;
-}
-
-/* Skips whitespace, comments and newlines. */
-static void skip_blank(struct toml *t)
-{
-	for (;;) {
-		skip_ws(t);
-		skip_comment(t);
-		if (!eat_newline(t))
-			return;
-	}
-}
-
-/* After a key/value pair or a header only a comment may follow. */
-static int end_line(struct toml *t)
-{
-	char buf[16];
-
-	skip_ws(t);
-	skip_comment(t);
-	if (t->p == t->end || eat_newline(t))
-		return 0;
-	return terr(t, "expected the end of the line, found %s",
-		    found(t, buf, sizeof(buf)));
-}
-
-static bool bad_ctl(int c)
-{
-	return (c < 0x20 && c != '\t') || c == 0x7f;
-}
-
-static void put_utf8(struct ft_buf *b, unsigned long cp)
-{
-	char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	ft_buf_add(b, u, n);
-}
-
-/* Reads the escape after a backslash of a basic string. */
-static int read_escape(struct toml *t)
-{
-	static const char from[] = "btnfr\"\\e", to[] = "\b\t\n\f\r\"\\\033";
-	const char *k;
-	unsigned long cp = 0;
-	int c = peek(t), digits, i;
-
-	k = c > 0 ? strchr(from, c) : NULL;
-	if (k) {
-		ft_buf_addc(&t->sb, to[k - from]);
-		t->p++;
-		return 0;
-	}
-	digits = c == 'u' ? 4 : c == 'U' ? 8 : c == 'x' ? 2 : 0;
-	if (!digits)
-		return terr(t, "invalid escape sequence in string");
-	t->p++;
-	for (i = 0; i < digits; i++) {
-		c = peek(t);
-		if (c < 0 || !isxdigit(c))
-			return terr(t, "escape needs %d hex digits", digits);
-		cp = cp * 16 + (unsigned long)(isdigit(c)
-						       ? c - '0'
-						       : tolower(c) - 'a' + 10);
-		t->p++;
-	}
-	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return terr(t, "escape is not a Unicode scalar value");
-	put_utf8(&t->sb, cp);
-	return 0;
-}
-
-/* Closes a multi-line string at a run of 3 to 5 quotes q. */
-static int close_ml(struct toml *t, char q)
-{
-	size_t n = 0;
-
-	while (t->p + n < t->end && t->p[n] == q)
-		n++;
-	if (n > 5)
-		return terr(t, "too many quotes at the end of a string");
-	ft_buf_add(&t->sb, t->p, n - 3);
-	t->p += n;
-	return 0;
-}
-
-/* A backslash in a multi-line basic string: an escape or a line join. */
-static int ml_backslash(struct toml *t)
-{
-	const char *q = t->p + 1;
-
-	while (q < t->end && (*q == ' ' || *q == '\t'))
-		q++;
-	if (q < t->end &&
-	    (*q == '\n' || (*q == '\r' && q + 1 < t->end && q[1] == '\n'))) {
-		t->p = q;
-		for (;;) {
-			skip_ws(t);
-			if (!eat_newline(t))
-				return 0;
-		}
-	}
-	t->p++;
-	return read_escape(t);
-}
-
-/* Reads a string body after its opening delimiter into t->sb. */
-static int read_string_body(struct toml *t, char q, bool ml, int line0)
-{
-	const char *close = q == '"' ? "\"\"\"" : "'''";
-	int c, rc;
-
-	for (;;) {
-		c = peek(t);
-		if (c < 0 || (!ml && (c == '\n' || ahead(t, "\r\n")))) {
-			t->line = line0;
-			return terr(t, "unterminated string");
-		}
-		if (ml && ahead(t, close))
-			return close_ml(t, q);
-		if (!ml && c == q) {
-			t->p++;
-			return 0;
-		}
-		if (q == '"' && c == '\\') {
-			if (!ml)
-				t->p++;
-			rc = ml ? ml_backslash(t) : read_escape(t);
-			if (rc)
-				return rc;
-		} else if (ml && eat_newline(t)) {
-			ft_buf_addc(&t->sb, '\n');
-		} else if (bad_ctl(c)) {
-			return terr(t, "control character 0x%02x in string", c);
-		} else {
-			ft_buf_addc(&t->sb, (char)c);
-			t->p++;
-		}
-	}
-}
-
-/* Reads a string of any of the four forms; *out owns a copy. */
-static int read_string(struct toml *t, bool key_form, char **out, size_t *len)
-{
-	char q = *t->p;
-	bool ml = !key_form && (ahead(t, "\"\"\"") || ahead(t, "'''"));
-	int rc, line0 = t->line;
-
-	ft_buf_reset(&t->sb);
-	ft_buf_add(&t->sb, "", 0);
-	t->p += ml ? 3 : 1;
-	if (ml)
-		eat_newline(t); /* a newline after the delimiter is trimmed */
-	rc = read_string_body(t, q, ml, line0);
-	if (rc)
-		return rc;
-	if (!ft_buf_ok(&t->sb))
-		return FT_ENOMEM;
-	*out = malloc(t->sb.len + 1);
-	if (!*out)
-		return FT_ENOMEM;
-	memcpy(*out, t->sb.data, t->sb.len + 1);
-	*len = t->sb.len;
-	return 0;
-}
-
-/* ---- TOML reader: keys and scalars ---------------------------------- */
-
-static bool bare_key_char(int c)
-{
-	return c >= 0 && (isalnum(c) || c == '_' || c == '-');
-}
-
-static int read_key_part(struct toml *t, char **out)
-{
-	const char *s = t->p;
-	char buf[16];
-	size_t len;
-	int rc;
-
-	if (peek(t) == '"' || peek(t) == '\'') {
-		rc = read_string(t, true, out, &len);
-		if (!rc && strlen(*out) != len) {
-			free(*out);
-			rc = terr(t, "NUL character in key");
-		}
-		return rc;
-	}
-	while (bare_key_char(peek(t)))
-		t->p++;
-	if (t->p == s)
-		return terr(t, "expected a key, found %s",
-			    found(t, buf, sizeof(buf)));
-	*out = malloc((size_t)(t->p - s) + 1);
-	if (!*out)
-		return FT_ENOMEM;
-	memcpy(*out, s, (size_t)(t->p - s));
-	(*out)[t->p - s] = '\0';
-	return 0;
-}
-
-static void key_release(struct key *k)
-{
-	size_t i;
-
-	for (i = 0; i < k->n; i++)
-		free(k->part[i]);
-	k->n = 0;
-}
-
-/* Reads a dotted key; on failure k holds nothing. */
-static int read_key(struct toml *t, struct key *k)
-{
-	int rc;
-
-	k->n = 0;
-	for (;;) {
-		skip_ws(t);
-		if (k->n == TOML_MAX_KEY) {
-			key_release(k);
-			return terr(t, "key has more than %d parts",
-				    TOML_MAX_KEY);
-		}
-		rc = read_key_part(t, &k->part[k->n]);
-		if (rc) {
-			key_release(k);
-			return rc;
-		}
-		k->n++;
-		skip_ws(t);
-		if (peek(t) != '.')
-			return 0;
-		t->p++;
-	}
-}
-
-static bool scalar_char(int c)
-{
-	return c > 0 && (isalnum(c) || strchr("_+-.:", c));
-}
-
-/* Copies tok without underscores, each of which must sit between digits. */
-static bool strip_underscores(const char *tok, char *out)
-{
-	size_t i, n = 0;
-
-	for (i = 0; tok[i]; i++) {
-		if (tok[i] != '_') {
-			out[n++] = tok[i];
-			continue;
-		}
-		if (!i || !isxdigit((unsigned char)tok[i - 1]) ||
-		    !isxdigit((unsigned char)tok[i + 1]))
-			return false;
-	}
-	out[n] = '\0';
-	return true;
-}
-
-static bool is_date(const char *tok)
-{
-	size_t i;
-
-	for (i = 0; isdigit((unsigned char)tok[i]); i++)
-		;
-	return (i == 4 && tok[i] == '-') || (i == 2 && tok[i] == ':');
-}
-
-/*
- * A decimal integer or float: sign, digits, '.', exponent.  Returns 0,
- * 1 when malformed, or FT_EINVAL (reported) when out of range.
- */
-static int read_decimal(struct toml *t, const char *s, struct tv *v)
-{
-	const char *d = s + (*s == '+' || *s == '-'), *dot = strchr(s, '.');
-	char *e;
-
-	if (strspn(s, "0123456789+-.eE") != strlen(s) ||
-	    !isdigit((unsigned char)d[0]) ||
-	    (d[0] == '0' && isdigit((unsigned char)d[1])))
-		return 1;
-	if (dot && (!isdigit((unsigned char)dot[-1]) ||
-		    !isdigit((unsigned char)dot[1])))
-		return 1;
-	errno = 0;
-	if (dot || strpbrk(s, "eE")) {
-		v->type = TV_FLOAT;
-		v->f = strtod(s, &e);
-	} else {
-		v->i = strtoll(s, &e, 10);
-	}
-	if (*e)
-		return 1;
-	if (errno == ERANGE)
-		return terr(t, "number '%s' is out of range", s);
-	return 0;
-}
-
-/* Reads an integer, float or boolean token into v. */
-static int read_number(struct toml *t, const char *tok, struct tv *v)
-{
-	static const char *const specials[] = {"inf", "+inf", "-inf",
-					       "nan", "+nan", "-nan"};
-	char s[64], *e;
-	size_t i;
-	int base, rc;
-
-	v->type = TV_INT;
-	for (i = 0; i < FT_ARRAY_SIZE(specials); i++)
-		if (!strcmp(tok, specials[i])) {
-			v->type = TV_FLOAT;
-			v->f = strtod(tok, NULL);
-			return 0;
-		}
-	if (!strip_underscores(tok, s))
-		return terr(t, "invalid number '%s'", tok);
-	base = s[0] != '0'   ? 10
-	       : s[1] == 'x' ? 16
-	       : s[1] == 'o' ? 8
-	       : s[1] == 'b' ? 2
-			     : 10;
-	if (base == 10) {
-		rc = read_decimal(t, s, v);
-		return rc > 0 ? terr(t, "invalid number '%s'", tok) : rc;
-	}
-	errno = 0;
-	v->i = strtoll(s + 2, &e, base);
-	if (!isxdigit((unsigned char)s[2]) || *e)
-		return terr(t, "invalid number '%s'", tok);
-	if (errno == ERANGE)
-		return terr(t, "number '%s' is out of range", tok);
-	return 0;
-}
-
-static int read_scalar(struct toml *t, struct tv **out)
-{
-	char tok[64], buf[16];
-	size_t n = 0;
-	struct tv *v;
-	int rc;
-
-	while (scalar_char(peek(t))) {
-		if (n + 1 == sizeof(tok))
-			return terr(t, "value is too long");
-		tok[n++] = *t->p++;
-	}
-	tok[n] = '\0';
-	if (!n)
-		return terr(t, "expected a value, found %s",
-			    found(t, buf, sizeof(buf)));
-	if (is_date(tok))
-		return terr(t, "dates and times are not supported");
-	v = tv_new(TV_BOOL, t->line);
-	if (!v)
-		return FT_ENOMEM;
-	if (!strcmp(tok, "true") || !strcmp(tok, "false"))
-		v->i = tok[0] == 't';
-	else if ((rc = read_number(t, tok, v))) {
-		tv_free(v);
-		return rc;
-	}
-	*out = v;
-	return 0;
-}
-
-/* ---- TOML reader: structure ----------------------------------------- */
-
-static int read_value(struct toml *t, struct tv **out, int depth);
-
-/*
- * Finds or creates the table `name` in tab on the way to a key.  Headers
- * (through_aot) step into the last table of an array of tables.
- */
-static int descend(struct toml *t, struct tv *tab, const char *name,
-		   bool through_aot, bool dotted, struct tv **next)
-{
-	struct tv *v = tab_get(tab, name);
-	char *key;
-
-	if (!v) {
-		v = tv_new(TV_TAB, t->line);
-		key = strdup(name);
-		if (!v || !key || tv_push(tab, key, v)) {
-			tv_free(v);
-			free(key);
-			return FT_ENOMEM;
-		}
-		v->defined = dotted;
-	}
-	if (through_aot && v->type == TV_ARR && v->aot && v->n)
-		v = v->v[v->n - 1];
-	if (v->type != TV_TAB || v->frozen)
-		return terr(t, "cannot add keys to '%s': it holds %s", name,
-			    v->type == TV_TAB ? "an inline table"
-					      : tv_type_name(v));
-	*next = v;
-	return 0;
-}
-
-/* Stores val under the dotted key k of tab; takes val on success. */
-static int insert(struct toml *t, struct tv *tab, struct key *k, struct tv *val)
-{
-	size_t i;
-	int rc;
-
-	for (i = 0; i + 1 < k->n; i++) {
-		rc = descend(t, tab, k->part[i], false, true, &tab);
-		if (rc)
-			return rc;
-	}
-	if (tab_get(tab, k->part[i]))
-		return terr(t, "duplicate key '%s'", k->part[i]);
-	if (tv_push(tab, k->part[i], val))
-		return FT_ENOMEM;
-	k->part[i] = NULL; /* owned by the table now */
-	return 0;
-}
-
-/* Reads `key = value` (the key at t->p) into tab. */
-static int read_keyval(struct toml *t, struct tv *tab, int depth)
-{
-	struct key k;
-	struct tv *val = NULL;
-	char buf[16];
-	int rc;
-
-	rc = read_key(t, &k);
-	if (rc)
-		return rc;
-	if (peek(t) != '=') {
-		rc = terr(t, "expected '=' after a key, found %s",
-			  found(t, buf, sizeof(buf)));
-		goto out_release_key;
-	}
-	t->p++;
-	skip_ws(t);
-	rc = read_value(t, &val, depth);
-	if (!rc)
-		rc = insert(t, tab, &k, val);
-	if (rc)
-		tv_free(val);
-out_release_key:
-	key_release(&k);
-	return rc;
-}
-
-/*
- * Steps over the ',' after an item of an array or inline table opened
- * at line0.  Returns 0 and *more (another item may follow), 0 at the
- * closing character (left in place), or an error.
- */
-static int item_sep(struct toml *t, const char *what, char close, int line0,
-		    bool *more)
-{
-	char buf[16];
-
-	skip_blank(t);
-	*more = peek(t) == ',';
-	if (*more || peek(t) == close) {
-		t->p += *more;
-		return 0;
-	}
-	if (peek(t) < 0) {
-		t->line = line0;
-		return terr(t, "unterminated %s", what);
-	}
-	return terr(t, "expected ',' or '%c' in %s, found %s", close, what,
-		    found(t, buf, sizeof(buf)));
-}
-
-static int read_array(struct toml *t, struct tv **out, int depth)
-{
-	struct tv *a = tv_new(TV_ARR, t->line), *item = NULL;
-	int rc = 0, line0 = t->line;
-	bool more = true;
-
-	if (!a)
-		return FT_ENOMEM;
-	a->frozen = true;
-	t->p++;
-	while (!rc && more) {
-		skip_blank(t);
-		if (peek(t) == ']')
-			break;
-		if (peek(t) < 0)
-			rc = item_sep(t, "array", ']', line0, &more);
-		else
-			rc = read_value(t, &item, depth + 1);
-		if (!rc && tv_push(a, NULL, item)) {
-			tv_free(item);
-			rc = FT_ENOMEM;
-		}
-		if (!rc)
-			rc = item_sep(t, "array", ']', line0, &more);
-	}
-	if (rc) {
-		tv_free(a);
-		return rc;
-	}
-	t->p++;
-	*out = a;
-	return 0;
-}
-
-static int read_inline_table(struct toml *t, struct tv **out, int depth)
-{
-	struct tv *tab = tv_new(TV_TAB, t->line);
-	int rc = 0, line0 = t->line;
-	bool more = true;
-
-	if (!tab)
-		return FT_ENOMEM;
-	t->p++;
-	while (!rc && more) {
-		skip_blank(t);
-		if (peek(t) == '}')
-			break;
-		if (peek(t) < 0)
-			rc = item_sep(t, "inline table", '}', line0, &more);
-		else
-			rc = read_keyval(t, tab, depth + 1);
-		if (!rc)
-			rc = item_sep(t, "inline table", '}', line0, &more);
-	}
-	if (rc) {
-		tv_free(tab);
-		return rc;
-	}
-	t->p++;
-	tab->frozen = true;
-	tab->defined = true;
-	*out = tab;
-	return 0;
-}
-
-static int read_value(struct toml *t, struct tv **out, int depth)
-{
-	int c = peek(t), line0 = t->line, rc;
-	struct tv *v;
-
-	if (depth > TOML_MAX_DEPTH)
-		return terr(t, "arrays or inline tables nested too deeply");
-	if (c == '[')
-		return read_array(t, out, depth);
-	if (c == '{')
-		return read_inline_table(t, out, depth);
-	if (c != '"' && c != '\'')
-		return read_scalar(t, out);
-	v = tv_new(TV_STR, line0);
-	if (!v)
-		return FT_ENOMEM;
-	rc = read_string(t, false, &v->s, &v->len);
-	if (rc) {
-		tv_free(v);
-		return rc;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Opens [name] in parent as the current table. */
-static int open_table(struct toml *t, struct tv *parent, const char *name,
-		      struct tv **cur)
-{
-	struct tv *v = tab_get(parent, name);
-	int rc;
-
-	if (v && v->type == TV_TAB && v->defined)
-		return terr(t, "table '%s' is defined twice", name);
-	if (v && v->type == TV_ARR && v->aot)
-		return terr(t, "'%s' is an array of tables ([[%s]])", name,
-			    name);
-	rc = descend(t, parent, name, false, false, cur);
-	if (rc)
-		return rc;
-	(*cur)->defined = true;
-	(*cur)->line = t->line;
-	return 0;
-}
-
-/* Appends a table to the array of tables [[name]] in parent. */
-static int open_aot(struct toml *t, struct tv *parent, const char *name,
-		    struct tv **cur)
-{
-	struct tv *a = tab_get(parent, name), *tab;
-	char *key = NULL;
-
-	if (a && (a->type != TV_ARR || !a->aot))
-		return terr(t, "'%s' is already %s, not an array of tables",
-			    name, tv_type_name(a));
-	if (!a) {
-		a = tv_new(TV_ARR, t->line);
-		key = strdup(name);
-		if (!a || !key || tv_push(parent, key, a)) {
-			tv_free(a);
-			free(key);
-			return FT_ENOMEM;
-		}
-		a->aot = true;
-	}
-	tab = tv_new(TV_TAB, t->line);
-	if (!tab || tv_push(a, NULL, tab)) {
-		tv_free(tab);
-		return FT_ENOMEM;
-	}
-	tab->defined = true;
-	*cur = tab;
-	return 0;
-}
-
-static int read_header(struct toml *t, struct tv *root, struct tv **cur)
-{
-	bool aot = ahead(t, "[[");
-	struct tv *tab = root;
-	struct key k;
-	size_t i;
-	int rc;
-
-	t->p += aot ? 2 : 1;
-	rc = read_key(t, &k);
-	if (rc)
-		return rc;
-	if (!ahead(t, aot ? "]]" : "]")) {
-		rc = terr(t, "expected '%s' to close the table header",
-			  aot ? "]]" : "]");
-		goto out_release_key;
-	}
-	t->p += aot ? 2 : 1;
-	for (i = 0; i + 1 < k.n && !rc; i++)
-		rc = descend(t, tab, k.part[i], true, false, &tab);
-	if (!rc)
-		rc = aot ? open_aot(t, tab, k.part[i], cur)
-			 : open_table(t, tab, k.part[i], cur);
-	if (!rc)
-		rc = end_line(t);
-out_release_key:
-	key_release(&k);
-	return rc;
-}
-
-/* Parses a whole document; *rootp owns the tree on success. */
-static int toml_parse(struct toml *t, struct tv **rootp)
-{
-	struct tv *root = tv_new(TV_TAB, 1), *cur = root;
-	int rc = 0;
-
-	if (!root)
-		return FT_ENOMEM;
-	if (ahead(t, "\xef\xbb\xbf"))
-		t->p += 3;
-	for (skip_blank(t); t->p < t->end && !rc; skip_blank(t)) {
-		if (*t->p == '[')
-			rc = read_header(t, root, &cur);
-		else if (!(rc = read_keyval(t, cur, 0)))
-			rc = end_line(t);
-	}
-	if (rc) {
-		tv_free(root);
-		return rc;
-	}
-	*rootp = root;
-	return 0;
-}
+#define STOP_CHUNK 2048 /* bytes of stopwords per unless line */
 
 /* ---- regexes ---------------------------------------------------------- */
 
@@ -1151,8 +282,8 @@ static void add_literal(struct ft_buf *b, const char *s, size_t n)
 }
 
 /*
- * Compiles re as rules.c does.  Returns its capture count, or -1 with
- * the reason in msg.
+ * Compiles re with ft_pcre2_compile(), as rules.c does.  Returns its
+ * capture count, or -1 with the reason in msg.
  */
 static int re_check(const char *re, size_t n, char *msg, size_t size)
 {
@@ -1167,8 +298,7 @@ static int re_check(const char *re, size_t n, char *msg, size_t size)
 			 FT_RULES_MAX_PATTERN);
 		return -1;
 	}
-	code = pcre2_compile((PCRE2_SPTR)re, n, FT_PCRE2_OPTIONS, &ecode, &eoff,
-			     NULL);
+	code = ft_pcre2_compile(re, n, NULL, &ecode, &eoff);
 	if (!code) {
 		pcre2_get_error_message(ecode, emsg, sizeof(emsg));
 		snprintf(msg, size,
@@ -1282,20 +412,20 @@ static void add_text(struct ft_buf *b, const char *s, size_t n)
 	}
 }
 
-static bool text_empty(const struct tv *v)
+static bool text_empty(const struct ft_toml *v)
 {
 	size_t i;
 
-	for (i = 0; v && v->type == TV_STR && i < v->len; i++)
+	for (i = 0; v && v->type == FT_TOML_STR && i < v->len; i++)
 		if ((unsigned char)v->s[i] > 0x20 && v->s[i] != 0x7f)
 			return false;
 	return true;
 }
 
 /* Non-empty array? */
-static bool has_items(const struct tv *v)
+static bool has_items(const struct ft_toml *v)
 {
-	return v && (v->type != TV_ARR || v->n > 0);
+	return v && (v->type != FT_TOML_ARR || v->n > 0);
 }
 
 static bool id_taken(const struct conv *c, const char *id)
@@ -1342,12 +472,12 @@ static bool id_char(char ch)
 }
 
 /* Builds the flagtap id; false (rule skipped) when there is none. */
-static bool rule_id(struct conv *c, const struct tv *idv)
+static bool rule_id(struct conv *c, const struct ft_toml *idv)
 {
 	size_t i, base;
 	int dup;
 
-	if (!idv || idv->type != TV_STR || !idv->len) {
+	if (!idv || idv->type != FT_TOML_STR || !idv->len) {
 		note(c, "skipped: %s",
 		     idv ? "id is not a non-empty string" : "no id");
 		return false;
@@ -1371,13 +501,13 @@ static bool rule_id(struct conv *c, const struct tv *idv)
  * Applies secretGroup to the regex: on return c->re holds the regex to
  * write (rewritten or not).
  */
-static void secret_group(struct conv *c, const struct tv *sg,
-			 const struct tv *re)
+static void secret_group(struct conv *c, const struct ft_toml *sg,
+			 const struct ft_toml *re)
 {
 	int count;
 
 	ft_buf_reset(&c->re);
-	if (sg && (sg->type != TV_INT || sg->i < 0)) {
+	if (sg && (sg->type != FT_TOML_INT || sg->i < 0)) {
 		note(c, "secretGroup dropped: it is not a whole number");
 		sg = NULL;
 	}
@@ -1404,29 +534,29 @@ static void secret_group(struct conv *c, const struct tv *sg,
 }
 
 /* Writes the pattern line; false (rule skipped) when it cannot. */
-static bool rule_pattern(struct conv *c, const struct tv *tab)
+static bool rule_pattern(struct conv *c, const struct ft_toml *tab)
 {
-	const struct tv *re = tab_get(tab, "regex");
-	const struct tv *path = tab_get(tab, "path");
-	const struct tv *skip = tab_get(tab, "skipReport");
+	const struct ft_toml *re = ft_toml_get(tab, "regex");
+	const struct ft_toml *path = ft_toml_get(tab, "path");
+	const struct ft_toml *skip = ft_toml_get(tab, "skipReport");
 	char msg[256];
 	size_t at;
 
-	if (!re || re->type != TV_STR || !re->len) {
+	if (!re || re->type != FT_TOML_STR || !re->len) {
 		note(c, "skipped: %s",
-		     re && re->type != TV_STR ? "regex is not a string"
-		     : re		      ? "regex is empty"
+		     re && re->type != FT_TOML_STR ? "regex is not a string"
+		     : re			   ? "regex is empty"
 		     : path ? "it only matches file paths, which log records "
 			      "do not have"
 			    : "no regex");
 		return false;
 	}
-	if (skip && skip->type == TV_BOOL && skip->i) {
+	if (skip && skip->type == FT_TOML_BOOL && skip->i) {
 		note(c, "skipped: skipReport = true (it only serves composite "
 			"rules, which flagtap does not have)");
 		return false;
 	}
-	secret_group(c, tab_get(tab, "secretGroup"), re);
+	secret_group(c, ft_toml_get(tab, "secretGroup"), re);
 	ft_buf_adds(&c->body, "pattern = ");
 	at = c->body.len;
 	add_oneline(&c->body, c->re.data, c->re.len);
@@ -1444,7 +574,7 @@ static bool rule_pattern(struct conv *c, const struct tv *tab)
 	return true;
 }
 
-static bool keyword_ok(const struct tv *k)
+static bool keyword_ok(const struct ft_toml *k)
 {
 	size_t i;
 
@@ -1457,15 +587,15 @@ static bool keyword_ok(const struct tv *k)
 	return true;
 }
 
-static void rule_keywords(struct conv *c, const struct tv *kw)
+static void rule_keywords(struct conv *c, const struct ft_toml *kw)
 {
 	char buf[64];
 	size_t i;
 
 	if (!kw)
 		return;
-	for (i = 0; kw->type == TV_ARR && i < kw->n; i++) {
-		if (kw->v[i]->type != TV_STR)
+	for (i = 0; kw->type == FT_TOML_ARR && i < kw->n; i++) {
+		if (kw->v[i]->type != FT_TOML_STR)
 			break;
 		if (!kw->v[i]->len)
 			return; /* gitleaks then checks every fragment */
@@ -1479,7 +609,7 @@ static void rule_keywords(struct conv *c, const struct tv *kw)
 			return;
 		}
 	}
-	if (kw->type != TV_ARR || i < kw->n) {
+	if (kw->type != FT_TOML_ARR || i < kw->n) {
 		note(c, "keywords dropped: not an array of strings");
 		return;
 	}
@@ -1491,13 +621,13 @@ static void rule_keywords(struct conv *c, const struct tv *kw)
 		ft_buf_addc(&c->body, '\n');
 }
 
-static void rule_tags(struct conv *c, const struct tv *tags)
+static void rule_tags(struct conv *c, const struct ft_toml *tags)
 {
 	size_t i, n = 0;
 
 	if (!tags)
 		return;
-	if (tags->type != TV_ARR) {
+	if (tags->type != FT_TOML_ARR) {
 		note(c, "tags dropped: not an array of strings");
 		return;
 	}
@@ -1512,10 +642,10 @@ static void rule_tags(struct conv *c, const struct tv *tags)
 }
 
 /* The [rule] header and the keys every rule has. */
-static void rule_head(struct conv *c, const struct tv *tab)
+static void rule_head(struct conv *c, const struct ft_toml *tab)
 {
-	const struct tv *desc = tab_get(tab, "description");
-	const struct tv *id = tab_get(tab, "id");
+	const struct ft_toml *desc = ft_toml_get(tab, "description");
+	const struct ft_toml *id = ft_toml_get(tab, "id");
 
 	ft_buf_addf(&c->body, "[rule %s]\ntitle = ", c->label);
 	if (!text_empty(desc))
@@ -1531,7 +661,7 @@ static void rule_head(struct conv *c, const struct tv *tab)
  * entropy: gitleaks drops a secret whose Shannon entropy is at most the
  * threshold, as flagtap's `entropy` does; 0 or less disables the check.
  */
-static void rule_entropy(struct conv *c, const struct tv *v)
+static void rule_entropy(struct conv *c, const struct ft_toml *v)
 {
 	char buf[32];
 	double x;
@@ -1539,11 +669,11 @@ static void rule_entropy(struct conv *c, const struct tv *v)
 
 	if (!v)
 		return;
-	if (v->type != TV_FLOAT && v->type != TV_INT) {
+	if (v->type != FT_TOML_FLOAT && v->type != FT_TOML_INT) {
 		note(c, "entropy dropped: not a number");
 		return;
 	}
-	x = v->type == TV_FLOAT ? v->f : (double)v->i;
+	x = v->type == FT_TOML_FLOAT ? v->f : (double)v->i;
 	if (x > 0.0 && x < 1e-6)
 		x = 1e-6; /* the smallest written; as strict on any value */
 	if (!(x > 0.0))
@@ -1565,7 +695,7 @@ static void rule_entropy(struct conv *c, const struct tv *v)
 }
 
 /* Reports rule keys that have no flagtap equivalent. */
-static void rule_dropped(struct conv *c, const struct tv *tab)
+static void rule_dropped(struct conv *c, const struct ft_toml *tab)
 {
 	static const char *const known[] = {
 		"id",	      "description", "regex",	  "secretGroup",
@@ -1574,10 +704,10 @@ static void rule_dropped(struct conv *c, const struct tv *tab)
 	char buf[64];
 	size_t i, k;
 
-	if (tab_get(tab, "path"))
+	if (ft_toml_get(tab, "path"))
 		note(c, "path dropped: log records have no file path, so the "
 			"rule applies to every record");
-	if (tab_get(tab, "required"))
+	if (ft_toml_get(tab, "required"))
 		note(c, "required dropped: flagtap has no composite rules, so "
 			"the rule fires on its own");
 	for (k = 0; k < tab->n; k++) {
@@ -1628,7 +758,7 @@ static void emit_unless(struct conv *c, enum target tgt, int al_line,
 	c->nunless++;
 }
 
-static void allowlist_regexes(struct conv *c, const struct tv *regexes,
+static void allowlist_regexes(struct conv *c, const struct ft_toml *regexes,
 			      enum target tgt, int al_line)
 {
 	char what[32];
@@ -1636,7 +766,7 @@ static void allowlist_regexes(struct conv *c, const struct tv *regexes,
 
 	for (i = 0; i < regexes->n; i++) {
 		snprintf(what, sizeof(what), "regex %zu", i + 1);
-		if (regexes->v[i]->type != TV_STR) {
+		if (regexes->v[i]->type != FT_TOML_STR) {
 			note(c,
 			     "allowlist at line %d: %s dropped: not a string",
 			     al_line, what);
@@ -1669,16 +799,16 @@ static void flush_stopwords(struct conv *c, size_t *nwords, int al_line)
 	*nwords = 0;
 }
 
-static void allowlist_stopwords(struct conv *c, const struct tv *stop,
+static void allowlist_stopwords(struct conv *c, const struct ft_toml *stop,
 				int al_line)
 {
 	size_t i, nwords = 0;
-	const struct tv *w;
+	const struct ft_toml *w;
 
 	ft_buf_reset(&c->re);
 	for (i = 0; i < stop->n; i++) {
 		w = stop->v[i];
-		if (w->type != TV_STR) {
+		if (w->type != FT_TOML_STR) {
 			note(c,
 			     "allowlist at line %d: stopword %zu dropped: "
 			     "not a string",
@@ -1701,15 +831,15 @@ static void allowlist_stopwords(struct conv *c, const struct tv *stop,
  * \A(?=(?s:.*?)(?i:W1|W2...))(?s:.*?)(?:(?:R1)|(?:R2)...): the regexes
  * keep their anchors, as (?s:.*?) first tries the empty string.
  */
-static void allowlist_and(struct conv *c, const struct tv *regexes,
-			  const struct tv *stop, int al_line)
+static void allowlist_and(struct conv *c, const struct ft_toml *regexes,
+			  const struct ft_toml *stop, int al_line)
 {
 	size_t i, n = 0;
 
 	ft_buf_reset(&c->re);
 	ft_buf_adds(&c->re, "\\A(?=(?s:.*?)(?i:");
 	for (i = 0; i < stop->n; i++) {
-		if (stop->v[i]->type != TV_STR)
+		if (stop->v[i]->type != FT_TOML_STR)
 			continue;
 		if (n++)
 			ft_buf_addc(&c->re, '|');
@@ -1718,7 +848,7 @@ static void allowlist_and(struct conv *c, const struct tv *regexes,
 	ft_buf_adds(&c->re, "))(?s:.*?)(?:");
 	n = 0;
 	for (i = 0; i < regexes->n; i++) {
-		if (regexes->v[i]->type != TV_STR)
+		if (regexes->v[i]->type != FT_TOML_STR)
 			continue;
 		ft_buf_adds(&c->re, n++ ? "|(?:" : "(?:");
 		ft_buf_add(&c->re, regexes->v[i]->s, regexes->v[i]->len);
@@ -1729,11 +859,11 @@ static void allowlist_and(struct conv *c, const struct tv *regexes,
 		    "its regexes and stopwords (condition AND)");
 }
 
-static enum target allowlist_target(const struct tv *t)
+static enum target allowlist_target(const struct ft_toml *t)
 {
 	if (!t)
 		return TGT_SECRET;
-	if (t->type != TV_STR)
+	if (t->type != FT_TOML_STR)
 		return TGT_BAD;
 	return !strcmp(t->s, "secret")	? TGT_SECRET
 	       : !strcmp(t->s, "match") ? TGT_MATCH
@@ -1742,13 +872,13 @@ static enum target allowlist_target(const struct tv *t)
 }
 
 /* Reports allowlist keys without an equivalent; false if it is dropped. */
-static bool allowlist_check(struct conv *c, const struct tv *al, bool all)
+static bool allowlist_check(struct conv *c, const struct ft_toml *al, bool all)
 {
 	static const char *const known[] = {
 		"description", "condition", "commits",	 "paths",
 		"regexTarget", "regexes",   "stopwords", "targetRules"};
-	bool paths = has_items(tab_get(al, "paths"));
-	bool commits = has_items(tab_get(al, "commits"));
+	bool paths = has_items(ft_toml_get(al, "paths"));
+	bool commits = has_items(ft_toml_get(al, "commits"));
 	char buf[64];
 	size_t i, k;
 
@@ -1764,7 +894,7 @@ static bool allowlist_check(struct conv *c, const struct tv *al, bool all)
 			     clean(al->keys[k], strlen(al->keys[k]), buf,
 				   sizeof(buf)));
 	}
-	if (c->global && tab_get(al, "targetRules")) {
+	if (c->global && ft_toml_get(al, "targetRules")) {
 		note(c,
 		     "allowlist at line %d dropped: targetRules limits it to "
 		     "some rules, and a [pack] exception applies to all",
@@ -1793,21 +923,21 @@ static bool allowlist_check(struct conv *c, const struct tv *al, bool all)
 }
 
 /* Writes the regexes and stopwords of one allowlist as exceptions. */
-static void allowlist_write(struct conv *c, const struct tv *al, bool all)
+static void allowlist_write(struct conv *c, const struct ft_toml *al, bool all)
 {
-	const struct tv *regexes = tab_get(al, "regexes");
-	const struct tv *stop = tab_get(al, "stopwords");
-	enum target tgt = allowlist_target(tab_get(al, "regexTarget"));
+	const struct ft_toml *regexes = ft_toml_get(al, "regexes");
+	const struct ft_toml *stop = ft_toml_get(al, "stopwords");
+	enum target tgt = allowlist_target(ft_toml_get(al, "regexTarget"));
 	bool words, res;
 
-	if (regexes && regexes->type != TV_ARR)
+	if (regexes && regexes->type != FT_TOML_ARR)
 		note(c, "allowlist at line %d: regexes dropped: not an array",
 		     al->line);
-	if (stop && stop->type != TV_ARR)
+	if (stop && stop->type != FT_TOML_ARR)
 		note(c, "allowlist at line %d: stopwords dropped: not an array",
 		     al->line);
-	words = stop && stop->type == TV_ARR && stop->n;
-	res = regexes && regexes->type == TV_ARR && regexes->n;
+	words = stop && stop->type == FT_TOML_ARR && stop->n;
+	res = regexes && regexes->type == FT_TOML_ARR && regexes->n;
 	if (res && tgt == TGT_BAD) {
 		note(c,
 		     "allowlist at line %d %s: unknown regexTarget (expected "
@@ -1835,13 +965,15 @@ static void allowlist_write(struct conv *c, const struct tv *al, bool all)
 		allowlist_stopwords(c, stop, al->line);
 }
 
-static void convert_allowlist(struct conv *c, const struct tv *al)
+static void convert_allowlist(struct conv *c, const struct ft_toml *al)
 {
-	const struct tv *cond = tab_get(al, "condition");
-	const struct tv *desc = tab_get(al, "description");
-	bool all = cond && cond->type == TV_STR && !strcasecmp(cond->s, "AND");
+	const struct ft_toml *cond = ft_toml_get(al, "condition");
+	const struct ft_toml *desc = ft_toml_get(al, "description");
+	bool all = cond && cond->type == FT_TOML_STR &&
+		   !strcasecmp(cond->s, "AND");
 
-	if (cond && !all && (cond->type != TV_STR || strcasecmp(cond->s, "OR")))
+	if (cond && !all &&
+	    (cond->type != FT_TOML_STR || strcasecmp(cond->s, "OR")))
 		note(c, "allowlist at line %d: unknown condition treated as OR",
 		     al->line);
 	if (!allowlist_check(c, al, all))
@@ -1864,29 +996,29 @@ static void write_reasons(struct conv *c)
 	}
 }
 
-static void rule_allowlists(struct conv *c, const struct tv *tab)
+static void rule_allowlists(struct conv *c, const struct ft_toml *tab)
 {
-	const struct tv *one = tab_get(tab, "allowlist");
-	const struct tv *many = tab_get(tab, "allowlists");
+	const struct ft_toml *one = ft_toml_get(tab, "allowlist");
+	const struct ft_toml *many = ft_toml_get(tab, "allowlists");
 	size_t i;
 
-	if (one && one->type == TV_TAB)
+	if (one && one->type == FT_TOML_TAB)
 		convert_allowlist(c, one);
 	else if (one)
 		note(c, "allowlist dropped: not a table");
-	for (i = 0; many && many->type == TV_ARR && i < many->n; i++) {
-		if (many->v[i]->type == TV_TAB)
+	for (i = 0; many && many->type == FT_TOML_ARR && i < many->n; i++) {
+		if (many->v[i]->type == FT_TOML_TAB)
 			convert_allowlist(c, many->v[i]);
 		else
 			note(c, "allowlists item %zu dropped: not a table",
 			     i + 1);
 	}
-	if (many && many->type != TV_ARR)
+	if (many && many->type != FT_TOML_ARR)
 		note(c, "allowlists dropped: not an array of tables");
 	write_reasons(c);
 }
 
-static void rule_reset(struct conv *c, const struct tv *tab)
+static void rule_reset(struct conv *c, const struct ft_toml *tab)
 {
 	ft_buf_reset(&c->id);
 	ft_buf_reset(&c->notes);
@@ -1900,21 +1032,21 @@ static void rule_reset(struct conv *c, const struct tv *tab)
 }
 
 /* Converts one [[rules]] table, appending its stanza or notes. */
-static void convert_rule(struct conv *c, const struct tv *tab)
+static void convert_rule(struct conv *c, const struct ft_toml *tab)
 {
 	bool ok;
 
 	rule_reset(c, tab);
 	c->rep->rules_in++;
-	ok = rule_id(c, tab_get(tab, "id"));
+	ok = rule_id(c, ft_toml_get(tab, "id"));
 	if (ok) {
 		rule_head(c, tab);
-		rule_tags(c, tab_get(tab, "tags"));
+		rule_tags(c, ft_toml_get(tab, "tags"));
 		ok = rule_pattern(c, tab);
 	}
 	if (ok) {
-		rule_keywords(c, tab_get(tab, "keywords"));
-		rule_entropy(c, tab_get(tab, "entropy"));
+		rule_keywords(c, ft_toml_get(tab, "keywords"));
+		rule_entropy(c, ft_toml_get(tab, "entropy"));
 		rule_dropped(c, tab);
 		rule_allowlists(c, tab);
 		id_register(c);
@@ -1936,12 +1068,12 @@ static void convert_rule(struct conv *c, const struct tv *tab)
 /* ---- conversion: the document --------------------------------------- */
 
 /* Warns about top-level settings that are not converted. */
-static void check_top(struct conv *c, const struct tv *root)
+static void check_top(struct conv *c, const struct ft_toml *root)
 {
 	static const char *const known[] = {"title",	  "minVersion",
 					    "rules",	  "allowlist",
 					    "allowlists", "extend"};
-	const struct tv *ext = tab_get(root, "extend");
+	const struct ft_toml *ext = ft_toml_get(root, "extend");
 	char buf[64];
 	size_t i, k;
 
@@ -1961,10 +1093,10 @@ static void check_top(struct conv *c, const struct tv *root)
 }
 
 /* Converts one global allowlist into [pack] exceptions. */
-static void global_allowlist(struct conv *c, const struct tv *al, int line)
+static void global_allowlist(struct conv *c, const struct ft_toml *al, int line)
 {
-	c->line = al->type == TV_TAB ? al->line : line;
-	if (al->type == TV_TAB)
+	c->line = al->type == FT_TOML_TAB ? al->line : line;
+	if (al->type == FT_TOML_TAB)
 		convert_allowlist(c, al);
 	else
 		note(c, "allowlist dropped: not a table");
@@ -1974,10 +1106,10 @@ static void global_allowlist(struct conv *c, const struct tv *al, int line)
  * [allowlist] and [[allowlists]] become exceptions of the [pack] stanza,
  * which apply to every rule of the pack, with the same targets.
  */
-static void global_allowlists(struct conv *c, const struct tv *root)
+static void global_allowlists(struct conv *c, const struct ft_toml *root)
 {
-	const struct tv *one = tab_get(root, "allowlist");
-	const struct tv *many = tab_get(root, "allowlists");
+	const struct ft_toml *one = ft_toml_get(root, "allowlist");
+	const struct ft_toml *many = ft_toml_get(root, "allowlists");
 	size_t i;
 
 	ft_buf_reset(&c->notes);
@@ -1987,9 +1119,9 @@ static void global_allowlists(struct conv *c, const struct tv *root)
 	c->global = true;
 	if (one)
 		global_allowlist(c, one, one->line);
-	for (i = 0; many && many->type == TV_ARR && i < many->n; i++)
+	for (i = 0; many && many->type == FT_TOML_ARR && i < many->n; i++)
 		global_allowlist(c, many->v[i], many->line);
-	if (many && many->type != TV_ARR) {
+	if (many && many->type != FT_TOML_ARR) {
 		c->line = many->line;
 		note(c, "allowlists dropped: not an array of tables");
 	}
@@ -1999,9 +1131,9 @@ static void global_allowlists(struct conv *c, const struct tv *root)
 	ft_buf_add(&c->out, c->body.data, c->body.len);
 }
 
-static void pack_header(struct conv *c, const struct tv *root)
+static void pack_header(struct conv *c, const struct ft_toml *root)
 {
-	const struct tv *title = tab_get(root, "title");
+	const struct ft_toml *title = ft_toml_get(root, "title");
 
 	ft_buf_adds(&c->out, "# Converted from the gitleaks config ");
 	add_text(&c->out, c->name, strlen(c->name));
@@ -2021,9 +1153,9 @@ static void pack_header(struct conv *c, const struct tv *root)
 	ft_buf_adds(&c->out, ")\n");
 }
 
-static int convert(struct conv *c, const struct tv *root)
+static int convert(struct conv *c, const struct ft_toml *root)
 {
-	const struct tv *rules = tab_get(root, "rules");
+	const struct ft_toml *rules = ft_toml_get(root, "rules");
 	size_t i;
 
 	pack_header(c, root);
@@ -2034,20 +1166,20 @@ static int convert(struct conv *c, const struct tv *root)
 	ft_buf_addc(&c->out, '\n');
 	if (!rules)
 		return ft_buf_ok(&c->out) ? 0 : FT_ENOMEM;
-	if (rules->type != TV_ARR) {
+	if (rules->type != FT_TOML_ARR) {
 		ft_diags_add(c->diags, false,
 			     "%s:%d: rules must be an array of tables "
 			     "([[rules]]), not %s",
-			     c->name, rules->line, tv_type_name(rules));
+			     c->name, rules->line, ft_toml_type_name(rules));
 		return FT_EINVAL;
 	}
 	for (i = 0; i < rules->n && !c->oom; i++) {
-		if (rules->v[i]->type != TV_TAB) {
+		if (rules->v[i]->type != FT_TOML_TAB) {
 			ft_diags_add(c->diags, false,
 				     "%s:%d: rules item %zu is %s, not a "
 				     "table",
 				     c->name, rules->v[i]->line, i + 1,
-				     tv_type_name(rules->v[i]));
+				     ft_toml_type_name(rules->v[i]));
 			return FT_EINVAL;
 		}
 		convert_rule(c, rules->v[i]);
@@ -2074,14 +1206,12 @@ int ft_import_gitleaks(const char *name, const char *toml, size_t len,
 		       struct ft_buf *out, struct ft_diags *diags,
 		       struct ft_import_report *rep)
 {
-	struct toml t = {name, toml, toml + len, 1, diags, FT_BUF_INIT};
 	struct conv c = {.name = name, .diags = diags, .rep = rep};
-	struct tv *root = NULL;
+	struct ft_toml *root = NULL;
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
-	rc = toml_parse(&t, &root);
-	ft_buf_release(&t.sb);
+	rc = ft_toml_parse(name, toml, len, diags, &root);
 	if (!rc)
 		rc = convert(&c, root);
 	if (!rc) {
@@ -2092,7 +1222,7 @@ int ft_import_gitleaks(const char *name, const char *toml, size_t len,
 	if (rc == FT_ENOMEM)
 		ft_diags_add(diags, false, "%s: out of memory importing rules",
 			     name);
-	tv_free(root);
+	ft_toml_free(root);
 	conv_release(&c);
 	return rc;
 }

@@ -39,7 +39,8 @@ struct ft_import_report {
  * Converts gitleaks TOML [toml, toml+len) read from file `name` into a
  * flagtap rule pack appended to out (a [pack] stanza, then the rules).
  * Every skipped or degraded rule adds a warning to diags; malformed TOML
- * adds an error.  Returns 0, FT_EINVAL (malformed input), or FT_ENOMEM.
+ * adds the error ft_toml_parse() reports (toml.h).  Returns 0, FT_EINVAL
+ * (malformed input), or FT_ENOMEM.
  */
 int ft_import_gitleaks(const char *name, const char *toml, size_t len,
 		       struct ft_buf *out, struct ft_diags *diags,

@@ -867,7 +867,7 @@ START_TEST(test_out_appended)
 					    &d, &rep),
 			 FT_EINVAL);
 	ck_assert_uint_eq(out.len, 0);
-	ck_assert_str_eq(d.v[d.n - 1].msg, "g.toml:3: unterminated string");
+	ck_assert_str_eq(d.v[d.n - 1].msg, "g.toml:3:7: unterminated string");
 	ft_buf_release(&out);
 	ft_diags_release(&d);
 }
@@ -875,44 +875,16 @@ END_TEST
 
 /* ---- malformed TOML -------------------------------------------- */
 
+/*
+ * What the converter rejects, and one TOML error (check_toml has them
+ * all) to show the reader's message is passed on.
+ */
 static const struct {
 	const char *toml;
-	const char *prefix; /* "FILE:LINE: " */
+	const char *prefix; /* "FILE:LINE: " or "FILE:LINE:COL: " */
 	const char *what;
 } bad_cases[] = {
-	{"a = \"abc\n", "g.toml:1: ", "unterminated string"},
-	{"a = 1\nb = \"\\q\"\n", "g.toml:2: ", "invalid escape sequence"},
-	{"a 1\n", "g.toml:1: ", "expected '=' after a key, found '1'"},
-	{"a = 1\na = 2\n", "g.toml:2: ", "duplicate key 'a'"},
-	{"x = 0\na = [1,\n2,\n", "g.toml:2: ", "unterminated array"},
-	{"[t]\n[t]\n", "g.toml:2: ", "table 't' is defined twice"},
-	{"[[rules]]\n[rules]\n", "g.toml:2: ", "'rules' is an array of tables"},
-	{"[rules]\n[[rules]]\n", "g.toml:2: ", "'rules' is already a table"},
-	{"a = 1 2\n", "g.toml:1: ", "expected the end of the line, found '2'"},
-	{"a = 0x\n", "g.toml:1: ", "invalid number '0x'"},
-	{"a = 01\n", "g.toml:1: ", "invalid number '01'"},
-	{"a = 1__0\n", "g.toml:1: ", "invalid number '1__0'"},
-	{"a = 1.\n", "g.toml:1: ", "invalid number '1.'"},
-	{"a = tru\n", "g.toml:1: ", "invalid number 'tru'"},
-	{"a = 99999999999999999999\n", "g.toml:1: ", "out of range"},
-	{"a = 1979-05-27\n", "g.toml:1: ", "dates and times are not supported"},
-	{"\n\na = '''abc\n\n", "g.toml:3: ", "unterminated string"},
-	{"a = \"x\x01\"\n", "g.toml:1: ", "control character 0x01 in string"},
-	{"[[rules]\n", "g.toml:1: ", "expected ']]' to close the table header"},
-	{"a = \"\\uD800\"\n", "g.toml:1: ", "not a Unicode scalar value"},
-	{"a = \"\\u12\"\n", "g.toml:1: ", "escape needs 4 hex digits"},
-	{"a = {b = 1\n", "g.toml:1: ", "unterminated inline table"},
-	{"a = [1 2]\n",
-	 "g.toml:1: ", "expected ',' or ']' in array, found '2'"},
-	{"a = 1\na.b = 2\n", "g.toml:2: ", "cannot add keys to 'a'"},
-	{"a = {b = 1}\n[a.c]\n",
-	 "g.toml:2: ", "cannot add keys to 'a': it holds an inline table"},
-	{"a = \"\"\"x\"\"\"\"\"\"\n", "g.toml:1: ", "too many quotes"},
-	{"a =\n1\n", "g.toml:1: ", "expected a value, found end of line"},
-	{"= 1\n", "g.toml:1: ", "expected a key, found '='"},
-	{"a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-	 "]]]]]]]]\n",
-	 "g.toml:1: ", "nested too deeply"},
+	{"a = 1\na = 2\n", "g.toml:2:1: ", "duplicate key 'a'"},
 	{"rules = 5\n", "g.toml:1: ", "rules must be an array of tables"},
 	{"rules = [1]\n", "g.toml:1: ", "rules item 1 is an integer"},
 };
