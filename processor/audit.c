@@ -9,6 +9,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "flagtap/codec.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
 #include "flagtap/json.h"

@@ -11,6 +11,7 @@
 
 #include "flagtap/common.h"
 #include "flagtap/deadletter.h"
+#include "flagtap/envelope.h"
 #include "flagtap/log.h"
 #include "flagtap/pipeline_int.h"
 #include "flagtap/worker.h"

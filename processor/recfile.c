@@ -17,8 +17,8 @@
 #include <zlib.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/codec.h"
 #include "flagtap/common.h"
-#include "flagtap/envelope.h"
 #include "flagtap/json.h"
 
 static const char MAGIC[8] = "\x89"

@@ -14,8 +14,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/codec.h"
 #include "flagtap/common.h"
-#include "flagtap/envelope.h"
 #include "flagtap/json.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"

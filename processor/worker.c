@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "flagtap/codec.h"
 #include "flagtap/common.h"
 #include "flagtap/deadletter.h"
 #include "flagtap/delivery.h"

@@ -29,13 +29,14 @@
  * The message value is the envelope compressed as a zlib stream (RFC 1950),
  * readable by any zlib (Python: zlib.decompress(value)).
  *
- * Pure stage: no I/O.  A struct ft_zlib belongs to one thread.
+ * The zlib framing and base64 are codec.h's.
+ *
+ * Pure stage: no I/O.
  */
 #ifndef FLAGTAP_ENVELOPE_H
 #define FLAGTAP_ENVELOPE_H
 
 #include <stdint.h>
-#include <zlib.h>
 
 #include "flagtap/buf.h"
 #include "flagtap/match.h"
@@ -125,32 +126,6 @@ int ft_envelope_build_ex(struct ft_buf *out, const struct ft_ruleset *rs,
 int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res);
 
-/* A reusable deflate stream. */
-struct ft_zlib {
-	z_stream zs;
-	int level;
-	int ready;
-};
-
-/* level: 0..9 or Z_DEFAULT_COMPRESSION.  Returns 0 or FT_ENOMEM. */
-int ft_zlib_init(struct ft_zlib *z, int level);
-void ft_zlib_release(struct ft_zlib *z);
-
-/*
- * Replaces the contents of out with the zlib stream of [in, in+len).
- * Returns 0, FT_ENOMEM, or FT_EINVAL if zlib fails.
- */
-int ft_zlib_compress(struct ft_zlib *z, const void *in, size_t len,
-		     struct ft_buf *out);
-
-/*
- * Replaces the contents of out with the inflated zlib stream [in, in+len).
- * Fails with FT_EINVAL ("not a zlib stream", "truncated zlib stream",
- * "trailing bytes after zlib stream") or FT_ELIMIT beyond max_out bytes.
- */
-int ft_zlib_decompress(const void *in, size_t len, size_t max_out,
-		       struct ft_buf *out, char *errstr, size_t errstr_size);
-
 /*
  * Decodes a message value: inflates it into out and checks that the
  * result is a valid envelope (a JSON object with "rules" array,
@@ -160,12 +135,5 @@ int ft_zlib_decompress(const void *in, size_t len, size_t max_out,
  */
 int ft_envelope_decode(const void *value, size_t len, struct ft_buf *out,
 		       char *errstr, size_t errstr_size);
-
-/* Appends standard base64 (RFC 4648, padded) of [p, p+n). */
-void ft_base64(struct ft_buf *out, const void *p, size_t n);
-
-/* Appends the bytes of padded standard base64 [s, s+n).  Returns 0,
- * FT_EINVAL (not base64) or FT_ENOMEM. */
-int ft_base64_decode(const char *s, size_t n, struct ft_buf *out);
 
 #endif

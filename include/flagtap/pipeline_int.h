@@ -27,7 +27,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "flagtap/buf.h"
-#include "flagtap/envelope.h"
+#include "flagtap/codec.h"
 #include "flagtap/inspect.h"
 #include "flagtap/match.h"
 #include "flagtap/metrics.h"

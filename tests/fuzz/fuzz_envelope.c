@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/codec.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
 #include "flagtap/json.h"

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/codec.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
 #include "flagtap/match.h"

@@ -7,8 +7,8 @@
 
 #include "flagtap/audit.h"
 #include "flagtap/buf.h"
+#include "flagtap/codec.h"
 #include "flagtap/common.h"
-#include "flagtap/envelope.h"
 #include "flagtap/rules.h"
 #include "suites.h"
 
