@@ -872,17 +872,74 @@ out_release_key:
 	return rc;
 }
 
+/* Length of the UTF-8 sequence at s[0..n), 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned long cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+	      : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+	      : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+					     : 0;
+	if (!len || len > n)
+		return 0;
+	cp = s[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * TOML documents are UTF-8: reports the first byte that is not part of a
+ * UTF-8 sequence (overlong forms and surrogates included) and leaves t
+ * where it started otherwise.
+ */
+static int check_utf8(struct reader *t)
+{
+	struct mark start = here(t);
+	size_t len;
+
+	while (t->p < t->end) {
+		len = utf8_len((const unsigned char *)t->p,
+			       (size_t)(t->end - t->p));
+		if (!len)
+			return terr(t, "invalid UTF-8 (byte 0x%02x)",
+				    (unsigned char)*t->p);
+		if (*t->p == '\n') {
+			t->line++;
+			t->bol = t->p + 1;
+		}
+		t->p += len;
+	}
+	back_to(t, start);
+	return 0;
+}
+
 /* Reads a whole document; *rootp owns the tree on success. */
 static int read_document(struct reader *t, struct ft_toml **rootp)
 {
-	struct ft_toml *root = tv_new(FT_TOML_TAB, 1), *cur = root;
-	int rc = 0;
+	struct ft_toml *root, *cur;
+	int rc;
 
-	if (!root)
-		return FT_ENOMEM;
 	if (ahead(t, "\xef\xbb\xbf"))
 		t->p += 3;
 	t->bol = t->p;
+	rc = check_utf8(t);
+	if (rc)
+		return rc;
+	root = tv_new(FT_TOML_TAB, 1);
+	if (!root)
+		return FT_ENOMEM;
+	cur = root;
 	for (skip_blank(t); t->p < t->end && !rc; skip_blank(t)) {
 		if (*t->p == '[')
 			rc = read_header(t, root, &cur);

@@ -4,8 +4,10 @@
  * What it reads: TOML 1.0 except dates and times (an error: "dates and
  * times are not supported"), plus three TOML 1.1 extensions: the \e and
  * \xHH escapes, and newlines and a trailing comma in inline tables.
- * Input must be UTF-8 (an optional BOM is skipped); control characters
- * other than tab are rejected in strings, as TOML requires.  Strings are
+ * Input must be UTF-8 (an optional BOM is skipped): the first byte that
+ * is not (overlong forms and surrogates included) is an error, before
+ * anything else is read.  Control characters other than tab are
+ * rejected in strings, as TOML requires.  Strings are
  * decoded (escapes, line joins, the newline after an opening delimiter
  * of a multi-line string dropped, CRLF read as LF) and may hold NUL.
  *

@@ -885,6 +885,9 @@ static const struct {
 	const char *what;
 } bad_cases[] = {
 	{"a = 1\na = 2\n", "g.toml:2:1: ", "duplicate key 'a'"},
+	/* a keyword that is not UTF-8 would make a pack that does not load */
+	{"[[rules]]\nid = 'k'\nregex = 'k'\nkeywords = ['a\xff']\n",
+	 "g.toml:4:", "invalid UTF-8"},
 	{"rules = 5\n", "g.toml:1: ", "rules must be an array of tables"},
 	{"rules = [1]\n", "g.toml:1: ", "rules item 1 is an integer"},
 };

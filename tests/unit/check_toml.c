@@ -274,6 +274,12 @@ static const struct {
 	{"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q = 1\n", "t.toml:1:", "key"},
 	{"a = 1\nb = \"\"\"x\ny\"\"\"\nb = 2\n",
 	 "t.toml:4:1: ", "duplicate key 'b'"},
+	/* the document must be UTF-8: strings, comments, anywhere */
+	{"a = 'x\xff'\n", "t.toml:1:7: ", "invalid UTF-8"},
+	{"# \xc3\n", "t.toml:1:3: ", "invalid UTF-8"},
+	{"a = 1\nb = \"\xc0\xaf\"\n", "t.toml:2:6: ", "invalid UTF-8"},
+	{"a = \"\xed\xa0\x80\"\n", "t.toml:1:6: ", "invalid UTF-8"},
+	{"a = \"\xf4\x90\x80\x80\"\n", "t.toml:1:6: ", "invalid UTF-8"},
 	{"v = 12345678901234567890123456789012345678901234567890123456789012345"
 	 "\n",
 	 "t.toml:1:", "value is too long"},
