@@ -81,8 +81,6 @@
  */
 #include "flagtap/import.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
