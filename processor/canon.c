@@ -238,6 +238,35 @@ static unsigned char fold_of(int32_t cp)
 	return cp < 0x10000 ? fold_tab[cp] : fold_cp(cp);
 }
 
+/* Is every byte of [u, u+n) ASCII?  Eight bytes at a time. */
+static bool all_ascii(const unsigned char *u, size_t n)
+{
+	const uint64_t high = 0x8080808080808080ull;
+	uint64_t a, b, c, d, acc = 0;
+	size_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		memcpy(&a, u + i, 8);
+		memcpy(&b, u + i + 8, 8);
+		memcpy(&c, u + i + 16, 8);
+		memcpy(&d, u + i + 24, 8);
+		if ((a | b | c | d) & high)
+			return false;
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&a, u + i, 8);
+		acc |= a;
+	}
+	if (n >= 8) {
+		memcpy(&a, u + n - 8, 8); /* the tail, overlapping */
+		acc |= a;
+	} else {
+		for (; i < n; i++)
+			acc |= u[i];
+	}
+	return !(acc & high);
+}
+
 /* Offset of the first character fold would change, or n. */
 static size_t fold_first(const char *s, size_t n)
 {
@@ -245,6 +274,8 @@ static size_t fold_first(const char *s, size_t n)
 	size_t i = 0, k;
 	int32_t cp;
 
+	if (all_ascii(u, n))
+		return n;
 	pthread_once(&fold_once, fold_init);
 	while (i < n) {
 		while (i + 8 <= n) {
