@@ -15,15 +15,20 @@
 /* Record bytes a dead letter carries; larger records are cut. */
 #define DLQ_VALUE_MAX 65536u
 
-/* Adds the message's headers, their values redacted (w->in.red). */
-static void add_redacted_headers(struct worker *w, rd_kafka_headers_t *h)
+/*
+ * Adds the message's headers, their values redacted (w->in.red), or
+ * without values when the record is withheld: what a rule would have
+ * found in the record is unknown, and a copy of it may sit in a header.
+ */
+static void add_redacted_headers(struct worker *w, rd_kafka_headers_t *h,
+				 bool withheld)
 {
 	const struct ft_buf *v;
 	size_t i;
 
 	for (i = 0; i < w->msg.nheaders; i++) {
 		v = &w->in.red.headers[i];
-		if (!w->msg.headers[i].value)
+		if (!w->msg.headers[i].value || withheld)
 			rd_kafka_header_add(h, w->msg.headers[i].name, -1, NULL,
 					    0);
 		else
@@ -35,9 +40,10 @@ static void add_redacted_headers(struct worker *w, rd_kafka_headers_t *h)
 
 /*
  * Sends the message to dlq.topic: its key and headers and its record as
- * redacted (w->in.red; the record cut to DLQ_VALUE_MAX, or withheld: an
- * empty value), the original's size and SHA-256, and why it is there.
- * d is the caller's, already tracked.
+ * redacted (w->in.red; the record cut to DLQ_VALUE_MAX), or, withheld, an
+ * empty value, no key and header names without values; the original's
+ * size and SHA-256, and why it is there.  d is the caller's, already
+ * tracked.
  */
 int ft_deadletter_send(struct worker *w, const rd_kafka_message_t *rkm,
 		       struct delivery *d, enum ft_dlq_reason reason,
@@ -54,7 +60,11 @@ int ft_deadletter_send(struct worker *w, const rd_kafka_message_t *rkm,
 
 	cut = vlen > DLQ_VALUE_MAX ? DLQ_VALUE_MAX : vlen;
 	h = rd_kafka_headers_new(16);
-	add_redacted_headers(w, h);
+	add_redacted_headers(w, h, withheld != NULL);
+	if (withheld) {
+		w->msg.key = NULL;
+		w->msg.key_len = 0;
+	}
 	ft_worker_source(w, rkm);
 	ft_sha256_init(&sha);
 	ft_sha256_update(&sha, len ? rkm->payload : "", len);
@@ -85,8 +95,8 @@ int ft_deadletter_send(struct worker *w, const rd_kafka_message_t *rkm,
  * Sends a record that is not evaluated in its format to dlq.topic.  A
  * malformed record is evaluated as text, its key and headers as always,
  * and goes redacted (withheld if a rule that redacts could not be
- * evaluated); a record too large to evaluate is withheld, its key and
- * headers redacted.
+ * evaluated); a record too large to evaluate is withheld, with its key
+ * and header values.
  */
 int ft_deadletter_route(struct worker *w, const rd_kafka_message_t *rkm,
 			struct ft_offsets *o, enum ft_dlq_reason reason,

@@ -5,8 +5,10 @@
  * a flagged record whose envelope the output refuses even cut short.  A
  * dead letter carries no raw value: its key and headers are redacted as
  * an envelope's (inspect.h), its value is the redacted record (cut to
- * DLQ_VALUE_MAX) or withheld (an empty value and flagtap-withheld), with
- * the original's size and SHA-256, its source and why it is there in
+ * DLQ_VALUE_MAX) or withheld (an empty value and flagtap-withheld; then
+ * no key and header names without values, since a copy of what a rule
+ * would have found in the record may sit there), with the original's
+ * size and SHA-256, its source and why it is there in
  * headers.  Called by the worker that owns the record; only when
  * dlq.topic is set.
  */
@@ -28,8 +30,8 @@ int ft_deadletter_send(struct worker *w, const rd_kafka_message_t *rkm,
  * Sends a record that is not evaluated in its format to dlq.topic.  A
  * malformed record is evaluated as text, its key and headers as always,
  * and goes redacted (withheld if a rule that redacts could not be
- * evaluated); a record too large to evaluate is withheld, its key and
- * headers redacted.  Returns 0 or a negative FT_E* code.
+ * evaluated); a record too large to evaluate is withheld, with its key
+ * and header values.  Returns 0 or a negative FT_E* code.
  */
 int ft_deadletter_route(struct worker *w, const rd_kafka_message_t *rkm,
 			struct ft_offsets *o, enum ft_dlq_reason reason,
