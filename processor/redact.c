@@ -815,10 +815,20 @@ static void mark_spans(struct redactor *r, struct ft_redaction *sp, size_t n)
 	}
 }
 
+/* Is the occurrence [cs, ce) of the decoded view a token of its own? */
+static bool is_token(const struct redactor *r, size_t cs, size_t ce)
+{
+	const unsigned char *t = r->v.s;
+
+	return (cs == 0 || !is_alnum(t[cs - 1])) &&
+	       (ce == r->v.n || !is_alnum(t[ce]));
+}
+
 /*
  * Marks every occurrence of v in the part's decoded view (overlapping
- * ones too): Knuth-Morris-Pratt with the failure table in fail (v->n
- * entries), linear in the view and the value.
+ * ones too; a value shorter than FT_REDACT_COPY_MIN only where it is a
+ * token of its own): Knuth-Morris-Pratt with the failure table in fail
+ * (v->n entries), linear in the view and the value.
  */
 static void mark_value(struct redactor *r, const struct value *v, size_t *fail)
 {
@@ -843,8 +853,9 @@ static void mark_value(struct redactor *r, const struct value *v, size_t *fail)
 		if (k < v->n)
 			continue;
 		cs = i + 1 - v->n;
-		mark_range(r, view_raw(&r->v, cs), view_raw(&r->v, i + 1),
-			   v->mode, &hi);
+		if (v->n >= FT_REDACT_COPY_MIN || is_token(r, cs, i + 1))
+			mark_range(r, view_raw(&r->v, cs),
+				   view_raw(&r->v, i + 1), v->mode, &hi);
 		k = fail[k - 1];
 	}
 }

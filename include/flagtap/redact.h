@@ -19,7 +19,11 @@
  * value: every occurrence of it, as a substring of the decoded text, in
  * the record (however often it repeats), in the key and in every header
  * value is redacted too, with the strongest mode that gave the value.
- * At most FT_REDACT_MAX_VALUES distinct values are followed; beyond that
+ * A value shorter than FT_REDACT_COPY_MIN bytes (a 3-digit CVV, a short
+ * password) is followed only where it stands as a token of its own (no
+ * letter or digit right before or after it): "993" is hidden in
+ * "cvv 993" but not inside "pay-0000019935".  At most
+ * FT_REDACT_MAX_VALUES distinct values are followed; beyond that
  * redaction fails closed: every part is masked whole.
  *
  * JSON parts (a record of format json, a key or header that starts like
@@ -46,6 +50,8 @@
 
 #include "flagtap/buf.h"
 
+/* Shorter values are followed into other copies only as whole tokens. */
+#define FT_REDACT_COPY_MIN 8
 /* Distinct redacted values followed into every copy; more: mask whole. */
 #define FT_REDACT_MAX_VALUES 64
 /* Letters/digits a keep-last-4 span needs for four of them to stay. */

@@ -223,6 +223,15 @@ static const struct redact_case cases[] = {
 	PLAIN("three spans, two merge", "ab 12 cd 34", "*******d **", K(0, 4),
 	      K(3, 4), M(9, 2)),
 	PLAIN("unsorted", "aa bb cc", "** bb **", M(6, 2), M(0, 2)),
+	/* a value shorter than FT_REDACT_COPY_MIN is followed as a token of
+	 * its own, not inside other words and numbers; a longer one is */
+	PLAIN("short value: token copies only",
+	      "cvv=993 id=pay-19935 again 993, x993",
+	      "cvv=*** id=pay-19935 "
+	      "again ***, x993",
+	      M(4, 3)),
+	PLAIN("long value: every copy", "pw=Winter2026 idWinter2026x",
+	      "pw=********** id**********x", M(3, 10)),
 	PLAIN("clipped", "secret", "sec***", M(3, 100)),
 	PLAIN("clipped, huge length", "secret", "se****", M(2, SIZE_MAX)),
 	PLAIN("beyond the end", "secret", "secret", M(10, 5), M(6, 1)),
@@ -237,8 +246,10 @@ static const struct redact_case cases[] = {
 	      M(7, 16)),
 	JSON("key and value", "{\"name\":\"Ann\",\"cvv\":\"391\"}",
 	     "{\"name\":\"Ann\",\"***\":\"***\"}", M(14, 11)),
+	/* the span's value is "5" (it ends inside \u0035): one byte, so
+	 * its copies are hidden only as tokens; the last 5 is not one */
 	JSON("escapes cut by the span", "{\"pin\":\"\\u0034\\u00355\"}",
-	     "{\"pin\":\"*************\"}", M(10, 6)),
+	     "{\"pin\":\"************5\"}", M(10, 6)),
 	JSON("escapes covered", "{\"pin\":\"\\u0034\\u00355\"}",
 	     "{\"pin\":\"*************\"}", M(8, 13)),
 	JSON("surrogate pair is one escape", "{\"e\":\"\\ud83d\\ude00x\"}",
