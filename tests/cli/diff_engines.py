@@ -540,8 +540,9 @@ def shipped_text_records(rng, hosts):
 # ---- running flagtap -----------------------------------------------------------
 
 def start_scan(flagtap, pre, rules, path, fmt):
-    cmd = [flagtap] + pre + ["scan", "--rules", rules, "--format", fmt, "--salt", SALT, path]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cmd = [flagtap] + pre + ["scan", "--rules", rules, "--format", fmt, path]
+    env = dict(os.environ, FLAGTAP_REDACT_SALT=SALT)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
 def finish(proc):
