@@ -520,10 +520,20 @@ static void add_stars(struct ft_buf *out, size_t n)
 	}
 }
 
+/* Does the escape [p, p+n) stand for a letter or digit? */
+static bool esc_alnum(const struct redactor *r, size_t p, size_t n)
+{
+	unsigned char o[4];
+	size_t used;
+
+	return decode_esc(r->rec + p, n, o, &used) && is_alnum(o[0]);
+}
+
 /*
- * Start of the fourth-last letter/digit in [s, e) (escapes excluded):
- * letters and digits from there on are kept.  e (nothing kept) when
- * there are fewer than FT_REDACT_KEEP_MIN.
+ * Start of the fourth-last letter/digit in [s, e), an escape standing for
+ * one counting as one (it is masked all the same, so no earlier digit
+ * shows in its place): letters and digits from there on are kept.  e
+ * (nothing kept) when there are fewer than FT_REDACT_KEEP_MIN.
  */
 static size_t keep_from(const struct redactor *r, size_t s, size_t e)
 {
@@ -533,7 +543,7 @@ static size_t keep_from(const struct redactor *r, size_t s, size_t e)
 	work += e - s;
 	for (p = s; p < e; p += n) {
 		n = next_unit(r, p, e, &kind);
-		if (kind == U_ALNUM)
+		if (kind == U_ALNUM || (kind == U_ESC && esc_alnum(r, p, n)))
 			ring[cnt++ % 4] = p;
 		if (kind != U_SCALAR)
 			continue;

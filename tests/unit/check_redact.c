@@ -244,6 +244,11 @@ static const struct redact_case cases[] = {
 	PLAIN("json flag off: numbers masked in place",
 	      "{\"pan\":4539148803436467}", "{\"pan\":****************}",
 	      M(7, 16)),
+	/* an escaped digit among the last four counts as one of them: it is
+	 * masked, and no earlier digit shows in its place */
+	JSON("keep-last-4 with an escape in the last four",
+	     "{\"pan\":\"375617399698\\u0037785\"}",
+	     "{\"pan\":\"******************785\"}", K(8, 21)),
 	JSON("key and value", "{\"name\":\"Ann\",\"cvv\":\"391\"}",
 	     "{\"name\":\"Ann\",\"***\":\"***\"}", M(14, 11)),
 	/* the span's value is "5" (it ends inside \u0035): one byte, so
