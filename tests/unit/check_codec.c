@@ -72,16 +72,9 @@ END_TEST
  * alphabet, padding before the end or more than two '='. */
 START_TEST(test_base64_decode_invalid)
 {
-	static const char *const bad[] = {"Zg=",
-					  "Zm9vY",
-					  "Zm9\n",
-					  "Zm-v",
-					  "Z=9v",
-					  "Zg==Zg==",
-					  "Z===",
-					  "Zm 9",
-					  "Zm9v\x80"
-					  "AAA"};
+	static const char *const bad[] = {
+		"Zg=",	    "Zm9vY", "Zm9\n", "Zm-v",	    "Z=9v",
+		"Zg==Zg==", "Z===",  "Zm 9",  "Zm9v\200AAA"};
 	struct ft_buf b = FT_BUF_INIT;
 	size_t i;
 
