@@ -21,6 +21,7 @@
 #include <unicode/unorm2.h>
 
 #include "flagtap/common.h"
+#include "flagtap/json.h"
 
 static int hex_val(unsigned char ch)
 {
@@ -52,28 +53,7 @@ static long hex4(const char *s, size_t n)
 
 static size_t utf8_put(char *o, uint32_t cp)
 {
-	unsigned char *u = (unsigned char *)o;
-
-	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		u[0] = (unsigned char)(0xc0 | cp >> 6);
-		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xe0 | cp >> 12);
-		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	u[0] = (unsigned char)(0xf0 | cp >> 18);
-	u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-	u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-	u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
+	return ft_json_utf8_put((unsigned char *)o, cp);
 }
 
 /* The byte a one-letter escape stands for, or -1. */

@@ -141,8 +141,7 @@ static inline int escape_byte(unsigned char ch)
 	}
 }
 
-/* Encodes a scalar value (not a surrogate, <= U+10FFFF); returns 1..4. */
-static size_t utf8_put(unsigned char *u, uint32_t cp)
+size_t ft_json_utf8_put(unsigned char *u, uint32_t cp)
 {
 	if (cp < 0x80) {
 		u[0] = (unsigned char)cp;
@@ -374,7 +373,7 @@ static int scan_escape(struct parser *p, const unsigned char **cp,
 	if (rc)
 		return rc;
 	if (m->same)
-		key_feed(m, u, utf8_put(u, code));
+		key_feed(m, u, ft_json_utf8_put(u, code));
 	*cp = c + n;
 	return 0;
 }
@@ -822,14 +821,14 @@ static const char *text_escape(struct ft_buf *out, const char *s,
 		return s + 1;
 	}
 	if (hi < 0xd800 || hi > 0xdfff) {
-		ft_buf_add(out, u, utf8_put(u, hi));
+		ft_buf_add(out, u, ft_json_utf8_put(u, hi));
 		return s + 6;
 	}
 	if (hi < 0xdc00 && end - s >= 12 && s[6] == '\\' && s[7] == 'u') {
 		lo = hex4(s + 8);
 		if (lo >= 0xdc00 && lo <= 0xdfff) {
 			hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
-			ft_buf_add(out, u, utf8_put(u, hi));
+			ft_buf_add(out, u, ft_json_utf8_put(u, hi));
 			return s + 12;
 		}
 	}

@@ -294,30 +294,6 @@ static void classify(const unsigned char *s, size_t len, unsigned char *cls)
 
 /* ---- the decoded view ------------------------------------------- */
 
-static size_t put_utf8(unsigned char *o, unsigned int cp)
-{
-	if (cp < 0x80) {
-		o[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (unsigned char)(0xc0 | cp >> 6);
-		o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (unsigned char)(0xe0 | cp >> 12);
-		o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (unsigned char)(0xf0 | cp >> 18);
-	o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /*
  * Decodes the escape at s (n bytes remain) into o: returns the bytes
  * written (0: not an escape) and its raw length in *used.
@@ -349,7 +325,7 @@ static size_t decode_esc(const unsigned char *s, size_t n, unsigned char *o,
 	} else if (cp >= 0xd800 && cp <= 0xdfff) {
 		cp = 0xfffd;
 	}
-	return put_utf8(o, cp);
+	return ft_json_utf8_put(o, cp);
 }
 
 static int view_build(struct view *v, const unsigned char *s, size_t len)

@@ -17,6 +17,7 @@
 
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
+#include "flagtap/json.h"
 
 /* ---- TOML values ---------------------------------------------------- */
 
@@ -235,29 +236,9 @@ static bool bad_ctl(int c)
 
 static void put_utf8(struct ft_buf *b, unsigned long cp)
 {
-	char u[4];
-	size_t n;
+	unsigned char u[4];
 
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	ft_buf_add(b, u, n);
+	ft_buf_add(b, u, ft_json_utf8_put(u, (uint32_t)cp));
 }
 
 /* Reads the escape after a backslash of a basic string. */

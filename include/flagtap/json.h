@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "flagtap/buf.h"
 
@@ -100,5 +101,11 @@ void ft_json_quote(struct ft_buf *out, const char *s, size_t len);
 
 /* Returns true if [s, s+len) is valid UTF-8 (no overlongs, no surrogates). */
 bool ft_json_utf8_valid(const char *s, size_t len);
+
+/*
+ * Writes the UTF-8 encoding of the scalar value cp (not a surrogate,
+ * <= U+10FFFF) to u; returns its length, 1 to 4.
+ */
+size_t ft_json_utf8_put(unsigned char *u, uint32_t cp);
 
 #endif
