@@ -53,7 +53,7 @@ METRICS = {
     "process_cpu_seconds_total",
     "process_start_time_seconds",
 }
-METRICS_SOURCE = os.path.join(REPO, "processor", "metrics.c")
+METRICS_SOURCE = os.path.join(REPO, "processor", "daemon", "metrics.c")
 
 # The ConfigMaps deploy/k8s/make-rules-configmap.sh writes.
 RULES_CM, LISTS_CM = "flagtap-rules", "flagtap-rule-lists"

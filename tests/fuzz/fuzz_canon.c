@@ -11,10 +11,8 @@
  *    starts where the range's first byte comes from and covers the escape
  *    of its last byte, and no further when that escape ends the range.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *	tests/fuzz/fuzz_canon.c processor/canon.c processor/buf.c \
- *	processor/common.c -licuuc -o fuzz_canon
- *   ./fuzz_canon
+ *   cmake --preset fuzz && cmake --build --preset fuzz --target fuzz_canon
+ *   build-fuzz/tests/fuzz/fuzz_canon tests/fuzz/corpus/canon
  */
 #include <stdint.h>
 #include <stdlib.h>

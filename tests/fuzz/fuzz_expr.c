@@ -13,10 +13,8 @@
  *  - ft_decimal_cmp() is reflexive and antisymmetric on the two halves of
  *    the input split at its first NUL.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *	tests/fuzz/fuzz_expr.c processor/expr.c processor/buf.c \
- *	processor/common.c -o fuzz_expr
- *   ./fuzz_expr tests/fuzz/corpus/expr
+ *   cmake --preset fuzz && cmake --build --preset fuzz --target fuzz_expr
+ *   build-fuzz/tests/fuzz/fuzz_expr tests/fuzz/corpus/expr
  */
 #include <stdbool.h>
 #include <stdint.h>

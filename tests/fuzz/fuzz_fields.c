@@ -12,10 +12,8 @@
  *  - a FIX value lies inside the record, right after "TAG=" where TAG is
  *    the tag asked for, and holds no separator.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *	tests/fuzz/fuzz_fields.c processor/fields.c processor/canon.c \
- *	processor/buf.c processor/common.c -o fuzz_fields
- *   ./fuzz_fields tests/fuzz/corpus/fields
+ *   cmake --preset fuzz && cmake --build --preset fuzz --target fuzz_fields
+ *   build-fuzz/tests/fuzz/fuzz_fields tests/fuzz/corpus/fields
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -11,10 +11,8 @@
  *  - ft_json_quote() output is valid JSON that reads back to the input
  *    (exactly, when the input is valid UTF-8).
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *	tests/fuzz/fuzz_json.c processor/json.c processor/buf.c \
- *	processor/common.c -o fuzz_json
- *   ./fuzz_json tests/fuzz/corpus/json
+ *   cmake --preset fuzz && cmake --build --preset fuzz --target fuzz_json
+ *   build-fuzz/tests/fuzz/fuzz_json tests/fuzz/corpus/json
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -11,10 +11,8 @@
  *  - the reported tokens, wrapped in [ ], are a JSON array of 23-byte
  *    entries.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *	tests/fuzz/fuzz_redact.c processor/redact.c processor/sha256.c \
- *	processor/json.c processor/buf.c processor/common.c -o fuzz_redact
- *   ./fuzz_redact tests/fuzz/corpus/redact
+ *   cmake --preset fuzz && cmake --build --preset fuzz --target fuzz_redact
+ *   build-fuzz/tests/fuzz/fuzz_redact tests/fuzz/corpus/redact
  */
 #include <stdint.h>
 #include <stdlib.h>

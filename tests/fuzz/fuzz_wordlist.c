@@ -14,10 +14,8 @@
  *    (ft_wordlist_work), as match.c walks them: from the end of a match,
  *    or from the next byte when a match is rejected.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *	tests/fuzz/fuzz_wordlist.c processor/wordlist.c processor/common.c \
- *	$(pkg-config --cflags --libs icu-uc icu-i18n) -o fuzz_wordlist
- *   ./fuzz_wordlist tests/fuzz/corpus/wordlist
+ *   cmake --preset fuzz && cmake --build --preset fuzz --target fuzz_wordlist
+ *   build-fuzz/tests/fuzz/fuzz_wordlist tests/fuzz/corpus/wordlist
  */
 #include <stdint.h>
 #include <stdlib.h>
