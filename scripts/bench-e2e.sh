@@ -4,6 +4,7 @@
 #   scripts/bench-e2e.sh [--records N] [--partitions P] [--workers LIST]
 #                        [--pcre2-records N] [--grep200-records N]
 #                        [--timeout S] [--seed S] [--corpus DIR] [--json FILE] [--keep]
+#                        [--compare OLD_FLAGTAP [--runs N]]
 #
 # One run, one broker, one input topic, side by side:
 #   kcat pass-through   kcat -C ... -e -f '%o\n' > /dev/null (the floor: reading only)
@@ -48,6 +49,11 @@
 #   --seed S             data generator seed (default 20261127)
 #   --json FILE          also write the results as JSON
 #   --keep               keep the temporary directory (data, rules, configs, logs)
+#   --compare OLD        two builds on the same broker and topic: every flagtap
+#                        run is made --runs times (default 5) with OLD and with
+#                        FLAGTAP alternately (old, new, old, new, ...); the end
+#                        prints the median records/s of each and new/old
+#   --runs N             runs per build with --compare
 #
 # Environment: FLAGTAP (binary, default build/flagtap), KCAT (default kcat),
 # FLAGTAP_KAFKA_* as for tests/kafka/broker.sh.
@@ -74,6 +80,9 @@ CAPPED_TIMEOUT=300
 SEED=20261127
 JSON_OUT=
 KEEP=0
+COMPARE=
+RUNS=5
+METHOD_TAG=
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "bench-e2e: $*" >&2; exit 1; }
@@ -94,6 +103,8 @@ while [[ $# -gt 0 ]]; do
     --seed) posint "$1" "${2-}"; SEED=$2; shift 2 ;;
     --json) [[ -n ${2-} ]] || usage_err "--json wants a file"; JSON_OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --compare) [[ -x ${2-} ]] || usage_err "--compare wants a flagtap binary"; COMPARE=$2; shift 2 ;;
+    --runs) posint "$1" "${2-}"; RUNS=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_err "unknown option: $1 (see --help)" ;;
   esac
@@ -360,6 +371,7 @@ flagtap_run() { # label set topic records engine workers timeout
   RUN_NO=$((RUN_NO + 1))
   [[ $engine == pcre2 ]] && method="flagtap (pcre2)"
   (( workers > 1 )) && method="$method w=$workers"
+  method="$method$METHOD_TAG"
   exp=$(expected "$set" "$nrec")
   bytes=$( (( nrec == RECORDS )) && echo "$DATA_BYTES" || head_bytes "$nrec")
   if (( ! UNTIL_EOF )); then
@@ -461,7 +473,16 @@ EOF
 IFS=, read -r -a WORKER_LIST <<<"$WORKERS"
 for w in "${WORKER_LIST[@]}"; do
   for s in 0 10 200; do
-    flagtap_run "r$s-w$w" "$s" "$IN" "$RECORDS" auto "$w" "$RUN_TIMEOUT"
+    if [[ -z $COMPARE ]]; then
+      flagtap_run "r$s-w$w" "$s" "$IN" "$RECORDS" auto "$w" "$RUN_TIMEOUT"
+      continue
+    fi
+    NEW_FLAGTAP=$FLAGTAP
+    for i in $(seq 1 "$RUNS"); do
+      FLAGTAP=$COMPARE METHOD_TAG=" (old)" flagtap_run "r$s-w$w-old$i" "$s" "$IN" "$RECORDS" auto "$w" "$RUN_TIMEOUT"
+      FLAGTAP=$NEW_FLAGTAP METHOD_TAG=" (new)" flagtap_run "r$s-w$w-new$i" "$s" "$IN" "$RECORDS" auto "$w" "$RUN_TIMEOUT"
+    done
+    FLAGTAP=$NEW_FLAGTAP
   done
 done
 
@@ -523,6 +544,27 @@ fi
 # ------------------------------------------------------------------ report
 meta "machine.loadavg_at_end=$(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" "$HELPER" report --results "$RESULTS" --meta "$META" ${JSON_OUT:+--json "$JSON_OUT"}
+if [[ -n $COMPARE ]]; then
+  "$PY" - "$RESULTS" "$RUNS" "$COMPARE" "$FLAGTAP" <<'PYEOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+runs = {}
+for r in rows:
+    m = r.get("method", "")
+    if not m.endswith((" (old)", " (new)")) or r.get("check") != "yes":
+        continue
+    runs.setdefault((m[:-6], r.get("rules")), {}).setdefault(m[-4:-1], []).append(
+        float(r["records_per_sec"]))
+print("median of %s alternating runs per build; old = %s, new = %s" % sys.argv[2:5])
+print("%-24s %6s %12s %12s %8s" % ("method", "rules", "old rec/s", "new rec/s", "new/old"))
+for (m, rules), sides in runs.items():
+    if "old" in sides and "new" in sides:
+        a, b = statistics.median(sides["old"]), statistics.median(sides["new"])
+        print("%-24s %6s %12.0f %12.0f %7.2fx   (old %s; new %s)" % (
+            m, rules, a, b, b / a, " ".join("%.0f" % x for x in sides["old"]),
+            " ".join("%.0f" % x for x in sides["new"])))
+PYEOF
+fi
 if grep -q '"check": "\(NO\|FAILED\)"' "$RESULTS"; then
   say "some runs failed their checks (see the table)"
   exit 1
