@@ -7,7 +7,8 @@ an include from a layer above (each layer's library sees only its own and
 the lower layers' include directories); this test also catches what the
 compiler cannot see: a header that no lower file happens to compile, a
 module whose source and header sit in different layers, a file outside
-any layer.
+any layer.  And every module has a row in tests/README.md's table of
+where it is tested.
 
     check_layers.py REPO_ROOT
 """
@@ -51,6 +52,13 @@ def main():
             elif layer_of[inc] > layer:
                 problems.append("%s (%s) includes %s.h (%s): a layer above its own"
                                 % (path, LAYERS[layer], inc, LAYERS[layer_of[inc]]))
+    with open(os.path.join(root, "tests", "README.md"), encoding="utf-8") as f:
+        tested = set(re.findall(r"^\| ([a-z0-9_]+)(?:\*)?\.c ", f.read(), re.M))
+    for path, layer in files:
+        module = os.path.splitext(os.path.basename(path))[0]
+        if path.endswith(".c") and module not in tested and module.split("_")[0] not in tested:
+            problems.append("%s: no row in tests/README.md's table of where each module "
+                            "is tested" % path)
     for p in problems:
         print("check_layers: FAIL:", p)
     print("check_layers: %d files, %d includes of project headers, %d problems"
