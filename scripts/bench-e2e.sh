@@ -555,7 +555,7 @@ for r in rows:
         continue
     runs.setdefault((m[:-6], r.get("rules")), {}).setdefault(m[-4:-1], []).append(
         float(r["records_per_sec"]))
-print("median of %s alternating runs per build; old = %s, new = %s" % sys.argv[2:5])
+print("median of %s alternating runs per build; old = %s, new = %s" % tuple(sys.argv[2:5]))
 print("%-24s %6s %12s %12s %8s" % ("method", "rules", "old rec/s", "new rec/s", "new/old"))
 for (m, rules), sides in runs.items():
     if "old" in sides and "new" in sides:
