@@ -108,7 +108,7 @@ static inline bool is_digit(unsigned char ch)
 	return (unsigned)(ch - '0') < 10;
 }
 
-static inline int hex_val(unsigned char ch)
+int ft_json_hex_val(unsigned char ch)
 {
 	if ((unsigned)(ch - '0') < 10)
 		return ch - '0';
@@ -118,8 +118,7 @@ static inline int hex_val(unsigned char ch)
 	return -1;
 }
 
-/* The byte a one-letter escape stands for, or -1 ('u' is not one). */
-static inline int escape_byte(unsigned char ch)
+int ft_json_escape_byte(unsigned char ch)
 {
 	switch (ch) {
 	case '"':
@@ -305,7 +304,7 @@ static int read_u(struct parser *p, const unsigned char *c, uint32_t *v)
 	for (i = 2; i < 6; i++) {
 		if (p->end - c <= i)
 			return fail_eof(p);
-		h = hex_val(c[i]);
+		h = ft_json_hex_val(c[i]);
 		if (h < 0)
 			return fail(p, c + i,
 				    "invalid hex digit in \\u escape");
@@ -361,7 +360,7 @@ static int scan_escape(struct parser *p, const unsigned char **cp,
 	if (p->end - c < 2)
 		return fail_eof(p);
 	if (c[1] != 'u') {
-		ch = escape_byte(c[1]);
+		ch = ft_json_escape_byte(c[1]);
 		if (ch < 0)
 			return fail(p, c, "invalid escape");
 		u[0] = (unsigned char)ch;
@@ -789,7 +788,7 @@ static uint32_t hex4(const char *s)
 	int i, h;
 
 	for (i = 0; i < 4; i++) {
-		h = hex_val((unsigned char)s[i]);
+		h = ft_json_hex_val((unsigned char)s[i]);
 		if (h < 0)
 			return UINT32_MAX;
 		x = x << 4 | (uint32_t)h;
@@ -810,7 +809,7 @@ static const char *text_escape(struct ft_buf *out, const char *s,
 	int ch;
 
 	if (end - s >= 2 && s[1] != 'u') {
-		ch = escape_byte((unsigned char)s[1]);
+		ch = ft_json_escape_byte((unsigned char)s[1]);
 		if (ch >= 0) {
 			ft_buf_addc(out, (char)ch);
 			return s + 2;

@@ -23,16 +23,6 @@
 #include "flagtap/common.h"
 #include "flagtap/json.h"
 
-static int hex_val(unsigned char ch)
-{
-	if ((unsigned)(ch - '0') < 10)
-		return ch - '0';
-	ch |= 0x20;
-	if ((unsigned)(ch - 'a') < 6)
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* The four hex digits at s, or -1. */
 static long hex4(const char *s, size_t n)
 {
@@ -43,7 +33,7 @@ static long hex4(const char *s, size_t n)
 	if (n < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		d = hex_val((unsigned char)s[i]);
+		d = ft_json_hex_val((unsigned char)s[i]);
 		if (d < 0)
 			return -1;
 		v = v << 4 | d;
@@ -54,29 +44,6 @@ static long hex4(const char *s, size_t n)
 static size_t utf8_put(char *o, uint32_t cp)
 {
 	return ft_json_utf8_put((unsigned char *)o, cp);
-}
-
-/* The byte a one-letter escape stands for, or -1. */
-static int escape_byte(unsigned char ch)
-{
-	switch (ch) {
-	case '"':
-	case '\\':
-	case '/':
-		return ch;
-	case 'b':
-		return '\b';
-	case 'f':
-		return '\f';
-	case 'n':
-		return '\n';
-	case 'r':
-		return '\r';
-	case 't':
-		return '\t';
-	default:
-		return -1;
-	}
 }
 
 /* Decodes "\uXXXX" (and its low half): raw bytes consumed, or 0. */
@@ -121,7 +88,7 @@ size_t ft_canon_escape(const char *s, size_t n, bool json, char out[4],
 	size_t used;
 	int b;
 
-	b = n >= 2 ? escape_byte((unsigned char)s[1]) : -1;
+	b = n >= 2 ? ft_json_escape_byte((unsigned char)s[1]) : -1;
 	if (b >= 0) {
 		out[0] = (char)b;
 		*out_len = 1;

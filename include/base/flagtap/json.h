@@ -108,4 +108,13 @@ bool ft_json_utf8_valid(const char *s, size_t len);
  */
 size_t ft_json_utf8_put(unsigned char *u, uint32_t cp);
 
+/* The value of the hex digit ch (either case), or -1.  Pure. */
+int ft_json_hex_val(unsigned char ch);
+
+/*
+ * The byte the one-letter JSON escape "\ch" stands for (\" \\ \/ \b \f
+ * \n \r \t), or -1 ('u' is not one of them).  Pure.
+ */
+int ft_json_escape_byte(unsigned char ch);
+
 #endif
