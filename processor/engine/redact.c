@@ -29,7 +29,11 @@
  *    10 '*', 6467 and a quote.  A one-byte scalar (a single digit) is 0.
  *  - The decoded view decodes JSON escapes wherever a backslash starts
  *    one, in every format (a text or logfmt record may carry JSON): a
- *    value is found however it is escaped.  A bad escape stays as it is.
+ *    value is found however it is escaped.  Escapes are read by
+ *    ft_canon_escape() as in a JSON string, so a value reads as the rules
+ *    read it: a bad escape (the backslash and the character after it)
+ *    stands for U+FFFD; as a unit it is the backslash and the ASCII
+ *    byte after it.
  *  - Spans of mode FT_REDACT_NONE are ignored; an out-of-range mode is
  *    treated as mask, so a bad value fails closed.
  */
@@ -40,6 +44,7 @@
 #include <string.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/canon.h"
 #include "flagtap/common.h"
 #include "flagtap/json.h"
 #include "flagtap/sha256.h"
@@ -221,48 +226,22 @@ static size_t hex_run(const unsigned char *s, size_t n)
 	return i;
 }
 
-static unsigned int hex4(const unsigned char *s)
-{
-	unsigned int v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++)
-		v = v << 4 |
-		    (unsigned int)(s[i] <= '9' ? s[i] - '0'
-					       : (s[i] | 0x20) - 'a' + 10);
-	return v;
-}
-
-/* The low surrogate of a \uD8xx\uDCxx pair at s (n bytes), or 0. */
-static unsigned int low_surrogate(const unsigned char *s, size_t n)
-{
-	unsigned int lo;
-
-	if (n < 12 || s[6] != '\\' || s[7] != 'u' || hex_run(s + 8, 4) < 4)
-		return 0;
-	lo = hex4(s + 8);
-	return lo >= 0xdc00 && lo <= 0xdfff ? lo : 0;
-}
-
 /*
  * Length of the escape at s (s[0] is the backslash, n bytes remain): a
  * surrogate pair counts as one escape.  Only ASCII bytes are taken, so an
- * escape never cuts a UTF-8 character, even in broken input.
+ * escape never cuts a UTF-8 character, even in broken input; "\\u" with
+ * fewer than four hex digits takes the digits there are.
  */
 static size_t esc_len(const unsigned char *s, size_t n)
 {
-	unsigned int hi;
+	char o[4];
+	size_t h, k;
 
 	if (n < 2 || s[1] >= 0x80)
 		return 1;
-	if (s[1] != 'u')
-		return 2;
-	if (hex_run(s + 2, n - 2) < 4)
-		return 2 + hex_run(s + 2, n - 2);
-	hi = hex4(s + 2);
-	if (hi < 0xd800 || hi > 0xdbff)
-		return 6;
-	return low_surrogate(s, n) ? 12 : 6;
+	if (s[1] == 'u' && (h = hex_run(s + 2, n - 2)) < 4)
+		return 2 + h;
+	return ft_canon_escape((const char *)s, n, true, o, &k);
 }
 
 /* Fills cls[] for [s, s+len); any input is classified, valid or not. */
@@ -295,39 +274,11 @@ static void classify(const unsigned char *s, size_t len, unsigned char *cls)
 /* ---- the decoded view ------------------------------------------- */
 
 /*
- * Decodes the escape at s (n bytes remain) into o: returns the bytes
- * written (0: not an escape) and its raw length in *used.
+ * Escapes are decoded as in the canonical view of a JSON record
+ * (ft_canon_escape()), in every part: a bad escape stands for U+FFFD, the
+ * three bytes of which can outgrow its text (a lone backslash), hence the
+ * room for 3 bytes per raw byte.
  */
-static size_t decode_esc(const unsigned char *s, size_t n, unsigned char *o,
-			 size_t *used)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	unsigned int cp, lo;
-	const char *k;
-
-	if (n < 2 || !s[1])
-		return 0;
-	if (s[1] != 'u') {
-		k = strchr(from, s[1]);
-		if (!k)
-			return 0;
-		*used = 2;
-		o[0] = (unsigned char)to[k - from];
-		return 1;
-	}
-	if (n < 6 || hex_run(s + 2, 4) < 4)
-		return 0;
-	cp = hex4(s + 2);
-	*used = 6;
-	if (cp >= 0xd800 && cp <= 0xdbff && (lo = low_surrogate(s, n))) {
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		*used = 12;
-	} else if (cp >= 0xd800 && cp <= 0xdfff) {
-		cp = 0xfffd;
-	}
-	return ft_json_utf8_put(o, cp);
-}
-
 static int view_build(struct view *v, const unsigned char *s, size_t len)
 {
 	size_t i = 0, k, used;
@@ -336,17 +287,18 @@ static int view_build(struct view *v, const unsigned char *s, size_t len)
 	work += len;
 	if (!len || !memchr(s, '\\', len))
 		return FT_OK;
-	/* a decoded escape is never longer than its text */
-	v->buf = malloc(len);
-	v->map = malloc((len + 1) * sizeof(*v->map));
+	if (len > SIZE_MAX / 3 / sizeof(*v->map) - 1)
+		return FT_ENOMEM;
+	v->buf = malloc(3 * len);
+	v->map = malloc((3 * len + 1) * sizeof(*v->map));
 	if (!v->buf || !v->map)
 		return FT_ENOMEM;
 	v->n = 0;
 	while (i < len) {
-		k = s[i] == '\\'
-			    ? decode_esc(s + i, len - i, v->buf + v->n, &used)
-			    : 0;
-		if (!k) {
+		if (s[i] == '\\') {
+			used = ft_canon_escape((const char *)s + i, len - i,
+					       true, (char *)v->buf + v->n, &k);
+		} else {
 			k = 1;
 			used = 1;
 			v->buf[v->n] = s[i];
@@ -496,13 +448,15 @@ static void add_stars(struct ft_buf *out, size_t n)
 	}
 }
 
-/* Does the escape [p, p+n) stand for a letter or digit? */
+/* Does the escape [p, p+n) stand for a letter or digit (a bad one stands
+ * for U+FFFD, a letter as every byte >= 0x80 is)? */
 static bool esc_alnum(const struct redactor *r, size_t p, size_t n)
 {
-	unsigned char o[4];
-	size_t used;
+	char o[4];
+	size_t k;
 
-	return decode_esc(r->rec + p, n, o, &used) && is_alnum(o[0]);
+	ft_canon_escape((const char *)r->rec + p, n, true, o, &k);
+	return is_alnum((unsigned char)o[0]);
 }
 
 /*

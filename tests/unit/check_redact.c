@@ -319,6 +319,39 @@ START_TEST(test_cases)
 }
 END_TEST
 
+/*
+ * JSON parts with a bad escape (not valid JSON, so not in cases[]): the
+ * escape is one unit, masked whole, and stands for U+FFFD, which counts
+ * as a letter among the last four.
+ */
+static const struct redact_case bad_escapes[] = {
+	JSON("bad escape", "{\"a\":\"x\\qy\"}", "{\"a\":\"****\"}", M(6, 4)),
+	JSON("bad escape cut by the span", "{\"a\":\"xy\\q\"}",
+	     "{\"a\":\"xy**\"}", M(9, 1)),
+	JSON("keep-last-4 with a bad escape", "{\"p\":\"12345\\q6789\"}",
+	     "{\"p\":\"*******6789\"}", K(6, 11)),
+	JSON("keep-last-4, a bad escape last", "{\"p\":\"123456789\\q\"}",
+	     "{\"p\":\"******789**\"}", K(6, 11)),
+	JSON("a lone backslash ends the record", "{\"a\":\"xy\\",
+	     "{\"a\":\"x**", M(7, 2)),
+};
+
+START_TEST(test_bad_escapes)
+{
+	const struct redact_case *c = &bad_escapes[_i];
+	struct ft_redaction spans[MAX_SPANS];
+	struct ft_buf out = FT_BUF_INIT;
+
+	memcpy(spans, c->spans, sizeof(spans));
+	apply(c->rec, c->len, c->json, spans, MAX_SPANS, &out, NULL);
+	ck_assert_msg(out.len == c->want_len &&
+			      memcmp(out.data, c->want, out.len) == 0,
+		      "%s: got '%.*s', want '%s'", c->what, (int)out.len,
+		      out.data, c->want);
+	ft_buf_release(&out);
+}
+END_TEST
+
 /* The JSON cases with the spans reversed give the same output. */
 START_TEST(test_cases_reversed)
 {
@@ -604,6 +637,10 @@ static const struct {
 	{"{\"p\":\"5\\n6\"}", 6, 4, "5\n6"},
 	{"[\"--\"]", 1, 4, "\"--\""},
 	{"{\"p\":\"!@#$\"}", 6, 4, "!@#$"},
+	/* a bad escape means U+FFFD, as in the canonical view */
+	{"{\"p\":\"5\\q6\"}", 6, 4,
+	 "5\xef\xbf\xbd"
+	 "6"},
 };
 
 START_TEST(test_hash_json_escaped)
@@ -675,6 +712,38 @@ START_TEST(test_every_copy_json)
 	assert_no_pan("json", out.data, out.len);
 	ck_assert_ptr_nonnull(memmem(out.data, out.len, "\"card ", 6));
 	ft_buf_release(&out);
+}
+END_TEST
+
+/*
+ * A bad escape means U+FFFD, as the canonical view the rules matched
+ * reads it: every copy of the value goes with it, however its U+FFFD is
+ * written (another bad escape, \ufffd, the raw character), in the record
+ * and in a text key.
+ */
+START_TEST(test_every_copy_bad_escape)
+{
+	static const char rec[] = "{\"pw\":\"Wi\\qnter2026x\","
+				  "\"a\":\"Wi\\%nter2026x\","
+				  "\"b\":\"Wi\\ufffdnter2026x\","
+				  "\"c\":\"Wi\xef\xbf\xbd"
+				  "nter2026x\"}";
+	static const char key[] = "user Wi\\-nter2026x";
+	struct ft_redaction sp = {7, 13, FT_REDACT_MASK};
+	struct ft_buf out = FT_BUF_INIT, kout = FT_BUF_INIT;
+	struct ft_redact_part parts[] = {
+		{rec, sizeof(rec) - 1, true, &sp, 1, &out},
+		{key, sizeof(key) - 1, false, NULL, 0, &kout},
+	};
+
+	ck_assert_int_eq(ft_redact_parts(parts, 2, SALT, SALT_LEN, NULL, NULL),
+			 0);
+	ck_assert_msg(!memmem(out.data, out.len, "nter2026", 8),
+		      "a copy left in '%s'", out.data);
+	ck_assert_msg(!memmem(kout.data, kout.len, "nter2026", 8),
+		      "a copy left in the key '%s'", kout.data);
+	ft_buf_release(&out);
+	ft_buf_release(&kout);
 }
 END_TEST
 
@@ -1063,6 +1132,8 @@ Suite *ft_redact_suite(void)
 	tcase_add_loop_test(tc, test_cases, 0, (int)FT_ARRAY_SIZE(cases));
 	tcase_add_loop_test(tc, test_cases_reversed, 0,
 			    (int)FT_ARRAY_SIZE(cases));
+	tcase_add_loop_test(tc, test_bad_escapes, 0,
+			    (int)FT_ARRAY_SIZE(bad_escapes));
 	tcase_add_test(tc, test_json_member);
 	tcase_add_test(tc, test_json_escaped_digits);
 	tcase_add_test(tc, test_out_replaced);
@@ -1084,6 +1155,7 @@ Suite *ft_redact_suite(void)
 	tc = tcase_create("every copy");
 	tcase_add_test(tc, test_every_copy_json);
 	tcase_add_test(tc, test_every_copy_text);
+	tcase_add_test(tc, test_every_copy_bad_escape);
 	tcase_add_test(tc, test_every_copy_hash);
 	tcase_add_test(tc, test_message_from_record);
 	tcase_add_test(tc, test_message_from_header);

@@ -15,10 +15,12 @@
  *                can correlate records without seeing the value
  *
  * Every copy.  The decoded value of each span (JSON backslash escapes
- * such as \u0034 or \n are decoded wherever they appear) is a redacted
- * value: every occurrence of it, as a substring of the decoded text, in
- * the record (however often it repeats), in the key and in every header
- * value is redacted too, with the strongest mode that gave the value.
+ * such as \u0034 or \n are decoded wherever they appear, as the canonical
+ * view decodes them: a bad escape or lone surrogate reads as U+FFFD) is a
+ * redacted value: every occurrence of it, as a substring of the decoded
+ * text, in the record (however often it repeats), in the key and in every
+ * header value is redacted too, with the strongest mode that gave the
+ * value.
  * A value shorter than FT_REDACT_COPY_MIN bytes (a 3-digit CVV, a short
  * password) is followed only where it stands as a token of its own (no
  * letter or digit right before or after it): "993" is hidden in
