@@ -23,6 +23,7 @@
 
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
+#include "flagtap/decimal.h"
 #include "flagtap/expr.h"
 
 #define CACHED 32 /* names looked up at most once per evaluation */

@@ -22,9 +22,9 @@
  *   NUMBER  := -?digits[.digits][(e|E)[+|-]digits]
  *
  * Values are text.  A comparison is numeric when both sides are decimal
- * numbers: the JSON number syntax (an optional sign, digits, an optional
- * fraction, an optional exponent in either case with an optional sign),
- * which also allows a leading '+' and leading zeros, with surrounding
+ * numbers (decimal.h): the JSON number syntax (an optional sign, digits, an
+ * optional fraction, an optional exponent in either case with an optional
+ * sign), which also allows a leading '+' and leading zeros, with surrounding
  * spaces and tabs ignored; a JSON string holding one ("6.5E+4") is one.
  * Numbers are compared exactly as decimals, so "50000.00" == 50000 ==
  * 5E+4 and "49999.99" < 50000, with no floating point, for exponents of
@@ -83,13 +83,5 @@ size_t ft_expr_fields(const struct ft_expr *e, const char *const **names);
 
 /* Frees an expression; accepts NULL. */
 void ft_expr_free(struct ft_expr *e);
-
-/*
- * Compares two decimal numbers exactly.  Returns 0 and *cmp (<0, 0, >0),
- * or FT_EINVAL when either is not a decimal number as defined above.
- * Linear in alen + blen whatever the exponents; allocates nothing.
- */
-int ft_decimal_cmp(const char *a, size_t alen, const char *b, size_t blen,
-		   int *cmp);
 
 #endif
