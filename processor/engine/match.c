@@ -1,22 +1,21 @@
 /*
- * match: rule evaluation with PCRE2 and term lists, fail-closed.
+ * match: rule evaluation with PCRE2 and term lists, fail-closed (see
+ * match.h; fields are read by match_fields.c, results assembled by
+ * match_result.c).
  */
 #include "flagtap/match.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "flagtap/buf.h"
 #include "flagtap/canon.h"
 #include "flagtap/checks.h"
 #include "flagtap/common.h"
 #include "flagtap/expr.h"
-#include "flagtap/fields.h"
-#include "flagtap/json.h"
 #include "flagtap/prefilter.h"
 #include "flagtap/wordlist.h"
+#include "match_int.h"
 
 #define JIT_STACK_MIN (32u << 10)
 #define JIT_STACK_MAX (1u << 20)
@@ -28,75 +27,6 @@
  */
 #define MAX_REJECTED 1000
 
-/*
- * The verdict of a rule's unless-line exceptions on the last line they
- * were run on, so a line is searched once however many candidates it
- * holds.
- */
-struct line_memo {
-	uint64_t gen; /* == ctx->gen when set for this record */
-	const struct ft_rule *r;
-	const char *s; /* the subject */
-	size_t ls, le; /* the line(s): [ls, le) */
-	int rc;	       /* 1 excepted, 0 not, or a PCRE2 error */
-};
-
-/* One occurrence of a field in the current record. */
-struct occurrence {
-	size_t off, len;	 /* its value as rules see it, in slot text */
-	size_t raw_off, raw_len; /* where the value sits in the record */
-	bool direct;		 /* text is exactly those record bytes */
-};
-
-/*
- * A field's values in the current record, looked up on first use: every
- * occurrence (duplicate JSON keys, repeated logfmt keys or FIX tags), in
- * record order.
- */
-struct field_slot {
-	uint64_t gen; /* == ctx->gen when filled for this record */
-	int status;   /* 0 found, FT_ENOENT missing, FT_EINVAL unparsable */
-	/* the values as rules see them, one after another */
-	struct ft_buf text;
-	struct occurrence *occ;
-	size_t nocc, cap_occ;
-};
-
-struct ft_match_ctx {
-	pcre2_match_data *md;	   /* rule patterns */
-	pcre2_match_data *umd;	   /* unless patterns, inside a md match */
-	pcre2_match_data *extract; /* the record's extract pattern */
-	uint64_t extract_gen;
-	int extract_rc;
-	pcre2_match_context *mctx;
-	pcre2_jit_stack *jit_stack;
-	uint32_t match_limit;
-	struct field_slot *fields;
-	size_t nfields;
-	uint64_t gen;
-	/* the canonical view of the record, built on first use */
-	struct ft_canon canon;
-	uint64_t canon_gen;
-	int canon_rc;
-	/* `when`: which occurrence of each field this reading takes */
-	size_t reading, readings;
-	/* the record being evaluated, for the `when` lookup callback */
-	const struct ft_ruleset *rs;
-	const struct ft_record *rec;
-	struct ft_record
-		rec_auto; /* rec with an input.format = auto resolved */
-	struct ft_match_result *res;
-	/* the prefilter's verdicts for this record (engine auto) */
-	struct ft_prefilter_scratch *pf;
-	uint64_t *vgen;	  /* per rule: == gen when verdict[] is set */
-	uint8_t *verdict; /* enum ft_pf_verdict */
-	uint32_t *visit;  /* rules to evaluate, built per record */
-	size_t nvisit;
-	struct ft_match_costs *costs; /* NULL unless accounting */
-	struct line_memo line;
-	uint64_t except_bytes; /* see ft_match_ctx_except_bytes() */
-};
-
 /* Where a rule's subject sits in the record, for redaction spans. */
 struct subject {
 	const char *s;
@@ -105,25 +35,6 @@ struct subject {
 	bool direct;
 	const struct ft_canon *canon; /* whole record: its canonical view */
 };
-
-const char *ft_match_error_name(enum ft_match_error e)
-{
-	switch (e) {
-	case FT_MERR_NONE:
-		return "none";
-	case FT_MERR_LIMIT:
-		return "match limit exceeded";
-	case FT_MERR_JIT_STACK:
-		return "JIT stack exhausted";
-	case FT_MERR_HEAP:
-		return "match heap limit exceeded";
-	case FT_MERR_PARSE:
-		return "record cannot be parsed";
-	case FT_MERR_ENGINE:
-		return "match engine error";
-	}
-	return "unknown error";
-}
 
 void ft_match_ctx_free(struct ft_match_ctx *ctx)
 {
@@ -192,72 +103,6 @@ struct ft_match_ctx *ft_match_ctx_new(const struct ft_ruleset *rs)
 	return ctx;
 }
 
-void ft_match_result_init(struct ft_match_result *res)
-{
-	memset(res, 0, sizeof(*res));
-}
-
-void ft_match_result_release(struct ft_match_result *res)
-{
-	if (!res)
-		return;
-	free(res->hits);
-	free(res->redact);
-	free(res->unreadable);
-	ft_match_result_init(res);
-}
-
-static int add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
-		   uint32_t rule, enum ft_match_error error, int pcre2_rc)
-{
-	enum ft_severity sev = rs->rules[rule].severity;
-
-	if (ft_grow((void **)&res->hits, res->n, &res->cap, sizeof(*res->hits)))
-		return FT_ENOMEM;
-	res->hits[res->n++] = (struct ft_hit){rule, error, pcre2_rc};
-	if (res->n == 1 || sev > res->severity)
-		res->severity = sev;
-	if (error != FT_MERR_NONE)
-		res->errors++;
-	return FT_OK;
-}
-
-static int add_redaction(struct ft_match_result *res, size_t start, size_t len,
-			 int mode)
-{
-	if (ft_grow((void **)&res->redact, res->nredact, &res->cap_redact,
-		    sizeof(*res->redact)))
-		return FT_ENOMEM;
-	res->redact[res->nredact++] =
-		(struct ft_redaction){start, len, (enum ft_redact)mode};
-	return FT_OK;
-}
-
-static int add_unreadable(struct ft_match_result *res, uint32_t rule)
-{
-	if (ft_grow((void **)&res->unreadable, res->nunreadable,
-		    &res->cap_unreadable, sizeof(*res->unreadable)))
-		return FT_ENOMEM;
-	res->unreadable[res->nunreadable++] = rule;
-	return FT_OK;
-}
-
-static enum ft_match_error classify(int rc)
-{
-	switch (rc) {
-	case PCRE2_ERROR_MATCHLIMIT:
-	case PCRE2_ERROR_DEPTHLIMIT:
-		return FT_MERR_LIMIT;
-	case PCRE2_ERROR_JIT_STACKLIMIT:
-		return FT_MERR_JIT_STACK;
-	case PCRE2_ERROR_HEAPLIMIT:
-	case PCRE2_ERROR_NOMEMORY:
-		return FT_MERR_HEAP;
-	default:
-		return FT_MERR_ENGINE;
-	}
-}
-
 static int pmatch(struct ft_match_ctx *ctx, const struct ft_pattern *p,
 		  pcre2_match_data *md, const char *s, size_t n, size_t from)
 {
@@ -267,194 +112,13 @@ static int pmatch(struct ft_match_ctx *ctx, const struct ft_pattern *p,
 	return pcre2_match(p->code, (PCRE2_SPTR)s, n, from, 0, md, ctx->mctx);
 }
 
-/* Strips a "json:"-style prefix; NULL when it names another format. */
-static const char *field_name(const char *name, enum ft_format format)
-{
-	static const char *const prefixes[] = {
-		"capture:", "json:", "logfmt:", "fix:"};
-	size_t i, n;
-
-	for (i = 0; i < FT_ARRAY_SIZE(prefixes); i++) {
-		n = strlen(prefixes[i]);
-		if (strncmp(name, prefixes[i], n))
-			continue;
-		return (int)i == (int)format ? name + n : NULL;
-	}
-	return name;
-}
-
-static void parse_failed(struct ft_match_ctx *ctx, const char *what,
-			 const char *why)
-{
-	if (!ctx->res->parse_error[0])
-		snprintf(ctx->res->parse_error, sizeof(ctx->res->parse_error),
-			 "record is not valid %s: %s", what, why);
-}
-
-/*
- * Adds an occurrence whose text was just appended from text_off on, with
- * its look-alike letters and digits folded (canon.h): a folded value is
- * no longer the raw bytes, so it is redacted whole.
- */
-static int add_occ(struct field_slot *f, size_t text_off, size_t raw_off,
-		   size_t raw_len, bool direct)
-{
-	size_t n;
-
-	if (!ft_buf_ok(&f->text))
-		return FT_ENOMEM;
-	n = f->text.len - text_off;
-	if (n && ft_canon_fold_needed(f->text.data + text_off, n)) {
-		f->text.len = text_off +
-			      ft_canon_fold(f->text.data + text_off, NULL, n);
-		f->text.data[f->text.len] = '\0';
-		direct = false;
-	}
-	if (ft_grow((void **)&f->occ, f->nocc, &f->cap_occ, sizeof(*f->occ)))
-		return FT_ENOMEM;
-	f->occ[f->nocc++] = (struct occurrence){
-		text_off, f->text.len - text_off, raw_off, raw_len, direct};
-	return FT_OK;
-}
-
-struct lookup {
-	struct field_slot *f;
-	const char *rec;
-};
-
-static int json_each(void *opaque, const struct ft_json_value *v)
-{
-	struct lookup *l = opaque;
-	size_t off = l->f->text.len, raw_off, raw_len;
-	bool direct = v->type != FT_JSON_STRING;
-
-	ft_json_text(v, &l->f->text);
-	raw_off = (size_t)(v->ptr - l->rec);
-	raw_len = v->len;
-	if (v->type == FT_JSON_STRING) {
-		raw_off++;
-		raw_len -= 2;
-		direct = !memchr(v->ptr + 1, '\\', raw_len);
-	}
-	return add_occ(l->f, off, raw_off, raw_len, direct);
-}
-
-static int lookup_json(struct ft_match_ctx *ctx, const char *name,
-		       struct field_slot *f)
-{
-	const struct ft_record *rec = ctx->rec;
-	struct lookup l = {f, rec->data};
-	char why[80];
-	int rc;
-
-	rc = ft_json_find_all(rec->data, rec->len, name, json_each, &l, why,
-			      sizeof(why));
-	if (rc == FT_EINVAL)
-		parse_failed(ctx, "JSON", why);
-	return rc;
-}
-
-static int lookup_extract(struct ft_match_ctx *ctx, const char *name,
-			  struct field_slot *f)
-{
-	const struct ft_record *rec = ctx->rec;
-	PCRE2_SIZE *ov;
-	int num, rc;
-
-	if (!rec->extract)
-		return FT_ENOENT;
-	if (ctx->extract_gen != ctx->gen) {
-		ctx->extract_gen = ctx->gen;
-		ctx->extract_rc =
-			pcre2_match(rec->extract, (PCRE2_SPTR)rec->data,
-				    rec->len, 0, 0, ctx->extract, ctx->mctx);
-	}
-	rc = ctx->extract_rc;
-	if (rc == PCRE2_ERROR_NOMATCH)
-		return FT_ENOENT;
-	if (rc < 0) {
-		parse_failed(ctx, "text for its extract pattern",
-			     ft_match_error_name(classify(rc)));
-		return FT_EINVAL;
-	}
-	num = pcre2_substring_number_from_name(rec->extract, (PCRE2_SPTR)name);
-	ov = pcre2_get_ovector_pointer(ctx->extract);
-	if (num < 0 || num >= rc || ov[2 * num] == PCRE2_UNSET)
-		return FT_ENOENT;
-	ft_buf_add(&f->text, rec->data + ov[2 * num],
-		   ov[2 * num + 1] - ov[2 * num]);
-	return add_occ(f, 0, ov[2 * num], ov[2 * num + 1] - ov[2 * num], true);
-}
-
-static int fix_each(void *opaque, const struct ft_field_span *v)
-{
-	struct lookup *l = opaque;
-	size_t off = l->f->text.len;
-
-	ft_buf_add(&l->f->text, l->rec + v->off, v->len);
-	return add_occ(l->f, off, v->off, v->len, true);
-}
-
-static int logfmt_each(void *opaque, const struct ft_field_span *v)
-{
-	struct lookup *l = opaque;
-	struct ft_buf *t = &l->f->text;
-	size_t off = t->len;
-
-	if (v->quoted)
-		ft_logfmt_unescape(t, l->rec + v->off, v->len);
-	else
-		ft_buf_add(t, l->rec + v->off, v->len);
-	return add_occ(l->f, off, v->off, v->len,
-		       t->len - off == v->len &&
-			       !memcmp(t->data ? t->data + off : "",
-				       l->rec + v->off, v->len));
-}
-
-static int lookup_kv(struct ft_match_ctx *ctx, const char *name,
-		     struct field_slot *f)
-{
-	const struct ft_record *rec = ctx->rec;
-	struct lookup l = {f, rec->data};
-	bool fix = rec->format == FT_FORMAT_FIX;
-	char why[80];
-	int rc;
-
-	if (fix)
-		rc = ft_fix_each(rec->data, rec->len, name, fix_each, &l, why,
-				 sizeof(why));
-	else
-		rc = ft_logfmt_each(rec->data, rec->len, name, logfmt_each, &l,
-				    why, sizeof(why));
-	if (rc == FT_EINVAL)
-		parse_failed(ctx, fix ? "FIX" : "logfmt", why);
-	return rc;
-}
-
-/* Fills a field slot for the current record (once per record). */
+/* A field's slot, read for the current record on its first use. */
 static struct field_slot *field(struct ft_match_ctx *ctx, int index)
 {
 	struct field_slot *f = &ctx->fields[index];
-	const char *name;
 
-	if (f->gen == ctx->gen)
-		return f;
-	f->gen = ctx->gen;
-	ft_buf_reset(&f->text);
-	f->nocc = 0;
-	name = field_name(ctx->rs->fields[index], ctx->rec->format);
-	if (!name)
-		f->status = FT_ENOENT;
-	else if (ctx->rec->format == FT_FORMAT_JSON)
-		f->status = lookup_json(ctx, name, f);
-	else if (ctx->rec->format == FT_FORMAT_TEXT)
-		f->status = lookup_extract(ctx, name, f);
-	else
-		f->status = lookup_kv(ctx, name, f);
-	if (!f->status && !ft_buf_ok(&f->text))
-		f->status = FT_ENOMEM;
-	if (!f->status && !f->nocc)
-		f->status = FT_ENOENT;
+	if (f->gen != ctx->gen)
+		match_field_fill(ctx, index, f);
 	return f;
 }
 
@@ -668,12 +332,12 @@ static int redact_span(struct ft_match_ctx *ctx, const struct ft_rule *r,
 		return FT_OK;
 	if (sj->canon) {
 		ft_canon_to_raw(sj->canon, off, len, &rs, &rl);
-		return add_redaction(ctx->res, rs, rl, r->redact);
+		return match_add_redaction(ctx->res, rs, rl, r->redact);
 	}
 	if (!sj->direct)
-		return add_redaction(ctx->res, sj->raw_off, sj->raw_len,
-				     r->redact);
-	return add_redaction(ctx->res, sj->raw_off + off, len, r->redact);
+		return match_add_redaction(ctx->res, sj->raw_off, sj->raw_len,
+					   r->redact);
+	return match_add_redaction(ctx->res, sj->raw_off + off, len, r->redact);
 }
 
 /* Next start offset after a rejected candidate at `at`: one character on. */
@@ -796,7 +460,7 @@ static int find(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (r->match_limit)
 		pcre2_set_match_limit(ctx->mctx, ctx->match_limit);
 	if (rc < 0 && rc != FT_ENOMEM && r->redact && sj->raw_len &&
-	    add_redaction(ctx->res, sj->raw_off, sj->raw_len, r->redact))
+	    match_add_redaction(ctx->res, sj->raw_off, sj->raw_len, r->redact))
 		return FT_ENOMEM;
 	return rc < 0 ? rc : found;
 }
@@ -830,8 +494,9 @@ static const struct ft_canon *canon(struct ft_match_ctx *ctx, int *rc)
 		ctx->canon_rc = ft_canon_build(&ctx->canon, ctx->rec->data,
 					       ctx->rec->len, ctx->rec->format);
 		if (ctx->canon_rc == FT_ELIMIT)
-			parse_failed(ctx, ft_format_name(ctx->rec->format),
-				     "too large to decode its escapes");
+			match_parse_failed(ctx,
+					   ft_format_name(ctx->rec->format),
+					   "too large to decode its escapes");
 	}
 	*rc = ctx->canon_rc;
 	return *rc ? NULL : &ctx->canon;
@@ -927,7 +592,7 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	*pcre2_rc = 0;
 	if (r->when) {
 		rc = eval_when(ctx, r, &unreadable);
-		if (unreadable && add_unreadable(ctx->res, (uint32_t)i))
+		if (unreadable && match_add_unreadable(ctx->res, (uint32_t)i))
 			return FT_ENOMEM;
 		if (rc == FT_ENOMEM)
 			return FT_ENOMEM;
@@ -967,7 +632,7 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	}
 	if (rc >= 0 || rc == FT_ENOMEM)
 		return rc;
-	*err = classify(rc);
+	*err = match_classify(rc);
 	*pcre2_rc = rc;
 	return 1;
 }
@@ -1001,7 +666,7 @@ static int eval_and_add(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (ctx->costs && rc == 1)
 		ctx->costs->rules[i].hits++;
 	if (rc == 1)
-		rc = add_hit(ctx->res, rs, (uint32_t)i, err, pcre2_rc);
+		rc = match_add_hit(ctx->res, rs, (uint32_t)i, err, pcre2_rc);
 	return rc < 0 ? FT_ENOMEM : FT_OK;
 }
 
