@@ -61,293 +61,8 @@
 #include <unicode/utf16.h>
 
 #include "flagtap/common.h"
-
-#define WL_MAX_WORDS 16
-#define WL_MAX_FILE_BYTES (64u << 20)
-#define WL_MIN_SLOTS 1024u
-#define WL_KEY_MAX 256
-#define WL_MAX_MARKS 30
-#define WL_TABLE_CPS 0x800
-#define WL_NORM_CAP 1024		   /* UTF-16 units after nfkc_cf */
-#define WL_SKEL_CAP 2048		   /* UTF-16 units of a skeleton */
-#define WL_UNIT_OUT (3 * WL_SKEL_CAP + 64) /* a unit's key, UTF-8 */
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-#define SEQ_SEED 0x9e3779b97f4a7c15ull
-
-struct wl_entry {
-	uint64_t hash;
-	uint32_t off; /* the term's keys in the pool */
-	uint32_t len; /* its length; 0 marks an empty slot */
-};
-
-struct ft_wordlist {
-	struct wl_entry *slots;
-	size_t nslots; /* a power of two */
-	size_t nterms;
-	char *pool;
-	size_t pool_len;
-	size_t pool_cap;
-	uint32_t lengths; /* bit k set: some term has k words */
-	size_t max_words;
-};
-
-/* One word of a subject or a list line: [b, e), its key and hash. */
-struct wl_word {
-	size_t b;
-	size_t e;
-	uint64_t hash;
-	size_t klen; /* > WL_KEY_MAX: too long to be listed, key not kept */
-	unsigned char key[WL_KEY_MAX];
-};
-
-/*
- * The process-wide tables, built once from ICU: the key of every code
- * point below WL_TABLE_CPS read on its own (a 0 byte marks a word
- * break), whether it has a normalization boundary before it, and the
- * non-Latin letters that stand for a Latin one.
- */
-struct wl_fold {
-	uint32_t cp;
-	unsigned char latin;
-};
-
-static struct {
-	const UNormalizer2 *nfkc_cf;
-	USpoofChecker *spoof;
-	uint16_t off[WL_TABLE_CPS];
-	uint8_t len[WL_TABLE_CPS];
-	bool boundary[WL_TABLE_CPS];
-	unsigned char asc_key[128][2];
-	uint8_t asc_len[128]; /* 0: not a letter or digit */
-	unsigned char *pool;
-	struct wl_fold *folds; /* sorted by cp */
-	size_t nfolds;
-	int rc;
-	char err[96];
-} tab;
-
-static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
-static _Thread_local uint64_t work_done;
-
-static bool is_alnum(uint32_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	       (c >= 'A' && c <= 'Z');
-}
-
-/* Breaks words: all but letters, combining marks and digits. */
-static bool is_break(UChar32 c)
-{
-	if (c < 0x80)
-		return !is_alnum((uint32_t)c);
-	return !(U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_N_MASK));
-}
-
-/* The ASCII letter a non-Latin letter stands for, or 0. */
-static unsigned char latin_of(UChar32 c)
-{
-	size_t lo = 0, hi = tab.nfolds, mid;
-
-	if (c < 0x80)
-		return 0;
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (tab.folds[mid].cp == (uint32_t)c)
-			return tab.folds[mid].latin;
-		if (tab.folds[mid].cp < (uint32_t)c)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
-/*
- * Appends the UTF-8 skeleton of the word characters w[0, wl) to out.
- * Returns the new length of out, or -1 if it does not fit.
- */
-static int32_t skeleton(const UChar *w, int32_t wl, unsigned char *out,
-			int32_t o, int32_t cap)
-{
-	UChar sk[WL_SKEL_CAP];
-	UErrorCode e = U_ZERO_ERROR;
-	int32_t sl, ol;
-
-	sl = uspoof_getSkeleton(tab.spoof, 0, w, wl, sk, WL_SKEL_CAP, &e);
-	if (U_FAILURE(e) || sl >= WL_SKEL_CAP)
-		return -1;
-	u_strToUTF8((char *)out + o, cap - o, &ol, sk, sl, &e);
-	if (U_FAILURE(e) || ol >= cap - o)
-		return -1;
-	return o + ol;
-}
-
-/*
- * The key of the code points u[0, ul) (UTF-16, one unit) into out.
- * Returns its length, or -1 if it does not fit.
- */
-static int32_t unit_key(const UChar *u, int32_t ul, unsigned char *out,
-			int32_t cap)
-{
-	UChar nb[WL_NORM_CAP], w[WL_NORM_CAP];
-	UErrorCode e = U_ZERO_ERROR;
-	int32_t nl, i = 0, wl = 0, o = 0;
-	unsigned char lat;
-	UChar32 c;
-
-	work_done += (uint64_t)ul;
-	nl = unorm2_normalize(tab.nfkc_cf, u, ul, nb, WL_NORM_CAP, &e);
-	if (U_FAILURE(e) || nl >= WL_NORM_CAP)
-		return -1;
-	while (i < nl) {
-		U16_NEXT(nb, i, nl, c);
-		if (!is_break(c)) {
-			lat = latin_of(c);
-			if (lat)
-				w[wl++] = lat;
-			else
-				U16_APPEND_UNSAFE(w, wl, c);
-			if (i < nl)
-				continue;
-		}
-		if (wl > 0) {
-			o = skeleton(w, wl, out, o, cap);
-			if (o < 0)
-				return -1;
-			wl = 0;
-		}
-		if (is_break(c)) {
-			if (o >= cap)
-				return -1;
-			out[o++] = 0;
-		}
-	}
-	return o;
-}
-/* ---- the tables ------------------------------------------------- */
-
-static int tab_fail(const char *what, UErrorCode e)
-{
-	snprintf(tab.err, sizeof(tab.err), "%s: %s", what, u_errorName(e));
-	tab.rc = FT_EINVAL;
-	return tab.rc;
-}
-
-/*
- * Collects the letters of other scripts than Latin whose capital has the
- * skeleton of a Latin capital: Cyrillic В and в stand for B, Greek Ν and
- * ν for N.  Their lower case forms are what nfkc_cf leaves.
- */
-static int tab_folds(void)
-{
-	UChar az[26][8], u[2], sk[16];
-	int32_t azl[26], ul, sl;
-	UErrorCode e = U_ZERO_ERROR, se;
-	size_t cap = 0, i;
-	struct wl_fold *p;
-	UChar32 c, up;
-
-	for (i = 0; i < 26; i++) {
-		u[0] = (UChar)('A' + i);
-		azl[i] = uspoof_getSkeleton(tab.spoof, 0, u, 1, az[i], 8, &e);
-	}
-	if (U_FAILURE(e))
-		return tab_fail("skeleton", e);
-	for (c = 0x80; c <= 0x10ffff; c++) {
-		se = U_ZERO_ERROR;
-		up = u_toupper(c);
-		if (up == c || uscript_getScript(c, &se) == USCRIPT_LATIN)
-			continue;
-		ul = 0;
-		U16_APPEND_UNSAFE(u, ul, up);
-		sl = uspoof_getSkeleton(tab.spoof, 0, u, ul, sk, 16, &e);
-		if (U_FAILURE(e))
-			return tab_fail("skeleton", e);
-		for (i = 0; i < 26; i++) {
-			if (sl != azl[i] || u_strncmp(sk, az[i], sl) != 0)
-				continue;
-			if (tab.nfolds == cap) {
-				cap = cap ? cap * 2 : 64;
-				p = realloc(tab.folds, cap * sizeof(*p));
-				if (!p)
-					return tab_fail(
-						"tables",
-						U_MEMORY_ALLOCATION_ERROR);
-				tab.folds = p;
-			}
-			tab.folds[tab.nfolds].cp = (uint32_t)c;
-			tab.folds[tab.nfolds++].latin =
-				(unsigned char)('a' + i);
-			break;
-		}
-	}
-	return 0;
-}
-
-/* The key of every code point below WL_TABLE_CPS, read on its own. */
-static int tab_keys(void)
-{
-	unsigned char out[WL_UNIT_OUT];
-	size_t used = 0, cap = 16384;
-	UChar u = 0;
-	int32_t k;
-	uint32_t c;
-
-	tab.pool = malloc(cap);
-	if (!tab.pool)
-		return tab_fail("tables", U_MEMORY_ALLOCATION_ERROR);
-	for (c = 0; c < WL_TABLE_CPS; c++) {
-		u = (UChar)c;
-		k = unit_key(&u, 1, out, sizeof(out));
-		if (k < 0 || k > UINT8_MAX || used + (size_t)k > UINT16_MAX)
-			return tab_fail("key table", U_BUFFER_OVERFLOW_ERROR);
-		if (used + (size_t)k > cap) {
-			unsigned char *p = realloc(tab.pool, cap * 2);
-
-			if (!p)
-				return tab_fail("tables",
-						U_MEMORY_ALLOCATION_ERROR);
-			tab.pool = p;
-			cap *= 2;
-		}
-		memcpy(tab.pool + used, out, (size_t)k);
-		tab.off[c] = (uint16_t)used;
-		tab.len[c] = (uint8_t)k;
-		tab.boundary[c] = k == 0 || unorm2_hasBoundaryBefore(
-						    tab.nfkc_cf, (UChar32)c);
-		used += (size_t)k;
-	}
-	/* ASCII text is read a byte at a time: every byte is a unit */
-	for (c = 0; c < 128; c++) {
-		if (!tab.boundary[c] || tab.len[c] > 2 ||
-		    (tab.len[c] == 1 && tab.pool[tab.off[c]] == 0) !=
-			    !is_alnum(c))
-			return tab_fail("ASCII table",
-					U_INTERNAL_PROGRAM_ERROR);
-		tab.asc_len[c] = is_alnum(c) ? tab.len[c] : 0;
-		memcpy(tab.asc_key[c], tab.pool + tab.off[c], tab.asc_len[c]);
-	}
-	return 0;
-}
-
-static void tab_init(void)
-{
-	UErrorCode e = U_ZERO_ERROR;
-
-	tab.nfkc_cf = unorm2_getNFKCCasefoldInstance(&e);
-	if (U_FAILURE(e)) {
-		tab_fail("nfkc_cf", e);
-		return;
-	}
-	tab.spoof = uspoof_open(&e);
-	if (U_FAILURE(e)) {
-		tab_fail("confusables", e);
-		return;
-	}
-	if (tab_folds() == 0)
-		tab_keys();
-}
+#include "wordlist_int.h"
+_Thread_local uint64_t wl_work;
 
 /* ---- reading units ---------------------------------------------- */
 
@@ -419,7 +134,7 @@ static _Thread_local struct wl_cached cp_cache[1u << WL_CACHE_BITS];
  */
 static bool boundary_icu(uint32_t cp)
 {
-	return unorm2_hasBoundaryBefore(tab.nfkc_cf, (UChar32)cp) ||
+	return unorm2_hasBoundaryBefore(wl_tab.nfkc_cf, (UChar32)cp) ||
 	       u_hasBinaryProperty((UChar32)cp,
 				   UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
 }
@@ -436,7 +151,7 @@ static const struct wl_cached *cp_cached(uint32_t cp)
 	if (e->cp == cp)
 		return e;
 	U16_APPEND_UNSAFE(u, ul, cp);
-	k = unit_key(u, ul, buf, WL_UNIT_OUT);
+	k = wl_unit_key(u, ul, buf, WL_UNIT_OUT);
 	e->cp = cp;
 	e->boundary = boundary_icu(cp);
 	e->len = k >= 0 && (size_t)k <= sizeof(e->key) ? (uint8_t)k
@@ -449,25 +164,12 @@ static const struct wl_cached *cp_cached(uint32_t cp)
 static bool has_boundary(uint32_t cp)
 {
 	if (cp < WL_TABLE_CPS)
-		return tab.boundary[cp];
+		return wl_tab.boundary[cp];
 	return cp_cached(cp)->boundary;
 }
 
-/* Reads code points as they come, with the unit that holds them. */
-struct wl_scan {
-	const unsigned char *s;
-	size_t n;
-	size_t pos;		  /* where the next unit starts */
-	bool marks;		  /* inside a run of too many combining marks */
-	size_t ub, ue;		  /* the span of the unit being consumed */
-	const unsigned char *out; /* its key, out[oi, olen) not consumed */
-	size_t oi, olen;
-	uint64_t work;
-	unsigned char buf[WL_UNIT_OUT];
-};
-
-static void scan_init(struct wl_scan *sc, const unsigned char *s, size_t n,
-		      size_t from)
+void wl_scan_init(struct wl_scan *sc, const unsigned char *s, size_t n,
+		  size_t from)
 {
 	sc->s = s;
 	sc->n = n;
@@ -488,9 +190,9 @@ static size_t raw_key(const unsigned char *s, size_t n, unsigned char *out)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		out[i] = s[i] < 0x80 && !is_alnum(s[i]) ? 0
-			 : s[i] >= 'A' && s[i] <= 'Z'	? s[i] + 32
-							: s[i];
+		out[i] = s[i] < 0x80 && !wl_is_alnum(s[i]) ? 0
+			 : s[i] >= 'A' && s[i] <= 'Z'	   ? s[i] + 32
+							   : s[i];
 	return n;
 }
 
@@ -503,8 +205,8 @@ static size_t cp_key(uint32_t cp, const unsigned char *s, size_t len,
 	int32_t ul = 0, k;
 
 	if (cp < WL_TABLE_CPS) {
-		*out = tab.pool + tab.off[cp];
-		return tab.len[cp];
+		*out = wl_tab.pool + wl_tab.off[cp];
+		return wl_tab.len[cp];
 	}
 	e = cp_cached(cp);
 	if (e->len != WL_LONG_KEY) {
@@ -513,7 +215,7 @@ static size_t cp_key(uint32_t cp, const unsigned char *s, size_t len,
 	}
 	U16_APPEND_UNSAFE(u, ul, cp);
 	*out = buf;
-	k = unit_key(u, ul, buf, WL_UNIT_OUT);
+	k = wl_unit_key(u, ul, buf, WL_UNIT_OUT);
 	return k >= 0 ? (size_t)k : raw_key(s, len, buf);
 }
 
@@ -563,7 +265,7 @@ static void read_unit(struct wl_scan *sc)
 		l = utf8_at(sc->s, sc->n, i, &cp);
 		U16_APPEND_UNSAFE(u, ul, cp);
 	}
-	k = unit_key(u, ul, sc->buf, WL_UNIT_OUT);
+	k = wl_unit_key(u, ul, sc->buf, WL_UNIT_OUT);
 	sc->out = sc->buf;
 	sc->olen = k >= 0 ? (size_t)k
 			  : raw_key(sc->s + sc->ub, j - sc->ub, sc->buf);
@@ -608,7 +310,7 @@ static bool next_word(struct wl_scan *sc, struct wl_word *w)
 			sc->pos = i + 1;
 			sc->marks = false;
 			sc->work++;
-			if (!tab.asc_len[c]) {
+			if (!wl_tab.asc_len[c]) {
 				if (in)
 					break;
 				continue;
@@ -617,7 +319,7 @@ static bool next_word(struct wl_scan *sc, struct wl_word *w)
 				in = true;
 				w->b = i;
 			}
-			key_add(w, tab.asc_key[c], tab.asc_len[c]);
+			key_add(w, wl_tab.asc_key[c], wl_tab.asc_len[c]);
 			w->e = i + 1;
 			continue;
 		}
@@ -740,210 +442,21 @@ static const struct wl_entry *lookup(const struct ft_wordlist *wl,
 	}
 }
 
-/* ---- building --------------------------------------------------- */
-
-static int grow_slots(struct ft_wordlist *wl)
+bool wl_next_word(struct wl_scan *sc, struct wl_word *w)
 {
-	size_t n = wl->nslots ? wl->nslots * 2 : WL_MIN_SLOTS, i, j;
-	struct wl_entry *slots;
-
-	slots = calloc(n, sizeof(*slots));
-	if (!slots)
-		return FT_ENOMEM;
-	for (i = 0; i < wl->nslots; i++) {
-		if (!wl->slots[i].len)
-			continue;
-		j = wl->slots[i].hash & (n - 1);
-		while (slots[j].len)
-			j = (j + 1) & (n - 1);
-		slots[j] = wl->slots[i];
-	}
-	free(wl->slots);
-	wl->slots = slots;
-	wl->nslots = n;
-	return FT_OK;
+	return next_word(sc, w);
 }
 
-static int pool_reserve(struct ft_wordlist *wl, size_t need)
+uint64_t wl_seq_step(uint64_t h, uint64_t word)
 {
-	size_t cap = wl->pool_cap ? wl->pool_cap : 4096;
-	char *p;
-
-	if (need > UINT32_MAX - wl->pool_len)
-		return FT_ELIMIT;
-	if (wl->pool_len + need <= wl->pool_cap)
-		return FT_OK;
-	while (cap < wl->pool_len + need)
-		cap *= 2;
-	p = realloc(wl->pool, cap);
-	if (!p)
-		return FT_ENOMEM;
-	wl->pool = p;
-	wl->pool_cap = cap;
-	return FT_OK;
+	return seq_step(h, word);
 }
 
-/* Appends the keys of the k words w[], joined by NUL, to the pool. */
-static int pool_add(struct ft_wordlist *wl, const struct wl_word *w, size_t k)
+const struct wl_entry *wl_lookup(const struct ft_wordlist *wl,
+				 const struct wl_word *win, size_t head,
+				 size_t k, uint64_t h)
 {
-	size_t need = k - 1, i;
-	char *t;
-	int rc;
-
-	for (i = 0; i < k; i++)
-		need += w[i].klen;
-	rc = pool_reserve(wl, need);
-	if (rc)
-		return rc;
-	t = wl->pool + wl->pool_len;
-	for (i = 0; i < k; i++) {
-		if (i > 0)
-			*t++ = 0;
-		memcpy(t, w[i].key, w[i].klen);
-		t += w[i].klen;
-	}
-	wl->pool_len += need;
-	return FT_OK;
-}
-
-/* Adds the term made of the k words w[], unless already present. */
-static int add_term(struct ft_wordlist *wl, const struct wl_word *w, size_t k)
-{
-	uint64_t h = SEQ_SEED;
-	size_t i, off = wl->pool_len;
-	int rc;
-
-	for (i = 0; i < k; i++)
-		h = seq_step(h, w[i].hash);
-	if (lookup(wl, w, 0, k, h))
-		return FT_OK;
-	if ((wl->nterms + 1) * 2 > wl->nslots) {
-		rc = grow_slots(wl);
-		if (rc)
-			return rc;
-	}
-	rc = pool_add(wl, w, k);
-	if (rc)
-		return rc;
-	for (i = h & (wl->nslots - 1); wl->slots[i].len;)
-		i = (i + 1) & (wl->nslots - 1);
-	wl->slots[i].hash = h;
-	wl->slots[i].off = (uint32_t)off;
-	wl->slots[i].len = (uint32_t)(wl->pool_len - off);
-	wl->nterms++;
-	wl->lengths |= 1u << k;
-	if (k > wl->max_words)
-		wl->max_words = k;
-	return FT_OK;
-}
-
-static bool is_blank(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* Parses one line [0, n) of s: a comment, a blank line or a term. */
-static int add_line(struct ft_wordlist *wl, const char *name, size_t lineno,
-		    const unsigned char *s, size_t n, struct wl_scan *sc,
-		    char *errstr, size_t errstr_size)
-{
-	struct wl_word w[WL_MAX_WORDS + 1];
-	size_t i = 0, k = 0;
-	int rc;
-
-	while (i < n && is_blank(s[i]))
-		i++;
-	if (i == n || s[i] == '#')
-		return FT_OK;
-	scan_init(sc, s, n, 0);
-	while (k <= WL_MAX_WORDS && next_word(sc, &w[k])) {
-		if (w[k].klen > WL_KEY_MAX)
-			return ft_err(errstr, errstr_size, FT_EINVAL,
-				      "%s:%zu: term has a word of more than "
-				      "%d bytes",
-				      name, lineno, WL_KEY_MAX);
-		k++;
-	}
-	if (k > WL_MAX_WORDS)
-		return ft_err(errstr, errstr_size, FT_EINVAL,
-			      "%s:%zu: term has more than %d words", name,
-			      lineno, WL_MAX_WORDS);
-	if (k == 0)
-		return ft_err(errstr, errstr_size, FT_EINVAL,
-			      "%s:%zu: term has no letter or digit", name,
-			      lineno);
-	rc = add_term(wl, w, k);
-	if (rc == FT_ELIMIT)
-		return ft_err(errstr, errstr_size, rc,
-			      "%s:%zu: list larger than 4 GiB", name, lineno);
-	if (rc)
-		return ft_err(errstr, errstr_size, rc, "%s: out of memory",
-			      name);
-	return FT_OK;
-}
-
-int ft_wordlist_parse(const char *name, const char *text, size_t len,
-		      struct ft_wordlist **out, char *errstr,
-		      size_t errstr_size)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	struct ft_wordlist *wl = NULL;
-	struct wl_scan *sc = NULL;
-	const unsigned char *eol;
-	size_t p = 0, e, lineno = 1;
-	int rc;
-
-	pthread_once(&tab_once, tab_init);
-	if (tab.rc)
-		return ft_err(errstr, errstr_size, tab.rc,
-			      "%s: cannot load Unicode data: %s", name,
-			      tab.err);
-	wl = calloc(1, sizeof(*wl));
-	sc = malloc(sizeof(*sc));
-	if (!wl || !sc || grow_slots(wl)) {
-		rc = ft_err(errstr, errstr_size, FT_ENOMEM, "%s: out of memory",
-			    name);
-		goto out_free_list;
-	}
-	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-		p = 3;
-	for (; p < len; p = e + 1, lineno++) {
-		eol = memchr(s + p, '\n', len - p);
-		e = eol ? (size_t)(eol - s) : len;
-		rc = add_line(wl, name, lineno, s + p, e - p, sc, errstr,
-			      errstr_size);
-		if (rc)
-			goto out_free_list;
-	}
-	if (wl->nterms == 0) {
-		rc = ft_err(errstr, errstr_size, FT_EINVAL, "%s: no terms",
-			    name);
-		goto out_free_list;
-	}
-	free(sc);
-	*out = wl;
-	return FT_OK;
-
-out_free_list:
-	free(sc);
-	ft_wordlist_free(wl);
-	return rc;
-}
-
-int ft_wordlist_load(const char *path, struct ft_wordlist **out, char *errstr,
-		     size_t errstr_size)
-{
-	char *text;
-	size_t len;
-	int rc;
-
-	rc = ft_read_file(path, WL_MAX_FILE_BYTES, &text, &len, errstr,
-			  errstr_size);
-	if (rc)
-		return rc;
-	rc = ft_wordlist_parse(path, text, len, out, errstr, errstr_size);
-	free(text);
-	return rc;
+	return lookup(wl, win, head, k, h);
 }
 
 /* ---- searching -------------------------------------------------- */
@@ -1009,27 +522,13 @@ bool ft_wordlist_find(const struct ft_wordlist *wl, const char *s, size_t n,
 
 	if (!wl || from >= n)
 		return false;
-	scan_init(&sc, (const unsigned char *)s, n, from);
+	wl_scan_init(&sc, (const unsigned char *)s, n, from);
 	found = find(wl, &sc, win, from, start, len);
-	work_done += sc.work;
+	wl_work += sc.work;
 	return found;
 }
 
 uint64_t ft_wordlist_work(void)
 {
-	return work_done;
-}
-
-size_t ft_wordlist_size(const struct ft_wordlist *wl)
-{
-	return wl ? wl->nterms : 0;
-}
-
-void ft_wordlist_free(struct ft_wordlist *wl)
-{
-	if (!wl)
-		return;
-	free(wl->slots);
-	free(wl->pool);
-	free(wl);
+	return wl_work;
 }
