@@ -13,10 +13,10 @@
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
 #include "flagtap/json.h"
-#include "flagtap/kafka.h"
 #include "flagtap/log.h"
 #include "flagtap/match.h"
 #include "flagtap/redact.h"
+#include "flagtap/topicread.h"
 
 /* The redacted copy is only compared, never shown: any key will do. */
 static const char COMPARE_KEY[] = "flagtap-audit";
@@ -322,20 +322,6 @@ int ft_audit_message(struct ft_audit *a, const struct ft_audit_msg *m,
 
 /* ------------------------------------------------------------- Kafka */
 
-static rd_kafka_t *consumer_new(const struct ft_audit_opts *o, char *errstr,
-				size_t errstr_size)
-{
-	static const struct ft_kafka_setting defaults[] = {
-		{"group.id", "flagtap-audit"},
-		{"enable.partition.eof", "true"},
-		{"enable.auto.commit", "false"},
-	};
-
-	return ft_kafka_tool_new(RD_KAFKA_CONSUMER, rd_kafka_conf_new(),
-				 o->brokers, defaults, FT_ARRAY_SIZE(defaults),
-				 o->props, o->nprops, errstr, errstr_size);
-}
-
 struct reader {
 	const struct ft_audit_opts *o;
 	struct ft_audit_stats *st;
@@ -366,8 +352,10 @@ static int headers_of(struct reader *r, const rd_kafka_message_t *rkm,
 	return FT_OK;
 }
 
-static int one(struct reader *r, const rd_kafka_message_t *rkm)
+static int one(void *opaque, const rd_kafka_message_t *rkm, char *errstr,
+	       size_t errstr_size)
 {
+	struct reader *r = opaque;
 	struct ft_audit_msg m = {
 		.topic = rd_kafka_topic_name(rkm->rkt),
 		.partition = rkm->partition,
@@ -381,12 +369,12 @@ static int one(struct reader *r, const rd_kafka_message_t *rkm)
 	int rc;
 
 	if (headers_of(r, rkm, &m.nheaders))
-		return FT_ENOMEM;
+		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	m.headers = r->hv;
 	ft_buf_reset(&r->line);
 	rc = ft_audit_message(r->a, &m, &r->line, why, sizeof(why));
 	if (rc == FT_ENOMEM)
-		return rc;
+		return ft_err(errstr, errstr_size, rc, "out of memory");
 	if (rc < 0) {
 		r->st->unreadable++;
 		ft_error("audit: %s/%d/%lld: not an envelope or a dead letter: "
@@ -408,50 +396,34 @@ static int one(struct reader *r, const rd_kafka_message_t *rkm)
 int ft_audit_run(const struct ft_audit_opts *o, struct ft_audit_stats *st,
 		 char *errstr, size_t errstr_size)
 {
+	static const struct ft_kafka_setting defaults[] = {
+		{"group.id", "flagtap-audit"},
+		{"enable.auto.commit", "false"},
+	};
 	struct reader r = {.o = o, .st = st};
-	struct ft_eof_set ends = {NULL, 0, 0};
-	rd_kafka_message_t *rkm;
-	rd_kafka_t *rk;
+	struct ft_topicread t = {
+		.name = "audit",
+		.brokers = o->brokers,
+		.topic = o->topic,
+		.defaults = defaults,
+		.ndefaults = FT_ARRAY_SIZE(defaults),
+		.props = o->props,
+		.nprops = o->nprops,
+		.exit_at_end = o->exit_at_end,
+		.stop = o->stop,
+		.message = one,
+		.opaque = &r,
+	};
 	int rc;
 
 	r.a = ft_audit_new(o->rs);
 	if (!r.a)
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	ft_buf_init(&r.line);
-	rk = consumer_new(o, errstr, errstr_size);
-	if (!rk) {
-		rc = FT_EINVAL;
-		goto out_free_audit;
-	}
-	rc = ft_kafka_assign_all(rk, o->topic, RD_KAFKA_OFFSET_BEGINNING, -1,
-				 errstr, errstr_size);
-	if (rc > 0)
-		rc = FT_OK;
-	while (!rc && !*o->stop) {
-		rkm = rd_kafka_consumer_poll(rk, 100);
-		if (!rkm)
-			continue;
-		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			ft_eof_set_mark(&ends, rkm->partition, true);
-		else if (rkm->err)
-			ft_warn("audit: %s", rd_kafka_message_errstr(rkm));
-		else if (one(&r, rkm))
-			rc = ft_err(errstr, errstr_size, FT_ENOMEM,
-				    "out of memory");
-		if (!rkm->err)
-			ft_eof_set_mark(&ends, rkm->partition, false);
-		rd_kafka_message_destroy(rkm);
-		if (o->exit_at_end && ends.count &&
-		    ends.count >= ft_kafka_assigned_count(rk))
-			break;
-	}
+	rc = ft_topicread_run(&t, errstr, errstr_size);
 	fflush(o->out);
-	rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
-	ft_eof_set_release(&ends);
 	free(r.hv);
 	ft_buf_release(&r.line);
-out_free_audit:
 	ft_audit_free(r.a);
 	return rc;
 }
