@@ -35,6 +35,14 @@
 #include <stdint.h>
 
 #define FT_RECFILE_VERSION 1
+/* The fixed parts: the file's magic (8 bytes), the header before meta
+ * (magic, version, meta_len), a block's magic and its header. */
+#define FT_RECFILE_MAGIC \
+	"\x89"           \
+	"FTREC\r\n"
+#define FT_RECFILE_HDR_MIN 16
+#define FT_RECFILE_BLOCK_MAGIC "FTRB"
+#define FT_RECFILE_BLOCK_HDR 20
 /* A block holds at most this many uncompressed bytes (one record may be
  * alone in a block up to this size). */
 #define FT_RECFILE_BLOCK_MAX (256u << 20)
