@@ -4,11 +4,14 @@
  */
 #include "flagtap/audit.h"
 
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/codec.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
@@ -16,6 +19,7 @@
 #include "flagtap/log.h"
 #include "flagtap/match.h"
 #include "flagtap/redact.h"
+#include "flagtap/rulescmd.h"
 #include "flagtap/topicread.h"
 
 /* The redacted copy is only compared, never shown: any key will do. */
@@ -425,5 +429,63 @@ int ft_audit_run(const struct ft_audit_opts *o, struct ft_audit_stats *st,
 	free(r.hv);
 	ft_buf_release(&r.line);
 	ft_audit_free(r.a);
+	return rc;
+}
+
+int ft_audit_main(int argc, char **argv, const struct ft_cli *cli)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_audit_opts o = {.out = stdout, .stop = cli->stop};
+	struct ft_audit_stats st = {0};
+	char **props = calloc((size_t)argc, sizeof(char *));
+	struct ft_ruleset *rs = NULL;
+	const char *rules = NULL;
+	char errstr[1024];
+	int c, rc = FT_EXIT_USAGE;
+
+	while (props &&
+	       (c = getopt_long(argc, argv, "b:t:eX:", longopts, NULL)) != -1) {
+		if (c == 'b')
+			o.brokers = optarg;
+		else if (c == 't')
+			o.topic = optarg;
+		else if (c == 'e')
+			o.exit_at_end = true;
+		else if (c == 'X')
+			props[o.nprops++] = optarg;
+		else if (c == 'r')
+			rules = optarg;
+		else
+			goto out;
+	}
+	if (!props || !o.brokers || !o.topic || !rules || optind != argc) {
+		rc = ft_cli_usage("audit", FT_AUDIT_SYNOPSIS);
+		goto out;
+	}
+	if (ft_rulescmd_load(rules, &cli->rules_opts, &rs))
+		goto out;
+	o.props = (const char *const *)props;
+	o.rs = rs;
+	cli->install_signals();
+	if (ft_audit_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: %s\n", errstr);
+		rc = FT_EXIT_RUNTIME;
+		goto out_free_rules;
+	}
+	fprintf(stderr,
+		"audit: %llu envelopes, %llu dead letters, %llu with something "
+		"in clear, %llu unreadable\n",
+		(unsigned long long)st.envelopes,
+		(unsigned long long)st.dead_letters,
+		(unsigned long long)st.found,
+		(unsigned long long)st.unreadable);
+	rc = st.found || st.unreadable ? FT_EXIT_RUNTIME : EXIT_SUCCESS;
+out_free_rules:
+	ft_ruleset_free(rs);
+out:
+	free(props);
 	return rc;
 }

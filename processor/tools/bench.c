@@ -3,6 +3,8 @@
  */
 #include "flagtap/bench.h"
 
+#include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,8 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/common.h"
+#include "flagtap/format.h"
 #include "flagtap/prefilter.h"
+#include "flagtap/rulescmd.h"
 
 static double now_s(void)
 {
@@ -440,5 +445,126 @@ int ft_bench_files(const struct ft_ruleset *rs, char *const *files, size_t n,
 	free(r.costs.rules);
 out_release:
 	ft_bench_data_release(&d);
+	return rc;
+}
+
+static const struct ft_num_spec seconds_spec = {.min = 0, .max = HUGE_VAL};
+static const struct ft_num_spec workers_spec = {
+	.min = 1, .max = 256, .integer = true};
+
+static int bench_usage(void)
+{
+	char names[64];
+
+	fprintf(stderr,
+		"usage: flagtap bench --rules PATH [--format %s]\n"
+		"         [--engine auto|pcre2|scan-only] [--workers N] "
+		"[--seconds S]\n"
+		"         [--extract PATTERN] [--profile N] [--top N] [--json] "
+		"FILE...\n",
+		ft_format_list(names, sizeof(names), "|", "|", false));
+	return FT_EXIT_USAGE;
+}
+
+static const char *const bench_engines[] = {"auto", "pcre2", "scan-only"};
+
+int ft_bench_main(int argc, char **argv, const struct ft_cli *cli)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{"format", required_argument, NULL, 'f'},
+		{"engine", required_argument, NULL, 'e'},
+		{"workers", required_argument, NULL, 'w'},
+		{"seconds", required_argument, NULL, 's'},
+		{"extract", required_argument, NULL, 'x'},
+		{"profile", required_argument, NULL, 'p'},
+		{"top", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_bench_opts o = {.format = FT_FORMAT_TEXT,
+				  .threads = 1,
+				  .min_seconds = 3.0,
+				  .profile_records = 200000};
+	struct ft_bench_report rep = {.top = 15};
+	struct ft_rules_opts ro = cli->rules_opts;
+	struct ft_ruleset *rs = NULL;
+	pcre2_code *extract = NULL;
+	const char *rules = NULL;
+	int c, engine = 0, rc = FT_EXIT_USAGE;
+	struct ft_num num;
+	uint64_t t0;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			rules = optarg;
+			break;
+		case 'f':
+			if (ft_format_parse(optarg) < 0)
+				return bench_usage();
+			o.format = (enum ft_format)ft_format_parse(optarg);
+			break;
+		case 'e':
+			for (engine = 0; engine < 3; engine++)
+				if (!strcmp(optarg, bench_engines[engine]))
+					break;
+			if (engine == 3)
+				return bench_usage();
+			break;
+		case 'w':
+			if (ft_parse_number(optarg, &workers_spec, &num))
+				return bench_usage();
+			o.threads = (int)num.u;
+			break;
+		case 's':
+			if (ft_parse_number(optarg, &seconds_spec, &num))
+				return bench_usage();
+			o.min_seconds = num.d;
+			break;
+		case 'x':
+			if (extract)
+				return bench_usage();
+			extract = ft_cli_compile_extract(optarg);
+			if (!extract)
+				return FT_EXIT_USAGE;
+			break;
+		case 'p':
+			if (ft_parse_number(optarg, &ft_cli_count0, &num))
+				return bench_usage();
+			o.profile_records = (size_t)num.u;
+			break;
+		case 't':
+			if (ft_parse_number(optarg, &ft_cli_count0, &num))
+				return bench_usage();
+			rep.top = (size_t)num.u;
+			break;
+		case 'j':
+			rep.json = true;
+			break;
+		default:
+			goto out;
+		}
+	}
+	if (!rules || optind == argc) {
+		bench_usage();
+		goto out;
+	}
+	ro.engine = engine == 1 ? FT_ENGINE_PCRE2 : FT_ENGINE_AUTO;
+	o.engine = engine == 2 ? FT_BENCH_SCAN_ONLY : FT_BENCH_AUTO;
+	o.extract = extract;
+	t0 = ft_mono_ns();
+	if (ft_rulescmd_load(rules, &ro, &rs))
+		goto out;
+	rep.engine = bench_engines[engine];
+	rep.load_seconds = (double)(ft_mono_ns() - t0) / 1e9;
+	rc = ft_bench_files(rs, argv + optind, (size_t)(argc - optind), &o,
+			    &rep);
+	rc = rc == FT_EINVAL ? FT_EXIT_USAGE
+	     : rc	     ? FT_EXIT_RUNTIME
+			     : EXIT_SUCCESS;
+out:
+	ft_ruleset_free(rs);
+	pcre2_code_free(extract);
 	return rc;
 }

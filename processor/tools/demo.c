@@ -3,12 +3,15 @@
  */
 #include "flagtap/demo.h"
 
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/common.h"
 #include "flagtap/config.h"
 #include "flagtap/decode.h"
@@ -248,4 +251,30 @@ out_destroy_host:
 out_free_rules:
 	ft_ruleset_free(rs);
 	return rc;
+}
+
+int ft_demo_main(int argc, char **argv, const struct ft_cli *cli)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_demo_opts o = {
+		.rules = cli->default_rules, .out = stdout, .stop = cli->stop};
+	char errstr[1024];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
+		if (c != 'r') {
+			return ft_cli_usage("demo", FT_DEMO_SYNOPSIS);
+		}
+		o.rules = optarg;
+	}
+	ft_log_set_level(FT_LOG_WARN);
+	cli->install_signals();
+	if (ft_demo_run(&o, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: %s\n", errstr);
+		return FT_EXIT_RUNTIME;
+	}
+	return EXIT_SUCCESS;
 }

@@ -4,9 +4,12 @@
 #include "flagtap/gencmd.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/common.h"
 #include "flagtap/recfile.h"
 
@@ -179,4 +182,132 @@ void ft_gencmd_usage(FILE *out)
 		"of lines on stdout\n"
 		"  --truth FILE      JSON lines: seq, key, kind, rules of each "
 		"planted record\n");
+}
+
+static const struct ft_num_spec seed_spec = {
+	.min = 0, .max = (double)UINT64_MAX, .integer = true, .any_base = true};
+static const struct ft_num_spec fraction_spec = {.min = 0, .max = 1};
+
+int ft_gencmd_main(int argc, char **argv, const struct ft_cli *cli)
+{
+	enum {
+		O_SEED = 256,
+		O_KINDS,
+		O_VIOLATIONS,
+		O_DECOYS,
+		O_START,
+		O_RATE,
+		O_TRUTH,
+	};
+	static const struct option longopts[] = {
+		{"count", required_argument, NULL, 'n'},
+		{"seed", required_argument, NULL, O_SEED},
+		{"kinds", required_argument, NULL, O_KINDS},
+		{"violations", required_argument, NULL, O_VIOLATIONS},
+		{"decoys", required_argument, NULL, O_DECOYS},
+		{"start", required_argument, NULL, O_START},
+		{"rate", required_argument, NULL, O_RATE},
+		{"write", required_argument, NULL, 'w'},
+		{"truth", required_argument, NULL, O_TRUTH},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_gen_opts o;
+	struct ft_gen g;
+	struct ft_gencmd_totals t;
+	const char *wpath = NULL, *tpath = NULL;
+	char errstr[1024];
+	double rate = 1000;
+	struct ft_num num;
+	uint64_t t0;
+	int c, rc = FT_EXIT_RUNTIME;
+
+	(void)cli; /* gen is not interrupted: it writes what it was asked */
+	ft_gen_opts_default(&o);
+	o.count = 10000;
+	while ((c = getopt_long(argc, argv, "n:w:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (ft_parse_number(optarg, &ft_cli_count0, &num))
+				return ft_cli_bad_value("gen", "-n", optarg,
+							"a count");
+			o.count = num.u;
+			break;
+		case O_SEED:
+			if (ft_parse_number(optarg, &seed_spec, &num))
+				return ft_cli_bad_value("gen", "--seed", optarg,
+							"an unsigned integer");
+			o.seed = num.u;
+			break;
+		case O_KINDS:
+			if (ft_gen_parse_kinds(optarg, o.weights, errstr,
+					       sizeof(errstr))) {
+				fprintf(stderr, "flagtap: gen: %s\n", errstr);
+				return FT_EXIT_USAGE;
+			}
+			break;
+		case O_VIOLATIONS:
+		case O_DECOYS:
+			if (ft_parse_number(optarg, &fraction_spec, &num))
+				return ft_cli_bad_value(
+					"gen",
+					c == O_DECOYS ? "--decoys"
+						      : "--violations",
+					optarg, "a fraction in 0..1");
+			if (c == O_DECOYS)
+				o.decoy_rate = num.d;
+			else
+				o.violation_rate = num.d;
+			break;
+		case O_START:
+			if (ft_parse_time_ms(optarg, &o.start_ms))
+				return ft_cli_bad_value(
+					"gen", "--start", optarg,
+					"milliseconds since the epoch "
+					"or YYYY-MM-DDTHH:MM:SS[.mmm]Z");
+			break;
+		case O_RATE:
+			if (ft_parse_number(optarg, &ft_cli_positive, &num) ||
+			    1e6 / num.d > 4e9)
+				return ft_cli_bad_value("gen", "--rate", optarg,
+							"records per second "
+							"(> 0.00025)");
+			rate = num.d;
+			break;
+		case 'w':
+			wpath = optarg;
+			break;
+		case O_TRUTH:
+			tpath = optarg;
+			break;
+		case 'h':
+			ft_gencmd_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			ft_gencmd_usage(stderr);
+			return FT_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		ft_gencmd_usage(stderr);
+		return FT_EXIT_USAGE;
+	}
+	o.interval_us = (uint32_t)(1e6 / rate + 0.5);
+	if (ft_gen_init(&g, &o, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: gen: %s\n", errstr);
+		return FT_EXIT_USAGE;
+	}
+	if (!wpath)
+		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	t0 = ft_mono_ns();
+	if (ft_gencmd_write(&g, &o, wpath, tpath, &t, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: gen: %s\n", errstr);
+		goto out;
+	}
+	ft_gencmd_print_summary(stderr, g.seq, &t,
+				(double)(ft_mono_ns() - t0) / 1e9);
+	rc = EXIT_SUCCESS;
+out:
+	ft_gen_release(&g);
+	return rc;
 }

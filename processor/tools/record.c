@@ -4,13 +4,17 @@
 #define _GNU_SOURCE
 #include "flagtap/record.h"
 
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/cli.h"
 #include "flagtap/common.h"
 #include "flagtap/json.h"
 #include "flagtap/kafka.h"
@@ -195,5 +199,110 @@ out:
 	ft_eof_set_release(&ends);
 	ft_buf_release(&meta);
 	free(hv);
+	return rc;
+}
+
+/* "beginning", "end", or a time ft_parse_time_ms() reads. */
+static int parse_start(const char *s, struct ft_record_opts *o)
+{
+	o->start_ms = -1;
+	if (!strcmp(s, "beginning")) {
+		o->start = RD_KAFKA_OFFSET_BEGINNING;
+		return 0;
+	}
+	if (!strcmp(s, "end")) {
+		o->start = RD_KAFKA_OFFSET_END;
+		return 0;
+	}
+	return ft_parse_time_ms(s, &o->start_ms) ? -1 : 0;
+}
+
+int ft_record_main(int argc, char **argv, const struct ft_cli *cli)
+{
+	static const struct option longopts[] = {
+		{"append", no_argument, NULL, 'a'},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_record_opts o = {
+		.start = RD_KAFKA_OFFSET_BEGINNING,
+		.start_ms = -1,
+		.stop = cli->stop,
+	};
+	struct ft_record_stats st;
+	char **props = calloc((size_t)argc, sizeof(char *));
+	bool quiet = false;
+	struct ft_num num;
+	char errstr[1024];
+	int c, rc = FT_EXIT_USAGE;
+
+	while (props && (c = getopt_long(argc, argv, "b:t:o:c:ew:aqX:",
+					 longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o.brokers = optarg;
+			break;
+		case 't':
+			o.topic = optarg;
+			break;
+		case 'o':
+			if (parse_start(optarg, &o)) {
+				ft_cli_bad_value(
+					"record", "-o", optarg,
+					"beginning, end, milliseconds since "
+					"the epoch or YYYY-MM-DDTHH:MM:SSZ");
+				goto out;
+			}
+			break;
+		case 'c':
+			if (ft_parse_number(optarg, &ft_cli_count, &num)) {
+				ft_cli_bad_value("record", "-c", optarg,
+						 "a positive count");
+				goto out;
+			}
+			o.count = num.u;
+			break;
+		case 'e':
+			o.exit_at_end = true;
+			break;
+		case 'w':
+			o.path = optarg;
+			break;
+		case 'a':
+			o.append = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'X':
+			props[o.nprops++] = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!o.brokers || !o.topic || !o.path || optind != argc)
+		goto usage;
+	o.props = (const char *const *)props;
+	o.progress = !quiet && isatty(STDERR_FILENO);
+	cli->install_signals();
+	if (ft_record_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: record: %s\n", errstr);
+		rc = FT_EXIT_RUNTIME;
+		goto out;
+	}
+	fprintf(stderr,
+		"record: %llu records (%llu bytes) from %d partitions of %s "
+		"in %.2f s -> %s\n",
+		(unsigned long long)st.records, (unsigned long long)st.bytes,
+		st.partitions, o.topic, st.seconds, o.path);
+	rc = EXIT_SUCCESS;
+	goto out;
+usage:
+	fprintf(stderr, "usage: flagtap record -b BROKERS -t TOPIC "
+			"[-o beginning|end|TIMESTAMP] [-c N] [-e] [-a] [-q] "
+			"[-X prop=value]... -w FILE\n");
+out:
+	free(props);
 	return rc;
 }

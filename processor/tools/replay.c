@@ -5,20 +5,25 @@
 #include "flagtap/record.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/cli.h"
 #include "flagtap/codec.h"
 #include "flagtap/common.h"
 #include "flagtap/json.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
+#include "flagtap/recfile.h"
 
 #define PROGRESS_NS 500000000ull
 #define POLL_EVERY 1024
@@ -435,4 +440,156 @@ void ft_replay_print_stats(FILE *log, FILE *json,
 			(unsigned long long)st->errors);
 		fflush(json);
 	}
+}
+
+int ft_replay_main(int argc, char **argv, const struct ft_cli *cli)
+{
+	enum {
+		O_RATE = 256,
+		O_SPEED,
+		O_MAX,
+		O_LOOP,
+		O_KEEP_PART,
+		O_KEEP_TS,
+		O_INPUT,
+		O_FOLLOW,
+		O_JSON,
+		O_PRINT
+	};
+	static const struct option longopts[] = {
+		{"rate", required_argument, NULL, O_RATE},
+		{"speed", required_argument, NULL, O_SPEED},
+		{"max", no_argument, NULL, O_MAX},
+		{"loop", required_argument, NULL, O_LOOP},
+		{"count", required_argument, NULL, 'c'},
+		{"keep-partitions", no_argument, NULL, O_KEEP_PART},
+		{"keep-timestamps", no_argument, NULL, O_KEEP_TS},
+		{"input", required_argument, NULL, O_INPUT},
+		{"follow", no_argument, NULL, O_FOLLOW},
+		{"json", no_argument, NULL, O_JSON},
+		{"print", no_argument, NULL, O_PRINT},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_replay_opts o = {
+		.pace = FT_PACE_MAX,
+		.loops = 1,
+		.stop = cli->stop,
+	};
+	struct ft_replay_stats st;
+	char **props = calloc((size_t)argc, sizeof(char *));
+	bool json = false, quiet = false, paced = false;
+	struct ft_num num;
+	char errstr[1024];
+	int c, in, rc = FT_EXIT_USAGE;
+
+	while (props && (c = getopt_long(argc, argv, "b:t:c:qX:", longopts,
+					 NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o.brokers = optarg;
+			break;
+		case 't':
+			o.topic = optarg;
+			break;
+		case 'c':
+			if (ft_parse_number(optarg, &ft_cli_count, &num))
+				goto bad_number;
+			o.limit = num.u;
+			break;
+		case O_RATE:
+		case O_SPEED:
+		case O_MAX:
+			if (paced) {
+				fprintf(stderr, "flagtap: replay: choose one "
+						"of --rate, --speed, --max\n");
+				goto out;
+			}
+			paced = true;
+			if (c == O_MAX)
+				break;
+			if (ft_parse_number(optarg, &ft_cli_positive, &num))
+				goto bad_number;
+			*(c == O_RATE ? &o.rate : &o.speed) = num.d;
+			o.pace = c == O_RATE ? FT_PACE_RATE : FT_PACE_SPEED;
+			break;
+		case O_LOOP:
+			if (ft_parse_number(optarg, &ft_cli_count0, &num))
+				goto bad_number;
+			o.loops = num.u;
+			break;
+		case O_KEEP_PART:
+			o.keep_partitions = true;
+			break;
+		case O_KEEP_TS:
+			o.keep_timestamps = true;
+			break;
+		case O_INPUT:
+			in = ft_rec_input_parse(optarg);
+			if (in < 0) {
+				fprintf(stderr,
+					"flagtap: replay: --input %s: "
+					"expected auto, ftrec, text, "
+					"json or kcat\n",
+					optarg);
+				goto out;
+			}
+			o.input = (enum ft_rec_input)in;
+			break;
+		case O_FOLLOW:
+			o.follow = true;
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case O_PRINT:
+			o.print = stdout;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'X':
+			props[o.nprops++] = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if ((!o.print && (!o.brokers || !o.topic)) || optind >= argc)
+		goto usage;
+	o.files = (const char *const *)argv + optind;
+	o.nfiles = (size_t)(argc - optind);
+	o.props = (const char *const *)props;
+	o.progress = !quiet && !o.print && isatty(STDERR_FILENO);
+	cli->install_signals();
+	if (ft_replay_run(&o, &st, errstr, sizeof(errstr))) {
+		fprintf(stderr, "flagtap: replay: %s\n", errstr);
+		rc = FT_EXIT_RUNTIME;
+		goto out;
+	}
+	if (o.print) {
+		rc = fflush(stdout) ? FT_EXIT_RUNTIME : EXIT_SUCCESS;
+		goto out;
+	}
+	ft_replay_print_stats(stderr, json ? stdout : NULL, &st);
+	rc = st.errors || st.delivered != st.records || *cli->stop
+		     ? FT_EXIT_RUNTIME
+		     : EXIT_SUCCESS;
+	goto out;
+bad_number:
+	fprintf(stderr, "flagtap: replay: %s: expected a positive number\n",
+		optarg);
+	goto out;
+usage:
+	fprintf(stderr,
+		"usage: flagtap replay -b BROKERS -t TOPIC "
+		"[--rate N/s | --speed X | --max] [--loop N] [-c N]\n"
+		"                      [--keep-partitions] [--keep-timestamps] "
+		"[--input auto|ftrec|text|json|kcat]\n"
+		"                      [--follow] [--json] [-q] "
+		"[-X prop=value]... FILE...\n"
+		"       flagtap replay --print [--input ...] FILE...\n");
+out:
+	free(props);
+	return rc;
 }

@@ -5,13 +5,17 @@
 #include "flagtap/scan.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/cli.h"
 #include "flagtap/common.h"
 #include "flagtap/envelope.h"
+#include "flagtap/format.h"
 #include "flagtap/inspect.h"
 #include "flagtap/recfile.h"
 #include "flagtap/rulescmd.h"
@@ -367,5 +371,83 @@ int ft_scan_files(char *const *paths, size_t n, const struct ft_ruleset *rs,
 	ft_scan_print_summary(stderr, rs, &st,
 			      (double)(ft_mono_ns() - t0) / 1e9);
 	ft_scan_stats_release(&st);
+	return rc;
+}
+
+static int scan_usage(void)
+{
+	char names[64];
+
+	fprintf(stderr,
+		"usage: flagtap scan --rules PATH [--format %s] [--extract "
+		"PATTERN] [--salt-file FILE | --salt SALT] "
+		"[--input lines|auto|ftrec|text|json|kcat] [FILE...|-]\n",
+		ft_format_list(names, sizeof(names), "|", "|", true));
+	return FT_EXIT_USAGE;
+}
+
+int ft_scan_main(int argc, char **argv, const struct ft_cli *cli)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{"format", required_argument, NULL, 'f'},
+		{"extract", required_argument, NULL, 'x'},
+		{"salt", required_argument, NULL, 's'},
+		{"salt-file", required_argument, NULL, 'S'},
+		{"input", required_argument, NULL, 'i'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ft_scan_opts o = {.format = FT_FORMAT_TEXT, .out = stdout};
+	const char *rules = NULL, *salt = NULL, *salt_file = NULL;
+	char *key = NULL;
+	size_t key_len = 0;
+	struct ft_ruleset *rs = NULL;
+	pcre2_code *extract = NULL;
+	int c, rc = EXIT_SUCCESS;
+
+	while ((c = getopt_long(argc, argv, "r:f:x:s:i:", longopts, NULL)) !=
+	       -1) {
+		if (c == 'r')
+			rules = optarg;
+		else if (c == 'i' && !strcmp(optarg, "lines"))
+			o.records = false;
+		else if (c == 'i' && ft_rec_input_parse(optarg) >= 0) {
+			o.records = true;
+			o.input = (enum ft_rec_input)ft_rec_input_parse(optarg);
+		} else if (c == 'f' && ft_format_parse(optarg) >= 0)
+			o.format = (enum ft_format)ft_format_parse(optarg);
+		else if (c == 'x' && !extract)
+			extract = ft_cli_compile_extract(optarg);
+		else if (c == 's')
+			salt = optarg;
+		else if (c == 'S')
+			salt_file = optarg;
+		else
+			return scan_usage();
+		if (c == 'x' && !extract)
+			return FT_EXIT_USAGE;
+	}
+	if (!rules || (salt && salt_file)) {
+		pcre2_code_free(extract);
+		return scan_usage();
+	}
+	if (ft_rulescmd_load(rules, &cli->rules_opts, &rs)) {
+		pcre2_code_free(extract);
+		return FT_EXIT_USAGE;
+	}
+	rc = ft_scan_key(salt, salt_file, rs, &key, &key_len);
+	if (rc) {
+		ft_ruleset_free(rs);
+		pcre2_code_free(extract);
+		return rc == FT_EINVAL ? FT_EXIT_USAGE : FT_EXIT_RUNTIME;
+	}
+	o.extract = extract;
+	o.salt = key;
+	o.salt_len = key_len;
+	if (ft_scan_files(argv + optind, (size_t)(argc - optind), rs, &o))
+		rc = FT_EXIT_RUNTIME;
+	ft_ruleset_free(rs);
+	pcre2_code_free(extract);
+	free(key);
 	return rc;
 }

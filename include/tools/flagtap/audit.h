@@ -33,6 +33,7 @@
 #include <stdio.h>
 
 #include "flagtap/buf.h"
+#include "flagtap/cli.h"
 #include "flagtap/recfile.h"
 #include "flagtap/rules.h"
 
@@ -98,5 +99,11 @@ struct ft_audit_stats {
  */
 int ft_audit_run(const struct ft_audit_opts *opts, struct ft_audit_stats *stats,
 		 char *errstr, size_t errstr_size);
+
+#define FT_AUDIT_SYNOPSIS \
+	"-b BROKERS -t TOPIC --rules PATH [-e] [-X prop=value]..."
+
+/* flagtap audit FT_AUDIT_SYNOPSIS: the parser (cli.h). */
+int ft_audit_main(int argc, char **argv, const struct ft_cli *cli);
 
 #endif

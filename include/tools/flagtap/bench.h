@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/match.h"
 #include "flagtap/rules.h"
 
@@ -120,5 +121,8 @@ struct ft_bench_report {
  */
 int ft_bench_files(const struct ft_ruleset *rs, char *const *files, size_t n,
 		   struct ft_bench_opts *o, const struct ft_bench_report *rep);
+
+/* flagtap bench: the parser (cli.h). */
+int ft_bench_main(int argc, char **argv, const struct ft_cli *cli);
 
 #endif

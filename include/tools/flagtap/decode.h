@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "flagtap/cli.h"
+
 struct ft_decode_opts {
 	const char *brokers;
 	const char *topic;
@@ -37,5 +39,11 @@ struct ft_decode_stats {
 int ft_decode_run(const struct ft_decode_opts *opts,
 		  struct ft_decode_stats *stats, char *errstr,
 		  size_t errstr_size);
+
+#define FT_DECODE_SYNOPSIS \
+	"-b BROKERS -t TOPIC [-g GROUP] [-e] [-X prop=value]..."
+
+/* flagtap decode FT_DECODE_SYNOPSIS: the parser (cli.h). */
+int ft_decode_main(int argc, char **argv, const struct ft_cli *cli);
 
 #endif

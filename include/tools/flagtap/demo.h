@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "flagtap/cli.h"
+
 struct ft_demo_opts {
 	const char *rules; /* rule file or directory */
 	FILE *out;	   /* envelopes and summary */
@@ -21,5 +23,10 @@ struct ft_demo_opts {
 /* Returns 0, or a negative FT_E* code with errstr set. */
 int ft_demo_run(const struct ft_demo_opts *opts, char *errstr,
 		size_t errstr_size);
+
+#define FT_DEMO_SYNOPSIS "[--rules PATH]"
+
+/* flagtap demo FT_DEMO_SYNOPSIS: the parser (cli.h). */
+int ft_demo_main(int argc, char **argv, const struct ft_cli *cli);
 
 #endif

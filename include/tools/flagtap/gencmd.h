@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/gen.h"
 
 /* What ft_gencmd_write() wrote, counted. */
@@ -41,5 +42,8 @@ int ft_gencmd_write(struct ft_gen *g, const struct ft_gen_opts *o,
  */
 void ft_gencmd_print_summary(FILE *out, uint64_t n,
 			     const struct ft_gencmd_totals *t, double secs);
+
+/* flagtap gen: the parser (cli.h). */
+int ft_gencmd_main(int argc, char **argv, const struct ft_cli *cli);
 
 #endif

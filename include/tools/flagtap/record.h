@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/recfile.h"
 
 struct ft_record_opts {
@@ -116,5 +117,9 @@ void ft_rec_to_json(struct ft_buf *out, const char *topic,
  */
 void ft_replay_print_stats(FILE *log, FILE *json,
 			   const struct ft_replay_stats *st);
+
+/* flagtap record and flagtap replay: their parsers (cli.h). */
+int ft_record_main(int argc, char **argv, const struct ft_cli *cli);
+int ft_replay_main(int argc, char **argv, const struct ft_cli *cli);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "flagtap/cli.h"
 #include "flagtap/match.h"
 #include "flagtap/recfile.h"
 #include "flagtap/rules.h"
@@ -79,5 +80,8 @@ void ft_scan_print_summary(FILE *out, const struct ft_ruleset *rs,
  */
 int ft_scan_files(char *const *paths, size_t n, const struct ft_ruleset *rs,
 		  const struct ft_scan_opts *opts);
+
+/* flagtap scan: the parser (cli.h). */
+int ft_scan_main(int argc, char **argv, const struct ft_cli *cli);
 
 #endif
