@@ -80,7 +80,7 @@
  *
  * Pure: no I/O, no global state.  Any thread may call it.
  */
-#include "import_int.h"
+#include "flagtap/import.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,6 +88,7 @@
 #include <string.h>
 
 #include "flagtap/common.h"
+#include "flagtap/import_int.h"
 
 /* ---- conversion: state and messages --------------------------------- */
 

@@ -2,7 +2,7 @@
  * import_allow: gitleaks allowlists as flagtap exceptions (import_int.h;
  * the mapping is described at the top of import.c).
  */
-#include "import_int.h"
+#include "flagtap/import_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * import_re: regex translation for the gitleaks importer (import_int.h):
  * gitleaks' Go RE2 regexes written as PCRE2 on one rule-file line.
  */
-#include "import_int.h"
+#include "flagtap/import_int.h"
 
 #include <stdio.h>
 #include <string.h>

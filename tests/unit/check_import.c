@@ -7,8 +7,9 @@
  * Warnings are checked for their "FILE:LINE: rule ID: " prefix, where
  * LINE is the line of the [[rules]] header.  The last case imports the
  * real gitleaks config vendored under tests/data/gitleaks (the acceptance
- * test). Beware "\x..." escapes in C literals: a hex escape swallows every hex
- * digit after it.
+ * test).  The regex translation (import_re.c) is also checked on its own,
+ * through import_int.h.  Beware "\x..." escapes in C literals: a hex escape
+ * swallows every hex digit after it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "flagtap/common.h"
 #include "flagtap/import.h"
+#include "flagtap/import_int.h"
 #include "flagtap/match.h"
 #include "flagtap/redact.h"
 #include "flagtap/rules.h"
@@ -1040,6 +1042,93 @@ START_TEST(test_gitleaks_config)
 }
 END_TEST
 
+/* ---- regex translation (import_re.c) ---------------------------------- */
+
+static const struct {
+	const char *re;
+	long long upto;
+	int count;	 /* import_re_groups()'s result */
+	const char *out; /* what it writes, when count >= 0 */
+} group_cases[] = {
+	{"(a)(b)(c)", 3, 3, "(?:a)(?:b)(c)"},
+	{"(a)(b)", 1, 2, "(a)(b)"},
+	{"[(](x)", 2, 1, "[(](?:x)"},
+	{"\\((x)", 2, 1, "\\((?:x)"},
+	{"(?:a)(?<n>b)(c)", 2, 2, "(?:a)(?:b)(c)"},
+	{"\\Q(\\E(x)", 2, 1, "\\Q(\\E(?:x)"},
+	{"(a)\\1", 2, -1, NULL},
+	{"(?|(a)|(b))", 2, -1, NULL},
+};
+
+START_TEST(test_re_groups)
+{
+	struct ft_buf b = FT_BUF_INIT;
+	int n;
+
+	n = import_re_groups(group_cases[_i].re, strlen(group_cases[_i].re),
+			     group_cases[_i].upto, &b);
+	ck_assert_int_eq(n, group_cases[_i].count);
+	if (n >= 0) {
+		ck_assert_ptr_nonnull(b.data);
+		ck_assert_str_eq(b.data, group_cases[_i].out);
+	}
+	ck_assert_int_eq(import_re_groups(group_cases[_i].re,
+					  strlen(group_cases[_i].re),
+					  group_cases[_i].upto, NULL),
+			 group_cases[_i].count);
+	ft_buf_release(&b);
+}
+END_TEST
+
+static const struct {
+	const char *in, *oneline, *literal;
+} text_cases[] = {
+	{"a\nb", "a\\nb", "a\\nb"},
+	{" a ", "\\x20a\\x20", "\\x20a\\x20"},
+	{"a\x01z", "a\\x01z", "a\\x01z"},
+	{"\\Q\t\\E", "\\Q\\E\\t\\Q\\E", "\\\\Q\\t\\\\E"},
+	{"a\\\tb", "a\\tb", "a\\\\\\tb"},
+	{"x(y)*.", "x(y)*.", "x\\(y\\)\\*\\."},
+	{"caf\xc3\xa9", "caf\xc3\xa9", "caf\xc3\xa9"},
+};
+
+START_TEST(test_re_text)
+{
+	struct ft_buf one = FT_BUF_INIT, lit = FT_BUF_INIT;
+	const char *in = text_cases[_i].in;
+
+	import_re_oneline(&one, in, strlen(in));
+	import_re_literal(&lit, in, strlen(in));
+	ck_assert_ptr_nonnull(one.data);
+	ck_assert_ptr_nonnull(lit.data);
+	ck_assert_str_eq(one.data, text_cases[_i].oneline);
+	ck_assert_str_eq(lit.data, text_cases[_i].literal);
+	ft_buf_release(&one);
+	ft_buf_release(&lit);
+}
+END_TEST
+
+START_TEST(test_re_check)
+{
+	char msg[256] = "", *big;
+
+	ck_assert_int_eq(import_re_check("(a)(b)", 6, msg, sizeof(msg)), 2);
+	ck_assert_int_eq(import_re_check("(", 1, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "does not compile as PCRE2"));
+	big = malloc(FT_RULES_MAX_PATTERN + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', FT_RULES_MAX_PATTERN + 1);
+	ck_assert_int_eq(import_re_check(big, FT_RULES_MAX_PATTERN + 1, msg,
+					 sizeof(msg)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(msg, "longer than"));
+	ck_assert_int_eq(
+		import_re_check(big, FT_RULES_MAX_PATTERN, msg, sizeof(msg)),
+		0);
+	free(big);
+}
+END_TEST
+
 Suite *ft_import_suite(void)
 {
 	Suite *s = suite_create("import");
@@ -1065,6 +1154,14 @@ Suite *ft_import_suite(void)
 	tcase_add_test(tc, test_global);
 	tcase_add_test(tc, test_ids_and_titles);
 	tcase_add_test(tc, test_out_appended);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("regex");
+	tcase_add_loop_test(tc, test_re_groups, 0,
+			    (int)FT_ARRAY_SIZE(group_cases));
+	tcase_add_loop_test(tc, test_re_text, 0,
+			    (int)FT_ARRAY_SIZE(text_cases));
+	tcase_add_test(tc, test_re_check);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

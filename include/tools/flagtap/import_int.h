@@ -1,5 +1,6 @@
 /*
- * import_int.h: what the gitleaks importer's files share (import*.c only).
+ * import_int: what the gitleaks importer's files share (import*.c and
+ * their tests only).
  *
  * import.c maps the TOML document and each [[rules]] table to the pack's
  * stanzas and holds the conversion state and its messages;
