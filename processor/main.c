@@ -114,7 +114,7 @@ static void usage(FILE *out)
 			usage_entry(out, NULL, c);
 	}
 	fprintf(out, "\nconfiguration keys (run):\n");
-	ft_config_describe(out);
+	ft_config_describe(out, FT_CONFIG_DOC_TEXT);
 }
 
 /* One command's synopsis on stderr; returns EXIT_USAGE. */
@@ -173,6 +173,7 @@ static int cmd_run(int argc, char **argv, const struct ft_cli *cli)
 		{NULL, 0, NULL, 0},
 	};
 	struct ft_runcmd_opts ro = {0};
+	struct ft_settings set = {0};
 	struct ft_config cfg;
 	const char *path = NULL;
 	char **overrides = calloc((size_t)argc, sizeof(char *));
@@ -207,12 +208,10 @@ static int cmd_run(int argc, char **argv, const struct ft_cli *cli)
 		if (ft_config_override(&cfg, overrides[i], errstr,
 				       sizeof(errstr)))
 			goto out_err;
-	if (ft_config_validate(&cfg, !dump, errstr, sizeof(errstr)))
+	if (ft_settings_bind(&set, &cfg, !dump, errstr, sizeof(errstr)))
 		goto out_err;
-	ft_log_set_level((enum ft_log_level)ft_log_parse_level(
-		ft_config_get(&cfg, "log.level")));
-	ft_log_set_format((enum ft_log_format)ft_log_parse_format(
-		ft_config_get(&cfg, "log.format")));
+	ft_log_set_level((enum ft_log_level)set.log_level);
+	ft_log_set_format((enum ft_log_format)set.log_format);
 	if (dump) {
 		ft_config_dump(&cfg, stdout);
 		rc = EXIT_SUCCESS;
@@ -223,13 +222,14 @@ static int cmd_run(int argc, char **argv, const struct ft_cli *cli)
 	ro.until_eof = until_eof;
 	ro.stop = &stop_requested;
 	ro.reload = &reload_requested;
-	rc = ft_runcmd_run(&cfg, &ro);
+	rc = ft_runcmd_run(&set, &ro);
 	rc = rc == FT_EINVAL ? EXIT_USAGE : rc ? EXIT_RUNTIME : EXIT_SUCCESS;
 	goto out;
 
 out_err:
 	fprintf(stderr, "flagtap: %s\n", errstr);
 out:
+	ft_settings_release(&set);
 	ft_config_release(&cfg);
 	free(overrides);
 	return rc;

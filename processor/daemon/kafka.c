@@ -45,20 +45,16 @@ int ft_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
 	return FT_OK;
 }
 
-/* Applies every entry whose key starts with prefix, prefix stripped. */
-static int apply_prefixed(rd_kafka_conf_t *conf, const struct ft_config *c,
-			  const char *prefix, char *errstr, size_t errstr_size)
+/* Applies a family's properties (kafka.*, consumer.*, producer.*). */
+static int apply_map(rd_kafka_conf_t *conf, const struct ft_setting_map *m,
+		     char *errstr, size_t errstr_size)
 {
-	size_t i, n = strlen(prefix);
-	char where[512];
+	size_t i;
 	int rc;
 
-	for (i = 0; i < c->n; i++) {
-		if (strncmp(c->v[i].key, prefix, n))
-			continue;
-		ft_config_where(&c->v[i], where, sizeof(where));
-		rc = ft_kafka_conf_set(conf, c->v[i].key + n, c->v[i].value,
-				       where, errstr, errstr_size);
+	for (i = 0; i < m->n; i++) {
+		rc = ft_kafka_conf_set(conf, m->v[i].name, m->v[i].value,
+				       m->v[i].where, errstr, errstr_size);
 		if (rc)
 			return rc;
 	}
@@ -74,14 +70,14 @@ static int set_default(rd_kafka_conf_t *conf, const char *key,
 
 /* Refuses producer settings that would let a record be acknowledged
  * before its envelope is safely written. */
-static int check_producer(rd_kafka_conf_t *conf, const struct ft_config *c,
+static int check_producer(rd_kafka_conf_t *conf, const struct ft_settings *s,
 			  char *errstr, size_t errstr_size)
 {
 	char v[256];
 	size_t n;
 
 	n = sizeof(v);
-	if (!ft_kafka_exactly_once(c) &&
+	if (s->delivery != FT_DELIVERY_EXACTLY_ONCE &&
 	    rd_kafka_conf_get(conf, "transactional.id", v, &n) ==
 		    RD_KAFKA_CONF_OK &&
 	    v[0])
@@ -143,35 +139,27 @@ static const char *const producer_defaults[][2] = {
 	{"queue.buffering.max.messages", "10000000"},
 };
 
-bool ft_kafka_exactly_once(const struct ft_config *c)
-{
-	const char *d = ft_config_get(c, "delivery");
-
-	return d && !strcmp(d, "exactly-once");
-}
-
-void ft_kafka_transactional_id(const struct ft_config *c, char *buf,
+void ft_kafka_transactional_id(const struct ft_settings *s, char *buf,
 			       size_t size)
 {
-	const char *id = ft_config_get(c, "delivery.transactional.id");
 	char host[256];
 
-	if (id) {
-		snprintf(buf, size, "%s", id);
+	if (s->transactional_id) {
+		snprintf(buf, size, "%s", s->transactional_id);
 		return;
 	}
 	if (gethostname(host, sizeof(host)) || !host[0])
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
-	snprintf(buf, size, "flagtap-%s-%s", ft_config_get(c, "group.id"),
-		 host);
+	snprintf(buf, size, "flagtap-%s-%s", s->group_id, host);
 }
 
 /* Defaults that depend on flagtap's own settings (users may override). */
-static int role_defaults(rd_kafka_conf_t *conf, const struct ft_config *c,
+static int role_defaults(rd_kafka_conf_t *conf, const struct ft_settings *s,
 			 bool consumer, char *errstr, size_t errstr_size)
 {
-	long long kb = ft_config_get_int(c, "inflight.max.bytes") / 2 / 1024;
+	bool eos = s->delivery == FT_DELIVERY_EXACTLY_ONCE;
+	long long kb = s->inflight_max_bytes / 2 / 1024;
 	char v[300];
 
 	if (consumer) {
@@ -184,54 +172,49 @@ static int role_defaults(rd_kafka_conf_t *conf, const struct ft_config *c,
 				errstr_size))
 			return FT_EINVAL;
 		/* exactly-once: offsets commit only in transactions */
-		return ft_kafka_exactly_once(c)
-			       ? set_default(conf, "enable.auto.commit",
-					     "false", errstr, errstr_size)
-			       : FT_OK;
+		return eos ? set_default(conf, "enable.auto.commit", "false",
+					 errstr, errstr_size)
+			   : FT_OK;
 	}
-	if (!ft_kafka_exactly_once(c))
+	if (!eos)
 		return FT_OK;
-	ft_kafka_transactional_id(c, v, sizeof(v));
+	ft_kafka_transactional_id(s, v, sizeof(v));
 	return set_default(conf, "transactional.id", v, errstr, errstr_size);
 }
 
-rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
+rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_settings *s,
 				   enum ft_kafka_role role, char *errstr,
 				   size_t errstr_size)
 {
-	const struct ft_config_entry *b = ft_config_entry(c, "brokers");
 	bool consumer = role == FT_KAFKA_CONSUMER;
 	const char *const(*defs)[2] =
 		consumer ? consumer_defaults : producer_defaults;
 	size_t i, ndefs = consumer ? FT_ARRAY_SIZE(consumer_defaults)
 				   : FT_ARRAY_SIZE(producer_defaults);
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char where[512];
 	int rc;
 
 	rd_kafka_conf_set_log_cb(conf, ft_kafka_log_cb);
 	rc = set_default(conf, "client.id", "flagtap", errstr, errstr_size);
 	if (!rc && consumer)
-		rc = set_default(conf, "group.id", ft_config_get(c, "group.id"),
-				 errstr, errstr_size);
+		rc = set_default(conf, "group.id", s->group_id, errstr,
+				 errstr_size);
 	for (i = 0; !rc && i < ndefs; i++)
 		rc = set_default(conf, defs[i][0], defs[i][1], errstr,
 				 errstr_size);
 	if (!rc)
-		rc = role_defaults(conf, c, consumer, errstr, errstr_size);
-	if (!rc && b) {
-		ft_config_where(b, where, sizeof(where));
-		rc = ft_kafka_conf_set(conf, "bootstrap.servers", b->value,
-				       where, errstr, errstr_size);
-	}
+		rc = role_defaults(conf, s, consumer, errstr, errstr_size);
+	if (!rc && s->brokers)
+		rc = ft_kafka_conf_set(conf, "bootstrap.servers", s->brokers,
+				       ft_settings_where(s, &s->brokers),
+				       errstr, errstr_size);
 	if (!rc)
-		rc = apply_prefixed(conf, c, "kafka.", errstr, errstr_size);
+		rc = apply_map(conf, &s->kafka, errstr, errstr_size);
 	if (!rc)
-		rc = apply_prefixed(conf, c,
-				    consumer ? "consumer." : "producer.",
-				    errstr, errstr_size);
+		rc = apply_map(conf, consumer ? &s->consumer : &s->producer,
+			       errstr, errstr_size);
 	if (!rc && !consumer)
-		rc = check_producer(conf, c, errstr, errstr_size);
+		rc = check_producer(conf, s, errstr, errstr_size);
 	if (rc) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;

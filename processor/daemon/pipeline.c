@@ -58,14 +58,12 @@ static const pcre2_code *topic_extract(const struct pipeline *p,
 	return NULL;
 }
 
-static int topic_format(const struct ft_config *cfg, const char *topic, int def)
+static int topic_format(const struct ft_settings *set, const char *topic,
+			int def)
 {
-	char key[512];
-	const char *v;
+	const struct ft_setting *f = ft_setting_map_find(&set->formats, topic);
 
-	snprintf(key, sizeof(key), "input.format.%s", topic);
-	v = ft_config_get(cfg, key);
-	return v ? ft_format_parse(v) : def;
+	return f ? f->format : def;
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -129,7 +127,7 @@ static void mark_assigned(struct pipeline *p,
 			o->txn_base = -1;
 			o->at_end = false;
 			o->extract = topic_extract(p, o->topic);
-			o->format = topic_format(p->cfg, o->topic,
+			o->format = topic_format(p->set, o->topic,
 						 p->default_format);
 			p->nassigned++;
 		} else if (!assigned && o->assigned) {
@@ -312,68 +310,63 @@ static void topics_free(struct topic_conf *v, size_t n)
 }
 
 /* Compiles every input.extract.<topic>; errors name the config line. */
-static int compile_extracts(const struct ft_config *cfg,
+static int compile_extracts(const struct ft_settings *set,
 			    struct topic_conf **out, size_t *nout, char *errstr,
 			    size_t errstr_size)
 {
-	static const char prefix[] = "input.extract.";
-	struct topic_conf *v = calloc(cfg->n ? cfg->n : 1, sizeof(*v));
+	const struct ft_setting_map *m = &set->extracts;
+	struct topic_conf *v = calloc(m->n ? m->n : 1, sizeof(*v));
 	PCRE2_UCHAR msg[256];
 	PCRE2_SIZE eoff;
-	char where[512];
-	size_t i, n = 0;
+	size_t i;
 	int ecode;
 
 	if (!v)
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
-	for (i = 0; i < cfg->n; i++) {
-		const struct ft_config_entry *e = &cfg->v[i];
-
-		if (strncmp(e->key, prefix, sizeof(prefix) - 1))
-			continue;
-		v[n].topic = e->key + sizeof(prefix) - 1;
-		v[n].extract = ft_pcre2_compile(e->value, strlen(e->value),
-						NULL, &ecode, &eoff);
-		if (!v[n].extract) {
+	for (i = 0; i < m->n; i++) {
+		v[i].topic = m->v[i].name;
+		v[i].extract =
+			ft_pcre2_compile(m->v[i].value, strlen(m->v[i].value),
+					 NULL, &ecode, &eoff);
+		if (!v[i].extract) {
 			pcre2_get_error_message(ecode, msg, sizeof(msg));
-			ft_config_where(e, where, sizeof(where));
-			topics_free(v, n);
+			topics_free(v, i);
 			return ft_err(errstr, errstr_size, FT_EINVAL,
-				      "%s: %s: pattern does not compile at "
-				      "offset %zu: %s",
-				      where, e->key, (size_t)eoff, (char *)msg);
+				      "%s: input.extract.%s: pattern does not "
+				      "compile at offset %zu: %s",
+				      m->v[i].where, m->v[i].name, (size_t)eoff,
+				      (char *)msg);
 		}
-		pcre2_jit_compile(v[n].extract, PCRE2_JIT_COMPLETE);
-		n++;
+		pcre2_jit_compile(v[i].extract, PCRE2_JIT_COMPLETE);
 	}
 	*out = v;
-	*nout = n;
+	*nout = m->n;
 	return FT_OK;
 }
 
-int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
+int ft_pipeline_check(const struct ft_settings *set, char *errstr,
 		      size_t errstr_size)
 {
 	struct topic_conf *topics;
 	size_t ntopics;
 	rd_kafka_topic_partition_list_t *l;
-	const char *out = ft_config_get(cfg, "output.topic");
-	const char *dlq = ft_config_get(cfg, "dlq.topic");
+	const char *out = set->output_topic;
+	const char *dlq = set->dlq_topic;
 	rd_kafka_conf_t *conf;
 	int i, rc = FT_OK;
 
-	if (compile_extracts(cfg, &topics, &ntopics, errstr, errstr_size))
+	if (compile_extracts(set, &topics, &ntopics, errstr, errstr_size))
 		return FT_EINVAL;
 	topics_free(topics, ntopics);
-	conf = ft_kafka_conf_new(cfg, FT_KAFKA_CONSUMER, errstr, errstr_size);
+	conf = ft_kafka_conf_new(set, FT_KAFKA_CONSUMER, errstr, errstr_size);
 	if (!conf)
 		return FT_EINVAL;
 	rd_kafka_conf_destroy(conf);
-	conf = ft_kafka_conf_new(cfg, FT_KAFKA_PRODUCER, errstr, errstr_size);
+	conf = ft_kafka_conf_new(set, FT_KAFKA_PRODUCER, errstr, errstr_size);
 	if (!conf)
 		return FT_EINVAL;
 	rd_kafka_conf_destroy(conf);
-	l = topic_list(ft_config_get(cfg, "input.topics"));
+	l = topic_list(set->input_topics);
 	if (l->cnt == 0)
 		rc = ft_err(errstr, errstr_size, FT_EINVAL,
 			    "input.topics: no topic given");
@@ -394,9 +387,9 @@ int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
 			    "read envelopes there",
 			    dlq);
 	/* offsets commit in the producer's transaction, on its cluster */
-	if (!rc && ft_kafka_exactly_once(cfg) &&
-	    (ft_config_entry(cfg, "producer.bootstrap.servers") ||
-	     ft_config_entry(cfg, "consumer.bootstrap.servers")))
+	if (!rc && set->delivery == FT_DELIVERY_EXACTLY_ONCE &&
+	    (ft_setting_map_find(&set->producer, "bootstrap.servers") ||
+	     ft_setting_map_find(&set->consumer, "bootstrap.servers")))
 		rc = ft_err(errstr, errstr_size, FT_EINVAL,
 			    "delivery = exactly-once needs the input and the "
 			    "output on one cluster: remove "
@@ -412,14 +405,14 @@ static rd_kafka_t *client_new(struct pipeline *p, enum ft_kafka_role role,
 	rd_kafka_t *rk;
 	char why[512];
 
-	conf = ft_kafka_conf_new(p->cfg, role, errstr, errstr_size);
+	conf = ft_kafka_conf_new(p->set, role, errstr, errstr_size);
 	if (!conf)
 		return NULL;
 	rd_kafka_conf_set_opaque(conf, p);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	if (role == FT_KAFKA_PRODUCER) {
 		ft_sink_kafka_conf(conf);
-		if (p->metrics && !ft_status_configured(p->cfg)) {
+		if (p->metrics && !ft_status_configured(conf)) {
 			rd_kafka_conf_set_stats_cb(conf, ft_status_on_stats);
 			if (ft_kafka_conf_set(conf, "statistics.interval.ms",
 					      STATS_INTERVAL_MS, "metrics",
@@ -463,7 +456,7 @@ static bool uses_hash(const struct ft_ruleset *rs)
 void ft_pipeline_warn_unsalted(const struct pipeline *p,
 			       const struct ft_ruleset *rs)
 {
-	if (uses_hash(rs) && !ft_config_get(p->cfg, "redact.salt"))
+	if (uses_hash(rs) && !p->set->redact_salt)
 		ft_warn("redact.salt is not set: hash tokens of redacted "
 			"values will differ after a restart");
 }
@@ -476,7 +469,7 @@ void ft_pipeline_warn_unsalted(const struct pipeline *p,
  */
 static int init_salt(struct pipeline *p, char *errstr, size_t errstr_size)
 {
-	const char *salt = ft_config_get(p->cfg, "redact.salt");
+	const char *salt = p->set->redact_salt;
 	struct ft_sha256 h;
 
 	if (salt && strlen(salt) > sizeof(p->salt)) {
@@ -505,15 +498,14 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_resp_err_t err;
 
-	if (compile_extracts(p->cfg, &p->topics, &p->ntopics, errstr,
+	if (compile_extracts(p->set, &p->topics, &p->ntopics, errstr,
 			     errstr_size))
 		return FT_EINVAL;
 	if (init_salt(p, errstr, errstr_size))
 		return FT_EIO;
-	if (ft_config_get(p->cfg, "metrics.listen")) {
-		int rc = ft_metrics_start(
-			&p->metrics, ft_config_get(p->cfg, "metrics.listen"),
-			errstr, errstr_size);
+	if (p->set->metrics_listen) {
+		int rc = ft_metrics_start(&p->metrics, p->set->metrics_listen,
+					  errstr, errstr_size);
 
 		if (rc)
 			return rc;
@@ -531,31 +523,27 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 	if (!p->stats->rule_hits || !p->stats->rule_ns ||
 	    !p->stats->rule_unreadable ||
 	    (p->opts->rules_opts &&
-	     ft_reloader_init(
-		     &p->reloader, ft_config_get(p->cfg, "rules"),
-		     p->opts->rules_opts, p->rs,
-		     (int)ft_config_get_int(p->cfg, "rules.watch.ms"))))
+	     ft_reloader_init(&p->reloader, p->set->rules, p->opts->rules_opts,
+			      p->rs, (int)p->set->rules_watch_ms)))
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
-	if (ft_worker_start(
-		    p, (int)ft_config_get_int(p->cfg, "workers"),
-		    (int)ft_config_get_int(p->cfg, "output.compression.level")))
+	if (ft_worker_start(p, (int)p->set->workers,
+			    (int)p->set->compression_level))
 		return ft_err(errstr, errstr_size, FT_ENOMEM,
 			      "cannot start workers");
 	p->producer = client_new(p, FT_KAFKA_PRODUCER, errstr, errstr_size);
 	if (!p->producer)
 		return FT_EINVAL;
-	p->sink = ft_sink_kafka_new(p->producer,
-				    ft_config_get(p->cfg, "output.topic"),
-				    ft_config_get(p->cfg, "dlq.topic"),
-				    ft_delivery_report, p, errstr, errstr_size);
+	p->sink = ft_sink_kafka_new(p->producer, p->set->output_topic,
+				    p->set->dlq_topic, ft_delivery_report, p,
+				    errstr, errstr_size);
 	if (!p->sink)
 		return FT_EINVAL;
-	p->dlq = ft_config_get(p->cfg, "dlq.topic") != NULL;
+	p->dlq = p->set->dlq_topic != NULL;
 	if (p->eos) {
 		rd_kafka_error_t *e;
 		char id[300];
 
-		ft_kafka_transactional_id(p->cfg, id, sizeof(id));
+		ft_kafka_transactional_id(p->set, id, sizeof(id));
 		e = rd_kafka_init_transactions(p->producer, TXN_CALL_MS);
 		if (e) {
 			ft_err(errstr, errstr_size, FT_EFATAL,
@@ -575,14 +563,13 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 	if (!p->consumer)
 		return FT_EINVAL;
 	rd_kafka_poll_set_consumer(p->consumer);
-	topics = topic_list(ft_config_get(p->cfg, "input.topics"));
+	topics = topic_list(p->set->input_topics);
 	err = rd_kafka_subscribe(p->consumer, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (err)
 		return ft_err(errstr, errstr_size, FT_EINVAL,
 			      "cannot subscribe to %s: %s",
-			      ft_config_get(p->cfg, "input.topics"),
-			      rd_kafka_err2str(err));
+			      p->set->input_topics, rd_kafka_err2str(err));
 	return FT_OK;
 }
 
@@ -678,34 +665,30 @@ void ft_pipeline_stats_release(struct ft_pipeline_stats *stats)
 	stats->nrule_hits = 0;
 }
 
-int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
+int ft_pipeline_run(const struct ft_settings *set, const struct ft_ruleset *rs,
 		    const struct ft_pipeline_opts *opts,
 		    struct ft_pipeline_stats *stats, char *errstr,
 		    size_t errstr_size)
 {
 	struct pipeline p = {
-		.cfg = cfg,
+		.set = set,
 		.rs = rs,
 		.opts = opts,
 		.stats = stats,
-		.default_format =
-			ft_format_parse(ft_config_get(cfg, "input.format")),
-		.shutdown_ms =
-			(int)ft_config_get_int(cfg, "shutdown.timeout.ms"),
-		.input_max = (size_t)ft_config_get_int(cfg, "input.max.bytes"),
-		.keys_and_headers = !strcmp(
-			ft_config_get(cfg, "match.keys-and-headers"), "true"),
-		.cap = ft_config_get_int(cfg, "inflight.max.bytes"),
-		.eos = ft_kafka_exactly_once(cfg),
-		.commit_records =
-			ft_config_get_int(cfg, "delivery.commit.records"),
-		.commit_ms = ft_config_get_int(cfg, "delivery.commit.ms"),
+		.default_format = set->input_format,
+		.shutdown_ms = (int)set->shutdown_timeout_ms,
+		.input_max = (size_t)set->input_max_bytes,
+		.keys_and_headers = set->keys_and_headers,
+		.cap = set->inflight_max_bytes,
+		.eos = set->delivery == FT_DELIVERY_EXACTLY_ONCE,
+		.commit_records = set->commit_records,
+		.commit_ms = set->commit_ms,
 	};
 	int rc;
 
 	pthread_mutex_init(&p.fatal_lock, NULL);
 	ft_offsets_table_init(&p.offsets);
-	rc = ft_pipeline_check(cfg, errstr, errstr_size);
+	rc = ft_pipeline_check(set, errstr, errstr_size);
 	if (!rc)
 		rc = setup(&p, errstr, errstr_size);
 	if (!rc) {
@@ -715,8 +698,7 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
 			rs->prefilter ? "hyperscan prefilter" : "pcre2 engine",
 			rs->jit ? "JIT" : "interpreter (JIT unavailable)",
 			p.nworkers, p.nworkers == 1 ? "" : "s",
-			ft_config_get(cfg, "input.topics"),
-			ft_config_get(cfg, "output.topic"));
+			set->input_topics, set->output_topic);
 		loop(&p);
 		ft_info("stopping: %s",
 			p.fatal ? "fatal error" : "flushing and committing");

@@ -23,10 +23,14 @@ int ft_status_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 }
 
 /* Did the user set the producer's statistics interval? */
-bool ft_status_configured(const struct ft_config *cfg)
+bool ft_status_configured(const rd_kafka_conf_t *conf)
 {
-	return ft_config_entry(cfg, "kafka.statistics.interval.ms") ||
-	       ft_config_entry(cfg, "producer.statistics.interval.ms");
+	char v[32];
+	size_t n = sizeof(v);
+
+	return rd_kafka_conf_get(conf, "statistics.interval.ms", v, &n) ==
+		       RD_KAFKA_CONF_OK &&
+	       strcmp(v, "0");
 }
 
 static const char *not_ready(const struct pipeline *p)

@@ -167,6 +167,7 @@ static int run_over(const char *bootstraps, const struct ft_ruleset *rs,
 		.out = o->out,
 		.stop = o->stop,
 	};
+	struct ft_settings set = {0};
 	struct ft_config cfg;
 	size_t i;
 	int rc;
@@ -181,7 +182,9 @@ static int run_over(const char *bootstraps, const struct ft_ruleset *rs,
 	if (rc)
 		rc = ft_err(errstr, errstr_size, rc, "out of memory");
 	if (!rc)
-		rc = ft_pipeline_run(&cfg, rs, &po, &st, errstr, errstr_size);
+		rc = ft_settings_bind(&set, &cfg, true, errstr, errstr_size);
+	if (!rc)
+		rc = ft_pipeline_run(&set, rs, &po, &st, errstr, errstr_size);
 	if (!rc)
 		rc = ft_decode_run(&dopt, &ds, errstr, errstr_size);
 	if (!rc)
@@ -192,6 +195,7 @@ static int run_over(const char *bootstraps, const struct ft_ruleset *rs,
 			    (unsigned long long)st.flagged,
 			    (unsigned long long)ds.decoded);
 	ft_pipeline_stats_release(&st);
+	ft_settings_release(&set);
 	ft_config_release(&cfg);
 	return rc;
 }

@@ -13,30 +13,27 @@
 #include "flagtap/pipeline.h"
 #include "flagtap/rulescmd.h"
 
-void ft_runcmd_rules_opts(const struct ft_config *cfg, struct ft_rules_opts *o)
+void ft_runcmd_rules_opts(const struct ft_settings *set,
+			  struct ft_rules_opts *o)
 {
 	ft_rules_opts_default(o);
-	o->match_limit = (uint32_t)ft_config_get_int(cfg, "match.limit");
-	o->heap_limit_kb =
-		(uint32_t)ft_config_get_int(cfg, "match.heap.limit.kb");
-	o->no_jit = !strcmp(ft_config_get(cfg, "match.jit"), "off");
-	o->engine = !strcmp(ft_config_get(cfg, "match.engine"), "pcre2")
-			    ? FT_ENGINE_PCRE2
-			    : FT_ENGINE_AUTO;
+	o->match_limit = (uint32_t)set->match_limit;
+	o->heap_limit_kb = (uint32_t)set->heap_limit_kb;
+	o->no_jit = set->match_jit == FT_JIT_OFF;
+	o->engine = set->match_engine == FT_MATCH_ENGINE_PCRE2 ? FT_ENGINE_PCRE2
+							       : FT_ENGINE_AUTO;
 }
 
 /* Warns about field rules on a pipeline whose topics are all text. */
-static void warn_fields(const struct ft_config *cfg,
+static void warn_fields(const struct ft_settings *set,
 			const struct ft_ruleset *rs)
 {
 	size_t i;
 
-	if (ft_format_parse(ft_config_get(cfg, "input.format")) !=
-	    FT_FORMAT_TEXT)
+	if (set->input_format != FT_FORMAT_TEXT)
 		return;
-	for (i = 0; i < cfg->n; i++)
-		if (!strncmp(cfg->v[i].key, "input.format.", 13) &&
-		    ft_format_parse(cfg->v[i].value) != FT_FORMAT_TEXT)
+	for (i = 0; i < set->formats.n; i++)
+		if (set->formats.v[i].format != FT_FORMAT_TEXT)
 			return;
 	for (i = 0; i < rs->nrules; i++)
 		if (rs->rules[i].field)
@@ -65,7 +62,7 @@ static void print_drain(const struct ft_pipeline_stats *st)
 	fflush(stdout);
 }
 
-int ft_runcmd_run(const struct ft_config *cfg, const struct ft_runcmd_opts *o)
+int ft_runcmd_run(const struct ft_settings *set, const struct ft_runcmd_opts *o)
 {
 	struct ft_pipeline_stats st = {0};
 	char txns[96] = "";
@@ -76,22 +73,19 @@ int ft_runcmd_run(const struct ft_config *cfg, const struct ft_runcmd_opts *o)
 	char errstr[1024];
 	int rc;
 
-	ft_runcmd_rules_opts(cfg, &ro);
-	if (ft_rulescmd_load(ft_config_get(cfg, "rules"), &ro, &rs)) {
-		ft_config_where(ft_config_entry(cfg, "rules"), errstr,
-				sizeof(errstr));
-		fprintf(stderr, "flagtap: %s: rules: cannot load %s\n", errstr,
-			ft_config_get(cfg, "rules"));
+	ft_runcmd_rules_opts(set, &ro);
+	if (ft_rulescmd_load(set->rules, &ro, &rs)) {
+		fprintf(stderr, "flagtap: %s: rules: cannot load %s\n",
+			ft_settings_where(set, &set->rules), set->rules);
 		return FT_EINVAL;
 	}
-	warn_fields(cfg, rs);
+	warn_fields(set, rs);
 	if (o->check_only) {
 		/* at start the pipeline warns the same */
-		if (ft_rulescmd_uses_hash(rs) &&
-		    !ft_config_get(cfg, "redact.salt"))
+		if (ft_rulescmd_uses_hash(rs) && !set->redact_salt)
 			ft_warn("redact.salt is not set: hash tokens of "
 				"redacted values will differ after a restart");
-		rc = ft_pipeline_check(cfg, errstr, sizeof(errstr));
+		rc = ft_pipeline_check(set, errstr, sizeof(errstr));
 		if (rc)
 			fprintf(stderr, "flagtap: %s\n", errstr);
 		else
@@ -102,9 +96,9 @@ int ft_runcmd_run(const struct ft_config *cfg, const struct ft_runcmd_opts *o)
 	}
 	po.rules_opts = &ro;
 	po.reload = o->reload;
-	rc = ft_pipeline_run(cfg, rs, &po, &st, errstr, sizeof(errstr));
+	rc = ft_pipeline_run(set, rs, &po, &st, errstr, sizeof(errstr));
 	ft_pipeline_stats_release(&st);
-	if (ft_kafka_exactly_once(cfg))
+	if (set->delivery == FT_DELIVERY_EXACTLY_ONCE)
 		snprintf(txns, sizeof(txns),
 			 ", transactions committed %llu, aborted %llu",
 			 (unsigned long long)st.txn_committed,

@@ -223,6 +223,7 @@ struct tally {
 struct run {
 	struct world *w;
 	struct ft_config cfg;
+	struct ft_settings set;
 	volatile sig_atomic_t stop;
 	atomic_int done;
 	int rc;
@@ -412,7 +413,7 @@ static void *run_main(void *arg)
 	struct run *r = arg;
 	struct ft_pipeline_opts opts = {.stop = &r->stop, .exit_at_end = true};
 
-	r->rc = ft_pipeline_run(&r->cfg, r->w->rs, &opts, &r->st, r->err,
+	r->rc = ft_pipeline_run(&r->set, r->w->rs, &opts, &r->st, r->err,
 				sizeof(r->err));
 	atomic_store(&r->done, 1);
 	return NULL;
@@ -452,7 +453,7 @@ static void run_config(struct run *r)
 	rc = ft_config_parse(&r->cfg, "fault.conf", text, (size_t)n, err,
 			     sizeof(err));
 	ck_assert_msg(rc == 0, "config: %s", err);
-	rc = ft_config_validate(&r->cfg, true, err, sizeof(err));
+	rc = ft_settings_bind(&r->set, &r->cfg, true, err, sizeof(err));
 	ck_assert_msg(rc == 0, "config does not validate: %s", err);
 }
 
@@ -499,6 +500,7 @@ static void run_finish(struct run *r)
 static void run_release(struct run *r)
 {
 	ft_pipeline_stats_release(&r->st);
+	ft_settings_release(&r->set);
 	ft_config_release(&r->cfg);
 }
 

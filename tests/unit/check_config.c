@@ -12,6 +12,8 @@
 
 #include "flagtap/common.h"
 #include "flagtap/config.h"
+#include "flagtap/format.h"
+#include "flagtap/log.h"
 #include "suites.h"
 
 #define S(x) x, sizeof(x) - 1
@@ -103,8 +105,6 @@ START_TEST(test_parse_ok)
 		ck_assert_str_eq(e->value, t->want[i].value);
 		ck_assert_pstr_eq(e->origin, NAME);
 		ck_assert_int_eq(e->line, t->want[i].line);
-		ck_assert_str_eq(ft_config_get(&c, t->want[i].key),
-				 t->want[i].value);
 	}
 	ft_config_release(&c);
 }
@@ -171,14 +171,14 @@ START_TEST(test_parse_length_bounded)
 	ck_assert_int_eq(ft_config_parse(&c, NAME, text, 9, err, sizeof(err)),
 			 0);
 	ck_assert_uint_eq(c.n, 2);
-	ck_assert_str_eq(ft_config_get(&c, "b"), "");
+	ck_assert_str_eq(ft_config_entry(&c, "b")->value, "");
 	ft_config_release(&c);
 
 	ft_config_init(&c);
 	ck_assert_int_eq(ft_config_parse(&c, NAME, text, 11, err, sizeof(err)),
 			 0);
 	ck_assert_uint_eq(c.n, 2);
-	ck_assert_str_eq(ft_config_get(&c, "b"), "2");
+	ck_assert_str_eq(ft_config_entry(&c, "b")->value, "2");
 	ck_assert_int_eq(ft_config_parse(&c, "u.conf", text, sizeof(text) - 1,
 					 err, sizeof(err)),
 			 FT_EINVAL);
@@ -211,8 +211,9 @@ START_TEST(test_load_file)
 	ck_assert_ptr_nonnull(e);
 	ck_assert_str_eq(e->value, "flagged#1");
 	ck_assert_int_eq(e->line, 6);
-	ck_assert_str_eq(ft_config_get(&c, "input.topics"), "a,b");
-	ck_assert_str_eq(ft_config_get(&c, "kafka.client.rack"), "rack-1");
+	ck_assert_str_eq(ft_config_entry(&c, "input.topics")->value, "a,b");
+	ck_assert_str_eq(ft_config_entry(&c, "kafka.client.rack")->value,
+			 "rack-1");
 	ck_assert_int_eq(ft_config_entry(&c, "kafka.client.rack")->line, 9);
 	ck_assert_int_eq(ft_config_validate(&c, false, err, sizeof(err)), 0);
 	ft_config_release(&c);
@@ -257,7 +258,7 @@ START_TEST(test_two_files)
 		ft_config_parse(&c, "b.conf", S("\nk = 3\n"), err, sizeof(err)),
 		0);
 	ck_assert_uint_eq(c.n, 2);
-	ck_assert_str_eq(ft_config_get(&c, "k"), "3");
+	ck_assert_str_eq(ft_config_entry(&c, "k")->value, "3");
 	ft_config_where(ft_config_entry(&c, "k"), where, sizeof(where));
 	ck_assert_str_eq(where, "b.conf:2");
 	ft_config_where(ft_config_entry(&c, "j"), where, sizeof(where));
@@ -288,7 +289,6 @@ START_TEST(test_override)
 	ck_assert_str_eq(e->value, "2000");
 	ck_assert_ptr_null(e->origin);
 	ck_assert_int_eq(e->line, 0);
-	ck_assert_int_eq(ft_config_get_int(&c, "match.limit"), 2000);
 	ft_config_where(e, where, sizeof(where));
 	ck_assert_str_eq(where, "-X match.limit");
 
@@ -299,10 +299,10 @@ START_TEST(test_override)
 	/* a new key; only the first '=' splits; an empty value */
 	ck_assert_int_eq(
 		ft_config_override(&c, "kafka.x=a=b", err, sizeof(err)), 0);
-	ck_assert_str_eq(ft_config_get(&c, "kafka.x"), "a=b");
+	ck_assert_str_eq(ft_config_entry(&c, "kafka.x")->value, "a=b");
 	ck_assert_int_eq(ft_config_override(&c, "kafka.y=", err, sizeof(err)),
 			 0);
-	ck_assert_str_eq(ft_config_get(&c, "kafka.y"), "");
+	ck_assert_str_eq(ft_config_entry(&c, "kafka.y")->value, "");
 	ck_assert_uint_eq(c.n, 4);
 
 	/* an overridden value is what validation reports on */
@@ -358,7 +358,7 @@ START_TEST(test_override_then_file)
 	ck_assert_int_eq(ft_config_parse(&c, "other.conf", S("b = 1\n"), err,
 					 sizeof(err)),
 			 0);
-	ck_assert_str_eq(ft_config_get(&c, "a"), "2");
+	ck_assert_str_eq(ft_config_entry(&c, "a")->value, "2");
 	ft_config_release(&c);
 }
 END_TEST
@@ -367,37 +367,46 @@ END_TEST
 
 START_TEST(test_defaults)
 {
-	static const struct {
-		const char *key, *def;
-	} defs[] = {
-		{"group.id", "flagtap"},
-		{"input.format", "text"},
-		{"output.compression.level", "6"},
-		{"match.limit", "500000"},
-		{"match.heap.limit.kb", "65536"},
-		{"shutdown.timeout.ms", "30000"},
-		{"log.level", "info"},
-	};
+	struct ft_settings set;
 	struct ft_config c;
-	size_t i;
+	char err[256] = "";
 
 	ft_config_init(&c);
-	for (i = 0; i < FT_ARRAY_SIZE(defs); i++) {
-		ck_assert_pstr_eq(ft_config_get(&c, defs[i].key), defs[i].def);
-		ck_assert_ptr_null(ft_config_entry(&c, defs[i].key));
-	}
-	/* required keys and unknown keys have no default */
-	ck_assert_ptr_null(ft_config_get(&c, "brokers"));
-	ck_assert_ptr_null(ft_config_get(&c, "rules"));
-	ck_assert_ptr_null(ft_config_get(&c, "kafka.acks"));
-	ck_assert_ptr_null(ft_config_get(&c, "input.format.payments"));
-	ck_assert_int_eq(ft_config_get_int(&c, "match.limit"), 500000);
-	ck_assert_int_eq(ft_config_get_int(&c, "output.compression.level"), 6);
+	ck_assert_int_eq(ft_settings_bind(&set, &c, false, err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(set.group_id, "flagtap");
+	ck_assert_int_eq(set.input_format, FT_FORMAT_TEXT);
+	ck_assert_int_eq(set.compression_level, 6);
+	ck_assert_int_eq(set.match_limit, 500000);
+	ck_assert_int_eq(set.heap_limit_kb, 65536);
+	ck_assert_int_eq(set.shutdown_timeout_ms, 30000);
+	ck_assert_int_eq(set.log_level, FT_LOG_INFO);
+	ck_assert_int_eq(set.delivery, FT_DELIVERY_AT_LEAST_ONCE);
+	ck_assert(set.keys_and_headers);
+	ck_assert_str_eq(ft_settings_where(&set, &set.match_limit), "default");
+	/* required keys have no default; families start empty */
+	ck_assert_ptr_null(set.brokers);
+	ck_assert_ptr_null(set.rules);
+	ck_assert_ptr_null(set.redact_salt);
+	ck_assert_uint_eq(set.kafka.n, 0);
+	ck_assert_uint_eq(set.formats.n, 0);
+	ft_settings_release(&set);
 
 	ck_assert_int_eq(ft_config_set(&c, "match.limit", "4242", "x", 7), 0);
-	ck_assert_int_eq(ft_config_get_int(&c, "match.limit"), 4242);
-	ck_assert_int_eq(ft_config_set(&c, "match.limit", "17", NULL, 0), 0);
-	ck_assert_int_eq(ft_config_get_int(&c, "match.limit"), 17);
+	ck_assert_int_eq(ft_settings_bind(&set, &c, false, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(set.match_limit, 4242);
+	ck_assert_str_eq(ft_settings_where(&set, &set.match_limit), "x:7");
+	ft_settings_release(&set);
+	ck_assert_int_eq(ft_config_set(&c, "match.limit", "1717", NULL, 0), 0);
+	ck_assert_int_eq(ft_settings_bind(&set, &c, false, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(set.match_limit, 1717);
+	ck_assert_str_eq(ft_settings_where(&set, &set.match_limit),
+			 "-X match.limit");
+	ft_settings_release(&set);
+	ft_settings_release(&set);
+	ft_settings_release(NULL);
 	ck_assert_uint_eq(c.n, 1);
 	ck_assert_ptr_null(ft_config_entry(&c, "match.limit")->origin);
 	ft_config_release(&c);

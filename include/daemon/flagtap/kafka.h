@@ -35,16 +35,13 @@ enum ft_kafka_role {
  * errstr set on error; the caller owns the conf (rd_kafka_conf_destroy, or hand
  * it to rd_kafka_new).
  */
-rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
+rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_settings *s,
 				   enum ft_kafka_role role, char *errstr,
 				   size_t errstr_size);
 
-/* delivery = exactly-once? */
-bool ft_kafka_exactly_once(const struct ft_config *c);
-
 /* The producer's transactional.id: delivery.transactional.id, or
  * flagtap-<group.id>-<hostname>. */
-void ft_kafka_transactional_id(const struct ft_config *c, char *buf,
+void ft_kafka_transactional_id(const struct ft_settings *s, char *buf,
 			       size_t size);
 
 /*

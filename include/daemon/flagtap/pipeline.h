@@ -104,18 +104,18 @@ void ft_pipeline_stats_release(struct ft_pipeline_stats *stats);
 /*
  * Runs until opts->stop is set (or exit_at_end is reached), then flushes
  * the producer, stores and commits offsets and leaves the group, bounded
- * by shutdown.timeout.ms.  cfg must have passed ft_config_validate(cfg,
- * true).  rs is the rule set to start with (the caller's; it must outlive
- * the call).  When opts->reload is set, or rules.watch.ms notices a change
- * under the rules path, a new set is loaded and its examples run; it
- * replaces the one in use between two records, and on any error the old
+ * by shutdown.timeout.ms.  set must come from ft_settings_bind(...,
+ * true) and outlive the call.  rs is the rule set to start with (the caller's;
+ * it must outlive the call).  When opts->reload is set, or rules.watch.ms
+ * notices a change under the rules path, a new set is loaded and its examples
+ * run; it replaces the one in use between two records, and on any error the old
  * set stays (logged with FILE:LINE, counted in reload_failures).
  * Returns 0 after a clean stop, FT_EINVAL for a configuration that
  * librdkafka refuses (errstr says where), FT_EFATAL after an unrecoverable
  * error (a lost delivery, a fatal client error, a failed shutdown).
  * Counters are added to *stats.
  */
-int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
+int ft_pipeline_run(const struct ft_settings *set, const struct ft_ruleset *rs,
 		    const struct ft_pipeline_opts *opts,
 		    struct ft_pipeline_stats *stats, char *errstr,
 		    size_t errstr_size);
@@ -124,7 +124,7 @@ int ft_pipeline_run(const struct ft_config *cfg, const struct ft_ruleset *rs,
  * Checks everything ft_pipeline_run() would check before connecting:
  * both client configurations, topics, formats.  Returns 0 or FT_EINVAL.
  */
-int ft_pipeline_check(const struct ft_config *cfg, char *errstr,
+int ft_pipeline_check(const struct ft_settings *set, char *errstr,
 		      size_t errstr_size);
 
 #endif

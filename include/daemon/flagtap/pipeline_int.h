@@ -60,7 +60,7 @@ struct delivery {
 
 /* A topic's own settings: input.format.<topic>, input.extract.<topic>. */
 struct topic_conf {
-	const char *topic; /* points into the config */
+	const char *topic; /* points into the settings */
 	pcre2_code *extract;
 };
 
@@ -113,7 +113,7 @@ struct pending_reload {
 };
 
 struct pipeline {
-	const struct ft_config *cfg;
+	const struct ft_settings *set;
 	const struct ft_ruleset *rs;
 	struct ft_ruleset *owned_rs; /* a reloaded set, freed by us */
 	struct ft_reloader reloader;

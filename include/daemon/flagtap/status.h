@@ -16,8 +16,10 @@
  * librdkafka). */
 int ft_status_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
-/* Did the user set the producer's statistics interval? */
-bool ft_status_configured(const struct ft_config *cfg);
+/* Did the user set the producer's statistics interval (kafka.* or
+ * producer.statistics.interval.ms) in conf, the producer's configuration
+ * before flagtap's own callbacks? */
+bool ft_status_configured(const rd_kafka_conf_t *conf);
 
 /* Renders and publishes the page.  Loop thread. */
 void ft_status_publish(struct pipeline *p);

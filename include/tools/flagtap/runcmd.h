@@ -23,15 +23,18 @@ struct ft_runcmd_opts {
 	volatile sig_atomic_t *reload; /* polled; set from SIGHUP */
 };
 
-/* The rule options a validated configuration asks for (match.*). */
-void ft_runcmd_rules_opts(const struct ft_config *cfg, struct ft_rules_opts *o);
+/* The rule options the settings ask for (match.*). */
+void ft_runcmd_rules_opts(const struct ft_settings *set,
+			  struct ft_rules_opts *o);
 
 /*
- * Runs the daemon on a validated configuration; warns about field rules
+ * Runs the daemon on settings bound for a run (ft_settings_bind(...,
+ * true)); warns about field rules
  * on text topics.  Returns 0; FT_EINVAL when the rules do not load or the
  * configuration is refused (reported on stderr or in the log); or the
  * pipeline's fatal error (logged).
  */
-int ft_runcmd_run(const struct ft_config *cfg, const struct ft_runcmd_opts *o);
+int ft_runcmd_run(const struct ft_settings *set,
+		  const struct ft_runcmd_opts *o);
 
 #endif
