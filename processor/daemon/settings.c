@@ -204,11 +204,11 @@ bool ft_config_is_secret(const char *key)
 {
 	const struct key_def *d = key_def(key);
 
-	if (!d)
-		return secret_name(key);
-	if (d->type == KEY_KAFKA)
+	if (d && !is_family(d))
+		return d->flags & KEY_SECRET;
+	if (d && d->type == KEY_KAFKA)
 		return secret_name(key + family_prefix(d));
-	return d->flags & KEY_SECRET;
+	return secret_name(key);
 }
 
 /* ---- values ------------------------------------------------------- */

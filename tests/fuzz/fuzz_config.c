@@ -9,13 +9,14 @@
  *    input's lines, and the entries kept before it come from earlier lines;
  *  - every entry has a distinct, well-formed key that starts its line
  *    (LINE in the input), a trimmed value from that line, and
- *    ft_config_entry/ft_config_get/ft_config_where report it;
+ *    ft_config_entry/ft_config_where report it;
  *  - a validation error reads "fuzz.conf:LINE: ..." naming an entry's line
  *    (or, for_run only, "missing required key"), and for_run only adds
  *    the required-key check;
  *  - the dump is "key = value" lines, each secret-bearing key's value is
- *    "********", and the dump is byte for byte the same when every secret
- *    value is replaced: no secret (key containing password, secret or
+ *    "********" or the @file:/@env: reference it is read through, and the
+ *    dump is byte for byte the same when every other secret value is
+ *    replaced: no secret (key containing password, secret or
  *    salt, sasl.*, ssl.key.pem, after a kafka./consumer./producer. prefix)
  *    can leak into it.  In particular a secret value of 6 bytes or more
  *    that the masked dump does not contain by coincidence must be absent.
@@ -148,8 +149,7 @@ static void check_entry(const struct ft_config *c,
 		abort();
 	if (vlen && !memmem(t.s + klen, t.n - klen, e->value, vlen))
 		abort();
-	if (ft_config_entry(c, e->key) != e ||
-	    ft_config_get(c, e->key) != e->value)
+	if (ft_config_entry(c, e->key) != e)
 		abort();
 	ft_config_where(e, where, sizeof(where));
 	snprintf(want, sizeof(want), NAME ":%d", e->line);
@@ -199,6 +199,13 @@ static char *dump(const struct ft_config *c, size_t *len)
 	return p;
 }
 
+/* A value read through a file or a variable: dumps show the reference. */
+static bool is_reference(const char *v, size_t n)
+{
+	return (n >= 6 && !memcmp(v, "@file:", 6)) ||
+	       (n >= 5 && !memcmp(v, "@env:", 5));
+}
+
 /* Every line "key = value", a secret-bearing key's value masked. */
 static void check_dump_lines(const char *d, size_t n)
 {
@@ -215,6 +222,7 @@ static void check_dump_lines(const char *d, size_t n)
 		memcpy(key, p, (size_t)(sep - p));
 		key[sep - p] = '\0';
 		if (is_secret(key) &&
+		    !is_reference(sep + 3, (size_t)(eol - sep - 3)) &&
 		    ((size_t)(eol - sep - 3) != strlen(MASK) ||
 		     memcmp(sep + 3, MASK, strlen(MASK))))
 			abort();
@@ -233,9 +241,11 @@ static void check_dump(const struct ft_config *c)
 	ft_config_init(&masked);
 	for (i = 0; i < c->n; i++) {
 		const struct ft_config_entry *e = &c->v[i];
+		bool ref = is_reference(e->value, strlen(e->value));
 
 		if (ft_config_set(&masked, e->key,
-				  is_secret(e->key) ? "<replaced>" : e->value,
+				  is_secret(e->key) && !ref ? "<replaced>"
+							    : e->value,
 				  e->origin, e->line))
 			abort();
 	}
@@ -244,7 +254,8 @@ static void check_dump(const struct ft_config *c)
 		const char *v = c->v[i].value;
 
 		if (!is_secret(c->v[i].key) || strlen(v) < MIN_SECRET_LEN ||
-		    !strcmp(v, MASK) || contains(md, mn, v))
+		    is_reference(v, strlen(v)) || !strcmp(v, MASK) ||
+		    contains(md, mn, v))
 			continue;
 		if (contains(d, n, v)) {
 			fprintf(stderr, "secret value of '%s' in the dump\n",

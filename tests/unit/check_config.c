@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flagtap/common.h"
 #include "flagtap/config.h"
@@ -480,6 +481,31 @@ static const struct {
 	 NAME ":1: ", "input.format.payments: 'yaml' is not one of text|json"},
 	{S("input.format.payments =\n"), NAME ":1: ", "is not one of"},
 	{S("input.format. = json\n"), NAME ":1: ", "unknown key"},
+	/* booleans and the other enumerations */
+	{S("match.keys-and-headers = false\n"), NULL, NULL},
+	{S("match.keys-and-headers = yes\n"),
+	 NAME ":1: ", "match.keys-and-headers: 'yes' is not one of true|false"},
+	{S("delivery = exactly-once\n"), NULL, NULL},
+	{S("\ndelivery = exactly_once\n"), NAME ":2: ",
+	 "delivery: 'exactly_once' is not one of at-least-once|exactly-once"},
+	{S("match.engine = hyperscan\n"),
+	 NAME ":1: ", "is not one of auto|pcre2"},
+	/* a near key is suggested */
+	{S("brokerz = x\n"),
+	 NAME ":1: ", "unknown key 'brokerz' (did you mean 'brokers'?)"},
+	{S("match.limt = 5000\n"),
+	 NAME ":1: ", "unknown key 'match.limt' (did you mean 'match.limit'?)"},
+	{S("acks = all\n"), NAME ":1: ",
+	 "unknown key 'acks' (Kafka client properties take a kafka."},
+	/* '@' starts a reference; '@@' is a literal '@' */
+	{S("group.id = @@team\n"), NULL, NULL},
+	{S("group.id = @team\n"), NAME ":1: ",
+	 "group.id: a value starting with '@' is @file:PATH or @env:NAME "
+	 "(write @@ for a literal @)"},
+	{S("kafka.sasl.password = @secret\n"),
+	 NAME ":1: ", "kafka.sasl.password: a value starting with '@'"},
+	{S("match.limit = @@5000\n"),
+	 NAME ":1: ", "match.limit: '@5000' is not an integer"},
 	/* strings may not be empty */
 	{S("brokers =\n"), NAME ":1: ", "brokers: empty value"},
 	{S("group.id = g\nrules = \n"), NAME ":2: ", "rules: empty value"},
@@ -748,6 +774,304 @@ START_TEST(test_dump_defaults_only)
 }
 END_TEST
 
+/* ---- settings: typed fields, families, references ------------------ */
+
+/* Parses text as NAME and binds it (not for a run); asserts success. */
+static void bind_text(struct ft_config *c, struct ft_settings *set,
+		      const char *text)
+{
+	char err[512] = "";
+
+	ft_config_init(c);
+	ck_assert_int_eq(
+		ft_config_parse(c, NAME, text, strlen(text), err, sizeof(err)),
+		0);
+	ck_assert_msg(ft_settings_bind(set, c, false, err, sizeof(err)) == 0,
+		      "%s", err);
+}
+
+/* Parses text as NAME, binds it for a run, returns the code; err holds
+ * the message. */
+static int bind_error(const char *text, char *err, size_t size)
+{
+	struct ft_settings set;
+	struct ft_config c;
+	int rc;
+
+	ft_config_init(&c);
+	ck_assert_int_eq(
+		ft_config_parse(&c, NAME, text, strlen(text), err, size), 0);
+	rc = ft_settings_bind(&set, &c, false, err, size);
+	ck_assert_ptr_null(set.where); /* released on error */
+	ft_config_release(&c);
+	return rc;
+}
+
+START_TEST(test_bind_types)
+{
+	struct ft_settings set;
+	struct ft_config c;
+	char err[256] = "";
+
+	bind_text(&c, &set,
+		  "brokers = b1:9092\n"
+		  "delivery = exactly-once\n"
+		  "match.keys-and-headers = false\n"
+		  "match.jit = off\n"
+		  "match.engine = pcre2\n"
+		  "log.format = json\n"
+		  "log.level = warn\n"
+		  "input.format = auto\n"
+		  "input.format.payments = json\n"
+		  "input.extract.app = (?<user>\\w+)\n"
+		  "kafka.acks = all\n"
+		  "producer.linger.ms = 5\n"
+		  "kafka.client.id = x\n"
+		  "workers = 4\n"
+		  "inflight.max.bytes = 17179869184\n");
+	ck_assert_str_eq(set.brokers, "b1:9092");
+	ck_assert_str_eq(ft_settings_where(&set, &set.brokers), NAME ":1");
+	ck_assert_int_eq(set.delivery, FT_DELIVERY_EXACTLY_ONCE);
+	ck_assert(!set.keys_and_headers);
+	ck_assert_int_eq(set.match_jit, FT_JIT_OFF);
+	ck_assert_int_eq(set.match_engine, FT_MATCH_ENGINE_PCRE2);
+	ck_assert_int_eq(set.log_format, FT_LOG_JSON);
+	ck_assert_int_eq(set.log_level, FT_LOG_WARN);
+	ck_assert_int_eq(set.input_format, FT_FORMAT_AUTO);
+	ck_assert_int_eq(set.workers, 4);
+	ck_assert(set.inflight_max_bytes == 17179869184LL);
+	/* families: prefix stripped, in order, with their origins */
+	ck_assert_uint_eq(set.formats.n, 1);
+	ck_assert_str_eq(set.formats.v[0].name, "payments");
+	ck_assert_int_eq(set.formats.v[0].format, FT_FORMAT_JSON);
+	ck_assert_uint_eq(set.extracts.n, 1);
+	ck_assert_str_eq(set.extracts.v[0].value, "(?<user>\\w+)");
+	ck_assert_uint_eq(set.kafka.n, 2);
+	ck_assert_str_eq(set.kafka.v[0].name, "acks");
+	ck_assert_str_eq(set.kafka.v[0].where, NAME ":11");
+	ck_assert_str_eq(set.kafka.v[1].name, "client.id");
+	ck_assert_uint_eq(set.producer.n, 1);
+	ck_assert_str_eq(set.producer.v[0].value, "5");
+	ck_assert_uint_eq(set.consumer.n, 0);
+	ck_assert_ptr_eq(ft_setting_map_find(&set.kafka, "client.id"),
+			 &set.kafka.v[1]);
+	ck_assert_ptr_null(ft_setting_map_find(&set.kafka, "linger.ms"));
+	ft_settings_release(&set);
+
+	/* an override names itself */
+	ck_assert_int_eq(
+		ft_config_override(&c, "kafka.acks=-1", err, sizeof(err)), 0);
+	ck_assert_int_eq(ft_settings_bind(&set, &c, false, err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(set.kafka.v[0].where, "-X kafka.acks");
+	ck_assert_str_eq(set.kafka.v[0].value, "-1");
+	ft_settings_release(&set);
+	ft_config_release(&c);
+}
+END_TEST
+
+/* Errors name the origin: a -X override as "-X KEY". */
+START_TEST(test_bind_override_errors)
+{
+	struct ft_settings set;
+	struct ft_config c;
+	char err[512] = "";
+
+	ft_config_init(&c);
+	ck_assert_int_eq(
+		ft_config_override(&c, "delivery=twice", err, sizeof(err)), 0);
+	ck_assert_int_eq(ft_settings_bind(&set, &c, false, err, sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_str_eq(err, "-X delivery: delivery: 'twice' is not one of "
+			      "at-least-once|exactly-once");
+	ft_config_release(&c);
+
+	ft_config_init(&c);
+	ck_assert_int_eq(ft_config_override(&c, "workers=65", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(ft_settings_bind(&set, &c, false, err, sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_str_eq(err, "-X workers: workers: 65 is out of range 1..64");
+	ft_config_release(&c);
+}
+END_TEST
+
+/* A scratch file holding text (len bytes); its path in path. */
+static void scratch_file(char *path, size_t size, const char *text, size_t len)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, size, "/tmp/ft_config_XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_ref_file)
+{
+	char path[64], text[256], err[512] = "";
+	struct ft_settings set;
+	struct ft_config c;
+
+	/* one trailing newline is removed, no more */
+	scratch_file(path, sizeof(path), S("s3cr3t pass\n\n"));
+	snprintf(text, sizeof(text),
+		 "redact.salt = @file:%s\n"
+		 "kafka.sasl.password = @file:%s\n",
+		 path, path);
+	bind_text(&c, &set, text);
+	ck_assert_str_eq(set.redact_salt, "s3cr3t pass\n");
+	ck_assert_str_eq(set.kafka.v[0].value, "s3cr3t pass\n");
+	ck_assert_str_eq(set.kafka.v[0].where, NAME ":2");
+	ft_settings_release(&set);
+	ft_config_release(&c);
+	unlink(path);
+
+	scratch_file(path, sizeof(path), S("pw\r\n"));
+	snprintf(text, sizeof(text), "redact.salt = @file:%s\n", path);
+	bind_text(&c, &set, text);
+	ck_assert_str_eq(set.redact_salt, "pw");
+	ft_settings_release(&set);
+	ft_config_release(&c);
+	unlink(path);
+
+	/* a file gives a whole value of any type */
+	scratch_file(path, sizeof(path), S("4242\n"));
+	snprintf(text, sizeof(text), "match.limit = @file:%s\n", path);
+	bind_text(&c, &set, text);
+	ck_assert_int_eq(set.match_limit, 4242);
+	ft_settings_release(&set);
+	ft_config_release(&c);
+	unlink(path);
+
+	/* a missing file names the entry */
+	snprintf(text, sizeof(text),
+		 "group.id = g\nkafka.sasl.password = @file:%s\n", path);
+	ck_assert_int_eq(bind_error(text, err, sizeof(err)), FT_EINVAL);
+	ck_assert_prefix(err, NAME ":2: kafka.sasl.password: ");
+	ck_assert_contains(err, path);
+
+	/* a NUL byte would cut the value short */
+	scratch_file(path, sizeof(path), S("ab\0cd"));
+	snprintf(text, sizeof(text), "redact.salt = @file:%s\n", path);
+	ck_assert_int_eq(bind_error(text, err, sizeof(err)), FT_EINVAL);
+	ck_assert_prefix(err, NAME ":1: redact.salt: ");
+	ck_assert_contains(err, "NUL byte");
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_ref_env)
+{
+	char err[512] = "";
+	struct ft_settings set;
+	struct ft_config c;
+
+	ck_assert_int_eq(setenv("FT_TEST_SALT", "from-env", 1), 0);
+	ck_assert_int_eq(setenv("FT_TEST_EMPTY", "", 1), 0);
+	unsetenv("FT_TEST_UNSET");
+	bind_text(&c, &set,
+		  "redact.salt = @env:FT_TEST_SALT\n"
+		  "consumer.sasl.password = @env:FT_TEST_EMPTY\n"
+		  "group.id = @@env:FT_TEST_SALT\n");
+	ck_assert_str_eq(set.redact_salt, "from-env");
+	ck_assert_str_eq(set.consumer.v[0].value, "");
+	ck_assert_str_eq(set.group_id, "@env:FT_TEST_SALT");
+	ft_settings_release(&set);
+	ft_config_release(&c);
+
+	ck_assert_int_eq(bind_error("\nredact.salt = @env:FT_TEST_UNSET\n", err,
+				    sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_str_eq(err, NAME ":2: redact.salt: environment variable "
+				   "'FT_TEST_UNSET' is not set");
+	/* an empty string is still empty where one is refused */
+	ck_assert_int_eq(bind_error("redact.salt = @env:FT_TEST_EMPTY\n", err,
+				    sizeof(err)),
+			 FT_EINVAL);
+	ck_assert_str_eq(err, NAME ":1: redact.salt: empty value");
+	unsetenv("FT_TEST_SALT");
+	unsetenv("FT_TEST_EMPTY");
+}
+END_TEST
+
+/* The dump shows a reference, never what it read; an error never quotes
+ * a secret. */
+START_TEST(test_dump_references)
+{
+	char path[64], text[512], *out;
+	struct ft_settings set;
+	struct ft_config c;
+
+	scratch_file(path, sizeof(path), S("file-secret-value\n"));
+	ck_assert_int_eq(setenv("FT_TEST_PW", "env-secret-value", 1), 0);
+	snprintf(text, sizeof(text),
+		 "redact.salt = @file:%s\n"
+		 "kafka.sasl.password = @env:FT_TEST_PW\n"
+		 "producer.ssl.key.password = literal-secret-value\n"
+		 "kafka.client.id = @@at\n",
+		 path);
+	bind_text(&c, &set, text);
+	out = dump(&c);
+	ck_assert_contains(out, "redact.salt = @file:/tmp/ft_config_");
+	ck_assert_int_eq(
+		count_lines(out, "kafka.sasl.password = @env:FT_TEST_PW"), 1);
+	ck_assert_int_eq(
+		count_lines(out, "producer.ssl.key.password = ********"), 1);
+	ck_assert_int_eq(count_lines(out, "kafka.client.id = @@at"), 1);
+	ck_assert_ptr_null(strstr(out, "secret-value"));
+	free(out);
+	ft_settings_release(&set);
+	ft_config_release(&c);
+	unlink(path);
+	unsetenv("FT_TEST_PW");
+	ck_assert(ft_config_is_secret("redact.salt"));
+	ck_assert(!ft_config_is_secret("rules"));
+}
+END_TEST
+
+/* Every key of the table is described, in each form. */
+START_TEST(test_describe)
+{
+	static const enum ft_config_doc docs[] = {
+		FT_CONFIG_DOC_TEXT, FT_CONFIG_DOC_MARKDOWN, FT_CONFIG_DOC_MAN};
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	for (i = 0; i < FT_ARRAY_SIZE(docs); i++) {
+		f = open_memstream(&text, &len);
+		ck_assert_ptr_nonnull(f);
+		ft_config_describe(f, docs[i]);
+		ck_assert_int_eq(fclose(f), 0);
+		ck_assert_contains(text, "rules.watch.ms");
+		ck_assert_contains(text, "kafka.<property>");
+		ck_assert_contains(text, "input.format.<topic>");
+		free(text);
+		text = NULL;
+	}
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	ft_config_describe(f, FT_CONFIG_DOC_MARKDOWN);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(count_lines(text, "| `match.limit` | `500000` | "
+					   "integer 1000..1000000 | PCRE2 "
+					   "match limit per rule and record; "
+					   "hitting it flags the record |"),
+			 1);
+	ck_assert_int_eq(count_lines(text,
+				     "| `redact.salt` |  | secret | "
+				     "secret key of redact = hash tokens "
+				     "(keep it stable across restarts) |"),
+			 1);
+	free(text);
+}
+END_TEST
+
 Suite *ft_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -783,6 +1107,15 @@ Suite *ft_config_suite(void)
 			    (int)FT_ARRAY_SIZE(secret_cases));
 	tcase_add_test(tc, test_dump);
 	tcase_add_test(tc, test_dump_defaults_only);
+	tcase_add_test(tc, test_dump_references);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("settings");
+	tcase_add_test(tc, test_bind_types);
+	tcase_add_test(tc, test_bind_override_errors);
+	tcase_add_test(tc, test_ref_file);
+	tcase_add_test(tc, test_ref_env);
+	tcase_add_test(tc, test_describe);
 	suite_add_tcase(s, tc);
 	return s;
 }
