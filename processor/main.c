@@ -83,6 +83,7 @@ struct command {
 /* The tables, defined after the handlers they name. */
 static const struct command *command_table(void);
 static const struct command *rules_table(void);
+static const struct command *config_table(void);
 
 /* "  NAME ARGS" and its help lines, as `flagtap help` lists them. */
 static void usage_entry(FILE *out, const char *parent, const struct command *c)
@@ -235,6 +236,33 @@ out:
 	return rc;
 }
 
+/* flagtap config keys [--format=text|markdown|man]: the table of keys. */
+static int cmd_config_keys(int argc, char **argv, const struct ft_cli *cli)
+{
+	static const char *const names[] = {"text", "markdown", "man"};
+	size_t i;
+
+	(void)cli;
+	if (argc == 1) {
+		ft_config_describe(stdout, FT_CONFIG_DOC_TEXT);
+		return EXIT_SUCCESS;
+	}
+	for (i = 0; argc == 2 && i < FT_ARRAY_SIZE(names); i++)
+		if (!strncmp(argv[1], "--format=", 9) &&
+		    !strcmp(argv[1] + 9, names[i])) {
+			ft_config_describe(stdout, (enum ft_config_doc)i);
+			return EXIT_SUCCESS;
+		}
+	return command_usage(config_table(), "config", "keys");
+}
+
+static int cmd_config(int argc, char **argv, const struct ft_cli *cli)
+{
+	int rc = dispatch(config_table(), argc - 1, argv + 1, cli);
+
+	return rc >= 0 ? rc : command_usage(config_table(), "config", NULL);
+}
+
 static int cmd_rules_check(int argc, char **argv, const struct ft_cli *cli)
 {
 	return ft_rulescmd_check(argv + 1, (size_t)argc - 1, &cli->rules_opts)
@@ -315,6 +343,12 @@ static const struct command rules_commands[] = {
 	{NULL, NULL, 0, NULL, NULL, NULL},
 };
 
+static const struct command config_commands[] = {
+	{"keys", cmd_config_keys, 0, "[--format=text|markdown|man]",
+	 "every configuration key: type, default, meaning", NULL},
+	{NULL, NULL, 0, NULL, NULL, NULL},
+};
+
 static const struct command commands[] = {
 	{"run", cmd_run, 0,
 	 "-c FILE [-X key=value]... [--dump-config] [--check-config] "
@@ -347,6 +381,7 @@ static const struct command commands[] = {
 	{"demo", ft_demo_main, 0, FT_DEMO_SYNOPSIS,
 	 "run the pipeline on an in-process Kafka with sample records", NULL},
 	{"rules", cmd_rules, 0, "", NULL, rules_commands},
+	{"config", cmd_config, 0, "", NULL, config_commands},
 	{"scan", ft_scan_main, 0,
 	 "--rules PATH [--format F] [--extract RE] [--salt-file F] [--input "
 	 "I] [FILE...|-]",
@@ -374,6 +409,11 @@ static const struct command *command_table(void)
 static const struct command *rules_table(void)
 {
 	return rules_commands;
+}
+
+static const struct command *config_table(void)
+{
+	return config_commands;
 }
 
 int main(int argc, char **argv)
