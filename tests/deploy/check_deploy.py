@@ -103,6 +103,43 @@ def config_value(path, key):
                 return m.group(2).strip()
     return None
 
+# A key whose value is a credential: it must be read through @file: or
+# @env: wherever deploy/ sets it, never written in a file or a manifest
+# nor given with -X on a command line.
+SECRET_KEY = re.compile(r"(password|secret|salt|sasl\.username|"
+                        r"sasl\.oauthbearer\.config|ssl\.key\.pem)")
+CONF_LINE = re.compile(r"^\s*#?\s*([A-Za-z0-9._-]+)\s*[=:]\s*(.*?)\s*$")
+
+
+def is_reference(value):
+    return value.startswith(("@file:", "@env:"))
+
+
+def secret_settings(text):
+    """(key, value) of every line of a properties text, commented out or
+    not, that sets a secret key."""
+    out = []
+    for line in text.splitlines():
+        m = CONF_LINE.match(line)
+        if m and SECRET_KEY.search(m.group(1)):
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def check_no_secret_args(where, args):
+    """No -X KEY=VALUE of a secret key in a command line."""
+    for i, a in enumerate(args):
+        kv = a[2:] if a.startswith("-X") and len(a) > 2 else (
+            args[i + 1] if a == "-X" and i + 1 < len(args) else None)
+        if kv and "=" in kv and SECRET_KEY.search(kv.split("=", 1)[0]):
+            raise Failed(f"{where}: -X {kv.split('=', 1)[0]}=... puts a secret "
+                         "on the command line (use @file: or @env: in the "
+                         "configuration)")
+        m = re.search(r"(?:^|\s)-X\s*([A-Za-z0-9._-]+)=", a)
+        if m and SECRET_KEY.search(m.group(1)):
+            raise Failed(f"{where}: -X {m.group(1)}=... puts a secret on the "
+                         "command line")
+
 
 def duration_s(text):
     """A systemd or compose duration: 45, 45s, 1min 30s, 1m30s."""
@@ -193,6 +230,34 @@ def check_systemd(binary):
         "sandbox settings present")
 
 
+def check_systemd_secrets():
+    """No secret on the unit's command line; every credential that a
+    configuration under deploy/ reads from /run/credentials/flagtap.service/
+    is loaded by a LoadCredential= line of the unit."""
+    unit = os.path.join(DEPLOY, "systemd", "flagtap.service")
+    with open(unit, encoding="utf-8") as f:
+        text = f.read()
+    for line in unit_settings(unit).get("ExecStart", []):
+        check_no_secret_args("flagtap.service ExecStart", line.split())
+    loaded = set(re.findall(r"^#?LoadCredential=([^:\s]+):", text, re.M))
+    wanted = set()
+    for conf in (os.path.join(DEPLOY, "flagtap.conf"),
+                 os.path.join(REPO, "packaging", "flagtap.conf.in")):
+        with open(conf, encoding="utf-8") as f:
+            for key, value in secret_settings(f.read()):
+                if not is_reference(value):
+                    raise Failed(f"{rel(conf)}: {key} = a literal secret (read "
+                                 "it with @file: or @env:)")
+                m = re.match(r"@file:/run/credentials/flagtap\.service/(.+)$", value)
+                if m:
+                    wanted.add(m.group(1))
+    if wanted - loaded:
+        raise Failed(f"credentials {sorted(wanted - loaded)} have no "
+                     "LoadCredential= line in flagtap.service")
+    say(f"ExecStart has no secret; credentials {sorted(wanted)} are "
+        "LoadCredential= files")
+
+
 def check_stop_timeouts():
     """Every supervisor waits longer than flagtap's shutdown.timeout.ms."""
     def shutdown_s(conf):
@@ -281,21 +346,39 @@ def check_k8s():
             and (sc.get("runAsNonRoot") or pod.get("securityContext", {}).get("runAsNonRoot"))):
         raise Failed("the container must run as non-root, with a read-only root "
                      "filesystem, no privilege escalation, all capabilities dropped")
-    # Secrets named in env exist with those keys in secret.yaml
-    secret = {n: d for (k, n), d in objs.items() if k == "Secret"}
+    # no secret on the command line, none written in the pod spec
+    check_no_secret_args("the Deployment's args",
+                         c.get("command", []) + c.get("args", []))
     for e in c.get("env", []):
-        ref = e.get("valueFrom", {}).get("secretKeyRef")
-        if ref and ref["key"] not in secret.get(ref["name"], {}).get("stringData", {}):
-            raise Failed(f"env {e['name']}: Secret {ref['name']} has no key {ref['key']}")
-    # every $(VAR) in args is an env variable of the container
-    env = {e["name"] for e in c.get("env", [])}
-    for a in c.get("args", []):
-        for v in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", a):
-            if v not in env:
-                raise Failed(f"args {a!r}: $({v}) is not in env (Kubernetes would "
-                             "pass it literally)")
+        if "value" in e and SECRET_KEY.search(e["name"].lower()):
+            raise Failed(f"env {e['name']}: a secret written in the manifest")
+    # the configuration reads each secret from a file of a mounted Secret
+    secret = {n: d for (k, n), d in objs.items() if k == "Secret"}
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    mounted = {m["mountPath"]: vols[m["name"]]["secret"]["secretName"]
+               for m in c.get("volumeMounts", [])
+               if "secret" in vols.get(m["name"], {})}
+    conf = objs[("ConfigMap", "flagtap-config")]["data"]["flagtap.conf"]
+    refs = 0
+    for key, value in secret_settings(conf):
+        if not is_reference(value):
+            raise Failed(f"ConfigMap flagtap-config: {key} = a literal secret "
+                         "(read it with @file: from the Secret)")
+        path = value[len("@file:"):] if value.startswith("@file:") else None
+        if path is None:
+            continue
+        mount, _, name = path.rpartition("/")
+        if mount not in mounted:
+            raise Failed(f"{key} = {value}: {mount} is not a Secret's mount")
+        if name not in secret.get(mounted[mount], {}).get("stringData", {}):
+            raise Failed(f"{key} = {value}: Secret {mounted[mount]} has no "
+                         f"key {name}")
+        refs += 1
+    if not refs:
+        raise Failed("the ConfigMap's flagtap.conf reads no secret from the Secret")
     say(f"{len(objs)} objects, no namespace, selectors match, non-root read-only "
-        "container, Secret keys and $(VAR)s resolve")
+        f"container, no secret in args or env, {refs} secrets read from the "
+        "mounted Secret's files")
 
 
 def expected_rule_data():
@@ -607,27 +690,29 @@ def check_configs(binary):
         if args[:2] != ["run", "-c"] or args[2] != f"{cfg_mount}/flagtap.conf":
             raise Failed(f"the Deployment's args {args[:3]} do not run "
                          f"{cfg_mount}/flagtap.conf")
-        values = {}
-        for e in c.get("env", []):
-            ref = e.get("valueFrom", {}).get("secretKeyRef")
-            if ref:
-                secret = objs[("Secret", ref["name"])]
-                values[e["name"]] = secret["stringData"][ref["key"]]
-            elif "value" in e:
-                values[e["name"]] = e["value"]
-        expanded = [re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), a)
-                    for a in args[3:]]
+        secret_mounts = {m["mountPath"]: vols[m["name"]]["secret"]["secretName"]
+                         for m in c["volumeMounts"] if "secret" in vols[m["name"]]}
         with tempfile.TemporaryDirectory() as tmp:
+            # the Secret's files, as the kubelet would write them
+            text, secrets = cm["data"]["flagtap.conf"], []
+            for mount, name in secret_mounts.items():
+                d = os.path.join(tmp, name)
+                os.mkdir(d)
+                for k, v in objs[("Secret", name)]["stringData"].items():
+                    with open(os.path.join(d, k), "w", encoding="utf-8") as f:
+                        f.write(v)
+                    if re.search(r"password|secret|salt", k):
+                        secrets.append(v)
+                text = text.replace(f"@file:{mount}/", f"@file:{d}/")
             conf = os.path.join(tmp, "flagtap.conf")
             with open(conf, "w", encoding="utf-8") as f:
-                f.write(cm["data"]["flagtap.conf"])
+                f.write(text)
             say("deploy/k8s: ConfigMap flagtap-config's flagtap.conf with the "
-                "Deployment's args, $(VAR) expanded from secret.yaml")
+                "Deployment's args, the Secret's files from secret.yaml")
             rules = config_value(conf, "rules")
             if rules not in mounts.values():
                 raise Failed(f"k8s config: rules = {rules} is not a mount path")
-            secrets = [v for k, v in values.items() if "PASSWORD" in k or "SALT" in k]
-            check_config(binary, "k8s flagtap.conf", conf, expanded, secrets)
+            check_config(binary, "k8s flagtap.conf", conf, args[3:], secrets)
     except Failed as e:
         say(f"FAIL: {e}")
         failures.append(str(e))
@@ -645,6 +730,7 @@ def main():
         return 2
     checks = [
         ("systemd unit", check_systemd, [binary]),
+        ("systemd secrets", check_systemd_secrets, []),
         ("stop timeouts", check_stop_timeouts, []),
         ("YAML", check_yaml, []),
         ("Kubernetes manifests", check_k8s, []),
