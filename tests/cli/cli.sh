@@ -221,6 +221,52 @@ want_line "kafka.client.rack = rack-1"
 never "rules ="
 end
 
+begin "@file: and @env: secrets: read, never shown"
+printf 'f1le-s3cret\n' >"$scratch/salt"
+FT_CLI_PW=env-s3cret run run --dump-config -c config/secret.conf \
+	-X "redact.salt=@file:$scratch/salt" \
+	-X kafka.sasl.password=@env:FT_CLI_PW
+want_rc 0
+want_line "redact.salt = @file:$scratch/salt"
+want_line "kafka.sasl.password = @env:FT_CLI_PW"
+never "f1le-s3cret"
+never "env-s3cret"
+FT_CLI_PW=env-s3cret run run --check-config -c config/good.conf \
+	-X "redact.salt=@file:$scratch/salt" \
+	-X kafka.sasl.password=@env:FT_CLI_PW
+want_rc 0
+want_out "configuration ok"
+never "f1le-s3cret"
+never "env-s3cret"
+end
+
+begin "@file: of a missing file names the -X"
+run run --check-config -c config/good.conf \
+	-X "redact.salt=@file:$scratch/no-such-salt"
+want_rc 2
+want_err "-X redact.salt: redact.salt: "
+want_err "$scratch/no-such-salt"
+end
+
+begin "@env: of an unset variable names FILE:LINE"
+printf 'redact.salt = @env:FT_CLI_UNSET\n' >"$scratch/env.conf"
+env -u FT_CLI_UNSET "$bin" run --dump-config -c "$scratch/env.conf" \
+	>"$out" 2>"$err"
+rc=$?
+want_rc 2
+want_err "$scratch/env.conf:1: redact.salt: environment variable 'FT_CLI_UNSET' is not set"
+end
+
+begin "config keys: every key, in each format"
+run config keys --format=markdown
+want_rc 0
+want_out '| `match.limit` | `500000` | integer 1000..1000000 |'
+want_out '| `kafka.<property>` |'
+run config keys --format=yaml
+want_rc 2
+want_err "usage: flagtap config keys"
+end
+
 # ---- rules check -------------------------------------------------------
 
 begin "rules check: every error as FILE:LINE:COL"
