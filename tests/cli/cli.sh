@@ -223,17 +223,14 @@ end
 
 begin "@file: and @env: secrets: read, never shown"
 printf 'f1le-s3cret\n' >"$scratch/salt"
-FT_CLI_PW=env-s3cret run run --dump-config -c config/secret.conf \
-	-X "redact.salt=@file:$scratch/salt" \
-	-X kafka.sasl.password=@env:FT_CLI_PW
+refs=(-X "redact.salt=@file:$scratch/salt" -X kafka.sasl.password=@env:FT_CLI_PW)
+FT_CLI_PW=env-s3cret run run --dump-config -c config/secret.conf "${refs[@]}"
 want_rc 0
 want_line "redact.salt = @file:$scratch/salt"
 want_line "kafka.sasl.password = @env:FT_CLI_PW"
 never "f1le-s3cret"
 never "env-s3cret"
-FT_CLI_PW=env-s3cret run run --check-config -c config/good.conf \
-	-X "redact.salt=@file:$scratch/salt" \
-	-X kafka.sasl.password=@env:FT_CLI_PW
+FT_CLI_PW=env-s3cret run run --check-config -c config/good.conf "${refs[@]}"
 want_rc 0
 want_out "configuration ok"
 never "f1le-s3cret"
