@@ -1061,7 +1061,10 @@ static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("flagtap %s\n", FT_VERSION);
+	char kafka[128];
+
+	ft_kafka_version_describe(kafka, sizeof(kafka));
+	printf("flagtap %s\n%s\n", FT_VERSION, kafka);
 	return EXIT_SUCCESS;
 }
 
