@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """flagtap over TLS + SASL against a real Apache Kafka broker.
 
-  test_secure.py FLAGTAP [--mechanism auto|SCRAM-SHA-512|PLAIN] [--keep]
+  test_secure.py FLAGTAP [--mechanism auto|SCRAM-SHA-512|PLAIN] [--require-scram] [--keep]
 
 Starts its own broker (tests/kafka/broker.sh start-secure, in a temporary
 directory, random ports: it does not touch the shared fixture broker) with a
@@ -17,7 +17,10 @@ default ssl.endpoint.identification.algorithm=https).
     sends a client-final nonce that Kafka >= 4.0 rejects: librdkafka #4895).
     Which of the two must happen is decided from the two versions; the other
     outcome fails the test. The data path then uses SCRAM-SHA-512 if it
-    works, PLAIN (same TLS listener, same user) if not.
+    works, PLAIN (same TLS listener, same user) if not. --require-scram
+    (scripts/test-release.sh trixie --scram): only SCRAM-SHA-512 passes.
+    flagtap's librdkafka is the one `flagtap version` names (FLAGTAP may
+    be a wrapper that runs it in a chroot).
  3. flagtap run (kafka.security.protocol, kafka.sasl.*, kafka.ssl.ca.location,
     log.level = debug, kafka.debug = security,broker,conf, metrics.listen):
     records produced by an independent confluent_kafka producer over SASL_SSL
@@ -135,7 +138,17 @@ def read_text(path):
 
 # ------------------------------------------------------------------ versions
 def librdkafka_version(binary):
-    """(int, str) of the librdkafka the binary loads."""
+    """(int, str) of the librdkafka the binary loads: its `flagtap version`,
+    else the library ldd finds (a flagtap without that line)."""
+    try:
+        out = subprocess.run([binary, "version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
+        m = re.search(r"^librdkafka ((\d+)\.(\d+)\.(\d+)\S*)", out, re.M)
+        if m:
+            major, minor, rev = (int(x) for x in m.group(2, 3, 4))
+            return (major << 24 | minor << 16 | rev << 8 | 0xff), m.group(1)
+    except (OSError, subprocess.SubprocessError):
+        pass
     try:
         out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
@@ -651,6 +664,9 @@ def main():
                     help="SASL mechanism of the data path (auto: SCRAM-SHA-512 if "
                          "flagtap's librdkafka can log in with it, else PLAIN)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--require-scram", action="store_true",
+                    help="fail unless flagtap logs in with SCRAM-SHA-512 and the data "
+                         "path uses it (a librdkafka of 2.6.1 or later)")
     args = ap.parse_args()
     args.flagtap = os.path.abspath(args.flagtap)
     t_start = time.monotonic()
@@ -681,6 +697,11 @@ def main():
         rdk, rdk_s = librdkafka_version(args.flagtap)
         kv = kafka_version(broker.sd)
         want_scram = scram_should_work(rdk, kv)
+        if args.require_scram:
+            check(want_scram, "--require-scram: flagtap's librdkafka %s can log in with "
+                  "SCRAM-SHA-512 to Kafka %s" % (rdk_s, kv))
+            check(args.mechanism in ("auto", "SCRAM-SHA-512"),
+                  "--require-scram with --mechanism %s" % args.mechanism)
         log("flagtap's librdkafka %s, Kafka %s: SCRAM-SHA-512 login %s"
             % (rdk_s, kv, "expected to work" if want_scram else
                "expected to FAIL (librdkafka < 2.6.1 against Kafka >= 4.0, librdkafka #4895)"))
@@ -716,6 +737,9 @@ def main():
                          % (rdk_s, kv, m.group(1) if m else "no login"))
         mech = args.mechanism if args.mechanism != "auto" else \
             ("SCRAM-SHA-512" if scram_ok else "PLAIN")
+        if args.require_scram:
+            check(scram_ok and mech == "SCRAM-SHA-512",
+                  "--require-scram: the data path uses SCRAM-SHA-512 (%s)" % mech)
         log("data path: SASL_SSL with %s (independent client: %s)" % (mech, py_mech))
 
         # 3-4. the data path
