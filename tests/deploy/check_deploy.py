@@ -516,6 +516,12 @@ def check_runtime_libraries(binary):
         raise Failed("no FROM debian:N-slim stage in the Dockerfile")
     runtime = dockerfile.split(m.group(0), 1)
     image_release = m.group(1)
+    # the binary is built against the builder's libraries: the runtime
+    # must be the same release (sonames such as libicu76 differ)
+    b = re.search(r"^FROM debian:(\d+) AS builder\s*$", dockerfile, re.M)
+    if not b or b.group(1) != image_release:
+        raise Failed("the builder stage is not FROM debian:%s AS builder, the "
+                     "runtime's release" % image_release)
     host_release = run(["cat", "/etc/debian_version"]).stdout.split(".")[0].strip()
     m = re.search(r"apt-get install[^;]*?--no-install-recommends(.*?);", runtime[1], re.S)
     if not m:
