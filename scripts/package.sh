@@ -7,8 +7,9 @@
 #   scripts/package.sh [BUILD_DIR]                 default: build-deb
 #   scripts/package.sh --suite SUITE [BUILD_DIR]   default: build-deb-SUITE
 #
-# Needs the build dependencies (scripts/install-deps.sh --build-only) and
-# dpkg-dev (dpkg-shlibdeps), which is installed here when missing.
+# Needs the build dependencies (scripts/install-deps.sh --build-only),
+# dpkg-dev (dpkg-shlibdeps) and file (CPack runs it), installed here when
+# missing.
 # --suite bookworm|trixie builds the package of that Debian release in a
 # clean chroot of it (scripts/debian-chroot.sh: root, the mirror), with the
 # release's own libraries and shlibs; the .deb and its CMakeCache.txt are
@@ -39,13 +40,14 @@ if [ "${1:-}" = --suite ]; then
 fi
 build="${1:-$root/build-deb}"
 
-if ! command -v dpkg-shlibdeps >/dev/null 2>&1; then
+if ! command -v dpkg-shlibdeps >/dev/null 2>&1 ||
+	! command -v file >/dev/null 2>&1; then
 	sudo=
 	[ "$(id -u)" -ne 0 ] && sudo=sudo
-	echo "package: installing dpkg-dev (dpkg-shlibdeps)" >&2
+	echo "package: installing dpkg-dev (dpkg-shlibdeps) and file" >&2
 	$sudo apt-get update -q >&2
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
-		--no-install-recommends dpkg-dev >&2
+		--no-install-recommends dpkg-dev file >&2
 fi
 
 # everything the build prints goes to stderr: stdout is the .deb's path
