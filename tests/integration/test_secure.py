@@ -185,6 +185,7 @@ class SecureBroker:
         self.sd = os.path.join(self.dir, "broker")
         self.keep = keep
         self.started = False
+        self.py_mech = "PLAIN"
 
     def start(self):
         t0 = time.monotonic()
@@ -217,6 +218,11 @@ class SecureBroker:
                 "ssl.ca.location": ca or self.ca}
         conf.update(extra)
         return conf
+
+    def independent(self):
+        """The independent client's conf: its own librdkafka's mechanism
+        (self.py_mech), whatever flagtap's data path uses."""
+        return self.client(self.py_mech)
 
     def xprops(self, mech, password=None, ca=None):
         """-X arguments for record and replay (librdkafka names)."""
@@ -448,7 +454,7 @@ def step_config(args, broker, work, names):
 def step_run(args, broker, work, mech, names, t_in, t_out, nin, nout, records):
     """flagtap run over SASL_SSL: flags the right records, /readyz, SIGTERM."""
     group = names[0]
-    client = broker.client(mech)
+    client = broker.independent()
     metrics = "127.0.0.1:%d" % free_port()
     conf = os.path.join(work, "run.conf")
     write_conf(conf, broker, mech, names, metrics=metrics)
@@ -531,7 +537,7 @@ def step_run_x(args, broker, work, mech, names, t_in, t_out2, nout, expected):
     check(drain.get("flagged") == len(expected) == drain.get("delivered"),
           "--until-eof over SASL_SSL flagged and delivered %d: %s" % (len(expected), out.strip()))
     no_secret(out + err, "flagtap run -X kafka.sasl.password=... stdout and stderr")
-    envs = read_envelopes(broker.client(mech), t_out2, nout)
+    envs = read_envelopes(broker.independent(), t_out2, nout)
     got = {(e["source"]["partition"], e["source"]["offset"]) for e in envs}
     check(got == set(expected) and len(envs) == len(expected),
           "the -X run's envelopes are the flagged records")
@@ -542,7 +548,7 @@ def step_negative(args, broker, work, mech, names, t_in, nin, label, password, c
     """A run that cannot log in or cannot verify the broker."""
     group, _, _, rules = names
     t_neg = "%s-%s" % (names[2], label)
-    create_topics(broker.client(mech), [(t_neg, 1)])
+    create_topics(broker.independent(), [(t_neg, 1)])
     metrics = "127.0.0.1:%d" % free_port()
     conf = os.path.join(work, "neg-%s.conf" % label)
     write_conf(conf, broker, mech, (group + "-" + label, t_in, t_neg, rules),
@@ -580,7 +586,7 @@ def step_negative(args, broker, work, mech, names, t_in, nin, label, password, c
     check(re.search(r"info: assigned \d+ partition", text) is None and
           re.search(r"consumed 0, flagged 0, delivered 0", text) is not None,
           "%s: nothing consumed, flagged or delivered" % label)
-    client = broker.client(mech)
+    client = broker.independent()
     got = committed(client, group + "-" + label, t_in, nin)
     check(all(o < 0 for o in got.values()), "%s: nothing committed (%s)" % (label, got))
     check(end_offsets(client, t_neg, 1)[0] == 0, "%s: nothing produced" % label)
@@ -708,6 +714,7 @@ def main():
 
         # the independent client: same question for its own librdkafka
         py_mech = "SCRAM-SHA-512" if client_works(broker.client("SCRAM-SHA-512")) else "PLAIN"
+        broker.py_mech = py_mech
         check(client_works(broker.client(py_mech)),
               "independent client (confluent_kafka) connects over SASL_SSL with %s" % py_mech)
         create_topics(broker.client(py_mech), [(t_in, 3), (t_out, 2), (t_out2, 2), (t_rr, 2)])
