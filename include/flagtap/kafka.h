@@ -56,9 +56,10 @@ rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_config *c,
 
 /*
  * The consumer defaults that depend on the librdkafka version (an
- * rd_kafka_version() value): before 2.4.0, queued.min.messages=10000000
- * (the consumer stall's workaround); from 2.4.0, fetch.queue.backoff.ms =
- * FT_KAFKA_FETCH_BACKOFF_MS.  Sets *n to their number; static storage.
+ * rd_kafka_version() value): queued.min.messages=10000000 (the consumer
+ * stall's workaround), and from 2.4.0 also fetch.queue.backoff.ms =
+ * FT_KAFKA_FETCH_BACKOFF_MS (each measured best on its release).  Sets
+ * *n to their number; static storage.
  * Any thread.
  */
 const struct ft_kafka_setting *ft_kafka_version_defaults(int version,

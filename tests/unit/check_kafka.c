@@ -1,7 +1,7 @@
 /*
  * check_kafka: the librdkafka configuration flagtap builds, per librdkafka
- * version (the consumer stall's workaround where it is needed, the
- * shorter fetch backoff where librdkafka has one).
+ * version (the consumer stall's workaround everywhere, the shorter fetch
+ * backoff where librdkafka has one).
  */
 #include <string.h>
 
@@ -32,9 +32,9 @@ static const struct {
 } versions[] = {
 	{0x020002ff, "10000000", NULL}, /* Debian 12 */
 	{0x020300ff, "10000000", NULL}, /* Ubuntu 24.04 */
-	{0x020400ff, NULL, FT_KAFKA_FETCH_BACKOFF_MS},
-	{0x020601ff, NULL, FT_KAFKA_FETCH_BACKOFF_MS},
-	{0x020800ff, NULL, FT_KAFKA_FETCH_BACKOFF_MS}, /* Debian 13 */
+	{0x020400ff, "10000000", FT_KAFKA_FETCH_BACKOFF_MS},
+	{0x020601ff, "10000000", FT_KAFKA_FETCH_BACKOFF_MS},
+	{0x020800ff, "10000000", FT_KAFKA_FETCH_BACKOFF_MS}, /* Debian 13 */
 };
 
 static void ck_str_or_null(const char *got, const char *want)
