@@ -29,8 +29,15 @@ phase() {
 	[ -n "$1" ] && echo "== $1"
 	return 0
 }
+trixie_pid=
 finish() {
 	local rc=$?
+	# a failure on the host ends the chroot's tests too (their own
+	# process group: the build, the tests, its broker)
+	if [ -n "$trixie_pid" ] && kill -0 "$trixie_pid" 2>/dev/null; then
+		kill -TERM -- -"$trixie_pid" 2>/dev/null || true
+		wait "$trixie_pid" 2>/dev/null || true
+	fi
 	phase ""
 	printf '== total: %d s (exit %d)\n' $((SECONDS - t0)) "$rc"
 }
@@ -56,7 +63,7 @@ if [ "${FLAGTAP_RELEASES:-trixie}" = trixie ]; then
 	echo "== Debian 13 (trixie) in a chroot: started in the background (build/trixie.log)"
 	trixie_t0=$SECONDS
 	# niced: the host's timing tests (replay --rate) keep their CPU
-	nice -n 10 scripts/test-release.sh trixie --scram --deb-dir build/deb-trixie \
+	setsid nice -n 10 scripts/test-release.sh trixie --scram --deb-dir build/deb-trixie \
 		>build/trixie.log 2>&1 &
 	trixie_pid=$!
 fi
@@ -68,6 +75,7 @@ if [ "${FLAGTAP_RELEASES:-trixie}" = trixie ]; then
 	phase "Debian 13 (trixie): waiting for the chroot (build/trixie.log)"
 	trixie_rc=0
 	wait "$trixie_pid" || trixie_rc=$?
+	trixie_pid=
 	grep '^== ' build/trixie.log || true
 	printf '== Debian 13 (trixie) chroot: %d s after it started\n' \
 		$((SECONDS - trixie_t0))
