@@ -52,6 +52,8 @@ done_() {
 	exit "$rc"
 }
 trap done_ EXIT
+trap "exit 143" TERM
+trap "exit 130" INT
 
 step "a clean $suite (minbase) with this repository in /src"
 "$chroot_sh" make "$suite" "$sysroot"
