@@ -24,6 +24,7 @@
 #include "flagtap/decode.h"
 #include "flagtap/demo.h"
 #include "flagtap/gencmd.h"
+#include "flagtap/kafka.h"
 #include "flagtap/log.h"
 #include "flagtap/record.h"
 #include "flagtap/rules.h"
@@ -326,8 +327,11 @@ static int cmd_version(int argc, char **argv, const struct ft_cli *cli)
 {
 	(void)argc;
 	(void)argv;
+	char kafka[128];
+
 	(void)cli;
-	printf("flagtap %s\n", FT_VERSION);
+	ft_kafka_version_describe(kafka, sizeof(kafka));
+	printf("flagtap %s\n%s\n", FT_VERSION, kafka);
 	return EXIT_SUCCESS;
 }
 

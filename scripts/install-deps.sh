@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Installs what flagtap needs to build and test on Debian 12, idempotently.
-# Packages already present are left alone; apt is only called when
-# something is missing.
+# Installs what flagtap needs to build and test on Debian 12 (bookworm) or
+# 13 (trixie), idempotently.  Packages already present are left alone; apt
+# is only called when something is missing.
+#
+#   scripts/install-deps.sh [--build-only | --unit]
+#
+# --build-only: to build; --unit: to build and run the unit, command-line
+# and demo tests (no broker, no fuzzers); nothing: everything scripts/test.sh
+# needs.
 set -euo pipefail
+
+# the release's own package names where they differ
+codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+case "$codename" in
+bookworm) clang_rt=libclang-rt-14-dev ;;
+*) clang_rt=libclang-rt-dev ;;
+esac
 
 # The multi-pattern prefilter: Intel Hyperscan where it exists (amd64).
 # Debian 12's Vectorscan 5.4.9 silently misses matches of some patterns
@@ -19,14 +32,17 @@ fi
 build=(build-essential cmake pkg-config librdkafka-dev libpcre2-dev zlib1g-dev
        "$hs_pkg" libjemalloc-dev libmicrohttpd-dev libicu-dev
        check)
-test=(kcat python3 python3-confluent-kafka python3-yaml systemd
-      debootstrap dpkg-dev default-jre-headless maven
-      clang clang-format libclang-rt-14-dev)
+unit=(python3 python3-yaml systemd binutils)
+test=(kcat python3-confluent-kafka debootstrap dpkg-dev default-jre-headless
+      maven curl openssl clang clang-format "$clang_rt")
 
 want=("${build[@]}")
-if [ "${1:-}" != "--build-only" ]; then
-	want+=("${test[@]}")
-fi
+case "${1:-}" in
+--build-only) ;;
+--unit) want+=("${unit[@]}") ;;
+"") want+=("${unit[@]}" "${test[@]}") ;;
+*) echo "usage: $0 [--build-only | --unit]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

@@ -5,6 +5,15 @@
 #   tests against a real Apache Kafka broker that CTest starts and stops),
 #   then the unit tests again without Hyperscan (the PCRE2-only engine) and
 #   under AddressSanitizer + UBSan.
+# Beside the host's tests, Debian 13 (trixie) in a clean chroot
+# (scripts/test-release.sh): built from its own packages, the unit,
+# command-line and demo tests, SCRAM-SHA-512 against Kafka 4.1, and its
+# .deb installed in a clean trixie (tests/package/test_deb.sh --suite
+# trixie), and the container image's build steps run in clean trixie
+# systems (tests/platform/dockerfile.sh).  The chroot's build and tests
+# run while the host's broker-bound tests wait on their brokers.
+# FLAGTAP_RELEASES=none leaves it out (it needs root and the Debian
+# mirror; without them it is reported as skipped).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,8 +29,15 @@ phase() {
 	[ -n "$1" ] && echo "== $1"
 	return 0
 }
+trixie_pid=
 finish() {
 	local rc=$?
+	# a failure on the host ends the chroot's tests too (their own
+	# process group: the build, the tests, its broker)
+	if [ -n "$trixie_pid" ] && kill -0 "$trixie_pid" 2>/dev/null; then
+		kill -TERM -- -"$trixie_pid" 2>/dev/null || true
+		wait "$trixie_pid" 2>/dev/null || true
+	fi
 	phase ""
 	printf '== total: %d s (exit %d)\n' $((SECONDS - t0)) "$rc"
 }
@@ -41,8 +57,46 @@ phase "build (warnings are errors)"
 cmake --preset default >/dev/null
 cmake --build --preset default -j"$jobs"
 
+# Debian 13 in the background, its output in build/trixie.log
+trixie_rc=none
+if [ "${FLAGTAP_RELEASES:-trixie}" = trixie ]; then
+	echo "== Debian 13 (trixie) in a chroot: started in the background (build/trixie.log)"
+	trixie_t0=$SECONDS
+	# niced: the host's timing tests (replay --rate) keep their CPU
+	setsid nice -n 10 scripts/test-release.sh trixie --scram --deb-dir build/deb-trixie \
+		>build/trixie.log 2>&1 &
+	trixie_pid=$!
+fi
+
 phase "tests"
 ctest --preset default
+
+if [ "${FLAGTAP_RELEASES:-trixie}" = trixie ]; then
+	phase "Debian 13 (trixie): waiting for the chroot (build/trixie.log)"
+	trixie_rc=0
+	wait "$trixie_pid" || trixie_rc=$?
+	trixie_pid=
+	grep '^== ' build/trixie.log || true
+	printf '== Debian 13 (trixie) chroot: %d s after it started\n' \
+		$((SECONDS - trixie_t0))
+	case $trixie_rc in
+	0) ;;
+	77) echo "== Debian 13 (trixie): SKIPPED (no root or no mirror)" ;;
+	*) tail -40 build/trixie.log; exit 1 ;;
+	esac
+	if [ "$trixie_rc" = 0 ]; then
+		phase "Debian 13 (trixie): the .deb in a clean trixie"
+		rc=0
+		tests/package/test_deb.sh --suite trixie \
+			--deb "$(ls build/deb-trixie/flagtap_*.deb)" || rc=$?
+		[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || exit 1
+
+		phase "Debian 13 (trixie): the container image's build steps in clean trixie systems"
+		rc=0
+		tests/platform/dockerfile.sh || rc=$?
+		[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || exit 1
+	fi
+fi
 
 phase "the PCRE2-only build (no Hyperscan): unit, cli and demo tests"
 cmake --preset pcre2 >/dev/null

@@ -23,7 +23,8 @@ static void warn_scram(const char *key, const char *value, const char *where)
 
 	if (warned ||
 	    (strcmp(key, "sasl.mechanism") && strcmp(key, "sasl.mechanisms")) ||
-	    strncasecmp(value, "SCRAM", 5) || rd_kafka_version() >= 0x020601ff)
+	    strncasecmp(value, "SCRAM", 5) ||
+	    rd_kafka_version() >= FT_RDK_2_6_1)
 		return;
 	warned = true;
 	ft_warn("%s: %s = %s: librdkafka %s cannot log in with SCRAM to "
@@ -104,27 +105,58 @@ static int check_producer(rd_kafka_conf_t *conf, const struct ft_settings *s,
 }
 
 /*
- * queued.min.messages: librdkafka 2.0.2 stops fetching a partition once its
- * consumer queue holds that many messages and looks again only when its
- * broker thread next wakes, up to 1 s later (no fetch.queue.backoff.ms
- * before 2.4.0).  Whenever matching is slower than fetching, the default
- * 100000 records drain in a fraction of that second and the consumer
- * idles for the rest: 1,000,000 records with 2% flagged drained at 160k
- * records/s instead of 470k.  Raised to its maximum, so that the byte
- * limit alone bounds the prefetch; and that (librdkafka: 64 MiB, stalling
- * the same way once full) to 128 MiB, a second of records at full
- * speed.  Both can be set with consumer.*.
+ * The consumer stall.  librdkafka stops fetching a partition once its
+ * consumer queue holds queued.min.messages records (or
+ * queued.max.messages.kbytes) and looks again only later: before 2.4.0
+ * when its broker thread next wakes, up to 1 s; since 2.4.0 after
+ * fetch.queue.backoff.ms (default 1000).  Whenever matching is slower
+ * than fetching, the default 100000 records drain in a fraction of that
+ * second and the consumer idles for the rest: with 2.0.2, 1,000,000
+ * records with 2% flagged drained at 151k records/s instead of 384k.
+ * queued.min.messages is raised to its maximum, so that the byte limit
+ * alone bounds the prefetch; since 2.4.0 the backoff is shortened too
+ * (with 2.8.0, 567k records/s; the backoff alone, 487k; the raised count
+ * alone, 384k: docs/performance.md, "The consumer stall").  The
+ * byte limit (librdkafka: 64 MiB, stalling the same way once full) is
+ * 128 MiB, a second of records at full speed.  All can be set with
+ * consumer.*.
  */
 static const char *const consumer_defaults[][2] = {
 	{"enable.auto.offset.store", "false"},
 	{"auto.offset.reset", "earliest"},
-	{"queued.min.messages", "10000000"},
 	{"partition.assignment.strategy", "cooperative-sticky"},
 	/* a crashed instance's partitions move after 10 s, not 45 s:
 	 * librdkafka heartbeats from its own thread, so a busy loop does
 	 * not miss them */
 	{"session.timeout.ms", "10000"},
 };
+
+static const struct ft_kafka_setting stall_before_2_4[] = {
+	{"queued.min.messages", "10000000"},
+};
+
+static const struct ft_kafka_setting stall_since_2_4[] = {
+	{"queued.min.messages", "10000000"},
+	{"fetch.queue.backoff.ms", FT_KAFKA_FETCH_BACKOFF_MS},
+};
+
+const struct ft_kafka_setting *ft_kafka_version_defaults(int version, size_t *n)
+{
+	if (version < FT_RDK_2_4_0) {
+		*n = FT_ARRAY_SIZE(stall_before_2_4);
+		return stall_before_2_4;
+	}
+	*n = FT_ARRAY_SIZE(stall_since_2_4);
+	return stall_since_2_4;
+}
+
+void ft_kafka_version_describe(char *buf, size_t size)
+{
+	snprintf(buf, size, "librdkafka %s (built with %d.%d.%d)",
+		 rd_kafka_version_str(), (RD_KAFKA_VERSION >> 24) & 0xff,
+		 (RD_KAFKA_VERSION >> 16) & 0xff,
+		 (RD_KAFKA_VERSION >> 8) & 0xff);
+}
 
 /* Prefetch ceiling (KiB), lowered to half of inflight.max.bytes. */
 #define PREFETCH_MAX_KB 131072
@@ -160,9 +192,16 @@ static int role_defaults(rd_kafka_conf_t *conf, const struct ft_settings *s,
 {
 	bool eos = s->delivery == FT_DELIVERY_EXACTLY_ONCE;
 	long long kb = s->inflight_max_bytes / 2 / 1024;
+	const struct ft_kafka_setting *vd;
+	size_t i, nvd;
 	char v[300];
 
 	if (consumer) {
+		vd = ft_kafka_version_defaults(rd_kafka_version(), &nvd);
+		for (i = 0; i < nvd; i++)
+			if (set_default(conf, vd[i].key, vd[i].value, errstr,
+					errstr_size))
+				return FT_EINVAL;
 		/* the prefetch is bounded with the bytes held: half as much
 		 * (128 MiB for the default cap, the most that pays) */
 		snprintf(v, sizeof(v), "%lld",

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """flagtap over TLS + SASL against a real Apache Kafka broker.
 
-  test_secure.py FLAGTAP [--mechanism auto|SCRAM-SHA-512|PLAIN] [--keep]
+  test_secure.py FLAGTAP [--mechanism auto|SCRAM-SHA-512|PLAIN] [--require-scram] [--keep]
 
 Starts its own broker (tests/kafka/broker.sh start-secure, in a temporary
 directory, random ports: it does not touch the shared fixture broker) with a
@@ -17,7 +17,10 @@ default ssl.endpoint.identification.algorithm=https).
     sends a client-final nonce that Kafka >= 4.0 rejects: librdkafka #4895).
     Which of the two must happen is decided from the two versions; the other
     outcome fails the test. The data path then uses SCRAM-SHA-512 if it
-    works, PLAIN (same TLS listener, same user) if not.
+    works, PLAIN (same TLS listener, same user) if not. --require-scram
+    (scripts/test-release.sh trixie --scram): only SCRAM-SHA-512 passes.
+    flagtap's librdkafka is the one `flagtap version` names (FLAGTAP may
+    be a wrapper that runs it in a chroot).
  3. flagtap run (kafka.security.protocol, kafka.sasl.*, kafka.ssl.ca.location,
     log.level = debug, kafka.debug = security,broker,conf, metrics.listen):
     records produced by an independent confluent_kafka producer over SASL_SSL
@@ -135,7 +138,17 @@ def read_text(path):
 
 # ------------------------------------------------------------------ versions
 def librdkafka_version(binary):
-    """(int, str) of the librdkafka the binary loads."""
+    """(int, str) of the librdkafka the binary loads: its `flagtap version`,
+    else the library ldd finds (a flagtap without that line)."""
+    try:
+        out = subprocess.run([binary, "version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
+        m = re.search(r"^librdkafka ((\d+)\.(\d+)\.(\d+)\S*)", out, re.M)
+        if m:
+            major, minor, rev = (int(x) for x in m.group(2, 3, 4))
+            return (major << 24 | minor << 16 | rev << 8 | 0xff), m.group(1)
+    except (OSError, subprocess.SubprocessError):
+        pass
     try:
         out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
@@ -172,6 +185,7 @@ class SecureBroker:
         self.sd = os.path.join(self.dir, "broker")
         self.keep = keep
         self.started = False
+        self.py_mech = "PLAIN"
 
     def start(self):
         t0 = time.monotonic()
@@ -204,6 +218,11 @@ class SecureBroker:
                 "ssl.ca.location": ca or self.ca}
         conf.update(extra)
         return conf
+
+    def independent(self):
+        """The independent client's conf: its own librdkafka's mechanism
+        (self.py_mech), whatever flagtap's data path uses."""
+        return self.client(self.py_mech)
 
     def xprops(self, mech, password=None, ca=None):
         """-X arguments for record and replay (librdkafka names)."""
@@ -435,7 +454,7 @@ def step_config(args, broker, work, names):
 def step_run(args, broker, work, mech, names, t_in, t_out, nin, nout, records):
     """flagtap run over SASL_SSL: flags the right records, /readyz, SIGTERM."""
     group = names[0]
-    client = broker.client(mech)
+    client = broker.independent()
     metrics = "127.0.0.1:%d" % free_port()
     conf = os.path.join(work, "run.conf")
     write_conf(conf, broker, mech, names, metrics=metrics)
@@ -518,7 +537,7 @@ def step_run_x(args, broker, work, mech, names, t_in, t_out2, nout, expected):
     check(drain.get("flagged") == len(expected) == drain.get("delivered"),
           "--until-eof over SASL_SSL flagged and delivered %d: %s" % (len(expected), out.strip()))
     no_secret(out + err, "flagtap run -X kafka.sasl.password=... stdout and stderr")
-    envs = read_envelopes(broker.client(mech), t_out2, nout)
+    envs = read_envelopes(broker.independent(), t_out2, nout)
     got = {(e["source"]["partition"], e["source"]["offset"]) for e in envs}
     check(got == set(expected) and len(envs) == len(expected),
           "the -X run's envelopes are the flagged records")
@@ -529,7 +548,7 @@ def step_negative(args, broker, work, mech, names, t_in, nin, label, password, c
     """A run that cannot log in or cannot verify the broker."""
     group, _, _, rules = names
     t_neg = "%s-%s" % (names[2], label)
-    create_topics(broker.client(mech), [(t_neg, 1)])
+    create_topics(broker.independent(), [(t_neg, 1)])
     metrics = "127.0.0.1:%d" % free_port()
     conf = os.path.join(work, "neg-%s.conf" % label)
     write_conf(conf, broker, mech, (group + "-" + label, t_in, t_neg, rules),
@@ -567,7 +586,7 @@ def step_negative(args, broker, work, mech, names, t_in, nin, label, password, c
     check(re.search(r"info: assigned \d+ partition", text) is None and
           re.search(r"consumed 0, flagged 0, delivered 0", text) is not None,
           "%s: nothing consumed, flagged or delivered" % label)
-    client = broker.client(mech)
+    client = broker.independent()
     got = committed(client, group + "-" + label, t_in, nin)
     check(all(o < 0 for o in got.values()), "%s: nothing committed (%s)" % (label, got))
     check(end_offsets(client, t_neg, 1)[0] == 0, "%s: nothing produced" % label)
@@ -651,6 +670,9 @@ def main():
                     help="SASL mechanism of the data path (auto: SCRAM-SHA-512 if "
                          "flagtap's librdkafka can log in with it, else PLAIN)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--require-scram", action="store_true",
+                    help="fail unless flagtap logs in with SCRAM-SHA-512 and the data "
+                         "path uses it (a librdkafka of 2.6.1 or later)")
     args = ap.parse_args()
     args.flagtap = os.path.abspath(args.flagtap)
     t_start = time.monotonic()
@@ -681,12 +703,18 @@ def main():
         rdk, rdk_s = librdkafka_version(args.flagtap)
         kv = kafka_version(broker.sd)
         want_scram = scram_should_work(rdk, kv)
+        if args.require_scram:
+            check(want_scram, "--require-scram: flagtap's librdkafka %s can log in with "
+                  "SCRAM-SHA-512 to Kafka %s" % (rdk_s, kv))
+            check(args.mechanism in ("auto", "SCRAM-SHA-512"),
+                  "--require-scram with --mechanism %s" % args.mechanism)
         log("flagtap's librdkafka %s, Kafka %s: SCRAM-SHA-512 login %s"
             % (rdk_s, kv, "expected to work" if want_scram else
                "expected to FAIL (librdkafka < 2.6.1 against Kafka >= 4.0, librdkafka #4895)"))
 
         # the independent client: same question for its own librdkafka
         py_mech = "SCRAM-SHA-512" if client_works(broker.client("SCRAM-SHA-512")) else "PLAIN"
+        broker.py_mech = py_mech
         check(client_works(broker.client(py_mech)),
               "independent client (confluent_kafka) connects over SASL_SSL with %s" % py_mech)
         create_topics(broker.client(py_mech), [(t_in, 3), (t_out, 2), (t_out2, 2), (t_rr, 2)])
@@ -716,6 +744,9 @@ def main():
                          % (rdk_s, kv, m.group(1) if m else "no login"))
         mech = args.mechanism if args.mechanism != "auto" else \
             ("SCRAM-SHA-512" if scram_ok else "PLAIN")
+        if args.require_scram:
+            check(scram_ok and mech == "SCRAM-SHA-512",
+                  "--require-scram: the data path uses SCRAM-SHA-512 (%s)" % mech)
         log("data path: SASL_SSL with %s (independent client: %s)" % (mech, py_mech))
 
         # 3-4. the data path

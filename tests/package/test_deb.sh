@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# The Debian package: its contents and control data, then an install on a
-# clean Debian 12 (debootstrap --variant=minbase bookworm, in a chroot)
-# with the dependencies resolved from the Debian mirror, and the
-# installed daemon run there.
+# The Debian package of one release: its contents and control data, then
+# an install on a clean system of that release (debootstrap
+# --variant=minbase, in a chroot: scripts/debian-chroot.sh) with the
+# dependencies resolved from the Debian mirror, and the installed daemon
+# run there.
 #
-#   tests/package/test_deb.sh [--deb FILE.deb] [--build-dir DIR] [--no-chroot]
+#   tests/package/test_deb.sh [--suite bookworm|trixie] [--deb FILE.deb]
+#                             [--build-dir DIR] [--no-chroot]
 #
-# Without --deb, scripts/package.sh builds the package in DIR (default
-# build-deb).  The chroot part needs root, debootstrap (installed when
-# missing) and the mirror; the minbase system is made once and cached as a
-# tarball, with the downloaded packages, under ~/.cache/flagtap (or
+# --suite: the release (default bookworm, Debian 12).  Without --deb,
+# scripts/package.sh builds the package in DIR (default build-deb, or
+# build-deb-SUITE for a release other than the host's, built in a chroot
+# of that release).  The chroot part needs root, debootstrap (installed
+# when missing) and the mirror; the minbase system is made once and cached
+# as a tarball, with the downloaded packages, under ~/.cache/flagtap (or
 # $FLAGTAP_CACHE_DIR): later runs unpack it in seconds.  The mirror is
 # needed on every run (apt-get update, the dependencies).
 #
-# Environment: FLAGTAP_DEBIAN_MIRROR (default http://deb.debian.org/debian),
-# FLAGTAP_DEBIAN_SECURITY (default http://deb.debian.org/debian-security),
-# FLAGTAP_CACHE_DIR, FLAGTAP_CHROOT_REFRESH=1 (make the cached system anew).
+# Environment: as scripts/debian-chroot.sh (FLAGTAP_DEBIAN_MIRROR,
+# FLAGTAP_DEBIAN_SECURITY, FLAGTAP_CACHE_DIR, FLAGTAP_CHROOT_REFRESH=1).
 #
 # Exit status: 0 all passed, 1 a check failed, 77 skipped (the chroot part
 # cannot run: not root, or the mirror unreachable).
@@ -24,26 +27,33 @@ set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 deb=
-build="$root/build-deb"
+build=
 chroot_part=1
+suite=bookworm
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--suite) suite="$2"; shift 2 ;;
 	--deb) deb="$2"; shift 2 ;;
 	--build-dir) build="$2"; shift 2 ;;
 	--no-chroot) chroot_part=0; shift ;;
-	*) echo "usage: $0 [--deb FILE.deb] [--build-dir DIR] [--no-chroot]" >&2
+	*) echo "usage: $0 [--suite bookworm|trixie] [--deb FILE.deb] [--build-dir DIR] [--no-chroot]" >&2
 	   exit 2 ;;
 	esac
 done
-
-mirror="${FLAGTAP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-security="${FLAGTAP_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}"
-cache="${FLAGTAP_CACHE_DIR:-${HOME:-/root}/.cache/flagtap}"
-suite=bookworm
+case "$suite" in
+bookworm) release="Debian 12" ;;
+trixie) release="Debian 13" ;;
+*) echo "$0: --suite bookworm or trixie" >&2; exit 2 ;;
+esac
+host_suite=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+package_args=()
+if [ "$suite" != "$host_suite" ]; then
+	package_args=(--suite "$suite")
+	build="${build:-$root/build-deb-$suite}"
+fi
+build="${build:-$root/build-deb}"
+chroot_sh="$root/scripts/debian-chroot.sh"
 arch="$(dpkg --print-architecture)"
-# bump when the recipe of the cached system changes
-tarball="$cache/debian-$suite-minbase-$arch-v1.tar.gz"
-archives="$cache/apt-archives-$suite-$arch"
 
 passed=0
 failed=0
@@ -63,7 +73,7 @@ finish() {
 	exit 1
 }
 skip_rest() {
-	echo "# SKIP the install on a clean Debian 12: $*"
+	echo "# SKIP the install on a clean $release: $*"
 	phase "done"
 	echo "$passed passed, $failed failed, 1 skipped"
 	[ "$failed" -eq 0 ] && exit 77
@@ -72,9 +82,9 @@ skip_rest() {
 
 # ---- the package --------------------------------------------------------------
 if [ -z "$deb" ]; then
-	phase "building the package (scripts/package.sh $build)"
+	phase "building the package (scripts/package.sh ${package_args[*]} $build)"
 	log="$(mktemp)"
-	if ! deb="$("$root/scripts/package.sh" "$build" 2>"$log")"; then
+	if ! deb="$("$root/scripts/package.sh" "${package_args[@]}" "$build" 2>"$log")"; then
 		tail -30 "$log" | sed 's/^/#   /'
 		rm -f "$log"
 		notok "scripts/package.sh builds the package"
@@ -89,13 +99,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/flagtap-deb.XXXXXX")"
 
 # never delete through a mount that is still there
 cleanup() {
-	if [ -n "${work:-}" ] && [ -d "$work" ]; then
-		if findmnt -rn -o TARGET | grep -q "^$work/"; then
-			echo "# $work still has mounts: left in place" >&2
-		else
-			rm -rf "$work"
-		fi
-	fi
+	[ -n "${work:-}" ] && "$chroot_sh" remove "$work"
 }
 trap cleanup EXIT
 
@@ -131,8 +135,10 @@ check "Section: net" test "$(field Section)" = net
 check "Maintainer set" test -n "$(field Maintainer)"
 depends="$(field Depends)"
 echo "# Depends: $depends"
-for d in 'librdkafka1 ' 'libpcre2-8-0 ' 'zlib1g ' 'libc6 ' 'libmicrohttpd12 ' adduser; do
-	check "Depends names ${d% }" grep -q -- "$d" <<<"$depends"
+# the release's own names (Debian 13: the 64-bit time_t renames, t64)
+for d in 'librdkafka1 ' 'libpcre2-8-0 ' 'zlib1g ' 'libc6 ' 'libmicrohttpd12(t64)? ' \
+	'libicu[0-9]+ ' adduser; do
+	check "Depends names ${d% }" grep -Eq -- "$d" <<<"$depends"
 done
 if grep -q 'FLAGTAP_VECTORSCAN:BOOL=ON' "$(dirname "$deb")/CMakeCache.txt" 2>/dev/null; then
 	check "Depends names libhyperscan5" grep -q 'libhyperscan5' <<<"$depends"
@@ -168,53 +174,16 @@ fi
 
 [ "$chroot_part" -eq 1 ] || finish
 
-# ---- a clean Debian 12 ---------------------------------------------------
-[ "$(id -u)" -eq 0 ] || skip_rest "needs root (debootstrap, chroot)"
-# the dependencies come from the mirror: without it nothing can be shown
-if ! curl -fsS --max-time 15 -o /dev/null "$mirror/dists/$suite/InRelease"; then
-	skip_rest "the Debian mirror $mirror is unreachable"
-fi
-
-mkdir -p "$cache" "$archives/partial"
-if [ ! -f "$tarball" ] || [ "${FLAGTAP_CHROOT_REFRESH:-0}" = 1 ]; then
-	if ! command -v debootstrap >/dev/null; then
-		phase "installing debootstrap"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends debootstrap >/dev/null 2>&1 ||
-			{ apt-get update -q >/dev/null 2>&1 &&
-			  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-				--no-install-recommends debootstrap >/dev/null 2>&1; } ||
-			skip_rest "debootstrap is not installed and cannot be"
-	fi
-	phase "debootstrap --variant=minbase $suite from $mirror (once; cached in $tarball)"
-	mkdir "$work/bootstrap"
-	if ! timeout 300 debootstrap --variant=minbase --arch="$arch" \
-		"$suite" "$work/bootstrap" "$mirror" >"$work/debootstrap.log" 2>&1; then
-		tail -20 "$work/debootstrap.log" | sed 's/^/#   /'
-		notok "debootstrap $suite"
-		finish
-	fi
-	cat >"$work/bootstrap/etc/apt/sources.list" <<-EOF
-		deb $mirror $suite main
-		deb $mirror $suite-updates main
-		deb $security $suite-security main
-	EOF
-	rm -f "$work/bootstrap/var/cache/apt/archives/"*.deb
-	tar --numeric-owner -C "$work/bootstrap" -czf "$tarball.tmp" . &&
-		mv "$tarball.tmp" "$tarball"
-	rm -rf "$work/bootstrap"
-	ok "debootstrap $suite minbase, cached ($(du -h "$tarball" | cut -f1))"
-fi
-
-phase "unpacking the cached $suite system"
+# ---- a clean system of the release ----------------------------------------
+phase "a clean $release ($suite minbase)"
 sysroot="$work/root"
-mkdir "$sysroot"
-tar --numeric-owner -C "$sysroot" -xzf "$tarball" || { notok "unpack $tarball"; finish; }
+"$chroot_sh" make "$suite" "$sysroot"
+case $? in
+0) ;;
+77) skip_rest "scripts/debian-chroot.sh cannot make a $suite system here" ;;
+*) notok "a clean $suite system (scripts/debian-chroot.sh make)"; finish ;;
+esac
 cp "$deb" "$sysroot/tmp/flagtap.deb"
-cp /etc/resolv.conf "$sysroot/etc/resolv.conf" 2>/dev/null || true
-# no service starts inside the chroot, whatever a script asks
-printf '#!/bin/sh\nexit 101\n' >"$sysroot/usr/sbin/policy-rc.d"
-chmod 755 "$sysroot/usr/sbin/policy-rc.d"
 
 # What runs inside: each check prints "ok - ..." or "not ok - ...".
 cat >"$sysroot/tmp/inside.sh" <<'INSIDE'
@@ -296,20 +265,10 @@ check "dpkg --purge: configuration, statoverride and user are gone" \
 INSIDE
 chmod 755 "$sysroot/tmp/inside.sh"
 
-# In a private mount namespace: /proc, /dev and the package cache are
-# mounted for the chroot only and vanish with it.
+# the mounts and processes of the chroot end with it (debian-chroot.sh)
 phase "install and run in the chroot"
-# In a PID namespace too: on a timeout, killing its first process ends
-# everything that runs in the chroot.
-timeout --kill-after=10 300 unshare --mount --propagation private \
-	--pid --fork --kill-child bash -c '
-	set -e
-	r="$1"
-	mount -t proc proc "$r/proc"
-	mount --rbind /dev "$r/dev"
-	mount --bind "$2" "$r/var/cache/apt/archives"
-	chroot "$r" /tmp/inside.sh
-' inside "$sysroot" "$archives" >"$work/inside.log" 2>&1
+timeout --kill-after=10 300 "$chroot_sh" run "$sysroot" -- /tmp/inside.sh \
+	>"$work/inside.log" 2>&1
 rc=$?
 while IFS= read -r line; do
 	case "$line" in

@@ -16,6 +16,11 @@
 
 #include "flagtap/config.h"
 
+/* A librdkafka property and its value. */
+struct ft_kafka_setting {
+	const char *key, *value;
+};
+
 enum ft_kafka_role {
 	FT_KAFKA_CONSUMER,
 	FT_KAFKA_PRODUCER,
@@ -27,10 +32,11 @@ enum ft_kafka_role {
  * `producer.*`.  For the consumer, group.id comes from `group.id`,
  * offsets are stored by flagtap (enable.auto.offset.store=false) and
  * auto.offset.reset defaults to earliest, partition.assignment.strategy
- * to cooperative-sticky, and the prefetch (queued.max.messages.kbytes) to
- * half of inflight.max.bytes (at most 128 MiB).  For the producer,
- * enable.idempotence=true and acks=all are required: a config that turns
- * them off is refused; with delivery = exactly-once, transactional.id is
+ * to cooperative-sticky, the prefetch (queued.max.messages.kbytes) to
+ * half of inflight.max.bytes (at most 128 MiB), and the settings of
+ * ft_kafka_version_defaults() for the librdkafka loaded at run time.  For the
+ * producer, enable.idempotence=true and acks=all are required: a config that
+ * turns them off is refused; with delivery = exactly-once, transactional.id is
  * set (ft_kafka_transactional_id()), and refused otherwise.  Returns NULL with
  * errstr set on error; the caller owns the conf (rd_kafka_conf_destroy, or hand
  * it to rd_kafka_new).
@@ -38,6 +44,33 @@ enum ft_kafka_role {
 rd_kafka_conf_t *ft_kafka_conf_new(const struct ft_settings *s,
 				   enum ft_kafka_role role, char *errstr,
 				   size_t errstr_size);
+
+/* librdkafka releases whose behaviour flagtap adapts to, as
+ * rd_kafka_version() and RD_KAFKA_VERSION give them. */
+#define FT_RDK_2_4_0 0x020400ff /* fetch.queue.backoff.ms */
+#define FT_RDK_2_6_1 0x020601ff /* SCRAM logins to Kafka 4.0 and later */
+
+/* The consumer's fetch.queue.backoff.ms default with librdkafka 2.4.0 and
+ * later (docs/performance.md, "The consumer stall"). */
+#define FT_KAFKA_FETCH_BACKOFF_MS "10"
+
+/*
+ * The consumer defaults that depend on the librdkafka version (an
+ * rd_kafka_version() value): queued.min.messages=10000000 (the consumer
+ * stall's workaround), and from 2.4.0 also fetch.queue.backoff.ms =
+ * FT_KAFKA_FETCH_BACKOFF_MS (each measured best on its release).  Sets
+ * *n to their number; static storage.
+ * Any thread.
+ */
+const struct ft_kafka_setting *ft_kafka_version_defaults(int version,
+							 size_t *n);
+
+/*
+ * Writes "librdkafka RUNNING (built with X.Y.Z)" to buf: the library
+ * loaded at run time and the headers flagtap was compiled against
+ * (RD_KAFKA_VERSION).  Any thread.
+ */
+void ft_kafka_version_describe(char *buf, size_t size);
 
 /* The producer's transactional.id: delivery.transactional.id, or
  * flagtap-<group.id>-<hostname>. */
@@ -64,11 +97,6 @@ void ft_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
  */
 int ft_kafka_conf_props(rd_kafka_conf_t *conf, const char *const *props,
 			size_t nprops, char *errstr, size_t errstr_size);
-
-/* A librdkafka property and its value. */
-struct ft_kafka_setting {
-	const char *key, *value;
-};
 
 /*
  * A client for the command-line tools (decode, record, replay): takes
