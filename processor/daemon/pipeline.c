@@ -622,13 +622,11 @@ static void teardown(struct pipeline *p)
 		ft_worker_quiesce(p);
 	ft_worker_stop(p);
 	if (p->consumer && p->sink && p->eos) {
-		/* the last transaction; after a fatal error it is aborted
-		 * (by the broker, or by the next start's init) */
+		/* the last transaction; after a fatal error it is abandoned */
 		if (!p->fatal)
 			ft_txn_commit(p);
-		else if (!rd_kafka_fatal_error(p->producer, NULL, 0))
-			rd_kafka_error_destroy(rd_kafka_abort_transaction(
-				p->producer, p->shutdown_ms));
+		else
+			ft_txn_abandon(p);
 		rd_kafka_consumer_close(p->consumer);
 	} else if (p->consumer && p->sink) {
 		/* after a failed flush, commit_sync still only commits
@@ -640,8 +638,10 @@ static void teardown(struct pipeline *p)
 	if (p->consumer)
 		rd_kafka_destroy(p->consumer);
 	if (p->sink) {
-		/* the producer with it */
-		ft_sink_flush(p->sink, p->shutdown_ms);
+		/* the producer with it; after a fatal error in exactly-once
+		 * mode what it holds belongs to a transaction that will not
+		 * commit: no wait for it */
+		ft_sink_flush(p->sink, p->eos && p->fatal ? 0 : p->shutdown_ms);
 		ft_sink_free(p->sink);
 	} else if (p->producer) {
 		rd_kafka_destroy(p->producer);

@@ -16,6 +16,9 @@
  * restart's init_transactions aborts what is left). */
 #define TXN_ABORT_MS 10000
 #define TXN_ABORT_TRY_MS 500
+/* Bound on the abort after a fatal error: what it leaves, the broker or
+ * the next start aborts. */
+#define TXN_ABANDON_MS 2000
 /* Tries of a retriable transaction call before giving up on it. */
 #define TXN_TRIES 5
 /* Aborts in a row without a commit before giving up (an output that
@@ -119,27 +122,38 @@ static void txn_rewind(struct pipeline *p)
  * what was produced is purged, and the input is rewound to the first
  * record of the transaction, to be processed again in the next one.
  */
+/*
+ * rd_kafka_abort_transaction() until it succeeds, fails for good or ms
+ * have passed.  Bounded: librdkafka 2.0.2 can wait on messages that only
+ * the abort itself would release; and the abort waits for delivery
+ * reports, which only this thread serves: they are served between tries.
+ */
+static rd_kafka_error_t *abort_bounded(struct pipeline *p, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	rd_kafka_error_t *e;
+
+	for (;;) {
+		e = rd_kafka_abort_transaction(
+			p->producer,
+			ms < TXN_ABORT_TRY_MS ? ms : TXN_ABORT_TRY_MS);
+		if (!e || !rd_kafka_error_is_retriable(e) ||
+		    now_ms() >= deadline)
+			return e;
+		rd_kafka_error_destroy(e);
+		rd_kafka_poll(p->producer, POLL_MS);
+	}
+}
+
 int ft_txn_abort(struct pipeline *p, const char *why)
 {
 	struct timespec pause;
 	rd_kafka_error_t *e;
-	int64_t deadline;
 	long ms;
 
 	atomic_store(&p->discard, true);
 	ft_worker_quiesce(p);
-	/* bounded: librdkafka 2.0.2 can wait on messages that only the
-	 * abort itself would release; and the abort waits for delivery
-	 * reports, which only this thread serves: serve them between tries */
-	deadline = now_ms() + TXN_ABORT_MS;
-	for (;;) {
-		e = rd_kafka_abort_transaction(p->producer, TXN_ABORT_TRY_MS);
-		if (!e || !rd_kafka_error_is_retriable(e) ||
-		    now_ms() >= deadline)
-			break;
-		rd_kafka_error_destroy(e);
-		rd_kafka_poll(p->producer, POLL_MS);
-	}
+	e = abort_bounded(p, TXN_ABORT_MS);
 	if (e) {
 		ft_pipeline_fatal(p, "transaction: cannot abort (after %s): %s",
 				  why, rd_kafka_error_string(e));
@@ -247,4 +261,14 @@ void ft_txn_maybe_commit(struct pipeline *p)
 		 (p->txn_records &&
 		  now_ms() - p->txn_started_ms >= p->commit_ms))
 		ft_txn_commit(p);
+}
+
+void ft_txn_abandon(struct pipeline *p)
+{
+	int ms = p->shutdown_ms < TXN_ABANDON_MS ? p->shutdown_ms
+						 : TXN_ABANDON_MS;
+
+	if (rd_kafka_fatal_error(p->producer, NULL, 0))
+		return;
+	rd_kafka_error_destroy(abort_bounded(p, ms));
 }

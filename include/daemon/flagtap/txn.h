@@ -37,4 +37,15 @@ int ft_txn_commit(struct pipeline *p);
 /* Commits (or aborts) when the transaction is due. */
 void ft_txn_maybe_commit(struct pipeline *p);
 
+/*
+ * After a fatal error: tries, for at most 2 s (or shutdown.timeout.ms if
+ * shorter), to abort the open transaction, unless the producer itself
+ * failed.  Nothing of it can commit any more, so nothing waits for it:
+ * what the abort leaves open the broker aborts at
+ * transaction.timeout.ms, or the next start's init_transactions at once;
+ * read_committed readers never see its envelopes, and its input is read
+ * again from the last committed position.
+ */
+void ft_txn_abandon(struct pipeline *p);
+
 #endif
