@@ -706,3 +706,25 @@ void rules_state_close(struct parser *ps, struct ft_rule *r)
 	if (st)
 		ft_sha256_final(&ps->def, st->def_hash);
 }
+
+size_t ft_ruleset_stateful_names(const struct ft_ruleset *rs, char *buf,
+				 size_t size)
+{
+	size_t i, n = 0, len = 0;
+	int w;
+
+	if (size)
+		buf[0] = '\0';
+	for (i = 0; i < rs->nrules; i++) {
+		if (!rs->rules[i].state || !rs->rules[i].enabled)
+			continue;
+		if (len < size) {
+			w = snprintf(buf + len, size - len, "%s%s (%s:%d)",
+				     n ? ", " : "", rs->rules[i].id,
+				     rs->rules[i].file, rs->rules[i].line);
+			len += w > 0 ? (size_t)w : 0;
+		}
+		n++;
+	}
+	return n;
+}

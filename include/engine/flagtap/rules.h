@@ -334,6 +334,14 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 /* Frees a ruleset; accepts NULL. */
 void ft_ruleset_free(struct ft_ruleset *rs);
 
+/*
+ * The enabled stateful rules of rs: their number, and "ID (FILE:LINE),
+ * ..." in buf (cut to size).  What `flagtap run` names when it refuses
+ * them: it does not yet keep their state durably.
+ */
+size_t ft_ruleset_stateful_names(const struct ft_ruleset *rs, char *buf,
+				 size_t size);
+
 /* "info" ... "critical". */
 const char *ft_severity_name(enum ft_severity s);
 /* Parses a severity name; returns -1 if unknown. */
