@@ -168,6 +168,26 @@ static bool at_end(struct parser *ps, struct cur *c, const char *what)
 	return false;
 }
 
+/* A sum threshold the state holds exactly: digits, at most 24 before the
+ * point and 12 after it, no exponent. */
+static bool plain_amount(const char *s, size_t n)
+{
+	size_t i = s[0] == '+', before = 0, after = 0;
+	bool point = false;
+
+	for (; i < n; i++) {
+		if (s[i] == '.' && !point)
+			point = true;
+		else if (!isdigit((unsigned char)s[i]))
+			return false;
+		else if (point)
+			after++;
+		else
+			before++;
+	}
+	return before && before <= 24 && after <= 12;
+}
+
 /* aggregate = count >= N | sum(FIELD) >= X | distinct(FIELD) >= N */
 static void set_aggregate(struct parser *ps, struct ft_rule_state *st,
 			  struct cur *c)
@@ -238,8 +258,15 @@ static void set_aggregate(struct parser *ps, struct ft_rule_state *st,
 		     st->fn == FT_AGG_SUM ? "50000 or 49999.99" : "3");
 		return;
 	}
-	if (n > 40) {
-		perr(ps, col, "threshold has more than 40 characters");
+	if (n > 40 || (st->fn == FT_AGG_SUM && !plain_amount(s, n)) ||
+	    (st->fn != FT_AGG_SUM && n > 7) ||
+	    (st->fn != FT_AGG_SUM && atol(s) > 1000000)) {
+		perr(ps, col,
+		     st->fn == FT_AGG_SUM
+			     ? "threshold must be written as digits with at "
+			       "most 12 decimal places (e.g. 50000.00), below "
+			       "10^24"
+			     : "threshold must be at most 1000000");
 		return;
 	}
 	st->threshold = rules_dup(ps, s, n);

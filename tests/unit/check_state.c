@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "flagtap/common.h"
+#include "flagtap/envelope.h"
+#include "flagtap/inspect.h"
 #include "flagtap/match.h"
 #include "flagtap/rules.h"
 #include "flagtap/state.h"
@@ -690,6 +692,98 @@ START_TEST(test_contrib_not_hits)
 }
 END_TEST
 
+/* The envelope of a crossing, through inspect as scan and run use it. */
+static void envelope_of(struct run *r, struct ft_inspect *in, const char *rec,
+			struct ft_buf *env)
+{
+	struct ft_inspect_msg m = {
+		.rec = rec, .len = strlen(rec), .format = FT_FORMAT_JSON};
+	struct ft_state_input si = {r->offset++, -1, NULL, 0, &in->res};
+	struct ft_envelope_opts eo = {
+		.head_max = SIZE_MAX, .hit_in = in->hit_in, .state = &r->out};
+	struct ft_source src = {.file = "f", .offset = si.offset};
+	size_t i;
+
+	ck_assert_int_ge(ft_inspect_match(in, r->ctx, r->rs, &m, true), 0);
+	ck_assert_int_eq(ft_state_apply(r->st, r->rs, &si, &r->out), 1);
+	for (i = 0; i < r->out.n; i++)
+		ck_assert_int_eq(
+			ft_inspect_add_hit(in, r->rs, r->out.hits[i].rule), 0);
+	eo.hit_in = in->hit_in;
+	ft_buf_reset(env);
+	ck_assert_int_eq(ft_envelope_build_ex(env, r->rs, &in->res, &src,
+					      FT_FORMAT_JSON, rec, strlen(rec),
+					      0, &eo),
+			 0);
+	ft_buf_addc(env, '\0');
+}
+
+/* The key goes in clear only when nothing in the message is redacted. */
+START_TEST(test_envelope_key)
+{
+	static const char rules[] = "[rule AGG]\ntitle = t\nseverity = low\n"
+				    "aggregate = sum(amount) >= 100\n"
+				    "by = customer_id\nwindow = day\n"
+				    "time = ts\n"
+				    "[rule RED]\ntitle = t\nseverity = low\n"
+				    "pattern = secret-\\d+\nredact = mask\n";
+	struct ft_inspect in;
+	struct ft_buf env = FT_BUF_INIT;
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	ft_inspect_init(&in);
+	envelope_of(&r, &in,
+		    "{\"customer_id\":\"C88\",\"amount\":\"150\",\"ts\":"
+		    "1000}",
+		    &env);
+	ck_assert_msg(strstr(env.data, "\"aggregate\":{\"fn\":\"sum\","
+				       "\"field\":\"amount\",\"value\":"
+				       "\"150\",\"window\":{\"kind\":\"day\","
+				       "\"start\":\"1970-01-01T00:00:00.000Z\","
+				       "\"end\":\"1970-01-02T00:00:00.000Z\"},"
+				       "\"key\":\"C88\",\"records\":[0],"),
+		      "%s", env.data);
+	envelope_of(&r, &in,
+		    "{\"customer_id\":\"C77\",\"note\":\"secret-123\","
+		    "\"amount\":\"150\",\"ts\":2000}",
+		    &env);
+	ck_assert_msg(strstr(env.data, "\"key\":{\"hash\":\""), "%s", env.data);
+	ck_assert_ptr_null(strstr(env.data, "\"key\":\"C77\""));
+	ck_assert_ptr_null(strstr(env.data, "secret-123"));
+	ft_buf_release(&env);
+	ft_inspect_release(&in);
+	run_close(&r);
+}
+END_TEST
+
+/* by = key: the Kafka key; a record without one is missing. */
+START_TEST(test_by_kafka_key)
+{
+	static const char rules[] = "[rule K]\ntitle = t\nseverity = low\n"
+				    "aggregate = count >= 2\nby = key\n"
+				    "window = hour\n";
+	struct ft_state_input in = {0};
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	ck_assert_int_ge(
+		ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON, "{}", 2, &r.res),
+		0);
+	in = (struct ft_state_input){0, 1000, "acct-1", 6, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+	in = (struct ft_state_input){1, 2000, NULL, 0, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+	in = (struct ft_state_input){2, -1, "acct-1", 6, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+	in = (struct ft_state_input){3, 3000, "acct-1", 6, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 1);
+	ck_assert_str_eq(r.out.hits[0].key, "acct-1");
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, 2);
+	run_close(&r);
+}
+END_TEST
+
 static const struct {
 	const char *in;
 	long long ms; /* -1: invalid */
@@ -728,6 +822,12 @@ static const struct {
 	 "e.rules:3:24: expected ')' after the field"},
 	{"aggregate = count >= 2.5\nby = a\nwindow = day\n",
 	 "e.rules:3:22: threshold must be a whole number above 0"},
+	{"aggregate = sum(x) >= 0.0000000000001\nby = a\nwindow = day\n",
+	 "e.rules:3:23: threshold must be written as digits with at most 12"},
+	{"aggregate = sum(x) >= 5E+4\nby = a\nwindow = day\n",
+	 "e.rules:3:23: threshold must be written as digits"},
+	{"aggregate = distinct(x) >= 2000000\nby = a\nwindow = day\n",
+	 "e.rules:3:28: threshold must be at most 1000000"},
 	{"aggregate = avg(x) >= 1\nby = a\nwindow = day\n",
 	 "e.rules:3:13: aggregate must be count >= N"},
 	{"aggregate = count >= 2\nby = a b\nwindow = day\n",
@@ -814,6 +914,8 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_changelog_tombstones);
 	tcase_add_test(tc, test_crossing_ids);
 	tcase_add_test(tc, test_contrib_not_hits);
+	tcase_add_test(tc, test_envelope_key);
+	tcase_add_test(tc, test_by_kafka_key);
 	tcase_add_loop_test(tc, test_parse_time, 0, (int)FT_ARRAY_SIZE(TIMES));
 	tcase_add_loop_test(tc, test_errors, 0, (int)FT_ARRAY_SIZE(ERRORS));
 	suite_add_tcase(s, tc);
