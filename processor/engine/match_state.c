@@ -3,13 +3,32 @@
  * match.h, struct ft_contrib): the values its state reads, copied from
  * the record's fields, and for a sequence which step the record is.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "flagtap/common.h"
 #include "flagtap/expr.h"
 #include "match_int.h"
 
-/* Copies the first occurrence of field index into ctext. */
+/* True when the field's occurrences do not all have the same value. */
+static bool ambiguous(const struct field_slot *f)
+{
+	const char *base = f->text.data ? f->text.data : "";
+	size_t k;
+
+	for (k = 1; k < f->nocc; k++)
+		if (f->occ[k].len != f->occ[0].len ||
+		    memcmp(base + f->occ[k].off, base + f->occ[0].off,
+			   f->occ[0].len))
+			return true;
+	return false;
+}
+
+/*
+ * Copies the value of field index into ctext.  A field that occurs more
+ * than once with different values is FT_EINVAL: readers downstream may
+ * take either, so the state cannot pick one.
+ */
 static void read_value(struct ft_match_ctx *ctx, int index,
 		       struct ft_contrib_value *v)
 {
@@ -27,6 +46,10 @@ static void read_value(struct ft_match_ctx *ctx, int index,
 	v->status = f->status;
 	if (f->status || !f->nocc)
 		return;
+	if (ambiguous(f)) {
+		v->status = FT_EINVAL;
+		return;
+	}
 	v->off = t->len;
 	v->len = f->occ[0].len;
 	ft_buf_add(t, f->text.data ? f->text.data + f->occ[0].off : "", v->len);
@@ -48,6 +71,36 @@ static int sequence_part(struct ft_match_ctx *ctx, const struct ft_rule *r)
 	if (b < 0)
 		return b;
 	return (a ? FT_CONTRIB_AGG : 0) | (b ? FT_CONTRIB_SEQ_B : 0);
+}
+
+static bool unreadable(const struct ft_contrib *c,
+		       const struct ft_rule_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nby; i++)
+		if (c->by[i].status == FT_EINVAL)
+			return true;
+	return c->time.status == FT_EINVAL || c->value.status == FT_EINVAL;
+}
+
+/*
+ * A value the state reads cannot be read unambiguously (the record does
+ * not parse, or a field repeats with different values): the rule is a
+ * hit with an error, as any rule that cannot be evaluated, so the record
+ * reaches the reviewers.
+ */
+static int fail_closed(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		       uint32_t rule)
+{
+	struct ft_match_result *res = ctx->res;
+
+	if (!res->parse_error[0])
+		snprintf(res->parse_error, sizeof(res->parse_error),
+			 "stateful rule %s: a field it reads does not parse "
+			 "or occurs more than once with different values",
+			 rs->rules[rule].id);
+	return match_add_hit(res, rs, rule, FT_MERR_PARSE, 0);
 }
 
 int match_add_contrib(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
@@ -79,6 +132,8 @@ int match_add_contrib(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		read_value(ctx, st->field_index, &c->value);
 	if (!ft_buf_ok(&res->ctext))
 		return FT_ENOMEM;
+	if (unreadable(c, st))
+		return fail_closed(ctx, rs, rule);
 	res->ncontrib++;
 	return FT_OK;
 }

@@ -757,6 +757,31 @@ START_TEST(test_envelope_key)
 }
 END_TEST
 
+/* A field the state reads, repeated with different values, fails closed:
+ * the rule is a hit with an error, not a contribution. */
+START_TEST(test_ambiguous_fails_closed)
+{
+	static const char dup[] = "{\"customer_id\":\"a\",\"amount\":49000,"
+				  "\"ts\":1000,\"customer_id\":\"b\"}";
+	static const char same[] = "{\"customer_id\":\"a\",\"amount\":49000,"
+				   "\"ts\":1000,\"customer_id\":\"a\"}";
+	struct run r;
+
+	run_open(&r, STRUCT_RULES, NULL);
+	ck_assert_int_eq(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON, dup,
+					 strlen(dup), &r.res),
+			 1);
+	ck_assert_int_eq(r.res.hits[0].error, FT_MERR_PARSE);
+	ck_assert_uint_eq(r.res.ncontrib, 0);
+	ck_assert_ptr_nonnull(strstr(r.res.parse_error, "ST"));
+	ck_assert_int_eq(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON, same,
+					 strlen(same), &r.res),
+			 0);
+	ck_assert_uint_eq(r.res.ncontrib, 1);
+	run_close(&r);
+}
+END_TEST
+
 /* by = key: the Kafka key; a record without one is missing. */
 START_TEST(test_by_kafka_key)
 {
@@ -916,6 +941,7 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_contrib_not_hits);
 	tcase_add_test(tc, test_envelope_key);
 	tcase_add_test(tc, test_by_kafka_key);
+	tcase_add_test(tc, test_ambiguous_fails_closed);
 	tcase_add_loop_test(tc, test_parse_time, 0, (int)FT_ARRAY_SIZE(TIMES));
 	tcase_add_loop_test(tc, test_errors, 0, (int)FT_ARRAY_SIZE(ERRORS));
 	suite_add_tcase(s, tc);

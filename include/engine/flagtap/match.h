@@ -76,8 +76,11 @@ struct ft_hit {
 
 /*
  * A value a stateful rule reads, copied from the record into the result's
- * ctext: status 0 (found: its first occurrence, as rules see it),
- * FT_ENOENT (missing) or FT_EINVAL (the record does not parse).
+ * ctext: status 0 (found, as rules see it; every occurrence the same) or
+ * FT_ENOENT (missing).  A value the record does not let the state read
+ * unambiguously (the record does not parse, or the field occurs more
+ * than once with different values) makes the rule a hit with
+ * FT_MERR_PARSE instead of a contribution: fail closed.
  */
 struct ft_contrib_value {
 	int status;
