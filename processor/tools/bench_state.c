@@ -144,7 +144,7 @@ int ft_bench_stateful(const char *rules, const char *stateful, size_t records,
 	struct ft_bench_data d = {0};
 	struct ft_state *st = NULL;
 	uint64_t crossings = 0;
-	double r0, r1;
+	double r0, r1, rm;
 	int rc = FT_EIO;
 
 	if (load_union(both, 1, ro, &plain) || load_union(both, 2, ro, &all))
@@ -159,18 +159,20 @@ int ft_bench_stateful(const char *rules, const char *stateful, size_t records,
 		goto out;
 	}
 	r0 = pass(plain, &d, NULL, NULL);
+	rm = pass(all, &d, NULL, NULL);
 	r1 = pass(all, &d, st, &crossings);
 	fprintf(out,
 		"bench: %zu records, %zu keys, one partition, one thread\n"
 		"  %-28s %10.0f records/s (%zu rules)\n"
+		"  %-28s %10.0f records/s (matching only)\n"
 		"  %-28s %10.0f records/s (%zu rules, %zu stateful), "
 		"%llu crossings\n"
 		"  ratio %.2f; state %zu bytes, %zu entries held at the end, "
 		"%.0f bytes per entry\n",
 		d.n, keys, "without the stateful pack", r0, plain->nrules,
-		"with the stateful pack", r1, all->nrules, all->nstateful,
-		(unsigned long long)crossings, r0 > 0 ? r1 / r0 : 0.0,
-		ft_state_bytes(st), ft_state_keys(st),
+		"with it, without state", rm, "with the stateful pack", r1,
+		all->nrules, all->nstateful, (unsigned long long)crossings,
+		r0 > 0 ? r1 / r0 : 0.0, ft_state_bytes(st), ft_state_keys(st),
 		ft_state_keys(st)
 			? (double)ft_state_bytes(st) / (double)ft_state_keys(st)
 			: 0.0);
