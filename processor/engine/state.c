@@ -303,11 +303,12 @@ void ft_state_free(struct ft_state *st)
 
 	if (!st)
 		return;
-	for (i = 0; i < st->cap; i++)
-		state_entry_free(st, st->slots[i]);
+	/* evicted entries wait in the drain list only; live ones in both */
 	for (i = 0; i < st->ndirty; i++)
 		if (st->dirty[i]->dead)
 			state_entry_free(st, st->dirty[i]);
+	for (i = 0; i < st->cap; i++)
+		state_entry_free(st, st->slots[i]);
 	free(st->dirty);
 	free(st->slots);
 	for (i = 0; i < st->nrules; i++) {
