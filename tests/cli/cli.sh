@@ -578,6 +578,12 @@ want_rc 0
 want_out "configuration ok: 1 rules"
 end
 
+begin "demo refuses stateful rules too (the pipeline never ignores them)"
+run demo --rules stateful
+[[ $rc -ne 0 ]] || problem "exit code 0"
+want_err "stateful rules need durable state"
+end
+
 begin "rules check: a stateful key's error names FILE:LINE:COL"
 printf '[rule S]\ntitle = t\nseverity = low\naggregate = count >= 3\nby = a\nwindow = sliding 25x\n' \
 	>"$scratch/bad-state.rules"
