@@ -227,7 +227,7 @@ static int insert_event(struct ft_state *st, struct entry *e,
 {
 	size_t k;
 
-	if (e->nev == st->opts.max_events) {
+	while (e->nev >= st->opts.max_events) {
 		memmove(e->ev, e->ev + 1, (e->nev - 1) * sizeof(*e->ev));
 		e->nev--;
 		st->rules[e->rule].stats.shed++;
@@ -331,7 +331,7 @@ static int apply_sequence(struct ft_state *st, const struct ft_ruleset *rs,
 		e->armed = INT64_MIN;
 		return FT_OK;
 	}
-	if (e->nev == rst->seq_n) {
+	while (e->nev >= rst->seq_n) {
 		memmove(e->ev, e->ev + 1, (e->nev - 1) * sizeof(*e->ev));
 		e->nev--;
 	}

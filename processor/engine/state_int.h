@@ -18,6 +18,9 @@
 
 typedef __int128 i128;
 
+/* 10^FT_STATE_SCALE: the unit of scaled amounts (and of thresholds). */
+#define STATE_UNIT ((i128)1000000000000ll)
+
 /* An event of a sliding window, or an A of a sequence. */
 struct event {
 	int64_t t;   /* event time, ms */

@@ -224,6 +224,27 @@ static int read_arrays(struct ft_state *st, struct entry *e, struct rd *r)
 	return r->bad || r->p != r->end ? FT_EINVAL : FT_OK;
 }
 
+/* What apply relies on: no more events or hashes than it would keep. */
+static bool within_bounds(const struct ft_state *st,
+			  const struct ft_rule_state *rst,
+			  const struct entry *e)
+{
+	size_t most_ev = rst->fn == FT_AGG_SEQUENCE	 ? rst->seq_n
+			 : rst->window == FT_WIN_SLIDING ? st->opts.max_events
+							 : 0;
+	size_t i;
+
+	if (e->nev > most_ev ||
+	    (e->nh &&
+	     (rst->fn != FT_AGG_DISTINCT || rst->window == FT_WIN_SLIDING ||
+	      (i128)e->nh > st->rules[e->rule].thr / STATE_UNIT + 1)))
+		return false;
+	for (i = 1; rst->window == FT_WIN_SLIDING && i < e->nev; i++)
+		if (e->ev[i].t < e->ev[i - 1].t)
+			return false; /* apply keeps them in time order */
+	return true;
+}
+
 /* Removes the entry, if held (a tombstone, or a value replacing it). */
 static void drop(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 		 int64_t win)
@@ -272,6 +293,8 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 	e->count = get64(&r);
 	e->sum = get128(&r);
 	rc = r.bad ? FT_EINVAL : read_arrays(st, e, &r);
+	if (!rc && !within_bounds(st, rs->rules[rule].state, e))
+		rc = FT_EINVAL;
 	if (rc) {
 		drop(st, (uint32_t)rule, kh, win);
 		return rc;

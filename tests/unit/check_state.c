@@ -98,6 +98,20 @@ static void feed_at(struct run *r, const char *rec, int64_t offset)
 	}
 }
 
+/* Applies rec to another state st with r's ruleset and context. */
+static void feed_into(struct ft_state *st, struct run *r, const char *rec)
+{
+	struct ft_state_input in = {0};
+
+	ck_assert_int_ge(ft_match_record(r->ctx, r->rs, FT_FORMAT_JSON, rec,
+					 strlen(rec), &r->res),
+			 0);
+	in.offset = r->offset++;
+	in.kafka_ts_ms = -1;
+	in.res = &r->res;
+	ck_assert_int_ge(ft_state_apply(st, r->rs, &in, &r->out), 0);
+}
+
 static void feed(struct run *r, const char *rec)
 {
 	feed_at(r, rec, -1);
@@ -618,6 +632,66 @@ START_TEST(test_changelog_round_trip)
 }
 END_TEST
 
+/* A changelog record cut short or altered anywhere is refused or read
+ * into a state that stays within its bounds; never read past its end. */
+START_TEST(test_restore_hostile)
+{
+	struct ft_state_opts o;
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *st;
+	struct run r;
+	char v[4096], rec[256];
+	size_t i, k, cut;
+	int rc, d;
+
+	ft_state_opts_default(&o);
+	o.changelog = true;
+	o.max_events = 8;
+	run_open(&r, STRUCT_RULES, &o);
+	for (d = 0; d < 6; d++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"a\",\"amount\":49000,\"ts\":%d}",
+			 1000 * d);
+		feed(&r, rec);
+	}
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	ck_assert_uint_eq(l->n, 1);
+	ck_assert_uint_lt(l->vl[0], sizeof(v));
+	for (cut = 0; cut <= l->vl[0]; cut++) {
+		for (k = 0; k <= l->vl[0]; k++) {
+			st = ft_state_new(r.rs, &o);
+			memcpy(v, l->v[0], l->vl[0]);
+			if (k < l->vl[0])
+				v[k] ^= (char)0xa5; /* one byte altered */
+			rc = ft_state_restore(st, r.rs, l->k[0], l->kl[0], v,
+					      cut);
+			ck_assert(rc == 0 || rc == FT_EINVAL);
+			ck_assert_uint_le(ft_state_keys(st), 1);
+			/* whatever was restored, applying stays bounded */
+			feed_into(st, &r, rec);
+			ft_state_free(st);
+			if (cut < l->vl[0] && k > 0)
+				break; /* a cut value: one alteration is enough
+					*/
+		}
+	}
+	/* more events than this state keeps per key: refused, not held */
+	o.max_events = 4;
+	st = ft_state_new(r.rs, &o);
+	ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[0], l->kl[0], l->v[0],
+					  l->vl[0]),
+			 FT_EINVAL);
+	ck_assert_uint_eq(ft_state_keys(st), 0);
+	ft_state_free(st);
+	for (i = 0; i < l->n; i++) {
+		free(l->k[i]);
+		free(l->v[i]);
+	}
+	free(l);
+	run_close(&r);
+}
+END_TEST
+
 /* Evicted entries drain as tombstones. */
 START_TEST(test_changelog_tombstones)
 {
@@ -937,6 +1011,7 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_max_bytes_shed);
 	tcase_add_test(tc, test_changelog_round_trip);
 	tcase_add_test(tc, test_changelog_tombstones);
+	tcase_add_test(tc, test_restore_hostile);
 	tcase_add_test(tc, test_crossing_ids);
 	tcase_add_test(tc, test_contrib_not_hits);
 	tcase_add_test(tc, test_envelope_key);
