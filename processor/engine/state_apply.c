@@ -150,14 +150,37 @@ static void hit_value(struct ft_state_hit *h, const struct ft_rule_state *rst,
 
 /* ---- calendar windows --------------------------------------------- */
 
-static bool has_hash(const struct entry *e, uint64_t h)
+/* Where h is, or goes, in the entry's sorted hashes. */
+static size_t hash_pos(const struct entry *e, uint64_t h)
 {
-	size_t i;
+	size_t lo = 0, hi = e->nh, mid;
 
-	for (i = 0; i < e->nh; i++)
-		if (e->hashes[i] == h)
-			return true;
-	return false;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (e->hashes[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adds a distinct value's hash, kept sorted: O(log n) to find, and at
+ * most threshold + 1 insertions per window.  0 or FT_ENOMEM. */
+static int add_hash(struct ft_state *st, struct entry *e, uint64_t h)
+{
+	size_t k = hash_pos(e, h);
+
+	if (k < e->nh && e->hashes[k] == h)
+		return FT_OK;
+	if (e->nh == e->caph && state_grow(st, (void **)&e->hashes, e->nh,
+					   &e->caph, sizeof(*e->hashes)))
+		return FT_ENOMEM;
+	memmove(e->hashes + k + 1, e->hashes + k,
+		(e->nh - k) * sizeof(*e->hashes));
+	e->hashes[k] = h;
+	e->nh++;
+	return FT_OK;
 }
 
 static int apply_calendar(struct ft_state *st, const struct ft_ruleset *rs,
@@ -173,14 +196,9 @@ static int apply_calendar(struct ft_state *st, const struct ft_ruleset *rs,
 
 	e->count++;
 	e->sum += it->v;
-	if (rst->fn == FT_AGG_DISTINCT && !has_hash(e, it->h) &&
-	    (i128)e->nh <= x->thr / scaled(1)) {
-		if (e->nh == e->caph &&
-		    state_grow(st, (void **)&e->hashes, e->nh, &e->caph,
-			       sizeof(*e->hashes)))
-			return FT_ENOMEM;
-		e->hashes[e->nh++] = it->h;
-	}
+	if (rst->fn == FT_AGG_DISTINCT && (i128)e->nh <= x->thr / STATE_UNIT &&
+	    add_hash(st, e, it->h))
+		return FT_ENOMEM;
 	if (e->nrecs < FT_STATE_MAX_RECORDS)
 		e->recs[e->nrecs++] = offset;
 	else {

@@ -242,6 +242,9 @@ static bool within_bounds(const struct ft_state *st,
 	for (i = 1; rst->window == FT_WIN_SLIDING && i < e->nev; i++)
 		if (e->ev[i].t < e->ev[i - 1].t)
 			return false; /* apply keeps them in time order */
+	for (i = 1; i < e->nh; i++)
+		if (e->hashes[i] <= e->hashes[i - 1])
+			return false; /* and distinct hashes sorted, unique */
 	return true;
 }
 

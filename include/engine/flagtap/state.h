@@ -35,10 +35,12 @@
  * (event time), then a B at most T2 after the last of those A: the B
  * fires; any B ends the run.
  *
- * Bounds.  Work per contribution is O(1) amortized plus, for a sliding
- * window, O(k log k) in the key's events k, at most max_events (older
- * events beyond it are dropped and counted as shed); a distinct count
- * over a calendar window holds at most its threshold of hashes.  Windows
+ * Bounds.  Work per contribution is linear in the values it reads plus
+ * O(1) amortized, plus for a sliding window O(k log k) in the key's
+ * events k, at most max_events (older events beyond it are dropped and
+ * counted as shed), for a calendar distinct count O(log N) in its
+ * threshold N (at most N + 1 hashes are held, sorted), for a sequence
+ * O(N) in its count N (at most 1000).  Windows
  * are evicted once the watermark passes their end; when ft_state_bytes()
  * passes max_bytes the oldest entries are shed (counted, and named in
  * the result's shed list).  Keys and distinct values are held as keyed
