@@ -172,6 +172,28 @@ START_TEST(test_days_utc_vs_beijing)
 }
 END_TEST
 
+/* An IANA zone's day follows its clock: 23 hours when DST begins. */
+START_TEST(test_zone_dst_day)
+{
+	static const char rules[] = "[rule P]\ntitle = t\nseverity = low\n"
+				    "aggregate = count >= 2\nby = customer_id\n"
+				    "window = day Europe/Paris\ntime = ts\n";
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	/* 2024-03-31 in Paris: 23:00Z on the 30th to 22:00Z on the 31st */
+	feed(&r, CASH("a", "1", "2024-03-30T23:30:00Z"));
+	feed(&r, CASH("a", "1", "2024-03-31T21:30:00Z"));
+	ck_assert_str_eq(r.fired, "P@1 ");
+	ck_assert_int_eq(r.last.start, 1711839600000ll);
+	ck_assert_int_eq(r.last.end, 1711839600000ll + 23 * 3600000ll);
+	feed(&r, CASH("b", "1", "2024-03-31T21:30:00Z"));
+	feed(&r, CASH("b", "1", "2024-03-31T22:30:00Z"));
+	ck_assert_str_eq(r.fired, "P@1 ");
+	run_close(&r);
+}
+END_TEST
+
 /* 49,999.98 + 0.01 stays below; 49,999.99 + 0.01 reaches 50,000. */
 START_TEST(test_exact_threshold)
 {
@@ -998,6 +1020,7 @@ Suite *ft_state_suite(void)
 
 	tcase_add_test(tc, test_days_utc_vs_beijing);
 	tcase_add_test(tc, test_exact_threshold);
+	tcase_add_test(tc, test_zone_dst_day);
 	tcase_add_test(tc, test_sliding_25_hours);
 	tcase_add_test(tc, test_sequence_success_late);
 	tcase_add_test(tc, test_lateness);
