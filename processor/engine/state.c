@@ -41,11 +41,21 @@ void ft_state_result_release(struct ft_state_result *r)
 int state_grow(struct ft_state *st, void **v, size_t n, size_t *cap,
 	       size_t size)
 {
-	size_t old = *cap;
+	size_t ncap;
+	void *p;
 
-	if (ft_grow(v, n, cap, size))
+	if (n < *cap)
+		return FT_OK;
+	/* most keys hold a few events: start small, then double */
+	ncap = *cap ? *cap * 2 : 2;
+	if (ncap > SIZE_MAX / size)
 		return FT_ENOMEM;
-	st->bytes += (*cap - old) * size;
+	p = realloc(*v, ncap * size);
+	if (!p)
+		return FT_ENOMEM;
+	*v = p;
+	st->bytes += (ncap - *cap) * size;
+	*cap = ncap;
 	return FT_OK;
 }
 
