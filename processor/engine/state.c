@@ -59,12 +59,17 @@ int state_grow(struct ft_state *st, void **v, size_t n, size_t *cap,
 	return FT_OK;
 }
 
+static size_t entry_bytes(const struct entry *e)
+{
+	return sizeof(*e) + e->caph * sizeof(*e->hashes) +
+	       e->capev * sizeof(*e->ev);
+}
+
 void state_entry_free(struct ft_state *st, struct entry *e)
 {
 	if (!e)
 		return;
-	st->bytes -= sizeof(*e) + e->caph * sizeof(*e->hashes) +
-		     e->capev * sizeof(*e->ev);
+	st->bytes -= entry_bytes(e);
 	free(e->hashes);
 	free(e->ev);
 	free(e);
@@ -414,6 +419,7 @@ static int shed(struct ft_state *st, struct ft_state_result *out)
 {
 	struct entry **v;
 	size_t i, k = 0, j, target = st->opts.max_bytes / 10 * 9;
+	size_t held = ft_state_bytes(st);
 
 	v = malloc(st->n * sizeof(*v));
 	if (!v)
@@ -422,7 +428,9 @@ static int shed(struct ft_state *st, struct ft_state_result *out)
 		if (st->slots[i])
 			v[k++] = st->slots[i];
 	qsort(v, k, sizeof(*v), cmp_age);
-	for (i = 0; i < k && ft_state_bytes(st) > target; i++) {
+	/* an evicted entry may wait for a drain: count what it will free */
+	for (i = 0; i < k && held > target; i++) {
+		held -= entry_bytes(v[i]);
 		for (j = slot_hash(v[i]->rule, v[i]->kh, v[i]->win) &
 			 (st->cap - 1);
 		     st->slots[j] != v[i]; j = (j + 1) & (st->cap - 1))

@@ -516,6 +516,17 @@ START_TEST(test_max_events)
 }
 END_TEST
 
+static int discard(void *opaque, const void *key, size_t klen, const void *val,
+		   size_t vlen)
+{
+	(void)opaque;
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	return 0;
+}
+
 /* Over max_bytes the oldest entries are shed and named. */
 START_TEST(test_max_bytes_shed)
 {
@@ -538,6 +549,26 @@ START_TEST(test_max_bytes_shed)
 	}
 	ck_assert_uint_gt(named, 0);
 	ck_assert_uint_eq(named, ft_state_stats(r.st, 0).shed);
+	ck_assert_uint_gt(ft_state_keys(r.st), 100);
+	run_close(&r);
+	/* with a changelog, shed entries wait for the drain as tombstones:
+	 * only as many are shed as their bytes require */
+	o.changelog = true;
+	named = 0;
+	run_open(&r, STRUCT_RULES, &o);
+	for (i = 0; i < 3000; i++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"k%d\",\"amount\":49000,\"ts\":%d}",
+			 i, 1000 + i);
+		feed(&r, rec);
+		if (r.out.nshed) /* only what the bytes required */
+			ck_assert_uint_gt(ft_state_keys(r.st), 100);
+		named += r.out.nshed;
+		ck_assert_int_eq(ft_state_drain_changes(r.st, discard, NULL),
+				 0);
+	}
+	ck_assert_uint_eq(named, ft_state_stats(r.st, 0).shed);
+	ck_assert_uint_gt(ft_state_keys(r.st), 100);
 	run_close(&r);
 }
 END_TEST
