@@ -65,10 +65,18 @@ static size_t entry_bytes(const struct entry *e)
 	       e->capev * sizeof(*e->ev);
 }
 
+void state_kill(struct ft_state *st, struct entry *e)
+{
+	e->dead = true;
+	st->dead_bytes += entry_bytes(e);
+}
+
 void state_entry_free(struct ft_state *st, struct entry *e)
 {
 	if (!e)
 		return;
+	if (e->dead)
+		st->dead_bytes -= entry_bytes(e);
 	st->bytes -= entry_bytes(e);
 	free(e->hashes);
 	free(e->ev);
@@ -181,7 +189,7 @@ void state_remove_slot(struct ft_state *st, size_t j)
 	struct entry *e = table_remove(st, j);
 
 	if (e->dirty)
-		e->dead = true;
+		state_kill(st, e);
 	else
 		state_entry_free(st, e);
 }
@@ -195,7 +203,7 @@ static void evict(struct ft_state *st, size_t j)
 		state_entry_free(st, e);
 		return;
 	}
-	e->dead = true;
+	state_kill(st, e);
 	state_mark(st, e);
 }
 
@@ -419,7 +427,7 @@ static int shed(struct ft_state *st, struct ft_state_result *out)
 {
 	struct entry **v;
 	size_t i, k = 0, j, target = st->opts.max_bytes / 10 * 9;
-	size_t held = ft_state_bytes(st);
+	size_t held = ft_state_bytes(st) - st->dead_bytes;
 
 	v = malloc(st->n * sizeof(*v));
 	if (!v)
@@ -463,7 +471,8 @@ int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 	}
 	if (st->ops >= st->sweep_at)
 		sweep(st, rs);
-	if (st->opts.max_bytes && ft_state_bytes(st) > st->opts.max_bytes &&
+	if (st->opts.max_bytes &&
+	    ft_state_bytes(st) - st->dead_bytes > st->opts.max_bytes &&
 	    shed(st, out))
 		return FT_ENOMEM;
 	return (int)out->n;

@@ -86,6 +86,7 @@ struct ft_state {
 	bool dirty_lost;   /* a change could not be listed (out of memory) */
 	bool changelog;	   /* changes are kept for ft_state_drain_changes() */
 	size_t bytes;	   /* entries, arrays, table */
+	size_t dead_bytes; /* of evicted entries awaiting the drain */
 	size_t ops;	   /* contributions since the last sweep */
 	size_t sweep_at;   /* sweep when ops reaches it: amortized O(1) */
 	uint64_t *scratch; /* max_events hashes for distinct */
@@ -99,6 +100,8 @@ void state_entry_free(struct ft_state *st, struct entry *e);
  * drain when it has changes not yet drained). */
 void state_remove_slot(struct ft_state *st, size_t j);
 void state_mark(struct ft_state *st, struct entry *e);
+/* Marks an evicted entry a tombstone awaiting the drain. */
+void state_kill(struct ft_state *st, struct entry *e);
 void state_hex(const uint8_t *p, size_t n, char *out);
 void state_key_hash(const struct ft_state *st, const char *const *parts,
 		    const size_t *lens, size_t n, uint8_t out[16]);

@@ -564,8 +564,9 @@ START_TEST(test_max_bytes_shed)
 		if (r.out.nshed) /* only what the bytes required */
 			ck_assert_uint_gt(ft_state_keys(r.st), 100);
 		named += r.out.nshed;
-		ck_assert_int_eq(ft_state_drain_changes(r.st, discard, NULL),
-				 0);
+		if (i % 100 == 0) /* drains come now and then */
+			ck_assert_int_eq(
+				ft_state_drain_changes(r.st, discard, NULL), 0);
 	}
 	ck_assert_uint_eq(named, ft_state_stats(r.st, 0).shed);
 	ck_assert_uint_gt(ft_state_keys(r.st), 100);

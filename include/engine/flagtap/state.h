@@ -41,9 +41,11 @@
  * counted as shed), for a calendar distinct count O(log N) in its
  * threshold N (at most N + 1 hashes are held, sorted), for a sequence
  * O(N) in its count N (at most 1000).  Windows
- * are evicted once the watermark passes their end; when ft_state_bytes()
- * passes max_bytes the oldest entries are shed (counted, and named in
- * the result's shed list).  Keys and distinct values are held as keyed
+ * are evicted once the watermark passes their end; when the bytes of the
+ * entries held pass max_bytes the oldest are shed down to 90% of it
+ * (counted, and named in the result's shed list; with a changelog their
+ * tombstones are held until the next drain, and counted by
+ * ft_state_bytes() until then).  Keys and distinct values are held as keyed
  * hashes (SHA-256 with the opts' salt), never in clear.
  *
  * Changelog.  Each (rule, key, window) entry serializes to a key (rule
