@@ -684,8 +684,16 @@ int ft_pipeline_run(const struct ft_settings *set, const struct ft_ruleset *rs,
 		.commit_records = set->commit_records,
 		.commit_ms = set->commit_ms,
 	};
+	char names[512];
 	int rc;
 
+	/* never evaluate stateful rules without durable state (runcmd.c
+	 * says so first, with the file:line of the rules key) */
+	if (ft_ruleset_stateful_names(rs, names, sizeof(names)))
+		return ft_err(errstr, errstr_size, FT_EINVAL,
+			      "stateful rules need durable state, which the "
+			      "pipeline does not yet keep: %s",
+			      names);
 	pthread_mutex_init(&p.fatal_lock, NULL);
 	ft_offsets_table_init(&p.offsets);
 	rc = ft_pipeline_check(set, errstr, errstr_size);

@@ -13,6 +13,7 @@
 #include "flagtap/json.h"
 #include "flagtap/redact.h"
 #include "flagtap/sha256.h"
+#include "envelope_int.h"
 
 /* Appends valid JSON text without insignificant whitespace. */
 static void add_minified(struct ft_buf *out, const char *s, size_t len)
@@ -133,6 +134,8 @@ static void add_rules(struct ft_buf *out, const struct ft_ruleset *rs,
 			ft_buf_addf(out, ",\"redact\":\"%s\"",
 				    ft_redact_name((enum ft_redact)r->redact));
 		add_in(out, o, i);
+		if (o->state && r->state)
+			envelope_add_aggregate(out, rs, res, o, i);
 		if (res->hits[i].error != FT_MERR_NONE)
 			add_error(out, res, &res->hits[i]);
 		ft_buf_addc(out, '}');

@@ -213,6 +213,7 @@ int ft_inspect_match(struct ft_inspect *in, struct ft_match_ctx *ctx,
 			return n;
 	} else {
 		in->res.n = in->res.nredact = in->res.errors = 0;
+		in->res.ncontrib = 0;
 		in->res.parse_error[0] = '\0';
 	}
 	if (reserve((void **)&in->hit_in, in->res.n + 1, &in->cap_hit_in,
@@ -260,6 +261,24 @@ int ft_inspect_redact(struct ft_inspect *in, const struct ft_inspect_msg *m,
 		.nheaders = m->nheaders,
 	};
 	return ft_redact_message(&r, salt, salt_len, &in->red);
+}
+
+int ft_inspect_add_hit(struct ft_inspect *in, const struct ft_ruleset *rs,
+		       uint32_t rule)
+{
+	struct ft_match_result *res = &in->res;
+	enum ft_severity sev = rs->rules[rule].severity;
+
+	if (ft_grow((void **)&res->hits, res->n, &res->cap,
+		    sizeof(*res->hits)) ||
+	    reserve((void **)&in->hit_in, res->n + 1, &in->cap_hit_in,
+		    sizeof(*in->hit_in)))
+		return FT_ENOMEM;
+	in->hit_in[res->n] = FT_IN_RECORD;
+	res->hits[res->n++] = (struct ft_hit){rule, FT_MERR_NONE, 0};
+	if (res->n == 1 || sev > res->severity)
+		res->severity = sev;
+	return FT_OK;
 }
 
 bool ft_inspect_first_hit(const struct ft_inspect *in, size_t i)

@@ -510,8 +510,8 @@ static const struct ft_canon *canon(struct ft_match_ctx *ctx, int *rc)
  * Returns 1, 0, or a negative code; *unreadable counts, over the readings
  * evaluated, the comparisons of a non-number with a number.
  */
-static int eval_when(struct ft_match_ctx *ctx, const struct ft_rule *r,
-		     unsigned *unreadable)
+int match_eval_expr(struct ft_match_ctx *ctx, const struct ft_expr *e,
+		    unsigned *unreadable)
 {
 	unsigned u;
 	int rc;
@@ -519,7 +519,7 @@ static int eval_when(struct ft_match_ctx *ctx, const struct ft_rule *r,
 	*unreadable = 0;
 	ctx->readings = 1;
 	for (ctx->reading = 0; ctx->reading < ctx->readings; ctx->reading++) {
-		rc = ft_expr_eval_ex(r->when, when_lookup, ctx, &u);
+		rc = ft_expr_eval_ex(e, when_lookup, ctx, &u);
 		*unreadable += u;
 		if (rc)
 			return rc;
@@ -591,7 +591,7 @@ static int eval_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	*err = FT_MERR_NONE;
 	*pcre2_rc = 0;
 	if (r->when) {
-		rc = eval_when(ctx, r, &unreadable);
+		rc = match_eval_expr(ctx, r->when, &unreadable);
 		if (unreadable && match_add_unreadable(ctx->res, (uint32_t)i))
 			return FT_ENOMEM;
 		if (rc == FT_ENOMEM)
@@ -653,6 +653,8 @@ static void begin(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	res->errors = 0;
 	res->nredact = 0;
 	res->nunreadable = 0;
+	res->ncontrib = 0;
+	ft_buf_reset(&res->ctext);
 	res->parse_error[0] = '\0';
 }
 
@@ -665,7 +667,9 @@ static int eval_and_add(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	rc = eval_rule(ctx, rs, i, v, &err, &pcre2_rc);
 	if (ctx->costs && rc == 1)
 		ctx->costs->rules[i].hits++;
-	if (rc == 1)
+	if (rc == 1 && !err && rs->rules[i].state)
+		rc = match_add_contrib(ctx, rs, (uint32_t)i);
+	else if (rc == 1)
 		rc = match_add_hit(ctx->res, rs, (uint32_t)i, err, pcre2_rc);
 	return rc < 0 ? FT_ENOMEM : FT_OK;
 }
@@ -858,6 +862,16 @@ int ft_match_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (rc == FT_ENOMEM)
 		return -FT_MERR_ENGINE;
 	return rc && err ? -(int)err : rc;
+}
+
+int ft_match_one(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		 size_t rule, const struct ft_record *rec,
+		 struct ft_match_result *res)
+{
+	begin(ctx, rs, rec, res);
+	if (eval_and_add(ctx, rs, rule, FT_PF_MAYBE))
+		return FT_ENOMEM;
+	return (int)res->n;
 }
 
 void ft_match_ctx_set_costs(struct ft_match_ctx *ctx,

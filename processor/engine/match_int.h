@@ -97,6 +97,22 @@ struct ft_match_ctx {
 void match_field_fill(struct ft_match_ctx *ctx, int index,
 		      struct field_slot *f);
 
+/*
+ * Evaluates e once per reading of the record's fields (as `when`): 1, 0
+ * or a negative code; *unreadable counts non-numbers compared with
+ * numbers.
+ */
+int match_eval_expr(struct ft_match_ctx *ctx, const struct ft_expr *e,
+		    unsigned *unreadable);
+
+/*
+ * match_state.c: a stateful rule selected the record: adds its
+ * contribution with the values it reads (by, time, field) and, for a
+ * sequence, which step(s) the record is.  0 or FT_ENOMEM.
+ */
+int match_add_contrib(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		      uint32_t rule);
+
 /* Appends a hit and raises the result's severity; 0 or FT_ENOMEM. */
 int match_add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
 		  uint32_t rule, enum ft_match_error error, int pcre2_rc);

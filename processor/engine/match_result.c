@@ -43,6 +43,8 @@ void ft_match_result_release(struct ft_match_result *res)
 	free(res->hits);
 	free(res->redact);
 	free(res->unreadable);
+	free(res->contrib);
+	ft_buf_release(&res->ctext);
 	ft_match_result_init(res);
 }
 

@@ -131,6 +131,7 @@ static void rule_release(struct ft_rule *r)
 	free(r->keyword_codes);
 	tests_free(r->examples, r->nexamples);
 	tests_free(r->counters, r->ncounters);
+	rules_state_free(r->state);
 }
 
 static void pack_free(struct ft_pack *p)
@@ -203,6 +204,7 @@ static void finish(struct ft_ruleset *rs, struct ft_diags *diags)
 					     rs->rules[j].line);
 		for (j = 0; j < r->npatterns; j++)
 			rs->jit = rs->jit && r->patterns[j].jit;
+		rs->nstateful += r->state != NULL;
 		if (r->expires && r->expires < today) {
 			r->unless_expired = true;
 			ft_diags_add(diags, true,

@@ -19,6 +19,7 @@
 
 #include "flagtap/buf.h"
 #include "flagtap/rules.h"
+#include "flagtap/sha256.h"
 
 /* Keys of a [pack] stanza: name, version, owner, description, format. */
 #define RULES_NPACK_KEYS 5
@@ -49,6 +50,15 @@ enum key_id {
 	K_FORMAT,
 	K_EXAMPLE,
 	K_COUNTER,
+	/* stateful rules (rules_state.c) */
+	K_AGGREGATE,
+	K_SEQUENCE,
+	K_BY,
+	K_WINDOW,
+	K_TIME,
+	K_LATENESS,
+	K_LATE,
+	K_EXEMPT,
 	K_NKEYS,
 };
 
@@ -68,6 +78,8 @@ struct parser {
 	int pack_seen[RULES_NPACK_KEYS];
 	size_t cap_rules;
 	bool oom;
+	/* the open rule's definition: the keys that decide what it computes */
+	struct ft_sha256 def;
 };
 
 /*
@@ -101,5 +113,29 @@ void rules_set_key(struct parser *ps, const char *key, size_t klen,
  */
 bool rules_compile(struct parser *ps, struct ft_pattern **v, size_t *n,
 		   const char *src, size_t len, int col);
+
+/* Registers a field name in the ruleset's table; returns its index, or
+ * -1 (and ps->oom) when out of memory. */
+int rules_field_index(struct parser *ps, const char *name);
+
+/* A file named by a rule (list, exempt) relative to the rule file. */
+void rules_path(struct parser *ps, const char *v, size_t n, char *path,
+		size_t size);
+
+/*
+ * rules_state.c: reads a stateful key (K_AGGREGATE ... K_EXEMPT) into the
+ * open rule's state, allocated on first use.
+ */
+void rules_state_key(struct parser *ps, enum key_id k, const char *v, size_t n,
+		     int vcol);
+/* Adds `key = value` to the open rule's definition hash when it is a key
+ * that decides what the rule computes. */
+void rules_state_note(struct parser *ps, enum key_id k, const char *v,
+		      size_t n);
+/* When the open rule closes: checks the stateful keys together (errors at
+ * the rule's header) and seals its definition hash. */
+void rules_state_close(struct parser *ps, struct ft_rule *r);
+/* Frees a rule's state; accepts NULL. */
+void rules_state_free(struct ft_rule_state *st);
 
 #endif

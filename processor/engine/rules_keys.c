@@ -45,6 +45,14 @@ static const struct {
 	[K_FORMAT] = {"format", false},
 	[K_EXAMPLE] = {"example", true},
 	[K_COUNTER] = {"counter", true},
+	[K_AGGREGATE] = {"aggregate", false},
+	[K_SEQUENCE] = {"sequence", false},
+	[K_BY] = {"by", false},
+	[K_WINDOW] = {"window", false},
+	[K_TIME] = {"time", false},
+	[K_LATENESS] = {"allowed-lateness", false},
+	[K_LATE] = {"late", false},
+	[K_EXEMPT] = {"exempt", false},
 };
 
 static const char *const pack_keys[RULES_NPACK_KEYS] = {
@@ -125,6 +133,23 @@ static int field_index(struct parser *ps, const char *name)
 	}
 	rs->nfields++;
 	return (int)j;
+}
+
+int rules_field_index(struct parser *ps, const char *name)
+{
+	return field_index(ps, name);
+}
+
+void rules_path(struct parser *ps, const char *v, size_t n, char *path,
+		size_t size)
+{
+	const char *slash = strrchr(ps->name, '/');
+
+	if (v[0] == '/' || !slash)
+		snprintf(path, size, "%.*s", (int)n, v);
+	else
+		snprintf(path, size, "%.*s/%.*s", (int)(slash - ps->name),
+			 ps->name, (int)n, v);
 }
 
 /* Parses YYYY-MM-DD into YYYYMMDD; 0 when malformed. */
@@ -238,15 +263,10 @@ static void set_list(struct parser *ps, const char *v, size_t n, int col)
 {
 	struct ft_ruleset *rs = ps->rs;
 	char path[4096], errstr[512], *text;
-	const char *slash = strrchr(ps->name, '/');
 	size_t i, cap = rs->nlists, len;
 	struct ft_rules_list *l;
 
-	if (v[0] == '/' || !slash)
-		snprintf(path, sizeof(path), "%.*s", (int)n, v);
-	else
-		snprintf(path, sizeof(path), "%.*s/%.*s",
-			 (int)(slash - ps->name), ps->name, (int)n, v);
+	rules_path(ps, v, n, path, sizeof(path));
 	for (i = 0; i < rs->nlists; i++)
 		if (!strcmp(rs->lists[i].path, path)) {
 			ps->rule->list = (int)i;
@@ -539,6 +559,16 @@ static void set_rule_key(struct parser *ps, enum key_id k, const char *v,
 	case K_COUNTER:
 		add_test(ps, &r->counters, &r->ncounters, v, n);
 		break;
+	case K_AGGREGATE:
+	case K_SEQUENCE:
+	case K_BY:
+	case K_WINDOW:
+	case K_TIME:
+	case K_LATENESS:
+	case K_LATE:
+	case K_EXEMPT:
+		rules_state_key(ps, k, v, n, vcol);
+		break;
 	default:
 		break;
 	}
@@ -566,7 +596,8 @@ void rules_set_key(struct parser *ps, const char *key, size_t klen,
 		perr(ps, kcol,
 		     "unknown key '%s' (rules/README.md lists the keys: title, "
 		     "severity, pattern, field, when, list, validate, unless, "
-		     "redact, example, counter, ...)",
+		     "redact, example, counter, aggregate, sequence, by, "
+		     "window, time, ...)",
 		     name);
 		return;
 	}
@@ -581,5 +612,6 @@ void rules_set_key(struct parser *ps, const char *key, size_t klen,
 		perr(ps, vcol, "empty value for '%s'", name);
 		return;
 	}
+	rules_state_note(ps, (enum key_id)k, v, vlen);
 	set_rule_key(ps, (enum key_id)k, v, vlen, vcol);
 }

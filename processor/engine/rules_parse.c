@@ -61,7 +61,8 @@ static void close_rule(struct parser *ps)
 	if (!ps->seen[K_SEVERITY])
 		rules_diag(ps, false, r->line, r->col,
 			   "rule %s has no severity", r->id);
-	if (!matcher && !ps->seen[K_WHEN])
+	rules_state_close(ps, r);
+	if (!matcher && !ps->seen[K_WHEN] && !r->state)
 		rules_diag(ps, false, r->line, r->col,
 			   "rule %s has no pattern, list or when", r->id);
 	if (!matcher &&
@@ -186,6 +187,7 @@ static void open_rule(struct parser *ps, const char *line, const char *p,
 	r->file = rules_dup(ps, ps->name, strlen(ps->name));
 	ps->rule = r;
 	memset(ps->seen, 0, sizeof(ps->seen));
+	ft_sha256_init(&ps->def);
 }
 
 static void parse_kv(struct parser *ps, const char *line, const char *p,

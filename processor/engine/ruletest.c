@@ -73,6 +73,12 @@ int ft_rules_test(const struct ft_ruleset *rs, ft_rules_test_fail_fn fail,
 			continue;
 		}
 		rep->rules++;
+		if (r->state) {
+			if (ft_rules_test_streams(ctx, rs, i, fail, opaque,
+						  rep))
+				break;
+			continue;
+		}
 		for (j = 0; j < r->nexamples + r->ncounters; j++) {
 			bool ex = j < r->nexamples;
 			const struct ft_rule_test *t =
@@ -90,5 +96,7 @@ int ft_rules_test(const struct ft_ruleset *rs, ft_rules_test_fail_fn fail,
 		}
 	}
 	ft_match_ctx_free(ctx);
+	if (i < rs->nrules)
+		return FT_ENOMEM;
 	return rep->failed ? FT_EINVAL : FT_OK;
 }

@@ -24,7 +24,7 @@ static double now_s(void)
 	return (double)ft_mono_ns() / 1e9;
 }
 
-static int add_record(struct ft_bench_data *d, const char *s, size_t n)
+int ft_bench_add(struct ft_bench_data *d, const char *s, size_t n)
 {
 	size_t need = d->bytes + d->n + n + 1, cap;
 	char *nb;
@@ -79,7 +79,7 @@ int ft_bench_load(struct ft_bench_data *d, const char *path, char *errstr,
 		if (n && line[n - 1] == '\r')
 			n--;
 		if (n)
-			rc = add_record(d, line, (size_t)n);
+			rc = ft_bench_add(d, line, (size_t)n);
 	}
 	if (!rc && ferror(f))
 		rc = ft_err(errstr, errstr_size, FT_EIO, "%s: read error",
@@ -480,6 +480,9 @@ int ft_bench_main(int argc, char **argv, const struct ft_cli *cli)
 		{"profile", required_argument, NULL, 'p'},
 		{"top", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},
+		{"stateful", required_argument, NULL, 'S'},
+		{"records", required_argument, NULL, 'R'},
+		{"keys", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ft_bench_opts o = {.format = FT_FORMAT_TEXT,
@@ -490,7 +493,8 @@ int ft_bench_main(int argc, char **argv, const struct ft_cli *cli)
 	struct ft_rules_opts ro = cli->rules_opts;
 	struct ft_ruleset *rs = NULL;
 	pcre2_code *extract = NULL;
-	const char *rules = NULL;
+	const char *rules = NULL, *stateful = NULL;
+	size_t records = 1000000, keys = 100000;
 	int c, engine = 0, rc = FT_EXIT_USAGE;
 	struct ft_num num;
 	uint64_t t0;
@@ -542,9 +546,26 @@ int ft_bench_main(int argc, char **argv, const struct ft_cli *cli)
 		case 'j':
 			rep.json = true;
 			break;
+		case 'S':
+			stateful = optarg;
+			break;
+		case 'R':
+		case 'K':
+			if (ft_parse_number(optarg, &ft_cli_count0, &num) ||
+			    !num.u)
+				return bench_usage();
+			*(c == 'R' ? &records : &keys) = (size_t)num.u;
+			break;
 		default:
 			goto out;
 		}
+	}
+	if (rules && stateful && optind == argc) {
+		rc = ft_bench_stateful(rules, stateful, records, keys, &ro,
+				       stdout)
+			     ? FT_EXIT_RUNTIME
+			     : EXIT_SUCCESS;
+		goto out;
 	}
 	if (!rules || optind == argc) {
 		bench_usage();

@@ -98,8 +98,10 @@ static void print_test_failure(void *opaque, const struct ft_rule *r,
 	printf("FAIL %s:%d: rule %s: %s %s: %s\n", r->file, t->line, r->id,
 	       example ? "example" : "counter",
 	       outcome < 0 ? "cannot be evaluated"
-	       : example   ? "does not fire"
-			   : "fires",
+	       : outcome == FT_RULES_TEST_EARLY
+		       ? "fires before the last record of its stream"
+	       : example ? "does not fire"
+			 : "fires",
 	       t->text);
 }
 

@@ -80,6 +80,16 @@ int ft_runcmd_run(const struct ft_settings *set, const struct ft_runcmd_opts *o)
 		return FT_EINVAL;
 	}
 	warn_fields(set, rs);
+	if (ft_ruleset_stateful_names(rs, errstr, sizeof(errstr))) {
+		fprintf(stderr,
+			"flagtap: %s: stateful rules need durable state, which "
+			"`flagtap run` does not yet keep: %s; disable them "
+			"(enabled = false) or evaluate them with `flagtap "
+			"scan`\n",
+			ft_settings_where(set, &set->rules), errstr);
+		ft_ruleset_free(rs);
+		return FT_EINVAL;
+	}
 	if (o->check_only) {
 		/* at start the pipeline warns the same */
 		if (ft_rulescmd_uses_hash(rs) && !set->redact_salt)

@@ -38,6 +38,10 @@ struct scanner {
 	const char *name;
 	struct ft_inspect_header *hdrs; /* of the current record */
 	size_t cap_hdrs;
+	/* stateful rules: this file's state and the record's crossings */
+	struct ft_state *state;
+	struct ft_state_result crossed;
+	int64_t ts; /* the current record's timestamp, or -1 */
 };
 
 /* Writes the envelope of the flagged message m, read at lineno. */
@@ -51,6 +55,7 @@ static int emit(struct scanner *sc, const struct ft_inspect_msg *m,
 		.hit_in = sc->in.hit_in,
 		.header_names = sc->in.names,
 		.red = &sc->in.red,
+		.state = sc->state ? &sc->crossed : NULL,
 	};
 	struct ft_source src = {
 		.file = sc->name,
@@ -72,6 +77,28 @@ static int emit(struct scanner *sc, const struct ft_inspect_msg *m,
 	return FT_OK;
 }
 
+/* Applies the record to the file's state; its crossings become hits. */
+static int scan_state_apply(struct scanner *sc, const struct ft_inspect_msg *m,
+			    int64_t lineno)
+{
+	struct ft_state_input si = {lineno, sc->ts, m->key, m->key_len,
+				    &sc->in.res};
+	size_t i;
+	int n = ft_state_apply(sc->state, sc->rs, &si, &sc->crossed);
+
+	for (i = 0; n > 0 && i < sc->crossed.n; i++)
+		if (ft_inspect_add_hit(&sc->in, sc->rs,
+				       sc->crossed.hits[i].rule))
+			return FT_ENOMEM;
+	for (i = 0; n >= 0 && i < sc->crossed.nshed; i++)
+		fprintf(stderr,
+			"flagtap: scan: %s: state full: rule %s shed key "
+			"%s (a crossing may have been missed)\n",
+			sc->name, sc->rs->rules[sc->crossed.shed[i].rule].id,
+			sc->crossed.shed[i].key_hash);
+	return n < 0 ? n : (int)sc->in.res.n;
+}
+
 /* Evaluates one message (its key and headers too) and writes its
  * envelope if it is flagged. */
 static int one(struct scanner *sc, const struct ft_inspect_msg *m,
@@ -84,6 +111,8 @@ static int one(struct scanner *sc, const struct ft_inspect_msg *m,
 	sc->st->records++;
 	sc->st->bytes += m->len;
 	n = ft_inspect_match(&sc->in, sc->ctx, sc->rs, m, true);
+	if (n >= 0 && sc->state)
+		n = scan_state_apply(sc, m, lineno);
 	for (i = 0; n >= 0 && i < res->nunreadable; i++)
 		sc->st->rule_unreadable[res->unreadable[i]]++;
 	if (n <= 0)
@@ -124,6 +153,7 @@ static int one_rec(struct scanner *sc, const struct ft_rec *r, int64_t n)
 		.nheaders = r->nheaders,
 	};
 	size_t i;
+	int rc;
 
 	for (i = 0; i < r->nheaders; i++) {
 		if (ft_grow((void **)&sc->hdrs, i, &sc->cap_hdrs,
@@ -134,7 +164,10 @@ static int one_rec(struct scanner *sc, const struct ft_rec *r, int64_t n)
 			r->headers[i].value_len};
 	}
 	m.headers = sc->hdrs;
-	return one(sc, &m, n);
+	sc->ts = r->timestamp;
+	rc = one(sc, &m, n);
+	sc->ts = -1;
+	return rc;
 }
 
 /* Reads path as recorded records; each is numbered as its "line". */
@@ -189,6 +222,37 @@ static int lines(struct scanner *sc, FILE *f, char *errstr, size_t errstr_size)
 	return FT_OK;
 }
 
+/* A file's state, keyed with the hash key (keys are hashed, never kept). */
+static struct ft_state *scan_state_new(const struct ft_ruleset *rs,
+				       const struct ft_scan_opts *o)
+{
+	struct ft_state_opts so;
+
+	ft_state_opts_default(&so);
+	so.salt = o->salt;
+	so.salt_len = o->salt_len;
+	return ft_state_new(rs, &so);
+}
+
+/* Adds the file's per-rule state counts to the stats. */
+static void scan_state_sum(struct scanner *sc, struct ft_scan_stats *st)
+{
+	struct ft_state_stats s, *t;
+	size_t i;
+
+	for (i = 0; sc->state && i < sc->rs->nrules; i++) {
+		s = ft_state_stats(sc->state, i);
+		t = &st->rule_state[i];
+		t->applied += s.applied;
+		t->missing += s.missing;
+		t->replayed += s.replayed;
+		t->exempt += s.exempt;
+		t->late += s.late;
+		t->fired += s.fired;
+		t->shed += s.shed;
+	}
+}
+
 int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 		 const struct ft_scan_opts *o, struct ft_scan_stats *st,
 		 char *errstr, size_t errstr_size)
@@ -204,9 +268,17 @@ int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 	if (!st->rule_unreadable)
 		st->rule_unreadable = calloc(rs->nrules ? rs->nrules : 1,
 					     sizeof(*st->rule_unreadable));
+	if (!st->rule_state)
+		st->rule_state = calloc(rs->nrules ? rs->nrules : 1,
+					sizeof(*st->rule_state));
 	sc.ctx = ft_match_ctx_new(rs);
-	if (!st->rule_hits || !st->rule_unreadable || !sc.ctx) {
+	sc.ts = -1;
+	if (rs->nstateful)
+		sc.state = scan_state_new(rs, o);
+	if (!st->rule_hits || !st->rule_unreadable || !st->rule_state ||
+	    !sc.ctx || (rs->nstateful && !sc.state)) {
 		ft_match_ctx_free(sc.ctx);
+		ft_state_free(sc.state);
 		return ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 	}
 	sc.name = is_stdin ? "<stdin>" : path;
@@ -222,6 +294,9 @@ int ft_scan_file(const char *path, const struct ft_ruleset *rs,
 		if (!is_stdin)
 			fclose(f);
 	}
+	scan_state_sum(&sc, st);
+	ft_state_result_release(&sc.crossed);
+	ft_state_free(sc.state);
 	ft_inspect_release(&sc.in);
 	ft_buf_release(&sc.env);
 	free(sc.hdrs);
@@ -233,8 +308,10 @@ void ft_scan_stats_release(struct ft_scan_stats *st)
 {
 	free(st->rule_hits);
 	free(st->rule_unreadable);
+	free(st->rule_state);
 	st->rule_hits = NULL;
 	st->rule_unreadable = NULL;
+	st->rule_state = NULL;
 }
 
 #define SALT_FILE_MAX 4096
@@ -333,6 +410,37 @@ static void unreadable_summary(FILE *out, const struct ft_ruleset *rs,
 	}
 }
 
+/* What the stateful rules did with their records. */
+static void state_summary(FILE *out, const struct ft_ruleset *rs,
+			  const struct ft_scan_stats *st)
+{
+	const struct ft_state_stats *s;
+	size_t i;
+
+	if (!rs->nstateful || !st->rule_state)
+		return;
+	fprintf(out,
+		"scan: stateful rules (records):\n  %-34s %8s %8s %8s %8s "
+		"%8s\n",
+		"rule", "applied", "missing", "late", "exempt", "fired");
+	for (i = 0; i < rs->nrules; i++) {
+		if (!rs->rules[i].state || !rs->rules[i].enabled)
+			continue;
+		s = &st->rule_state[i];
+		fprintf(out, "  %-34s %8llu %8llu %8llu %8llu %8llu\n",
+			rs->rules[i].id, (unsigned long long)s->applied,
+			(unsigned long long)s->missing,
+			(unsigned long long)s->late,
+			(unsigned long long)s->exempt,
+			(unsigned long long)s->fired);
+		if (s->shed)
+			fprintf(out,
+				"  %-34s %llu events or keys shed for room: "
+				"crossings may have been missed\n",
+				"", (unsigned long long)s->shed);
+	}
+}
+
 void ft_scan_print_summary(FILE *out, const struct ft_ruleset *rs,
 			   const struct ft_scan_stats *st, double secs)
 {
@@ -350,6 +458,7 @@ void ft_scan_print_summary(FILE *out, const struct ft_ruleset *rs,
 				(unsigned long long)st->rule_hits[i],
 				rs->rules[i].title);
 	unreadable_summary(out, rs, st);
+	state_summary(out, rs, st);
 }
 
 int ft_scan_files(char *const *paths, size_t n, const struct ft_ruleset *rs,

@@ -110,6 +110,9 @@ void ft_pipeline_stats_release(struct ft_pipeline_stats *stats);
  * notices a change under the rules path, a new set is loaded and its examples
  * run; it replaces the one in use between two records, and on any error the old
  * set stays (logged with FILE:LINE, counted in reload_failures).
+ * Stateful rules (rules.h) are not evaluated without durable state: a set
+ * with one enabled is refused at start (FT_EINVAL, errstr names them) and
+ * on a reload (the old set stays).
  * Returns 0 after a clean stop, FT_EINVAL for a configuration that
  * librdkafka refuses (errstr says where), FT_EFATAL after an unrecoverable
  * error (a lost delivery, a fatal client error, a failed shutdown).

@@ -47,7 +47,8 @@ bool ft_reloader_changed(struct ft_reloader *rl, int64_t now_ms);
  * Loads, compiles and tests the rule set at the path.  Returns 0 and *out
  * (the caller owns it, and should call ft_reloader_adopt() once it is in
  * use); FT_EINVAL when it does not compile (problems in diags) or a test
- * fails (rep->failed > 0, each failure added to diags as FILE:LINE).
+ * fails (rep->failed > 0, each failure added to diags as FILE:LINE), or
+ * a stateful rule is enabled (the daemon does not yet keep their state).
  * A failed load is not retried until the files change again.
  */
 int ft_reloader_load(struct ft_reloader *rl, struct ft_ruleset **out,

@@ -42,6 +42,7 @@
 #include "flagtap/match.h"
 #include "flagtap/redact.h"
 #include "flagtap/rules.h"
+#include "flagtap/state.h"
 
 #define FT_ENVELOPE_VERSION 1
 /* Decoding refuses envelopes that inflate beyond this. */
@@ -100,6 +101,19 @@ struct ft_envelope_opts {
 	 * the record and source.key itself with the record's spans.
 	 */
 	const struct ft_redacted *red;
+	/*
+	 * The record's stateful crossings (state.h), or NULL.  The rule
+	 * entry of each gains "aggregate": {"fn", "field" (sum, distinct),
+	 * "value", "window": {"kind" ("day", "hour", "sliding", "sequence"),
+	 * "start", "end" (RFC 3339 UTC)}, "key": the `by` value(s) as in the
+	 * record when nothing in the message was redacted, else
+	 * {"hash": keyed hash}, "records": the offsets (scan: line
+	 * numbers) of contributing records in the source's partition
+	 * (file), at most FT_STATE_MAX_RECORDS, oldest first, "id": the
+	 * crossing's id}, and
+	 * "late": true for a late record of a `late = flag` rule.
+	 */
+	const struct ft_state_result *state;
 };
 
 /*

@@ -71,7 +71,9 @@ void ft_inspect_release(struct ft_inspect *in);
 
 /*
  * Evaluates the message (see above) into in->res and in->hit_in.
- * Returns the number of hits (>= 0) or FT_ENOMEM.
+ * Returns the number of hits (>= 0) or FT_ENOMEM.  Stateful rules
+ * contribute from the record only (in->res.contrib), never from its key
+ * or headers.
  */
 int ft_inspect_match(struct ft_inspect *in, struct ft_match_ctx *ctx,
 		     const struct ft_ruleset *rs,
@@ -90,6 +92,13 @@ int ft_inspect_redact(struct ft_inspect *in, const struct ft_inspect_msg *m,
  * Is hit i of in->res the first of its rule (a rule that matched the
  * record and a header is counted once)?
  */
+/*
+ * Adds a hit of rule in the record after ft_inspect_match(): a stateful
+ * rule's crossing (state.h).  0 or FT_ENOMEM.
+ */
+int ft_inspect_add_hit(struct ft_inspect *in, const struct ft_ruleset *rs,
+		       uint32_t rule);
+
 bool ft_inspect_first_hit(const struct ft_inspect *in, size_t i);
 
 /*

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flagtap/buf.h"
 #include "flagtap/format.h"
 #include "flagtap/redact.h"
 #include "flagtap/rules.h"
@@ -73,6 +74,38 @@ struct ft_hit {
 	int pcre2_rc;		   /* PCRE2 result code for engine errors */
 };
 
+/*
+ * A value a stateful rule reads, copied from the record into the result's
+ * ctext: status 0 (found, as rules see it; every occurrence the same) or
+ * FT_ENOENT (missing).  A value the record does not let the state read
+ * unambiguously (the record does not parse, or the field occurs more
+ * than once with different values) makes the rule a hit with
+ * FT_MERR_PARSE instead of a contribution: fail closed.
+ */
+struct ft_contrib_value {
+	int status;
+	size_t off, len; /* in ctext */
+};
+
+/* What a contribution is to its rule. */
+enum {
+	FT_CONTRIB_AGG = 1,   /* aggregate, or the A of a sequence */
+	FT_CONTRIB_SEQ_B = 2, /* the B of a sequence */
+};
+
+/*
+ * A record a stateful rule (rules.h) selected: not a hit.  state.h turns
+ * contributions into crossings, which are.  The values are read only
+ * here, so the state stage needs no access to the record.
+ */
+struct ft_contrib {
+	uint32_t rule;
+	unsigned part; /* FT_CONTRIB_AGG and/or FT_CONTRIB_SEQ_B */
+	struct ft_contrib_value by[FT_RULE_MAX_BY]; /* nby of them */
+	struct ft_contrib_value time;		    /* time = FIELD */
+	struct ft_contrib_value value;		    /* sum / distinct field */
+};
+
 struct ft_match_result {
 	struct ft_hit *hits;
 	size_t n, cap;
@@ -88,6 +121,11 @@ struct ft_match_result {
 	 * of one (see ft_expr_eval_ex()), whether or not they fired */
 	uint32_t *unreadable;
 	size_t nunreadable, cap_unreadable;
+	/* stateful rules that selected the record (their hits come from
+	 * state.h, never from here), ruleset order; values in ctext */
+	struct ft_contrib *contrib;
+	size_t ncontrib, cap_contrib;
+	struct ft_buf ctext;
 };
 
 struct ft_match_ctx;
@@ -106,11 +144,13 @@ void ft_match_result_release(struct ft_match_result *res);
 
 /*
  * Evaluates every enabled rule against the record and fills res (previous
- * contents are discarded).  With a ruleset built with the Vectorscan
- * prefilter (engine auto) only the rules it cannot rule out are
- * evaluated; the results are the same (see prefilter.h).  Rules are reported in
- * ruleset order, each at most once.  Returns the number of hits (>= 0) or
- * FT_ENOMEM.
+ * contents are discarded).  A stateful rule (rules.h) that selects the
+ * record adds a contribution (res->contrib), not a hit; one whose
+ * evaluation errs is a hit with its error, as any rule (fail closed).  With a
+ * ruleset built with the Vectorscan prefilter (engine auto) only the rules it
+ * cannot rule out are evaluated; the results are the same (see prefilter.h).
+ * Rules are reported in ruleset order, each at most once.  Returns the number
+ * of hits (>= 0) or FT_ENOMEM.
  */
 int ft_match_run(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		 const struct ft_record *rec, struct ft_match_result *res);
@@ -121,12 +161,22 @@ int ft_match_record(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		    struct ft_match_result *res);
 
 /*
- * Evaluates one rule (enabled or not) against a record: 1 when it fires,
+ * Evaluates one rule (enabled or not) against a record: 1 when it fires
+ * (a stateful rule: when it selects the record),
  * 0 when not, or -(enum ft_match_error) when it cannot be evaluated.
  * Used to run a rule's examples and counters.
  */
 int ft_match_rule(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		  size_t rule, const struct ft_record *rec);
+
+/*
+ * ft_match_run() for one rule (enabled or not): fills res with its hit
+ * or, for a stateful rule, its contribution.  Returns the number of hits
+ * or FT_ENOMEM.  Used to run a stateful rule's example streams.
+ */
+int ft_match_one(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
+		 size_t rule, const struct ft_record *rec,
+		 struct ft_match_result *res);
 
 /* What evaluating each rule cost, for `flagtap bench`. */
 struct ft_rule_cost {

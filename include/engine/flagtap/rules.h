@@ -47,6 +47,7 @@
 
 struct ft_expr;
 struct ft_wordlist;
+struct ft_rule_state;
 
 #define FT_RULES_MAX_FILE_BYTES (16u << 20)
 #define FT_RULES_MAX_PATTERN 8192
@@ -149,8 +150,93 @@ struct ft_rule {
 	struct ft_rule_test *examples, *counters;
 	size_t nexamples, ncounters;
 	const struct ft_pack *pack; /* NULL when the file has none */
+	/* a stateful rule (`aggregate` or `sequence`), or NULL: see below */
+	struct ft_rule_state *state;
 	char *file;
 	int line, col; /* of the [rule ID] header */
+};
+
+/*
+ * Stateful rules.  A rule with `aggregate` or `sequence` judges records
+ * together: its other keys (when, pattern, keywords, list, validate, ...)
+ * only decide which records contribute (every record, when it has none),
+ * and it fires when the contributions of one `by` key reach its condition
+ * (state.h evaluates them; rules/README.md is the reference):
+ *
+ *     aggregate = count >= N | sum(FIELD) >= X | distinct(FIELD) >= N
+ *                 (>= or >; X an exact decimal)
+ *     sequence  = N x (WHEN) within DUR, then (WHEN) within DUR
+ *     by        = FIELD[, FIELD...] | key        (required)
+ *     window    = day|hour [+HH:MM|-HH:MM|UTC|IANA zone] | sliding DUR
+ *                 (required with aggregate; not with sequence)
+ *     time      = FIELD | kafka                  (default kafka)
+ *     allowed-lateness = DUR                     (default 0)
+ *     late      = count | flag                   (default count)
+ *     exempt    = FILE  (lines `KEY | YYYY-MM-DD | reason`)
+ *
+ * DUR is a whole number with s, m, h or d (at most 365d).  The stateful
+ * keys are errors in a rule without `aggregate` or `sequence`, and
+ * `validate`, `unless`, `redact` still need a pattern or list.  In a
+ * stateful rule `example` and `counter` lines form streams (`---` starts
+ * a new one): see ruletest.h.
+ */
+enum ft_agg_fn {
+	FT_AGG_COUNT,
+	FT_AGG_SUM,	 /* exact decimal sum of a field */
+	FT_AGG_DISTINCT, /* distinct values of a field (keyed hashes) */
+	FT_AGG_SEQUENCE, /* N x A within T, then B within T2 */
+};
+
+enum ft_window_kind {
+	FT_WIN_NONE, /* sequences */
+	FT_WIN_DAY,
+	FT_WIN_HOUR,
+	FT_WIN_SLIDING,
+};
+
+/* A per-key exemption of an `exempt` file. */
+struct ft_exemption {
+	char *key;   /* the `by` value(s) as written, joined by ',' */
+	int expires; /* YYYYMMDD: exempt up to the end of that UTC day */
+	char *reason;
+	int line;
+};
+
+#define FT_RULE_MAX_BY 4
+
+struct ft_rule_state {
+	enum ft_agg_fn fn;
+	char *field;	 /* sum / distinct: the field, else NULL */
+	int field_index; /* into ruleset->fields, or -1 */
+	bool strict;	 /* '>' rather than '>=' */
+	char *threshold; /* decimal, as written */
+	char *src;	 /* the aggregate or sequence as written */
+	char *by[FT_RULE_MAX_BY];
+	int by_index[FT_RULE_MAX_BY];
+	size_t nby;  /* 0 when by_key */
+	bool by_key; /* by = key: the Kafka key */
+	enum ft_window_kind window;
+	int64_t window_ms;  /* its length (a calendar day or hour: nominal) */
+	int32_t offset_min; /* fixed offset from UTC of calendar windows */
+	char *zone;	    /* IANA zone of calendar windows, or NULL */
+	char *window_src;
+	char *time_field; /* NULL: the Kafka timestamp */
+	int time_index;
+	int64_t lateness_ms;
+	bool late_flag; /* late = flag */
+	struct ft_exemption *exempt;
+	size_t nexempt;
+	char *exempt_path;
+	/* sequence: seq_n x seq_a within seq_within_ms, then seq_b within
+	 * seq_then_ms of the last A */
+	struct ft_expr *seq_a, *seq_b;
+	unsigned seq_n;
+	int64_t seq_within_ms, seq_then_ms;
+	/* SHA-256 over the keys that decide what the rule computes (all but
+	 * title, severity, description, reference, owner, tags, rev,
+	 * enabled, example, counter): state kept under another definition
+	 * is not restored */
+	unsigned char def_hash[32];
 };
 
 /* Which engine decides which rules run (see prefilter.h). */
@@ -192,6 +278,7 @@ struct ft_ruleset {
 	uint32_t max_captures; /* largest capture count of any pattern */
 	/* the Vectorscan prefilter (engine auto, when built in), or NULL */
 	struct ft_prefilter *prefilter;
+	size_t nstateful; /* rules with state != NULL (enabled or not) */
 };
 
 /* One diagnostic: "FILE:LINE:COL: message". */
@@ -246,6 +333,14 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 
 /* Frees a ruleset; accepts NULL. */
 void ft_ruleset_free(struct ft_ruleset *rs);
+
+/*
+ * The enabled stateful rules of rs: their number, and "ID (FILE:LINE),
+ * ..." in buf (cut to size).  What `flagtap run` names when it refuses
+ * them: it does not yet keep their state durably.
+ */
+size_t ft_ruleset_stateful_names(const struct ft_ruleset *rs, char *buf,
+				 size_t size);
 
 /* "info" ... "critical". */
 const char *ft_severity_name(enum ft_severity s);

@@ -43,6 +43,19 @@ struct ft_bench_data {
 int ft_bench_load(struct ft_bench_data *d, const char *path, char *errstr,
 		  size_t errstr_size);
 void ft_bench_data_release(struct ft_bench_data *d);
+/* Appends one record of n bytes; 0 or FT_ENOMEM. */
+int ft_bench_add(struct ft_bench_data *d, const char *s, size_t n);
+
+/*
+ * flagtap bench --stateful: generates records JSON payment and login
+ * records over keys (deterministic), matches them with the rules of
+ * `rules` alone, then with those and the stateful pack `stateful`
+ * applied to one state (one partition, one thread), and prints both
+ * rates, their ratio and the state's bytes per entry held.  0, FT_EIO
+ * (rules not loaded) or FT_ENOMEM.
+ */
+int ft_bench_stateful(const char *rules, const char *stateful, size_t records,
+		      size_t keys, const struct ft_rules_opts *ro, FILE *out);
 
 struct ft_bench_opts {
 	enum ft_bench_engine engine;

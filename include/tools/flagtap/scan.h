@@ -20,6 +20,7 @@
 #include "flagtap/match.h"
 #include "flagtap/recfile.h"
 #include "flagtap/rules.h"
+#include "flagtap/state.h"
 
 struct ft_scan_opts {
 	enum ft_format format;
@@ -39,10 +40,17 @@ struct ft_scan_stats {
 	/* per rule: records with a value its `when` compared with a number
 	 * and found not to be one (see expr.h); allocated likewise */
 	uint64_t *rule_unreadable;
+	/* per rule: what the state did with a stateful rule's records
+	 * (state.h), summed over the files; allocated likewise */
+	struct ft_state_stats *rule_state;
 };
 
 /*
- * Scans one file ("-": standard input), adding to stats.  Lines end at
+ * Scans one file ("-": standard input), adding to stats.  Stateful rules
+ * are evaluated over the file in order, from an empty state (one per
+ * file; the line, or the record's number, is its offset; `time = kafka`
+ * reads the timestamp of recorded records); their crossings flag the
+ * record that crossed.  Lines end at
  * '\n'; a trailing '\r' is dropped (CRLF files); an empty line is not a
  * record.  Returns 0, or FT_EIO/FT_ENOMEM with errstr set.
  */

@@ -1,0 +1,186 @@
+/*
+ * state: one input partition's state for a ruleset's stateful rules
+ * (rules.h), and the crossings it finds.
+ *
+ * A pure stage: no I/O, no clock, no global state.  One struct ft_state
+ * per partition, used by one thread at a time; the ruleset it was made
+ * for must outlive it and be passed to every call.
+ *
+ * Records are applied in offset order with ft_state_apply(): for each
+ * contribution in the record's match result (match.h), the rule's `by`
+ * values and event time are read; the record is then
+ *   - missing: a `by` field, the `time` field, or a sum's field absent or
+ *     unreadable (time: RFC 3339 with Z or an offset, or epoch
+ *     milliseconds, number or string; sum: a decimal with at most
+ *     FT_STATE_SCALE fraction digits); not applied;
+ *   - replayed: its offset is at or below the offset already applied to
+ *     that key's entry (a record read again after a restart); not applied
+ *     and never counted twice;
+ *   - exempt: its key is in the rule's `exempt` file, unexpired on the
+ *     record's (UTC) event date; not applied;
+ *   - late: the rule's watermark is its highest event time applied minus
+ *     `allowed-lateness`; a calendar window whose end, or a sliding or
+ *     sequence record whose time, is below the watermark is late; not
+ *     applied; reported as a hit with late set when `late = flag`;
+ *   - applied.
+ * Each is counted per rule (ft_state_stats()).
+ *
+ * Crossings.  Calendar window (day or hour in a fixed offset or an IANA
+ * zone, ICU): the record whose application makes the window's aggregate
+ * reach the condition, once per (rule, key, window).  Sliding window of
+ * length W: the aggregate over the key's applied events with time in
+ * (t - W, t] when a record at time t is applied; fires when it reaches
+ * the condition and the key has not fired at an event time within the
+ * last W.  Sequence: N x A with the first and the last at most T apart
+ * (event time), then a B at most T2 after the last of those A: the B
+ * fires; any B ends the run.
+ *
+ * Bounds.  Work per contribution is linear in the values it reads plus
+ * O(1) amortized, plus for a sliding window O(k log k) in the key's
+ * events k, at most max_events (older events beyond it are dropped and
+ * counted as shed), for a calendar distinct count O(log N) in its
+ * threshold N (at most N + 1 hashes are held, sorted), for a sequence
+ * O(N) in its count N (at most 1000).  Windows
+ * are evicted once the watermark passes their end; when the bytes of the
+ * entries held pass max_bytes the oldest are shed down to 90% of it
+ * (counted, and named in the result's shed list; with a changelog their
+ * tombstones are held until the next drain, and counted by
+ * ft_state_bytes() until then).  Keys and distinct values are held as keyed
+ * hashes (SHA-256 with the opts' salt), never in clear.
+ *
+ * Changelog.  Each (rule, key, window) entry serializes to a key (rule
+ * id, its definition hash, the key hash, the window start) and a value
+ * (the aggregate, the offset applied, the fired marker); an evicted entry
+ * is a tombstone (empty value).  ft_state_drain_changes() emits the
+ * entries changed since its last call; ft_state_restore() reads them back
+ * into an empty state (entries of a rule whose definition changed are
+ * skipped): the restored state behaves as the one written.
+ */
+#ifndef FLAGTAP_STATE_H
+#define FLAGTAP_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flagtap/match.h"
+#include "flagtap/rules.h"
+
+/* Fraction digits sums keep exactly (amounts with more are missing). */
+#define FT_STATE_SCALE 12
+/* Contributing records an envelope names. */
+#define FT_STATE_MAX_RECORDS 16
+#define FT_STATE_DEFAULT_MAX_EVENTS 4096
+
+struct ft_state;
+
+struct ft_state_opts {
+	const void *salt; /* key of the keyed hashes (NULL: none) */
+	size_t salt_len;
+	size_t max_events; /* per key of a sliding rule; 0: the default */
+	size_t max_bytes;  /* 0: unbounded */
+	int only_rule;	   /* -1: every enabled stateful rule; else only it */
+	/* keep changes (and evicted entries, as tombstones) for
+	 * ft_state_drain_changes(); without, evicted entries are freed */
+	bool changelog;
+};
+
+void ft_state_opts_default(struct ft_state_opts *o);
+
+/* A record, after matching. */
+struct ft_state_input {
+	int64_t offset;	     /* increasing within the partition */
+	int64_t kafka_ts_ms; /* its timestamp (`time = kafka`); < 0 none */
+	const char *key;     /* the Kafka key (`by = key`), or NULL */
+	size_t keylen;
+	const struct ft_match_result *res; /* its contributions */
+};
+
+/* A crossing (or, with late set, a late record of a `late = flag`). */
+struct ft_state_hit {
+	uint32_t rule;
+	bool late;
+	char value[64];	    /* the aggregate's value ("52000.5", "3") */
+	int64_t start, end; /* window [start, end), ms UTC */
+	char key_hash[33];  /* hex of the keyed hash of the `by` value */
+	char key[128];	    /* the `by` value(s), comma-joined, cut */
+	int64_t records[FT_STATE_MAX_RECORDS]; /* offsets, oldest first */
+	size_t nrecords;
+	char id[33]; /* deterministic: rule, definition, key, window */
+};
+
+/* A key whose state was shed for lack of room. */
+struct ft_state_shed {
+	uint32_t rule;
+	char key_hash[33];
+};
+
+struct ft_state_result {
+	struct ft_state_hit *hits;
+	size_t n, cap;
+	struct ft_state_shed *shed;
+	size_t nshed, cap_shed;
+};
+
+struct ft_state_stats {
+	uint64_t applied, missing, replayed, exempt, late, fired, shed;
+};
+
+void ft_state_result_init(struct ft_state_result *r);
+void ft_state_result_release(struct ft_state_result *r);
+
+/*
+ * A new, empty state for rs's stateful rules.  NULL on allocation
+ * failure or when a calendar zone cannot be opened.  Free with
+ * ft_state_free().
+ */
+struct ft_state *ft_state_new(const struct ft_ruleset *rs,
+			      const struct ft_state_opts *o);
+void ft_state_free(struct ft_state *st);
+
+/*
+ * Applies one record (see above) and fills out with its crossings and
+ * what was shed (previous contents discarded).  Returns the number of
+ * hits (>= 0) or FT_ENOMEM (the state is then unchanged for the
+ * contributions not yet applied).
+ */
+int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
+		   const struct ft_state_input *in,
+		   struct ft_state_result *out);
+
+/* The rule's counts (zeros for a stateless rule). */
+struct ft_state_stats ft_state_stats(const struct ft_state *st, size_t rule);
+
+/* Bytes held (entries, events, hashes, tables) and keys held (entries). */
+size_t ft_state_bytes(const struct ft_state *st);
+size_t ft_state_keys(const struct ft_state *st);
+
+/*
+ * Called for each changed entry: key and value (vlen 0: a tombstone),
+ * valid during the call.  A non-zero return stops the drain and is
+ * returned.
+ */
+typedef int (*ft_state_emit_fn)(void *opaque, const void *key, size_t klen,
+				const void *val, size_t vlen);
+
+/* Emits every entry changed since the last drain; 0 or emit's code. */
+int ft_state_drain_changes(struct ft_state *st, ft_state_emit_fn emit,
+			   void *opaque);
+
+/*
+ * Restores one changelog record.  Returns 0 (applied, or skipped: an
+ * unknown rule or another definition), FT_EINVAL for a malformed one,
+ * FT_ENOMEM.  The restored entry is not a change to drain.
+ */
+int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
+		     const void *key, size_t klen, const void *val,
+		     size_t vlen);
+
+/*
+ * Reads an event time: epoch milliseconds (digits, optionally signed) or
+ * RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), 'T' or ' ').
+ * 0 or FT_EINVAL.
+ */
+int ft_state_parse_time(const char *s, size_t n, int64_t *ms);
+
+#endif

@@ -1,0 +1,557 @@
+/*
+ * state: per-partition keyed state of stateful rules (see state.h):
+ * the entries and their table, how a contribution is read and applied,
+ * crossings, eviction and shedding.  The changelog format is in
+ * state_log.c, times and amounts in state_num.c.
+ */
+#include "flagtap/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flagtap/common.h"
+#include "flagtap/sha256.h"
+#include "state_int.h"
+
+void ft_state_opts_default(struct ft_state_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_events = FT_STATE_DEFAULT_MAX_EVENTS;
+	o->only_rule = -1;
+}
+
+void ft_state_result_init(struct ft_state_result *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void ft_state_result_release(struct ft_state_result *r)
+{
+	if (!r)
+		return;
+	free(r->hits);
+	free(r->shed);
+	ft_state_result_init(r);
+}
+
+/* ---- memory accounting -------------------------------------------- */
+
+/* Grows an array of *cap elements of size to hold n + 1, accounting. */
+int state_grow(struct ft_state *st, void **v, size_t n, size_t *cap,
+	       size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return FT_OK;
+	/* most keys hold a few events: start small, then double */
+	ncap = *cap ? *cap * 2 : 2;
+	if (ncap > SIZE_MAX / size)
+		return FT_ENOMEM;
+	p = realloc(*v, ncap * size);
+	if (!p)
+		return FT_ENOMEM;
+	*v = p;
+	st->bytes += (ncap - *cap) * size;
+	*cap = ncap;
+	return FT_OK;
+}
+
+static size_t entry_bytes(const struct entry *e)
+{
+	return sizeof(*e) + e->caph * sizeof(*e->hashes) +
+	       e->capev * sizeof(*e->ev);
+}
+
+void state_kill(struct ft_state *st, struct entry *e)
+{
+	e->dead = true;
+	st->dead_bytes += entry_bytes(e);
+}
+
+void state_entry_free(struct ft_state *st, struct entry *e)
+{
+	if (!e)
+		return;
+	if (e->dead)
+		st->dead_bytes -= entry_bytes(e);
+	st->bytes -= entry_bytes(e);
+	free(e->hashes);
+	free(e->ev);
+	free(e);
+}
+
+/* ---- the table: open addressing, linear probing ------------------- */
+
+static uint64_t slot_hash(uint32_t rule, const uint8_t kh[16], int64_t win)
+{
+	uint64_t h;
+
+	memcpy(&h, kh, sizeof(h));
+	h ^= (uint64_t)rule * 0x9E3779B97F4A7C15ull;
+	h ^= (uint64_t)win * 0xC2B2AE3D27D4EB4Full;
+	h ^= h >> 31;
+	return h * 0x94D049BB133111EBull;
+}
+
+static bool same(const struct entry *e, uint32_t rule, const uint8_t kh[16],
+		 int64_t win)
+{
+	return e->rule == rule && e->win == win && !memcmp(e->kh, kh, 16);
+}
+
+static int table_grow(struct ft_state *st)
+{
+	size_t cap = st->cap ? st->cap * 2 : 64, i, j;
+	struct entry **v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return FT_ENOMEM;
+	for (i = 0; i < st->cap; i++) {
+		if (!st->slots[i])
+			continue;
+		j = slot_hash(st->slots[i]->rule, st->slots[i]->kh,
+			      st->slots[i]->win) &
+		    (cap - 1);
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = st->slots[i];
+	}
+	st->bytes += (cap - st->cap) * sizeof(*v);
+	free(st->slots);
+	st->slots = v;
+	st->cap = cap;
+	return FT_OK;
+}
+
+struct entry *state_find(struct ft_state *st, uint32_t rule,
+			 const uint8_t kh[16], int64_t win, bool create)
+{
+	size_t j;
+	struct entry *e;
+
+	if (st->cap) {
+		j = slot_hash(rule, kh, win) & (st->cap - 1);
+		for (; st->slots[j]; j = (j + 1) & (st->cap - 1))
+			if (same(st->slots[j], rule, kh, win))
+				return st->slots[j];
+	}
+	if (!create)
+		return NULL;
+	if ((st->n + 1) * 4 > st->cap * 3 && table_grow(st))
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	st->bytes += sizeof(*e);
+	e->rule = rule;
+	memcpy(e->kh, kh, 16);
+	e->win = win;
+	e->applied = INT64_MIN;
+	e->fired = INT64_MIN;
+	e->armed = INT64_MIN;
+	e->last_t = INT64_MIN;
+	j = slot_hash(rule, kh, win) & (st->cap - 1);
+	while (st->slots[j])
+		j = (j + 1) & (st->cap - 1);
+	st->slots[j] = e;
+	st->n++;
+	return e;
+}
+
+/* Removes slot j (backward-shift deletion) and returns its entry. */
+static struct entry *table_remove(struct ft_state *st, size_t j)
+{
+	struct entry *e = st->slots[j];
+	size_t i = j, k, m = st->cap - 1;
+
+	st->slots[j] = NULL;
+	for (k = (j + 1) & m; st->slots[k]; k = (k + 1) & m) {
+		size_t home = slot_hash(st->slots[k]->rule, st->slots[k]->kh,
+					st->slots[k]->win) &
+			      m;
+		/* move k back to i unless its home lies in (i, k] */
+		if ((i <= k) ? (home <= i || home > k)
+			     : (home <= i && home > k)) {
+			st->slots[i] = st->slots[k];
+			st->slots[k] = NULL;
+			i = k;
+		}
+	}
+	st->n--;
+	return e;
+}
+
+void state_remove_slot(struct ft_state *st, size_t j)
+{
+	struct entry *e = table_remove(st, j);
+
+	if (e->dirty)
+		state_kill(st, e);
+	else
+		state_entry_free(st, e);
+}
+
+/* Evicts slot j: frees its entry, or keeps it as a tombstone to drain. */
+static void evict(struct ft_state *st, size_t j)
+{
+	struct entry *e = table_remove(st, j);
+
+	if (!st->changelog) {
+		state_entry_free(st, e);
+		return;
+	}
+	state_kill(st, e);
+	state_mark(st, e);
+}
+
+void state_mark(struct ft_state *st, struct entry *e)
+{
+	if (!st->changelog || e->dirty)
+		return;
+	if (state_grow(st, (void **)&st->dirty, st->ndirty, &st->cap_dirty,
+		       sizeof(*st->dirty))) {
+		st->dirty_lost = true;
+		return;
+	}
+	e->dirty = true;
+	st->dirty[st->ndirty++] = e;
+}
+
+/* ---- new and free ------------------------------------------------- */
+
+static int cmp_exempt(const void *a, const void *b)
+{
+	return memcmp(((const struct exempt_key *)a)->kh,
+		      ((const struct exempt_key *)b)->kh, 16);
+}
+
+/* The keyed hashes of a rule's exemptions, sorted for bsearch. */
+static int load_exempt(struct ft_state *st, struct rstate *rsx,
+		       const struct ft_rule_state *rst)
+{
+	const char *parts[FT_RULE_MAX_BY];
+	size_t lens[FT_RULE_MAX_BY], np, i;
+	const char *k, *c;
+
+	if (!rst->nexempt)
+		return FT_OK;
+	rsx->exempt = calloc(rst->nexempt, sizeof(*rsx->exempt));
+	if (!rsx->exempt)
+		return FT_ENOMEM;
+	for (i = 0; i < rst->nexempt; i++) {
+		k = rst->exempt[i].key;
+		np = 0;
+		while (np < FT_RULE_MAX_BY) {
+			c = rst->by_key ? NULL : strchr(k, ',');
+			parts[np] = k;
+			lens[np] = c ? (size_t)(c - k) : strlen(k);
+			state_trim(&parts[np], &lens[np]);
+			np++;
+			if (!c)
+				break;
+			k = c + 1;
+		}
+		state_key_hash(st, parts, lens, np, rsx->exempt[i].kh);
+		rsx->exempt[i].expires = rst->exempt[i].expires;
+	}
+	rsx->nexempt = rst->nexempt;
+	qsort(rsx->exempt, rsx->nexempt, sizeof(*rsx->exempt), cmp_exempt);
+	return FT_OK;
+}
+
+static int rule_init(struct ft_state *st, const struct ft_ruleset *rs, size_t i)
+{
+	const struct ft_rule_state *rst = rs->rules[i].state;
+	struct rstate *x = &st->rules[i];
+
+	x->maxt = INT64_MIN;
+	x->cache_start = x->cache_end = 0;
+	if (rst->fn != FT_AGG_SEQUENCE &&
+	    state_parse_amount(rst->threshold, strlen(rst->threshold), &x->thr))
+		return FT_EINVAL;
+	if (rst->zone && state_zone_open(x, rst->zone))
+		return FT_EINVAL;
+	x->on = true;
+	return load_exempt(st, x, rst);
+}
+
+struct ft_state *ft_state_new(const struct ft_ruleset *rs,
+			      const struct ft_state_opts *o)
+{
+	struct ft_state *st = calloc(1, sizeof(*st));
+	size_t i;
+
+	if (!st)
+		return NULL;
+	if (o)
+		st->opts = *o;
+	else
+		ft_state_opts_default(&st->opts);
+	if (!st->opts.max_events)
+		st->opts.max_events = FT_STATE_DEFAULT_MAX_EVENTS;
+	if (st->opts.salt_len > sizeof(st->salt))
+		st->opts.salt_len = sizeof(st->salt);
+	if (st->opts.salt_len)
+		memcpy(st->salt, st->opts.salt, st->opts.salt_len);
+	st->opts.salt = st->salt;
+	st->changelog = st->opts.changelog;
+	st->rs = rs;
+	st->sweep_at = 64;
+	st->nrules = rs->nrules;
+	st->rules = calloc(rs->nrules ? rs->nrules : 1, sizeof(*st->rules));
+	st->scratch = calloc(st->opts.max_events, sizeof(*st->scratch));
+	if (!st->rules || !st->scratch)
+		goto out_free;
+	for (i = 0; i < rs->nrules; i++) {
+		if (!rs->rules[i].state ||
+		    (st->opts.only_rule >= 0 ? (int)i != st->opts.only_rule
+					     : !rs->rules[i].enabled))
+			continue;
+		if (rule_init(st, rs, i))
+			goto out_free;
+	}
+	return st;
+
+out_free:
+	ft_state_free(st);
+	return NULL;
+}
+
+void ft_state_free(struct ft_state *st)
+{
+	size_t i;
+
+	if (!st)
+		return;
+	/* evicted entries wait in the drain list only; live ones in both */
+	for (i = 0; i < st->ndirty; i++)
+		if (st->dirty[i]->dead)
+			state_entry_free(st, st->dirty[i]);
+	for (i = 0; i < st->cap; i++)
+		state_entry_free(st, st->slots[i]);
+	free(st->dirty);
+	free(st->slots);
+	for (i = 0; i < st->nrules; i++) {
+		state_zone_close(&st->rules[i]);
+		free(st->rules[i].exempt);
+	}
+	free(st->rules);
+	free(st->scratch);
+	free(st);
+}
+
+struct ft_state_stats ft_state_stats(const struct ft_state *st, size_t rule)
+{
+	struct ft_state_stats z = {0};
+
+	return rule < st->nrules ? st->rules[rule].stats : z;
+}
+
+size_t ft_state_bytes(const struct ft_state *st)
+{
+	return st->bytes + sizeof(*st) + st->nrules * sizeof(*st->rules) +
+	       st->opts.max_events * sizeof(*st->scratch);
+}
+
+size_t ft_state_keys(const struct ft_state *st)
+{
+	return st->n;
+}
+
+/* ---- eviction and shedding ---------------------------------------- */
+
+/* True when nothing later can apply to the entry or be suppressed by it. */
+static bool expired(struct ft_state *st, const struct ft_ruleset *rs,
+		    struct entry *e)
+{
+	const struct ft_rule_state *rst = rs->rules[e->rule].state;
+	int64_t wm = st->rules[e->rule].maxt - rst->lateness_ms;
+
+	if (st->rules[e->rule].maxt == INT64_MIN)
+		return false;
+	switch (rst->window) {
+	case FT_WIN_DAY:
+	case FT_WIN_HOUR:
+		return e->end <= wm;
+	case FT_WIN_SLIDING:
+		state_drop_before(st, e, wm - rst->window_ms);
+		return !e->nev && (e->fired == INT64_MIN ||
+				   e->fired <= wm - rst->window_ms);
+	case FT_WIN_NONE:
+		break;
+	}
+	return (!e->nev || e->ev[e->nev - 1].t < wm - rst->seq_within_ms) &&
+	       (e->armed == INT64_MIN || e->armed < wm - rst->seq_then_ms);
+}
+
+/* Evicts every expired entry; amortized O(1) per contribution. */
+static void sweep(struct ft_state *st, const struct ft_ruleset *rs)
+{
+	size_t j = 0;
+
+	st->ops = 0;
+	while (j < st->cap) {
+		if (st->slots[j] && expired(st, rs, st->slots[j])) {
+			evict(st, j);
+			continue; /* a later entry may have moved into j */
+		}
+		j++;
+	}
+	/* the next sweep after as many contributions as entries remain */
+	st->sweep_at = st->n > 64 ? st->n : 64;
+}
+
+static int cmp_age(const void *a, const void *b)
+{
+	const struct entry *x = *(struct entry *const *)a,
+			   *y = *(struct entry *const *)b;
+
+	return (x->last_t > y->last_t) - (x->last_t < y->last_t);
+}
+
+static void add_shed(struct ft_state_result *out, const struct entry *e)
+{
+	if (ft_grow((void **)&out->shed, out->nshed, &out->cap_shed,
+		    sizeof(*out->shed)))
+		return;
+	out->shed[out->nshed].rule = e->rule;
+	state_hex(e->kh, 16, out->shed[out->nshed].key_hash);
+	out->nshed++;
+}
+
+/* Over max_bytes: sheds the oldest entries down to 90% of it. */
+static int shed(struct ft_state *st, struct ft_state_result *out)
+{
+	struct entry **v;
+	size_t i, k = 0, j, target = st->opts.max_bytes / 10 * 9;
+	size_t held = ft_state_bytes(st) - st->dead_bytes;
+
+	v = malloc(st->n * sizeof(*v));
+	if (!v)
+		return FT_ENOMEM;
+	for (i = 0; i < st->cap; i++)
+		if (st->slots[i])
+			v[k++] = st->slots[i];
+	qsort(v, k, sizeof(*v), cmp_age);
+	/* an evicted entry may wait for a drain: count what it will free */
+	for (i = 0; i < k && held > target; i++) {
+		held -= entry_bytes(v[i]);
+		for (j = slot_hash(v[i]->rule, v[i]->kh, v[i]->win) &
+			 (st->cap - 1);
+		     st->slots[j] != v[i]; j = (j + 1) & (st->cap - 1))
+			;
+		st->rules[v[i]->rule].stats.shed++;
+		add_shed(out, v[i]);
+		evict(st, j);
+	}
+	free(v);
+	return FT_OK;
+}
+
+int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
+		   const struct ft_state_input *in, struct ft_state_result *out)
+{
+	const struct ft_match_result *res = in->res;
+	size_t i;
+	int rc;
+
+	out->n = 0;
+	out->nshed = 0;
+	for (i = 0; res && i < res->ncontrib; i++) {
+		if (res->contrib[i].rule >= st->nrules ||
+		    !st->rules[res->contrib[i].rule].on)
+			continue;
+		rc = state_apply_one(st, rs, in, &res->contrib[i], out);
+		if (rc)
+			return rc;
+		st->ops++;
+	}
+	if (st->ops >= st->sweep_at)
+		sweep(st, rs);
+	if (st->opts.max_bytes &&
+	    ft_state_bytes(st) - st->dead_bytes > st->opts.max_bytes &&
+	    shed(st, out))
+		return FT_ENOMEM;
+	return (int)out->n;
+}
+
+/* ---- hashes ------------------------------------------------------- */
+
+void state_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static void put_len(struct ft_sha256 *c, size_t n)
+{
+	uint8_t b[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
+			(uint8_t)(n >> 8), (uint8_t)n};
+
+	ft_sha256_update(c, b, sizeof(b));
+}
+
+void state_key_hash(const struct ft_state *st, const char *const *parts,
+		    const size_t *lens, size_t n, uint8_t out[16])
+{
+	unsigned char d[FT_SHA256_LEN];
+	struct ft_sha256 c;
+	size_t i;
+
+	ft_sha256_init(&c);
+	put_len(&c, st->opts.salt_len);
+	ft_sha256_update(&c, st->salt, st->opts.salt_len);
+	ft_sha256_update(&c, "key", 3);
+	for (i = 0; i < n; i++) {
+		put_len(&c, lens[i]);
+		ft_sha256_update(&c, parts[i], lens[i]);
+	}
+	ft_sha256_final(&c, d);
+	memcpy(out, d, 16);
+}
+
+uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n)
+{
+	unsigned char d[FT_SHA256_LEN];
+	struct ft_sha256 c;
+	uint64_t h;
+
+	ft_sha256_init(&c);
+	put_len(&c, st->opts.salt_len);
+	ft_sha256_update(&c, st->salt, st->opts.salt_len);
+	ft_sha256_update(&c, "val", 3);
+	ft_sha256_update(&c, v, n);
+	ft_sha256_final(&c, d);
+	memcpy(&h, d, sizeof(h));
+	return h;
+}
+
+void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
+		       int64_t anchor, char out[33])
+{
+	unsigned char d[FT_SHA256_LEN];
+	struct ft_sha256 c;
+	uint8_t a[8];
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		a[i] = (uint8_t)((uint64_t)anchor >> (56 - 8 * i));
+	ft_sha256_init(&c);
+	ft_sha256_update(&c, "crossing", 8);
+	put_len(&c, strlen(r->id));
+	ft_sha256_update(&c, r->id, strlen(r->id));
+	ft_sha256_update(&c, r->state->def_hash, 32);
+	ft_sha256_update(&c, kh, 16);
+	ft_sha256_update(&c, a, 8);
+	ft_sha256_final(&c, d);
+	state_hex(d, 16, out);
+}

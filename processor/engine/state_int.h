@@ -1,0 +1,134 @@
+/*
+ * state_int.h: what the state module's files share (processor/engine/
+ * state*.c only).
+ *
+ * state.c owns the table of entries, accounting, eviction and shedding;
+ * state_apply.c reads a contribution and applies it to its entry;
+ * state_num.c reads event times and amounts and places times in
+ * calendar windows (ICU); state_log.c writes and reads the changelog.
+ */
+#ifndef FLAGTAP_STATE_INT_H
+#define FLAGTAP_STATE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flagtap/state.h"
+
+typedef __int128 i128;
+
+/* 10^FT_STATE_SCALE: the unit of scaled amounts (and of thresholds). */
+#define STATE_UNIT ((i128)1000000000000ll)
+
+/* An event of a sliding window, or an A of a sequence. */
+struct event {
+	int64_t t;   /* event time, ms */
+	int64_t off; /* input offset */
+	i128 v;	     /* sum: the amount, scaled by 10^FT_STATE_SCALE */
+	uint64_t h;  /* distinct: the value's keyed hash */
+};
+
+/*
+ * One (rule, key, window) entry.  Sliding and sequence rules have one
+ * entry per key (win 0).
+ */
+struct entry {
+	uint32_t rule;
+	uint8_t kh[16];	 /* keyed hash of the `by` value(s) */
+	int64_t win;	 /* calendar: the window's start, ms UTC */
+	int64_t end;	 /* calendar: its end */
+	int64_t applied; /* highest input offset applied */
+	/* calendar: 1 once fired; sliding, sequence: event time of the last
+	 * firing; INT64_MIN never */
+	int64_t fired;
+	int64_t armed;	/* sequence: time of the A completing a run */
+	int64_t last_t; /* highest event time applied */
+	uint64_t count;
+	i128 sum;
+	uint64_t *hashes; /* calendar distinct: at most the threshold */
+	size_t nh, caph;
+	struct event *ev; /* sliding: by time; sequence: the run's A */
+	size_t nev, capev;
+	int64_t recs[FT_STATE_MAX_RECORDS]; /* calendar: last offsets */
+	unsigned nrecs;
+	bool dirty; /* in the drain list */
+	bool dead;  /* evicted: a tombstone to drain */
+};
+
+struct exempt_key {
+	uint8_t kh[16];
+	int expires; /* YYYYMMDD */
+};
+
+/* A stateful rule's runtime. */
+struct rstate {
+	bool on;
+	int64_t maxt; /* highest event time applied; INT64_MIN none */
+	i128 thr;     /* threshold, scaled like sums (count: whole) */
+	void *cal;    /* UCalendar of an IANA zone, or NULL */
+	int64_t cache_start, cache_end; /* last calendar window */
+	struct exempt_key *exempt;
+	size_t nexempt;
+	struct ft_state_stats stats;
+};
+
+struct ft_state {
+	const struct ft_ruleset *rs; /* made for it */
+	struct ft_state_opts opts;
+	uint8_t salt[64];
+	struct rstate *rules; /* per ruleset rule */
+	size_t nrules;
+	struct entry **slots; /* power-of-two table */
+	size_t cap, n;
+	struct entry **dirty; /* changed since the last drain */
+	size_t ndirty, cap_dirty;
+	bool dirty_lost;   /* a change could not be listed (out of memory) */
+	bool changelog;	   /* changes are kept for ft_state_drain_changes() */
+	size_t bytes;	   /* entries, arrays, table */
+	size_t dead_bytes; /* of evicted entries awaiting the drain */
+	size_t ops;	   /* contributions since the last sweep */
+	size_t sweep_at;   /* sweep when ops reaches it: amortized O(1) */
+	uint64_t *scratch; /* max_events hashes for distinct */
+};
+
+/* state.c */
+struct entry *state_find(struct ft_state *st, uint32_t rule,
+			 const uint8_t kh[16], int64_t win, bool create);
+void state_entry_free(struct ft_state *st, struct entry *e);
+/* Removes slot j's entry from the table and frees it (a tombstone to
+ * drain when it has changes not yet drained). */
+void state_remove_slot(struct ft_state *st, size_t j);
+void state_mark(struct ft_state *st, struct entry *e);
+/* Marks an evicted entry a tombstone awaiting the drain. */
+void state_kill(struct ft_state *st, struct entry *e);
+void state_hex(const uint8_t *p, size_t n, char *out);
+void state_key_hash(const struct ft_state *st, const char *const *parts,
+		    const size_t *lens, size_t n, uint8_t out[16]);
+uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n);
+void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
+		       int64_t anchor, char out[33]);
+
+/* state_apply.c */
+int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
+		    const struct ft_state_input *in, const struct ft_contrib *c,
+		    struct ft_state_result *out);
+/* Drops a sliding entry's events with time <= t. */
+void state_drop_before(struct ft_state *st, struct entry *e, int64_t t);
+/* Grows an entry's array, accounting; 0 or FT_ENOMEM. */
+int state_grow(struct ft_state *st, void **v, size_t n, size_t *cap,
+	       size_t size);
+
+/* state_num.c */
+int state_parse_amount(const char *s, size_t n, i128 *out);
+void state_format_amount(i128 v, int scale, char *out, size_t size);
+void state_trim(const char **s, size_t *n);
+int state_zone_open(struct rstate *x, const char *zone);
+void state_zone_close(struct rstate *x);
+/* The calendar window holding t: [*start, *end). */
+int state_calendar(struct rstate *x, const struct ft_rule_state *rst, int64_t t,
+		   int64_t *start, int64_t *end);
+/* YYYYMMDD of t in UTC. */
+int state_utc_date(int64_t t);
+
+#endif

@@ -1,0 +1,308 @@
+/*
+ * state_log: the changelog form of the state's entries (see state.h).
+ *
+ * Key:   "FTS1" | u8 id length | rule id | definition hash (8 bytes)
+ *        | key hash (16) | window start (i64)
+ * Value: u8 version (1) | applied offset | fired | armed | last time
+ *        | the rule's highest event time | window end (i64 each)
+ *        | count (u64) | sum (i128) | u8 n, n offsets (i64)
+ *        | u32 n, n distinct hashes (u64)
+ *        | u32 n, n events (time, offset: i64; amount: i128; hash: u64)
+ * Integers are big-endian; an empty value is a tombstone.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flagtap/buf.h"
+#include "flagtap/common.h"
+#include "state_int.h"
+
+#define LOG_VERSION 1
+#define KEY_MAGIC "FTS1"
+
+static void put64(struct ft_buf *b, uint64_t v)
+{
+	uint8_t p[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+	ft_buf_add(b, p, 8);
+}
+
+static void put128(struct ft_buf *b, i128 v)
+{
+	unsigned __int128 u = (unsigned __int128)v;
+
+	put64(b, (uint64_t)(u >> 64));
+	put64(b, (uint64_t)u);
+}
+
+static void put32(struct ft_buf *b, uint32_t v)
+{
+	uint8_t p[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16),
+			(uint8_t)(v >> 8), (uint8_t)v};
+
+	ft_buf_add(b, p, 4);
+}
+
+static void write_key(struct ft_buf *b, const struct ft_rule *r,
+		      const struct entry *e)
+{
+	size_t n = strlen(r->id);
+
+	ft_buf_add(b, KEY_MAGIC, 4);
+	ft_buf_addc(b, (char)(n > 255 ? 255 : n));
+	ft_buf_add(b, r->id, n > 255 ? 255 : n);
+	ft_buf_add(b, r->state->def_hash, 8);
+	ft_buf_add(b, e->kh, 16);
+	put64(b, (uint64_t)e->win);
+}
+
+static void write_value(struct ft_buf *b, const struct rstate *x,
+			const struct entry *e)
+{
+	size_t i;
+
+	ft_buf_addc(b, LOG_VERSION);
+	put64(b, (uint64_t)e->applied);
+	put64(b, (uint64_t)e->fired);
+	put64(b, (uint64_t)e->armed);
+	put64(b, (uint64_t)e->last_t);
+	put64(b, (uint64_t)x->maxt);
+	put64(b, (uint64_t)e->end);
+	put64(b, e->count);
+	put128(b, e->sum);
+	ft_buf_addc(b, (char)e->nrecs);
+	for (i = 0; i < e->nrecs; i++)
+		put64(b, (uint64_t)e->recs[i]);
+	put32(b, (uint32_t)e->nh);
+	for (i = 0; i < e->nh; i++)
+		put64(b, e->hashes[i]);
+	put32(b, (uint32_t)e->nev);
+	for (i = 0; i < e->nev; i++) {
+		put64(b, (uint64_t)e->ev[i].t);
+		put64(b, (uint64_t)e->ev[i].off);
+		put128(b, e->ev[i].v);
+		put64(b, e->ev[i].h);
+	}
+}
+
+int ft_state_drain_changes(struct ft_state *st, ft_state_emit_fn emit,
+			   void *opaque)
+{
+	const struct ft_ruleset *rs = st->rs;
+	struct ft_buf k = FT_BUF_INIT, v = FT_BUF_INIT;
+	struct entry *e;
+	size_t i;
+	int rc = FT_OK;
+
+	for (i = 0; i < st->ndirty && !rc; i++) {
+		e = st->dirty[i];
+		ft_buf_reset(&k);
+		ft_buf_reset(&v);
+		write_key(&k, &rs->rules[e->rule], e);
+		if (!e->dead)
+			write_value(&v, &st->rules[e->rule], e);
+		if (!ft_buf_ok(&k) || !ft_buf_ok(&v))
+			rc = FT_ENOMEM;
+		else
+			rc = emit(opaque, k.data, k.len, v.data, v.len);
+		if (rc)
+			break;
+		e->dirty = false;
+		if (e->dead)
+			state_entry_free(st, e);
+	}
+	/* keep what was not drained, in order */
+	memmove(st->dirty, st->dirty + i,
+		(st->ndirty - i) * sizeof(*st->dirty));
+	st->ndirty -= i;
+	ft_buf_release(&k);
+	ft_buf_release(&v);
+	return rc;
+}
+
+/* A reader over a changelog value. */
+struct rd {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static uint64_t get64(struct rd *r)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (r->end - r->p < 8) {
+		r->bad = true;
+		return 0;
+	}
+	for (i = 0; i < 8; i++)
+		v = v << 8 | *r->p++;
+	return v;
+}
+
+static uint32_t get32(struct rd *r)
+{
+	uint32_t v = 0;
+	int i;
+
+	if (r->end - r->p < 4) {
+		r->bad = true;
+		return 0;
+	}
+	for (i = 0; i < 4; i++)
+		v = v << 8 | *r->p++;
+	return v;
+}
+
+static i128 get128(struct rd *r)
+{
+	unsigned __int128 hi = get64(r), lo = get64(r);
+
+	return (i128)(hi << 64 | lo);
+}
+
+/* The rule a changelog key names, if its definition is the same. */
+static int key_rule(const struct ft_state *st, const struct ft_ruleset *rs,
+		    const uint8_t *k, size_t klen, uint8_t kh[16], int64_t *win)
+{
+	size_t n, i;
+	struct rd r;
+
+	if (klen < 5 || memcmp(k, KEY_MAGIC, 4))
+		return FT_EINVAL;
+	n = k[4];
+	if (klen != 5 + n + 8 + 16 + 8)
+		return FT_EINVAL;
+	memcpy(kh, k + 5 + n + 8, 16);
+	r = (struct rd){k + 5 + n + 24, k + klen, false};
+	*win = (int64_t)get64(&r);
+	for (i = 0; i < rs->nrules; i++)
+		if (st->rules[i].on && strlen(rs->rules[i].id) == n &&
+		    !memcmp(rs->rules[i].id, k + 5, n) &&
+		    !memcmp(rs->rules[i].state->def_hash, k + 5 + n, 8))
+			return (int)i;
+	return FT_ENOENT;
+}
+
+static int read_arrays(struct ft_state *st, struct entry *e, struct rd *r)
+{
+	size_t i, n;
+
+	n = r->p < r->end ? *r->p++ : 0;
+	if (n > FT_STATE_MAX_RECORDS)
+		return FT_EINVAL;
+	for (i = 0; i < n; i++)
+		e->recs[i] = (int64_t)get64(r);
+	e->nrecs = (unsigned)n;
+	n = get32(r);
+	if (r->bad || n > (size_t)(r->end - r->p) / 8)
+		return FT_EINVAL;
+	for (i = 0; i < n; i++) {
+		if (e->nh == e->caph &&
+		    state_grow(st, (void **)&e->hashes, e->nh, &e->caph,
+			       sizeof(*e->hashes)))
+			return FT_ENOMEM;
+		e->hashes[e->nh++] = get64(r);
+	}
+	n = get32(r);
+	if (r->bad || n > (size_t)(r->end - r->p) / 40)
+		return FT_EINVAL;
+	for (i = 0; i < n; i++) {
+		if (e->nev == e->capev &&
+		    state_grow(st, (void **)&e->ev, e->nev, &e->capev,
+			       sizeof(*e->ev)))
+			return FT_ENOMEM;
+		e->ev[e->nev].t = (int64_t)get64(r);
+		e->ev[e->nev].off = (int64_t)get64(r);
+		e->ev[e->nev].v = get128(r);
+		e->ev[e->nev].h = get64(r);
+		e->nev++;
+	}
+	return r->bad || r->p != r->end ? FT_EINVAL : FT_OK;
+}
+
+/* What apply relies on: no more events or hashes than it would keep. */
+static bool within_bounds(const struct ft_state *st,
+			  const struct ft_rule_state *rst,
+			  const struct entry *e)
+{
+	size_t most_ev = rst->fn == FT_AGG_SEQUENCE	 ? rst->seq_n
+			 : rst->window == FT_WIN_SLIDING ? st->opts.max_events
+							 : 0;
+	size_t i;
+
+	if (e->nev > most_ev ||
+	    (e->nh &&
+	     (rst->fn != FT_AGG_DISTINCT || rst->window == FT_WIN_SLIDING ||
+	      (i128)e->nh > st->rules[e->rule].thr / STATE_UNIT + 1)))
+		return false;
+	for (i = 1; rst->window == FT_WIN_SLIDING && i < e->nev; i++)
+		if (e->ev[i].t < e->ev[i - 1].t)
+			return false; /* apply keeps them in time order */
+	for (i = 1; i < e->nh; i++)
+		if (e->hashes[i] <= e->hashes[i - 1])
+			return false; /* and distinct hashes sorted, unique */
+	return true;
+}
+
+/* Removes the entry, if held (a tombstone, or a value replacing it). */
+static void drop(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
+		 int64_t win)
+{
+	struct entry *e = state_find(st, rule, kh, win, false);
+	size_t j;
+
+	if (!e)
+		return;
+	for (j = 0; st->slots[j] != e; j++)
+		;
+	state_remove_slot(st, j);
+}
+
+int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
+		     const void *key, size_t klen, const void *val, size_t vlen)
+{
+	const uint8_t *v = val;
+	struct rd r = {v, v + vlen, false};
+	struct rstate *x;
+	struct entry *e;
+	uint8_t kh[16];
+	int64_t win, maxt;
+	int rule, rc;
+
+	rule = key_rule(st, rs, key, klen, kh, &win);
+	if (rule == FT_ENOENT)
+		return FT_OK;
+	if (rule < 0)
+		return rule;
+	drop(st, (uint32_t)rule, kh, win);
+	if (!vlen)
+		return FT_OK;
+	if (*r.p++ != LOG_VERSION)
+		return FT_EINVAL;
+	e = state_find(st, (uint32_t)rule, kh, win, true);
+	if (!e)
+		return FT_ENOMEM;
+	x = &st->rules[rule];
+	e->applied = (int64_t)get64(&r);
+	e->fired = (int64_t)get64(&r);
+	e->armed = (int64_t)get64(&r);
+	e->last_t = (int64_t)get64(&r);
+	maxt = (int64_t)get64(&r);
+	e->end = (int64_t)get64(&r);
+	e->count = get64(&r);
+	e->sum = get128(&r);
+	rc = r.bad ? FT_EINVAL : read_arrays(st, e, &r);
+	if (!rc && !within_bounds(st, rs->rules[rule].state, e))
+		rc = FT_EINVAL;
+	if (rc) {
+		drop(st, (uint32_t)rule, kh, win);
+		return rc;
+	}
+	if (maxt > x->maxt)
+		x->maxt = maxt;
+	return FT_OK;
+}

@@ -1,0 +1,1079 @@
+/*
+ * check_state: stateful rules, their keys and errors, and the state that
+ * evaluates them: the event-time traps (days in UTC and in +08:00,
+ * amounts reaching 49,999.99 and 50,000, bursts over 25 hours, a success
+ * 15 minutes late), lateness, firing once, exemptions, missing fields,
+ * replays, eviction and bounds, the changelog round trip.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flagtap/common.h"
+#include "flagtap/envelope.h"
+#include "flagtap/inspect.h"
+#include "flagtap/match.h"
+#include "flagtap/rules.h"
+#include "flagtap/state.h"
+#include "suites.h"
+
+static struct ft_ruleset *load_named(const char *name, const char *text)
+{
+	struct ft_ruleset *rs = NULL;
+	struct ft_rules_opts o;
+	struct ft_diags d;
+
+	ft_rules_opts_default(&o);
+	o.today = 20240101;
+	ft_diags_init(&d);
+	ck_assert_msg(ft_ruleset_load_buffers(&name, &text, 1, &o, &rs, &d) ==
+			      0,
+		      "%s", d.n ? d.v[0].msg : "?");
+	ft_diags_release(&d);
+	return rs;
+}
+
+static struct ft_ruleset *load(const char *text)
+{
+	return load_named("s.rules", text);
+}
+
+/* A stream through one state: which (rule, record) fired. */
+struct run {
+	struct ft_ruleset *rs;
+	struct ft_match_ctx *ctx;
+	struct ft_state *st;
+	struct ft_match_result res;
+	struct ft_state_result out;
+	int64_t offset;
+	char fired[512]; /* "RULE@i " per hit, "RULE@i! " for late */
+	struct ft_state_hit last;
+};
+
+static void run_open(struct run *r, const char *rules,
+		     const struct ft_state_opts *o)
+{
+	memset(r, 0, sizeof(*r));
+	r->rs = load(rules);
+	r->ctx = ft_match_ctx_new(r->rs);
+	r->st = ft_state_new(r->rs, o);
+	ck_assert_ptr_nonnull(r->ctx);
+	ck_assert_ptr_nonnull(r->st);
+	ft_match_result_init(&r->res);
+	ft_state_result_init(&r->out);
+}
+
+static void run_close(struct run *r)
+{
+	ft_state_result_release(&r->out);
+	ft_match_result_release(&r->res);
+	ft_state_free(r->st);
+	ft_match_ctx_free(r->ctx);
+	ft_ruleset_free(r->rs);
+}
+
+/* Applies one JSON record at the next offset (or at offset when >= 0). */
+static void feed_at(struct run *r, const char *rec, int64_t offset)
+{
+	struct ft_state_input in = {0};
+	size_t i, n = strlen(r->fired);
+	int rc;
+
+	ck_assert_int_ge(ft_match_record(r->ctx, r->rs, FT_FORMAT_JSON, rec,
+					 strlen(rec), &r->res),
+			 0);
+	in.offset = offset >= 0 ? offset : r->offset;
+	in.kafka_ts_ms = -1;
+	in.res = &r->res;
+	r->offset = in.offset + 1;
+	rc = ft_state_apply(r->st, r->rs, &in, &r->out);
+	ck_assert_int_ge(rc, 0);
+	for (i = 0; i < r->out.n; i++) {
+		n += (size_t)snprintf(
+			r->fired + n, sizeof(r->fired) - n, "%s@%lld%s ",
+			r->rs->rules[r->out.hits[i].rule].id,
+			(long long)in.offset, r->out.hits[i].late ? "!" : "");
+		r->last = r->out.hits[i];
+	}
+}
+
+/* Applies rec to another state st with r's ruleset and context. */
+static void feed_into(struct ft_state *st, struct run *r, const char *rec)
+{
+	struct ft_state_input in = {0};
+
+	ck_assert_int_ge(ft_match_record(r->ctx, r->rs, FT_FORMAT_JSON, rec,
+					 strlen(rec), &r->res),
+			 0);
+	in.offset = r->offset++;
+	in.kafka_ts_ms = -1;
+	in.res = &r->res;
+	ck_assert_int_ge(ft_state_apply(st, r->rs, &in, &r->out), 0);
+}
+
+static void feed(struct run *r, const char *rec)
+{
+	feed_at(r, rec, -1);
+}
+
+#define CASH(who, amount, ts)                                \
+	"{\"customer_id\":\"" who "\",\"channel\":\"cash\"," \
+	"\"amount\":\"" amount "\",\"ts\":\"" ts "\"}"
+
+static const char SUM_RULES[] = "[rule CN]\n"
+				"title = same Beijing day\n"
+				"severity = high\n"
+				"when = channel == \"cash\"\n"
+				"aggregate = sum(amount) >= 50000\n"
+				"by = customer_id\n"
+				"window = day +08:00\n"
+				"time = ts\n"
+				"[rule UTC]\n"
+				"title = same UTC day\n"
+				"severity = high\n"
+				"when = channel == \"cash\"\n"
+				"aggregate = sum(amount) >= 50000\n"
+				"by = customer_id\n"
+				"window = day\n"
+				"time = ts\n"
+				"allowed-lateness = 1d\n"
+				"[rule SH]\n"
+				"title = same Shanghai day\n"
+				"severity = high\n"
+				"when = channel == \"cash\"\n"
+				"aggregate = sum(amount) >= 50000\n"
+				"by = customer_id\n"
+				"window = day Asia/Shanghai\n"
+				"time = ts\n";
+
+/* Crosses only in the +08:00 day (the UTC days split it), and back. */
+START_TEST(test_days_utc_vs_beijing)
+{
+	struct run r;
+
+	run_open(&r, SUM_RULES, NULL);
+	feed(&r, CASH("a", "25000", "2024-03-01T17:00:00Z"));
+	feed(&r, CASH("a", "25000", "2024-03-02T01:00:00Z"));
+	ck_assert_str_eq(r.fired, "CN@1 SH@1 ");
+	ck_assert_str_eq(r.last.value, "50000");
+	/* the Beijing day 2024-03-02 is [03-01T16:00Z, 03-02T16:00Z) */
+	ck_assert_int_eq(r.last.start, 1709308800000ll);
+	ck_assert_int_eq(r.last.end, 1709308800000ll + 86400000);
+	ck_assert_uint_eq(r.last.nrecords, 2);
+	ck_assert_int_eq(r.last.records[0], 0);
+	ck_assert_int_eq(r.last.records[1], 1);
+	r.fired[0] = '\0';
+	/* one UTC day (03-03), two Beijing days */
+	feed(&r, CASH("b", "25000", "2024-03-03T15:00:00Z"));
+	feed(&r, CASH("b", "25000", "2024-03-03T17:00:00Z"));
+	ck_assert_str_eq(r.fired, "UTC@3 ");
+	run_close(&r);
+}
+END_TEST
+
+/* An IANA zone's day follows its clock: 23 hours when DST begins. */
+START_TEST(test_zone_dst_day)
+{
+	static const char rules[] = "[rule P]\ntitle = t\nseverity = low\n"
+				    "aggregate = count >= 2\nby = customer_id\n"
+				    "window = day Europe/Paris\ntime = ts\n";
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	/* 2024-03-31 in Paris: 23:00Z on the 30th to 22:00Z on the 31st */
+	feed(&r, CASH("a", "1", "2024-03-30T23:30:00Z"));
+	feed(&r, CASH("a", "1", "2024-03-31T21:30:00Z"));
+	ck_assert_str_eq(r.fired, "P@1 ");
+	ck_assert_int_eq(r.last.start, 1711839600000ll);
+	ck_assert_int_eq(r.last.end, 1711839600000ll + 23 * 3600000ll);
+	feed(&r, CASH("b", "1", "2024-03-31T21:30:00Z"));
+	feed(&r, CASH("b", "1", "2024-03-31T22:30:00Z"));
+	ck_assert_str_eq(r.fired, "P@1 ");
+	run_close(&r);
+}
+END_TEST
+
+/* 49,999.98 + 0.01 stays below; 49,999.99 + 0.01 reaches 50,000. */
+START_TEST(test_exact_threshold)
+{
+	static const char rules[] = "[rule S]\n"
+				    "title = t\nseverity = low\n"
+				    "aggregate = sum(amount) >= 50000\n"
+				    "by = customer_id\nwindow = day\n"
+				    "time = ts\n"
+				    "[rule G]\n"
+				    "title = t\nseverity = low\n"
+				    "aggregate = sum(amount) > 50000\n"
+				    "by = customer_id\nwindow = day\n"
+				    "time = ts\n";
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	feed(&r, CASH("a", "49999.98", "2024-03-01T01:00:00Z"));
+	feed(&r, CASH("a", "0.01", "2024-03-01T02:00:00Z"));
+	ck_assert_str_eq(r.fired, "");
+	feed(&r, CASH("b", "49999.99", "2024-03-01T03:00:00Z"));
+	feed(&r, CASH("b", "1E-2", "2024-03-01T04:00:00Z"));
+	ck_assert_str_eq(r.fired, "S@3 ");
+	ck_assert_str_eq(r.last.value, "50000");
+	feed(&r, CASH("b", "0.000000000001", "2024-03-01T05:00:00Z"));
+	ck_assert_str_eq(r.fired, "S@3 G@4 ");
+	ck_assert_str_eq(r.last.value, "50000.000000000001");
+	run_close(&r);
+}
+END_TEST
+
+#define DEP(who, ts)                                                    \
+	"{\"customer_id\":\"" who "\",\"channel\":\"cash\",\"amount\":" \
+	"\"49000\",\"ts\":\"" ts "\"}"
+
+static const char STRUCT_RULES[] = "[rule ST]\n"
+				   "title = t\nseverity = low\n"
+				   "when = amount >= 45000\n"
+				   "aggregate = count >= 3\n"
+				   "by = customer_id\n"
+				   "window = sliding 24h\n"
+				   "time = ts\nallowed-lateness = 2d\n";
+
+/* Three deposits over 25 hours never hold three in 24. */
+START_TEST(test_sliding_25_hours)
+{
+	struct run r;
+
+	run_open(&r, STRUCT_RULES, NULL);
+	feed(&r, DEP("a", "2024-03-01T00:00:00Z"));
+	feed(&r, DEP("a", "2024-03-01T12:30:00Z"));
+	feed(&r, DEP("a", "2024-03-02T01:00:00Z"));
+	ck_assert_str_eq(r.fired, "");
+	feed(&r, DEP("b", "2024-03-01T00:00:00Z"));
+	feed(&r, DEP("b", "2024-03-01T12:30:00Z"));
+	feed(&r, DEP("b", "2024-03-01T23:59:59Z"));
+	ck_assert_str_eq(r.fired, "ST@5 ");
+	ck_assert_str_eq(r.last.value, "3");
+	/* a fourth within the window does not fire again... */
+	feed(&r, DEP("b", "2024-03-02T00:00:00Z"));
+	ck_assert_str_eq(r.fired, "ST@5 ");
+	/* ...nor before 24 hours from the firing have passed */
+	feed(&r, DEP("b", "2024-03-02T20:00:00Z"));
+	feed(&r, DEP("b", "2024-03-02T23:00:00Z"));
+	ck_assert_str_eq(r.fired, "ST@5 ");
+	feed(&r, DEP("b", "2024-03-03T00:00:00Z"));
+	ck_assert_str_eq(r.fired, "ST@5 ST@9 ");
+	run_close(&r);
+}
+END_TEST
+
+#define LOGIN(u, res, ts)                                           \
+	"{\"user\":\"" u "\",\"event\":\"login\",\"result\":\"" res \
+	"\",\"ts\":\"" ts "\"}"
+
+static const char ATO_RULES[] =
+	"[rule ATO]\n"
+	"title = t\nseverity = high\n"
+	"sequence = 3 x (event == \"login\" and result == \"fail\") within "
+	"10m, then (event == \"login\" and result == \"ok\") within 10m\n"
+	"by = user\ntime = ts\nallowed-lateness = 1h\n";
+
+/* A success 15 minutes after the last failure is not within 10m. */
+START_TEST(test_sequence_success_late)
+{
+	struct run r;
+
+	run_open(&r, ATO_RULES, NULL);
+	feed(&r, LOGIN("u", "fail", "2024-03-01T10:00:00Z"));
+	feed(&r, LOGIN("u", "fail", "2024-03-01T10:02:00Z"));
+	feed(&r, LOGIN("u", "fail", "2024-03-01T10:04:00Z"));
+	feed(&r, LOGIN("u", "ok", "2024-03-01T10:19:00Z"));
+	ck_assert_str_eq(r.fired, "");
+	/* the success ended the run: three new failures are needed */
+	feed(&r, LOGIN("u", "fail", "2024-03-01T10:20:00Z"));
+	feed(&r, LOGIN("u", "ok", "2024-03-01T10:21:00Z"));
+	ck_assert_str_eq(r.fired, "");
+	feed(&r, LOGIN("v", "fail", "2024-03-01T10:00:00Z"));
+	feed(&r, LOGIN("v", "fail", "2024-03-01T10:05:00Z"));
+	feed(&r, LOGIN("v", "fail", "2024-03-01T10:10:00Z"));
+	feed(&r, LOGIN("v", "ok", "2024-03-01T10:20:00Z"));
+	ck_assert_str_eq(r.fired, "ATO@9 ");
+	ck_assert_uint_eq(r.last.nrecords, 4);
+	/* failures 11 minutes apart are no run */
+	feed(&r, LOGIN("w", "fail", "2024-03-01T10:00:00Z"));
+	feed(&r, LOGIN("w", "fail", "2024-03-01T10:05:00Z"));
+	feed(&r, LOGIN("w", "fail", "2024-03-01T10:11:00Z"));
+	feed(&r, LOGIN("w", "ok", "2024-03-01T10:12:00Z"));
+	ck_assert_str_eq(r.fired, "ATO@9 ");
+	run_close(&r);
+}
+END_TEST
+
+static const char LATE_RULES[] = "[rule L]\n"
+				 "title = t\nseverity = low\n"
+				 "aggregate = count >= 2\n"
+				 "by = customer_id\nwindow = day\n"
+				 "time = ts\nallowed-lateness = 1h\n"
+				 "late = flag\n"
+				 "[rule C]\n"
+				 "title = t\nseverity = low\n"
+				 "aggregate = count >= 2\n"
+				 "by = customer_id\nwindow = day\n"
+				 "time = ts\nallowed-lateness = 3h\n";
+
+/* Beyond the allowed lateness a record is late: counted, not applied. */
+START_TEST(test_lateness)
+{
+	struct run r;
+	struct ft_state_stats s;
+
+	run_open(&r, LATE_RULES, NULL);
+	feed(&r, CASH("a", "1", "2024-03-01T23:00:00Z"));
+	feed(&r, CASH("z", "1", "2024-03-02T02:00:00Z"));
+	/* day 03-01 closed at 00:00; the watermark is 01:00 for L (late)
+	 * and 23:00 the day before for C (on time) */
+	feed(&r, CASH("a", "1", "2024-03-01T23:30:00Z"));
+	ck_assert_str_eq(r.fired, "L@2! C@2 ");
+	ck_assert(r.last.late == false);
+	s = ft_state_stats(r.st, 0);
+	ck_assert_uint_eq(s.late, 1);
+	ck_assert_uint_eq(s.applied, 2);
+	ck_assert_uint_eq(s.fired, 0);
+	s = ft_state_stats(r.st, 1);
+	ck_assert_uint_eq(s.late, 0);
+	ck_assert_uint_eq(s.fired, 1);
+	run_close(&r);
+}
+END_TEST
+
+/* A calendar window fires once, and again in the next window. */
+START_TEST(test_calendar_once)
+{
+	struct run r;
+
+	run_open(&r, SUM_RULES, NULL);
+	feed(&r, CASH("a", "60000", "2024-03-01T01:00:00Z"));
+	feed(&r, CASH("a", "60000", "2024-03-01T02:00:00Z"));
+	feed(&r, CASH("a", "60000", "2024-03-01T03:00:00Z"));
+	ck_assert_str_eq(r.fired, "CN@0 UTC@0 SH@0 ");
+	feed(&r, CASH("a", "60000", "2024-03-02T03:00:00Z"));
+	ck_assert_str_eq(r.fired, "CN@0 UTC@0 SH@0 CN@3 UTC@3 SH@3 ");
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).fired, 2);
+	run_close(&r);
+}
+END_TEST
+
+/* Exemptions apply until the end of their expiry day (UTC). */
+START_TEST(test_exemptions)
+{
+	char dir[] = "/tmp/ft_state_XXXXXX", path[256], rules[512];
+	struct ft_ruleset *rs;
+	struct run r;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/payroll.exempt", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("# payroll accounts\n"
+	      "a | 2024-03-01 | payroll, ticket 12\n"
+	      "b | 2030-01-01 | cash-intensive business\n",
+	      f);
+	fclose(f);
+	snprintf(rules, sizeof(rules),
+		 "[rule E]\ntitle = t\nseverity = low\n"
+		 "aggregate = sum(amount) >= 100\nby = customer_id\n"
+		 "window = day\ntime = ts\nexempt = payroll.exempt\n");
+	snprintf(path, sizeof(path), "%s/e.rules", dir);
+	memset(&r, 0, sizeof(r));
+	rs = load_named(path, rules);
+	ck_assert_uint_eq(rs->rules[0].state->nexempt, 2);
+	r.rs = rs;
+	r.ctx = ft_match_ctx_new(rs);
+	r.st = ft_state_new(rs, NULL);
+	feed(&r, CASH("a", "500", "2024-03-01T23:00:00Z"));
+	feed(&r, CASH("b", "500", "2024-03-01T23:00:00Z"));
+	feed(&r, CASH("a", "500", "2024-03-02T00:00:00Z"));
+	ck_assert_str_eq(r.fired, "E@2 ");
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).exempt, 2);
+	run_close(&r);
+	snprintf(path, sizeof(path), "%s/payroll.exempt", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/e.rules", dir);
+	rmdir(dir);
+}
+END_TEST
+
+/* A record without its by, time or amount is counted, not applied. */
+START_TEST(test_missing)
+{
+	struct run r;
+
+	run_open(&r, STRUCT_RULES, NULL);
+	feed(&r, "{\"amount\":\"49000\",\"ts\":\"2024-03-01T00:00:00Z\"}");
+	feed(&r, "{\"customer_id\":\"a\",\"amount\":\"49000\"}");
+	feed(&r, "{\"customer_id\":\"a\",\"amount\":\"49000\",\"ts\":"
+		 "\"yesterday\"}");
+	feed(&r, "{\"customer_id\":\"a\",\"amount\":\"49000\",\"ts\":"
+		 "\"2024-03-01T00:00:00\"}");
+	feed(&r, DEP("a", "2024-03-01T00:00:00Z"));
+	feed(&r, "{\"customer_id\":\"a\",\"amount\":49000,\"ts\":"
+		 "1709251200000}");
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, 4);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 2);
+	ck_assert_str_eq(r.fired, "");
+	run_close(&r);
+}
+END_TEST
+
+/* A record applied again (same or lower offset) is not counted twice. */
+START_TEST(test_replayed)
+{
+	struct run r;
+
+	run_open(&r, STRUCT_RULES, NULL);
+	feed_at(&r, DEP("a", "2024-03-01T00:00:00Z"), 10);
+	feed_at(&r, DEP("a", "2024-03-01T00:01:00Z"), 11);
+	feed_at(&r, DEP("a", "2024-03-01T00:01:00Z"), 11);
+	feed_at(&r, DEP("a", "2024-03-01T00:00:00Z"), 10);
+	ck_assert_str_eq(r.fired, "");
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).replayed, 2);
+	feed_at(&r, DEP("a", "2024-03-01T00:02:00Z"), 12);
+	ck_assert_str_eq(r.fired, "ST@12 ");
+	run_close(&r);
+}
+END_TEST
+
+/* Distinct values: ten cards, not ten uses of one. */
+START_TEST(test_distinct)
+{
+	static const char rules[] = "[rule D]\ntitle = t\nseverity = low\n"
+				    "aggregate = distinct(card) >= 3\n"
+				    "by = device\nwindow = sliding 1h\n"
+				    "time = ts\n"
+				    "[rule DC]\ntitle = t\nseverity = low\n"
+				    "aggregate = distinct(card) >= 3\n"
+				    "by = device\nwindow = hour\ntime = ts\n";
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	feed(&r, "{\"device\":\"d\",\"card\":\"1\",\"ts\":1000}");
+	feed(&r, "{\"device\":\"d\",\"card\":\"1\",\"ts\":2000}");
+	feed(&r, "{\"device\":\"d\",\"card\":\"2\",\"ts\":3000}");
+	feed(&r, "{\"device\":\"d\",\"card\":\"2\",\"ts\":4000}");
+	ck_assert_str_eq(r.fired, "");
+	feed(&r, "{\"device\":\"d\",\"card\":\"3\",\"ts\":5000}");
+	ck_assert_str_eq(r.fired, "D@4 DC@4 ");
+	ck_assert_str_eq(r.last.value, "3");
+	run_close(&r);
+}
+END_TEST
+
+/* Windows are evicted: keys held stay bounded over many days. */
+START_TEST(test_eviction_bounded)
+{
+	struct run r;
+	char rec[256];
+	size_t most = 0;
+	int d;
+
+	run_open(&r, SUM_RULES, NULL);
+	for (d = 0; d < 2000; d++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"c%d\",\"channel\":\"cash\","
+			 "\"amount\":\"1\",\"ts\":%lld}",
+			 d, 1704067200000ll + (long long)d * 43200000);
+		feed(&r, rec);
+		if (ft_state_keys(r.st) > most)
+			most = ft_state_keys(r.st);
+	}
+	/* three rules, a window each for at most a few half-days */
+	ck_assert_uint_le(most, 3 * 8 + 64 * 3);
+	run_close(&r);
+}
+END_TEST
+
+/* A sliding key holds at most max_events; what it drops is counted. */
+START_TEST(test_max_events)
+{
+	struct ft_state_opts o;
+	struct run r;
+	char rec[256];
+	size_t bytes = 0;
+	int i;
+
+	ft_state_opts_default(&o);
+	o.max_events = 64;
+	run_open(&r, STRUCT_RULES, &o);
+	for (i = 0; i < 5000; i++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"a\",\"amount\":49000,\"ts\":%d}",
+			 i);
+		feed(&r, rec);
+		if (i == 100)
+			bytes = ft_state_bytes(r.st);
+	}
+	ck_assert_uint_eq(ft_state_bytes(r.st), bytes);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).shed, 5000 - 64);
+	run_close(&r);
+}
+END_TEST
+
+static int discard(void *opaque, const void *key, size_t klen, const void *val,
+		   size_t vlen)
+{
+	(void)opaque;
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	return 0;
+}
+
+/* Over max_bytes the oldest entries are shed and named. */
+START_TEST(test_max_bytes_shed)
+{
+	struct ft_state_opts o;
+	struct run r;
+	char rec[256];
+	size_t named = 0;
+	int i;
+
+	ft_state_opts_default(&o);
+	o.max_bytes = 200000;
+	run_open(&r, STRUCT_RULES, &o);
+	for (i = 0; i < 5000; i++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"k%d\",\"amount\":49000,\"ts\":%d}",
+			 i, 1000 + i);
+		feed(&r, rec);
+		named += r.out.nshed;
+		ck_assert_uint_le(ft_state_bytes(r.st), o.max_bytes);
+	}
+	ck_assert_uint_gt(named, 0);
+	ck_assert_uint_eq(named, ft_state_stats(r.st, 0).shed);
+	ck_assert_uint_gt(ft_state_keys(r.st), 100);
+	run_close(&r);
+	/* with a changelog, shed entries wait for the drain as tombstones:
+	 * only as many are shed as their bytes require */
+	o.changelog = true;
+	named = 0;
+	run_open(&r, STRUCT_RULES, &o);
+	for (i = 0; i < 3000; i++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"k%d\",\"amount\":49000,\"ts\":%d}",
+			 i, 1000 + i);
+		feed(&r, rec);
+		if (r.out.nshed) /* only what the bytes required */
+			ck_assert_uint_gt(ft_state_keys(r.st), 100);
+		named += r.out.nshed;
+		if (i % 100 == 0) /* drains come now and then */
+			ck_assert_int_eq(
+				ft_state_drain_changes(r.st, discard, NULL), 0);
+	}
+	ck_assert_uint_eq(named, ft_state_stats(r.st, 0).shed);
+	ck_assert_uint_gt(ft_state_keys(r.st), 100);
+	run_close(&r);
+}
+END_TEST
+
+/* The changelog: a stream cut in two, the second half applied to a state
+ * restored from the first's changes, fires as the uninterrupted one. */
+struct log {
+	char *k[4096], *v[4096];
+	size_t kl[4096], vl[4096], n;
+};
+
+static int collect(void *opaque, const void *key, size_t klen, const void *val,
+		   size_t vlen)
+{
+	struct log *l = opaque;
+
+	ck_assert_uint_lt(l->n, 4096);
+	l->k[l->n] = malloc(klen + 1);
+	l->v[l->n] = malloc(vlen + 1);
+	memcpy(l->k[l->n], key, klen);
+	if (vlen)
+		memcpy(l->v[l->n], val, vlen);
+	l->kl[l->n] = klen;
+	l->vl[l->n] = vlen;
+	l->n++;
+	return 0;
+}
+
+#define DEP2(who, ts) \
+	"{\"customer_id\":\"" who "\",\"amount\":\"49000\",\"ts\":\"" ts "\"}"
+
+static const char *const MIXED[] = {
+	CASH("a", "30000", "2024-03-01T17:00:00Z"),
+	LOGIN("u", "fail", "2024-03-01T10:00:00Z"),
+	DEP2("s", "2024-03-01T00:00:00Z"),
+	LOGIN("u", "fail", "2024-03-01T10:01:00Z"),
+	DEP2("s", "2024-03-01T05:00:00Z"),
+	CASH("b", "10", "2024-03-02T01:00:00Z"),
+	LOGIN("u", "fail", "2024-03-01T10:02:00Z"),
+	/* cut here */
+	CASH("a", "20000", "2024-03-02T01:00:00Z"),
+	DEP2("s", "2024-03-01T06:00:00Z"),
+	LOGIN("u", "ok", "2024-03-01T10:03:00Z"),
+	DEP2("s", "2024-03-01T07:00:00Z"),
+};
+
+START_TEST(test_changelog_round_trip)
+{
+	char rules[2048];
+	struct ft_state_opts o;
+	struct log *l = calloc(1, sizeof(*l));
+	struct run whole, half;
+	struct ft_state *restored;
+	char first[512];
+	size_t i, cut = 7;
+
+	snprintf(rules, sizeof(rules), "%s%s%s", SUM_RULES, STRUCT_RULES,
+		 ATO_RULES);
+	ft_state_opts_default(&o);
+	o.changelog = true;
+	o.salt = "s3cret";
+	o.salt_len = 6;
+	run_open(&whole, rules, &o);
+	for (i = 0; i < FT_ARRAY_SIZE(MIXED); i++)
+		feed(&whole, MIXED[i]);
+	ck_assert_str_eq(whole.fired, "CN@7 SH@7 ST@8 ATO@9 ");
+
+	run_open(&half, rules, &o);
+	for (i = 0; i < cut; i++)
+		feed(&half, MIXED[i]);
+	ck_assert_int_eq(ft_state_drain_changes(half.st, collect, l), 0);
+	ck_assert_uint_gt(l->n, 0);
+	/* nothing changed since: nothing to drain */
+	i = l->n;
+	ck_assert_int_eq(ft_state_drain_changes(half.st, collect, l), 0);
+	ck_assert_uint_eq(l->n, i);
+	snprintf(first, sizeof(first), "%s", half.fired);
+	restored = ft_state_new(half.rs, &o);
+	for (i = 0; i < l->n; i++)
+		ck_assert_int_eq(ft_state_restore(restored, half.rs, l->k[i],
+						  l->kl[i], l->v[i], l->vl[i]),
+				 0);
+	ck_assert_uint_eq(ft_state_keys(restored), ft_state_keys(half.st));
+	ft_state_free(half.st);
+	half.st = restored;
+	/* a record replayed from before the cut is not counted again */
+	feed_at(&half, MIXED[2], 2);
+	for (i = cut; i < FT_ARRAY_SIZE(MIXED); i++)
+		feed_at(&half, MIXED[i], (int64_t)i);
+	ck_assert_str_eq(half.fired, whole.fired);
+	ck_assert_str_eq(half.last.id, whole.last.id);
+	run_close(&half);
+	run_close(&whole);
+
+	/* another definition of a rule: its entries are not restored */
+	run_open(&half,
+		 "[rule ST]\ntitle = t\nseverity = low\n"
+		 "when = amount >= 45000\naggregate = count >= 4\n"
+		 "by = customer_id\nwindow = sliding 24h\ntime = ts\n",
+		 &o);
+	for (i = 0; i < l->n; i++)
+		ck_assert_int_eq(ft_state_restore(half.st, half.rs, l->k[i],
+						  l->kl[i], l->v[i], l->vl[i]),
+				 0);
+	ck_assert_uint_eq(ft_state_keys(half.st), 0);
+	ck_assert_int_eq(ft_state_restore(half.st, half.rs, "FTS1", 4, "", 0),
+			 FT_EINVAL);
+	run_close(&half);
+	for (i = 0; i < l->n; i++) {
+		free(l->k[i]);
+		free(l->v[i]);
+	}
+	free(l);
+}
+END_TEST
+
+/* A changelog record cut short or altered anywhere is refused or read
+ * into a state that stays within its bounds; never read past its end. */
+START_TEST(test_restore_hostile)
+{
+	struct ft_state_opts o;
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *st;
+	struct run r;
+	char v[4096], rec[256];
+	size_t i, k, cut;
+	int rc, d;
+
+	ft_state_opts_default(&o);
+	o.changelog = true;
+	o.max_events = 8;
+	run_open(&r, STRUCT_RULES, &o);
+	for (d = 0; d < 6; d++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"a\",\"amount\":49000,\"ts\":%d}",
+			 1000 * d);
+		feed(&r, rec);
+	}
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	ck_assert_uint_eq(l->n, 1);
+	ck_assert_uint_lt(l->vl[0], sizeof(v));
+	for (cut = 0; cut <= l->vl[0]; cut++) {
+		for (k = 0; k <= l->vl[0]; k++) {
+			st = ft_state_new(r.rs, &o);
+			memcpy(v, l->v[0], l->vl[0]);
+			if (k < l->vl[0])
+				v[k] ^= (char)0xa5; /* one byte altered */
+			rc = ft_state_restore(st, r.rs, l->k[0], l->kl[0], v,
+					      cut);
+			ck_assert(rc == 0 || rc == FT_EINVAL);
+			ck_assert_uint_le(ft_state_keys(st), 1);
+			/* whatever was restored, applying stays bounded */
+			feed_into(st, &r, rec);
+			ft_state_free(st);
+			if (cut < l->vl[0] && k > 0)
+				break; /* a cut value: one alteration is enough
+					*/
+		}
+	}
+	/* more events than this state keeps per key: refused, not held */
+	o.max_events = 4;
+	st = ft_state_new(r.rs, &o);
+	ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[0], l->kl[0], l->v[0],
+					  l->vl[0]),
+			 FT_EINVAL);
+	ck_assert_uint_eq(ft_state_keys(st), 0);
+	ft_state_free(st);
+	for (i = 0; i < l->n; i++) {
+		free(l->k[i]);
+		free(l->v[i]);
+	}
+	free(l);
+	run_close(&r);
+}
+END_TEST
+
+/* Evicted entries drain as tombstones. */
+START_TEST(test_changelog_tombstones)
+{
+	struct ft_state_opts o;
+	struct log *l = calloc(1, sizeof(*l));
+	struct run r;
+	char rec[256];
+	size_t i, tomb = 0;
+	int d;
+
+	ft_state_opts_default(&o);
+	o.changelog = true;
+	run_open(&r, SUM_RULES, &o);
+	for (d = 0; d < 200; d++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"c\",\"channel\":\"cash\","
+			 "\"amount\":\"1\",\"ts\":%lld}",
+			 1704067200000ll + (long long)d * 86400000 * 3);
+		feed(&r, rec);
+		ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+		for (i = 0; i < l->n; i++) {
+			tomb += !l->vl[i];
+			free(l->k[i]);
+			free(l->v[i]);
+		}
+		l->n = 0;
+	}
+	ck_assert_uint_gt(tomb, 100);
+	ck_assert_uint_le(ft_state_keys(r.st), 3 * 65);
+	run_close(&r);
+	free(l);
+}
+END_TEST
+
+/* Crossing ids depend on rule, key and window only. */
+START_TEST(test_crossing_ids)
+{
+	struct run a, b;
+	char id[33];
+
+	run_open(&a, SUM_RULES, NULL);
+	run_open(&b, SUM_RULES, NULL);
+	feed(&a, CASH("a", "60000", "2024-03-01T01:00:00Z"));
+	snprintf(id, sizeof(id), "%s", a.last.id);
+	feed(&b, CASH("x", "1", "2024-03-01T00:00:00Z"));
+	feed(&b, CASH("a", "60000", "2024-03-01T01:00:00Z"));
+	ck_assert_str_eq(b.last.id, id);
+	feed(&b, CASH("c", "60000", "2024-03-01T01:00:00Z"));
+	ck_assert_str_ne(b.last.id, id);
+	ck_assert_uint_eq(strlen(id), 32);
+	run_close(&a);
+	run_close(&b);
+}
+END_TEST
+
+/* A stateless ruleset gets no contributions (its hot path is unchanged). */
+START_TEST(test_contrib_not_hits)
+{
+	struct run r;
+
+	run_open(&r, STRUCT_RULES, NULL);
+	ck_assert_int_eq(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON,
+					 DEP("a", "2024-03-01T00:00:00Z"),
+					 strlen(DEP("a", "2024-03-01T00:00:"
+							 "00Z")),
+					 &r.res),
+			 0);
+	ck_assert_uint_eq(r.res.n, 0);
+	ck_assert_uint_eq(r.res.ncontrib, 1);
+	ck_assert_uint_eq(r.rs->nstateful, 1);
+	run_close(&r);
+}
+END_TEST
+
+/* The envelope of a crossing, through inspect as scan and run use it. */
+static void envelope_of(struct run *r, struct ft_inspect *in, const char *rec,
+			struct ft_buf *env)
+{
+	struct ft_inspect_msg m = {
+		.rec = rec, .len = strlen(rec), .format = FT_FORMAT_JSON};
+	struct ft_state_input si = {r->offset++, -1, NULL, 0, &in->res};
+	struct ft_envelope_opts eo = {
+		.head_max = SIZE_MAX, .hit_in = in->hit_in, .state = &r->out};
+	struct ft_source src = {.file = "f", .offset = si.offset};
+	size_t i;
+
+	ck_assert_int_ge(ft_inspect_match(in, r->ctx, r->rs, &m, true), 0);
+	ck_assert_int_eq(ft_state_apply(r->st, r->rs, &si, &r->out), 1);
+	for (i = 0; i < r->out.n; i++)
+		ck_assert_int_eq(
+			ft_inspect_add_hit(in, r->rs, r->out.hits[i].rule), 0);
+	eo.hit_in = in->hit_in;
+	ft_buf_reset(env);
+	ck_assert_int_eq(ft_envelope_build_ex(env, r->rs, &in->res, &src,
+					      FT_FORMAT_JSON, rec, strlen(rec),
+					      0, &eo),
+			 0);
+	ft_buf_addc(env, '\0');
+}
+
+/* The key goes in clear only when nothing in the message is redacted. */
+START_TEST(test_envelope_key)
+{
+	static const char rules[] = "[rule AGG]\ntitle = t\nseverity = low\n"
+				    "aggregate = sum(amount) >= 100\n"
+				    "by = customer_id\nwindow = day\n"
+				    "time = ts\n"
+				    "[rule RED]\ntitle = t\nseverity = low\n"
+				    "pattern = secret-\\d+\nredact = mask\n";
+	struct ft_inspect in;
+	struct ft_buf env = FT_BUF_INIT;
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	ft_inspect_init(&in);
+	envelope_of(&r, &in,
+		    "{\"customer_id\":\"C88\",\"amount\":\"150\",\"ts\":"
+		    "1000}",
+		    &env);
+	ck_assert_msg(strstr(env.data, "\"aggregate\":{\"fn\":\"sum\","
+				       "\"field\":\"amount\",\"value\":"
+				       "\"150\",\"window\":{\"kind\":\"day\","
+				       "\"start\":\"1970-01-01T00:00:00.000Z\","
+				       "\"end\":\"1970-01-02T00:00:00.000Z\"},"
+				       "\"key\":\"C88\",\"records\":[0],"),
+		      "%s", env.data);
+	envelope_of(&r, &in,
+		    "{\"customer_id\":\"C77\",\"note\":\"secret-123\","
+		    "\"amount\":\"150\",\"ts\":2000}",
+		    &env);
+	ck_assert_msg(strstr(env.data, "\"key\":{\"hash\":\""), "%s", env.data);
+	ck_assert_ptr_null(strstr(env.data, "\"key\":\"C77\""));
+	ck_assert_ptr_null(strstr(env.data, "secret-123"));
+	ft_buf_release(&env);
+	ft_inspect_release(&in);
+	run_close(&r);
+}
+END_TEST
+
+/* A field the state reads, repeated with different values, fails closed:
+ * the rule is a hit with an error, not a contribution. */
+START_TEST(test_ambiguous_fails_closed)
+{
+	static const char dup[] = "{\"customer_id\":\"a\",\"amount\":49000,"
+				  "\"ts\":1000,\"customer_id\":\"b\"}";
+	static const char same[] = "{\"customer_id\":\"a\",\"amount\":49000,"
+				   "\"ts\":1000,\"customer_id\":\"a\"}";
+	struct run r;
+
+	run_open(&r, STRUCT_RULES, NULL);
+	ck_assert_int_eq(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON, dup,
+					 strlen(dup), &r.res),
+			 1);
+	ck_assert_int_eq(r.res.hits[0].error, FT_MERR_PARSE);
+	ck_assert_uint_eq(r.res.ncontrib, 0);
+	ck_assert_ptr_nonnull(strstr(r.res.parse_error, "ST"));
+	ck_assert_int_eq(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON, same,
+					 strlen(same), &r.res),
+			 0);
+	ck_assert_uint_eq(r.res.ncontrib, 1);
+	run_close(&r);
+}
+END_TEST
+
+/* by = key: the Kafka key; a record without one is missing. */
+START_TEST(test_by_kafka_key)
+{
+	static const char rules[] = "[rule K]\ntitle = t\nseverity = low\n"
+				    "aggregate = count >= 2\nby = key\n"
+				    "window = hour\n";
+	struct ft_state_input in = {0};
+	struct run r;
+
+	run_open(&r, rules, NULL);
+	ck_assert_int_ge(
+		ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON, "{}", 2, &r.res),
+		0);
+	in = (struct ft_state_input){0, 1000, "acct-1", 6, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+	in = (struct ft_state_input){1, 2000, NULL, 0, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+	in = (struct ft_state_input){2, -1, "acct-1", 6, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+	in = (struct ft_state_input){3, 3000, "acct-1", 6, &r.res};
+	ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 1);
+	ck_assert_str_eq(r.out.hits[0].key, "acct-1");
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, 2);
+	run_close(&r);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	long long ms; /* -1: invalid */
+} TIMES[] = {
+	{"2024-03-01T00:00:00Z", 1709251200000ll},
+	{"2024-03-01T08:00:00+08:00", 1709251200000ll},
+	{"2024-02-29T19:00:00.5-05:00", 1709251200500ll},
+	{"2024-03-01 00:00:00.123456Z", 1709251200123ll},
+	{"1709251200000", 1709251200000ll},
+	{"2024-03-01T00:00:00", -1},
+	{"2024-13-01T00:00:00Z", -1},
+	{"17092512000001234567", -1},
+	{"", -1},
+	{"2024-03-01T00:00:00Z junk", -1},
+};
+
+START_TEST(test_parse_time)
+{
+	int64_t ms = 0;
+	int rc = ft_state_parse_time(TIMES[_i].in, strlen(TIMES[_i].in), &ms);
+
+	if (TIMES[_i].ms < 0) {
+		ck_assert_int_eq(rc, FT_EINVAL);
+	} else {
+		ck_assert_int_eq(rc, 0);
+		ck_assert_int_eq(ms, TIMES[_i].ms);
+	}
+}
+END_TEST
+
+static const struct {
+	const char *rule; /* keys after title and severity */
+	const char *err;  /* expected diagnostic (prefix) */
+} ERRORS[] = {
+	{"aggregate = sum(amount >= 5\nby = a\nwindow = day\n",
+	 "e.rules:3:24: expected ')' after the field"},
+	{"aggregate = count >= 2.5\nby = a\nwindow = day\n",
+	 "e.rules:3:22: threshold must be a whole number above 0"},
+	{"aggregate = sum(x) >= 0.0000000000001\nby = a\nwindow = day\n",
+	 "e.rules:3:23: threshold must be written as digits with at most 12"},
+	{"aggregate = sum(x) >= 5E+4\nby = a\nwindow = day\n",
+	 "e.rules:3:23: threshold must be written as digits"},
+	{"aggregate = distinct(x) >= 2000000\nby = a\nwindow = day\n",
+	 "e.rules:3:28: threshold must be at most 1000000"},
+	{"aggregate = avg(x) >= 1\nby = a\nwindow = day\n",
+	 "e.rules:3:13: aggregate must be count >= N"},
+	{"aggregate = count >= 2\nby = a b\nwindow = day\n",
+	 "e.rules:4:8: expected ',' between the by fields"},
+	{"aggregate = count >= 2\nby = a\nwindow = week\n",
+	 "e.rules:5:10: window must be day or hour"},
+	{"aggregate = count >= 2\nby = a\nwindow = day Mars/Olympus\n",
+	 "e.rules:5:14: unknown time zone 'Mars/Olympus'"},
+	{"aggregate = count >= 2\nby = a\nwindow = day +25:00\n",
+	 "e.rules:5:14: a window's offset is +HH:MM"},
+	{"aggregate = count >= 2\nby = a\nwindow = sliding 0h\n",
+	 "e.rules:5:18: a sliding window must be a duration"},
+	{"aggregate = count >= 2\nby = a\nwindow = day\nallowed-lateness = "
+	 "5y\n",
+	 "e.rules:6:20: allowed-lateness must be a duration"},
+	{"aggregate = count >= 2\nby = a\nwindow = day\nlate = maybe\n",
+	 "e.rules:6:8: unknown late 'maybe'"},
+	{"aggregate = count >= 2\nby = a\nwindow = day\ntime = 12\n",
+	 "e.rules:6:8: time must be a field"},
+	{"aggregate = count >= 2\nby = a\n", "e.rules:1:2: rule R: aggregate "
+					     "needs a window"},
+	{"aggregate = count >= 2\nwindow = day\n",
+	 "e.rules:1:2: rule R: a stateful rule needs by"},
+	{"when = a == 1\nwindow = day\n",
+	 "e.rules:4:1: rule R: 'window' applies to stateful rules"},
+	{"sequence = 3 x (a == 1) within 10m, (b == 1) within 5m\nby = u\n",
+	 "e.rules:3:37: expected ', then (WHEN) within DUR'"},
+	{"sequence = 3 x (a == ) within 10m, then (b == 1) within 5m\nby = "
+	 "u\n",
+	 "e.rules:3:"},
+	{"sequence = 0 x (a == 1) within 10m, then (b == 1) within 5m\nby = "
+	 "u\n",
+	 "e.rules:3:12: sequence must be N x (WHEN) within DUR"},
+	{"sequence = 3 x (a == 1) within 10m, then (b == 1) within 5m\nby = "
+	 "u\nwindow = day\n",
+	 "e.rules:5:1: rule R: a sequence has its own durations"},
+	{"exempt = /nonexistent/x.exempt\naggregate = count >= 2\nby = a\n"
+	 "window = day\n",
+	 "e.rules:3:10: exempt: "},
+};
+
+START_TEST(test_errors)
+{
+	char text[1024];
+	const char *name = "e.rules", *t = text;
+	struct ft_ruleset *rs = NULL;
+	struct ft_diags d;
+	size_t i;
+	bool found = false;
+
+	snprintf(text, sizeof(text), "[rule R]\ntitle = t\n%sseverity = low\n",
+		 ERRORS[_i].rule);
+	ft_diags_init(&d);
+	ck_assert_int_eq(ft_ruleset_load_buffers(&name, &t, 1, NULL, &rs, &d),
+			 FT_EINVAL);
+	for (i = 0; i < d.n; i++)
+		found |= !strncmp(d.v[i].msg, ERRORS[_i].err,
+				  strlen(ERRORS[_i].err));
+	ck_assert_msg(found, "case %d: expected '%s', got '%s'", _i,
+		      ERRORS[_i].err, d.n ? d.v[0].msg : "nothing");
+	ft_diags_release(&d);
+}
+END_TEST
+
+Suite *ft_state_suite(void)
+{
+	Suite *s = suite_create("state");
+	TCase *tc = tcase_create("state");
+
+	tcase_add_test(tc, test_days_utc_vs_beijing);
+	tcase_add_test(tc, test_exact_threshold);
+	tcase_add_test(tc, test_zone_dst_day);
+	tcase_add_test(tc, test_sliding_25_hours);
+	tcase_add_test(tc, test_sequence_success_late);
+	tcase_add_test(tc, test_lateness);
+	tcase_add_test(tc, test_calendar_once);
+	tcase_add_test(tc, test_exemptions);
+	tcase_add_test(tc, test_missing);
+	tcase_add_test(tc, test_replayed);
+	tcase_add_test(tc, test_distinct);
+	tcase_add_test(tc, test_eviction_bounded);
+	tcase_add_test(tc, test_max_events);
+	tcase_add_test(tc, test_max_bytes_shed);
+	tcase_add_test(tc, test_changelog_round_trip);
+	tcase_add_test(tc, test_changelog_tombstones);
+	tcase_add_test(tc, test_restore_hostile);
+	tcase_add_test(tc, test_crossing_ids);
+	tcase_add_test(tc, test_contrib_not_hits);
+	tcase_add_test(tc, test_envelope_key);
+	tcase_add_test(tc, test_by_kafka_key);
+	tcase_add_test(tc, test_ambiguous_fails_closed);
+	tcase_add_loop_test(tc, test_parse_time, 0, (int)FT_ARRAY_SIZE(TIMES));
+	tcase_add_loop_test(tc, test_errors, 0, (int)FT_ARRAY_SIZE(ERRORS));
+	suite_add_tcase(s, tc);
+	return s;
+}
