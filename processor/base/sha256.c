@@ -122,14 +122,20 @@ void ft_sha256_final(struct ft_sha256 *c, unsigned char out[FT_SHA256_LEN])
 		store_be32(out + 4 * i, c->h[i]);
 }
 
-void ft_sha256_hex(const unsigned char d[FT_SHA256_LEN], char out[65])
+void ft_hex(const void *p, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	int i;
+	const unsigned char *b = p;
+	size_t i;
 
-	for (i = 0; i < FT_SHA256_LEN; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 0xf];
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 0xf];
 	}
-	out[64] = '\0';
+	out[2 * n] = '\0';
+}
+
+void ft_sha256_hex(const unsigned char d[FT_SHA256_LEN], char out[65])
+{
+	ft_hex(d, FT_SHA256_LEN, out);
 }

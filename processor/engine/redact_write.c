@@ -53,16 +53,11 @@ void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,
 void ft_redact_token(const void *salt, size_t salt_len, const char *s, size_t n,
 		     char out[21])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char mac[FT_SHA256_LEN];
-	size_t i;
 
 	ft_hmac_sha256(salt, salt_len, s, n, mac);
 	memcpy(out, "[h:", 3);
-	for (i = 0; i < 8; i++) {
-		out[3 + 2 * i] = hex[mac[i] >> 4];
-		out[4 + 2 * i] = hex[mac[i] & 0xf];
-	}
+	ft_hex(mac, 8, out + 3);
 	out[19] = ']';
 	out[20] = '\0';
 }

@@ -418,7 +418,7 @@ static void add_shed(struct ft_state_result *out, const struct entry *e)
 		    sizeof(*out->shed)))
 		return;
 	out->shed[out->nshed].rule = e->rule;
-	state_hex(e->kh, 16, out->shed[out->nshed].key_hash);
+	ft_hex(e->kh, 16, out->shed[out->nshed].key_hash);
 	out->nshed++;
 }
 
@@ -479,18 +479,6 @@ int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 }
 
 /* ---- hashes ------------------------------------------------------- */
-
-void state_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[p[i] >> 4];
-		out[2 * i + 1] = hex[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static void put_len(struct ft_sha256 *c, size_t n)
 {
@@ -553,5 +541,5 @@ void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 	ft_sha256_update(&c, kh, 16);
 	ft_sha256_update(&c, a, 8);
 	ft_sha256_final(&c, d);
-	state_hex(d, 16, out);
+	ft_hex(d, 16, out);
 }

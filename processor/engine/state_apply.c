@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "flagtap/common.h"
+#include "flagtap/sha256.h"
 #include "state_int.h"
 
 /* What one contribution reads. */
@@ -133,7 +134,7 @@ static struct ft_state_hit *new_hit(struct ft_state_result *out, uint32_t rule,
 	memset(h, 0, sizeof(*h));
 	h->rule = rule;
 	memcpy(h->key, it->key, sizeof(h->key));
-	state_hex(it->kh, 16, h->key_hash);
+	ft_hex(it->kh, 16, h->key_hash);
 	return h;
 }
 

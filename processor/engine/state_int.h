@@ -102,7 +102,6 @@ void state_remove_slot(struct ft_state *st, size_t j);
 void state_mark(struct ft_state *st, struct entry *e);
 /* Marks an evicted entry a tombstone awaiting the drain. */
 void state_kill(struct ft_state *st, struct entry *e);
-void state_hex(const uint8_t *p, size_t n, char *out);
 void state_key_hash(const struct ft_state *st, const char *const *parts,
 		    const size_t *lens, size_t n, uint8_t out[16]);
 uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n);

@@ -22,5 +22,7 @@ void ft_sha256_update(struct ft_sha256 *c, const void *p, size_t n);
 void ft_sha256_final(struct ft_sha256 *c, unsigned char out[FT_SHA256_LEN]);
 /* Writes the digest as 64 lower-case hex digits and a NUL. */
 void ft_sha256_hex(const unsigned char d[FT_SHA256_LEN], char out[65]);
+/* Writes the n bytes at p as 2n lower-case hex digits and a NUL. */
+void ft_hex(const void *p, size_t n, char *out);
 
 #endif
