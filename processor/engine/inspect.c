@@ -266,18 +266,11 @@ int ft_inspect_redact(struct ft_inspect *in, const struct ft_inspect_msg *m,
 int ft_inspect_add_hit(struct ft_inspect *in, const struct ft_ruleset *rs,
 		       uint32_t rule)
 {
-	struct ft_match_result *res = &in->res;
-	enum ft_severity sev = rs->rules[rule].severity;
-
-	if (ft_grow((void **)&res->hits, res->n, &res->cap,
-		    sizeof(*res->hits)) ||
-	    reserve((void **)&in->hit_in, res->n + 1, &in->cap_hit_in,
-		    sizeof(*in->hit_in)))
+	if (reserve((void **)&in->hit_in, in->res.n + 1, &in->cap_hit_in,
+		    sizeof(*in->hit_in)) ||
+	    ft_match_add_hit(&in->res, rs, rule, FT_MERR_NONE, 0))
 		return FT_ENOMEM;
-	in->hit_in[res->n] = FT_IN_RECORD;
-	res->hits[res->n++] = (struct ft_hit){rule, FT_MERR_NONE, 0};
-	if (res->n == 1 || sev > res->severity)
-		res->severity = sev;
+	in->hit_in[in->res.n - 1] = FT_IN_RECORD;
 	return FT_OK;
 }
 

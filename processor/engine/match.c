@@ -670,7 +670,7 @@ static int eval_and_add(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	if (rc == 1 && !err && rs->rules[i].state)
 		rc = match_add_contrib(ctx, rs, (uint32_t)i);
 	else if (rc == 1)
-		rc = match_add_hit(ctx->res, rs, (uint32_t)i, err, pcre2_rc);
+		rc = ft_match_add_hit(ctx->res, rs, (uint32_t)i, err, pcre2_rc);
 	return rc < 0 ? FT_ENOMEM : FT_OK;
 }
 

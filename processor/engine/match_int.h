@@ -113,9 +113,6 @@ int match_eval_expr(struct ft_match_ctx *ctx, const struct ft_expr *e,
 int match_add_contrib(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		      uint32_t rule);
 
-/* Appends a hit and raises the result's severity; 0 or FT_ENOMEM. */
-int match_add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
-		  uint32_t rule, enum ft_match_error error, int pcre2_rc);
 /* Appends a redaction span; 0 or FT_ENOMEM. */
 int match_add_redaction(struct ft_match_result *res, size_t start, size_t len,
 			int mode);

@@ -48,8 +48,8 @@ void ft_match_result_release(struct ft_match_result *res)
 	ft_match_result_init(res);
 }
 
-int match_add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
-		  uint32_t rule, enum ft_match_error error, int pcre2_rc)
+int ft_match_add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
+		     uint32_t rule, enum ft_match_error error, int pcre2_rc)
 {
 	enum ft_severity sev = rs->rules[rule].severity;
 

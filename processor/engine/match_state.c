@@ -100,7 +100,7 @@ static int fail_closed(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 			 "stateful rule %s: a field it reads does not parse "
 			 "or occurs more than once with different values",
 			 rs->rules[rule].id);
-	return match_add_hit(res, rs, rule, FT_MERR_PARSE, 0);
+	return ft_match_add_hit(res, rs, rule, FT_MERR_PARSE, 0);
 }
 
 int match_add_contrib(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,

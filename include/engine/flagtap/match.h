@@ -143,6 +143,15 @@ void ft_match_result_init(struct ft_match_result *res);
 void ft_match_result_release(struct ft_match_result *res);
 
 /*
+ * Appends rule's hit to res and raises its severity (an error is counted
+ * in res->errors); 0 or FT_ENOMEM.  The matcher's own way of adding a
+ * hit, for the stages that decide a rule fired after matching (stateful
+ * rules).
+ */
+int ft_match_add_hit(struct ft_match_result *res, const struct ft_ruleset *rs,
+		     uint32_t rule, enum ft_match_error error, int pcre2_rc);
+
+/*
  * Evaluates every enabled rule against the record and fills res (previous
  * contents are discarded).  A stateful rule (rules.h) that selects the
  * record adds a contribution (res->contrib), not a hit; one whose
