@@ -9,6 +9,7 @@
 #include "flagtap/common.h"
 #include "flagtap/log.h"
 #include "flagtap/pipeline_int.h"
+#include "flagtap/statestore.h"
 
 /* Delivery report: the only place an envelope's fate is learned. */
 void ft_delivery_report(void *msg, rd_kafka_resp_err_t err, void *opaque)
@@ -18,6 +19,11 @@ void ft_delivery_report(void *msg, rd_kafka_resp_err_t err, void *opaque)
 
 	if (!d)
 		return;
+	if (d->changelog) {
+		ft_store_report(p, d, err);
+		free(d);
+		return;
+	}
 	__atomic_sub_fetch(&p->held, (int64_t)d->bytes, __ATOMIC_RELAXED);
 	if (d->tracked) {
 		pthread_mutex_lock(&d->o->lock);
@@ -68,6 +74,7 @@ void ft_delivery_store(struct pipeline *p)
 		pthread_mutex_lock(&o->lock);
 		c = ft_offsets_committable(o);
 		pthread_mutex_unlock(&o->lock);
+		c = ft_store_limit(o, c);
 		if (!o->assigned || c < 0 || c == o->stored)
 			continue;
 		if (!l)

@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flagtap/common.h"
+#include "flagtap/delivery.h"
 #include "flagtap/log.h"
 #include "flagtap/pipeline_int.h"
+#include "flagtap/statestore.h"
+#include "flagtap/txn.h"
 #include "flagtap/worker.h"
 
 /* Per-rule counters for a new rule set, carried over by rule id. */
@@ -53,6 +57,7 @@ static void finish_reload(struct pipeline *p)
 	const struct ft_ruleset *old = p->rs;
 	struct ft_ruleset *rs = r->rs;
 	uint64_t *hits = NULL, *ns = NULL, *unreadable = NULL;
+	char why[512];
 
 	if (r->running)
 		pthread_join(r->thread, NULL);
@@ -60,9 +65,26 @@ static void finish_reload(struct pipeline *p)
 	r->rs = NULL;
 	log_diags(&r->diags);
 	ft_diags_release(&r->diags);
+	if (!r->rc && ft_store_open(p, rs, why, sizeof(why))) {
+		ft_error("rules: %s", why);
+		r->rc = FT_EINVAL;
+	}
 	if (!r->rc) {
 		ft_worker_quiesce(p);
 		ft_worker_fold(p);
+		/* the state is written before the rules change: restored
+		 * under the new set, a rule whose definition changed starts
+		 * afresh, the others go on */
+		if (p->store && p->eos)
+			ft_txn_commit(p);
+		else if (p->store) {
+			ft_store_checkpoint(p, true);
+			ft_delivery_flush(p);
+		}
+		if (p->fatal) {
+			ft_ruleset_free(rs);
+			return;
+		}
 		hits = remap_rules(p->stats->rule_hits, p->stats->nrule_hits,
 				   p->rs, rs);
 		ns = remap_rules(p->stats->rule_ns, p->stats->nrule_hits, p->rs,
@@ -92,6 +114,8 @@ static void finish_reload(struct pipeline *p)
 		ft_ruleset_free(rs);
 		return;
 	}
+	/* the states of the new set (a failure has stopped the pipeline) */
+	ft_store_rebuild(p);
 	ft_info("rules: reloaded %s -> %s (%zu rules, %zu examples and "
 		"counters passed)",
 		old->hash, rs->hash, rs->nrules, r->rep.passed);

@@ -75,6 +75,68 @@ static void by_label(struct ft_buf *b, const char *name, const char *help,
 			    (unsigned long long)counts[i]);
 }
 
+/* One sample of a stateful rule's family. */
+static void rule_sample(struct ft_buf *b, const char *name, const char *id,
+			const char *result, uint64_t v)
+{
+	ft_buf_addf(b, "%s{rule=\"", name);
+	label_value(b, id);
+	if (result)
+		ft_buf_addf(b, "\",result=\"%s", result);
+	ft_buf_addf(b, "\"} %llu\n", (unsigned long long)v);
+}
+
+/* Stateful rules: the state held, its restores, each rule's records. */
+static void render_state(struct ft_buf *b, const struct ft_metrics_snapshot *s)
+{
+	const struct ft_metrics_rule *r;
+	size_t i;
+
+	one(b, "flagtap_state_keys", "gauge",
+	    "Entries (rule, key, window) held for stateful rules.",
+	    s->state_keys);
+	one(b, "flagtap_state_bytes", "gauge",
+	    "Bytes held by the state of stateful rules.", s->state_bytes);
+	one_f(b, "flagtap_state_restore_seconds_total", "counter",
+	      "Time spent restoring partitions' state from their changelogs.",
+	      s->state_restore_seconds);
+	one(b, "flagtap_state_restored_records_total", "counter",
+	    "Changelog records read while restoring state.", s->state_restored);
+	one(b, "flagtap_state_restore_skipped_total", "counter",
+	    "Records of a changelog topic that were not state (skipped).",
+	    s->state_restore_bad);
+	one(b, "flagtap_state_shed_reported_total", "counter",
+	    "Keys whose state was shed (state.max.bytes) and reported to the "
+	    "reviewers.",
+	    s->state_shed_reported);
+	family(b, "flagtap_state_records_total", "counter",
+	       "Records a stateful rule selected, by what became of them: "
+	       "applied, missing (no by, time or amount), late (behind the "
+	       "watermark), exempt, replayed (already applied).");
+	for (i = 0; i < s->nrules; i++) {
+		r = &s->rules[i];
+		if (!r->stateful)
+			continue;
+		rule_sample(b, "flagtap_state_records_total", r->id, "applied",
+			    r->st_applied);
+		rule_sample(b, "flagtap_state_records_total", r->id, "missing",
+			    r->st_missing);
+		rule_sample(b, "flagtap_state_records_total", r->id, "late",
+			    r->st_late);
+		rule_sample(b, "flagtap_state_records_total", r->id, "exempt",
+			    r->st_exempt);
+		rule_sample(b, "flagtap_state_records_total", r->id, "replayed",
+			    r->st_replayed);
+	}
+	family(b, "flagtap_state_shed_windows_total", "counter",
+	       "Windows of a stateful rule shed for lack of room "
+	       "(state.max.bytes).");
+	for (i = 0; i < s->nrules; i++)
+		if (s->rules[i].stateful)
+			rule_sample(b, "flagtap_state_shed_windows_total",
+				    s->rules[i].id, NULL, s->rules[i].st_shed);
+}
+
 void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 {
 	static const char *const txn_results[] = {"committed", "aborted"};
@@ -151,6 +213,8 @@ void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 		ft_buf_addf(b, "\"} %llu\n",
 			    (unsigned long long)s->rules[i].unreadable);
 	}
+	if (s->state)
+		render_state(b, s);
 	one_f(b, "flagtap_prefilter_seconds_total", "counter",
 	      "Time spent in the Hyperscan prefilter and field extraction, "
 	      "estimated from a sample of records.",

@@ -23,6 +23,7 @@
 #include "flagtap/pipeline_int.h"
 #include "flagtap/sha256.h"
 #include "flagtap/sink.h"
+#include "flagtap/statestore.h"
 #include "flagtap/status.h"
 #include "flagtap/txn.h"
 #include "flagtap/worker.h"
@@ -130,8 +131,11 @@ static void mark_assigned(struct pipeline *p,
 			o->format = topic_format(p->set, o->topic,
 						 p->default_format);
 			p->nassigned++;
+			o->assigned = true;
+			ft_store_assign(p, o);
 		} else if (!assigned && o->assigned) {
 			p->nassigned--;
+			ft_store_revoke(p, o);
 		}
 		o->assigned = assigned;
 	}
@@ -165,6 +169,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_partitions("assigned", parts);
 		ft_worker_quiesce(p);
 		mark_assigned(p, parts, true);
+		/* their state before their first record */
+		ft_store_restore(p);
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -186,6 +192,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			else
 				ft_txn_commit(p);
 		} else if (!p->eos && !rd_kafka_assignment_lost(rk)) {
+			ft_store_checkpoint(p, true);
 			ft_delivery_flush(p);
 			ft_delivery_commit(p);
 		}
@@ -539,6 +546,8 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 	if (!p->sink)
 		return FT_EINVAL;
 	p->dlq = p->set->dlq_topic != NULL;
+	if (ft_store_open(p, p->rs, errstr, errstr_size))
+		return FT_EINVAL;
 	if (p->eos) {
 		rd_kafka_error_t *e;
 		char id[300];
@@ -595,7 +604,9 @@ static void loop(struct pipeline *p)
 		ft_backpressure_check(p);
 		if (p->eos)
 			ft_txn_maybe_commit(p);
-		else if (now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
+		else
+			ft_store_checkpoint(p, false);
+		if (!p->eos && now_ms() - p->last_store_ms >= STORE_INTERVAL_MS)
 			ft_delivery_store(p);
 		ft_hotswap_poll(p);
 		if (p->metrics &&
@@ -631,12 +642,15 @@ static void teardown(struct pipeline *p)
 	} else if (p->consumer && p->sink) {
 		/* after a failed flush, commit_sync still only commits
 		 * offsets whose envelopes were delivered */
+		ft_store_checkpoint(p, true);
 		ft_delivery_flush(p);
 		ft_delivery_commit(p);
 		rd_kafka_consumer_close(p->consumer);
 	}
 	if (p->consumer)
 		rd_kafka_destroy(p->consumer);
+	/* its changelog topics are the producer's */
+	ft_store_close(p);
 	if (p->sink) {
 		/* the producer with it; after a fatal error in exactly-once
 		 * mode what it holds belongs to a transaction that will not
@@ -684,16 +698,8 @@ int ft_pipeline_run(const struct ft_settings *set, const struct ft_ruleset *rs,
 		.commit_records = set->commit_records,
 		.commit_ms = set->commit_ms,
 	};
-	char names[512];
 	int rc;
 
-	/* never evaluate stateful rules without durable state (runcmd.c
-	 * says so first, with the file:line of the rules key) */
-	if (ft_ruleset_stateful_names(rs, names, sizeof(names)))
-		return ft_err(errstr, errstr_size, FT_EINVAL,
-			      "stateful rules need durable state, which the "
-			      "pipeline does not yet keep: %s",
-			      names);
 	pthread_mutex_init(&p.fatal_lock, NULL);
 	ft_offsets_table_init(&p.offsets);
 	rc = ft_pipeline_check(set, errstr, errstr_size);

@@ -162,7 +162,6 @@ int ft_reloader_load(struct ft_reloader *rl, struct ft_ruleset **out,
 {
 	struct fail_ctx fc = {diags};
 	struct ft_ruleset *rs = NULL;
-	char names[512];
 	int rc;
 
 	*out = NULL;
@@ -171,13 +170,6 @@ int ft_reloader_load(struct ft_reloader *rl, struct ft_ruleset **out,
 	rc = ft_ruleset_load(rl->path, &rl->opts, &rs, diags);
 	if (!rc)
 		rc = ft_rules_test(rs, on_fail, &fc, rep);
-	if (!rc && ft_ruleset_stateful_names(rs, names, sizeof(names))) {
-		ft_diags_add(diags, false,
-			     "stateful rules need durable state, which "
-			     "`flagtap run` does not yet keep: %s",
-			     names);
-		rc = FT_EINVAL;
-	}
 	if (rc) {
 		/* try again on the next change, not on every poll */
 		rl->fingerprint = rl->at_load;

@@ -119,6 +119,24 @@ static const struct key_def {
 	{"redact.salt", KEY_STRING, KEY_SECRET, NULL, 0, 0, NULL,
 	 F(redact_salt),
 	 "secret key of redact = hash tokens (keep it stable across restarts)"},
+	{"state.topic.prefix", KEY_STRING, 0, NULL, 0, 0, NULL,
+	 F(state_topic_prefix),
+	 "stateful rules: the changelog of input topic T is <prefix>T "
+	 "(default <group.id>.flagtap-state.), compacted, made by flagtap "
+	 "with T's partition count"},
+	{"state.max.bytes", KEY_INT, 0, "268435456", 65536, 1099511627776LL,
+	 NULL, F(state_max_bytes),
+	 "stateful rules: bytes of state per input partition; above it the "
+	 "oldest windows are shed (counted, logged, and reported to the "
+	 "reviewers)"},
+	{"state.checkpoint.ms", KEY_INT, 0, "1000", 10, 600000, NULL,
+	 F(state_checkpoint_ms),
+	 "stateful rules, at-least-once: how often the state is written to "
+	 "its changelog; offsets never commit past what it holds"},
+	{"state.replication.factor", KEY_INT, 0, "-1", -1, 32767, NULL,
+	 F(state_replication_factor),
+	 "stateful rules: replication factor of the changelog topics flagtap "
+	 "creates (-1: the broker's default)"},
 	{"match.limit", KEY_INT, 0, "500000", 1000, FT_MATCH_LIMIT_MAX, NULL,
 	 F(match_limit),
 	 "PCRE2 match limit per rule and record; hitting it flags the record"},

@@ -97,6 +97,11 @@ static rd_kafka_topic_t *topic_new(struct sink_kafka *s, const char *name)
 	return rd_kafka_topic_new(s->rk, name, tc);
 }
 
+rd_kafka_topic_t *ft_sink_kafka_topic(struct ft_sink *base, const char *name)
+{
+	return topic_new((struct sink_kafka *)base, name);
+}
+
 struct ft_sink *ft_sink_kafka_new(rd_kafka_t *producer, const char *topic,
 				  const char *dlq_topic,
 				  ft_sink_delivery_cb *on_delivery,

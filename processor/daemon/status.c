@@ -9,6 +9,7 @@
 
 #include "flagtap/common.h"
 #include "flagtap/pipeline_int.h"
+#include "flagtap/statestore.h"
 
 /* Producer statistics: is any connection to an output broker up? */
 int ft_status_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -108,6 +109,33 @@ void ft_status_publish(struct pipeline *p)
 			rules[i].unreadable += READ(wk->rule_unreadable[i]);
 			if (wk->rule_ns)
 				rules[i].eval_ns += READ(wk->rule_ns[i]);
+		}
+	}
+	if (p->store) {
+		struct ft_store_totals t;
+		struct ft_state_stats *ss =
+			calloc(p->rs->nrules ? p->rs->nrules : 1, sizeof(*ss));
+
+		if (ss) {
+			ft_store_totals(p, &t, ss, p->rs->nrules);
+			s.state = true;
+			s.state_keys = t.keys;
+			s.state_bytes = t.bytes;
+			s.state_restored = t.restored;
+			s.state_restore_bad = t.restore_bad;
+			s.state_shed_reported = t.shed_reported;
+			s.state_restore_seconds = t.restore_seconds;
+			for (i = 0; i < p->rs->nrules; i++) {
+				rules[i].stateful = p->rs->rules[i].state &&
+						    p->rs->rules[i].enabled;
+				rules[i].st_applied = ss[i].applied;
+				rules[i].st_missing = ss[i].missing;
+				rules[i].st_late = ss[i].late;
+				rules[i].st_exempt = ss[i].exempt;
+				rules[i].st_replayed = ss[i].replayed;
+				rules[i].st_shed = ss[i].shed;
+			}
+			free(ss);
 		}
 	}
 	s.ruleset_hash = p->rs->hash;

@@ -10,6 +10,7 @@
 #include "flagtap/common.h"
 #include "flagtap/log.h"
 #include "flagtap/pipeline_int.h"
+#include "flagtap/statestore.h"
 #include "flagtap/worker.h"
 
 /* Bound on an abort: one that cannot finish in this time is fatal (the
@@ -178,6 +179,10 @@ int ft_txn_abort(struct pipeline *p, const char *why)
 		ms = TXN_BACKOFF_MAX_MS;
 	pause = (struct timespec){ms / 1000, ms % 1000 * 1000000};
 	nanosleep(&pause, NULL);
+	/* the state goes back to what the last commit wrote, as the input
+	 * goes back to its position */
+	if (ft_store_rewind(p))
+		return FT_EFATAL;
 	txn_rewind(p);
 	atomic_store(&p->abort_txn, false);
 	atomic_store(&p->discard, false);
@@ -212,6 +217,7 @@ int ft_txn_commit(struct pipeline *p)
 	rd_kafka_error_t *e = NULL;
 	struct ft_offsets *o;
 	size_t i;
+	int rc;
 
 	ft_worker_quiesce(p);
 	if (p->fatal)
@@ -222,6 +228,13 @@ int ft_txn_commit(struct pipeline *p)
 		p->txn_started_ms = now_ms();
 		return FT_OK;
 	}
+	/* the state the transaction's records made commits with them */
+	rc = ft_store_write(p);
+	if (rc == FT_EKAFKA)
+		return ft_txn_abort(p, "the state changelog could not be "
+				       "produced");
+	if (rc)
+		return FT_EFATAL;
 	l = rd_kafka_topic_partition_list_new(8);
 	for (i = 0; i < p->offsets.n; i++) {
 		o = p->offsets.v[i];

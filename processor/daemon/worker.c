@@ -17,6 +17,7 @@
 #include "flagtap/log.h"
 #include "flagtap/pipeline_int.h"
 #include "flagtap/produce.h"
+#include "flagtap/statestore.h"
 
 #define QUEUE_CAP 32768 /* records waiting for one worker */
 #define WAIT_NS 2000000 /* a loop-thread wait between producer polls */
@@ -46,6 +47,7 @@ int ft_worker_encode(struct worker *w, const rd_kafka_message_t *rkm,
 		.hit_in = w->in.hit_in,
 		.header_names = w->in.names,
 		.red = &w->in.red,
+		.state = w->crossed_valid ? &w->crossed : NULL,
 	};
 	struct ft_source src = {
 		.topic = rd_kafka_topic_name(rkm->rkt),
@@ -168,6 +170,7 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 	size_t i;
 	int n;
 
+	w->crossed_valid = false;
 	if (load_msg(w, rkm, o)) {
 		ft_pipeline_fatal(p, "out of memory reading %s/%d/%lld",
 				  o->topic, (int)rkm->partition,
@@ -210,6 +213,10 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 				  (long long)rkm->offset);
 		return FT_EFATAL;
 	}
+	if (p->store)
+		n = ft_store_apply(w, rkm, o);
+	if (n < 0)
+		return FT_EFATAL;
 	for (i = 0; i < w->in.res.nunreadable; i++)
 		COUNT(w->rule_unreadable[w->in.res.unreadable[i]], 1);
 	if (n > 0)
@@ -478,6 +485,7 @@ int ft_worker_start(struct pipeline *p, int n, int level)
 		ft_buf_init(&w->z);
 		ft_buf_init(&w->ids);
 		ft_buf_init(&w->src);
+		ft_state_result_init(&w->crossed);
 		if (ft_zlib_init(&w->zlib, level))
 			return FT_ENOMEM;
 		if (p->threaded && !(w->q = calloc(QUEUE_CAP, sizeof(*w->q))))
@@ -524,6 +532,7 @@ void ft_worker_stop(struct pipeline *p)
 		ft_buf_release(&w->z);
 		ft_buf_release(&w->ids);
 		ft_buf_release(&w->src);
+		ft_state_result_release(&w->crossed);
 		free(w->rule_hits);
 		free(w->rule_unreadable);
 		free(w->rule_ns);

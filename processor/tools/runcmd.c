@@ -80,12 +80,13 @@ int ft_runcmd_run(const struct ft_settings *set, const struct ft_runcmd_opts *o)
 		return FT_EINVAL;
 	}
 	warn_fields(set, rs);
-	if (ft_ruleset_stateful_names(rs, errstr, sizeof(errstr))) {
+	if (!set->redact_salt &&
+	    ft_ruleset_stateful_names(rs, errstr, sizeof(errstr))) {
 		fprintf(stderr,
-			"flagtap: %s: stateful rules need durable state, which "
-			"`flagtap run` does not yet keep: %s; disable them "
-			"(enabled = false) or evaluate them with `flagtap "
-			"scan`\n",
+			"flagtap: %s: stateful rules (%s) need redact.salt: "
+			"their keys are kept as keyed hashes, which must be "
+			"the same after a restart and on every instance of the "
+			"group\n",
 			ft_settings_where(set, &set->rules), errstr);
 		ft_ruleset_free(rs);
 		return FT_EINVAL;

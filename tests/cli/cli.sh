@@ -565,23 +565,21 @@ want_rc 0
 grep -qF "redact.salt" "$err" && problem "warned with redact.salt set"
 end
 
-begin "run refuses stateful rules, naming them"
+begin "stateful rules need redact.salt (their keys are keyed hashes), named"
 run run --check-config -c config/good.conf -X rules=stateful
 want_rc 2
-want_err "stateful rules need durable state, which \`flagtap run\` does not yet keep"
+want_err "need redact.salt"
 want_err "PBOC-LV-01C (stateful/pboc-cumulative.rules:14)"
 want_err "ACC-ATO-01"
+run run --check-config -c config/good.conf -X rules=stateful \
+	-X redact.salt=k3y
+want_rc 0
+want_out "configuration ok: 6 rules"
 sed 's/^severity/enabled = false\nseverity/' stateful/aml-structuring.rules \
 	>"$scratch/off.rules"
 run run --check-config -c config/good.conf -X rules="$scratch/off.rules"
 want_rc 0
 want_out "configuration ok: 1 rules"
-end
-
-begin "demo refuses stateful rules too (the pipeline never ignores them)"
-run demo --rules stateful
-[[ $rc -ne 0 ]] || problem "exit code 0"
-want_err "stateful rules need durable state"
 end
 
 begin "rules check: a stateful key's error names FILE:LINE:COL"

@@ -438,6 +438,11 @@ static const struct {
 	{S("kafka.no.such.property = x\n"), NULL, NULL},
 	{S("consumer.fetch.max.bytes = 1\n"), NULL, NULL},
 	{S("producer.linger.ms = 5\n"), NULL, NULL},
+	/* stateful rules' bounds */
+	{S("state.max.bytes = 1024\n"), NAME ":1: ", "state.max.bytes"},
+	{S("state.checkpoint.ms = 0\n"), NAME ":1: ", "state.checkpoint.ms"},
+	{S("state.replication.factor = -2\n"), NAME ":1: ",
+	 "state.replication.factor"},
 	{S("producer.x =\n"), NULL, NULL},
 	/* integers and their ranges */
 	{S("match.limit = 1000\n"), NULL, NULL},
@@ -692,6 +697,9 @@ START_TEST(test_dump)
 		"log.level = info",
 		"log.format = text",
 		"rules.watch.ms = 2000",
+		"state.max.bytes = 268435456",
+		"state.checkpoint.ms = 1000",
+		"state.replication.factor = -1",
 		"match.jit = auto",
 		"match.engine = auto",
 		"workers = 1",
@@ -766,7 +774,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 18, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 21, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 500000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);
@@ -828,7 +836,11 @@ START_TEST(test_bind_types)
 		  "producer.linger.ms = 5\n"
 		  "kafka.client.id = x\n"
 		  "workers = 4\n"
-		  "inflight.max.bytes = 17179869184\n");
+		  "inflight.max.bytes = 17179869184\n"
+		  "state.topic.prefix = aml.state.\n"
+		  "state.max.bytes = 1048576\n"
+		  "state.checkpoint.ms = 250\n"
+		  "state.replication.factor = 3\n");
 	ck_assert_str_eq(set.brokers, "b1:9092");
 	ck_assert_str_eq(ft_settings_where(&set, &set.brokers), NAME ":1");
 	ck_assert_int_eq(set.delivery, FT_DELIVERY_EXACTLY_ONCE);
@@ -840,6 +852,10 @@ START_TEST(test_bind_types)
 	ck_assert_int_eq(set.input_format, FT_FORMAT_AUTO);
 	ck_assert_int_eq(set.workers, 4);
 	ck_assert(set.inflight_max_bytes == 17179869184LL);
+	ck_assert_str_eq(set.state_topic_prefix, "aml.state.");
+	ck_assert(set.state_max_bytes == 1048576);
+	ck_assert_int_eq(set.state_checkpoint_ms, 250);
+	ck_assert_int_eq(set.state_replication_factor, 3);
 	/* families: prefix stripped, in order, with their origins */
 	ck_assert_uint_eq(set.formats.n, 1);
 	ck_assert_str_eq(set.formats.v[0].name, "payments");

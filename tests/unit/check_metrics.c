@@ -25,9 +25,21 @@
 #include "suites.h"
 
 static const struct ft_metrics_rule rules[] = {
-	{"PCI-001", "critical", 7, 1500000000ull, 0},
-	{"AML-001", "high", 2, 0, 12},
-	{"Q\"\\\n", "low", 0, 0, 0},
+	{.id = "PCI-001",
+	 .severity = "critical",
+	 .hits = 7,
+	 .eval_ns = 1500000000ull},
+	{.id = "AML-001", .severity = "high", .hits = 2, .unreadable = 12},
+	{.id = "Q\"\\\n", .severity = "low"},
+	{.id = "PBOC-LV-01C",
+	 .severity = "high",
+	 .stateful = true,
+	 .st_applied = 40,
+	 .st_missing = 3,
+	 .st_late = 2,
+	 .st_exempt = 1,
+	 .st_replayed = 5,
+	 .st_shed = 4},
 };
 
 static const struct ft_metrics_partition parts[] = {
@@ -218,6 +230,53 @@ static int get(unsigned port, const char *path, char *body, size_t cap)
 	snprintf(body, cap, "%s", p ? p + 4 : "");
 	return status;
 }
+
+/* With stateful rules: the state held, restores, each stateful rule's
+ * records by result; none of it without. */
+START_TEST(test_state)
+{
+	struct ft_metrics_snapshot s;
+	struct ft_buf b = FT_BUF_INIT;
+
+	snapshot(&s);
+	s.nrules = 4;
+	ft_metrics_render(&b, &s);
+	ft_buf_addc(&b, '\0');
+	ck_assert(ft_buf_ok(&b));
+	ck_assert_ptr_null(strstr(b.data, "flagtap_state_"));
+	ft_buf_reset(&b);
+	s.state = true;
+	s.state_keys = 123;
+	s.state_bytes = 4567;
+	s.state_restored = 89;
+	s.state_restore_seconds = 1.5;
+	s.state_shed_reported = 4;
+	ft_metrics_render(&b, &s);
+	ft_buf_addc(&b, '\0');
+	ck_assert(ft_buf_ok(&b));
+	ck_assert_ptr_nonnull(strstr(b.data, "\nflagtap_state_keys 123\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "\nflagtap_state_bytes 4567\n"));
+	ck_assert_ptr_nonnull(strstr(
+		b.data, "\nflagtap_state_restore_seconds_total 1.500000\n"));
+	ck_assert_ptr_nonnull(
+		strstr(b.data, "\nflagtap_state_restored_records_total 89\n"));
+	ck_assert_ptr_nonnull(
+		strstr(b.data, "\nflagtap_state_shed_reported_total 4\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "\nflagtap_state_records_total{"
+					     "rule=\"PBOC-LV-01C\",result="
+					     "\"late\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "\nflagtap_state_records_total{"
+					     "rule=\"PBOC-LV-01C\",result="
+					     "\"missing\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(b.data,
+				     "\nflagtap_state_shed_windows_total{rule="
+				     "\"PBOC-LV-01C\"} 4\n"));
+	/* stateless rules have no state samples */
+	ck_assert_ptr_null(
+		strstr(b.data, "flagtap_state_records_total{rule=\"PCI-001\""));
+	ft_buf_release(&b);
+}
+END_TEST
 
 /* With delivery = exactly-once, transactions by result. */
 START_TEST(test_transactions)
@@ -446,6 +505,7 @@ Suite *ft_metrics_suite(void)
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_transactions);
+	tcase_add_test(tc, test_state);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("server");
 	tcase_add_test(tc, test_server);

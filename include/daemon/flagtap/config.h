@@ -159,27 +159,31 @@ struct ft_setting_map {
  * defaults and meanings (`flagtap help`).
  */
 struct ft_settings {
-	char *brokers;			/* brokers */
-	char *group_id;			/* group.id */
-	char *input_topics;		/* input.topics */
-	int input_format;		/* input.format, enum ft_format */
-	struct ft_setting_map formats;	/* input.format.<topic> */
-	struct ft_setting_map extracts; /* input.extract.<topic> */
-	char *output_topic;		/* output.topic */
-	int delivery;			/* delivery, enum ft_delivery */
-	long long commit_records;	/* delivery.commit.records */
-	long long commit_ms;		/* delivery.commit.ms */
-	char *transactional_id;		/* delivery.transactional.id */
-	long long inflight_max_bytes;	/* inflight.max.bytes */
-	long long input_max_bytes;	/* input.max.bytes */
-	char *dlq_topic;		/* dlq.topic */
-	long long compression_level;	/* output.compression.level */
-	char *rules;			/* rules */
-	long long rules_watch_ms;	/* rules.watch.ms */
-	char *redact_salt;		/* redact.salt (secret) */
-	long long match_limit;		/* match.limit */
-	int match_jit;			/* match.jit, enum ft_jit */
-	long long workers;		/* workers */
+	char *brokers;			    /* brokers */
+	char *group_id;			    /* group.id */
+	char *input_topics;		    /* input.topics */
+	int input_format;		    /* input.format, enum ft_format */
+	struct ft_setting_map formats;	    /* input.format.<topic> */
+	struct ft_setting_map extracts;	    /* input.extract.<topic> */
+	char *output_topic;		    /* output.topic */
+	int delivery;			    /* delivery, enum ft_delivery */
+	long long commit_records;	    /* delivery.commit.records */
+	long long commit_ms;		    /* delivery.commit.ms */
+	char *transactional_id;		    /* delivery.transactional.id */
+	long long inflight_max_bytes;	    /* inflight.max.bytes */
+	long long input_max_bytes;	    /* input.max.bytes */
+	char *dlq_topic;		    /* dlq.topic */
+	long long compression_level;	    /* output.compression.level */
+	char *rules;			    /* rules */
+	long long rules_watch_ms;	    /* rules.watch.ms */
+	char *redact_salt;		    /* redact.salt (secret) */
+	char *state_topic_prefix;	    /* state.topic.prefix */
+	long long state_max_bytes;	    /* state.max.bytes */
+	long long state_checkpoint_ms;	    /* state.checkpoint.ms */
+	long long state_replication_factor; /* state.replication.factor */
+	long long match_limit;		    /* match.limit */
+	int match_jit;			    /* match.jit, enum ft_jit */
+	long long workers;		    /* workers */
 	int match_engine;		/* match.engine, enum ft_match_engine */
 	bool keys_and_headers;		/* match.keys-and-headers */
 	long long heap_limit_kb;	/* match.heap.limit.kb */

@@ -51,6 +51,10 @@ struct ft_metrics_rule {
 	/* records with a value its `when` compared with a number and found
 	 * not to be one (so false for lack of a number, see expr.h) */
 	uint64_t unreadable;
+	/* a stateful rule: its records (state.h), and windows shed */
+	bool stateful;
+	uint64_t st_applied, st_missing, st_late, st_exempt, st_replayed;
+	uint64_t st_shed;
 };
 
 struct ft_metrics_partition {
@@ -111,6 +115,11 @@ struct ft_metrics_snapshot {
 	bool exactly_once;	 /* delivery = exactly-once */
 	uint64_t txn_committed, txn_aborted;
 	bool output_up; /* a connection to an output broker is up */
+	/* stateful rules (statestore.h), when state is set */
+	bool state;
+	uint64_t state_keys, state_bytes;
+	uint64_t state_restored, state_restore_bad, state_shed_reported;
+	double state_restore_seconds;
 	bool ready;
 
 	/* the process: ft_metrics_process() fills these */

@@ -22,6 +22,8 @@
 
 #include <pthread.h>
 
+struct ft_store_part;
+
 struct ft_offsets_slot {
 	int64_t offset;
 	unsigned char state; /* 0 in flight, 1 delivered, 2 failed */
@@ -44,6 +46,7 @@ struct ft_offsets {
 	int worker;	     /* 1 + the worker that owns it; 0: none yet */
 	int64_t txn_base;    /* exactly-once: first offset consumed in the
 				open transaction, -1: none */
+	struct ft_store_part *store; /* stateful rules: its state, or NULL */
 	/* for the caller, when several threads use one tracker (the
 	 * functions here do not lock); initialised by ft_offsets_get() */
 	pthread_mutex_t lock;

@@ -35,6 +35,7 @@
 #include "flagtap/pipeline.h"
 #include "flagtap/reload.h"
 #include "flagtap/sink.h"
+#include "flagtap/state.h"
 
 /* A wait for the consumer or the producer in one poll call. */
 #define POLL_MS 100
@@ -55,6 +56,8 @@ struct delivery {
 	bool tracked;	      /* in o's tracker (at-least-once) */
 	size_t bytes;	      /* counted in p->held */
 	bool dlq;	      /* a dead letter, not an envelope */
+	bool changelog;	      /* a state changelog record (statestore.h) */
+	uint64_t gen;	      /* of a changelog record: its state's */
 	unsigned char reason; /* enum ft_dlq_reason of a dead letter */
 };
 
@@ -89,6 +92,9 @@ struct worker {
 	struct ft_inspect_header *hdrs;
 	size_t cap_hdrs;
 	struct ft_buf json, z, ids, src;
+	/* the record's stateful crossings, when crossed_valid */
+	struct ft_state_result crossed;
+	bool crossed_valid;
 	struct ft_zlib zlib;
 	/* counters, folded into the stats when the workers are idle */
 	uint64_t flagged, engine_errors, bytes_out, envelope_bytes, truncated;
@@ -155,6 +161,9 @@ struct pipeline {
 	atomic_bool fatal;
 	pthread_mutex_t fatal_lock;
 	char fatal_reason[512];
+	/* stateful rules: changelogs, restore (statestore.h); NULL when
+	 * no rule set loaded so far had any */
+	struct ft_store *store;
 	/* metrics.listen */
 	struct ft_metrics *metrics;
 	uint64_t last_publish_ns;

@@ -110,4 +110,12 @@ struct ft_sink *ft_sink_kafka_new(rd_kafka_t *producer, const char *topic,
 				  void *opaque, char *errstr,
 				  size_t errstr_size);
 
+/*
+ * A further topic of a Kafka sink's producer whose messages report to its
+ * on_delivery (the state changelogs: statestore.h), produced to with
+ * rd_kafka_producev().  The caller destroys it before ft_sink_free().
+ * NULL on failure (rd_kafka_last_error()).
+ */
+rd_kafka_topic_t *ft_sink_kafka_topic(struct ft_sink *s, const char *name);
+
 #endif
