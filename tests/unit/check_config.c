@@ -441,8 +441,8 @@ static const struct {
 	/* stateful rules' bounds */
 	{S("state.max.bytes = 1024\n"), NAME ":1: ", "state.max.bytes"},
 	{S("state.checkpoint.ms = 0\n"), NAME ":1: ", "state.checkpoint.ms"},
-	{S("state.replication.factor = -2\n"), NAME ":1: ",
-	 "state.replication.factor"},
+	{S("state.replication.factor = -2\n"),
+	 NAME ":1: ", "state.replication.factor"},
 	{S("producer.x =\n"), NULL, NULL},
 	/* integers and their ranges */
 	{S("match.limit = 1000\n"), NULL, NULL},
