@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""Stateful rules in `flagtap run` against a real Apache Kafka broker.
+
+    test_stateful.py FLAGTAP BOOTSTRAP_FILE
+
+For each delivery mode, one flagtap is started over part 1 of a stream
+(records keyed by customer), stopped once the group has committed it, and
+started again over part 2, whose crossings need the sums and counts of
+part 1: they fire only if the state came back from the changelog (the
+input before the committed offsets is never read again).  While the second
+instance runs, its rule file changes: the cumulative rule gets a new
+threshold (its state must start afresh: a customer near the old threshold
+must not fire under the new one on what the old state held) while the
+counting rule is unchanged (its state goes on: a third deposit fires).
+Checked with an independent client:
+
+  - the set of flagged (rule, source offset) pairs is exactly the
+    expected one, each once (read_committed);
+  - each crossing's envelope names the aggregate's value, window and
+    contributing records, and carries an id; the key of a crossing whose
+    message was redacted is a hash, and the redacted value never appears;
+  - the changelog topic exists, compacted, with the input's partition
+    count, and holds keyed hashes only (no customer id in clear);
+  - with a small state.max.bytes, shed keys are reported to the reviewers
+    in a "state-shed" envelope (hashes only), and counted in the metrics.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ftkafka  # noqa: E402
+from ftkafka import create_topic, produce, stop_flagtap  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_pipeline import read_output, wait_committed  # noqa: E402
+
+PARTS = 3
+
+RULES = """\
+[rule ST-SUM]
+title     = Same-day (UTC+8) cumulative cash of {limit} or more
+severity  = high
+when      = channel == "cash"
+aggregate = sum(amount) >= {limit}
+by        = customer
+window    = day +08:00
+time      = ts
+allowed-lateness = 10d
+
+[rule ST-COUNT]
+title     = Three deposits just under 10,000 within 24 hours
+severity  = medium
+when      = channel == "cash" and amount >= 9000 and amount < 10000
+aggregate = count >= 3
+by        = customer
+window    = sliding 24h
+time      = ts
+allowed-lateness = 10d
+
+[rule ST-IBAN]
+title     = IBAN in a note (redacted)
+severity  = low
+pattern   = \\bDE[0-9]{{20}}\\b
+redact    = mask
+"""
+
+log = ftkafka.logger("stateful")
+
+
+def rec(customer, amount, ts, note=""):
+    d = {"customer": customer, "channel": "cash", "amount": amount, "ts": ts}
+    if note:
+        d["note"] = note
+    return json.dumps(d).encode()
+
+
+def streams(tag):
+    """(part1, part2, part3): [(key, value, expect)], expect a set of rule
+    ids the record must fire."""
+    c = lambda n: ("%s-cust-%d" % (tag, n)).encode()  # noqa: E731
+    part1 = [
+        (c(1), rec(c(1).decode(), "30000", "2024-03-01T17:00:00Z"), set()),
+        (c(2), rec(c(2).decode(), "49999.99", "2024-03-01T02:00:00Z"), set()),
+        (c(3), rec(c(3).decode(), "9500", "2024-03-01T10:00:00Z"), set()),
+        (c(3), rec(c(3).decode(), "9600", "2024-03-01T12:00:00Z"), set()),
+        (c(4), rec(c(4).decode(), "45000", "2024-03-05T02:00:00Z"), set()),
+        (c(5), rec(c(5).decode(), "9100", "2024-03-01T10:00:00Z"), set()),
+        (c(5), rec(c(5).decode(), "9200", "2024-03-01T11:00:00Z"), set()),
+        (c(7), rec(c(7).decode(), "9100", "2024-03-03T10:00:00Z"), set()),
+    ]
+    part2 = [
+        # 30000 on 03-01 17:00Z + 20000 on 03-02 01:00Z: one +08:00 day
+        (c(1), rec(c(1).decode(), "20000", "2024-03-02T01:00:00Z"), {"ST-SUM"}),
+        # 49,999.99 + 0.01, a redacted note on the crossing record
+        (c(2), rec(c(2).decode(), "0.01", "2024-03-01T03:00:00Z",
+                   "ref DE89370400440532013000"), {"ST-SUM", "ST-IBAN"}),
+        # a third deposit under 10,000 within 24 h
+        (c(3), rec(c(3).decode(), "9700", "2024-03-02T09:00:00Z"), {"ST-COUNT"}),
+        # a third one 25 h after the first: no
+        (c(5), rec(c(5).decode(), "9300", "2024-03-02T11:00:01Z"), set()),
+        (c(7), rec(c(7).decode(), "9200", "2024-03-03T11:00:00Z"), set()),
+    ]
+    part3 = [
+        # after the reload (limit 50000 -> 40000): 45000 + 4000 would be
+        # 49000 >= 40000 on the old state; afresh it is 4000: no
+        (c(4), rec(c(4).decode(), "4000", "2024-03-05T03:00:00Z"), set()),
+        # afresh, 40000 on its own fires
+        (c(6), rec(c(6).decode(), "40000", "2024-03-05T04:00:00Z"), {"ST-SUM"}),
+        # ST-COUNT unchanged, its state kept: a third deposit of c7
+        (c(7), rec(c(7).decode(), "9300", "2024-03-03T12:00:00Z"), {"ST-COUNT"}),
+    ]
+    return part1, part2, part3
+
+
+def write_rules(path, limit):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(RULES.format(limit=limit))
+    os.replace(tmp, path)
+
+
+def start(flagtap, conf, logf):
+    return subprocess.Popen([flagtap, "run", "-c", conf], stdout=logf, stderr=logf)
+
+
+def end_targets(bootstrap, topic):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "st-ends"})
+    out = {}
+    for p in range(PARTS):
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        out[(topic, p)] = hi
+    c.close()
+    return out
+
+
+def wait_log(path, pattern, proc, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, open(path).read()):
+            return
+        try:
+            proc.wait(timeout=0.2)
+            raise AssertionError("flagtap exited early with %d" % proc.returncode)
+        except subprocess.TimeoutExpired:
+            pass
+    raise AssertionError("%s: no line matching %r" % (path, pattern))
+
+
+def read_topic(bootstrap, topic, nparts):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "st-read-%d" % os.getpid(),
+                  "enable.partition.eof": True, "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, p, 0) for p in range(nparts)])
+    eof, out = set(), []
+    deadline = time.monotonic() + 60
+    while len(eof) < nparts:
+        assert time.monotonic() < deadline, "%s not read to its end" % topic
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        if m.error():
+            eof.add(m.partition())
+            continue
+        out.append((m.key(), m.value()))
+    c.close()
+    return out
+
+
+def run_mode(flagtap, bootstrap, work, delivery):
+    tag = "alo" if delivery == "at-least-once" else "eos"
+    tin, tout, group = "st-in-" + tag, "st-out-" + tag, "st-group-" + tag
+    create_topic(bootstrap, tin, PARTS)
+    create_topic(bootstrap, tout, 1)
+    rules = os.path.join(work, tag + ".rules")
+    write_rules(rules, 50000)
+    conf = os.path.join(work, tag + ".conf")
+    with open(conf, "w") as f:
+        f.write("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
+                "group.id = %s\nrules = %s\ninput.format = json\n"
+                "redact.salt = st-salt\ndelivery = %s\nrules.watch.ms = 200\n"
+                "state.checkpoint.ms = 200\n"
+                % (bootstrap, tin, tout, group, rules, delivery))
+        if delivery == "exactly-once":
+            f.write("delivery.transactional.id = st-%s-%d\n" % (tag, os.getpid()))
+    part1, part2, part3 = streams(tag)
+    expect = {}
+
+    def send(part):
+        coords = produce(bootstrap, [(tin, k, v) for k, v, _ in part])
+        for (k, v, e), coord in zip(part, coords):
+            for r in e:
+                expect[(r,) + coord] = (k, v)
+
+    logp = os.path.join(work, tag + ".log")
+    with open(logp, "w") as logf:
+        send(part1)
+        proc = start(flagtap, conf, logf)
+        wait_committed(bootstrap, group, end_targets(bootstrap, tin), proc)
+        stop_flagtap(proc)
+        log(delivery, ": part 1 committed")
+        send(part2)
+        proc = start(flagtap, conf, logf)
+        try:
+            wait_committed(bootstrap, group, end_targets(bootstrap, tin), proc)
+            log(delivery, ": part 2 committed; reloading with a new ST-SUM")
+            write_rules(rules, 40000)
+            wait_log(logp, r"rules: reloaded .* -> ", proc)
+            send(part3)
+            wait_committed(bootstrap, group, end_targets(bootstrap, tin), proc)
+        finally:
+            stop_flagtap(proc)
+    text = open(logp).read()
+    assert "restored from %s.flagtap-state.%s" % (group, tin) in text, text[-2000:]
+
+    envs = read_output(bootstrap, tout, 1)
+    seen = {}
+    for env, headers, key in envs:
+        src = env["source"]
+        coord = (src["topic"], src["partition"], src["offset"])
+        for r in env["rules"]:
+            seen.setdefault((r["id"],) + coord, []).append((env, r))
+    assert set(seen) == set(expect), "flagged %s, expected %s" % (
+        sorted(set(seen) - set(expect)), sorted(set(expect) - set(seen)))
+    dups = {k: len(v) for k, v in seen.items() if len(v) > 1}
+    if delivery == "exactly-once":
+        assert not dups, "duplicates: %s" % dups
+    for k, v in seen.items():
+        ids = {r.get("aggregate", {}).get("id") for _, r in v}
+        assert len(ids) == 1, "%s: repeated with different ids %s" % (k, ids)
+        if k[0] in ("ST-SUM", "ST-COUNT"):
+            agg = v[0][1]["aggregate"]
+            assert agg.get("id") and agg.get("value") and agg.get("window"), agg
+            assert agg["records"], agg
+    # the crossing whose record carried a redacted note names its key by hash
+    for (rule, *coord), v in seen.items():
+        rec_key, rec_val = expect[(rule, *coord)]
+        if rule == "ST-SUM" and b"DE89" in rec_val:
+            key = v[0][1]["aggregate"]["key"]
+            assert isinstance(key, dict) and "hash" in key, key
+    raw = b"".join(json.dumps(e).encode() for e, _, _ in envs)
+    assert b"DE89370400440532013000" not in raw, "a redacted IBAN left in clear"
+
+    # the changelog: compacted, the input's partitions, no ids in clear
+    cl = "%s.flagtap-state.%s" % (group, tin)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    md = admin.list_topics(cl, timeout=10).topics[cl]
+    assert len(md.partitions) == PARTS, md.partitions
+    res = ConfigResource(ConfigResource.Type.TOPIC, cl)
+    cfg = list(admin.describe_configs([res]).values())[0].result(30)
+    assert cfg["cleanup.policy"].value == "compact", cfg["cleanup.policy"].value
+    recs = read_topic(bootstrap, cl, PARTS)
+    assert recs, "empty changelog"
+    blob = b"".join((k or b"") + (v or b"") for k, v in recs)
+    assert (tag + "-cust-").encode() not in blob, "a customer id in clear in the changelog"
+    log(delivery, ": %d crossings exactly, changelog of %d records" % (len(expect), len(recs)))
+
+
+def run_shed(flagtap, bootstrap, work):
+    tin, tout, group = "st-in-shed", "st-out-shed", "st-group-shed"
+    create_topic(bootstrap, tin, 1)
+    create_topic(bootstrap, tout, 1)
+    rules = os.path.join(work, "shed.rules")
+    write_rules(rules, 50000)
+    conf = os.path.join(work, "shed.conf")
+    with open(conf, "w") as f:
+        f.write("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
+                "group.id = %s\nrules = %s\ninput.format = json\n"
+                "redact.salt = st-salt\nstate.max.bytes = 65536\n"
+                "metrics.listen = 127.0.0.1:0\n"
+                % (bootstrap, tin, tout, group, rules))
+    recs = [(tin, b"shed-cust-%d" % i,
+             rec("shed-cust-%d" % i, "100", "2024-03-01T%02d:%02d:00Z" % (i // 60 % 24, i % 60)))
+            for i in range(400)]
+    produce(bootstrap, recs)
+    logp = os.path.join(work, "shed.log")
+    with open(logp, "w") as logf:
+        proc = start(flagtap, conf, logf)
+        try:
+            wait_committed(bootstrap, group, {(tin, 0): len(recs)}, proc)
+            port = ftkafka.metrics_port(logp)
+            page = ftkafka.wait_for(
+                "a metrics page after every record",
+                lambda: (lambda m: m if ftkafka.value(
+                    m, "flagtap_records_consumed_total") == len(recs) else None)(
+                        ftkafka.metrics(port)), 30)
+            shed = ftkafka.value(page, "flagtap_state_shed_windows_total", rule="ST-SUM")
+            reported = ftkafka.value(page, "flagtap_state_shed_reported_total")
+        finally:
+            stop_flagtap(proc)
+    envs = read_output(bootstrap, tout, 1)
+    notices = [e for e, h, _ in envs if e.get("kind") == "state-shed"]
+    assert notices, "no state-shed envelope"
+    keys = [s["key"]["hash"] for n in notices for s in n["shed"]]
+    assert all(s["rule"] == "ST-SUM" for n in notices for s in n["shed"])
+    assert len(keys) == reported and shed >= reported > 0, (len(keys), reported, shed)
+    raw = b"".join(json.dumps(e).encode() for e, _, _ in envs)
+    assert b"shed-cust-" not in raw, "a shed key in clear"
+    assert "shed key" in open(logp).read()
+    log("shed: %d keys reported in %d envelopes" % (len(keys), len(notices)))
+
+
+def main():
+    flagtap, bootstrap = sys.argv[1], open(sys.argv[2]).read().strip()
+    with tempfile.TemporaryDirectory(prefix="ft-stateful-") as work:
+        for delivery in ("exactly-once", "at-least-once"):
+            run_mode(flagtap, bootstrap, work, delivery)
+        run_shed(flagtap, bootstrap, work)
+    log("ok")
+
+
+if __name__ == "__main__":
+    main()
