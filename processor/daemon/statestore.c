@@ -19,6 +19,8 @@
 
 /* A restore that reads nothing for this long has failed. */
 #define RESTORE_STALL_MS 60000
+/* One late record in this many is logged. */
+#define LATE_LOG_EVERY 1000
 /* Bound on creating a changelog topic. */
 #define CREATE_TIMEOUT_MS 30000
 
@@ -646,6 +648,32 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 	return FT_OK;
 }
 
+/* The late records of the rules a record contributes to. */
+static uint64_t late_count(const struct ft_state *st,
+			   const struct ft_match_result *res)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < res->ncontrib; i++)
+		n += ft_state_stats(st, res->contrib[i].rule).late;
+	return n;
+}
+
+/* A late record is logged: the first of its partition, then one in
+ * LATE_LOG_EVERY (all are counted in the metrics). */
+static void log_late(struct ft_store_part *sp, const struct ft_offsets *o,
+		     const rd_kafka_message_t *rkm)
+{
+	if (sp->late_seen++ % LATE_LOG_EVERY)
+		return;
+	ft_warn("state: %s/%d/%lld is late (its event time is behind the "
+		"watermark by more than allowed-lateness): not applied; "
+		"%llu late records in this partition so far",
+		o->topic, (int)o->partition, (long long)rkm->offset,
+		(unsigned long long)sp->late_seen);
+}
+
 int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct ft_offsets *o)
 {
@@ -658,6 +686,7 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		.keylen = rkm->key_len,
 		.res = &w->in.res,
 	};
+	uint64_t late;
 	size_t i;
 	int n;
 
@@ -670,7 +699,10 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		return FT_EFATAL;
 	}
 	pthread_mutex_lock(&sp->lock);
+	late = late_count(sp->st, &w->in.res);
 	n = ft_state_apply(sp->st, p->rs, &in, &w->crossed);
+	if (n >= 0 && late_count(sp->st, &w->in.res) != late)
+		log_late(sp, o, rkm);
 	pthread_mutex_unlock(&sp->lock);
 	for (i = 0; n > 0 && i < w->crossed.n; i++)
 		if (ft_inspect_add_hit(&w->in, p->rs, w->crossed.hits[i].rule))

@@ -569,7 +569,7 @@ begin "stateful rules need redact.salt (their keys are keyed hashes), named"
 run run --check-config -c config/good.conf -X rules=stateful
 want_rc 2
 want_err "need redact.salt"
-want_err "PBOC-LV-01C (stateful/pboc-cumulative.rules:14)"
+want_err "PBOC-LV-01C (stateful/pboc-cumulative.rules:15)"
 want_err "ACC-ATO-01"
 run run --check-config -c config/good.conf -X rules=stateful \
 	-X redact.salt=k3y

@@ -53,6 +53,7 @@ struct ft_store_part {
 	uint64_t gen;	       /* tells its changelog reports from others' */
 	bool restoring;	       /* made, not yet restored (ft_store_restore) */
 	uint64_t restored;     /* changelog records read into it */
+	uint64_t late_seen;    /* late records (its worker) */
 	/* at least once: offsets below covered are in the acknowledged
 	 * changelog (-1: none yet); a checkpoint in flight covers
 	 * ckpt_offset once its pending records are acknowledged */
