@@ -12,6 +12,7 @@
 #include "flagtap/codec.h"
 #include "flagtap/common.h"
 #include "flagtap/delivery.h"
+#include "flagtap/envelope.h"
 #include "flagtap/kafka.h"
 #include "flagtap/log.h"
 #include "flagtap/produce.h"
@@ -579,30 +580,23 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 	rd_kafka_resp_err_t err;
 	rd_kafka_headers_t *h;
 	struct delivery *d;
+	struct ft_source src = {
+		.topic = o->topic,
+		.partition = o->partition,
+		.offset = rkm->offset,
+		.timestamp = rd_kafka_message_timestamp(rkm, NULL),
+	};
 	size_t i;
 
-	ft_buf_reset(&w->json);
-	ft_buf_addf(&w->json,
-		    "{\"kind\":\"state-shed\",\"ruleset\":\"%s\","
-		    "\"source\":{\"topic\":\"%s\",\"partition\":%d,"
-		    "\"offset\":%lld},\"max_bytes\":%lld,\"shed\":[",
-		    p->rs->hash, o->topic, (int)o->partition,
-		    (long long)rkm->offset, (long long)p->set->state_max_bytes);
-	for (i = 0; i < r->nshed; i++) {
+	for (i = 0; i < r->nshed; i++)
 		ft_warn("state: %s/%d full (state.max.bytes %lld): rule %s "
 			"shed key %s; a crossing of it may be missed",
 			o->topic, (int)o->partition,
 			(long long)p->set->state_max_bytes,
 			p->rs->rules[r->shed[i].rule].id, r->shed[i].key_hash);
-		ft_buf_addf(&w->json,
-			    "%s{\"rule\":\"%s\",\"key\":{\"hash\":\"%s\"}}",
-			    i ? "," : "", p->rs->rules[r->shed[i].rule].id,
-			    r->shed[i].key_hash);
-	}
-	ft_buf_addf(&w->json,
-		    "],\"note\":\"state.max.bytes reached: these keys' "
-		    "windows were dropped; a crossing of theirs may have been "
-		    "missed\"}\n");
+	ft_buf_reset(&w->json);
+	ft_envelope_shed(&w->json, p->rs, r, &src, p->set->state_max_bytes,
+			 now_ms());
 	if (!ft_buf_ok(&w->json) ||
 	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
 		ft_pipeline_fatal(p, "out of memory reporting shed state");

@@ -315,6 +315,57 @@ out:
 	return rc;
 }
 
+int ft_envelope_shed(struct ft_buf *out, const struct ft_ruleset *rs,
+		     const struct ft_state_result *r,
+		     const struct ft_source *src, long long max_bytes,
+		     int64_t at_ms)
+{
+	struct ft_source s = *src;
+	enum ft_severity sev = FT_SEV_LOW;
+	const struct ft_rule *rule;
+	size_t i, j;
+	bool first = true;
+
+	s.key = NULL; /* the record's key may be what a rule redacts */
+	s.key_len = 0;
+	ft_buf_addf(out, "{\"v\":%d,\"kind\":\"state-shed\",\"rules\":[",
+		    FT_ENVELOPE_VERSION);
+	for (i = 0; i < r->nshed; i++) {
+		for (j = 0; j < i && r->shed[j].rule != r->shed[i].rule; j++)
+			;
+		if (j < i)
+			continue;
+		rule = &rs->rules[r->shed[i].rule];
+		if (rule->severity > sev)
+			sev = rule->severity;
+		ft_buf_adds(out, first ? "{\"id\":" : ",{\"id\":");
+		first = false;
+		ft_json_quote(out, rule->id, strlen(rule->id));
+		ft_buf_adds(out, ",\"title\":");
+		ft_json_quote(out, rule->title, strlen(rule->title));
+		ft_buf_addf(out, ",\"severity\":\"%s\"}",
+			    ft_severity_name(rule->severity));
+	}
+	ft_buf_addf(out, "],\"severity\":\"%s\",", ft_severity_name(sev));
+	add_source(out, &s);
+	ft_buf_addf(out, "\"ruleset\":\"%s\",\"flagged_at\":", rs->hash);
+	add_time(out, at_ms);
+	ft_buf_adds(out, ",\"shed\":[");
+	for (i = 0; i < r->nshed; i++) {
+		ft_buf_adds(out, i ? ",{\"rule\":" : "{\"rule\":");
+		rule = &rs->rules[r->shed[i].rule];
+		ft_json_quote(out, rule->id, strlen(rule->id));
+		ft_buf_addf(out, ",\"key\":{\"hash\":\"%s\"}}",
+			    r->shed[i].key_hash);
+	}
+	ft_buf_addf(out,
+		    "],\"max_bytes\":%lld,\"note\":\"state.max.bytes "
+		    "reached: these keys' oldest windows were dropped; a "
+		    "crossing of theirs may have been missed\"}",
+		    max_bytes);
+	return ft_buf_ok(out) ? FT_OK : FT_ENOMEM;
+}
+
 int ft_envelope_build(struct ft_buf *out, const struct ft_ruleset *rs,
 		      const struct ft_match_result *res,
 		      const struct ft_source *src, enum ft_format format,
@@ -380,6 +431,11 @@ int ft_envelope_decode(const void *value, size_t len, struct ft_buf *out,
 	    (rc = require(out->data, out->len, "ruleset", FT_JSON_STRING,
 			  errstr, errstr_size)))
 		return rc;
+	if (!ft_json_find(out->data, out->len, "kind", &v, NULL, 0) &&
+	    v.type == FT_JSON_STRING && v.len == 12 &&
+	    !memcmp(v.ptr, "\"state-shed\"", 12))
+		return require(out->data, out->len, "shed", FT_JSON_ARRAY,
+			       errstr, errstr_size);
 	if (ft_json_find(out->data, out->len, "record", &v, NULL, 0) &&
 	    ft_json_find(out->data, out->len, "record_base64", &v, NULL, 0))
 		return ft_err(errstr, errstr_size, FT_EINVAL,

@@ -303,6 +303,13 @@ def run_shed(flagtap, bootstrap, work):
     raw = b"".join(json.dumps(e).encode() for e, _, _ in envs)
     assert b"shed-cust-" not in raw, "a shed key in clear"
     assert "shed key" in open(logp).read()
+    # the reviewers' tool reads the notices as it reads envelopes
+    dec = subprocess.run([flagtap, "decode", "-b", bootstrap, "-t", tout, "-e"],
+                         capture_output=True, timeout=60)
+    assert dec.returncode == 0, dec.stderr.decode()[-2000:]
+    lines = [json.loads(x) for x in dec.stdout.decode().splitlines() if x.strip()]
+    assert sum(1 for x in lines if x.get("kind") == "state-shed") == len(notices), \
+        dec.stderr.decode()[-2000:]
     log("shed: %d keys reported in %d envelopes" % (len(keys), len(notices)))
 
 

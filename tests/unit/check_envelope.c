@@ -519,6 +519,10 @@ static const struct {
 	{"\"record\"", "not a flagtap envelope"},
 	{"{\"rules\":[],\"severity\":\"low\",\"source\":{},\"ruleset\":\"x\"}",
 	 "no \"record\""},
+	/* a state-shed notice without its list of keys */
+	{"{\"kind\":\"state-shed\",\"rules\":[],\"severity\":\"low\","
+	 "\"source\":{},\"ruleset\":\"x\"}",
+	 "\"shed\""},
 	{"{\"rules\":{},\"severity\":\"low\",\"source\":{},\"ruleset\":\"x\","
 	 "\"record\":\"r\"}",
 	 "\"rules\""},
@@ -575,6 +579,61 @@ START_TEST(test_decode_minimal)
 	ck_assert_ptr_nonnull(strstr(err, "not a zlib stream"));
 	ft_buf_release(&z);
 	ft_buf_release(&out);
+}
+END_TEST
+
+/*
+ * A state-shed notice names each rule once, the highest severity, the
+ * keys by hash only, the record's coordinates without its key, and
+ * decodes as an output message.
+ */
+START_TEST(test_shed_notice)
+{
+	struct ft_state_shed shed[] = {
+		{1, "00112233445566778899aabbccddeeff"},
+		{0, "ffeeddccbbaa99887766554433221100"},
+		{1, "0123456789abcdef0123456789abcdef"},
+	};
+	struct ft_state_result r = {.shed = shed, .nshed = 3, .cap_shed = 3};
+	struct ft_source src = {.topic = "pay",
+				.partition = 2,
+				.offset = 77,
+				.timestamp = -1,
+				.key = "cust-42",
+				.key_len = 7};
+	struct ft_buf out = FT_BUF_INIT, z = FT_BUF_INIT, dec = FT_BUF_INIT;
+	struct ft_json_value v;
+	char err[256] = "";
+
+	ck_assert_int_eq(
+		ft_envelope_shed(&out, rs, &r, &src, 1048576, FLAGGED_MS), 0);
+	ck_assert_int_eq(ft_json_validate(out.data, out.len, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(
+		ft_json_find(out.data, out.len, "rules.2", &v, NULL, 0),
+		FT_ENOENT);
+	ck_assert_int_eq(
+		ft_json_find(out.data, out.len, "rules.0.id", &v, NULL, 0), 0);
+	ck_assert(v.len == 7 && !memcmp(v.ptr, "\"PII-2\"", 7));
+	ck_assert_int_eq(
+		ft_json_find(out.data, out.len, "severity", &v, NULL, 0), 0);
+	ck_assert(v.len == 6 && !memcmp(v.ptr, "\"high\"", 6));
+	ck_assert_int_eq(
+		ft_json_find(out.data, out.len, "shed.2.key.hash", &v, NULL, 0),
+		0);
+	ck_assert(!memcmp(v.ptr + 1, shed[2].key_hash, 32));
+	ck_assert_int_eq(
+		ft_json_find(out.data, out.len, "source.offset", &v, NULL, 0),
+		0);
+	ck_assert(v.len == 2 && !memcmp(v.ptr, "77", 2));
+	ck_assert_ptr_null(memmem(out.data, out.len, "cust-42", 7));
+	zip(out.data, out.len, &z);
+	ck_assert_msg(
+		ft_envelope_decode(z.data, z.len, &dec, err, sizeof(err)) == 0,
+		"%s", err);
+	ft_buf_release(&out);
+	ft_buf_release(&z);
+	ft_buf_release(&dec);
 }
 END_TEST
 
@@ -874,6 +933,7 @@ Suite *ft_envelope_suite(void)
 	tcase_add_test(tc, test_rule_ids);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_decode);
+	tcase_add_test(tc, test_shed_notice);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decode");

@@ -141,11 +141,27 @@ int ft_envelope_rule_ids(struct ft_buf *out, const struct ft_ruleset *rs,
 			 const struct ft_match_result *res);
 
 /*
+ * Appends a state-shed notice: the keys of stateful rules whose windows
+ * were dropped for lack of room (state.h), for the reviewers, since a
+ * crossing of theirs may have been missed:
+ *   {"v", "kind":"state-shed", "rules": [{"id","title","severity"}] (each
+ *    rule with a shed key, once), "severity" (the highest), "source" (the
+ *    record being applied; "key": null), "ruleset", "flagged_at",
+ *    "shed": [{"rule", "key": {"hash"}}], "max_bytes", "note"}.
+ * Keys only as their keyed hashes.  Returns 0 or FT_ENOMEM.
+ */
+int ft_envelope_shed(struct ft_buf *out, const struct ft_ruleset *rs,
+		     const struct ft_state_result *r,
+		     const struct ft_source *src, long long max_bytes,
+		     int64_t at_ms);
+
+/*
  * Decodes a message value: inflates it into out and checks that the
  * result is a valid envelope (a JSON object with "rules" array,
  * "severity", "source" object, "ruleset" string and "record" or
- * "record_base64").  Returns 0 or FT_EINVAL/FT_ELIMIT/FT_ENOMEM with the
- * reason in errstr.
+ * "record_base64") or state-shed notice ("kind":"state-shed" and a
+ * "shed" array instead of the record).  Returns 0 or
+ * FT_EINVAL/FT_ELIMIT/FT_ENOMEM with the reason in errstr.
  */
 int ft_envelope_decode(const void *value, size_t len, struct ft_buf *out,
 		       char *errstr, size_t errstr_size);
