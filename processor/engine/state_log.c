@@ -114,9 +114,10 @@ int ft_state_drain_changes(struct ft_state *st, ft_state_emit_fn emit,
 		if (e->dead)
 			state_entry_free(st, e);
 	}
-	/* keep what was not drained, in order */
-	memmove(st->dirty, st->dirty + i,
-		(st->ndirty - i) * sizeof(*st->dirty));
+	/* keep what was not drained, in order (none made yet: nothing) */
+	if (i < st->ndirty)
+		memmove(st->dirty, st->dirty + i,
+			(st->ndirty - i) * sizeof(*st->dirty));
 	st->ndirty -= i;
 	ft_buf_release(&k);
 	ft_buf_release(&v);

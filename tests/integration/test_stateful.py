@@ -313,12 +313,27 @@ def run_shed(flagtap, bootstrap, work):
     log("shed: %d keys reported in %d envelopes" % (len(keys), len(notices)))
 
 
+def with_logs(work, fn, *args):
+    """fn(*args); on failure the flagtap logs of the run are printed."""
+    try:
+        fn(*args)
+    except BaseException:
+        for name in sorted(os.listdir(work)):
+            if name.endswith(".log"):
+                text = open(os.path.join(work, name), errors="replace").read()
+                print("--- %s (last 4000 bytes)\n%s" % (name, text[-4000:]), file=sys.stderr)
+        raise
+
+
 def main():
     flagtap, bootstrap = sys.argv[1], open(sys.argv[2]).read().strip()
+    modes = sys.argv[3:] or ["exactly-once", "at-least-once", "shed"]
     with tempfile.TemporaryDirectory(prefix="ft-stateful-") as work:
-        for delivery in ("exactly-once", "at-least-once"):
-            run_mode(flagtap, bootstrap, work, delivery)
-        run_shed(flagtap, bootstrap, work)
+        for mode in modes:
+            if mode == "shed":
+                with_logs(work, run_shed, flagtap, bootstrap, work)
+            else:
+                with_logs(work, run_mode, flagtap, bootstrap, work, mode)
     log("ok")
 
 
