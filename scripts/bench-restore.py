@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""How fast `flagtap run` restores stateful rules' state from its changelog.
+"""How fast `flagtap run` restores stateful rules' state from its changelog,
+and what state costs end to end.
 
     scripts/bench-restore.py [--flagtap build/flagtap] [--keys 1000000]
-                             [--partitions 4] [--delivery exactly-once]
+                             [--records N] [--partitions 4]
+                             [--delivery exactly-once] [--e2e RUNS]
 
 Starts a fresh Kafka broker (tests/kafka/broker.sh), produces one cash
 record per key (keyed by customer) into an input topic, runs `flagtap run
@@ -11,6 +13,13 @@ customer) so that every key has an entry in the changelog, then runs it
 again over the same group with no new input: the second run's work is the
 restore. Prints the keys, the changelog records, the state bytes, the
 restore time flagtap logs and the rate, as JSON on the last line.
+
+With --e2e RUNS, the same input (--records records over --keys customers)
+is then read RUNS times by each of two rule sets, alternating, each run a
+fresh group: the stateful rule, and a stateless rule reading the same
+fields with the same condition but no aggregate (it never fires); the
+medians of `flagtap run --until-eof`'s records/s and their ratio are
+printed.
 """
 import argparse
 import json
@@ -44,15 +53,23 @@ DAY_START_MS = 1709251200000  # 2024-03-01T00:00:00Z, 08:00 in +08:00
 DAY_SPAN_MS = 16 * 3600 * 1000
 
 
-def produce(bootstrap, topic, keys):
+STATELESS = """\
+[rule BENCH-WHEN]
+title     = The same fields and condition, no state
+severity  = medium
+when      = channel == "cash" and exists customer and exists ts and amount > 1000000000
+"""
+
+
+def produce(bootstrap, topic, keys, records):
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50,
                   "batch.num.messages": 10000, "compression.type": "lz4",
                   "queue.buffering.max.messages": 1000000})
-    for i in range(keys):
-        k = "cust-%08d" % i
+    for i in range(records):
+        k = "cust-%08d" % (i % keys)
         # in order, all within one +08:00 day: no window ends, none late
         v = '{"customer":"%s","channel":"cash","amount":"%d.00","ts":%d}' % (
-            k, 100 + i % 900, DAY_START_MS + i * (DAY_SPAN_MS // keys))
+            k, 100 + i % 900, DAY_START_MS + i * (DAY_SPAN_MS // records))
         while True:
             try:
                 p.produce(topic, key=k, value=v)
@@ -79,7 +96,10 @@ def main():
     ap.add_argument("--keys", type=int, default=1000000)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--delivery", default="exactly-once")
+    ap.add_argument("--records", type=int, default=0, help="default: --keys")
+    ap.add_argument("--e2e", type=int, default=0, metavar="RUNS")
     a = ap.parse_args()
+    a.records = a.records or a.keys
     work = tempfile.mkdtemp(prefix="ft-bench-restore-")
     broker = os.path.join(work, "broker")
     sh = os.path.join(ROOT, "tests", "kafka", "broker.sh")
@@ -89,16 +109,24 @@ def main():
         ftkafka.create_topic(bootstrap, "restore-in", a.partitions)
         ftkafka.create_topic(bootstrap, "restore-out", 1)
         t0 = time.monotonic()
-        produce(bootstrap, "restore-in", a.keys)
-        print("produced %d records in %.1f s" % (a.keys, time.monotonic() - t0), flush=True)
+        produce(bootstrap, "restore-in", a.keys, a.records)
+        print("produced %d records in %.1f s" % (a.records, time.monotonic() - t0), flush=True)
         rules = os.path.join(work, "bench.rules")
         open(rules, "w").write(RULES)
-        conf = os.path.join(work, "bench.conf")
-        open(conf, "w").write(
-            "brokers = %s\ninput.topics = restore-in\noutput.topic = restore-out\n"
-            "group.id = restore\nrules = %s\ninput.format = json\nredact.salt = bench\n"
-            "delivery = %s\nstate.max.bytes = 17179869184\n"
-            "delivery.transactional.id = bench-restore\n" % (bootstrap, rules, a.delivery))
+        stateless = os.path.join(work, "stateless.rules")
+        open(stateless, "w").write(STATELESS)
+
+        def config(name, group, rules):
+            path = os.path.join(work, name + ".conf")
+            open(path, "w").write(
+                "brokers = %s\ninput.topics = restore-in\noutput.topic = restore-out\n"
+                "group.id = %s\nrules = %s\ninput.format = json\nredact.salt = bench\n"
+                "delivery = %s\nstate.max.bytes = 17179869184\n"
+                "delivery.transactional.id = bench-%s\n"
+                % (bootstrap, group, rules, a.delivery, group))
+            return path
+
+        conf = config("bench", "restore", rules)
         build_s, _ = run(a.flagtap, conf, os.path.join(work, "build.log"))
         print("built the state in %.1f s" % build_s, flush=True)
         wall, text = run(a.flagtap, conf, os.path.join(work, "restore.log"))
@@ -110,10 +138,26 @@ def main():
         nbytes = sum(int(x[2]) for x in lines)
         secs = float(lines[0][3])
         assert keys == a.keys, (keys, a.keys)
+        rates = {"stateless": [], "stateful": []}
+        for r in range(a.e2e):
+            for kind, path in (("stateless", stateless), ("stateful", rules)):
+                c = config("%s-%d" % (kind, r), "e2e-%s-%d" % (kind, r), path)
+                _, text = run(a.flagtap, c, os.path.join(work, "e2e.log"))
+                stats = json.loads([x for x in text.splitlines() if x.startswith("{")][-1])
+                assert stats["records"] == a.records, stats
+                rates[kind].append(stats["records_per_sec"])
+                print("e2e run %d %s: %d records/s" % (r, kind, stats["records_per_sec"]),
+                      flush=True)
         out = {"keys": keys, "changelog_records": records, "state_bytes": nbytes,
                "bytes_per_key": round(nbytes / keys), "restore_seconds": secs,
                "keys_per_second": round(keys / secs), "run_seconds": round(wall, 2),
                "partitions": a.partitions, "delivery": a.delivery}
+        if a.e2e:
+            med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+            out.update({"records": a.records, "e2e_runs": a.e2e,
+                        "stateless_records_per_sec": med["stateless"],
+                        "stateful_records_per_sec": med["stateful"],
+                        "stateful_over_stateless": round(med["stateful"] / med["stateless"], 3)})
         print(json.dumps(out))
     finally:
         subprocess.call([sh, "stop", broker], stdout=subprocess.DEVNULL)
