@@ -169,8 +169,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		log_partitions("assigned", parts);
 		ft_worker_quiesce(p);
 		mark_assigned(p, parts, true);
-		/* their state before their first record */
-		ft_store_restore(p);
+		/* their state before their first record; a stop asked for
+		 * meanwhile: not taken at all (nothing of them is read) */
+		if (ft_store_restore(p) == FT_ESTOP) {
+			ft_info("stopping before the state of %d partitions "
+				"was restored: not taking them",
+				parts->cnt);
+			mark_assigned(p, parts, false);
+			break;
+		}
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else

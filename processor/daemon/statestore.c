@@ -427,6 +427,9 @@ static int restore_all(struct pipeline *p)
 			waiting++;
 		}
 	}
+	if (!rc && waiting)
+		ft_info("state: restoring %d partition%s from their changelogs",
+			waiting, waiting == 1 ? "" : "s");
 	if (!rc && waiting && (err = rd_kafka_assign(rk, l))) {
 		ft_pipeline_fatal(p, "state: cannot read the changelogs: %s",
 				  rd_kafka_err2str(err));
@@ -435,8 +438,7 @@ static int restore_all(struct pipeline *p)
 	rd_kafka_topic_partition_list_destroy(l);
 	while (!rc && waiting) {
 		if (*p->opts->stop) {
-			ft_pipeline_fatal(p, "state: stopped while restoring");
-			rc = FT_EFATAL;
+			rc = FT_ESTOP;
 			break;
 		}
 		m = rd_kafka_consumer_poll(rk, POLL_MS);
@@ -531,6 +533,19 @@ int ft_store_restore(struct pipeline *p)
 	return restore_all(p);
 }
 
+/* A restore the partitions stay assigned through: cut short by a stop,
+ * they would be read without their state, so it is fatal. */
+static int restore_in_place(struct pipeline *p)
+{
+	int rc = ft_store_restore(p);
+
+	if (rc == FT_ESTOP) {
+		ft_pipeline_fatal(p, "state: stopped while restoring");
+		return FT_EFATAL;
+	}
+	return rc;
+}
+
 void ft_store_revoke(struct pipeline *p, struct ft_offsets *o)
 {
 	(void)p;
@@ -547,7 +562,7 @@ int ft_store_rebuild(struct pipeline *p)
 	for (i = 0; i < p->offsets.n && !p->fatal; i++)
 		if (p->offsets.v[i]->assigned && part_load(p, p->offsets.v[i]))
 			return FT_EFATAL;
-	return ft_store_restore(p);
+	return restore_in_place(p);
 }
 
 int ft_store_rewind(struct pipeline *p)
@@ -561,7 +576,7 @@ int ft_store_rewind(struct pipeline *p)
 		    part_load(p, o))
 			return FT_EFATAL;
 	}
-	return ft_store_restore(p);
+	return restore_in_place(p);
 }
 
 /* --- evaluation --------------------------------------------------------- */

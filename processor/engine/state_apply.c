@@ -413,8 +413,15 @@ int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 	int64_t start = 0, end = 0;
 	size_t n0 = out->n;
 	struct entry *e;
+	int64_t win;
 	int rc;
 
+	/* evaluated before the state was restored: its effect (or its
+	 * lateness, its absence) is already in the state */
+	if (st->restored && in->offset <= st->restored_high) {
+		x->stats.replayed++;
+		return FT_OK;
+	}
 	if (!read_item(st, rst, in, c, &it)) {
 		x->stats.missing++;
 		return FT_OK;
@@ -433,23 +440,24 @@ int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 		x->stats.exempt++;
 		return FT_OK;
 	}
+	win = rst->window == FT_WIN_DAY || rst->window == FT_WIN_HOUR ? start
+								      : 0;
+	/* a replay is known by its entry before it could look late */
+	e = state_find(st, c->rule, it.kh, win, false);
+	if (e && e->applied != INT64_MIN && in->offset <= e->applied) {
+		x->stats.replayed++;
+		return FT_OK;
+	}
 	if (late(x, rst, it.t, end)) {
 		x->stats.late++;
 		return rst->late_flag ? report_late(rs, c->rule, &it,
 						    in->offset, start, end, out)
 				      : FT_OK;
 	}
-	e = state_find(st, c->rule, it.kh,
-		       rst->window == FT_WIN_DAY || rst->window == FT_WIN_HOUR
-			       ? start
-			       : 0,
-		       true);
+	if (!e)
+		e = state_find(st, c->rule, it.kh, win, true);
 	if (!e)
 		return FT_ENOMEM;
-	if (e->applied != INT64_MIN && in->offset <= e->applied) {
-		x->stats.replayed++;
-		return FT_OK;
-	}
 	e->end = end;
 	rc = rst->fn == FT_AGG_SEQUENCE
 		     ? apply_sequence(st, rs, e, &it, in->offset, c->part, out)

@@ -90,6 +90,10 @@ struct ft_state {
 	size_t ops;	   /* contributions since the last sweep */
 	size_t sweep_at;   /* sweep when ops reaches it: amortized O(1) */
 	uint64_t *scratch; /* max_events hashes for distinct */
+	/* the highest offset applied by the restored entries: a record at
+	 * or below it was evaluated before the restore (a replay) */
+	int64_t restored_high;
+	bool restored;
 };
 
 /* state.c */

@@ -305,5 +305,8 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 	}
 	if (maxt > x->maxt)
 		x->maxt = maxt;
+	if (!st->restored || e->applied > st->restored_high)
+		st->restored_high = e->applied;
+	st->restored = true;
 	return FT_OK;
 }

@@ -24,6 +24,7 @@ enum ft_err {
 	FT_EKAFKA = -7,	 /* a Kafka client call failed */
 	FT_EFATAL = -8,	 /* unrecoverable: the process must exit non-zero */
 	FT_ENOTSUP = -9, /* not built into this binary */
+	FT_ESTOP = -10,	 /* a stop was asked for: the work was left undone */
 };
 
 #define FT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -80,7 +80,9 @@ void ft_store_close(struct pipeline *p);
 int ft_store_assign(struct pipeline *p, struct ft_offsets *o);
 
 /* Restores every state awaiting it, their changelogs read together to
- * their ends.  Returns 0 or FT_EFATAL (pipeline stopped). */
+ * their ends.  Returns 0, FT_ESTOP when a stop was asked for first (the
+ * states are incomplete: the caller must not take the partitions), or
+ * FT_EFATAL (pipeline stopped). */
 int ft_store_restore(struct pipeline *p);
 
 /* A partition was given up: its state is freed. */

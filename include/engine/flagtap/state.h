@@ -14,8 +14,10 @@
  *     milliseconds, number or string; sum: a decimal with at most
  *     FT_STATE_SCALE fraction digits); not applied;
  *   - replayed: its offset is at or below the offset already applied to
- *     that key's entry (a record read again after a restart); not applied
- *     and never counted twice;
+ *     that key's entry, or to any entry restored (a record read again
+ *     after a restart: its effect, its lateness or its absence is already
+ *     in the state); not applied, never counted twice, and never judged
+ *     late against the watermark restored with the state;
  *   - exempt: its key is in the rule's `exempt` file, unexpired on the
  *     record's (UTC) event date; not applied;
  *   - late: the rule's watermark is its highest event time applied minus
