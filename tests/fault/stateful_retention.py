@@ -11,7 +11,9 @@ and stops (SIGTERM, exit 0). Then the first half is deleted from the input
 topic (Admin deleteRecords, as kafka-delete-records.sh does; the low
 watermarks must move to the end of the first half), the second half is
 produced and flagtap started again: what it knows of the first half can
-only come from its changelog.
+only come from its changelog (here named by state.topic.prefix:
+`audit.state.<input>`). Without redact.salt, the configuration must be
+refused.
 
 The oracle runs over each partition's whole stream (both halves, in offset
 order): the output must hold exactly its crossings (exactly-once,
@@ -47,10 +49,13 @@ def main(t):
     half = len(records) // 2
     rules = sl.write_rules(t)
     group = "stateful-retention"
-    extra = {"delivery": a.delivery}
+    prefix = "audit.state."
+    extra = {"delivery": a.delivery, "state.topic.prefix": prefix}
     if eos:
         extra["delivery.transactional.id"] = "stateful-retention-%s" % t.run_id
-    f = fl.Flagtap(t, "flagtap", sl.conf(t, b.bootstrap, group, tin, tout, rules, extra))
+    c = sl.conf(t, b.bootstrap, group, tin, tout, rules, extra)
+    sl.check_salt_required(t, c)
+    f = fl.Flagtap(t, "flagtap", c)
     g = fl.Group(t, b.bootstrap, group, tin, PARTS)
 
     sl.Produce(t, b.bootstrap, tin, records[:half], name="first half").wait(120)
@@ -93,7 +98,7 @@ def main(t):
             "the stream does not test the state (crossings needing the first half: %d, "
             "crossings the first half prevents: %d): more records" %
             (len(needs_first), len(not_again)))
-    sl.check_changelog(t, b.bootstrap, group, tin)
+    sl.check_changelog(t, b.bootstrap, group, tin, prefix)
     res = sl.verify(t, b.bootstrap, tin, tout, want, eos)
 
     t.figure("delivery", a.delivery)

@@ -26,7 +26,7 @@ import threading
 import time
 import zlib
 
-from confluent_kafka import KafkaException, Producer, TopicPartition, Consumer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 import faultlib as fl
@@ -157,10 +157,11 @@ def check_rules_cross(t, want):
     t.check(not idle, "the stream has no crossing of %s: too few records" % idle)
 
 
-def check_changelog(t, bootstrap, group, tin):
-    """The changelog of tin's state: `<group.id>.flagtap-state.<tin>`, with
-    tin's partition count, compacted."""
-    name = "%s.flagtap-state.%s" % (group, tin)
+def check_changelog(t, bootstrap, group, tin, prefix=None):
+    """The changelog of tin's state: `<group.id>.flagtap-state.<tin>` (or
+    `<prefix><tin>` with state.topic.prefix), with tin's partition count,
+    compacted, not empty."""
+    name = (prefix or "%s.flagtap-state." % group) + tin
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
     md = admin.list_topics(timeout=30).topics.get(name)
     if not t.check(md is not None and md.error is None,
@@ -187,6 +188,22 @@ def check_changelog(t, bootstrap, group, tin):
     t.check(n > 0, "changelog %s is empty" % name)
     t.figure("changelog %s" % name, "%d partitions, cleanup.policy %s, %d records"
              % (len(md.partitions), policy, n))
+
+
+def check_salt_required(t, conf_items):
+    """`flagtap run --check-config` refuses the configuration (a dict)
+    without redact.salt: state keys are keyed hashes."""
+    path = t.path("no-salt.conf")
+    with open(path, "w") as f:
+        for k, v in conf_items.items():
+            if k != "redact.salt":
+                f.write("%s = %s\n" % (k, v))
+    r = subprocess.run([t.args.flagtap, "run", "-c", path, "--check-config"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    t.check(r.returncode != 0 and "redact.salt" in r.stdout,
+            "flagtap run --check-config with stateful rules and no redact.salt: exit %d "
+            "(expected a refusal naming redact.salt): %s" % (r.returncode, r.stdout.strip()[-500:]))
 
 
 def _broker_classpath(broker):
