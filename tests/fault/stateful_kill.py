@@ -27,7 +27,7 @@ compacted, with the input's partition count.
 The independent check: the oracle runs over each input partition as read
 back from the topic, in offset order; the output must hold exactly its
 crossings (rule id, input partition, offset), each with its aggregate (key
-in clear, calendar window, late flag). exactly-once, read_committed: each
+in clear, value, calendar window, late flag). exactly-once, read_committed: each
 once. at-least-once: each at least once, a repeated crossing carrying the
 same aggregate id.
 """

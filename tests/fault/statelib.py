@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import zlib
+from decimal import Decimal
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -247,6 +248,13 @@ def _utc(ms):
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
 
 
+def _same_number(text, want):
+    try:
+        return Decimal(text) == want
+    except (TypeError, ArithmeticError):
+        return False
+
+
 def read_output(t, bootstrap, tout, read_committed):
     """{(rule id, partition, offset): [rule entries]} and the number of
     envelopes; Failed on an envelope that does not decode."""
@@ -269,16 +277,20 @@ def read_output(t, bootstrap, tout, read_committed):
 
 def verify(t, bootstrap, tin, tout, want, eos):
     """The output against want (expected()): every expected crossing present
-    with its aggregate (key in clear, calendar window, late flag), nothing
+    with its aggregate (key in clear, value, calendar window, late flag), nothing
     else. eos (read_committed): each exactly once. Otherwise a crossing may
     repeat, with the same aggregate id."""
     got, envelopes = read_output(t, bootstrap, tout, eos)
-    bad = {"unexpected": [], "missing": [], "duplicate": [], "duplicate_other_id": [],
-           "aggregate": []}
+    bad = {"unexpected": [], "unexpected_late": [], "missing": [], "duplicate": [],
+           "duplicate_other_id": [], "aggregate": []}
     seen = {}
     for (rid, (topic, p, off)), entries in got.items():
         k = (rid, p, off)
         where = "%s %s/%d/%d" % (rid, topic, p, off)
+        if topic == tin and k not in want and all(e.get("late") for e in entries):
+            bad["unexpected_late"].append("%s x%d: %s" % (where, len(entries),
+                                                          json.dumps(entries[0])[:300]))
+            continue
         if topic != tin or k not in want:
             bad["unexpected"].append("%s x%d: %s" % (where, len(entries),
                                                      json.dumps(entries[0])[:300]))
@@ -301,6 +313,8 @@ def verify(t, bootstrap, tin, tout, want, eos):
                 problem = "key %r, expected %r" % (a["key"], d["key"])
             elif bool(e.get("late", False)) != d["late"]:
                 problem = "late %s, expected %s" % (e.get("late"), d["late"])
+            elif d["value"] is not None and not _same_number(a.get("value"), d["value"]):
+                problem = "value %r, expected %s" % (a.get("value"), d["value"])
             elif d["window"] and (a["window"].get("start"), a["window"].get("end")) != \
                     tuple(_utc(x) for x in d["window"]):
                 problem = "window %s, expected %s" % (a["window"], [_utc(x) for x in d["window"]])
@@ -311,11 +325,16 @@ def verify(t, bootstrap, tin, tout, want, eos):
                       if (rid, p, off) not in seen]
     dups = sum(n - 1 for n in seen.values())
     t.log("output %s (%s): %d envelopes, %d crossings of %d expected, %d missing, "
-          "%d unexpected, %d repeated"
+          "%d unexpected (%d of them late flags), %d repeated"
           % (tout, "read_committed" if eos else "read_uncommitted", envelopes, len(seen),
-             len(want), len(bad["missing"]), len(bad["unexpected"]), dups))
+             len(want), len(bad["missing"]),
+             len(bad["unexpected"]) + len(bad["unexpected_late"]),
+             len(bad["unexpected_late"]), dups))
     for k, v in bad.items():
-        t.check(not v, "%d %s crossings (e.g. %s)" % (len(v), k.replace("_", " "), v[:4]))
+        what = ("late flags on records the oracle applied in time" if k == "unexpected_late"
+                else "%s crossings" % k.replace("_", " "))
+        t.check(not v, "%d %s (e.g. %s)" % (len(v), what, v[:4]))
     return {"envelopes": envelopes, "crossings": len(seen), "expected": len(want),
-            "missing": len(bad["missing"]), "unexpected": len(bad["unexpected"]),
+            "missing": len(bad["missing"]),
+            "unexpected": len(bad["unexpected"]) + len(bad["unexpected_late"]),
             "repeated": dups}

@@ -147,7 +147,8 @@ def calendar(t, off, length=DAY):
 
 def apply(rule, r):
     """None, or the crossing's detail when the record fires the rule:
-    {"late": bool, "window": (start, end) of a calendar window or None}."""
+    {"late": bool, "window": (start, end) of a calendar window or None,
+    "value": the aggregate reached (None for sequences and late records)}."""
     if "customer" not in r or "ts" not in r:
         return None
     if rule.fn == "sum" and "amount" not in r:
@@ -158,29 +159,30 @@ def apply(rule, r):
     if rule.kind in ("calendar", "hour"):
         start, end = calendar(t, rule.window, DAY if rule.kind == "calendar" else H)
         if wm is not None and end <= wm:
-            return {"late": True, "window": (start, end)} if rule.late_flag else None
+            return ({"late": True, "window": (start, end), "value": None}
+                    if rule.late_flag else None)
         st = rule.state.setdefault((key, start), {"sum": Decimal(0), "fired": False})
         st["sum"] += Decimal(r["amount"]) if rule.fn == "sum" else 1
         if not st["fired"] and rule.reached(st["sum"]):
             st["fired"] = True
-            fired = {"late": False, "window": (start, end)}
+            fired = {"late": False, "window": (start, end), "value": st["sum"]}
     elif rule.kind == "sliding":
         if wm is not None and t < wm:
-            return {"late": True, "window": None} if rule.late_flag else None
+            return {"late": True, "window": None, "value": None} if rule.late_flag else None
         st = rule.state.setdefault(key, {"ev": [], "last": None})
         st["ev"].append((t, r.get("card")))
         inside = [e for e in st["ev"] if t - rule.length < e[0] <= t]
         v = len(inside) if rule.fn == "count" else len({e[1] for e in inside})
         if rule.reached(v) and (st["last"] is None or t - st["last"] >= rule.length):
             st["last"] = t
-            fired = {"late": False, "window": None}
+            fired = {"late": False, "window": None, "value": v}
     else:
         if wm is not None and t < wm:
-            return {"late": True, "window": None} if rule.late_flag else None
+            return {"late": True, "window": None, "value": None} if rule.late_flag else None
         st = rule.state.setdefault(key, {"a": [], "armed": None})
         if r["ok"] == "yes":
             if st["armed"] is not None and 0 <= t - st["armed"] <= 10 * M:
-                fired = {"late": False, "window": None}
+                fired = {"late": False, "window": None, "value": None}
             st["a"], st["armed"] = [], None
         else:
             st["a"] = (st["a"] + [t])[-3:]
