@@ -69,10 +69,10 @@ def kill_mid_stream(t, f, g, n, kills):
     rc = f.sigkill()
     k = {"n": n, "after_start": round(time.monotonic() - t_start, 2),
          "consumed": int(consumed), "committed": sum(s[1]), "produced": sum(s[0]),
-         "uncommitted": lag, "rc": rc}
+         "uncommitted": lag, "rc": rc, "parts": list(zip(s[1], s[0]))}
     t.log("kill %(n)d: SIGKILL %(after_start).2fs after start: consumed %(consumed)d; "
           "group committed %(committed)d of %(produced)d produced (%(uncommitted)d "
-          "uncommitted); exit %(rc)s" % k)
+          "uncommitted; per partition committed, produced: %(parts)s); exit %(rc)s" % k)
     t.check(rc == -9, "kill %d: exit status %s, expected -9 (SIGKILL)" % (n, rc))
     kills.append(k)
 
