@@ -131,6 +131,12 @@ def main(t):
     t.log("oracle: %d crossings: %s" % (len(want), sl.per_rule(want)))
     sl.check_rules_cross(t, want)
     res = sl.verify(t, b.bootstrap, tin, tout, want, eos)
+    if res["unexpected_late"]:
+        again = [c for c in res["unexpected_late"]
+                 if any(k["parts"][c[0]][0] <= c[1] < k["parts"][c[0]][1] for k in kills)]
+        t.log("of the %d late flags on records applied in time, %d are of records read "
+              "again after a kill (between the committed offset and the end of the "
+              "partition at the kill)" % (len(res["unexpected_late"]), len(again)))
 
     t.figure("delivery", a.delivery)
     t.figure("records / customers / rate (records/s)",

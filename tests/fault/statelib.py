@@ -284,10 +284,12 @@ def verify(t, bootstrap, tin, tout, want, eos):
     bad = {"unexpected": [], "unexpected_late": [], "missing": [], "duplicate": [],
            "duplicate_other_id": [], "aggregate": []}
     seen = {}
+    late_coords = []
     for (rid, (topic, p, off)), entries in got.items():
         k = (rid, p, off)
         where = "%s %s/%d/%d" % (rid, topic, p, off)
         if topic == tin and k not in want and all(e.get("late") for e in entries):
+            late_coords.append((p, off))
             bad["unexpected_late"].append("%s x%d: %s" % (where, len(entries),
                                                           json.dumps(entries[0])[:300]))
             continue
@@ -337,4 +339,4 @@ def verify(t, bootstrap, tin, tout, want, eos):
     return {"envelopes": envelopes, "crossings": len(seen), "expected": len(want),
             "missing": len(bad["missing"]),
             "unexpected": len(bad["unexpected"]) + len(bad["unexpected_late"]),
-            "repeated": dups}
+            "repeated": dups, "unexpected_late": late_coords}
