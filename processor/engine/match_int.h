@@ -92,7 +92,8 @@ struct ft_match_ctx {
  * Reads field index of ctx->rs into f for the current record (ctx->rec,
  * generation ctx->gen): f->status is 0 with at least one occurrence,
  * FT_ENOENT, FT_EINVAL (the record does not parse; the result's
- * parse_error says why) or FT_ENOMEM.
+ * parse_error says why) or FT_ENOMEM.  f is ctx->fields[index].  A JSON
+ * record's fields are all read at once, in one walk of the record.
  */
 void match_field_fill(struct ft_match_ctx *ctx, int index,
 		      struct field_slot *f);
