@@ -83,7 +83,11 @@ void state_entry_free(struct ft_state *st, struct entry *e)
 	free(e);
 }
 
-/* ---- the table: open addressing, linear probing ------------------- */
+/*
+ * ---- the table: open addressing, linear probing --------------------
+ * Beside each slot, its entry's hash: a probe reads an entry only when
+ * the hash is the one sought, so a lookup misses the cache about once.
+ */
 
 static uint64_t slot_hash(uint32_t rule, const uint8_t kh[16], int64_t win)
 {
@@ -106,38 +110,57 @@ static int table_grow(struct ft_state *st)
 {
 	size_t cap = st->cap ? st->cap * 2 : 64, i, j;
 	struct entry **v = calloc(cap, sizeof(*v));
+	uint64_t *tags = malloc(cap * sizeof(*tags));
 
-	if (!v)
+	if (!v || !tags) {
+		free(v);
+		free(tags);
 		return FT_ENOMEM;
+	}
 	for (i = 0; i < st->cap; i++) {
 		if (!st->slots[i])
 			continue;
-		j = slot_hash(st->slots[i]->rule, st->slots[i]->kh,
-			      st->slots[i]->win) &
-		    (cap - 1);
+		j = st->tags[i] & (cap - 1);
 		while (v[j])
 			j = (j + 1) & (cap - 1);
 		v[j] = st->slots[i];
+		tags[j] = st->tags[i];
 	}
-	st->bytes += (cap - st->cap) * sizeof(*v);
+	st->bytes += (cap - st->cap) * (sizeof(*v) + sizeof(*tags));
 	free(st->slots);
+	free(st->tags);
 	st->slots = v;
+	st->tags = tags;
 	st->cap = cap;
 	return FT_OK;
+}
+
+size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
+		  int64_t win)
+{
+	uint64_t h;
+	size_t j;
+
+	if (!st->cap)
+		return SIZE_MAX;
+	h = slot_hash(rule, kh, win);
+	/* an entry is read only when its slot's hash is the one sought */
+	for (j = h & (st->cap - 1); st->slots[j]; j = (j + 1) & (st->cap - 1)) {
+		st->probes++;
+		if (st->tags[j] == h && same(st->slots[j], rule, kh, win))
+			return j;
+	}
+	return SIZE_MAX;
 }
 
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create)
 {
-	size_t j;
+	size_t j = state_slot(st, rule, kh, win);
 	struct entry *e;
 
-	if (st->cap) {
-		j = slot_hash(rule, kh, win) & (st->cap - 1);
-		for (; st->slots[j]; j = (j + 1) & (st->cap - 1))
-			if (same(st->slots[j], rule, kh, win))
-				return st->slots[j];
-	}
+	if (j != SIZE_MAX)
+		return st->slots[j];
 	if (!create)
 		return NULL;
 	if ((st->n + 1) * 4 > st->cap * 3 && table_grow(st))
@@ -157,6 +180,7 @@ struct entry *state_find(struct ft_state *st, uint32_t rule,
 	while (st->slots[j])
 		j = (j + 1) & (st->cap - 1);
 	st->slots[j] = e;
+	st->tags[j] = slot_hash(rule, kh, win);
 	st->n++;
 	return e;
 }
@@ -169,13 +193,13 @@ static struct entry *table_remove(struct ft_state *st, size_t j)
 
 	st->slots[j] = NULL;
 	for (k = (j + 1) & m; st->slots[k]; k = (k + 1) & m) {
-		size_t home = slot_hash(st->slots[k]->rule, st->slots[k]->kh,
-					st->slots[k]->win) &
-			      m;
+		size_t home = st->tags[k] & m;
+
 		/* move k back to i unless its home lies in (i, k] */
 		if ((i <= k) ? (home <= i || home > k)
 			     : (home <= i && home > k)) {
 			st->slots[i] = st->slots[k];
+			st->tags[i] = st->tags[k];
 			st->slots[k] = NULL;
 			i = k;
 		}
@@ -334,6 +358,7 @@ void ft_state_free(struct ft_state *st)
 		state_entry_free(st, st->slots[i]);
 	free(st->dirty);
 	free(st->slots);
+	free(st->tags);
 	for (i = 0; i < st->nrules; i++) {
 		state_zone_close(&st->rules[i]);
 		free(st->rules[i].exempt);
@@ -359,6 +384,11 @@ size_t ft_state_bytes(const struct ft_state *st)
 size_t ft_state_keys(const struct ft_state *st)
 {
 	return st->n;
+}
+
+uint64_t ft_state_probes(const struct ft_state *st)
+{
+	return st->probes;
 }
 
 /* ---- eviction and shedding ---------------------------------------- */
@@ -439,10 +469,7 @@ static int shed(struct ft_state *st, struct ft_state_result *out)
 	/* an evicted entry may wait for a drain: count what it will free */
 	for (i = 0; i < k && held > target; i++) {
 		held -= entry_bytes(v[i]);
-		for (j = slot_hash(v[i]->rule, v[i]->kh, v[i]->win) &
-			 (st->cap - 1);
-		     st->slots[j] != v[i]; j = (j + 1) & (st->cap - 1))
-			;
+		j = state_slot(st, v[i]->rule, v[i]->kh, v[i]->win);
 		st->rules[v[i]->rule].stats.shed++;
 		add_shed(out, v[i]);
 		evict(st, j);

@@ -80,6 +80,7 @@ struct ft_state {
 	struct rstate *rules; /* per ruleset rule */
 	size_t nrules;
 	struct entry **slots; /* power-of-two table */
+	uint64_t *tags;	      /* slot_hash() of each slot's entry */
 	size_t cap, n;
 	struct entry **dirty; /* changed since the last drain */
 	size_t ndirty, cap_dirty;
@@ -94,9 +95,13 @@ struct ft_state {
 	 * or below it was evaluated before the restore (a replay) */
 	int64_t restored_high;
 	bool restored;
+	uint64_t probes; /* slots read by lookups: ft_state_probes() */
 };
 
 /* state.c */
+/* The slot holding (rule, kh, win), or SIZE_MAX; counts its probes. */
+size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
+		  int64_t win);
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create);
 void state_entry_free(struct ft_state *st, struct entry *e);

@@ -253,14 +253,10 @@ static bool within_bounds(const struct ft_state *st,
 static void drop(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 		 int64_t win)
 {
-	struct entry *e = state_find(st, rule, kh, win, false);
-	size_t j;
+	size_t j = state_slot(st, rule, kh, win);
 
-	if (!e)
-		return;
-	for (j = 0; st->slots[j] != e; j++)
-		;
-	state_remove_slot(st, j);
+	if (j != SIZE_MAX)
+		state_remove_slot(st, j);
 }
 
 int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,

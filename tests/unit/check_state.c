@@ -803,6 +803,57 @@ START_TEST(test_restore_hostile)
 }
 END_TEST
 
+/*
+ * Restoring a changelog over a state that holds its keys (a replay of
+ * the changelog after records were applied) reads O(1) slots of the
+ * table per record, not the table up to the entry.
+ */
+START_TEST(test_restore_replacing_bounded)
+{
+	struct ft_state_opts o;
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *st;
+	struct run r;
+	char rec[256];
+	uint64_t before;
+	size_t i, n = 3000;
+
+	ft_state_opts_default(&o);
+	o.changelog = true;
+	run_open(&r, STRUCT_RULES, &o);
+	for (i = 0; i < n; i++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"c%zu\",\"amount\":49000,"
+			 "\"ts\":1000}",
+			 i);
+		feed(&r, rec);
+	}
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	ck_assert_uint_eq(l->n, n);
+	st = ft_state_new(r.rs, &o);
+	for (i = 0; i < l->n; i++)
+		ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[i], l->kl[i],
+						  l->v[i], l->vl[i]),
+				 0);
+	ck_assert_uint_eq(ft_state_keys(st), n);
+	before = ft_state_probes(st);
+	for (i = 0; i < l->n; i++)
+		ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[i], l->kl[i],
+						  l->v[i], l->vl[i]),
+				 0);
+	ck_assert_uint_eq(ft_state_keys(st), n);
+	/* a find for the held entry and one for its place, a few slots each */
+	ck_assert_uint_le(ft_state_probes(st) - before, 16 * n);
+	ft_state_free(st);
+	for (i = 0; i < l->n; i++) {
+		free(l->k[i]);
+		free(l->v[i]);
+	}
+	free(l);
+	run_close(&r);
+}
+END_TEST
+
 /* Evicted entries drain as tombstones. */
 START_TEST(test_changelog_tombstones)
 {
@@ -1125,6 +1176,7 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_replay_after_restore);
 	tcase_add_test(tc, test_changelog_tombstones);
 	tcase_add_test(tc, test_restore_hostile);
+	tcase_add_test(tc, test_restore_replacing_bounded);
 	tcase_add_test(tc, test_crossing_ids);
 	tcase_add_test(tc, test_contrib_not_hits);
 	tcase_add_test(tc, test_envelope_key);

@@ -158,6 +158,14 @@ size_t ft_state_bytes(const struct ft_state *st);
 size_t ft_state_keys(const struct ft_state *st);
 
 /*
+ * Slots of the key table read by lookups since the state was made (a
+ * lookup, a restore replacing a held entry or shedding one reads O(1)
+ * of them on average, whatever the table's size): the work of lookups,
+ * for tests of their bounds.
+ */
+uint64_t ft_state_probes(const struct ft_state *st);
+
+/*
  * Called for each changed entry: key and value (vlen 0: a tombstone),
  * valid during the call.  A non-zero return stops the drain and is
  * returned.
