@@ -53,6 +53,12 @@ struct field_slot {
 	size_t nocc, cap_occ;
 };
 
+/* Where the field a `when` name names was found (match.c). */
+struct name_memo {
+	const char *name;
+	size_t index;
+};
+
 struct ft_match_ctx {
 	pcre2_match_data *md;	   /* rule patterns */
 	pcre2_match_data *umd;	   /* unless patterns, inside a md match */
@@ -64,6 +70,7 @@ struct ft_match_ctx {
 	uint32_t match_limit;
 	struct field_slot *fields;
 	size_t nfields;
+	struct name_memo names[256]; /* by the name's address */
 	uint64_t gen;
 	/* the canonical view of the record, built on first use */
 	struct ft_canon canon;
