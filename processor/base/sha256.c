@@ -1,5 +1,6 @@
 /*
- * sha256: FIPS 180-4 SHA-256, incremental.
+ * sha256: FIPS 180-4 SHA-256, incremental, and HMAC-SHA-256 (RFC 2104)
+ * over it.
  */
 #include "flagtap/sha256.h"
 
@@ -120,6 +121,56 @@ void ft_sha256_final(struct ft_sha256 *c, unsigned char out[FT_SHA256_LEN])
 	compress(c->h, c->block);
 	for (i = 0; i < 8; i++)
 		store_be32(out + 4 * i, c->h[i]);
+}
+
+#define HMAC_BLOCK 64
+
+void ft_hmac_sha256_init(struct ft_hmac_sha256 *h, const void *key,
+			 size_t key_len)
+{
+	unsigned char k[HMAC_BLOCK] = {0}, pad[HMAC_BLOCK];
+	size_t i;
+
+	if (key_len > HMAC_BLOCK) {
+		ft_sha256_init(&h->inner);
+		ft_sha256_update(&h->inner, key, key_len);
+		ft_sha256_final(&h->inner, k);
+	} else if (key_len) {
+		memcpy(k, key, key_len);
+	}
+	for (i = 0; i < HMAC_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	ft_sha256_init(&h->inner);
+	ft_sha256_update(&h->inner, pad, sizeof(pad));
+	for (i = 0; i < HMAC_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	ft_sha256_init(&h->outer);
+	ft_sha256_update(&h->outer, pad, sizeof(pad));
+}
+
+void ft_hmac_sha256_update(struct ft_hmac_sha256 *h, const void *p, size_t n)
+{
+	ft_sha256_update(&h->inner, p, n);
+}
+
+void ft_hmac_sha256_final(struct ft_hmac_sha256 *h,
+			  unsigned char out[FT_SHA256_LEN])
+{
+	unsigned char inner[FT_SHA256_LEN];
+
+	ft_sha256_final(&h->inner, inner);
+	ft_sha256_update(&h->outer, inner, sizeof(inner));
+	ft_sha256_final(&h->outer, out);
+}
+
+void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,
+		    size_t msg_len, unsigned char out[FT_SHA256_LEN])
+{
+	struct ft_hmac_sha256 h;
+
+	ft_hmac_sha256_init(&h, key, key_len);
+	ft_hmac_sha256_update(&h, msg, msg_len);
+	ft_hmac_sha256_final(&h, out);
 }
 
 void ft_hex(const void *p, size_t n, char *out)

@@ -321,6 +321,7 @@ struct ft_state *ft_state_new(const struct ft_ruleset *rs,
 	if (st->opts.salt_len)
 		memcpy(st->salt, st->opts.salt, st->opts.salt_len);
 	st->opts.salt = st->salt;
+	ft_hmac_sha256_init(&st->keyed, st->salt, st->opts.salt_len);
 	st->changelog = st->opts.changelog;
 	st->rs = rs;
 	st->sweep_at = 64;
@@ -507,47 +508,90 @@ int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 
 /* ---- hashes ------------------------------------------------------- */
 
-static void put_len(struct ft_sha256 *c, size_t n)
+/* A length as 8 big-endian bytes, so parts cannot run into each other. */
+static void put_len(struct ft_hmac_sha256 *h, size_t n)
 {
-	uint8_t b[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
-			(uint8_t)(n >> 8), (uint8_t)n};
+	uint8_t b[8];
+	int i;
 
-	ft_sha256_update(c, b, sizeof(b));
+	for (i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+	ft_hmac_sha256_update(h, b, sizeof(b));
 }
 
-void state_key_hash(const struct ft_state *st, const char *const *parts,
+/* Is the memo the hash of exactly these parts? */
+static bool memo_is(const struct key_memo *m, const char *const *parts,
+		    const size_t *lens, size_t n)
+{
+	size_t i, off = 0;
+
+	if (m->n != n || !m->used)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (m->lens[i] != lens[i] ||
+		    memcmp(m->text + off, parts[i], lens[i]))
+			return false;
+		off += lens[i];
+	}
+	return true;
+}
+
+static void memo_set(struct key_memo *m, const char *const *parts,
+		     const size_t *lens, size_t n, const uint8_t kh[16])
+{
+	size_t i, off = 0;
+
+	m->used = false;
+	for (i = 0; i < n; i++) {
+		if (lens[i] > sizeof(m->text) - off)
+			return; /* too long to keep: hashed each time */
+		memcpy(m->text + off, parts[i], lens[i]);
+		m->lens[i] = lens[i];
+		off += lens[i];
+	}
+	m->n = n;
+	memcpy(m->kh, kh, 16);
+	m->used = true;
+}
+
+void state_key_hash(struct ft_state *st, const char *const *parts,
 		    const size_t *lens, size_t n, uint8_t out[16])
 {
 	unsigned char d[FT_SHA256_LEN];
-	struct ft_sha256 c;
+	struct ft_hmac_sha256 h = st->keyed;
+	struct key_memo *m;
 	size_t i;
 
-	ft_sha256_init(&c);
-	put_len(&c, st->opts.salt_len);
-	ft_sha256_update(&c, st->salt, st->opts.salt_len);
-	ft_sha256_update(&c, "key", 3);
+	/* the rules of one record often share their key: hash it once */
+	for (i = 0; i < FT_ARRAY_SIZE(st->memo); i++)
+		if (memo_is(&st->memo[i], parts, lens, n)) {
+			memcpy(out, st->memo[i].kh, 16);
+			return;
+		}
+	ft_hmac_sha256_update(&h, "key", 3);
 	for (i = 0; i < n; i++) {
-		put_len(&c, lens[i]);
-		ft_sha256_update(&c, parts[i], lens[i]);
+		put_len(&h, lens[i]);
+		ft_hmac_sha256_update(&h, parts[i], lens[i]);
 	}
-	ft_sha256_final(&c, d);
+	ft_hmac_sha256_final(&h, d);
 	memcpy(out, d, 16);
+	m = &st->memo[st->memo_next++ % FT_ARRAY_SIZE(st->memo)];
+	if (n <= FT_ARRAY_SIZE(m->lens))
+		memo_set(m, parts, lens, n, out);
 }
 
 uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n)
 {
 	unsigned char d[FT_SHA256_LEN];
-	struct ft_sha256 c;
-	uint64_t h;
+	struct ft_hmac_sha256 h = st->keyed;
+	uint64_t x;
 
-	ft_sha256_init(&c);
-	put_len(&c, st->opts.salt_len);
-	ft_sha256_update(&c, st->salt, st->opts.salt_len);
-	ft_sha256_update(&c, "val", 3);
-	ft_sha256_update(&c, v, n);
-	ft_sha256_final(&c, d);
-	memcpy(&h, d, sizeof(h));
-	return h;
+	ft_hmac_sha256_update(&h, "val", 3);
+	put_len(&h, n);
+	ft_hmac_sha256_update(&h, v, n);
+	ft_hmac_sha256_final(&h, d);
+	memcpy(&x, d, sizeof(x));
+	return x;
 }
 
 void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
@@ -555,14 +599,17 @@ void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 {
 	unsigned char d[FT_SHA256_LEN];
 	struct ft_sha256 c;
-	uint8_t a[8];
-	size_t i;
+	uint8_t a[8], len[4];
+	size_t i, n;
 
 	for (i = 0; i < 8; i++)
 		a[i] = (uint8_t)((uint64_t)anchor >> (56 - 8 * i));
 	ft_sha256_init(&c);
 	ft_sha256_update(&c, "crossing", 8);
-	put_len(&c, strlen(r->id));
+	n = strlen(r->id);
+	for (i = 0; i < 4; i++)
+		len[i] = (uint8_t)(n >> (24 - 8 * i));
+	ft_sha256_update(&c, len, 4);
 	ft_sha256_update(&c, r->id, strlen(r->id));
 	ft_sha256_update(&c, r->state->def_hash, 32);
 	ft_sha256_update(&c, kh, 16);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flagtap/sha256.h"
 #include "flagtap/state.h"
 
 typedef __int128 i128;
@@ -61,6 +62,14 @@ struct exempt_key {
 	int expires; /* YYYYMMDD */
 };
 
+/* The key hash of a recent key (state_key_hash()). */
+struct key_memo {
+	bool used;
+	size_t n, lens[FT_RULE_MAX_BY + 1];
+	char text[128]; /* the parts, one after another */
+	uint8_t kh[16];
+};
+
 /* A stateful rule's runtime. */
 struct rstate {
 	bool on;
@@ -77,6 +86,9 @@ struct ft_state {
 	const struct ft_ruleset *rs; /* made for it */
 	struct ft_state_opts opts;
 	uint8_t salt[64];
+	struct ft_hmac_sha256 keyed; /* HMAC-SHA-256 under the salt */
+	struct key_memo memo[2];     /* the last keys hashed */
+	size_t memo_next;
 	struct rstate *rules; /* per ruleset rule */
 	size_t nrules;
 	struct entry **slots; /* power-of-two table */
@@ -111,7 +123,12 @@ void state_remove_slot(struct ft_state *st, size_t j);
 void state_mark(struct ft_state *st, struct entry *e);
 /* Marks an evicted entry a tombstone awaiting the drain. */
 void state_kill(struct ft_state *st, struct entry *e);
-void state_key_hash(const struct ft_state *st, const char *const *parts,
+/*
+ * The keyed hashes: HMAC-SHA-256 under the salt of "key" and each part as
+ * its length (u64, big-endian) and bytes, cut to 16 bytes; of "val", the
+ * value's length and bytes, cut to 8.
+ */
+void state_key_hash(struct ft_state *st, const char *const *parts,
 		    const size_t *lens, size_t n, uint8_t out[16]);
 uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n);
 void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],

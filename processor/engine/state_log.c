@@ -1,14 +1,6 @@
 /*
- * state_log: the changelog form of the state's entries (see state.h).
- *
- * Key:   "FTS1" | u8 id length | rule id | definition hash (8 bytes)
- *        | key hash (16) | window start (i64)
- * Value: u8 version (1) | applied offset | fired | armed | last time
- *        | the rule's highest event time | window end (i64 each)
- *        | count (u64) | sum (i128) | u8 n, n offsets (i64)
- *        | u32 n, n distinct hashes (u64)
- *        | u32 n, n events (time, offset: i64; amount: i128; hash: u64)
- * Integers are big-endian; an empty value is a tombstone.
+ * state_log: the changelog form of the state's entries (the format is in
+ * state.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +10,7 @@
 #include "state_int.h"
 
 #define LOG_VERSION 1
-#define KEY_MAGIC "FTS1"
+#define KEY_MAGIC "FTS2"
 
 static void put64(struct ft_buf *b, uint64_t v)
 {
