@@ -1,7 +1,9 @@
 /*
  * check_sha256: FIPS 180-4 vectors, padding boundaries and incremental
  * updates split at every offset; HMAC-SHA-256: the RFC 4231 vectors, in
- * one call and incrementally, and keys around the block size.
+ * one call and incrementally, and keys around the block size.  The CPU's
+ * SHA extensions are used when it has them; the "portable" case runs the
+ * vectors again without.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +386,28 @@ START_TEST(test_hmac_empty)
 }
 END_TEST
 
+/* The same tests with the portable code, on a CPU with SHA extensions. */
+static void portable(void)
+{
+	ck_assert(!ft_sha256_set_accel(false));
+}
+
+static void accelerated(void)
+{
+	ft_sha256_set_accel(true);
+}
+
+static void add_all(TCase *tc)
+{
+	tcase_add_loop_test(tc, test_fips_vectors, 0, (int)FT_ARRAY_SIZE(fips));
+	tcase_add_test(tc, test_million_a);
+	tcase_add_loop_test(tc, test_padding_boundaries, 0,
+			    (int)FT_ARRAY_SIZE(boundary));
+	tcase_add_loop_test(tc, test_split_two, 0, MSG_LEN + 1);
+	tcase_add_loop_test(tc, test_hmac_rfc4231, 0,
+			    (int)FT_ARRAY_SIZE(rfc4231));
+}
+
 Suite *ft_sha256_suite(void)
 {
 	Suite *s = suite_create("sha256");
@@ -410,6 +434,11 @@ Suite *ft_sha256_suite(void)
 	tcase_add_loop_test(tc, test_hmac_key_sizes, 0,
 			    (int)FT_ARRAY_SIZE(key_sizes));
 	tcase_add_test(tc, test_hmac_empty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("portable");
+	tcase_add_checked_fixture(tc, portable, accelerated);
+	add_all(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

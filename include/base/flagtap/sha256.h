@@ -5,6 +5,7 @@
 #ifndef FLAGTAP_SHA256_H
 #define FLAGTAP_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,14 @@ void ft_hmac_sha256_final(struct ft_hmac_sha256 *h,
 /* The HMAC-SHA-256 of [msg, msg+msg_len) under key, in one call. */
 void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,
 		    size_t msg_len, unsigned char out[FT_SHA256_LEN]);
+
+/*
+ * Whether SHA-256 uses the CPU's SHA extensions (x86 SHA-NI) when it has
+ * them, as it does by default (the digests are the same).  Returns whether
+ * they are used from now on.  For tests of the portable code: call it
+ * while no other thread hashes.
+ */
+bool ft_sha256_set_accel(bool on);
 
 /* Writes the digest as 64 lower-case hex digits and a NUL. */
 void ft_sha256_hex(const unsigned char d[FT_SHA256_LEN], char out[65]);
