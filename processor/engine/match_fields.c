@@ -205,14 +205,14 @@ void match_field_fill(struct ft_match_ctx *ctx, int index, struct field_slot *f)
 {
 	const char *name;
 
-	if (ctx->rec->format == FT_FORMAT_JSON && ctx->rs->json_paths) {
+	name = ft_format_field(ctx->rs->fields[index], ctx->rec->format);
+	if (name && ctx->rec->format == FT_FORMAT_JSON && ctx->rs->json_paths) {
 		fill_json(ctx);
 		return;
 	}
 	f->gen = ctx->gen;
 	ft_buf_reset(&f->text);
 	f->nocc = 0;
-	name = ft_format_field(ctx->rs->fields[index], ctx->rec->format);
 	if (!name)
 		f->status = FT_ENOENT;
 	else if (ctx->rec->format == FT_FORMAT_JSON)
