@@ -316,12 +316,10 @@ struct ft_state *ft_state_new(const struct ft_ruleset *rs,
 		ft_state_opts_default(&st->opts);
 	if (!st->opts.max_events)
 		st->opts.max_events = FT_STATE_DEFAULT_MAX_EVENTS;
-	if (st->opts.salt_len > sizeof(st->salt))
-		st->opts.salt_len = sizeof(st->salt);
-	if (st->opts.salt_len)
-		memcpy(st->salt, st->opts.salt, st->opts.salt_len);
-	st->opts.salt = st->salt;
-	ft_hmac_sha256_init(&st->keyed, st->salt, st->opts.salt_len);
+	/* the salt is read here only: the keyed context holds what it needs */
+	ft_hmac_sha256_init(&st->keyed, st->opts.salt, st->opts.salt_len);
+	st->opts.salt = NULL;
+	st->opts.salt_len = 0;
 	st->changelog = st->opts.changelog;
 	st->rs = rs;
 	st->sweep_at = 64;

@@ -85,7 +85,6 @@ struct rstate {
 struct ft_state {
 	const struct ft_ruleset *rs; /* made for it */
 	struct ft_state_opts opts;
-	uint8_t salt[64];
 	struct ft_hmac_sha256 keyed; /* HMAC-SHA-256 under the salt */
 	struct key_memo memo[2];     /* the last keys hashed */
 	size_t memo_next;

@@ -913,7 +913,7 @@ START_TEST(test_keyed_hashes)
 	static const char *const ab_c[] = {"ab", "c"}, *const card[] = {"4111"};
 	unsigned char mac[FT_SHA256_LEN];
 	struct log *l = calloc(1, sizeof(*l));
-	char want[65], got[33], other[33];
+	char want[65], got[33], other[33], salt[101];
 	const uint8_t *v;
 	uint64_t h, x;
 	size_t i;
@@ -940,6 +940,16 @@ START_TEST(test_keyed_hashes)
 	key_hash_of("pepper", "a", "bc", NULL, other);
 	ck_assert_str_ne(got, other);
 	key_hash_of("salt", "ab", "c", NULL, other);
+	ck_assert_str_ne(got, other);
+	/* a salt longer than HMAC's block counts whole */
+	memset(salt, 's', sizeof(salt) - 1);
+	salt[sizeof(salt) - 1] = '\0';
+	key_hash_of(salt, "ab", "c", NULL, got);
+	keyed(salt, "key", ab_c, 2, mac);
+	ft_hex(mac, 16, want);
+	ck_assert_str_eq(got, want);
+	salt[sizeof(salt) - 2] = 't';
+	key_hash_of(salt, "ab", "c", NULL, other);
 	ck_assert_str_ne(got, other);
 }
 END_TEST

@@ -50,7 +50,8 @@
  * ft_state_bytes() until then).
  *
  * Keyed hashes.  Keys and distinct values are held as HMAC-SHA-256 under
- * the opts' salt (at most 64 bytes are used), never in clear:
+ * the opts' salt (a key of any length, as RFC 2104 has it), never in
+ * clear:
  *   key hash (16 bytes): the MAC of "key" | for each `by` value (the
  *     Kafka key first for `by = key`), its length (u64) and bytes, cut to
  *     its first 16 bytes, so ("ab", "c") and ("a", "bc") differ;
@@ -99,7 +100,8 @@
 struct ft_state;
 
 struct ft_state_opts {
-	const void *salt; /* key of the keyed hashes (NULL: none) */
+	/* key of the keyed hashes (NULL: none), read by ft_state_new() */
+	const void *salt;
 	size_t salt_len;
 	size_t max_events; /* per key of a sliding rule; 0: the default */
 	size_t max_bytes;  /* 0: unbounded */
