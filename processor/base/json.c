@@ -1032,7 +1032,8 @@ static size_t key_child(const struct parser *p, const struct path_node *nodes,
 		const struct path_comp *k = &nodes[c].comp;
 
 		if (escaped ? key_is(s, end, k)
-			    : k->len == len && !memcmp(k->s, s, len))
+			    : k->len == len && (!len || k->s[0] == s[0]) &&
+				      !memcmp(k->s, s, len))
 			return c;
 	}
 	return NONE;
