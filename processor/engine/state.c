@@ -85,8 +85,9 @@ void state_entry_free(struct ft_state *st, struct entry *e)
 
 /*
  * ---- the table: open addressing, linear probing --------------------
- * Beside each slot, its entry's hash: a probe reads an entry only when
- * the hash is the one sought, so a lookup misses the cache about once.
+ * Each slot holds its entry's hash beside it: a probe reads an entry only
+ * when the hash is the one sought, so a lookup misses the cache about
+ * twice (its slot, its entry).
  */
 
 static uint64_t slot_hash(uint32_t rule, const uint8_t kh[16], int64_t win)
@@ -109,28 +110,21 @@ static bool same(const struct entry *e, uint32_t rule, const uint8_t kh[16],
 static int table_grow(struct ft_state *st)
 {
 	size_t cap = st->cap ? st->cap * 2 : 64, i, j;
-	struct entry **v = calloc(cap, sizeof(*v));
-	uint64_t *tags = malloc(cap * sizeof(*tags));
+	struct slot *v = calloc(cap, sizeof(*v));
 
-	if (!v || !tags) {
-		free(v);
-		free(tags);
+	if (!v)
 		return FT_ENOMEM;
-	}
 	for (i = 0; i < st->cap; i++) {
-		if (!st->slots[i])
+		if (!st->slots[i].e)
 			continue;
-		j = st->tags[i] & (cap - 1);
-		while (v[j])
+		j = st->slots[i].hash & (cap - 1);
+		while (v[j].e)
 			j = (j + 1) & (cap - 1);
 		v[j] = st->slots[i];
-		tags[j] = st->tags[i];
 	}
-	st->bytes += (cap - st->cap) * (sizeof(*v) + sizeof(*tags));
+	st->bytes += (cap - st->cap) * sizeof(*v);
 	free(st->slots);
-	free(st->tags);
 	st->slots = v;
-	st->tags = tags;
 	st->cap = cap;
 	return FT_OK;
 }
@@ -145,9 +139,11 @@ size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 		return SIZE_MAX;
 	h = slot_hash(rule, kh, win);
 	/* an entry is read only when its slot's hash is the one sought */
-	for (j = h & (st->cap - 1); st->slots[j]; j = (j + 1) & (st->cap - 1)) {
+	for (j = h & (st->cap - 1); st->slots[j].e;
+	     j = (j + 1) & (st->cap - 1)) {
 		st->probes++;
-		if (st->tags[j] == h && same(st->slots[j], rule, kh, win))
+		if (st->slots[j].hash == h &&
+		    same(st->slots[j].e, rule, kh, win))
 			return j;
 	}
 	return SIZE_MAX;
@@ -160,7 +156,7 @@ struct entry *state_find(struct ft_state *st, uint32_t rule,
 	struct entry *e;
 
 	if (j != SIZE_MAX)
-		return st->slots[j];
+		return st->slots[j].e;
 	if (!create)
 		return NULL;
 	if ((st->n + 1) * 4 > st->cap * 3 && table_grow(st))
@@ -177,10 +173,9 @@ struct entry *state_find(struct ft_state *st, uint32_t rule,
 	e->armed = INT64_MIN;
 	e->last_t = INT64_MIN;
 	j = slot_hash(rule, kh, win) & (st->cap - 1);
-	while (st->slots[j])
+	while (st->slots[j].e)
 		j = (j + 1) & (st->cap - 1);
-	st->slots[j] = e;
-	st->tags[j] = slot_hash(rule, kh, win);
+	st->slots[j] = (struct slot){slot_hash(rule, kh, win), e};
 	st->n++;
 	return e;
 }
@@ -188,19 +183,18 @@ struct entry *state_find(struct ft_state *st, uint32_t rule,
 /* Removes slot j (backward-shift deletion) and returns its entry. */
 static struct entry *table_remove(struct ft_state *st, size_t j)
 {
-	struct entry *e = st->slots[j];
+	struct entry *e = st->slots[j].e;
 	size_t i = j, k, m = st->cap - 1;
 
-	st->slots[j] = NULL;
-	for (k = (j + 1) & m; st->slots[k]; k = (k + 1) & m) {
-		size_t home = st->tags[k] & m;
+	st->slots[j].e = NULL;
+	for (k = (j + 1) & m; st->slots[k].e; k = (k + 1) & m) {
+		size_t home = st->slots[k].hash & m;
 
 		/* move k back to i unless its home lies in (i, k] */
 		if ((i <= k) ? (home <= i || home > k)
 			     : (home <= i && home > k)) {
 			st->slots[i] = st->slots[k];
-			st->tags[i] = st->tags[k];
-			st->slots[k] = NULL;
+			st->slots[k].e = NULL;
 			i = k;
 		}
 	}
@@ -354,10 +348,9 @@ void ft_state_free(struct ft_state *st)
 		if (st->dirty[i]->dead)
 			state_entry_free(st, st->dirty[i]);
 	for (i = 0; i < st->cap; i++)
-		state_entry_free(st, st->slots[i]);
+		state_entry_free(st, st->slots[i].e);
 	free(st->dirty);
 	free(st->slots);
-	free(st->tags);
 	for (i = 0; i < st->nrules; i++) {
 		state_zone_close(&st->rules[i]);
 		free(st->rules[i].exempt);
@@ -423,7 +416,7 @@ static void sweep(struct ft_state *st, const struct ft_ruleset *rs)
 
 	st->ops = 0;
 	while (j < st->cap) {
-		if (st->slots[j] && expired(st, rs, st->slots[j])) {
+		if (st->slots[j].e && expired(st, rs, st->slots[j].e)) {
 			evict(st, j);
 			continue; /* a later entry may have moved into j */
 		}
@@ -462,8 +455,8 @@ static int shed(struct ft_state *st, struct ft_state_result *out)
 	if (!v)
 		return FT_ENOMEM;
 	for (i = 0; i < st->cap; i++)
-		if (st->slots[i])
-			v[k++] = st->slots[i];
+		if (st->slots[i].e)
+			v[k++] = st->slots[i].e;
 	qsort(v, k, sizeof(*v), cmp_age);
 	/* an evicted entry may wait for a drain: count what it will free */
 	for (i = 0; i < k && held > target; i++) {

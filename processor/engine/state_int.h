@@ -70,6 +70,12 @@ struct key_memo {
 	uint8_t kh[16];
 };
 
+/* A slot of the table: an entry (NULL: empty) and its slot_hash(). */
+struct slot {
+	uint64_t hash;
+	struct entry *e;
+};
+
 /* A stateful rule's runtime. */
 struct rstate {
 	bool on;
@@ -90,8 +96,7 @@ struct ft_state {
 	size_t memo_next;
 	struct rstate *rules; /* per ruleset rule */
 	size_t nrules;
-	struct entry **slots; /* power-of-two table */
-	uint64_t *tags;	      /* slot_hash() of each slot's entry */
+	struct slot *slots; /* power-of-two table */
 	size_t cap, n;
 	struct entry **dirty; /* changed since the last drain */
 	size_t ndirty, cap_dirty;
