@@ -22,6 +22,7 @@
 #include "flagtap/json.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flagtap/common.h"
@@ -52,6 +53,7 @@ struct key_cmp {
 	size_t len;
 	size_t pos;
 	bool same;
+	bool escaped; /* the string had an escape */
 };
 
 struct parser {
@@ -66,6 +68,7 @@ struct parser {
 	struct ft_json_value val;
 	/* ft_json_find_all(): called for every value at the path */
 	int (*each)(void *opaque, const struct ft_json_value *v);
+	ft_json_path_fn each_path; /* ft_json_find_paths() */
 	void *opaque;
 	char *errstr;
 	size_t errstr_size;
@@ -272,6 +275,7 @@ static inline const unsigned char *plain_run(const unsigned char *c,
 static inline void key_start(struct key_cmp *m, const struct path_comp *k)
 {
 	m->same = k != NULL;
+	m->escaped = false;
 	if (!k)
 		return;
 	m->s = k->s;
@@ -357,6 +361,7 @@ static int scan_escape(struct parser *p, const unsigned char **cp,
 	size_t n;
 	int ch, rc;
 
+	m->escaped = true;
 	if (p->end - c < 2)
 		return fail_eof(p);
 	if (c[1] != 'u') {
@@ -668,6 +673,7 @@ static void parser_init(struct parser *p, const char *s, size_t len,
 	p->found = false;
 	p->hits = 0;
 	p->each = NULL;
+	p->each_path = NULL;
 	p->opaque = NULL;
 	p->errstr = errstr;
 	p->errstr_size = errstr_size;
@@ -857,6 +863,338 @@ void ft_json_text(const struct ft_json_value *v, struct ft_buf *out)
 		ft_buf_add(out, s, (size_t)(bs - s));
 		s = text_escape(out, bs, end);
 	}
+}
+
+/*
+ * A set of paths as a trie of their components: the children of a node
+ * are a sibling list; a node where paths end lists them through
+ * path_next.
+ */
+struct path_node {
+	struct path_comp comp; /* the component leading here (not the root) */
+	size_t child;	       /* first child, or NONE */
+	size_t sibling;	       /* next child of the parent, or NONE */
+	size_t term;	       /* first path ending here, or NONE */
+};
+
+#define NONE SIZE_MAX
+
+struct ft_json_paths {
+	struct path_node *nodes; /* nodes[0] is the root (the document) */
+	size_t nnodes, cap;
+	size_t *path_next; /* per path: the next one ending at its node */
+	char **copies;	   /* the paths, which components point into */
+	size_t npaths;
+};
+
+void ft_json_paths_free(struct ft_json_paths *ps)
+{
+	size_t i;
+
+	if (!ps)
+		return;
+	for (i = 0; ps->copies && i < ps->npaths; i++)
+		free(ps->copies[i]);
+	free(ps->copies);
+	free(ps->path_next);
+	free(ps->nodes);
+	free(ps);
+}
+
+/* The child of node n for component k, added when absent; NONE on ENOMEM. */
+static size_t trie_child(struct ft_json_paths *ps, size_t n,
+			 const struct path_comp *k)
+{
+	size_t c;
+
+	for (c = ps->nodes[n].child; c != NONE; c = ps->nodes[c].sibling)
+		if (ps->nodes[c].comp.len == k->len &&
+		    !memcmp(ps->nodes[c].comp.s, k->s, k->len))
+			return c;
+	if (ft_grow((void **)&ps->nodes, ps->nnodes, &ps->cap,
+		    sizeof(*ps->nodes)))
+		return NONE;
+	c = ps->nnodes++;
+	ps->nodes[c] = (struct path_node){*k, NONE, ps->nodes[n].child, NONE};
+	ps->nodes[n].child = c;
+	return c;
+}
+
+/* Adds path i (a copy the trie may point into). */
+static int trie_add(struct ft_json_paths *ps, size_t i, const char *path)
+{
+	struct path_comp comps[FT_JSON_MAX_DEPTH];
+	size_t n = 0, *end;
+	int ncomps, j;
+
+	ncomps = split_path(path, comps);
+	if (ncomps < 0)
+		return FT_OK; /* deeper than a document nests: never found */
+	for (j = 0; j < ncomps && n != NONE; j++)
+		n = trie_child(ps, n, &comps[j]);
+	if (n == NONE)
+		return FT_ENOMEM;
+	/* keep each node's paths in index order */
+	for (end = &ps->nodes[n].term; *end != NONE; end = &ps->path_next[*end])
+		;
+	*end = i;
+	return FT_OK;
+}
+
+int ft_json_paths_new(const char *const *paths, size_t n,
+		      struct ft_json_paths **out)
+{
+	struct ft_json_paths *ps = calloc(1, sizeof(*ps));
+	size_t i;
+
+	*out = NULL;
+	if (!ps)
+		return FT_ENOMEM;
+	ps->copies = calloc(n ? n : 1, sizeof(*ps->copies));
+	ps->path_next = malloc((n ? n : 1) * sizeof(*ps->path_next));
+	ps->nodes = malloc(sizeof(*ps->nodes));
+	if (!ps->copies || !ps->path_next || !ps->nodes)
+		goto out_free;
+	ps->cap = ps->nnodes = 1;
+	ps->nodes[0] = (struct path_node){{"", 0, 0, false}, NONE, NONE, NONE};
+	ps->npaths = n;
+	for (i = 0; i < n; i++) {
+		ps->path_next[i] = NONE;
+		if (!paths[i])
+			continue;
+		ps->copies[i] = strdup(paths[i]);
+		if (!ps->copies[i] || trie_add(ps, i, ps->copies[i]))
+			goto out_free;
+	}
+	*out = ps;
+	return FT_OK;
+
+out_free:
+	ft_json_paths_free(ps);
+	return FT_ENOMEM;
+}
+
+/*
+ * Does the key [s, end), a valid string's contents with escapes, unescape
+ * to exactly k?  Reads at most what k's length can match.
+ */
+static bool key_is(const char *s, const char *end, const struct path_comp *k)
+{
+	unsigned char u[4];
+	const char *bs;
+	size_t pos = 0, n;
+	uint32_t cp, lo;
+
+	while (s < end) {
+		if (*s != '\\') {
+			n = (size_t)(end - s);
+			if (n > k->len - pos + 1)
+				n = k->len - pos + 1;
+			bs = memchr(s, '\\', n);
+			n = bs ? (size_t)(bs - s) : n;
+			if (n > k->len - pos || memcmp(k->s + pos, s, n))
+				return false;
+			pos += n;
+			s += n;
+			continue;
+		}
+		if (s[1] != 'u') {
+			u[0] = (unsigned char)ft_json_escape_byte(
+				(unsigned char)s[1]);
+			n = 1;
+			s += 2;
+		} else {
+			cp = hex4(s + 2);
+			s += 6;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				lo = hex4(s + 2);
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				     (lo - 0xdc00);
+				s += 6;
+			}
+			n = ft_json_utf8_put(u, cp);
+		}
+		if (n > k->len - pos || memcmp(k->s + pos, u, n))
+			return false;
+		pos += n;
+	}
+	return pos == k->len;
+}
+
+/* The child of node n named by the key just scanned, or NONE. */
+static size_t key_child(const struct parser *p, const struct path_node *nodes,
+			size_t n, const unsigned char *key, bool escaped)
+{
+	const char *s = (const char *)key + 1, *end = (const char *)p->c - 1;
+	size_t c, len = (size_t)(end - s);
+
+	for (c = nodes[n].child; c != NONE; c = nodes[c].sibling) {
+		const struct path_comp *k = &nodes[c].comp;
+
+		if (escaped ? key_is(s, end, k)
+			    : k->len == len && (!len || k->s[0] == s[0]) &&
+				      !memcmp(k->s, s, len))
+			return c;
+	}
+	return NONE;
+}
+
+static int parse_value_at(struct parser *p, const struct ft_json_paths *ps,
+			  int depth, size_t n);
+
+/* The type of the value whose first byte is ch (known valid). */
+static enum ft_json_type value_type(unsigned char ch)
+{
+	switch (ch) {
+	case '"':
+		return FT_JSON_STRING;
+	case '{':
+		return FT_JSON_OBJECT;
+	case '[':
+		return FT_JSON_ARRAY;
+	case 't':
+	case 'f':
+		return FT_JSON_BOOL;
+	case 'n':
+		return FT_JSON_NULL;
+	default:
+		return FT_JSON_NUMBER;
+	}
+}
+
+/* The object at p->c whose members are at `depth`, below node n. */
+static int parse_object_at(struct parser *p, const struct ft_json_paths *ps,
+			   int depth, size_t n)
+{
+	const unsigned char *key;
+	struct key_cmp m;
+	size_t c;
+	int rc;
+
+	if (depth > FT_JSON_MAX_DEPTH)
+		return fail(p, p->c,
+			    "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
+	p->c++;
+	skip_ws(p);
+	if (p->c < p->end && *p->c == '}') {
+		p->c++;
+		return 0;
+	}
+	for (;;) {
+		if (p->c == p->end)
+			return fail_eof(p);
+		if (*p->c != '"')
+			return fail(p, p->c, "expected string key");
+		key = p->c;
+		key_start(&m, NULL);
+		rc = scan_string(p, &m);
+		if (rc)
+			return rc;
+		c = key_child(p, ps->nodes, n, key, m.escaped);
+		rc = after_key(p);
+		if (rc)
+			return rc;
+		rc = parse_value_at(p, ps, depth, c);
+		if (rc)
+			return rc;
+		rc = after_item(p, '}', "expected ',' or '}'");
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
+}
+
+/* The child of node n that indexes element i of an array, or NONE. */
+static size_t index_child(const struct path_node *nodes, size_t n, size_t i)
+{
+	size_t c;
+
+	for (c = nodes[n].child; c != NONE; c = nodes[c].sibling)
+		if (nodes[c].comp.is_idx && nodes[c].comp.idx == i)
+			return c;
+	return NONE;
+}
+
+/* The array at p->c; as parse_object_at(). */
+static int parse_array_at(struct parser *p, const struct ft_json_paths *ps,
+			  int depth, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (depth > FT_JSON_MAX_DEPTH)
+		return fail(p, p->c,
+			    "nesting deeper than " STR(FT_JSON_MAX_DEPTH));
+	p->c++;
+	skip_ws(p);
+	if (p->c < p->end && *p->c == ']') {
+		p->c++;
+		return 0;
+	}
+	for (i = 0;; i++) {
+		rc = parse_value_at(p, ps, depth, index_child(ps->nodes, n, i));
+		if (rc)
+			return rc;
+		rc = after_item(p, ']', "expected ',' or ']'");
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
+}
+
+/*
+ * The value at p->c, inside `depth` containers, at node n of the trie (or
+ * off every path: NONE); reports it for each path ending at n.
+ */
+static int parse_value_at(struct parser *p, const struct ft_json_paths *ps,
+			  int depth, size_t n)
+{
+	const unsigned char *start = p->c;
+	size_t i;
+	int rc;
+
+	if (n == NONE)
+		return parse_value(p, depth, false);
+	if (start == p->end)
+		return fail_eof(p);
+	if (ps->nodes[n].child == NONE || (*start != '{' && *start != '['))
+		rc = parse_value(p, depth, false);
+	else if (*start == '{')
+		rc = parse_object_at(p, ps, depth + 1, n);
+	else
+		rc = parse_array_at(p, ps, depth + 1, n);
+	if (rc || ps->nodes[n].term == NONE)
+		return rc;
+	p->val.ptr = (const char *)start;
+	p->val.len = (size_t)(p->c - start);
+	p->val.type = value_type(*start);
+	for (i = ps->nodes[n].term; i != NONE; i = ps->path_next[i]) {
+		p->hits++;
+		rc = p->each_path(p->opaque, i, &p->val);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int ft_json_find_paths(const char *s, size_t len,
+		       const struct ft_json_paths *ps, ft_json_path_fn each,
+		       void *opaque, char *errstr, size_t errstr_size)
+{
+	struct parser p;
+	int rc;
+
+	parser_init(&p, s, len, errstr, errstr_size);
+	p.each_path = each;
+	p.opaque = opaque;
+	skip_ws(&p);
+	rc = parse_value_at(&p, ps, 0, 0);
+	if (rc)
+		return rc;
+	skip_ws(&p);
+	if (p.c != p.end)
+		return fail(&p, p.c, "trailing characters after value");
+	if (errstr && errstr_size)
+		errstr[0] = '\0';
+	return 0;
 }
 
 /* The letter of the short escape for a control byte, or 0. */

@@ -1,8 +1,10 @@
 /*
- * sha256: FIPS 180-4 SHA-256, incremental.
+ * sha256: FIPS 180-4 SHA-256, incremental, and HMAC-SHA-256 (RFC 2104)
+ * over it.
  */
 #include "flagtap/sha256.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const uint32_t k256[64] = {
@@ -65,6 +67,98 @@ static void compress(uint32_t h[8], const unsigned char *blk)
 	h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define HAVE_SHA_NI 1
+
+/*
+ * compress() with the x86 SHA extensions: the same function, four rounds
+ * per pair of sha256rnds2.  The state is held as ABEF and CDGH.
+ */
+__attribute__((target("sha,sse4.1"))) static void
+compress_ni(uint32_t h[8], const unsigned char *blk)
+{
+	const __m128i bswap =
+		_mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll);
+	__m128i s0, s1, t, abef, cdgh, k, m[4];
+	int g;
+
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xb1);
+	s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1b);
+	s0 = _mm_alignr_epi8(t, s1, 8);
+	s1 = _mm_blend_epi16(s1, t, 0xf0);
+	abef = s0;
+	cdgh = s1;
+	for (g = 0; g < 4; g++)
+		m[g] = _mm_shuffle_epi8(
+			_mm_loadu_si128((const __m128i *)(blk + 16 * g)),
+			bswap);
+	for (g = 0; g < 16; g++) {
+		if (g >= 4) /* W[4g..4g+3] from the 16 words before them */
+			m[g & 3] = _mm_sha256msg2_epu32(
+				_mm_add_epi32(
+					_mm_sha256msg1_epu32(m[g & 3],
+							     m[(g + 1) & 3]),
+					_mm_alignr_epi8(m[(g + 3) & 3],
+							m[(g + 2) & 3], 4)),
+				m[(g + 3) & 3]);
+		k = _mm_add_epi32(
+			m[g & 3],
+			_mm_loadu_si128((const __m128i *)&k256[4 * g]));
+		s1 = _mm_sha256rnds2_epu32(s1, s0, k);
+		s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(k, 0x0e));
+	}
+	s0 = _mm_add_epi32(s0, abef);
+	s1 = _mm_add_epi32(s1, cdgh);
+	t = _mm_shuffle_epi32(s0, 0x1b);
+	s1 = _mm_shuffle_epi32(s1, 0xb1);
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xf0));
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));
+}
+#endif
+
+/* -1: not yet known; 0: compress(); 1: compress_ni() */
+static _Atomic int accel = -1;
+
+static int accel_default(void)
+{
+#ifdef HAVE_SHA_NI
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("sha") &&
+	       __builtin_cpu_supports("sse4.1");
+#else
+	return 0;
+#endif
+}
+
+bool ft_sha256_set_accel(bool on)
+{
+	int a = on ? accel_default() : 0;
+
+	accel = a;
+	return a;
+}
+
+/* Compresses the n blocks at blk into h, with the CPU's SHA extensions
+ * when it has them. */
+static void compress_blocks(uint32_t h[8], const unsigned char *blk, size_t n)
+{
+	int a = accel;
+
+	if (a < 0)
+		accel = a = accel_default();
+#ifdef HAVE_SHA_NI
+	if (a) {
+		for (; n; n--, blk += 64)
+			compress_ni(h, blk);
+		return;
+	}
+#endif
+	for (; n; n--, blk += 64)
+		compress(h, blk);
+}
+
 void ft_sha256_init(struct ft_sha256 *c)
 {
 	static const uint32_t iv[8] = {
@@ -93,11 +187,12 @@ void ft_sha256_update(struct ft_sha256 *c, const void *p, size_t n)
 		n -= take;
 		if (c->fill < 64)
 			return;
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
-	for (; n >= 64; in += 64, n -= 64)
-		compress(c->h, in);
+	compress_blocks(c->h, in, n / 64);
+	in += n / 64 * 64;
+	n %= 64;
 	if (n)
 		memcpy(c->block, in, n);
 	c->fill = n;
@@ -111,15 +206,65 @@ void ft_sha256_final(struct ft_sha256 *c, unsigned char out[FT_SHA256_LEN])
 	c->block[c->fill++] = 0x80;
 	if (c->fill > 56) {
 		memset(c->block + c->fill, 0, 64 - c->fill);
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 		c->fill = 0;
 	}
 	memset(c->block + c->fill, 0, 56 - c->fill);
 	store_be32(c->block + 56, (uint32_t)(bits >> 32));
 	store_be32(c->block + 60, (uint32_t)bits);
-	compress(c->h, c->block);
+	compress_blocks(c->h, c->block, 1);
 	for (i = 0; i < 8; i++)
 		store_be32(out + 4 * i, c->h[i]);
+}
+
+#define HMAC_BLOCK 64
+
+void ft_hmac_sha256_init(struct ft_hmac_sha256 *h, const void *key,
+			 size_t key_len)
+{
+	unsigned char k[HMAC_BLOCK] = {0}, pad[HMAC_BLOCK];
+	size_t i;
+
+	if (key_len > HMAC_BLOCK) {
+		ft_sha256_init(&h->inner);
+		ft_sha256_update(&h->inner, key, key_len);
+		ft_sha256_final(&h->inner, k);
+	} else if (key_len) {
+		memcpy(k, key, key_len);
+	}
+	for (i = 0; i < HMAC_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	ft_sha256_init(&h->inner);
+	ft_sha256_update(&h->inner, pad, sizeof(pad));
+	for (i = 0; i < HMAC_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	ft_sha256_init(&h->outer);
+	ft_sha256_update(&h->outer, pad, sizeof(pad));
+}
+
+void ft_hmac_sha256_update(struct ft_hmac_sha256 *h, const void *p, size_t n)
+{
+	ft_sha256_update(&h->inner, p, n);
+}
+
+void ft_hmac_sha256_final(struct ft_hmac_sha256 *h,
+			  unsigned char out[FT_SHA256_LEN])
+{
+	unsigned char inner[FT_SHA256_LEN];
+
+	ft_sha256_final(&h->inner, inner);
+	ft_sha256_update(&h->outer, inner, sizeof(inner));
+	ft_sha256_final(&h->outer, out);
+}
+
+void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,
+		    size_t msg_len, unsigned char out[FT_SHA256_LEN])
+{
+	struct ft_hmac_sha256 h;
+
+	ft_hmac_sha256_init(&h, key, key_len);
+	ft_hmac_sha256_update(&h, msg, msg_len);
+	ft_hmac_sha256_final(&h, out);
 }
 
 void ft_hex(const void *p, size_t n, char *out)

@@ -10,6 +10,21 @@
 #include "flagtap/common.h"
 #include "flagtap/json.h"
 
+const char *ft_format_field(const char *name, enum ft_format format)
+{
+	static const char *const prefixes[] = {
+		"capture:", "json:", "logfmt:", "fix:"};
+	size_t i, n;
+
+	for (i = 0; i < FT_ARRAY_SIZE(prefixes); i++) {
+		n = strlen(prefixes[i]);
+		if (strncmp(name, prefixes[i], n))
+			continue;
+		return (int)i == (int)format ? name + n : NULL;
+	}
+	return name;
+}
+
 /* Past the blanks at the start of a record. */
 static const char *skip_blanks(const char *p, const char *e)
 {

@@ -123,6 +123,31 @@ static struct field_slot *field(struct ft_match_ctx *ctx, int index)
 }
 
 /*
+ * The index of the field called name, or SIZE_MAX.  A name is looked up
+ * by its address first (an expression passes the same string each time),
+ * the hit confirmed by one comparison.
+ */
+static size_t field_index(struct ft_match_ctx *ctx, const char *name)
+{
+	struct name_memo *m =
+		&ctx->names[(uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15ull >>
+			    56];
+	size_t i;
+
+	if (m->name == name && m->index < ctx->rs->nfields &&
+	    !strcmp(ctx->rs->fields[m->index], name))
+		return m->index;
+	for (i = 0; i < ctx->rs->nfields; i++)
+		if (!strcmp(ctx->rs->fields[i], name))
+			break;
+	if (i == ctx->rs->nfields)
+		return SIZE_MAX;
+	m->name = name;
+	m->index = i;
+	return i;
+}
+
+/*
  * The `when` lookup callback: occurrence number ctx->reading of the field
  * (its last one when it has fewer); notes in ctx->readings how many
  * readings the fields looked up so far call for.
@@ -135,10 +160,8 @@ static int when_lookup(void *opaque, const char *name, const char **val,
 	struct field_slot *f;
 	size_t i;
 
-	for (i = 0; i < ctx->rs->nfields; i++)
-		if (!strcmp(ctx->rs->fields[i], name))
-			break;
-	if (i == ctx->rs->nfields)
+	i = field_index(ctx, name);
+	if (i == SIZE_MAX)
 		return FT_ENOENT;
 	f = field(ctx, (int)i);
 	if (f->status)

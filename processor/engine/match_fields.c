@@ -4,7 +4,8 @@
  * or a named group of the record's extract pattern, as rules see it
  * (unescaped, look-alikes folded) and where it sits in the record.  A
  * record that does not parse as its format is noted in the result's
- * parse_error.
+ * parse_error.  A JSON record is walked once for all the fields of the
+ * ruleset (the ruleset's json_paths), on the first read of one.
  */
 #include <string.h>
 
@@ -12,24 +13,9 @@
 #include "flagtap/canon.h"
 #include "flagtap/common.h"
 #include "flagtap/fields.h"
+#include "flagtap/format.h"
 #include "flagtap/json.h"
 #include "match_int.h"
-
-/* Strips a "json:"-style prefix; NULL when it names another format. */
-static const char *field_name(const char *name, enum ft_format format)
-{
-	static const char *const prefixes[] = {
-		"capture:", "json:", "logfmt:", "fix:"};
-	size_t i, n;
-
-	for (i = 0; i < FT_ARRAY_SIZE(prefixes); i++) {
-		n = strlen(prefixes[i]);
-		if (strncmp(name, prefixes[i], n))
-			continue;
-		return (int)i == (int)format ? name + n : NULL;
-	}
-	return name;
-}
 
 /*
  * Adds an occurrence whose text was just appended from text_off on, with
@@ -92,6 +78,50 @@ static int lookup_json(struct ft_match_ctx *ctx, const char *name,
 	if (rc == FT_EINVAL)
 		match_parse_failed(ctx, "JSON", why);
 	return rc;
+}
+
+static int json_each_path(void *opaque, size_t path,
+			  const struct ft_json_value *v)
+{
+	struct ft_match_ctx *ctx = opaque;
+	struct lookup l = {&ctx->fields[path], ctx->rec->data};
+
+	return json_each(&l, v);
+}
+
+/*
+ * Reads every field of the ruleset from a JSON record in one walk of it
+ * (ft_json_find_paths()), as many lookups of one field each would.
+ */
+static void fill_json(struct ft_match_ctx *ctx)
+{
+	const struct ft_record *rec = ctx->rec;
+	struct field_slot *f;
+	char why[80];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ctx->nfields; i++) {
+		f = &ctx->fields[i];
+		f->gen = ctx->gen;
+		ft_buf_reset(&f->text);
+		f->nocc = 0;
+	}
+	rc = ft_json_find_paths(rec->data, rec->len, ctx->rs->json_paths,
+				json_each_path, ctx, why, sizeof(why));
+	if (rc == FT_EINVAL)
+		match_parse_failed(ctx, "JSON", why);
+	for (i = 0; i < ctx->nfields; i++) {
+		f = &ctx->fields[i];
+		if (rc && !ft_format_field(ctx->rs->fields[i], FT_FORMAT_JSON))
+			f->status = FT_ENOENT; /* another format's field */
+		else if (rc)
+			f->status = rc;
+		else if (!ft_buf_ok(&f->text))
+			f->status = FT_ENOMEM;
+		else
+			f->status = f->nocc ? FT_OK : FT_ENOENT;
+	}
 }
 
 static int lookup_extract(struct ft_match_ctx *ctx, const char *name,
@@ -175,10 +205,14 @@ void match_field_fill(struct ft_match_ctx *ctx, int index, struct field_slot *f)
 {
 	const char *name;
 
+	name = ft_format_field(ctx->rs->fields[index], ctx->rec->format);
+	if (name && ctx->rec->format == FT_FORMAT_JSON && ctx->rs->json_paths) {
+		fill_json(ctx);
+		return;
+	}
 	f->gen = ctx->gen;
 	ft_buf_reset(&f->text);
 	f->nocc = 0;
-	name = field_name(ctx->rs->fields[index], ctx->rec->format);
 	if (!name)
 		f->status = FT_ENOENT;
 	else if (ctx->rec->format == FT_FORMAT_JSON)

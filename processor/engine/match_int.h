@@ -53,6 +53,12 @@ struct field_slot {
 	size_t nocc, cap_occ;
 };
 
+/* Where the field a `when` name names was found (match.c). */
+struct name_memo {
+	const char *name;
+	size_t index;
+};
+
 struct ft_match_ctx {
 	pcre2_match_data *md;	   /* rule patterns */
 	pcre2_match_data *umd;	   /* unless patterns, inside a md match */
@@ -64,6 +70,7 @@ struct ft_match_ctx {
 	uint32_t match_limit;
 	struct field_slot *fields;
 	size_t nfields;
+	struct name_memo names[256]; /* by the name's address */
 	uint64_t gen;
 	/* the canonical view of the record, built on first use */
 	struct ft_canon canon;
@@ -92,7 +99,8 @@ struct ft_match_ctx {
  * Reads field index of ctx->rs into f for the current record (ctx->rec,
  * generation ctx->gen): f->status is 0 with at least one occurrence,
  * FT_ENOENT, FT_EINVAL (the record does not parse; the result's
- * parse_error says why) or FT_ENOMEM.
+ * parse_error says why) or FT_ENOMEM.  f is ctx->fields[index].  A JSON
+ * record's fields are all read at once, in one walk of the record.
  */
 void match_field_fill(struct ft_match_ctx *ctx, int index,
 		      struct field_slot *f);

@@ -17,38 +17,7 @@
 #include "flagtap/sha256.h"
 #include "redact_int.h"
 
-#define HMAC_BLOCK 64
 #define TOKEN_LEN 20 /* "[h:" + 16 hex + "]" */
-
-void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,
-		    size_t msg_len, unsigned char out[32])
-{
-	unsigned char k[HMAC_BLOCK] = {0}, pad[HMAC_BLOCK];
-	unsigned char inner[FT_SHA256_LEN];
-	struct ft_sha256 c;
-	size_t i;
-
-	if (key_len > HMAC_BLOCK) {
-		ft_sha256_init(&c);
-		ft_sha256_update(&c, key, key_len);
-		ft_sha256_final(&c, k);
-	} else if (key_len) {
-		memcpy(k, key, key_len);
-	}
-	for (i = 0; i < HMAC_BLOCK; i++)
-		pad[i] = k[i] ^ 0x36;
-	ft_sha256_init(&c);
-	ft_sha256_update(&c, pad, sizeof(pad));
-	if (msg_len)
-		ft_sha256_update(&c, msg, msg_len);
-	ft_sha256_final(&c, inner);
-	for (i = 0; i < HMAC_BLOCK; i++)
-		pad[i] = k[i] ^ 0x5c;
-	ft_sha256_init(&c);
-	ft_sha256_update(&c, pad, sizeof(pad));
-	ft_sha256_update(&c, inner, sizeof(inner));
-	ft_sha256_final(&c, out);
-}
 
 void ft_redact_token(const void *salt, size_t salt_len, const char *s, size_t n,
 		     char out[21])

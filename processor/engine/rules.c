@@ -16,6 +16,8 @@
 #include "flagtap/buf.h"
 #include "flagtap/common.h"
 #include "flagtap/expr.h"
+#include "flagtap/format.h"
+#include "flagtap/json.h"
 #include "flagtap/prefilter.h"
 #include "flagtap/sha256.h"
 #include "flagtap/wordlist.h"
@@ -155,6 +157,7 @@ void ft_ruleset_free(struct ft_ruleset *rs)
 	if (!rs)
 		return;
 	ft_prefilter_free(rs->prefilter);
+	ft_json_paths_free(rs->json_paths);
 	for (i = 0; i < rs->nrules; i++)
 		rule_release(&rs->rules[i]);
 	free(rs->rules);
@@ -236,6 +239,26 @@ static int build_prefilter(struct ft_ruleset *rs, struct ft_diags *diags)
 	return FT_OK;
 }
 
+/*
+ * The JSON path each field names: a "json:" prefix stripped, NULL for a
+ * field of another format ("logfmt:x"); 0 or FT_ENOMEM.
+ */
+static int build_json_paths(struct ft_ruleset *rs)
+{
+	const char **paths;
+	size_t i;
+	int rc;
+
+	paths = calloc(rs->nfields ? rs->nfields : 1, sizeof(*paths));
+	if (!paths)
+		return FT_ENOMEM;
+	for (i = 0; i < rs->nfields; i++)
+		paths[i] = ft_format_field(rs->fields[i], FT_FORMAT_JSON);
+	rc = ft_json_paths_new(paths, rs->nfields, &rs->json_paths);
+	free(paths);
+	return rc;
+}
+
 static struct ft_ruleset *ruleset_new(const struct ft_rules_opts *opts)
 {
 	struct ft_ruleset *rs = calloc(1, sizeof(*rs));
@@ -303,7 +326,7 @@ int ft_ruleset_load_buffers(const char *const *names, const char *const *texts,
 	ft_sha256_final(&sha, digest);
 	memcpy(rs->hash, "sha256:", 7);
 	ft_sha256_hex(digest, rs->hash + 7);
-	if (build_prefilter(rs, diags))
+	if (build_prefilter(rs, diags) || build_json_paths(rs))
 		goto out_nomem;
 	*out = rs;
 	return FT_OK;

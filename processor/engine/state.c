@@ -83,7 +83,12 @@ void state_entry_free(struct ft_state *st, struct entry *e)
 	free(e);
 }
 
-/* ---- the table: open addressing, linear probing ------------------- */
+/*
+ * ---- the table: open addressing, linear probing --------------------
+ * Each slot holds its entry's hash beside it: a probe reads an entry only
+ * when the hash is the one sought, so a lookup misses the cache about
+ * twice (its slot, its entry).
+ */
 
 static uint64_t slot_hash(uint32_t rule, const uint8_t kh[16], int64_t win)
 {
@@ -105,17 +110,15 @@ static bool same(const struct entry *e, uint32_t rule, const uint8_t kh[16],
 static int table_grow(struct ft_state *st)
 {
 	size_t cap = st->cap ? st->cap * 2 : 64, i, j;
-	struct entry **v = calloc(cap, sizeof(*v));
+	struct slot *v = calloc(cap, sizeof(*v));
 
 	if (!v)
 		return FT_ENOMEM;
 	for (i = 0; i < st->cap; i++) {
-		if (!st->slots[i])
+		if (!st->slots[i].e)
 			continue;
-		j = slot_hash(st->slots[i]->rule, st->slots[i]->kh,
-			      st->slots[i]->win) &
-		    (cap - 1);
-		while (v[j])
+		j = st->slots[i].hash & (cap - 1);
+		while (v[j].e)
 			j = (j + 1) & (cap - 1);
 		v[j] = st->slots[i];
 	}
@@ -126,18 +129,34 @@ static int table_grow(struct ft_state *st)
 	return FT_OK;
 }
 
+size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
+		  int64_t win)
+{
+	uint64_t h;
+	size_t j;
+
+	if (!st->cap)
+		return SIZE_MAX;
+	h = slot_hash(rule, kh, win);
+	/* an entry is read only when its slot's hash is the one sought */
+	for (j = h & (st->cap - 1); st->slots[j].e;
+	     j = (j + 1) & (st->cap - 1)) {
+		st->probes++;
+		if (st->slots[j].hash == h &&
+		    same(st->slots[j].e, rule, kh, win))
+			return j;
+	}
+	return SIZE_MAX;
+}
+
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create)
 {
-	size_t j;
+	size_t j = state_slot(st, rule, kh, win);
 	struct entry *e;
 
-	if (st->cap) {
-		j = slot_hash(rule, kh, win) & (st->cap - 1);
-		for (; st->slots[j]; j = (j + 1) & (st->cap - 1))
-			if (same(st->slots[j], rule, kh, win))
-				return st->slots[j];
-	}
+	if (j != SIZE_MAX)
+		return st->slots[j].e;
 	if (!create)
 		return NULL;
 	if ((st->n + 1) * 4 > st->cap * 3 && table_grow(st))
@@ -154,9 +173,9 @@ struct entry *state_find(struct ft_state *st, uint32_t rule,
 	e->armed = INT64_MIN;
 	e->last_t = INT64_MIN;
 	j = slot_hash(rule, kh, win) & (st->cap - 1);
-	while (st->slots[j])
+	while (st->slots[j].e)
 		j = (j + 1) & (st->cap - 1);
-	st->slots[j] = e;
+	st->slots[j] = (struct slot){slot_hash(rule, kh, win), e};
 	st->n++;
 	return e;
 }
@@ -164,19 +183,18 @@ struct entry *state_find(struct ft_state *st, uint32_t rule,
 /* Removes slot j (backward-shift deletion) and returns its entry. */
 static struct entry *table_remove(struct ft_state *st, size_t j)
 {
-	struct entry *e = st->slots[j];
+	struct entry *e = st->slots[j].e;
 	size_t i = j, k, m = st->cap - 1;
 
-	st->slots[j] = NULL;
-	for (k = (j + 1) & m; st->slots[k]; k = (k + 1) & m) {
-		size_t home = slot_hash(st->slots[k]->rule, st->slots[k]->kh,
-					st->slots[k]->win) &
-			      m;
+	st->slots[j].e = NULL;
+	for (k = (j + 1) & m; st->slots[k].e; k = (k + 1) & m) {
+		size_t home = st->slots[k].hash & m;
+
 		/* move k back to i unless its home lies in (i, k] */
 		if ((i <= k) ? (home <= i || home > k)
 			     : (home <= i && home > k)) {
 			st->slots[i] = st->slots[k];
-			st->slots[k] = NULL;
+			st->slots[k].e = NULL;
 			i = k;
 		}
 	}
@@ -292,11 +310,10 @@ struct ft_state *ft_state_new(const struct ft_ruleset *rs,
 		ft_state_opts_default(&st->opts);
 	if (!st->opts.max_events)
 		st->opts.max_events = FT_STATE_DEFAULT_MAX_EVENTS;
-	if (st->opts.salt_len > sizeof(st->salt))
-		st->opts.salt_len = sizeof(st->salt);
-	if (st->opts.salt_len)
-		memcpy(st->salt, st->opts.salt, st->opts.salt_len);
-	st->opts.salt = st->salt;
+	/* the salt is read here only: the keyed context holds what it needs */
+	ft_hmac_sha256_init(&st->keyed, st->opts.salt, st->opts.salt_len);
+	st->opts.salt = NULL;
+	st->opts.salt_len = 0;
 	st->changelog = st->opts.changelog;
 	st->rs = rs;
 	st->sweep_at = 64;
@@ -331,7 +348,7 @@ void ft_state_free(struct ft_state *st)
 		if (st->dirty[i]->dead)
 			state_entry_free(st, st->dirty[i]);
 	for (i = 0; i < st->cap; i++)
-		state_entry_free(st, st->slots[i]);
+		state_entry_free(st, st->slots[i].e);
 	free(st->dirty);
 	free(st->slots);
 	for (i = 0; i < st->nrules; i++) {
@@ -359,6 +376,11 @@ size_t ft_state_bytes(const struct ft_state *st)
 size_t ft_state_keys(const struct ft_state *st)
 {
 	return st->n;
+}
+
+uint64_t ft_state_probes(const struct ft_state *st)
+{
+	return st->probes;
 }
 
 /* ---- eviction and shedding ---------------------------------------- */
@@ -394,7 +416,7 @@ static void sweep(struct ft_state *st, const struct ft_ruleset *rs)
 
 	st->ops = 0;
 	while (j < st->cap) {
-		if (st->slots[j] && expired(st, rs, st->slots[j])) {
+		if (st->slots[j].e && expired(st, rs, st->slots[j].e)) {
 			evict(st, j);
 			continue; /* a later entry may have moved into j */
 		}
@@ -433,16 +455,13 @@ static int shed(struct ft_state *st, struct ft_state_result *out)
 	if (!v)
 		return FT_ENOMEM;
 	for (i = 0; i < st->cap; i++)
-		if (st->slots[i])
-			v[k++] = st->slots[i];
+		if (st->slots[i].e)
+			v[k++] = st->slots[i].e;
 	qsort(v, k, sizeof(*v), cmp_age);
 	/* an evicted entry may wait for a drain: count what it will free */
 	for (i = 0; i < k && held > target; i++) {
 		held -= entry_bytes(v[i]);
-		for (j = slot_hash(v[i]->rule, v[i]->kh, v[i]->win) &
-			 (st->cap - 1);
-		     st->slots[j] != v[i]; j = (j + 1) & (st->cap - 1))
-			;
+		j = state_slot(st, v[i]->rule, v[i]->kh, v[i]->win);
 		st->rules[v[i]->rule].stats.shed++;
 		add_shed(out, v[i]);
 		evict(st, j);
@@ -480,47 +499,90 @@ int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 
 /* ---- hashes ------------------------------------------------------- */
 
-static void put_len(struct ft_sha256 *c, size_t n)
+/* A length as 8 big-endian bytes, so parts cannot run into each other. */
+static void put_len(struct ft_hmac_sha256 *h, size_t n)
 {
-	uint8_t b[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
-			(uint8_t)(n >> 8), (uint8_t)n};
+	uint8_t b[8];
+	int i;
 
-	ft_sha256_update(c, b, sizeof(b));
+	for (i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+	ft_hmac_sha256_update(h, b, sizeof(b));
 }
 
-void state_key_hash(const struct ft_state *st, const char *const *parts,
+/* Is the memo the hash of exactly these parts? */
+static bool memo_is(const struct key_memo *m, const char *const *parts,
+		    const size_t *lens, size_t n)
+{
+	size_t i, off = 0;
+
+	if (m->n != n || !m->used)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (m->lens[i] != lens[i] ||
+		    memcmp(m->text + off, parts[i], lens[i]))
+			return false;
+		off += lens[i];
+	}
+	return true;
+}
+
+static void memo_set(struct key_memo *m, const char *const *parts,
+		     const size_t *lens, size_t n, const uint8_t kh[16])
+{
+	size_t i, off = 0;
+
+	m->used = false;
+	for (i = 0; i < n; i++) {
+		if (lens[i] > sizeof(m->text) - off)
+			return; /* too long to keep: hashed each time */
+		memcpy(m->text + off, parts[i], lens[i]);
+		m->lens[i] = lens[i];
+		off += lens[i];
+	}
+	m->n = n;
+	memcpy(m->kh, kh, 16);
+	m->used = true;
+}
+
+void state_key_hash(struct ft_state *st, const char *const *parts,
 		    const size_t *lens, size_t n, uint8_t out[16])
 {
 	unsigned char d[FT_SHA256_LEN];
-	struct ft_sha256 c;
+	struct ft_hmac_sha256 h = st->keyed;
+	struct key_memo *m;
 	size_t i;
 
-	ft_sha256_init(&c);
-	put_len(&c, st->opts.salt_len);
-	ft_sha256_update(&c, st->salt, st->opts.salt_len);
-	ft_sha256_update(&c, "key", 3);
+	/* the rules of one record often share their key: hash it once */
+	for (i = 0; i < FT_ARRAY_SIZE(st->memo); i++)
+		if (memo_is(&st->memo[i], parts, lens, n)) {
+			memcpy(out, st->memo[i].kh, 16);
+			return;
+		}
+	ft_hmac_sha256_update(&h, "key", 3);
 	for (i = 0; i < n; i++) {
-		put_len(&c, lens[i]);
-		ft_sha256_update(&c, parts[i], lens[i]);
+		put_len(&h, lens[i]);
+		ft_hmac_sha256_update(&h, parts[i], lens[i]);
 	}
-	ft_sha256_final(&c, d);
+	ft_hmac_sha256_final(&h, d);
 	memcpy(out, d, 16);
+	m = &st->memo[st->memo_next++ % FT_ARRAY_SIZE(st->memo)];
+	if (n <= FT_ARRAY_SIZE(m->lens))
+		memo_set(m, parts, lens, n, out);
 }
 
 uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n)
 {
 	unsigned char d[FT_SHA256_LEN];
-	struct ft_sha256 c;
-	uint64_t h;
+	struct ft_hmac_sha256 h = st->keyed;
+	uint64_t x;
 
-	ft_sha256_init(&c);
-	put_len(&c, st->opts.salt_len);
-	ft_sha256_update(&c, st->salt, st->opts.salt_len);
-	ft_sha256_update(&c, "val", 3);
-	ft_sha256_update(&c, v, n);
-	ft_sha256_final(&c, d);
-	memcpy(&h, d, sizeof(h));
-	return h;
+	ft_hmac_sha256_update(&h, "val", 3);
+	put_len(&h, n);
+	ft_hmac_sha256_update(&h, v, n);
+	ft_hmac_sha256_final(&h, d);
+	memcpy(&x, d, sizeof(x));
+	return x;
 }
 
 void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
@@ -528,14 +590,17 @@ void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 {
 	unsigned char d[FT_SHA256_LEN];
 	struct ft_sha256 c;
-	uint8_t a[8];
-	size_t i;
+	uint8_t a[8], len[4];
+	size_t i, n;
 
 	for (i = 0; i < 8; i++)
 		a[i] = (uint8_t)((uint64_t)anchor >> (56 - 8 * i));
 	ft_sha256_init(&c);
 	ft_sha256_update(&c, "crossing", 8);
-	put_len(&c, strlen(r->id));
+	n = strlen(r->id);
+	for (i = 0; i < 4; i++)
+		len[i] = (uint8_t)(n >> (24 - 8 * i));
+	ft_sha256_update(&c, len, 4);
 	ft_sha256_update(&c, r->id, strlen(r->id));
 	ft_sha256_update(&c, r->state->def_hash, 32);
 	ft_sha256_update(&c, kh, 16);

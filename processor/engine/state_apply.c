@@ -21,7 +21,7 @@ struct item {
 };
 
 /* The key: by fields or the Kafka key.  false when one is missing. */
-static bool read_key(const struct ft_state *st, const struct ft_rule_state *rst,
+static bool read_key(struct ft_state *st, const struct ft_rule_state *rst,
 		     const struct ft_state_input *in,
 		     const struct ft_contrib *c, struct item *it)
 {
@@ -59,8 +59,7 @@ static bool read_key(const struct ft_state *st, const struct ft_rule_state *rst,
 }
 
 /* Key, time and value of a contribution; false when one is missing. */
-static bool read_item(const struct ft_state *st,
-		      const struct ft_rule_state *rst,
+static bool read_item(struct ft_state *st, const struct ft_rule_state *rst,
 		      const struct ft_state_input *in,
 		      const struct ft_contrib *c, struct item *it)
 {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flagtap/sha256.h"
 #include "flagtap/state.h"
 
 typedef __int128 i128;
@@ -61,6 +62,20 @@ struct exempt_key {
 	int expires; /* YYYYMMDD */
 };
 
+/* The key hash of a recent key (state_key_hash()). */
+struct key_memo {
+	bool used;
+	size_t n, lens[FT_RULE_MAX_BY + 1];
+	char text[128]; /* the parts, one after another */
+	uint8_t kh[16];
+};
+
+/* A slot of the table: an entry (NULL: empty) and its slot_hash(). */
+struct slot {
+	uint64_t hash;
+	struct entry *e;
+};
+
 /* A stateful rule's runtime. */
 struct rstate {
 	bool on;
@@ -76,10 +91,12 @@ struct rstate {
 struct ft_state {
 	const struct ft_ruleset *rs; /* made for it */
 	struct ft_state_opts opts;
-	uint8_t salt[64];
+	struct ft_hmac_sha256 keyed; /* HMAC-SHA-256 under the salt */
+	struct key_memo memo[2];     /* the last keys hashed */
+	size_t memo_next;
 	struct rstate *rules; /* per ruleset rule */
 	size_t nrules;
-	struct entry **slots; /* power-of-two table */
+	struct slot *slots; /* power-of-two table */
 	size_t cap, n;
 	struct entry **dirty; /* changed since the last drain */
 	size_t ndirty, cap_dirty;
@@ -94,9 +111,13 @@ struct ft_state {
 	 * or below it was evaluated before the restore (a replay) */
 	int64_t restored_high;
 	bool restored;
+	uint64_t probes; /* slots read by lookups: ft_state_probes() */
 };
 
 /* state.c */
+/* The slot holding (rule, kh, win), or SIZE_MAX; counts its probes. */
+size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
+		  int64_t win);
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create);
 void state_entry_free(struct ft_state *st, struct entry *e);
@@ -106,7 +127,12 @@ void state_remove_slot(struct ft_state *st, size_t j);
 void state_mark(struct ft_state *st, struct entry *e);
 /* Marks an evicted entry a tombstone awaiting the drain. */
 void state_kill(struct ft_state *st, struct entry *e);
-void state_key_hash(const struct ft_state *st, const char *const *parts,
+/*
+ * The keyed hashes: HMAC-SHA-256 under the salt of "key" and each part as
+ * its length (u64, big-endian) and bytes, cut to 16 bytes; of "val", the
+ * value's length and bytes, cut to 8.
+ */
+void state_key_hash(struct ft_state *st, const char *const *parts,
 		    const size_t *lens, size_t n, uint8_t out[16]);
 uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n);
 void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],

@@ -1,14 +1,6 @@
 /*
- * state_log: the changelog form of the state's entries (see state.h).
- *
- * Key:   "FTS1" | u8 id length | rule id | definition hash (8 bytes)
- *        | key hash (16) | window start (i64)
- * Value: u8 version (1) | applied offset | fired | armed | last time
- *        | the rule's highest event time | window end (i64 each)
- *        | count (u64) | sum (i128) | u8 n, n offsets (i64)
- *        | u32 n, n distinct hashes (u64)
- *        | u32 n, n events (time, offset: i64; amount: i128; hash: u64)
- * Integers are big-endian; an empty value is a tombstone.
+ * state_log: the changelog form of the state's entries (the format is in
+ * state.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +10,7 @@
 #include "state_int.h"
 
 #define LOG_VERSION 1
-#define KEY_MAGIC "FTS1"
+#define KEY_MAGIC "FTS2"
 
 static void put64(struct ft_buf *b, uint64_t v)
 {
@@ -253,14 +245,10 @@ static bool within_bounds(const struct ft_state *st,
 static void drop(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 		 int64_t win)
 {
-	struct entry *e = state_find(st, rule, kh, win, false);
-	size_t j;
+	size_t j = state_slot(st, rule, kh, win);
 
-	if (!e)
-		return;
-	for (j = 0; st->slots[j] != e; j++)
-		;
-	state_remove_slot(st, j);
+	if (j != SIZE_MAX)
+		state_remove_slot(st, j);
 }
 
 int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,

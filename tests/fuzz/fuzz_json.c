@@ -8,6 +8,8 @@
  *  - a found value is itself a valid document and its text valid UTF-8;
  *  - ft_json_find_all() agrees on validity, finds whatever ft_json_find()
  *    finds (its last value being that one), in document order, disjoint;
+ *  - one ft_json_find_paths() walk for all the paths finds at each what
+ *    ft_json_find_all() finds for it alone, and agrees on validity;
  *  - ft_json_quote() output is valid JSON that reads back to the input
  *    (exactly, when the input is valid UTF-8).
  *
@@ -108,6 +110,43 @@ static void check_find(const char *doc, size_t len, const char *path,
 	check_text(&v);
 }
 
+#define NPATHS (FT_ARRAY_SIZE(fixed_paths) + 1)
+
+static int each_path(void *opaque, size_t path, const struct ft_json_value *v)
+{
+	return each((struct all *)opaque + path, v);
+}
+
+/* One walk for every path finds what ft_json_find_all() finds for each. */
+static void check_find_paths(const char *doc, size_t len, const char *path,
+			     int valid_rc)
+{
+	const char *paths[NPATHS];
+	struct all one[NPATHS], alone;
+	struct ft_json_paths *ps;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < FT_ARRAY_SIZE(fixed_paths); i++)
+		paths[i] = fixed_paths[i];
+	paths[i] = path;
+	if (ft_json_paths_new(paths, NPATHS, &ps))
+		abort();
+	for (i = 0; i < NPATHS; i++)
+		one[i] = (struct all){doc, len, 0, {FT_JSON_NULL, NULL, 0}};
+	rc = ft_json_find_paths(doc, len, ps, each_path, one, NULL, 0);
+	ft_json_paths_free(ps);
+	if (rc != valid_rc)
+		abort();
+	for (i = 0; rc == 0 && i < NPATHS; i++) {
+		alone = (struct all){doc, len, 0, {FT_JSON_NULL, NULL, 0}};
+		ft_json_find_all(doc, len, paths[i], each, &alone, NULL, 0);
+		if (alone.n != one[i].n || alone.last.ptr != one[i].last.ptr ||
+		    alone.last.len != one[i].last.len)
+			abort();
+	}
+}
+
 /* Quoting any bytes gives a valid string that reads back as they were. */
 static void check_quote(const char *s, size_t len)
 {
@@ -149,6 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_find(doc, len, path, valid_rc);
 	for (i = 0; i < FT_ARRAY_SIZE(fixed_paths); i++)
 		check_find(doc, len, fixed_paths[i], valid_rc);
+	check_find_paths(doc, len, path, valid_rc);
 	check_quote(doc, len);
 	return 0;
 }

@@ -777,6 +777,121 @@ START_TEST(test_text_appends)
 }
 END_TEST
 
+/* ---- ft_json_find_paths: one walk, as ft_json_find_all() per path --- */
+
+#define MAX_SEEN 16
+
+/* The values found at each path, in the order they were reported. */
+struct seen {
+	struct ft_json_value v[FT_ARRAY_SIZE(find_cases) + 4][MAX_SEEN];
+	size_t n[FT_ARRAY_SIZE(find_cases) + 4];
+};
+
+static int see(struct seen *sn, size_t path, const struct ft_json_value *v)
+{
+	ck_assert_uint_lt(sn->n[path], MAX_SEEN);
+	sn->v[path][sn->n[path]++] = *v;
+	return 0;
+}
+
+static int see_path(void *opaque, size_t path, const struct ft_json_value *v)
+{
+	return see(opaque, path, v);
+}
+
+static size_t all_path;
+
+static int see_all(void *opaque, const struct ft_json_value *v)
+{
+	return see(opaque, all_path, v);
+}
+
+/*
+ * Every path of the find cases (and a NULL one, a duplicate, a prefix of
+ * another and one too deep to exist) looked up in one walk of each
+ * document finds what ft_json_find_all() finds for each path alone.
+ */
+START_TEST(test_find_paths)
+{
+	const size_t np = FT_ARRAY_SIZE(find_cases) + 4;
+	const char *paths[FT_ARRAY_SIZE(find_cases) + 4];
+	static struct seen one, each;
+	const struct find_case *c = &find_cases[_i];
+	struct ft_json_paths *ps;
+	char deep[2 * FT_JSON_MAX_DEPTH + 2];
+	size_t i, k;
+	int rc, rc1;
+
+	memset(deep, 0, sizeof(deep));
+	for (i = 0; i <= FT_JSON_MAX_DEPTH; i++)
+		memcpy(deep + 2 * i, i ? ".a" : "a", i ? 2 : 1);
+	for (i = 0; i < FT_ARRAY_SIZE(find_cases); i++)
+		paths[i] = find_cases[i].path;
+	paths[i++] = NULL;
+	paths[i++] = c->path;
+	paths[i++] = "a.b";
+	paths[i++] = deep;
+	ck_assert_int_eq(ft_json_paths_new(paths, np, &ps), 0);
+	memset(&one, 0, sizeof(one));
+	memset(&each, 0, sizeof(each));
+	rc = ft_json_find_paths(c->doc, c->doc_len, ps, see_path, &one, NULL,
+				0);
+	ck_assert_int_eq(rc, c->rc == FT_EINVAL ? FT_EINVAL : 0);
+	for (all_path = 0; all_path < np; all_path++) {
+		if (!paths[all_path]) {
+			ck_assert_uint_eq(one.n[all_path], 0);
+			continue;
+		}
+		rc1 = ft_json_find_all(c->doc, c->doc_len, paths[all_path],
+				       see_all, &each, NULL, 0);
+		if (rc == FT_EINVAL) {
+			ck_assert_int_eq(rc1, FT_EINVAL);
+			continue;
+		}
+		ck_assert_int_eq(rc1, one.n[all_path] ? 0 : FT_ENOENT);
+		ck_assert_uint_eq(one.n[all_path], each.n[all_path]);
+		for (k = 0; k < one.n[all_path]; k++) {
+			const struct ft_json_value *a = &one.v[all_path][k];
+			const struct ft_json_value *b = &each.v[all_path][k];
+
+			ck_assert_int_eq(a->type, b->type);
+			ck_assert_ptr_eq(a->ptr, b->ptr);
+			ck_assert_uint_eq(a->len, b->len);
+		}
+	}
+	ft_json_paths_free(ps);
+}
+END_TEST
+
+/* Paths sharing prefixes, equal ones, and keys with escapes. */
+START_TEST(test_find_paths_dups)
+{
+	static const char doc[] =
+		"{\"a\":{\"b\":1,\"\\u0062\":2},\"a\":[3,"
+		"{\"b\":4}],\"a\\\"\":5,\"\\ud83d\\ude00\":6}";
+	const char *paths[] = {"a.b",	"a",   "a.b",
+			       "a.1.b", "a\"", "\xf0\x9f\x98\x80",
+			       "a.1",	"b"};
+	static const size_t want[] = {2, 2, 2, 1, 1, 1, 1, 0};
+	static struct seen one;
+	struct ft_json_paths *ps;
+	size_t i;
+
+	ck_assert_int_eq(ft_json_paths_new(paths, FT_ARRAY_SIZE(paths), &ps),
+			 0);
+	memset(&one, 0, sizeof(one));
+	ck_assert_int_eq(
+		ft_json_find_paths(S(doc), ps, see_path, &one, NULL, 0), 0);
+	for (i = 0; i < FT_ARRAY_SIZE(paths); i++)
+		ck_assert_msg(one.n[i] == want[i], "path %s: %zu values",
+			      paths[i], one.n[i]);
+	ck_assert_int_eq(one.v[0][1].ptr[0], '2');
+	ck_assert_int_eq(one.v[3][0].ptr[0], '4');
+	ck_assert_int_eq(one.v[5][0].ptr[0], '6');
+	ft_json_paths_free(ps);
+}
+END_TEST
+
 Suite *ft_json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -786,6 +901,9 @@ Suite *ft_json_suite(void)
 	tcase_add_loop_test(tc, test_find, 0, (int)FT_ARRAY_SIZE(find_cases));
 	tcase_add_test(tc, test_find_out_untouched);
 	tcase_add_test(tc, test_text_appends);
+	tcase_add_loop_test(tc, test_find_paths, 0,
+			    (int)FT_ARRAY_SIZE(find_cases));
+	tcase_add_test(tc, test_find_paths_dups);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("validate");

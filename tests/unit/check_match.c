@@ -956,6 +956,13 @@ static const char FIELD_RULES[] = "[rule LK]\n"
 				  "field = capture:user\n"
 				  "pattern = ^root$\n";
 
+/* A field of another format than the record's is not read at all. */
+static const char LOGFMT_ONLY_RULES[] = "[rule LO]\n"
+					"title = logfmt: only\n"
+					"severity = low\n"
+					"field = logfmt:user\n"
+					"pattern = ^root$\n";
+
 #define USER_AT "^(?<user>\\w+)@(?<host>\\S+)$"
 #define FIX_SOH         \
 	"8=FIX.4.4\x01" \
@@ -1110,6 +1117,7 @@ static const struct ext_case {
 
 	/* fields: JSON */
 	{FIELD_RULES, JSON, S("{\"user\":\"root\"}"), NULL, "LK JP", ""},
+	{LOGFMT_ONLY_RULES, JSON, S("{\"user\":"), NULL, "", ""},
 	{FIELD_RULES, JSON, S("{\"user\":\"root\",\"55\":\"IBM\"}"), NULL,
 	 "LK FXN JP", ""},
 	/* logfmt: quoted; every occurrence of a repeated key counts */

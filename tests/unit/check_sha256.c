@@ -1,6 +1,9 @@
 /*
  * check_sha256: FIPS 180-4 vectors, padding boundaries and incremental
- * updates split at every offset.
+ * updates split at every offset; HMAC-SHA-256: the RFC 4231 vectors, in
+ * one call and incrementally, and keys around the block size.  The CPU's
+ * SHA extensions are used when it has them; the "portable" case runs the
+ * vectors again without.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +239,175 @@ START_TEST(test_reinit)
 }
 END_TEST
 
+/* ---- HMAC-SHA-256: RFC 4231 -------------------------------------- */
+
+static const char rfc4231_data7[] =
+	"This is a test using a larger than block-size key and a larger "
+	"than block-size data. The key needs to be hashed before being "
+	"used by the HMAC algorithm.";
+
+/*
+ * The test cases of RFC 4231 section 4.  Keys and data are given as
+ * (byte, count) fills unless `key`/`data` is set; a key byte of 0 is
+ * 0x01, 0x02, ...  Case 5's MAC is truncated to 128 bits (mac_len 16).
+ */
+static const struct {
+	int rfc_case;
+	const char *key;
+	unsigned char key_byte;
+	size_t key_len;
+	const char *data;
+	unsigned char data_byte;
+	size_t data_len;
+	size_t mac_len;
+	const char *mac;
+} rfc4231[] = {
+	{1, NULL, 0x0b, 20, "Hi There", 0, 8, 32,
+	 "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+	{2, "Jefe", 0, 4, "what do ya want for nothing?", 0, 28, 32,
+	 "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+	{3, NULL, 0xaa, 20, NULL, 0xdd, 50, 32,
+	 "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+	{4, NULL, 0, 25, NULL, 0xcd, 50, 32,
+	 "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+	{5, NULL, 0x0c, 20, "Test With Truncation", 0, 20, 16,
+	 "a3b6167473100ee06e0c796c2955552b"},
+	{6, NULL, 0xaa, 131,
+	 "Test Using Larger Than Block-Size Key - Hash Key First", 0, 54, 32,
+	 "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+	{7, NULL, 0xaa, 131, rfc4231_data7, 0, sizeof(rfc4231_data7) - 1, 32,
+	 "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+};
+
+static void rfc4231_inputs(int i, unsigned char key[131],
+			   unsigned char data[160])
+{
+	size_t k;
+
+	for (k = 0; k < rfc4231[i].key_len; k++)
+		key[k] = rfc4231[i].key ? (unsigned char)rfc4231[i].key[k]
+			 : rfc4231[i].key_byte ? rfc4231[i].key_byte
+					       : (unsigned char)(k + 1);
+	for (k = 0; k < rfc4231[i].data_len; k++)
+		data[k] = rfc4231[i].data ? (unsigned char)rfc4231[i].data[k]
+					  : rfc4231[i].data_byte;
+}
+
+static void check_mac(int i, const unsigned char mac[FT_SHA256_LEN],
+		      const char *how)
+{
+	char got[65];
+
+	ft_hex(mac, rfc4231[i].mac_len, got);
+	ck_assert_msg(strcmp(got, rfc4231[i].mac) == 0,
+		      "RFC 4231 case %d (%s): got %s", rfc4231[i].rfc_case, how,
+		      got);
+}
+
+/* In one call, and incrementally with the data split at every offset. */
+START_TEST(test_hmac_rfc4231)
+{
+	unsigned char key[131], data[160], mac[FT_SHA256_LEN];
+	struct ft_hmac_sha256 h;
+	size_t cut, n = rfc4231[_i].data_len;
+
+	rfc4231_inputs(_i, key, data);
+	ft_hmac_sha256(key, rfc4231[_i].key_len, data, n, mac);
+	check_mac(_i, mac, "one call");
+	for (cut = 0; cut <= n; cut++) {
+		ft_hmac_sha256_init(&h, key, rfc4231[_i].key_len);
+		ft_hmac_sha256_update(&h, data, cut);
+		ft_hmac_sha256_update(&h, data + cut, n - cut);
+		ft_hmac_sha256_final(&h, mac);
+		check_mac(_i, mac, "split");
+	}
+}
+END_TEST
+
+/* An initialised context copied MACs several messages under its key. */
+START_TEST(test_hmac_copied)
+{
+	unsigned char key[131], data[160], mac[FT_SHA256_LEN];
+	struct ft_hmac_sha256 keyed, h;
+	int i;
+
+	for (i = 0; i < (int)FT_ARRAY_SIZE(rfc4231); i++) {
+		if (rfc4231[i].key_len != 20 || rfc4231[i].key_byte != 0xaa)
+			continue;
+		rfc4231_inputs(i, key, data);
+		ft_hmac_sha256_init(&keyed, key, rfc4231[i].key_len);
+		h = keyed;
+		ft_hmac_sha256_update(&h, "garbage", 7);
+		ft_hmac_sha256_final(&h, mac);
+		h = keyed;
+		ft_hmac_sha256_update(&h, data, rfc4231[i].data_len);
+		ft_hmac_sha256_final(&h, mac);
+		check_mac(i, mac, "copied");
+	}
+}
+END_TEST
+
+/* Keys around the block size: only longer ones are hashed (Python hmac). */
+static const struct {
+	size_t key_len;
+	const char *mac;
+} key_sizes[] = {
+	{63,
+	 "23670528b6b8c55d2f8ef2f36c1f000cec7c23ec76881c485f2e89b5fe705cca"},
+	{64,
+	 "ae0c0e4a2340cf50185eb46aaa8723f4769153661612e212fb0d1fa3170c6202"},
+	{65,
+	 "ed378e5dfa30dc98814ba09b2e610d9b6af66054922ceef9480da094a3f11b2d"},
+};
+
+START_TEST(test_hmac_key_sizes)
+{
+	unsigned char key[65], mac[FT_SHA256_LEN];
+	char got[65];
+
+	memset(key, 'k', sizeof(key));
+	ft_hmac_sha256(key, key_sizes[_i].key_len, "abc", 3, mac);
+	ft_sha256_hex(mac, got);
+	ck_assert_msg(strcmp(got, key_sizes[_i].mac) == 0, "key %zu: got %s",
+		      key_sizes[_i].key_len, got);
+}
+END_TEST
+
+/* An empty message and an empty key are fine (Python hmac). */
+START_TEST(test_hmac_empty)
+{
+	unsigned char mac[FT_SHA256_LEN];
+	char got[65];
+
+	ft_hmac_sha256(NULL, 0, NULL, 0, mac);
+	ft_sha256_hex(mac, got);
+	ck_assert_str_eq(got, "b613679a0814d9ec772f95d778c35fc5"
+			      "ff1697c493715653c6c712144292c5ad");
+}
+END_TEST
+
+/* The same tests with the portable code, on a CPU with SHA extensions. */
+static void portable(void)
+{
+	ck_assert(!ft_sha256_set_accel(false));
+}
+
+static void accelerated(void)
+{
+	ft_sha256_set_accel(true);
+}
+
+static void add_all(TCase *tc)
+{
+	tcase_add_loop_test(tc, test_fips_vectors, 0, (int)FT_ARRAY_SIZE(fips));
+	tcase_add_test(tc, test_million_a);
+	tcase_add_loop_test(tc, test_padding_boundaries, 0,
+			    (int)FT_ARRAY_SIZE(boundary));
+	tcase_add_loop_test(tc, test_split_two, 0, MSG_LEN + 1);
+	tcase_add_loop_test(tc, test_hmac_rfc4231, 0,
+			    (int)FT_ARRAY_SIZE(rfc4231));
+}
+
 Suite *ft_sha256_suite(void)
 {
 	Suite *s = suite_create("sha256");
@@ -253,6 +425,20 @@ Suite *ft_sha256_suite(void)
 	tcase_add_loop_test(tc, test_split_two, 0, MSG_LEN + 1);
 	tcase_add_loop_test(tc, test_split_three, 0, MSG_LEN + 1);
 	tcase_add_test(tc, test_bytewise);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hmac");
+	tcase_add_loop_test(tc, test_hmac_rfc4231, 0,
+			    (int)FT_ARRAY_SIZE(rfc4231));
+	tcase_add_test(tc, test_hmac_copied);
+	tcase_add_loop_test(tc, test_hmac_key_sizes, 0,
+			    (int)FT_ARRAY_SIZE(key_sizes));
+	tcase_add_test(tc, test_hmac_empty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("portable");
+	tcase_add_checked_fixture(tc, portable, accelerated);
+	add_all(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,7 @@
 #include "flagtap/inspect.h"
 #include "flagtap/match.h"
 #include "flagtap/rules.h"
+#include "flagtap/sha256.h"
 #include "flagtap/state.h"
 #include "suites.h"
 
@@ -732,7 +733,7 @@ START_TEST(test_changelog_round_trip)
 						  l->kl[i], l->v[i], l->vl[i]),
 				 0);
 	ck_assert_uint_eq(ft_state_keys(half.st), 0);
-	ck_assert_int_eq(ft_state_restore(half.st, half.rs, "FTS1", 4, "", 0),
+	ck_assert_int_eq(ft_state_restore(half.st, half.rs, "FTS2", 4, "", 0),
 			 FT_EINVAL);
 	run_close(&half);
 	for (i = 0; i < l->n; i++) {
@@ -800,6 +801,156 @@ START_TEST(test_restore_hostile)
 	}
 	free(l);
 	run_close(&r);
+}
+END_TEST
+
+/*
+ * Restoring a changelog over a state that holds its keys (a replay of
+ * the changelog after records were applied) reads O(1) slots of the
+ * table per record, not the table up to the entry.
+ */
+START_TEST(test_restore_replacing_bounded)
+{
+	struct ft_state_opts o;
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *st;
+	struct run r;
+	char rec[256];
+	uint64_t before;
+	size_t i, n = 3000;
+
+	ft_state_opts_default(&o);
+	o.changelog = true;
+	run_open(&r, STRUCT_RULES, &o);
+	for (i = 0; i < n; i++) {
+		snprintf(rec, sizeof(rec),
+			 "{\"customer_id\":\"c%zu\",\"amount\":49000,"
+			 "\"ts\":1000}",
+			 i);
+		feed(&r, rec);
+	}
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	ck_assert_uint_eq(l->n, n);
+	st = ft_state_new(r.rs, &o);
+	for (i = 0; i < l->n; i++)
+		ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[i], l->kl[i],
+						  l->v[i], l->vl[i]),
+				 0);
+	ck_assert_uint_eq(ft_state_keys(st), n);
+	before = ft_state_probes(st);
+	for (i = 0; i < l->n; i++)
+		ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[i], l->kl[i],
+						  l->v[i], l->vl[i]),
+				 0);
+	ck_assert_uint_eq(ft_state_keys(st), n);
+	/* a find for the held entry and one for its place, a few slots each */
+	ck_assert_uint_le(ft_state_probes(st) - before, 16 * n);
+	ft_state_free(st);
+	for (i = 0; i < l->n; i++) {
+		free(l->k[i]);
+		free(l->v[i]);
+	}
+	free(l);
+	run_close(&r);
+}
+END_TEST
+
+/* HMAC-SHA-256 under salt of tag and each part as u64 length and bytes. */
+static void keyed(const char *salt, const char *tag, const char *const *parts,
+		  size_t n, unsigned char mac[FT_SHA256_LEN])
+{
+	struct ft_hmac_sha256 h;
+	uint8_t len[8];
+	size_t i, k, m;
+
+	ft_hmac_sha256_init(&h, salt, strlen(salt));
+	ft_hmac_sha256_update(&h, tag, 3);
+	for (i = 0; i < n; i++) {
+		m = strlen(parts[i]);
+		for (k = 0; k < 8; k++)
+			len[k] = (uint8_t)((uint64_t)m >> (56 - 8 * k));
+		ft_hmac_sha256_update(&h, len, 8);
+		ft_hmac_sha256_update(&h, parts[i], m);
+	}
+	ft_hmac_sha256_final(&h, mac);
+}
+
+static const char KEYED_RULES[] = "[rule K]\n"
+				  "title = t\nseverity = low\n"
+				  "aggregate = distinct(card) >= 1\n"
+				  "by = a, b\nwindow = day\ntime = ts\n";
+
+/* The key hash of a crossing of KEYED_RULES for (a, b) under salt. */
+static void key_hash_of(const char *salt, const char *a, const char *b,
+			struct log *l, char out[33])
+{
+	struct ft_state_opts o;
+	struct run r;
+	char rec[256];
+
+	ft_state_opts_default(&o);
+	o.salt = salt;
+	o.salt_len = strlen(salt);
+	o.changelog = l != NULL;
+	run_open(&r, KEYED_RULES, &o);
+	snprintf(rec, sizeof(rec),
+		 "{\"a\":\"%s\",\"b\":\"%s\",\"card\":\"4111\",\"ts\":0}", a,
+		 b);
+	feed(&r, rec);
+	ck_assert_str_eq(r.fired, "K@0 ");
+	memcpy(out, r.last.key_hash, 33);
+	if (l)
+		ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	run_close(&r);
+}
+
+/*
+ * Keys and distinct values are HMAC-SHA-256 under the salt, domain-
+ * separated ("key", "val") and with each part's length before it.
+ */
+START_TEST(test_keyed_hashes)
+{
+	static const char *const ab_c[] = {"ab", "c"}, *const card[] = {"4111"};
+	unsigned char mac[FT_SHA256_LEN];
+	struct log *l = calloc(1, sizeof(*l));
+	char want[65], got[33], other[33], salt[101];
+	const uint8_t *v;
+	uint64_t h, x;
+	size_t i;
+
+	key_hash_of("pepper", "ab", "c", l, got);
+	keyed("pepper", "key", ab_c, 2, mac);
+	ft_hex(mac, 16, want);
+	ck_assert_str_eq(got, want);
+	/* the changelog holds the distinct value's hash: its first 8 bytes */
+	ck_assert_uint_eq(l->n, 1);
+	v = (const uint8_t *)l->v[0];
+	ck_assert_uint_eq(l->vl[0], 1 + 6 * 8 + 8 + 16 + 1 + 8 + 4 + 8 + 4);
+	for (i = 0, h = 0; i < 8; i++)
+		h = h << 8 | v[1 + 6 * 8 + 8 + 16 + 1 + 8 + 4 + i];
+	keyed("pepper", "val", card, 1, mac);
+	memcpy(&x, mac, sizeof(x));
+	ck_assert_uint_eq(h, x);
+	free(l->k[0]);
+	free(l->v[0]);
+	free(l);
+
+	/* parts do not run into each other; the salt is the key */
+	key_hash_of("pepper", "ab", "c", NULL, got);
+	key_hash_of("pepper", "a", "bc", NULL, other);
+	ck_assert_str_ne(got, other);
+	key_hash_of("salt", "ab", "c", NULL, other);
+	ck_assert_str_ne(got, other);
+	/* a salt longer than HMAC's block counts whole */
+	memset(salt, 's', sizeof(salt) - 1);
+	salt[sizeof(salt) - 1] = '\0';
+	key_hash_of(salt, "ab", "c", NULL, got);
+	keyed(salt, "key", ab_c, 2, mac);
+	ft_hex(mac, 16, want);
+	ck_assert_str_eq(got, want);
+	salt[sizeof(salt) - 2] = 't';
+	key_hash_of(salt, "ab", "c", NULL, other);
+	ck_assert_str_ne(got, other);
 }
 END_TEST
 
@@ -1125,6 +1276,8 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_replay_after_restore);
 	tcase_add_test(tc, test_changelog_tombstones);
 	tcase_add_test(tc, test_restore_hostile);
+	tcase_add_test(tc, test_restore_replacing_bounded);
+	tcase_add_test(tc, test_keyed_hashes);
 	tcase_add_test(tc, test_crossing_ids);
 	tcase_add_test(tc, test_contrib_not_hits);
 	tcase_add_test(tc, test_envelope_key);

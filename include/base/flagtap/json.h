@@ -2,10 +2,12 @@
  * json: a validating, allocation-free JSON reader and a string escaper.
  *
  * The reader never builds a tree: it walks the text once to answer one
- * question (is it valid, where is a field).  It is a pure stage: no I/O,
- * no global state, safe to call from any thread.  Input is (ptr, len) and
- * need not be NUL-terminated.  Nesting deeper than FT_JSON_MAX_DEPTH is
- * rejected as invalid, so hostile input cannot exhaust the stack.
+ * question (is it valid, where is a field or a set of fields).  It is a
+ * pure stage: no I/O, no global state, safe to call from any thread; only
+ * a compiled set of paths (struct ft_json_paths) is allocated, once.
+ * Input is (ptr, len) and need not be NUL-terminated.  Nesting deeper than
+ * FT_JSON_MAX_DEPTH is rejected as invalid, so hostile input cannot exhaust the
+ * stack.
  */
 #ifndef FLAGTAP_JSON_H
 #define FLAGTAP_JSON_H
@@ -80,6 +82,44 @@ int ft_json_find(const char *s, size_t len, const char *path,
 int ft_json_find_all(const char *s, size_t len, const char *path,
 		     int (*each)(void *opaque, const struct ft_json_value *v),
 		     void *opaque, char *errstr, size_t errstr_size);
+
+/*
+ * A set of dotted paths (as ft_json_find()) compiled so that one walk of
+ * a document finds the values at all of them.  Immutable once built: any
+ * thread may walk with it.
+ */
+struct ft_json_paths;
+
+/*
+ * Compiles paths[0..n) (a NULL entry is a path never found; equal paths
+ * are allowed).  Returns 0 with a set the caller frees with
+ * ft_json_paths_free(), or FT_ENOMEM.
+ */
+int ft_json_paths_new(const char *const *paths, size_t n,
+		      struct ft_json_paths **out);
+
+/* Frees a set; NULL is allowed. */
+void ft_json_paths_free(struct ft_json_paths *ps);
+
+/* Called with the index of a path and one value at it. */
+typedef int (*ft_json_path_fn)(void *opaque, size_t path,
+			       const struct ft_json_value *v);
+
+/*
+ * One walk of the document [s, s+len) that is ft_json_find_all() for
+ * every path of the set at once: each(opaque, i, v) is called for every
+ * value at path i, the values of one path in document order (those of
+ * different paths interleave; a value is reported after the values
+ * inside it).  The cost is linear in the document whatever the set: a
+ * key is compared with the components that follow its parent's, no more.
+ * Returns 0 (whether or not values were found), FT_EINVAL with "byte N:
+ * problem" in errstr when the document is invalid (values may have been
+ * reported before the error was found: discard them), or each()'s
+ * non-zero return, which stops the walk.
+ */
+int ft_json_find_paths(const char *s, size_t len,
+		       const struct ft_json_paths *ps, ft_json_path_fn each,
+		       void *opaque, char *errstr, size_t errstr_size);
 
 /*
  * Appends the text of a value as a matcher should see it: a string value

@@ -41,6 +41,14 @@ const char *ft_format_list(char *out, size_t size, const char *sep,
 			   const char *last, bool with_auto);
 
 /*
+ * The name a rule's field has in a record of the format: the field
+ * without a prefix naming that format ("capture:", "json:", "logfmt:",
+ * "fix:"; "json:a.b" is "a.b" in JSON), NULL when its prefix names
+ * another format, the field itself when it has none.  Points into name.
+ */
+const char *ft_format_field(const char *name, enum ft_format format);
+
+/*
  * The format of a record in a topic of mixed formats (input.format =
  * auto), from its first bytes after blanks: '{' is json, "8=FIX" is fix,
  * an identifier followed by '=' is logfmt, anything else text.  A record

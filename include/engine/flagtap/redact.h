@@ -158,10 +158,6 @@ int ft_redact_apply(const char *rec, size_t len, bool json,
 void ft_redact_token(const void *salt, size_t salt_len, const char *s, size_t n,
 		     char out[21]);
 
-/* HMAC-SHA-256 (RFC 2104) of msg under key. */
-void ft_hmac_sha256(const void *key, size_t key_len, const void *msg,
-		    size_t msg_len, unsigned char out[32]);
-
 /*
  * Bytes this thread's redaction has visited so far (classifying,
  * decoding, searching, widening, rewriting): tests check that it grows

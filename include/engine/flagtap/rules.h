@@ -266,6 +266,9 @@ struct ft_ruleset {
 	size_t nrules;
 	char **fields; /* distinct field names read by rules and `when` */
 	size_t nfields;
+	/* fields[i] as JSON paths (NULL for another format's), so a record's
+	 * fields are read in one walk of it */
+	struct ft_json_paths *json_paths;
 	char **files; /* the rule files loaded, in load order */
 	size_t nfiles;
 	struct ft_pack **packs;

@@ -47,16 +47,39 @@
  * entries held pass max_bytes the oldest are shed down to 90% of it
  * (counted, and named in the result's shed list; with a changelog their
  * tombstones are held until the next drain, and counted by
- * ft_state_bytes() until then).  Keys and distinct values are held as keyed
- * hashes (SHA-256 with the opts' salt), never in clear.
+ * ft_state_bytes() until then).
  *
- * Changelog.  Each (rule, key, window) entry serializes to a key (rule
- * id, its definition hash, the key hash, the window start) and a value
- * (the aggregate, the offset applied, the fired marker); an evicted entry
- * is a tombstone (empty value).  ft_state_drain_changes() emits the
- * entries changed since its last call; ft_state_restore() reads them back
- * into an empty state (entries of a rule whose definition changed are
- * skipped): the restored state behaves as the one written.
+ * Keyed hashes.  Keys and distinct values are held as HMAC-SHA-256 under
+ * the opts' salt (a key of any length, as RFC 2104 has it), never in
+ * clear:
+ *   key hash (16 bytes): the MAC of "key" | for each `by` value (the
+ *     Kafka key first for `by = key`), its length (u64) and bytes, cut to
+ *     its first 16 bytes, so ("ab", "c") and ("a", "bc") differ;
+ *   value hash (8 bytes): the MAC of "val" | the value's length (u64)
+ *     and bytes, cut to its first 8 bytes (read in host byte order).
+ * A crossing's id is not keyed: the first 16 bytes of SHA-256 of
+ * "crossing" | the rule id's length (u32) and bytes | its definition hash
+ * (32) | the key hash | the window's start, the firing record's time, or
+ * for a late record -1 - its offset (i64), in hex: the same crossing has
+ * the same id after a replay or restore.
+ *
+ * Changelog.  Each (rule, key, window) entry serializes to a key and a
+ * value; an evicted entry is a tombstone (empty value).
+ *   key:   "FTS2" | u8 id length n (at most 255) | the rule id's first n
+ *          bytes | its definition hash (first 8 bytes) | key hash (16)
+ *          | window start (i64; 0 for sliding and sequence rules)
+ *   value: u8 version (1) | applied offset | fired | armed | last time
+ *          | the rule's highest event time | window end (i64 each)
+ *          | count (u64) | sum (i128, scaled by 10^FT_STATE_SCALE)
+ *          | u8 n, n record offsets (i64)
+ *          | u32 n, n distinct value hashes (u64, sorted)
+ *          | u32 n, n events (time, offset: i64; amount: i128; hash: u64)
+ * Integers are big-endian.  ft_state_drain_changes() emits the entries
+ * changed since its last call; ft_state_restore() reads them back into an
+ * empty state (entries of a rule whose definition changed are skipped; a
+ * salt other than the writer's makes other key hashes, so a state must be
+ * restored with its writer's salt): the restored state behaves as the one
+ * written.
  */
 #ifndef FLAGTAP_STATE_H
 #define FLAGTAP_STATE_H
@@ -77,7 +100,8 @@
 struct ft_state;
 
 struct ft_state_opts {
-	const void *salt; /* key of the keyed hashes (NULL: none) */
+	/* key of the keyed hashes (NULL: none), read by ft_state_new() */
+	const void *salt;
 	size_t salt_len;
 	size_t max_events; /* per key of a sliding rule; 0: the default */
 	size_t max_bytes;  /* 0: unbounded */
@@ -156,6 +180,14 @@ struct ft_state_stats ft_state_stats(const struct ft_state *st, size_t rule);
 /* Bytes held (entries, events, hashes, tables) and keys held (entries). */
 size_t ft_state_bytes(const struct ft_state *st);
 size_t ft_state_keys(const struct ft_state *st);
+
+/*
+ * Slots of the key table read by lookups since the state was made (a
+ * lookup, a restore replacing a held entry or shedding one reads O(1)
+ * of them on average, whatever the table's size): the work of lookups,
+ * for tests of their bounds.
+ */
+uint64_t ft_state_probes(const struct ft_state *st);
 
 /*
  * Called for each changed entry: key and value (vlen 0: a tombstone),
