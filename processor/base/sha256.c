@@ -68,6 +68,7 @@ static void compress(uint32_t h[8], const unsigned char *blk)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define HAVE_SHA_NI 1
@@ -124,9 +125,17 @@ static _Atomic int accel = -1;
 static int accel_default(void)
 {
 #ifdef HAVE_SHA_NI
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("sha") &&
-	       __builtin_cpu_supports("sse4.1");
+	unsigned int a, b, c, d;
+
+	/* CPUID itself: __builtin_cpu_supports("sha") is GCC's alone.
+	 * Leaf 1 ECX bit 19: SSE4.1 (bit 9, SSSE3, with it); leaf 7
+	 * EBX bit 29: the SHA extensions. */
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)) ||
+	    !(c & (1u << 9)))
+		return 0;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (b >> 29) & 1;
 #else
 	return 0;
 #endif
