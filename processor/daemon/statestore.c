@@ -733,7 +733,6 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 struct emit_ctx {
 	struct pipeline *p;
 	struct ft_offsets *o;
-	int rc;
 };
 
 static int emit(void *opaque, const void *key, size_t klen, const void *val,
@@ -788,7 +787,7 @@ static int emit(void *opaque, const void *key, size_t klen, const void *val,
 /* Produces o's changed entries; 0, FT_EKAFKA or FT_EFATAL. */
 static int write_part(struct pipeline *p, struct ft_offsets *o)
 {
-	struct emit_ctx c = {p, o, 0};
+	struct emit_ctx c = {p, o};
 
 	return ft_state_drain_changes(o->store->st, emit, &c);
 }
