@@ -327,6 +327,12 @@ struct ft_state *ft_state_new(const struct ft_ruleset *rs,
 		    (st->opts.only_rule >= 0 ? (int)i != st->opts.only_rule
 					     : !rs->rules[i].enabled))
 			continue;
+		/* its keys may be in any partition: routed to the state that
+		 * holds them (ft_state_export()), not applied here */
+		if (st->opts.local_only && !rs->rules[i].state->by_key) {
+			st->rules[i].routed = true;
+			continue;
+		}
 		if (rule_init(st, rs, i))
 			goto out_free;
 	}
@@ -357,6 +363,7 @@ void ft_state_free(struct ft_state *st)
 	}
 	free(st->rules);
 	free(st->scratch);
+	free(st->marks);
 	free(st);
 }
 
@@ -470,6 +477,18 @@ static int shed(struct ft_state *st, struct ft_state_result *out)
 	return FT_OK;
 }
 
+int state_finish(struct ft_state *st, const struct ft_ruleset *rs,
+		 struct ft_state_result *out)
+{
+	if (st->ops >= st->sweep_at)
+		sweep(st, rs);
+	if (st->opts.max_bytes &&
+	    ft_state_bytes(st) - st->dead_bytes > st->opts.max_bytes &&
+	    shed(st, out))
+		return FT_ENOMEM;
+	return (int)out->n;
+}
+
 int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 		   const struct ft_state_input *in, struct ft_state_result *out)
 {
@@ -488,13 +507,7 @@ int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 			return rc;
 		st->ops++;
 	}
-	if (st->ops >= st->sweep_at)
-		sweep(st, rs);
-	if (st->opts.max_bytes &&
-	    ft_state_bytes(st) - st->dead_bytes > st->opts.max_bytes &&
-	    shed(st, out))
-		return FT_ENOMEM;
-	return (int)out->n;
+	return state_finish(st, rs, out);
 }
 
 /* ---- hashes ------------------------------------------------------- */

@@ -11,15 +11,6 @@
 #include "flagtap/sha256.h"
 #include "state_int.h"
 
-/* What one contribution reads. */
-struct item {
-	uint8_t kh[16];
-	char key[128]; /* the by value(s), comma-joined, cut */
-	int64_t t;
-	i128 v;
-	uint64_t h;
-};
-
 /* The key: by fields or the Kafka key.  false when one is missing. */
 static bool read_key(struct ft_state *st, const struct ft_rule_state *rst,
 		     const struct ft_state_input *in,
@@ -59,9 +50,9 @@ static bool read_key(struct ft_state *st, const struct ft_rule_state *rst,
 }
 
 /* Key, time and value of a contribution; false when one is missing. */
-static bool read_item(struct ft_state *st, const struct ft_rule_state *rst,
-		      const struct ft_state_input *in,
-		      const struct ft_contrib *c, struct item *it)
+bool state_read_item(struct ft_state *st, const struct ft_rule_state *rst,
+		     const struct ft_state_input *in,
+		     const struct ft_contrib *c, struct item *it)
 {
 	const char *text = in->res->ctext.data;
 
@@ -184,8 +175,8 @@ static int add_hash(struct ft_state *st, struct entry *e, uint64_t h)
 }
 
 static int apply_calendar(struct ft_state *st, const struct ft_ruleset *rs,
-			  struct entry *e, const struct item *it,
-			  int64_t offset, struct ft_state_result *out)
+			  struct entry *e, const struct item *it, int64_t ref,
+			  struct ft_state_result *out)
 {
 	const struct ft_rule *r = &rs->rules[e->rule];
 	const struct ft_rule_state *rst = r->state;
@@ -200,11 +191,11 @@ static int apply_calendar(struct ft_state *st, const struct ft_ruleset *rs,
 	    add_hash(st, e, it->h))
 		return FT_ENOMEM;
 	if (e->nrecs < FT_STATE_MAX_RECORDS)
-		e->recs[e->nrecs++] = offset;
+		e->recs[e->nrecs++] = ref;
 	else {
 		memmove(e->recs, e->recs + 1,
 			sizeof(e->recs) - sizeof(e->recs[0]));
-		e->recs[FT_STATE_MAX_RECORDS - 1] = offset;
+		e->recs[FT_STATE_MAX_RECORDS - 1] = ref;
 	}
 	value = rst->fn == FT_AGG_DISTINCT ? e->nh : e->count;
 	if (e->fired != INT64_MIN ||
@@ -269,12 +260,12 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 static int apply_sliding(struct ft_state *st, const struct ft_ruleset *rs,
-			 struct entry *e, const struct item *it, int64_t offset,
+			 struct entry *e, const struct item *it, int64_t ref,
 			 struct ft_state_result *out)
 {
 	const struct ft_rule *r = &rs->rules[e->rule];
 	const struct ft_rule_state *rst = r->state;
-	struct event v = {it->t, offset, it->v, it->h};
+	struct event v = {it->t, ref, it->v, it->h};
 	struct ft_state_hit *h;
 	size_t lo, hi, i, n;
 	uint64_t count;
@@ -317,13 +308,12 @@ static int apply_sliding(struct ft_state *st, const struct ft_ruleset *rs,
 /* ---- sequences ---------------------------------------------------- */
 
 static int apply_sequence(struct ft_state *st, const struct ft_ruleset *rs,
-			  struct entry *e, const struct item *it,
-			  int64_t offset, unsigned part,
-			  struct ft_state_result *out)
+			  struct entry *e, const struct item *it, int64_t ref,
+			  unsigned part, struct ft_state_result *out)
 {
 	const struct ft_rule *r = &rs->rules[e->rule];
 	const struct ft_rule_state *rst = r->state;
-	struct event v = {it->t, offset, 0, 0};
+	struct event v = {it->t, ref, 0, 0};
 	struct ft_state_hit *h;
 	size_t i, from;
 
@@ -341,7 +331,7 @@ static int apply_sequence(struct ft_state *st, const struct ft_ruleset *rs,
 				       : 0;
 			for (i = from; i < e->nev; i++)
 				h->records[h->nrecords++] = e->ev[i].off;
-			h->records[h->nrecords++] = offset;
+			h->records[h->nrecords++] = ref;
 			state_crossing_id(r, e->kh, it->t, h->id);
 			e->fired = it->t;
 		}
@@ -387,7 +377,7 @@ static bool late(const struct rstate *x, const struct ft_rule_state *rst,
 }
 
 static int report_late(const struct ft_ruleset *rs, uint32_t rule,
-		       const struct item *it, int64_t offset, int64_t start,
+		       const struct item *it, int64_t ref, int64_t start,
 		       int64_t end, struct ft_state_result *out)
 {
 	struct ft_state_hit *h = new_hit(out, rule, it);
@@ -397,8 +387,71 @@ static int report_late(const struct ft_ruleset *rs, uint32_t rule,
 	h->late = true;
 	h->start = start;
 	h->end = end;
-	h->records[h->nrecords++] = offset;
-	state_crossing_id(&rs->rules[rule], it->kh, -1 - offset, h->id);
+	h->records[h->nrecords++] = ref;
+	state_crossing_id(&rs->rules[rule], it->kh, -1 - ref, h->id);
+	return FT_OK;
+}
+
+int state_apply_item(struct ft_state *st, const struct ft_ruleset *rs,
+		     uint32_t rule, unsigned part, const struct item *it,
+		     int64_t offset, int64_t ref, struct ft_state_result *out)
+{
+	const struct ft_rule_state *rst = rs->rules[rule].state;
+	struct rstate *x = &st->rules[rule];
+	int64_t start = 0, end = 0;
+	size_t n0 = out->n;
+	struct entry *e;
+	int64_t win;
+	int rc;
+
+	if (rst->window == FT_WIN_DAY || rst->window == FT_WIN_HOUR) {
+		if (state_calendar(x, rst, it->t, &start, &end)) {
+			x->stats.missing++;
+			return FT_OK;
+		}
+	} else {
+		start = it->t -
+			(rst->window_ms ? rst->window_ms : rst->seq_within_ms);
+		end = it->t;
+	}
+	if (exempt(x, it)) {
+		x->stats.exempt++;
+		return FT_OK;
+	}
+	win = rst->window == FT_WIN_DAY || rst->window == FT_WIN_HOUR ? start
+								      : 0;
+	/* a replay is known by its entry before it could look late */
+	e = state_find(st, rule, it->kh, win, false);
+	if (e && e->applied != INT64_MIN && offset <= e->applied) {
+		x->stats.replayed++;
+		return FT_OK;
+	}
+	if (late(x, rst, it->t, end)) {
+		x->stats.late++;
+		return rst->late_flag
+			       ? report_late(rs, rule, it, ref, start, end, out)
+			       : FT_OK;
+	}
+	if (!e)
+		e = state_find(st, rule, it->kh, win, true);
+	if (!e)
+		return FT_ENOMEM;
+	e->end = end;
+	rc = rst->fn == FT_AGG_SEQUENCE
+		     ? apply_sequence(st, rs, e, it, ref, part, out)
+	     : rst->window == FT_WIN_SLIDING
+		     ? apply_sliding(st, rs, e, it, ref, out)
+		     : apply_calendar(st, rs, e, it, ref, out);
+	if (rc)
+		return rc;
+	x->stats.fired += out->n > n0;
+	x->stats.applied++;
+	e->applied = offset;
+	if (it->t > e->last_t)
+		e->last_t = it->t;
+	if (it->t > x->maxt)
+		x->maxt = it->t;
+	state_mark(st, e);
 	return FT_OK;
 }
 
@@ -406,14 +459,8 @@ int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 		    const struct ft_state_input *in, const struct ft_contrib *c,
 		    struct ft_state_result *out)
 {
-	const struct ft_rule_state *rst = rs->rules[c->rule].state;
 	struct rstate *x = &st->rules[c->rule];
 	struct item it = {0};
-	int64_t start = 0, end = 0;
-	size_t n0 = out->n;
-	struct entry *e;
-	int64_t win;
-	int rc;
 
 	/* evaluated before the state was restored: its effect (or its
 	 * lateness, its absence) is already in the state */
@@ -421,57 +468,10 @@ int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 		x->stats.replayed++;
 		return FT_OK;
 	}
-	if (!read_item(st, rst, in, c, &it)) {
+	if (!state_read_item(st, rs->rules[c->rule].state, in, c, &it)) {
 		x->stats.missing++;
 		return FT_OK;
 	}
-	if (rst->window == FT_WIN_DAY || rst->window == FT_WIN_HOUR) {
-		if (state_calendar(x, rst, it.t, &start, &end)) {
-			x->stats.missing++;
-			return FT_OK;
-		}
-	} else {
-		start = it.t -
-			(rst->window_ms ? rst->window_ms : rst->seq_within_ms);
-		end = it.t;
-	}
-	if (exempt(x, &it)) {
-		x->stats.exempt++;
-		return FT_OK;
-	}
-	win = rst->window == FT_WIN_DAY || rst->window == FT_WIN_HOUR ? start
-								      : 0;
-	/* a replay is known by its entry before it could look late */
-	e = state_find(st, c->rule, it.kh, win, false);
-	if (e && e->applied != INT64_MIN && in->offset <= e->applied) {
-		x->stats.replayed++;
-		return FT_OK;
-	}
-	if (late(x, rst, it.t, end)) {
-		x->stats.late++;
-		return rst->late_flag ? report_late(rs, c->rule, &it,
-						    in->offset, start, end, out)
-				      : FT_OK;
-	}
-	if (!e)
-		e = state_find(st, c->rule, it.kh, win, true);
-	if (!e)
-		return FT_ENOMEM;
-	e->end = end;
-	rc = rst->fn == FT_AGG_SEQUENCE
-		     ? apply_sequence(st, rs, e, &it, in->offset, c->part, out)
-	     : rst->window == FT_WIN_SLIDING
-		     ? apply_sliding(st, rs, e, &it, in->offset, out)
-		     : apply_calendar(st, rs, e, &it, in->offset, out);
-	if (rc)
-		return rc;
-	x->stats.fired += out->n > n0;
-	x->stats.applied++;
-	e->applied = in->offset;
-	if (it.t > e->last_t)
-		e->last_t = it.t;
-	if (it.t > x->maxt)
-		x->maxt = it.t;
-	state_mark(st, e);
-	return FT_OK;
+	return state_apply_item(st, rs, c->rule, c->part, &it, in->offset,
+				in->offset, out);
 }

@@ -57,6 +57,23 @@ struct entry {
 	bool dead;  /* evicted: a tombstone to drain */
 };
 
+/* What one contribution reads: its key, event time and value. */
+struct item {
+	uint8_t kh[16];
+	char key[128]; /* the by value(s), comma-joined, cut; "" routed */
+	int64_t t;
+	i128 v;
+	uint64_t h;
+};
+
+/* The highest contribution applied from one source partition
+ * (repartitioning): its offset and index within its record. */
+struct src_mark {
+	int64_t off; /* -1: none */
+	uint32_t idx;
+	bool dirty; /* changed since the last drain */
+};
+
 struct exempt_key {
 	uint8_t kh[16];
 	int expires; /* YYYYMMDD */
@@ -79,6 +96,7 @@ struct slot {
 /* A stateful rule's runtime. */
 struct rstate {
 	bool on;
+	bool routed;  /* local_only, `by` not the key: exported, not applied */
 	int64_t maxt; /* highest event time applied; INT64_MIN none */
 	i128 thr;     /* threshold, scaled like sums (count: whole) */
 	void *cal;    /* UCalendar of an IANA zone, or NULL */
@@ -112,6 +130,10 @@ struct ft_state {
 	int64_t restored_high;
 	bool restored;
 	uint64_t probes; /* slots read by lookups: ft_state_probes() */
+	/* repartitioning: per source partition, what was applied */
+	struct src_mark *marks;
+	size_t nmarks;
+	bool marks_dirty;
 };
 
 /* state.c */
@@ -139,6 +161,18 @@ void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 		       int64_t anchor, char out[33]);
 
 /* state_apply.c */
+bool state_read_item(struct ft_state *st, const struct ft_rule_state *rst,
+		     const struct ft_state_input *in,
+		     const struct ft_contrib *c, struct item *it);
+int state_apply_item(struct ft_state *st, const struct ft_ruleset *rs,
+		     uint32_t rule, unsigned part, const struct item *it,
+		     int64_t offset, int64_t ref, struct ft_state_result *out);
+int state_finish(struct ft_state *st, const struct ft_ruleset *rs,
+		 struct ft_state_result *out);
+int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque);
+int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
+		       const void *val, size_t vlen);
+bool state_is_mark(const void *key, size_t klen);
 int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 		    const struct ft_state_input *in, const struct ft_contrib *c,
 		    struct ft_state_result *out);

@@ -113,7 +113,7 @@ int ft_state_drain_changes(struct ft_state *st, ft_state_emit_fn emit,
 	st->ndirty -= i;
 	ft_buf_release(&k);
 	ft_buf_release(&v);
-	return rc;
+	return rc ? rc : state_marks_drain(st, emit, opaque);
 }
 
 /* A reader over a changelog value. */
@@ -262,6 +262,8 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 	int64_t win, maxt;
 	int rule, rc;
 
+	if (state_is_mark(key, klen))
+		return state_mark_restore(st, key, klen, val, vlen);
 	rule = key_rule(st, rs, key, klen, kh, &win);
 	if (rule == FT_ENOENT)
 		return FT_OK;

@@ -80,6 +80,29 @@
  * salt other than the writer's makes other key hashes, so a state must be
  * restored with its writer's salt): the restored state behaves as the one
  * written.
+ *
+ * Repartitioning.  A state made with opts.local_only applies only the
+ * rules whose `by` is the Kafka key (a key's records are all in its
+ * partition); the others are "routed": ft_state_export() reads each of
+ * their contributions into a contribution record, which the caller
+ * sends to the state that holds its key hash (the daemon: a partition of
+ * an internal topic chosen by the key hash), where
+ * ft_state_apply_contrib() applies it as ft_state_apply() would have.  A
+ * contribution record holds what the state needs and nothing in clear:
+ *   "FTC1" | u8 id length n | the rule id's first n bytes | its
+ *   definition hash (first 8 bytes) | key hash (16) | event time (i64)
+ *   | amount (i128, scaled) | value hash (u64) | u8 part (match.h)
+ *   | source partition (u32) | source offset (i64) | index (u32)
+ * (big-endian; index: its place among its record's routed
+ * contributions).  Contributions of one source partition reach a state
+ * in their source order; one at or below the highest (offset, index)
+ * applied from its source partition is a replay (a record read again
+ * after a crash, exported again): not applied.  These marks are kept in
+ * the changelog too, one record per source partition:
+ *   key "FTSQ" | source partition (u32); value u8 version (1)
+ *   | offset (i64) | index (u32).
+ * The hits of applied contributions name their records by
+ * FT_STATE_REF(source partition, source offset).
  */
 #ifndef FLAGTAP_STATE_H
 #define FLAGTAP_STATE_H
@@ -109,7 +132,20 @@ struct ft_state_opts {
 	/* keep changes (and evicted entries, as tombstones) for
 	 * ft_state_drain_changes(); without, evicted entries are freed */
 	bool changelog;
+	/* apply only rules with `by = key`; route the others (see above) */
+	bool local_only;
 };
+
+/* A routed contribution's record, as its hits name it; partitions below
+ * 2^19, offsets below 2^44. */
+#define FT_STATE_REF_BITS 44
+#define FT_STATE_REF(part, off) \
+	((int64_t)((uint64_t)(part) << FT_STATE_REF_BITS | (uint64_t)(off)))
+#define FT_STATE_REF_PART(ref) ((int32_t)((uint64_t)(ref) >> FT_STATE_REF_BITS))
+#define FT_STATE_REF_OFFSET(ref) \
+	((int64_t)((uint64_t)(ref) & ((1ull << FT_STATE_REF_BITS) - 1)))
+/* Bytes a contribution record may take. */
+#define FT_STATE_CONTRIB_MAX (4 + 1 + 255 + 8 + 16 + 8 + 16 + 8 + 1 + 4 + 8 + 4)
 
 void ft_state_opts_default(struct ft_state_opts *o);
 
@@ -173,6 +209,35 @@ void ft_state_free(struct ft_state *st);
 int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 		   const struct ft_state_input *in,
 		   struct ft_state_result *out);
+
+/*
+ * Called for each routed contribution: its key hash (which state it
+ * belongs to) and its record, valid during the call.  A non-zero return
+ * stops the export and is returned.
+ */
+typedef int (*ft_state_route_fn)(void *opaque, const uint8_t kh[16],
+				 const void *rec, size_t len);
+
+/*
+ * Reads the routed contributions of a record of source partition
+ * `partition` (in->offset its offset) and passes each to fn; a
+ * contribution missing its key, time or value is counted (missing), not
+ * routed.  Returns the number routed (>= 0), or fn's code.
+ */
+int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
+		    const struct ft_state_input *in, int32_t partition,
+		    ft_state_route_fn fn, void *opaque);
+
+/*
+ * Applies one contribution record at `offset` (increasing in the stream
+ * that carries them) and fills out as ft_state_apply() does.  A record of
+ * a rule this state does not apply (unknown, disabled, or of another
+ * definition: a reload elsewhere) is skipped.  Returns the number of hits,
+ * FT_EINVAL for a malformed record, or FT_ENOMEM.
+ */
+int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
+			   int64_t offset, const void *rec, size_t len,
+			   struct ft_state_result *out);
 
 /* The rule's counts (zeros for a stateless rule). */
 struct ft_state_stats ft_state_stats(const struct ft_state *st, size_t rule);

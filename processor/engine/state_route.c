@@ -1,0 +1,282 @@
+/*
+ * state_route: contributions that are applied in another state than the
+ * one that read them (repartitioning, state.h): their records, and the
+ * per source partition marks that tell a replayed one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flagtap/common.h"
+#include "state_int.h"
+
+#define CONTRIB_MAGIC "FTC1"
+#define MARK_MAGIC "FTSQ"
+#define MARK_VERSION 1
+/* partitions a ref can name (FT_STATE_REF) */
+#define MAX_PARTITION (1 << (63 - FT_STATE_REF_BITS))
+
+/* --- big-endian fields ---------------------------------------------- */
+
+static uint8_t *put(uint8_t *p, uint64_t v, int bytes)
+{
+	int i;
+
+	for (i = 0; i < bytes; i++)
+		*p++ = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+	return p;
+}
+
+struct rd {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static uint64_t get(struct rd *r, int bytes)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (r->end - r->p < bytes) {
+		r->bad = true;
+		return 0;
+	}
+	for (i = 0; i < bytes; i++)
+		v = v << 8 | *r->p++;
+	return v;
+}
+
+/* --- the source side ------------------------------------------------- */
+
+static size_t encode(uint8_t *b, const struct ft_rule *r, unsigned part,
+		     const struct item *it, int32_t partition, int64_t offset,
+		     uint32_t index)
+{
+	unsigned __int128 v = (unsigned __int128)it->v;
+	size_t n = strlen(r->id);
+	uint8_t *p = b;
+
+	n = n > 255 ? 255 : n;
+	memcpy(p, CONTRIB_MAGIC, 4);
+	p += 4;
+	*p++ = (uint8_t)n;
+	memcpy(p, r->id, n);
+	p += n;
+	memcpy(p, r->state->def_hash, 8);
+	p += 8;
+	memcpy(p, it->kh, 16);
+	p += 16;
+	p = put(p, (uint64_t)it->t, 8);
+	p = put(p, (uint64_t)(v >> 64), 8);
+	p = put(p, (uint64_t)v, 8);
+	p = put(p, it->h, 8);
+	*p++ = (uint8_t)part;
+	p = put(p, (uint32_t)partition, 4);
+	p = put(p, (uint64_t)offset, 8);
+	p = put(p, index, 4);
+	return (size_t)(p - b);
+}
+
+int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
+		    const struct ft_state_input *in, int32_t partition,
+		    ft_state_route_fn fn, void *opaque)
+{
+	const struct ft_match_result *res = in->res;
+	uint8_t b[FT_STATE_CONTRIB_MAX];
+	const struct ft_contrib *c;
+	struct item it;
+	uint32_t index = 0;
+	size_t i, n;
+	int rc;
+
+	for (i = 0; res && i < res->ncontrib; i++) {
+		c = &res->contrib[i];
+		if (c->rule >= st->nrules || !st->rules[c->rule].routed)
+			continue;
+		memset(&it, 0, sizeof(it));
+		if (!state_read_item(st, rs->rules[c->rule].state, in, c,
+				     &it)) {
+			st->rules[c->rule].stats.missing++;
+			continue;
+		}
+		n = encode(b, &rs->rules[c->rule], c->part, &it, partition,
+			   in->offset, index++);
+		rc = fn(opaque, it.kh, b, n);
+		if (rc)
+			return rc;
+	}
+	return (int)index;
+}
+
+/* --- the side that holds the key ------------------------------------ */
+
+/* The rule a record names, if this state applies it in that
+ * definition; -1 otherwise. */
+static int rule_of(const struct ft_state *st, const struct ft_ruleset *rs,
+		   const uint8_t *id, size_t n, const uint8_t *def)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules && i < st->nrules; i++)
+		if (st->rules[i].on && strlen(rs->rules[i].id) == n &&
+		    !memcmp(rs->rules[i].id, id, n) &&
+		    !memcmp(rs->rules[i].state->def_hash, def, 8))
+			return (int)i;
+	return -1;
+}
+
+/* The mark of a source partition, made if needed; NULL: no memory. */
+static struct src_mark *mark_of(struct ft_state *st, uint32_t partition)
+{
+	struct src_mark *nv;
+	size_t i, n;
+
+	if (partition < st->nmarks)
+		return &st->marks[partition];
+	n = (size_t)partition + 1;
+	nv = realloc(st->marks, n * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	for (i = st->nmarks; i < n; i++)
+		nv[i] = (struct src_mark){.off = -1};
+	st->bytes += (n - st->nmarks) * sizeof(*nv);
+	st->marks = nv;
+	st->nmarks = n;
+	return &st->marks[partition];
+}
+
+static bool at_or_below(const struct src_mark *m, int64_t off, uint32_t idx)
+{
+	return m->off >= 0 &&
+	       (off < m->off || (off == m->off && idx <= m->idx));
+}
+
+int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
+			   int64_t offset, const void *rec, size_t len,
+			   struct ft_state_result *out)
+{
+	struct rd r = {rec, (const uint8_t *)rec + len, false};
+	unsigned __int128 hi, lo;
+	const uint8_t *id, *def;
+	struct src_mark *m;
+	struct rstate *x;
+	struct item it = {0};
+	uint32_t partition, idx;
+	unsigned part;
+	int64_t soff;
+	size_t n;
+	int rule, rc;
+
+	out->n = 0;
+	out->nshed = 0;
+	if (len < 5 || memcmp(rec, CONTRIB_MAGIC, 4))
+		return FT_EINVAL;
+	r.p += 4;
+	n = (size_t)get(&r, 1);
+	if ((size_t)(r.end - r.p) != n + 8 + 16 + 8 + 16 + 8 + 1 + 4 + 8 + 4)
+		return FT_EINVAL;
+	id = r.p;
+	def = r.p + n;
+	memcpy(it.kh, r.p + n + 8, 16);
+	r.p += n + 8 + 16;
+	it.t = (int64_t)get(&r, 8);
+	hi = get(&r, 8);
+	lo = get(&r, 8);
+	it.v = (i128)(hi << 64 | lo);
+	it.h = get(&r, 8);
+	part = (unsigned)get(&r, 1);
+	partition = (uint32_t)get(&r, 4);
+	soff = (int64_t)get(&r, 8);
+	idx = (uint32_t)get(&r, 4);
+	if (r.bad || partition >= MAX_PARTITION || soff < 0 ||
+	    soff >= (int64_t)1 << FT_STATE_REF_BITS ||
+	    (part & ~(unsigned)(FT_CONTRIB_AGG | FT_CONTRIB_SEQ_B)))
+		return FT_EINVAL;
+	rule = rule_of(st, rs, id, n, def);
+	if (rule < 0)
+		return FT_OK;
+	x = &st->rules[rule];
+	/* applied before the state was restored, or read again at its
+	 * source: either way already in the state */
+	m = mark_of(st, partition);
+	if (!m)
+		return FT_ENOMEM;
+	if ((st->restored && offset <= st->restored_high) ||
+	    at_or_below(m, soff, idx)) {
+		x->stats.replayed++;
+		return FT_OK;
+	}
+	rc = state_apply_item(st, rs, (uint32_t)rule, part, &it, offset,
+			      FT_STATE_REF(partition, soff), out);
+	if (rc)
+		return rc;
+	m->off = soff;
+	m->idx = idx;
+	if (st->changelog && !m->dirty) {
+		m->dirty = true;
+		st->marks_dirty = true;
+	}
+	st->ops++;
+	return state_finish(st, rs, out);
+}
+
+/* --- marks in the changelog ----------------------------------------- */
+
+int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque)
+{
+	uint8_t k[8], v[1 + 8 + 4];
+	size_t i;
+	int rc;
+
+	if (!st->marks_dirty)
+		return FT_OK;
+	for (i = 0; i < st->nmarks; i++) {
+		if (!st->marks[i].dirty)
+			continue;
+		memcpy(k, MARK_MAGIC, 4);
+		put(k + 4, (uint32_t)i, 4);
+		v[0] = MARK_VERSION;
+		put(put(v + 1, (uint64_t)st->marks[i].off, 8), st->marks[i].idx,
+		    4);
+		rc = emit(opaque, k, sizeof(k), v, sizeof(v));
+		if (rc)
+			return rc;
+		st->marks[i].dirty = false;
+	}
+	st->marks_dirty = false;
+	return FT_OK;
+}
+
+int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
+		       const void *val, size_t vlen)
+{
+	struct rd r = {(const uint8_t *)key + 4, (const uint8_t *)key + klen,
+		       false};
+	struct src_mark *m;
+	uint32_t partition;
+	int64_t off;
+
+	if (klen != 8)
+		return FT_EINVAL;
+	partition = (uint32_t)get(&r, 4);
+	if (partition >= MAX_PARTITION)
+		return FT_EINVAL;
+	if (!vlen)
+		return FT_OK;
+	r = (struct rd){val, (const uint8_t *)val + vlen, false};
+	if (vlen != 13 || get(&r, 1) != MARK_VERSION)
+		return FT_EINVAL;
+	off = (int64_t)get(&r, 8);
+	if (off < -1)
+		return FT_EINVAL;
+	m = mark_of(st, partition);
+	if (!m)
+		return FT_ENOMEM;
+	m->off = off;
+	m->idx = (uint32_t)get(&r, 4);
+	return FT_OK;
+}
+
+bool state_is_mark(const void *key, size_t klen)
+{
+	return klen >= 4 && !memcmp(key, MARK_MAGIC, 4);
+}
