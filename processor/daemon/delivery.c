@@ -12,13 +12,19 @@
 #include "flagtap/statestore.h"
 
 /* Delivery report: the only place an envelope's fate is learned. */
-void ft_delivery_report(void *msg, rd_kafka_resp_err_t err, void *opaque)
+void ft_delivery_report(void *msg, rd_kafka_resp_err_t err, int64_t offset,
+			void *opaque)
 {
 	struct pipeline *p = opaque;
 	struct delivery *d = msg;
 
 	if (!d)
 		return;
+	if (d->route) {
+		ft_store_route_report(p, d, err, offset);
+		free(d);
+		return;
+	}
 	if (d->changelog) {
 		ft_store_report(p, d, err);
 		free(d);

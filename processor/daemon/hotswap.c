@@ -116,6 +116,9 @@ static void finish_reload(struct pipeline *p)
 	}
 	/* the states of the new set (a failure has stopped the pipeline) */
 	ft_store_rebuild(p);
+	if (ft_store_routes(p, rs) > 0 &&
+	    ft_pipeline_subscribe(p, why, sizeof(why)))
+		ft_pipeline_fatal(p, "rules: %s", why);
 	ft_info("rules: reloaded %s -> %s (%zu rules, %zu examples and "
 		"counters passed)",
 		old->hash, rs->hash, rs->nrules, r->rep.passed);

@@ -109,6 +109,14 @@ static void render_state(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 	    "Keys whose state was shed (state.max.bytes) and reported to the "
 	    "reviewers.",
 	    s->state_shed_reported);
+	one(b, "flagtap_state_routed_total", "counter",
+	    "Contributions sent through a repartition topic to the partition "
+	    "that holds their key (state.repartition).",
+	    s->state_routed);
+	one(b, "flagtap_state_route_skipped_total", "counter",
+	    "Records of a repartition topic that were not contributions "
+	    "(skipped).",
+	    s->state_route_bad);
 	family(b, "flagtap_state_records_total", "counter",
 	       "Records a stateful rule selected, by what became of them: "
 	       "applied, missing (no by, time or amount), late (behind the "

@@ -62,6 +62,7 @@ struct ft_offsets *ft_offsets_get(struct ft_offsets_table *t, const char *topic,
 	o->next = -1;
 	o->stored = -1;
 	o->txn_base = -1;
+	o->route_high = -1;
 	t->v[t->n++] = o;
 	return t->last = o;
 }

@@ -130,6 +130,7 @@ static void mark_assigned(struct pipeline *p,
 			o->extract = topic_extract(p, o->topic);
 			o->format = topic_format(p->set, o->topic,
 						 p->default_format);
+			o->route = ft_store_is_route(p, o->topic);
 			p->nassigned++;
 			o->assigned = true;
 			ft_store_assign(p, o);
@@ -233,9 +234,13 @@ static void process(struct pipeline *p, rd_kafka_message_t *rkm)
 		return;
 	}
 	o->at_end = false;
-	if (!p->stats->consumed++)
-		p->stats->first_record_ns = ft_mono_ns();
-	p->stats->bytes_in += rkm->len;
+	/* input records; contributions routed back in are counted by the
+	 * store (flagtap_state_routed_total) */
+	if (!o->route) {
+		if (!p->stats->consumed++)
+			p->stats->first_record_ns = ft_mono_ns();
+		p->stats->bytes_in += rkm->len;
+	}
 	__atomic_add_fetch(&p->held, (int64_t)rkm->len, __ATOMIC_RELAXED);
 	if (p->eos) {
 		p->txn_records++;
@@ -283,10 +288,17 @@ static bool drained(struct pipeline *p)
 	for (i = 0; i < p->offsets.n; i++)
 		if (p->offsets.v[i]->assigned && !p->offsets.v[i]->at_end)
 			return false;
-	return ft_sink_pending(p->sink) == 0;
+	if (ft_sink_pending(p->sink))
+		return false;
+	/* what was routed to a partition of ours is read back too */
+	for (i = 0; i < p->offsets.n; i++)
+		if (p->offsets.v[i]->assigned && p->offsets.v[i]->route &&
+		    p->offsets.v[i]->next <= p->offsets.v[i]->route_high)
+			return false;
+	return true;
 }
 
-static rd_kafka_topic_partition_list_t *topic_list(const char *spec)
+rd_kafka_topic_partition_list_t *ft_pipeline_topic_list(const char *spec)
 {
 	rd_kafka_topic_partition_list_t *l;
 	const char *p = spec, *end;
@@ -380,7 +392,7 @@ int ft_pipeline_check(const struct ft_settings *set, char *errstr,
 	if (!conf)
 		return FT_EINVAL;
 	rd_kafka_conf_destroy(conf);
-	l = topic_list(set->input_topics);
+	l = ft_pipeline_topic_list(set->input_topics);
 	if (l->cnt == 0)
 		rc = ft_err(errstr, errstr_size, FT_EINVAL,
 			    "input.topics: no topic given");
@@ -509,8 +521,6 @@ static int init_salt(struct pipeline *p, char *errstr, size_t errstr_size)
 
 static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 {
-	rd_kafka_topic_partition_list_t *topics;
-	rd_kafka_resp_err_t err;
 
 	if (compile_extracts(p->set, &p->topics, &p->ntopics, errstr,
 			     errstr_size))
@@ -579,7 +589,16 @@ static int setup(struct pipeline *p, char *errstr, size_t errstr_size)
 	if (!p->consumer)
 		return FT_EINVAL;
 	rd_kafka_poll_set_consumer(p->consumer);
-	topics = topic_list(p->set->input_topics);
+	return ft_pipeline_subscribe(p, errstr, errstr_size);
+}
+
+int ft_pipeline_subscribe(struct pipeline *p, char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *topics;
+	rd_kafka_resp_err_t err;
+
+	topics = ft_pipeline_topic_list(p->set->input_topics);
+	ft_store_subscription(p, topics);
 	err = rd_kafka_subscribe(p->consumer, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (err)

@@ -124,6 +124,17 @@ static const struct key_def {
 	 "stateful rules: the changelog of input topic T is <prefix>T "
 	 "(default <group.id>.flagtap-state.), compacted, made by flagtap "
 	 "with T's partition count"},
+	{"state.repartition", KEY_BOOL, 0, "true", 0, 0, NULL,
+	 F(state_repartition),
+	 "stateful rules whose by is a field: true: each contribution goes "
+	 "through the internal topic <state.repartition.prefix>T to the "
+	 "partition that holds its key; false: the input is keyed by the by "
+	 "value, state stays with the input partition"},
+	{"state.repartition.prefix", KEY_STRING, 0, NULL, 0, 0, NULL,
+	 F(state_repartition_prefix),
+	 "stateful rules: input topic T's repartition topic is <prefix>T "
+	 "(default <group.id>.flagtap-repartition.), made by flagtap with "
+	 "T's partition count"},
 	{"state.max.bytes", KEY_INT, 0, "268435456", 65536, 1099511627776LL,
 	 NULL, F(state_max_bytes),
 	 "stateful rules: bytes of state per input partition; above it the "

@@ -21,7 +21,8 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 
 	(void)rk;
 	(void)opaque;
-	s->base.on_delivery(rkm->_private, rkm->err, s->base.opaque);
+	s->base.on_delivery(rkm->_private, rkm->err, rkm->offset,
+			    s->base.opaque);
 }
 
 static rd_kafka_resp_err_t sk_produce(struct ft_sink *base,

@@ -32,15 +32,26 @@ struct store_topic {
 	int partitions;
 };
 
+/* One input topic's repartition topic. */
+struct route_topic {
+	char *input;
+	char *name;
+	int partitions;
+	rd_kafka_topic_t *rkt;
+};
+
 struct ft_store {
 	rd_kafka_t *restorer; /* a consumer outside the group: assign() only */
 	struct store_topic *topics;
 	size_t ntopics;
+	struct route_topic *routes; /* state.repartition with routed rules */
+	size_t nroutes;
 	int64_t last_ckpt_ms;
 	uint64_t gen; /* of the partition states made so far */
 	/* totals for the metrics */
 	double restore_seconds;
 	uint64_t restored, restore_bad, shed_reported;
+	uint64_t routed, route_bad;
 };
 
 /* --- the store ---------------------------------------------------------- */
@@ -97,6 +108,9 @@ int ft_store_open(struct pipeline *p, const struct ft_ruleset *rs, char *errstr,
 	rd_kafka_poll_set_consumer(s->restorer);
 	s->last_ckpt_ms = now_ms();
 	p->store = s;
+	if (ft_store_routes(p, rs) < 0)
+		return ft_err(errstr, errstr_size, FT_EINVAL,
+			      "state: the repartition topics cannot be made");
 	return FT_OK;
 }
 
@@ -129,6 +143,13 @@ void ft_store_close(struct pipeline *p)
 		free(s->topics[i].name);
 	}
 	free(s->topics);
+	for (i = 0; i < s->nroutes; i++) {
+		free(s->routes[i].input);
+		free(s->routes[i].name);
+		if (s->routes[i].rkt)
+			rd_kafka_topic_destroy(s->routes[i].rkt);
+	}
+	free(s->routes);
 	free(s);
 	p->store = NULL;
 }
@@ -136,7 +157,8 @@ void ft_store_close(struct pipeline *p)
 /* --- changelog topics --------------------------------------------------- */
 
 /* Creates a compacted topic; one that exists already is fine. */
-static int create_topic(struct pipeline *p, const char *name, int partitions)
+static int create_topic(struct pipeline *p, const char *name, int partitions,
+			bool compact)
 {
 	rd_kafka_t *rk = p->store->restorer;
 	const rd_kafka_topic_result_t **res;
@@ -156,7 +178,8 @@ static int create_topic(struct pipeline *p, const char *name, int partitions)
 		ft_pipeline_fatal(p, "state: cannot create %s: %s", name, why);
 		return FT_EFATAL;
 	}
-	rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	if (compact)
+		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
 	q = rd_kafka_queue_new(rk);
 	ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_AdminOptions_set_request_timeout(ao, CREATE_TIMEOUT_MS, why,
@@ -180,18 +203,19 @@ static int create_topic(struct pipeline *p, const char *name, int partitions)
 		if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
 			ft_pipeline_fatal(
 				p,
-				"state: cannot create the changelog topic %s "
-				"(%d partitions, compacted): %s (create it, or "
+				"state: cannot create the %s topic %s "
+				"(%d partitions): %s (create it, or "
 				"grant flagtap CREATE on it: see README, "
 				"Stateful rules)",
-				name, partitions,
+				compact ? "changelog" : "repartition", name,
+				partitions,
 				n ? rd_kafka_topic_result_error_string(res[0])
 				  : rd_kafka_err2str(err));
 			rc = FT_EFATAL;
 		} else if (!err) {
-			ft_info("state: created changelog topic %s (%d "
-				"partitions, compacted)",
-				name, partitions);
+			ft_info("state: created %s topic %s (%d partitions)",
+				compact ? "changelog" : "repartition", name,
+				partitions);
 		}
 	}
 	if (ev)
@@ -269,7 +293,7 @@ static struct store_topic *changelog_of(struct pipeline *p, const char *input)
 				       FT_KAFKA_METADATA_TIMEOUT_MS, why,
 				       sizeof(why));
 	if (ncl == FT_ENOENT) {
-		if (create_topic(p, name, nin))
+		if (create_topic(p, name, nin, true))
 			return NULL;
 		ncl = await_topic(p, name, nin);
 		if (ncl < 0)
@@ -306,13 +330,139 @@ static struct store_topic *changelog_of(struct pipeline *p, const char *input)
 	return t;
 }
 
+/* --- repartition topics ------------------------------------------------ */
+
+static bool has_routed(const struct pipeline *p, const struct ft_ruleset *rs)
+{
+	size_t i;
+
+	if (!p->set->state_repartition)
+		return false;
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].state && rs->rules[i].enabled &&
+		    !rs->rules[i].state->by_key)
+			return true;
+	return false;
+}
+
+/* The repartition topic of each input topic, made if missing. */
+static int routes_open(struct pipeline *p)
+{
+	struct ft_store *s = p->store;
+	rd_kafka_topic_partition_list_t *l;
+	struct route_topic *t;
+	char name[512], why[512];
+	int i, n, rc = FT_OK;
+
+	l = ft_pipeline_topic_list(p->set->input_topics);
+	s->routes = calloc((size_t)l->cnt + 1, sizeof(*s->routes));
+	if (!s->routes) {
+		rd_kafka_topic_partition_list_destroy(l);
+		ft_pipeline_fatal(p, "out of memory");
+		return FT_EFATAL;
+	}
+	for (i = 0; i < l->cnt && !rc; i++) {
+		if (p->set->state_repartition_prefix)
+			snprintf(name, sizeof(name), "%s%s",
+				 p->set->state_repartition_prefix,
+				 l->elems[i].topic);
+		else
+			snprintf(name, sizeof(name),
+				 "%s.flagtap-repartition.%s", p->set->group_id,
+				 l->elems[i].topic);
+		if (strlen(name) > 249) {
+			ft_pipeline_fatal(p,
+					  "state: repartition topic name %s is "
+					  "longer than Kafka's 249 characters: "
+					  "set a shorter "
+					  "state.repartition.prefix",
+					  name);
+			rc = FT_EFATAL;
+			break;
+		}
+		n = ft_kafka_partition_count(s->restorer, l->elems[i].topic,
+					     FT_KAFKA_METADATA_TIMEOUT_MS, why,
+					     sizeof(why));
+		if (n <= 0) {
+			ft_pipeline_fatal(p, "state: input %s", why);
+			rc = FT_EFATAL;
+			break;
+		}
+		/* an existing one keeps its count: a key's partition is its
+		 * hash modulo the count, which must not change under it */
+		if (ft_kafka_partition_count(s->restorer, name,
+					     FT_KAFKA_METADATA_TIMEOUT_MS, why,
+					     sizeof(why)) == FT_ENOENT &&
+		    create_topic(p, name, n, false)) {
+			rc = FT_EFATAL;
+			break;
+		}
+		n = await_topic(p, name, 1);
+		t = &s->routes[s->nroutes];
+		t->input = strdup(l->elems[i].topic);
+		t->name = strdup(name);
+		t->partitions = n;
+		t->rkt = ft_sink_kafka_topic(p->sink, name);
+		s->nroutes++;
+		if (n < 0 || !t->input || !t->name || !t->rkt) {
+			if (n >= 0)
+				ft_pipeline_fatal(p, "out of memory");
+			rc = FT_EFATAL;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs)
+{
+	if (!p->store || p->store->routes || !has_routed(p, rs))
+		return 0;
+	return routes_open(p) ? FT_EFATAL : 1;
+}
+
+void ft_store_subscription(struct pipeline *p,
+			   rd_kafka_topic_partition_list_t *l)
+{
+	size_t i;
+
+	for (i = 0; p->store && i < p->store->nroutes; i++)
+		rd_kafka_topic_partition_list_add(l, p->store->routes[i].name,
+						  RD_KAFKA_PARTITION_UA);
+}
+
+bool ft_store_is_route(const struct pipeline *p, const char *topic)
+{
+	size_t i;
+
+	for (i = 0; p->store && i < p->store->nroutes; i++)
+		if (!strcmp(p->store->routes[i].name, topic))
+			return true;
+	return false;
+}
+
+static const struct route_topic *route_of(const struct pipeline *p,
+					  const char *input)
+{
+	size_t i;
+
+	for (i = 0; i < p->store->nroutes; i++)
+		if (!strcmp(p->store->routes[i].input, input))
+			return &p->store->routes[i];
+	return NULL;
+}
+
 /* --- restore ------------------------------------------------------------ */
 
-static struct ft_state *state_new(struct pipeline *p)
+static struct ft_state *state_new(struct pipeline *p,
+				  const struct ft_offsets *o)
 {
 	struct ft_state_opts so;
 
 	ft_state_opts_default(&so);
+	/* an input partition keeps the rules keyed by the Kafka key; the
+	 * others' keys are held by the partitions of the repartition topic */
+	so.local_only = p->store->nroutes && !o->route;
 	so.salt = p->salt;
 	so.salt_len = p->salt_len;
 	so.max_bytes = (size_t)p->set->state_max_bytes;
@@ -502,7 +652,7 @@ static int part_load(struct pipeline *p, struct ft_offsets *o)
 	if (!t)
 		return FT_EFATAL;
 	sp = calloc(1, sizeof(*sp));
-	if (!sp || !(sp->st = state_new(p)) ||
+	if (!sp || !(sp->st = state_new(p, o)) ||
 	    !(sp->rkt = ft_sink_kafka_topic(p->sink, t->name))) {
 		if (sp)
 			ft_state_free(sp->st);
@@ -683,6 +833,99 @@ static void log_late(struct ft_store_part *sp, const struct ft_offsets *o,
 		(unsigned long long)sp->late_seen);
 }
 
+/* Where a routed contribution goes, and what it came from. */
+struct route_ctx {
+	struct worker *w;
+	const rd_kafka_message_t *rkm;
+	struct ft_offsets *o;
+	const struct route_topic *t;
+};
+
+/*
+ * Produces a routed contribution to the partition of its key hash: in
+ * the open transaction (exactly once), or awaited by the next checkpoint
+ * before the record's offset may be stored (at least once).
+ */
+static int route(void *opaque, const uint8_t kh[16], const void *rec,
+		 size_t len)
+{
+	struct route_ctx *c = opaque;
+	struct pipeline *p = c->w->p;
+	struct delivery *d = calloc(1, sizeof(*d));
+	uint32_t h = (uint32_t)kh[0] << 24 | (uint32_t)kh[1] << 16 |
+		     (uint32_t)kh[2] << 8 | kh[3];
+	rd_kafka_resp_err_t err;
+
+	if (!d) {
+		ft_pipeline_fatal(p, "out of memory routing state");
+		return FT_EFATAL;
+	}
+	d->o = c->o;
+	d->offset = c->rkm->offset;
+	d->route = true;
+	d->route_topic = c->t->name;
+	d->route_part = (int32_t)(h % (uint32_t)c->t->partitions);
+	for (;;) {
+		err = rd_kafka_producev(
+			p->producer, RD_KAFKA_V_RKT(c->t->rkt),
+			RD_KAFKA_V_PARTITION(d->route_part),
+			RD_KAFKA_V_KEY((void *)kh, 16),
+			RD_KAFKA_V_VALUE((void *)rec, len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->fatal)
+			break;
+		if (c->w->started) {
+			struct timespec ts = {0, 1000000};
+
+			nanosleep(&ts, NULL);
+		} else {
+			ft_sink_poll(p->sink, POLL_MS);
+		}
+	}
+	if (err) {
+		free(d);
+		return ft_produce_failed(c->w, c->rkm, "a routed contribution",
+					 err);
+	}
+	__atomic_add_fetch(&p->store->routed, 1, __ATOMIC_RELAXED);
+	return FT_OK;
+}
+
+void ft_store_route_report(struct pipeline *p, struct delivery *d,
+			   rd_kafka_resp_err_t err, int64_t offset)
+{
+	struct ft_offsets *dest;
+
+	if (err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	    err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+		return;
+	if (err && p->eos) {
+		ft_warn("state: contribution of %s/%d/%lld not routed to "
+			"%s/%d: "
+			"%s; aborting the transaction",
+			d->o->topic, (int)d->o->partition, (long long)d->offset,
+			d->route_topic, (int)d->route_part,
+			rd_kafka_err2str(err));
+		atomic_store(&p->abort_txn, true);
+		return;
+	}
+	if (err) {
+		ft_pipeline_fatal(p,
+				  "state: contribution of %s/%d/%lld not "
+				  "routed to %s/%d: %s; its offset will not "
+				  "be committed",
+				  d->o->topic, (int)d->o->partition,
+				  (long long)d->offset, d->route_topic,
+				  (int)d->route_part, rd_kafka_err2str(err));
+		return;
+	}
+	/* --until-eof waits until it is read back where it is ours */
+	dest = ft_offsets_get(&p->offsets, d->route_topic, d->route_part);
+	if (dest && offset > dest->route_high)
+		dest->route_high = offset;
+}
+
 int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct ft_offsets *o)
 {
@@ -695,6 +938,7 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		.keylen = rkm->key_len,
 		.res = &w->in.res,
 	};
+	struct route_ctx rc = {w, rkm, o, NULL};
 	uint64_t late;
 	size_t i;
 	int n;
@@ -712,6 +956,14 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 	n = ft_state_apply(sp->st, p->rs, &in, &w->crossed);
 	if (n >= 0 && late_count(sp->st, &w->in.res) != late)
 		log_late(sp, o, rkm);
+	if (n >= 0 && p->store->nroutes) {
+		rc.t = route_of(p, o->topic);
+		if (rc.t && ft_state_export(sp->st, p->rs, &in, o->partition,
+					    route, &rc) < 0) {
+			pthread_mutex_unlock(&sp->lock);
+			return FT_EFATAL;
+		}
+	}
 	pthread_mutex_unlock(&sp->lock);
 	for (i = 0; n > 0 && i < w->crossed.n; i++)
 		if (ft_inspect_add_hit(&w->in, p->rs, w->crossed.hits[i].rule))
@@ -726,6 +978,103 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 	if (w->crossed.nshed && report_shed(w, rkm, o))
 		return FT_EFATAL;
 	return (int)w->in.res.n;
+}
+
+/* The envelope of a routed crossing (ft_envelope_crossing()). */
+static int forward_crossing(struct worker *w, const rd_kafka_message_t *rkm,
+			    struct ft_offsets *o, const char *input)
+{
+	struct pipeline *p = w->p;
+	struct ft_source via = {
+		.topic = o->topic,
+		.partition = o->partition,
+		.offset = rkm->offset,
+		.timestamp = -1,
+	};
+	rd_kafka_resp_err_t err;
+	rd_kafka_headers_t *h;
+	struct delivery *d;
+	size_t i;
+
+	ft_buf_reset(&w->json);
+	ft_envelope_crossing(&w->json, p->rs, &w->crossed, input, &via,
+			     now_ms());
+	if (!ft_buf_ok(&w->json) ||
+	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
+		ft_pipeline_fatal(p, "out of memory forwarding a crossing");
+		return FT_EFATAL;
+	}
+	ft_buf_reset(&w->ids);
+	for (i = 0; i < w->crossed.n; i++) {
+		if (i)
+			ft_buf_addc(&w->ids, ',');
+		ft_buf_adds(&w->ids, p->rs->rules[w->crossed.hits[i].rule].id);
+	}
+	d = ft_delivery_new(w, rkm, o);
+	if (!d)
+		return FT_EFATAL;
+	ft_worker_source(w, rkm);
+	h = rd_kafka_headers_new(6);
+	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
+	rd_kafka_header_add(h, "flagtap-kind", -1, "crossing", -1);
+	rd_kafka_header_add(h, "flagtap-rules", -1, w->ids.data,
+			    (ssize_t)w->ids.len);
+	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
+			    (ssize_t)w->src.len);
+	rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
+	w->msg.key = NULL; /* a crossing has no record, and no key */
+	err = ft_produce_send(w, FT_SINK_OUTPUT, w->z.data, w->z.len, h, d);
+	if (err) {
+		ft_delivery_abandon(d);
+		return ft_produce_failed(w, rkm, "a crossing", err);
+	}
+	return FT_OK;
+}
+
+int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
+			  struct ft_offsets *o)
+{
+	struct pipeline *p = w->p;
+	struct ft_store_part *sp = o->store;
+	const char *input = NULL;
+	size_t i;
+	int n;
+
+	if (!sp || !sp->st) {
+		ft_pipeline_fatal(p, "state: no state for %s/%d", o->topic,
+				  (int)o->partition);
+		return FT_EFATAL;
+	}
+	for (i = 0; i < p->store->nroutes && !input; i++)
+		if (!strcmp(p->store->routes[i].name, o->topic))
+			input = p->store->routes[i].input;
+	pthread_mutex_lock(&sp->lock);
+	n = ft_state_apply_contrib(sp->st, p->rs, rkm->offset,
+				   rkm->payload ? rkm->payload : "", rkm->len,
+				   &w->crossed);
+	pthread_mutex_unlock(&sp->lock);
+	if (n == FT_EINVAL) {
+		/* not flagtap's: counted and logged, nothing to apply */
+		if (!__atomic_fetch_add(&p->store->route_bad, 1,
+					__ATOMIC_RELAXED) %
+		    LATE_LOG_EVERY)
+			ft_warn("state: %s/%d/%lld is not a contribution "
+				"record: skipped",
+				o->topic, (int)o->partition,
+				(long long)rkm->offset);
+		return ft_delivery_track(p, o, rkm->offset, false);
+	}
+	if (n < 0) {
+		ft_pipeline_fatal(p, "out of memory applying %s/%d/%lld",
+				  o->topic, (int)o->partition,
+				  (long long)rkm->offset);
+		return FT_EFATAL;
+	}
+	if (w->crossed.nshed && report_shed(w, rkm, o))
+		return FT_EFATAL;
+	if (n > 0)
+		return forward_crossing(w, rkm, o, input ? input : "");
+	return ft_delivery_track(p, o, rkm->offset, false);
 }
 
 /* --- the changelog ------------------------------------------------------ */
@@ -914,6 +1263,8 @@ void ft_store_totals(struct pipeline *p, struct ft_store_totals *t,
 	t->restore_bad = p->store->restore_bad;
 	t->shed_reported =
 		__atomic_load_n(&p->store->shed_reported, __ATOMIC_RELAXED);
+	t->routed = __atomic_load_n(&p->store->routed, __ATOMIC_RELAXED);
+	t->route_bad = __atomic_load_n(&p->store->route_bad, __ATOMIC_RELAXED);
 	for (i = 0; i < p->offsets.n; i++) {
 		sp = p->offsets.v[i]->store;
 		if (!p->offsets.v[i]->assigned || !sp || !sp->st)

@@ -124,6 +124,8 @@ void ft_status_publish(struct pipeline *p)
 			s.state_restored = t.restored;
 			s.state_restore_bad = t.restore_bad;
 			s.state_shed_reported = t.shed_reported;
+			s.state_routed = t.routed;
+			s.state_route_bad = t.route_bad;
 			s.state_restore_seconds = t.restore_seconds;
 			for (i = 0; i < p->rs->nrules; i++) {
 				rules[i].stateful = p->rs->rules[i].state &&

@@ -171,6 +171,8 @@ static int evaluate(struct worker *w, const rd_kafka_message_t *rkm,
 	int n;
 
 	w->crossed_valid = false;
+	if (o->route)
+		return ft_store_apply_routed(w, rkm, o);
 	if (load_msg(w, rkm, o)) {
 		ft_pipeline_fatal(p, "out of memory reading %s/%d/%lld",
 				  o->topic, (int)rkm->partition,

@@ -697,6 +697,7 @@ START_TEST(test_dump)
 		"log.level = info",
 		"log.format = text",
 		"rules.watch.ms = 2000",
+		"state.repartition = true",
 		"state.max.bytes = 268435456",
 		"state.checkpoint.ms = 1000",
 		"state.replication.factor = -1",
@@ -774,7 +775,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 21, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 22, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 500000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);

@@ -251,6 +251,7 @@ START_TEST(test_state)
 	s.state_restored = 89;
 	s.state_restore_seconds = 1.5;
 	s.state_shed_reported = 4;
+	s.state_routed = 77;
 	ft_metrics_render(&b, &s);
 	ft_buf_addc(&b, '\0');
 	ck_assert(ft_buf_ok(&b));
@@ -262,6 +263,8 @@ START_TEST(test_state)
 		strstr(b.data, "\nflagtap_state_restored_records_total 89\n"));
 	ck_assert_ptr_nonnull(
 		strstr(b.data, "\nflagtap_state_shed_reported_total 4\n"));
+	ck_assert_ptr_nonnull(
+		strstr(b.data, "\nflagtap_state_routed_total 77\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "\nflagtap_state_records_total{"
 					     "rule=\"PBOC-LV-01C\",result="
 					     "\"late\"} 2\n"));

@@ -17,10 +17,12 @@ struct reports {
 	void *cb_opaque;
 };
 
-static void on_report(void *msg_opaque, rd_kafka_resp_err_t err, void *opaque)
+static void on_report(void *msg_opaque, rd_kafka_resp_err_t err, int64_t offset,
+		      void *opaque)
 {
 	struct reports *r = opaque;
 
+	(void)offset;
 	r->cb_opaque = opaque;
 	if (r->n < 4) {
 		r->opaque[r->n] = msg_opaque;

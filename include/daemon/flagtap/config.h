@@ -178,6 +178,8 @@ struct ft_settings {
 	long long rules_watch_ms;	    /* rules.watch.ms */
 	char *redact_salt;		    /* redact.salt (secret) */
 	char *state_topic_prefix;	    /* state.topic.prefix */
+	bool state_repartition;		    /* state.repartition */
+	char *state_repartition_prefix;	    /* state.repartition.prefix */
 	long long state_max_bytes;	    /* state.max.bytes */
 	long long state_checkpoint_ms;	    /* state.checkpoint.ms */
 	long long state_replication_factor; /* state.replication.factor */

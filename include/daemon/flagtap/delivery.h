@@ -19,7 +19,8 @@
  * pipeline): releases the bytes held, settles the offset, counts, and
  * frees msg (a struct delivery, or NULL).  Loop thread.
  */
-void ft_delivery_report(void *msg, rd_kafka_resp_err_t err, void *opaque);
+void ft_delivery_report(void *msg, rd_kafka_resp_err_t err, int64_t offset,
+			void *opaque);
 
 /* Stores the committable offset of every assigned partition that moved.
  * Loop thread. */

@@ -119,6 +119,7 @@ struct ft_metrics_snapshot {
 	bool state;
 	uint64_t state_keys, state_bytes;
 	uint64_t state_restored, state_restore_bad, state_shed_reported;
+	uint64_t state_routed, state_route_bad;
 	double state_restore_seconds;
 	bool ready;
 

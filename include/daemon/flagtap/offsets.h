@@ -41,6 +41,9 @@ struct ft_offsets {
 	/* owned by the caller, untouched here: */
 	bool assigned;	     /* partition currently assigned to us */
 	bool at_end;	     /* consumer reached the partition's end */
+	bool route;	     /* a repartition topic's (statestore.h) */
+	int64_t route_high;  /* highest offset this instance produced to
+				it, -1: none (statestore.h) */
 	int format;	     /* enum ft_format of the partition's topic */
 	const void *extract; /* the topic's extract pattern, or NULL */
 	int worker;	     /* 1 + the worker that owns it; 0: none yet */

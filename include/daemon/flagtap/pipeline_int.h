@@ -51,12 +51,15 @@
 
 /* Rides with each produced message to its delivery report. */
 struct delivery {
-	struct ft_offsets *o; /* the source partition */
-	int64_t offset;	      /* the source record */
-	bool tracked;	      /* in o's tracker (at-least-once) */
-	size_t bytes;	      /* counted in p->held */
-	bool dlq;	      /* a dead letter, not an envelope */
-	bool changelog;	      /* a state changelog record (statestore.h) */
+	struct ft_offsets *o;	 /* the source partition */
+	int64_t offset;		 /* the source record */
+	bool tracked;		 /* in o's tracker (at-least-once) */
+	size_t bytes;		 /* counted in p->held */
+	bool dlq;		 /* a dead letter, not an envelope */
+	bool changelog;		 /* a state changelog record (statestore.h) */
+	bool route;		 /* a routed contribution (statestore.h) */
+	const char *route_topic; /* a routed contribution's target */
+	int32_t route_part;
 	uint64_t gen;	      /* of a changelog record: its state's */
 	unsigned char reason; /* enum ft_dlq_reason of a dead letter */
 };
@@ -189,6 +192,13 @@ static inline int64_t now_ms(void)
  */
 void ft_pipeline_fatal(struct pipeline *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The topics of a comma-separated list (input.topics), to subscribe to. */
+rd_kafka_topic_partition_list_t *ft_pipeline_topic_list(const char *spec);
+
+/* Subscribes to the input topics and the store's repartition topics
+ * (statestore.h).  0 or FT_EINVAL with the reason in errstr. */
+int ft_pipeline_subscribe(struct pipeline *p, char *errstr, size_t errstr_size);
 
 /* Warns when rs hashes redacted values with a key drawn at random. */
 void ft_pipeline_warn_unsalted(const struct pipeline *p,

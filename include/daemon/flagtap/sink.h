@@ -30,9 +30,9 @@ enum ft_sink_dest {
 
 struct ft_sink;
 
-/* A message's fate: err 0 when acknowledged. */
+/* A message's fate: err 0 when acknowledged, at offset. */
 typedef void ft_sink_delivery_cb(void *msg_opaque, rd_kafka_resp_err_t err,
-				 void *opaque);
+				 int64_t offset, void *opaque);
 
 struct ft_sink_ops {
 	/* Copies key, value and takes h on success (h stays the caller's

@@ -33,6 +33,23 @@
  *     rule's state afresh: the states are written, then restored under
  *     the new rule set, which skips entries of other definitions.
  *
+ *   - Repartitioning (state.repartition, on by default): a rule whose
+ *     `by` is a field may see one key in any input partition.  The input
+ *     partition's state keeps only the rules with `by = key`; each
+ *     contribution of the others (state.h, "Repartitioning": key hash,
+ *     event time, amount or value hash, source coordinates; no value in
+ *     clear) is produced to partition hash % n of the repartition topic
+ *     <state.repartition.prefix>T, which flagtap creates with T's
+ *     partition count and subscribes to in the same group.  A repartition
+ *     partition is a partition like the others (assigned, restored from
+ *     its own changelog, committed), whose records are applied with
+ *     ft_state_apply_contrib(); a crossing there is forwarded as a
+ *     "crossing" envelope (envelope.h) naming the source records.
+ *     Exactly once the contributions are in the transaction of the input
+ *     offsets; at least once the next checkpoint waits for them before
+ *     those offsets may be stored, and a contribution sent again after a
+ *     crash is known there by its source mark.
+ *
  * Everything here runs on the loop thread with the workers idle, except
  * ft_store_apply() (the worker owning the record) and ft_store_report()
  * (any thread).
@@ -98,6 +115,31 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct ft_offsets *o);
 
 /*
+ * Applies a repartition partition's record (o->route) to its state; a
+ * crossing is forwarded in a crossing envelope.  Returns 0 or FT_EFATAL
+ * (or, exactly once, FT_EKAFKA: the transaction must abort).
+ */
+int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
+			  struct ft_offsets *o);
+
+/* Makes the repartition topics when rs routes contributions and they are
+ * not made yet: 1 (made: subscribe to them), 0 (nothing to do) or
+ * FT_EFATAL (pipeline stopped).  ft_store_open() calls it too. */
+int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs);
+
+/* Adds the repartition topics to a subscription. */
+void ft_store_subscription(struct pipeline *p,
+			   rd_kafka_topic_partition_list_t *l);
+
+/* Is topic one of the repartition topics? */
+bool ft_store_is_route(const struct pipeline *p, const char *topic);
+
+/* A routed contribution's delivery report (delivery.c); offset: where it
+ * landed. */
+void ft_store_route_report(struct pipeline *p, struct delivery *d,
+			   rd_kafka_resp_err_t err, int64_t offset);
+
+/*
  * Exactly once: produces every changed entry of every assigned partition
  * into the open transaction.  Returns 0, or FT_EKAFKA when a record could
  * not be produced (the transaction must abort), or FT_EFATAL.
@@ -134,6 +176,7 @@ struct ft_store_totals {
 	double restore_seconds;
 	uint64_t restored, restore_bad;
 	uint64_t shed_reported;
+	uint64_t routed, route_bad;
 };
 void ft_store_totals(struct pipeline *p, struct ft_store_totals *t,
 		     struct ft_state_stats *per_rule, size_t nrules);

@@ -156,6 +156,24 @@ int ft_envelope_shed(struct ft_buf *out, const struct ft_ruleset *rs,
 		     int64_t at_ms);
 
 /*
+ * Appends a routed crossing (repartitioning, state.h): the crossings in r,
+ * found in the state that holds their key, away from the records that
+ * made them, which are in topic (their partitions and offsets are the
+ * hits' refs):
+ *   {"v", "kind":"crossing", "rules": [{"id","title","severity",
+ *    "reference"?, "aggregate": {as in an envelope, "key": {"hash"},
+ *    "records": [{"partition","offset"}]}}] (one per hit), "severity"
+ *    (the highest), "source" (topic, the partition and offset of the
+ *    record that made the first crossing; "timestamp" and "key" null),
+ *    "via" {"topic","partition","offset"} (the contribution record),
+ *    "ruleset", "flagged_at", "record": null, "record_withheld"}.
+ * Keys only as their keyed hashes.  Returns 0 or FT_ENOMEM.
+ */
+int ft_envelope_crossing(struct ft_buf *out, const struct ft_ruleset *rs,
+			 const struct ft_state_result *r, const char *topic,
+			 const struct ft_source *via, int64_t at_ms);
+
+/*
  * Decodes a message value: inflates it into out and checks that the
  * result is a valid envelope (a JSON object with "rules" array,
  * "severity", "source" object, "ruleset" string and "record" or
