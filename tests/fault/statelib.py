@@ -48,19 +48,25 @@ def write_rules(t):
 
 
 def conf(t, bootstrap, group, tin, tout, rules, extra=None):
+    """The input is keyed by customer: the state stays with the input
+    partition unless extra sets state.repartition (stateful_routed.py)."""
     c = fl.base_conf(t, bootstrap, group, tin, tout,
-                     {"rules": rules, "input.format": "json", "redact.salt": SALT})
+                     {"rules": rules, "input.format": "json", "redact.salt": SALT,
+                      "state.repartition": "false"})
     c.update(extra or {})
     return c
 
 
 class Produce:
-    """Produces records (ftstateful dicts) into topic, keyed by customer,
+    """Produces records (ftstateful dicts) into topic, keyed by customer
+    (keyed=False: no key, so a customer's records spread over partitions),
     at `rate` records/s (None: as fast as the producer takes them), in a
     thread; idempotent, so a retry cannot reorder a partition."""
 
-    def __init__(self, t, bootstrap, topic, records, rate=None, name="produce"):
+    def __init__(self, t, bootstrap, topic, records, rate=None, name="produce",
+                 keyed=True):
         self.t = t
+        self.keyed = keyed
         self.name = name
         self.n = len(records)
         self.delivered = 0
@@ -89,7 +95,7 @@ class Produce:
                     break
             elif self._stop.is_set():
                 break
-            key = r.get("customer")
+            key = r.get("customer") if self.keyed else None
             while True:
                 try:
                     self.p.produce(topic, fs.encode(r), key=key.encode() if key else None,
