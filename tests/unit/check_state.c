@@ -1319,8 +1319,8 @@ static int export_rec(struct run *r, struct ft_state *st, const char *rec,
 }
 
 /* Applies q's record i at repartition offset off; the number of hits. */
-static int apply_q(struct ft_state *st, struct run *r,
-		   const struct route_q *q, size_t i, int64_t off)
+static int apply_q(struct ft_state *st, struct run *r, const struct route_q *q,
+		   size_t i, int64_t off)
 {
 	int rc = ft_state_apply_contrib(st, r->rs, off, q->rec[i], q->len[i],
 					&r->out);
@@ -1493,7 +1493,8 @@ START_TEST(test_route_equivalence)
 			p = (int)(g % ROUTE_PARTS);
 			ck_assert_int_eq(
 				export_rec(&r, src[p], recs[g], p,
-					   ROUTE_BASE + (int64_t)(g / ROUTE_PARTS),
+					   ROUTE_BASE +
+						   (int64_t)(g / ROUTE_PARTS),
 					   &rt),
 				2);
 			feed_into(src[p], &r, recs[g]);
@@ -1512,7 +1513,8 @@ START_TEST(test_route_equivalence)
 			}
 		xings_eq(whole, routed, pass == 0);
 		for (k = 0; k < 2; k++) {
-			ck_assert_uint_eq(ft_state_stats(dst[k], 0).replayed, 0);
+			ck_assert_uint_eq(ft_state_stats(dst[k], 0).replayed,
+					  0);
 			ck_assert_uint_eq(ft_state_stats(dst[k], 0).late, 0);
 			ft_state_free(dst[k]);
 		}
@@ -1527,15 +1529,17 @@ START_TEST(test_route_equivalence)
 END_TEST
 
 /* Sums to 150 and counts to 6 a day, by customer. */
-static const char REPLAY_RULES[] = "[rule S]\ntitle = t\nseverity = low\n"
-				   "aggregate = sum(amount) >= 150\n"
-				   "by = customer_id\nwindow = day\ntime = ts\n"
-				   "[rule C]\ntitle = t\nseverity = low\n"
-				   "aggregate = count >= 6\n"
-				   "by = customer_id\nwindow = day\ntime = ts\n";
+static const char REPLAY_RULES[] =
+	"[rule S]\ntitle = t\nseverity = low\n"
+	"aggregate = sum(amount) >= 150\n"
+	"by = customer_id\nwindow = day\ntime = ts\n"
+	"[rule C]\ntitle = t\nseverity = low\n"
+	"aggregate = count >= 6\n"
+	"by = customer_id\nwindow = day\ntime = ts\n";
 
-#define PAY(who, min) \
-	"{\"customer_id\":\"" who "\",\"amount\":\"30\",\"ts\":\"2024-03-01T10:" min ":00Z\"}"
+#define PAY(who, min)                                            \
+	"{\"customer_id\":\"" who "\",\"amount\":\"30\",\"ts\":" \
+	"\"2024-03-01T10:" min ":00Z\"}"
 
 static const char *const PAYS[] = {
 	PAY("a", "00"), PAY("a", "01"), PAY("a", "02"),
@@ -1919,16 +1923,14 @@ START_TEST(test_route_malformed)
 	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 0);
 	ck_assert_uint_eq(ft_state_stats(r.st, 0).replayed, 0);
 	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, 0);
-	ck_assert_int_eq(ft_state_drain_changes(r.st, count_emit, &emitted),
-			 0);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, count_emit, &emitted), 0);
 	ck_assert_uint_eq(emitted, 0);
 	/* the record itself, at any offset, is applied once */
 	ck_assert_int_eq(apply_q(r.st, &r, q, 0, 200), 0);
 	ck_assert_int_eq(apply_q(r.st, &r, q, 0, 201), 0);
 	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 1);
 	ck_assert_uint_eq(ft_state_stats(r.st, 0).replayed, 1);
-	ck_assert_int_eq(ft_state_drain_changes(r.st, count_emit, &emitted),
-			 0);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, count_emit, &emitted), 0);
 	ck_assert_uint_eq(emitted, 2); /* its entry and its mark */
 	ft_state_free(src);
 	free(q);
@@ -2006,9 +2008,8 @@ START_TEST(test_route_local_only)
 	ck_assert_uint_eq(ft_state_stats(r.st, 1).missing, 2);
 	ck_assert_uint_eq(ft_state_stats(r.st, 2).applied, 6);
 	/* fn's code stops the export */
-	ck_assert_int_eq(ft_state_export(r.st, r.rs, &in, 0, stop_route,
-					 &stops),
-			 7);
+	ck_assert_int_eq(
+		ft_state_export(r.st, r.rs, &in, 0, stop_route, &stops), 7);
 	ck_assert_uint_eq(stops, 1);
 	ft_state_free(plain);
 	free(q);
