@@ -159,6 +159,13 @@ void state_key_hash(struct ft_state *st, const char *const *parts,
 uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n);
 void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 		       int64_t anchor, char out[33]);
+/*
+ * The rule a changelog key or contribution record names: the first n
+ * bytes of its id (ids are cut to 255) and of its definition hash (8), if
+ * this state applies it; -1 otherwise.
+ */
+int state_rule_named(const struct ft_state *st, const struct ft_ruleset *rs,
+		     const uint8_t *id, size_t n, const uint8_t *def);
 
 /* state_apply.c */
 bool state_read_item(struct ft_state *st, const struct ft_rule_state *rst,

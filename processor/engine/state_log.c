@@ -161,8 +161,9 @@ static i128 get128(struct rd *r)
 static int key_rule(const struct ft_state *st, const struct ft_ruleset *rs,
 		    const uint8_t *k, size_t klen, uint8_t kh[16], int64_t *win)
 {
-	size_t n, i;
 	struct rd r;
+	size_t n;
+	int rule;
 
 	if (klen < 5 || memcmp(k, KEY_MAGIC, 4))
 		return FT_EINVAL;
@@ -172,12 +173,8 @@ static int key_rule(const struct ft_state *st, const struct ft_ruleset *rs,
 	memcpy(kh, k + 5 + n + 8, 16);
 	r = (struct rd){k + 5 + n + 24, k + klen, false};
 	*win = (int64_t)get64(&r);
-	for (i = 0; i < rs->nrules; i++)
-		if (st->rules[i].on && strlen(rs->rules[i].id) == n &&
-		    !memcmp(rs->rules[i].id, k + 5, n) &&
-		    !memcmp(rs->rules[i].state->def_hash, k + 5 + n, 8))
-			return (int)i;
-	return FT_ENOENT;
+	rule = state_rule_named(st, rs, k + 5, n, k + 5 + n);
+	return rule < 0 ? FT_ENOENT : rule;
 }
 
 static int read_arrays(struct ft_state *st, struct entry *e, struct rd *r)

@@ -109,21 +109,6 @@ int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
 
 /* --- the side that holds the key ------------------------------------ */
 
-/* The rule a record names, if this state applies it in that
- * definition; -1 otherwise. */
-static int rule_of(const struct ft_state *st, const struct ft_ruleset *rs,
-		   const uint8_t *id, size_t n, const uint8_t *def)
-{
-	size_t i;
-
-	for (i = 0; i < rs->nrules && i < st->nrules; i++)
-		if (st->rules[i].on && strlen(rs->rules[i].id) == n &&
-		    !memcmp(rs->rules[i].id, id, n) &&
-		    !memcmp(rs->rules[i].state->def_hash, def, 8))
-			return (int)i;
-	return -1;
-}
-
 /* The mark of a source partition, made if needed; NULL: no memory. */
 static struct src_mark *mark_of(struct ft_state *st, uint32_t partition)
 {
@@ -191,7 +176,7 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 	    soff >= (int64_t)1 << FT_STATE_REF_BITS ||
 	    (part & ~(unsigned)(FT_CONTRIB_AGG | FT_CONTRIB_SEQ_B)))
 		return FT_EINVAL;
-	rule = rule_of(st, rs, id, n, def);
+	rule = state_rule_named(st, rs, id, n, def);
 	if (rule < 0)
 		return FT_OK;
 	x = &st->rules[rule];

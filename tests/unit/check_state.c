@@ -1827,6 +1827,54 @@ START_TEST(test_route_replay_by_offset)
 }
 END_TEST
 
+/*
+ * A rule id longer than a record holds (255 bytes, cut): its routed
+ * contributions are applied where they are routed, and its entries come
+ * back from the changelog.
+ */
+START_TEST(test_route_long_id)
+{
+	char rules[1024], id[301];
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, true);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *src, *st;
+	struct run r;
+	size_t i;
+
+	memset(id, 'x', 300);
+	id[300] = '\0';
+	snprintf(rules, sizeof(rules),
+		 "[rule %s]\ntitle = t\nseverity = low\n"
+		 "aggregate = count >= 3\nby = customer_id\nwindow = day\n"
+		 "time = ts\n",
+		 id);
+	run_open(&r, rules, &to);
+	src = ft_state_new(r.rs, &lo);
+	ck_assert_ptr_nonnull(src);
+	for (i = 0; i < 3; i++)
+		export_rec(&r, src, PAYS[i], 1, (int64_t)i, &rt);
+	ck_assert_uint_eq(q->n, 3);
+	ck_assert_uint_eq(q->len[0], FT_STATE_CONTRIB_MAX);
+	ck_assert_int_eq(apply_q(r.st, &r, q, 0, 0), 0);
+	ck_assert_int_eq(apply_q(r.st, &r, q, 1, 1), 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 2);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	st = restore_log(&r, l, true);
+	ft_state_free(r.st);
+	r.st = st;
+	ck_assert_uint_eq(ft_state_keys(st), 1);
+	ck_assert_int_eq(apply_q(st, &r, q, 2, 2), 1);
+	ck_assert_str_eq(r.out.hits[0].value, "3");
+	ft_state_free(src);
+	log_free(l);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
 static int count_emit(void *opaque, const void *key, size_t klen,
 		      const void *val, size_t vlen)
 {
@@ -2051,6 +2099,7 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_route_replays);
 	tcase_add_test(tc, test_route_marks_restored);
 	tcase_add_test(tc, test_route_replay_by_offset);
+	tcase_add_test(tc, test_route_long_id);
 	tcase_add_test(tc, test_route_malformed);
 	tcase_add_test(tc, test_route_local_only);
 	tcase_add_loop_test(tc, test_parse_time, 0, (int)FT_ARRAY_SIZE(TIMES));
