@@ -252,7 +252,7 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 		     const void *key, size_t klen, const void *val, size_t vlen)
 {
 	const uint8_t *v = val;
-	struct rd r = {v, v + vlen, false};
+	struct rd r = {v, vlen ? v + vlen : v, false}; /* a tombstone: NULL */
 	struct rstate *x;
 	struct entry *e;
 	uint8_t kh[16];

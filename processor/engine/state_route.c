@@ -139,7 +139,7 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 			   int64_t offset, const void *rec, size_t len,
 			   struct ft_state_result *out)
 {
-	struct rd r = {rec, (const uint8_t *)rec + len, false};
+	struct rd r;
 	unsigned __int128 hi, lo;
 	const uint8_t *id, *def;
 	struct src_mark *m;
@@ -155,7 +155,8 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 	out->nshed = 0;
 	if (len < 5 || memcmp(rec, CONTRIB_MAGIC, 4))
 		return FT_EINVAL;
-	r.p += 4;
+	r = (struct rd){(const uint8_t *)rec + 4, (const uint8_t *)rec + len,
+			false};
 	n = (size_t)get(&r, 1);
 	if ((size_t)(r.end - r.p) != n + 8 + 16 + 8 + 16 + 8 + 1 + 4 + 8 + 4)
 		return FT_EINVAL;

@@ -1957,6 +1957,14 @@ START_TEST(test_route_malformed)
 			      "case %zu", i);
 		ck_assert_uint_eq(r.out.n, 0);
 	}
+	/* nothing at all (a Kafka tombstone has no value) */
+	ck_assert_int_eq(
+		ft_state_apply_contrib(r.st, r.rs, 99, NULL, 0, &r.out),
+		FT_EINVAL);
+	ck_assert_int_eq(ft_state_restore(r.st, r.rs, "FTS2", 4, NULL, 0),
+			 FT_EINVAL);
+	ck_assert_int_eq(
+		ft_state_restore(r.st, r.rs, "FTSQ\0\0\0\1", 8, NULL, 0), 0);
 	/* another rule's id, another definition: skipped */
 	for (i = 0; i < 3; i++) {
 		memcpy(rec, q->rec[0], q->len[0]);
