@@ -22,6 +22,19 @@ typedef __int128 i128;
 /* 10^FT_STATE_SCALE: the unit of scaled amounts (and of thresholds). */
 #define STATE_UNIT ((i128)1000000000000ll)
 
+/* Event times are below it in magnitude (ms: the year 33658); a time
+ * beyond is missing, and makes a record read back malformed. */
+#define STATE_MAX_TIME 1000000000000000ll
+
+static inline bool state_time_ok(int64_t t)
+{
+	return t > -STATE_MAX_TIME && t < STATE_MAX_TIME;
+}
+
+/* Amounts are below it in magnitude, scaled (what state_parse_amount()
+ * reads); sums saturate. */
+#define STATE_MAX_AMOUNT ((i128)1000000000000000000ll * 1000000000000000000ll)
+
 /* An event of a sliding window, or an A of a sequence. */
 struct event {
 	int64_t t;   /* event time, ms */

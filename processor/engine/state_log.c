@@ -214,6 +214,27 @@ static int read_arrays(struct ft_state *st, struct entry *e, struct rd *r)
 	return r->bad || r->p != r->end ? FT_EINVAL : FT_OK;
 }
 
+/* A time read back: none (INT64_MIN) or one apply could have made. */
+static bool time_or_none(int64_t t)
+{
+	return t == INT64_MIN || state_time_ok(t);
+}
+
+/* The entry's times and the rule's highest, within what apply makes. */
+static bool times_ok(const struct entry *e, int64_t maxt)
+{
+	size_t i;
+
+	if (!time_or_none(e->fired) || !time_or_none(e->armed) ||
+	    !time_or_none(e->last_t) || !time_or_none(maxt) ||
+	    !time_or_none(e->end))
+		return false;
+	for (i = 0; i < e->nev; i++)
+		if (!state_time_ok(e->ev[i].t))
+			return false;
+	return true;
+}
+
 /* What apply relies on: no more events or hashes than it would keep. */
 static bool within_bounds(const struct ft_state *st,
 			  const struct ft_rule_state *rst,
@@ -284,7 +305,8 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 	e->count = get64(&r);
 	e->sum = get128(&r);
 	rc = r.bad ? FT_EINVAL : read_arrays(st, e, &r);
-	if (!rc && !within_bounds(st, rs->rules[rule].state, e))
+	if (!rc && (!within_bounds(st, rs->rules[rule].state, e) ||
+		    !times_ok(e, maxt)))
 		rc = FT_EINVAL;
 	if (rc) {
 		drop(st, (uint32_t)rule, kh, win);

@@ -173,8 +173,9 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 	partition = (uint32_t)get(&r, 4);
 	soff = (int64_t)get(&r, 8);
 	idx = (uint32_t)get(&r, 4);
-	if (r.bad || partition >= MAX_PARTITION || soff < 0 ||
-	    soff >= (int64_t)1 << FT_STATE_REF_BITS ||
+	if (r.bad || !state_time_ok(it.t) || it.v <= -STATE_MAX_AMOUNT ||
+	    it.v >= STATE_MAX_AMOUNT || partition >= MAX_PARTITION ||
+	    soff < 0 || soff >= (int64_t)1 << FT_STATE_REF_BITS ||
 	    (part & ~(unsigned)(FT_CONTRIB_AGG | FT_CONTRIB_SEQ_B)))
 		return FT_EINVAL;
 	rule = state_rule_named(st, rs, id, n, def);

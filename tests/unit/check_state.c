@@ -1896,6 +1896,8 @@ static void put_be(uint8_t *p, uint64_t v, int bytes)
 }
 
 /* A contribution record's fields after the rule id (n its length). */
+#define C_TIME(n) (4 + 1 + (n) + 8 + 16)
+#define C_AMOUNT(n) (C_TIME(n) + 8)
 #define C_PART(n) (4 + 1 + (n) + 8 + 16 + 8 + 16 + 8)
 #define C_PARTITION(n) (C_PART(n) + 1)
 #define C_OFFSET(n) (C_PARTITION(n) + 4)
@@ -1920,6 +1922,12 @@ START_TEST(test_route_malformed)
 		{3, 1, '2'},
 		{4, 1, 0},
 		{4, 1, 2},
+		{C_TIME(1), 8, 1ull << 63},
+		{C_TIME(1), 8, 1000000000000000ull},
+		{C_TIME(1), 8, (uint64_t)-1000000000000000ll},
+		{C_AMOUNT(1), 8, 0x7fffffffffffffffull},
+		{C_AMOUNT(1), 8, 0x8000000000000000ull},
+		{C_AMOUNT(1), 8, 0x36f9bfb3af7b756ull}, /* 10^36, nearly */
 		{C_PART(1), 1, 4},
 		{C_PART(1), 1, 0x80},
 		{C_PARTITION(1), 4, 1u << 19},
@@ -1990,6 +1998,118 @@ START_TEST(test_route_malformed)
 	ck_assert_uint_eq(emitted, 2); /* its entry and its mark */
 	ft_state_free(src);
 	free(q);
+	run_close(&r);
+}
+END_TEST
+
+/*
+ * Times and amounts beyond what a record can give (an event time at or
+ * beyond 10^15 ms, a Kafka timestamp near INT64_MAX): missing where they
+ * are read, and never wrapping where they are summed or compared.
+ */
+START_TEST(test_route_extreme_times)
+{
+	static const char rules[] = "[rule T]\ntitle = t\nseverity = low\n"
+				    "aggregate = count >= 2\n"
+				    "by = customer_id\nwindow = hour\n";
+	static const int64_t ts[] = {INT64_MAX, INT64_MAX - 1000,
+				     1000000000000000ll, INT64_MIN + 1};
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, false);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct ft_state_input in = {0};
+	struct ft_state *src;
+	struct run r;
+	size_t i;
+
+	run_open(&r, rules, &to);
+	src = ft_state_new(r.rs, &lo);
+	ck_assert_ptr_nonnull(src);
+	ck_assert_int_ge(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON,
+					 PAY("a", "00"), strlen(PAY("a", "00")),
+					 &r.res),
+			 0);
+	for (i = 0; i < FT_ARRAY_SIZE(ts); i++) {
+		in = (struct ft_state_input){(int64_t)i, ts[i], NULL, 0,
+					     &r.res};
+		ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+		ck_assert_int_eq(ft_state_export(src, r.rs, &in, 0, route, &rt),
+				 0);
+	}
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, FT_ARRAY_SIZE(ts));
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 0);
+	ck_assert_uint_eq(ft_state_stats(src, 0).missing, FT_ARRAY_SIZE(ts));
+	ck_assert_uint_eq(q->n, 0);
+	ft_state_free(src);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
+/* Puts v big-endian at p. */
+static void put_be128(uint8_t *p, unsigned __int128 v)
+{
+	put_be(p, (uint64_t)(v >> 64), 8);
+	put_be(p + 8, (uint64_t)v, 8);
+}
+
+/*
+ * A changelog value with times no record gives is malformed; a sum
+ * near the i128 bounds saturates rather than wrapping below the
+ * threshold.
+ */
+START_TEST(test_restore_extremes)
+{
+	/* value: version, applied, fired, armed, last time, the rule's
+	 * highest, end (8 each), count (8), sum (16) */
+	static const struct {
+		size_t at;
+		uint64_t v;
+	} bad[] = {
+		{1 + 8, 0x8000000000000001ull},	 /* fired */
+		{1 + 16, 0x8000000000000001ull}, /* armed */
+		{1 + 24, 1000000000000000ull},	 /* last time */
+		{1 + 32, 0x8000000000000001ull}, /* the rule's highest */
+		{1 + 40, 0x7fffffffffffffffull}, /* end */
+	};
+	struct ft_state_opts to = route_opts(false, true);
+	struct log *l = calloc(1, sizeof(*l));
+	uint8_t v[512];
+	struct ft_state *st;
+	struct run r;
+	size_t i, vl;
+
+	run_open(&r, REPLAY_RULES, &to);
+	feed_at(&r, PAY("a", "00"), 0);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	ck_assert_uint_eq(l->n, 2); /* S and C */
+	vl = l->vl[0];
+	ck_assert_uint_le(vl, sizeof(v));
+	for (i = 0; i < FT_ARRAY_SIZE(bad); i++) {
+		st = ft_state_new(r.rs, &to);
+		memcpy(v, l->v[0], vl);
+		put_be(v + bad[i].at, bad[i].v, 8);
+		ck_assert_msg(ft_state_restore(st, r.rs, l->k[0], l->kl[0], v,
+					       vl) == FT_EINVAL,
+			      "case %zu", i);
+		ck_assert_uint_eq(ft_state_keys(st), 0);
+		ft_state_free(st);
+	}
+	/* S's sum near the top: one more 30 saturates, and crosses */
+	st = ft_state_new(r.rs, &to);
+	memcpy(v, l->v[0], vl);
+	put_be128(v + 1 + 56, (~(unsigned __int128)0 >> 1) - 10);
+	ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[0], l->kl[0], v, vl),
+			 0);
+	ft_state_free(r.st);
+	r.st = st;
+	r.fired[0] = '\0';
+	feed_at(&r, PAY("a", "01"), 1);
+	ck_assert_str_eq(r.fired, "S@1 ");
+	ck_assert_str_eq(r.last.value,
+			 "170141183460469231731687303.715884105727");
+	log_free(l);
 	run_close(&r);
 }
 END_TEST
@@ -2110,6 +2230,8 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_route_long_id);
 	tcase_add_test(tc, test_route_malformed);
 	tcase_add_test(tc, test_route_local_only);
+	tcase_add_test(tc, test_route_extreme_times);
+	tcase_add_test(tc, test_restore_extremes);
 	tcase_add_loop_test(tc, test_parse_time, 0, (int)FT_ARRAY_SIZE(TIMES));
 	tcase_add_loop_test(tc, test_errors, 0, (int)FT_ARRAY_SIZE(ERRORS));
 	suite_add_tcase(s, tc);
