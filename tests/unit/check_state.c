@@ -3,7 +3,10 @@
  * evaluates them: the event-time traps (days in UTC and in +08:00,
  * amounts reaching 49,999.99 and 50,000, bursts over 25 hours, a success
  * 15 minutes late), lateness, firing once, exemptions, missing fields,
- * replays, eviction and bounds, the changelog round trip.
+ * replays, eviction and bounds, the changelog round trip; routed
+ * contributions (three source partitions routed to two states against
+ * one state, replays after a source crash, marks across a restore,
+ * malformed records, local_only states).
  */
 #include <stdio.h>
 #include <stdlib.h>
