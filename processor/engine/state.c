@@ -621,3 +621,18 @@ void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 	ft_sha256_final(&c, d);
 	ft_hex(d, 16, out);
 }
+
+int state_rule_named(const struct ft_state *st, const struct ft_ruleset *rs,
+		     const uint8_t *id, size_t n, const uint8_t *def)
+{
+	size_t i, len;
+
+	for (i = 0; i < rs->nrules && i < st->nrules; i++) {
+		len = strlen(rs->rules[i].id);
+		if (st->rules[i].on && (len > 255 ? 255 : len) == n &&
+		    !memcmp(rs->rules[i].id, id, n) &&
+		    !memcmp(rs->rules[i].state->def_hash, def, 8))
+			return (int)i;
+	}
+	return -1;
+}

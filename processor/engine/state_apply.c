@@ -67,6 +67,8 @@ bool state_read_item(struct ft_state *st, const struct ft_rule_state *rst,
 			return false;
 		it->t = in->kafka_ts_ms;
 	}
+	if (!state_time_ok(it->t))
+		return false;
 	if (rst->fn == FT_AGG_SUM)
 		return !c->value.status &&
 		       !state_parse_amount(text + c->value.off, c->value.len,
@@ -139,6 +141,18 @@ static void hit_value(struct ft_state_hit *h, const struct ft_rule_state *rst,
 			 (unsigned long long)count);
 }
 
+/* a + b, saturated: sums of amounts read back from elsewhere (a
+ * changelog) may be anything */
+static i128 add_sat(i128 a, i128 b)
+{
+	i128 v;
+
+	if (!__builtin_add_overflow(a, b, &v))
+		return v;
+	return b > 0 ? (i128)(~(unsigned __int128)0 >> 1)
+		     : -(i128)(~(unsigned __int128)0 >> 1) - 1;
+}
+
 /* ---- calendar windows --------------------------------------------- */
 
 /* Where h is, or goes, in the entry's sorted hashes. */
@@ -186,7 +200,7 @@ static int apply_calendar(struct ft_state *st, const struct ft_ruleset *rs,
 	unsigned i, k;
 
 	e->count++;
-	e->sum += it->v;
+	e->sum = add_sat(e->sum, it->v);
 	if (rst->fn == FT_AGG_DISTINCT && (i128)e->nh <= x->thr / STATE_UNIT &&
 	    add_hash(st, e, it->h))
 		return FT_ENOMEM;
@@ -279,7 +293,7 @@ static int apply_sliding(struct ft_state *st, const struct ft_ruleset *rs,
 		;
 	count = hi - lo;
 	for (i = lo, n = 0; i < hi; i++) {
-		sum += e->ev[i].v;
+		sum = add_sat(sum, e->ev[i].v);
 		st->scratch[n++] = e->ev[i].h;
 	}
 	if (rst->fn == FT_AGG_DISTINCT) {

@@ -22,6 +22,19 @@ typedef __int128 i128;
 /* 10^FT_STATE_SCALE: the unit of scaled amounts (and of thresholds). */
 #define STATE_UNIT ((i128)1000000000000ll)
 
+/* Event times are below it in magnitude (ms: the year 33658); a time
+ * beyond is missing, and makes a record read back malformed. */
+#define STATE_MAX_TIME 1000000000000000ll
+
+static inline bool state_time_ok(int64_t t)
+{
+	return t > -STATE_MAX_TIME && t < STATE_MAX_TIME;
+}
+
+/* Amounts are below it in magnitude, scaled (what state_parse_amount()
+ * reads); sums saturate. */
+#define STATE_MAX_AMOUNT ((i128)1000000000000000000ll * 1000000000000000000ll)
+
 /* An event of a sliding window, or an A of a sequence. */
 struct event {
 	int64_t t;   /* event time, ms */
@@ -159,6 +172,13 @@ void state_key_hash(struct ft_state *st, const char *const *parts,
 uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n);
 void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 		       int64_t anchor, char out[33]);
+/*
+ * The rule a changelog key or contribution record names: the first n
+ * bytes of its id (ids are cut to 255) and of its definition hash (8), if
+ * this state applies it; -1 otherwise.
+ */
+int state_rule_named(const struct ft_state *st, const struct ft_ruleset *rs,
+		     const uint8_t *id, size_t n, const uint8_t *def);
 
 /* state_apply.c */
 bool state_read_item(struct ft_state *st, const struct ft_rule_state *rst,

@@ -161,8 +161,9 @@ static i128 get128(struct rd *r)
 static int key_rule(const struct ft_state *st, const struct ft_ruleset *rs,
 		    const uint8_t *k, size_t klen, uint8_t kh[16], int64_t *win)
 {
-	size_t n, i;
 	struct rd r;
+	size_t n;
+	int rule;
 
 	if (klen < 5 || memcmp(k, KEY_MAGIC, 4))
 		return FT_EINVAL;
@@ -172,12 +173,8 @@ static int key_rule(const struct ft_state *st, const struct ft_ruleset *rs,
 	memcpy(kh, k + 5 + n + 8, 16);
 	r = (struct rd){k + 5 + n + 24, k + klen, false};
 	*win = (int64_t)get64(&r);
-	for (i = 0; i < rs->nrules; i++)
-		if (st->rules[i].on && strlen(rs->rules[i].id) == n &&
-		    !memcmp(rs->rules[i].id, k + 5, n) &&
-		    !memcmp(rs->rules[i].state->def_hash, k + 5 + n, 8))
-			return (int)i;
-	return FT_ENOENT;
+	rule = state_rule_named(st, rs, k + 5, n, k + 5 + n);
+	return rule < 0 ? FT_ENOENT : rule;
 }
 
 static int read_arrays(struct ft_state *st, struct entry *e, struct rd *r)
@@ -215,6 +212,27 @@ static int read_arrays(struct ft_state *st, struct entry *e, struct rd *r)
 		e->nev++;
 	}
 	return r->bad || r->p != r->end ? FT_EINVAL : FT_OK;
+}
+
+/* A time read back: none (INT64_MIN) or one apply could have made. */
+static bool time_or_none(int64_t t)
+{
+	return t == INT64_MIN || state_time_ok(t);
+}
+
+/* The entry's times and the rule's highest, within what apply makes. */
+static bool times_ok(const struct entry *e, int64_t maxt)
+{
+	size_t i;
+
+	if (!time_or_none(e->fired) || !time_or_none(e->armed) ||
+	    !time_or_none(e->last_t) || !time_or_none(maxt) ||
+	    !time_or_none(e->end))
+		return false;
+	for (i = 0; i < e->nev; i++)
+		if (!state_time_ok(e->ev[i].t))
+			return false;
+	return true;
 }
 
 /* What apply relies on: no more events or hashes than it would keep. */
@@ -255,7 +273,7 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 		     const void *key, size_t klen, const void *val, size_t vlen)
 {
 	const uint8_t *v = val;
-	struct rd r = {v, v + vlen, false};
+	struct rd r = {v, vlen ? v + vlen : v, false}; /* a tombstone: NULL */
 	struct rstate *x;
 	struct entry *e;
 	uint8_t kh[16];
@@ -287,7 +305,8 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 	e->count = get64(&r);
 	e->sum = get128(&r);
 	rc = r.bad ? FT_EINVAL : read_arrays(st, e, &r);
-	if (!rc && !within_bounds(st, rs->rules[rule].state, e))
+	if (!rc && (!within_bounds(st, rs->rules[rule].state, e) ||
+		    !times_ok(e, maxt)))
 		rc = FT_EINVAL;
 	if (rc) {
 		drop(st, (uint32_t)rule, kh, win);

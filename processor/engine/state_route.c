@@ -109,21 +109,6 @@ int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
 
 /* --- the side that holds the key ------------------------------------ */
 
-/* The rule a record names, if this state applies it in that
- * definition; -1 otherwise. */
-static int rule_of(const struct ft_state *st, const struct ft_ruleset *rs,
-		   const uint8_t *id, size_t n, const uint8_t *def)
-{
-	size_t i;
-
-	for (i = 0; i < rs->nrules && i < st->nrules; i++)
-		if (st->rules[i].on && strlen(rs->rules[i].id) == n &&
-		    !memcmp(rs->rules[i].id, id, n) &&
-		    !memcmp(rs->rules[i].state->def_hash, def, 8))
-			return (int)i;
-	return -1;
-}
-
 /* The mark of a source partition, made if needed; NULL: no memory. */
 static struct src_mark *mark_of(struct ft_state *st, uint32_t partition)
 {
@@ -154,7 +139,7 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 			   int64_t offset, const void *rec, size_t len,
 			   struct ft_state_result *out)
 {
-	struct rd r = {rec, (const uint8_t *)rec + len, false};
+	struct rd r;
 	unsigned __int128 hi, lo;
 	const uint8_t *id, *def;
 	struct src_mark *m;
@@ -170,7 +155,8 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 	out->nshed = 0;
 	if (len < 5 || memcmp(rec, CONTRIB_MAGIC, 4))
 		return FT_EINVAL;
-	r.p += 4;
+	r = (struct rd){(const uint8_t *)rec + 4, (const uint8_t *)rec + len,
+			false};
 	n = (size_t)get(&r, 1);
 	if ((size_t)(r.end - r.p) != n + 8 + 16 + 8 + 16 + 8 + 1 + 4 + 8 + 4)
 		return FT_EINVAL;
@@ -187,11 +173,12 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 	partition = (uint32_t)get(&r, 4);
 	soff = (int64_t)get(&r, 8);
 	idx = (uint32_t)get(&r, 4);
-	if (r.bad || partition >= MAX_PARTITION || soff < 0 ||
-	    soff >= (int64_t)1 << FT_STATE_REF_BITS ||
+	if (r.bad || !state_time_ok(it.t) || it.v <= -STATE_MAX_AMOUNT ||
+	    it.v >= STATE_MAX_AMOUNT || partition >= MAX_PARTITION ||
+	    soff < 0 || soff >= (int64_t)1 << FT_STATE_REF_BITS ||
 	    (part & ~(unsigned)(FT_CONTRIB_AGG | FT_CONTRIB_SEQ_B)))
 		return FT_EINVAL;
-	rule = rule_of(st, rs, id, n, def);
+	rule = state_rule_named(st, rs, id, n, def);
 	if (rule < 0)
 		return FT_OK;
 	x = &st->rules[rule];

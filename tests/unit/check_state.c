@@ -3,7 +3,10 @@
  * evaluates them: the event-time traps (days in UTC and in +08:00,
  * amounts reaching 49,999.99 and 50,000, bursts over 25 hours, a success
  * 15 minutes late), lateness, firing once, exemptions, missing fields,
- * replays, eviction and bounds, the changelog round trip.
+ * replays, eviction and bounds, the changelog round trip; routed
+ * contributions (three source partitions routed to two states against
+ * one state, replays after a source crash, marks across a restore,
+ * malformed records, local_only states).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -1253,6 +1256,946 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- repartitioning: routed contributions ------------------------- */
+
+/* Sums by day and counts by hour, keyed by a field (routed from a
+ * local_only state), and a count by the Kafka key (applied where read). */
+static const char ROUTE_RULES[] = "[rule S]\ntitle = t\nseverity = low\n"
+				  "aggregate = sum(amount) >= 100\n"
+				  "by = customer_id\nwindow = day\ntime = ts\n"
+				  "allowed-lateness = 7d\n"
+				  "[rule C]\ntitle = t\nseverity = low\n"
+				  "aggregate = count >= 2\n"
+				  "by = customer_id\nwindow = hour\ntime = ts\n"
+				  "allowed-lateness = 7d\n"
+				  "[rule K]\ntitle = t\nseverity = low\n"
+				  "aggregate = count >= 2\nby = key\n"
+				  "window = hour\n";
+
+/* One partition of the repartition topic: the records routed to it. */
+#define ROUTE_CAP 512
+struct route_q {
+	uint8_t rec[ROUTE_CAP][FT_STATE_CONTRIB_MAX];
+	size_t len[ROUTE_CAP];
+	size_t n;
+};
+
+/* Routes by the key hash's first 4 bytes (big-endian) modulo nq. */
+struct router {
+	struct route_q *q;
+	size_t nq;
+	size_t calls;
+};
+
+static int route(void *opaque, const uint8_t kh[16], const void *rec,
+		 size_t len)
+{
+	struct router *rt = opaque;
+	uint32_t h = (uint32_t)kh[0] << 24 | (uint32_t)kh[1] << 16 |
+		     (uint32_t)kh[2] << 8 | kh[3];
+	struct route_q *q = &rt->q[h % rt->nq];
+
+	ck_assert_uint_lt(q->n, ROUTE_CAP);
+	ck_assert_uint_le(len, FT_STATE_CONTRIB_MAX);
+	memcpy(q->rec[q->n], rec, len);
+	q->len[q->n++] = len;
+	rt->calls++;
+	return 0;
+}
+
+/* Matches rec with r's context and exports it from st. */
+static int export_rec(struct run *r, struct ft_state *st, const char *rec,
+		      int32_t partition, int64_t offset, struct router *rt)
+{
+	struct ft_state_input in = {0};
+	int rc;
+
+	ck_assert_int_ge(ft_match_record(r->ctx, r->rs, FT_FORMAT_JSON, rec,
+					 strlen(rec), &r->res),
+			 0);
+	in.offset = offset;
+	in.kafka_ts_ms = -1;
+	in.res = &r->res;
+	rc = ft_state_export(st, r->rs, &in, partition, route, rt);
+	ck_assert_int_ge(rc, 0);
+	return rc;
+}
+
+/* Applies q's record i at repartition offset off; the number of hits. */
+static int apply_q(struct ft_state *st, struct run *r, const struct route_q *q,
+		   size_t i, int64_t off)
+{
+	int rc = ft_state_apply_contrib(st, r->rs, off, q->rec[i], q->len[i],
+					&r->out);
+
+	ck_assert_int_ge(rc, 0);
+	ck_assert_int_eq(rc, (int)r->out.n);
+	return rc;
+}
+
+static struct ft_state_opts route_opts(bool local_only, bool changelog)
+{
+	struct ft_state_opts o;
+
+	ft_state_opts_default(&o);
+	o.salt = "route-salt";
+	o.salt_len = 10;
+	o.local_only = local_only;
+	o.changelog = changelog;
+	return o;
+}
+
+/* A crossing as compared across deployments. */
+struct xing {
+	uint32_t rule;
+	char kh[33];
+	int64_t start;
+	char value[64];
+	int64_t recs[FT_STATE_MAX_RECORDS];
+	size_t n;
+};
+
+struct xings {
+	struct xing v[256];
+	size_t n;
+};
+
+#define ROUTE_PARTS 3
+#define ROUTE_BASE 1000
+/* Record g of the stream is record ROUTE_BASE + g / 3 of source
+ * partition g % 3. */
+static int64_t ref_to_g(int64_t ref)
+{
+	int32_t part = FT_STATE_REF_PART(ref);
+	int64_t off = FT_STATE_REF_OFFSET(ref);
+
+	ck_assert_int_ge(part, 0);
+	ck_assert_int_lt(part, ROUTE_PARTS);
+	ck_assert_int_ge(off, ROUTE_BASE);
+	ck_assert_int_eq(FT_STATE_REF(part, off), ref);
+	return (off - ROUTE_BASE) * ROUTE_PARTS + part;
+}
+
+/* Adds out's crossings; routed: their records are refs. */
+static void xings_add(struct xings *x, const struct ft_state_result *out,
+		      bool routed)
+{
+	size_t i, j;
+
+	for (i = 0; i < out->n; i++) {
+		struct xing *c = &x->v[x->n];
+
+		ck_assert_uint_lt(x->n, FT_ARRAY_SIZE(x->v));
+		ck_assert(!out->hits[i].late);
+		c->rule = out->hits[i].rule;
+		memcpy(c->kh, out->hits[i].key_hash, sizeof(c->kh));
+		c->start = out->hits[i].start;
+		memcpy(c->value, out->hits[i].value, sizeof(c->value));
+		c->n = out->hits[i].nrecords;
+		for (j = 0; j < c->n; j++)
+			c->recs[j] = routed ? ref_to_g(out->hits[i].records[j])
+					    : out->hits[i].records[j];
+		x->n++;
+	}
+}
+
+static int cmp_xing(const void *a, const void *b)
+{
+	const struct xing *x = a, *y = b;
+	int c = strcmp(x->kh, y->kh);
+
+	if (x->rule != y->rule)
+		return x->rule < y->rule ? -1 : 1;
+	if (c)
+		return c;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* The same set of (rule, key, window); with values and records too when
+ * exact (each key's records in the same order in both). */
+static void xings_eq(struct xings *a, struct xings *b, bool exact)
+{
+	size_t i, j;
+
+	qsort(a->v, a->n, sizeof(a->v[0]), cmp_xing);
+	qsort(b->v, b->n, sizeof(b->v[0]), cmp_xing);
+	ck_assert_uint_eq(a->n, b->n);
+	for (i = 0; i < a->n; i++) {
+		ck_assert_int_eq(cmp_xing(&a->v[i], &b->v[i]), 0);
+		if (!exact)
+			continue;
+		ck_assert_str_eq(a->v[i].value, b->v[i].value);
+		ck_assert_uint_eq(a->v[i].n, b->v[i].n);
+		for (j = 0; j < a->v[i].n; j++)
+			ck_assert_int_eq(a->v[i].recs[j], b->v[i].recs[j]);
+	}
+}
+
+#define ROUTE_N 96
+
+/* A stream over two days: five customers, a record every 30 minutes. */
+static void route_stream(char recs[ROUTE_N][128])
+{
+	uint32_t s = 12345;
+	size_t i;
+
+	for (i = 0; i < ROUTE_N; i++) {
+		s = s * 1103515245u + 12345u;
+		snprintf(recs[i], sizeof(recs[i]),
+			 "{\"customer_id\":\"c%u\",\"amount\":\"%u.25\","
+			 "\"ts\":%lld}",
+			 (unsigned)(s >> 16) % 5, 1 + (unsigned)(s >> 8) % 40,
+			 1709251200000ll + (long long)i * 1800000);
+	}
+}
+
+/*
+ * Three source partitions, each exporting from a local_only state, routed
+ * by key hash to two states: the crossings are those of one state applying
+ * the whole stream.  In source order: the same values and records (named
+ * by source partition and offset); partition after partition: the same
+ * set of (rule, key, window).
+ */
+START_TEST(test_route_equivalence)
+{
+	static char recs[ROUTE_N][128];
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, false),
+			     wo = route_opts(false, false);
+	struct ft_state *src[ROUTE_PARTS], *dst[2];
+	struct xings *whole = calloc(1, sizeof(*whole)),
+		     *routed = calloc(1, sizeof(*routed));
+	struct route_q *q = calloc(2, sizeof(*q));
+	struct router rt = {q, 2, 0};
+	size_t per_rule[3] = {0};
+	int pass, p;
+	size_t i, k, g;
+	struct run r;
+
+	route_stream(recs);
+	run_open(&r, ROUTE_RULES, &wo);
+	for (g = 0; g < ROUTE_N; g++) {
+		feed_at(&r, recs[g], (int64_t)g);
+		xings_add(whole, &r.out, false);
+	}
+	for (i = 0; i < whole->n; i++)
+		per_rule[whole->v[i].rule]++;
+	ck_assert_uint_ge(per_rule[0], 5);
+	ck_assert_uint_ge(per_rule[1], 5);
+	for (pass = 0; pass < 2; pass++) {
+		routed->n = 0;
+		q[0].n = q[1].n = 0;
+		rt.calls = 0;
+		for (p = 0; p < ROUTE_PARTS; p++)
+			ck_assert_ptr_nonnull(src[p] = ft_state_new(r.rs, &lo));
+		for (k = 0; k < 2; k++)
+			ck_assert_ptr_nonnull(dst[k] = ft_state_new(r.rs, &to));
+		/* pass 0: the stream's order; pass 1: partition 2, 1, 0 */
+		for (i = 0; i < ROUTE_N; i++) {
+			g = pass ? (2 - i / 32) + (i % 32) * ROUTE_PARTS : i;
+			p = (int)(g % ROUTE_PARTS);
+			ck_assert_int_eq(
+				export_rec(&r, src[p], recs[g], p,
+					   ROUTE_BASE +
+						   (int64_t)(g / ROUTE_PARTS),
+					   &rt),
+				2);
+			feed_into(src[p], &r, recs[g]);
+			ck_assert_uint_eq(r.out.n, 0);
+		}
+		ck_assert_uint_eq(rt.calls, 2 * ROUTE_N);
+		ck_assert_uint_gt(q[0].n, 0);
+		ck_assert_uint_gt(q[1].n, 0);
+		/* the two states' streams interleaved */
+		for (i = 0; i < q[0].n || i < q[1].n; i++)
+			for (k = 0; k < 2; k++) {
+				if (i >= q[k].n)
+					continue;
+				apply_q(dst[k], &r, &q[k], i, (int64_t)i);
+				xings_add(routed, &r.out, true);
+			}
+		xings_eq(whole, routed, pass == 0);
+		for (k = 0; k < 2; k++) {
+			ck_assert_uint_eq(ft_state_stats(dst[k], 0).replayed,
+					  0);
+			ck_assert_uint_eq(ft_state_stats(dst[k], 0).late, 0);
+			ft_state_free(dst[k]);
+		}
+		for (p = 0; p < ROUTE_PARTS; p++)
+			ft_state_free(src[p]);
+	}
+	free(q);
+	free(whole);
+	free(routed);
+	run_close(&r);
+}
+END_TEST
+
+/* Sums to 150 and counts to 6 a day, by customer. */
+static const char REPLAY_RULES[] =
+	"[rule S]\ntitle = t\nseverity = low\n"
+	"aggregate = sum(amount) >= 150\n"
+	"by = customer_id\nwindow = day\ntime = ts\n"
+	"[rule C]\ntitle = t\nseverity = low\n"
+	"aggregate = count >= 6\n"
+	"by = customer_id\nwindow = day\ntime = ts\n";
+
+#define PAY(who, min)                                            \
+	"{\"customer_id\":\"" who "\",\"amount\":\"30\",\"ts\":" \
+	"\"2024-03-01T10:" min ":00Z\"}"
+
+static const char *const PAYS[] = {
+	PAY("a", "00"), PAY("a", "01"), PAY("a", "02"),
+	PAY("a", "03"), PAY("a", "04"), PAY("a", "05"),
+};
+
+/* Checks a hit's records: source partition part, offsets from..to. */
+static void refs_eq(const struct ft_state_hit *h, int32_t part, int64_t from,
+		    int64_t to)
+{
+	size_t i;
+
+	ck_assert_uint_eq(h->nrecords, (size_t)(to - from + 1));
+	for (i = 0; i < h->nrecords; i++) {
+		ck_assert_int_eq(FT_STATE_REF_PART(h->records[i]), part);
+		ck_assert_int_eq(FT_STATE_REF_OFFSET(h->records[i]),
+				 from + (int64_t)i);
+	}
+}
+
+/*
+ * A source that crashes exports its records again: the second copies,
+ * at higher offsets of the repartition stream, are replays, even for a
+ * record of which only the first contribution was applied.
+ */
+START_TEST(test_route_replays)
+{
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, false);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct ft_state *src, *dst;
+	int64_t off = 0;
+	struct run r;
+	size_t i, next = 0;
+
+	run_open(&r, REPLAY_RULES, &to);
+	src = ft_state_new(r.rs, &lo);
+	dst = r.st;
+	ck_assert_ptr_nonnull(src);
+	/* records 10..13: 120 and 4 */
+	for (i = 0; i < 4; i++)
+		export_rec(&r, src, PAYS[i], 4, 10 + (int64_t)i, &rt);
+	ck_assert_uint_eq(q->n, 8);
+	for (; next < q->n; next++)
+		ck_assert_int_eq(apply_q(dst, &r, q, next, off++), 0);
+	/* read again from 11 */
+	for (i = 1; i < 4; i++)
+		export_rec(&r, src, PAYS[i], 4, 10 + (int64_t)i, &rt);
+	for (; next < q->n; next++)
+		ck_assert_int_eq(apply_q(dst, &r, q, next, off++), 0);
+	ck_assert_uint_eq(ft_state_stats(dst, 0).replayed, 3);
+	ck_assert_uint_eq(ft_state_stats(dst, 1).replayed, 3);
+	ck_assert_uint_eq(ft_state_stats(dst, 0).applied, 4);
+	ck_assert_uint_eq(ft_state_stats(dst, 1).applied, 4);
+	/* record 14: its sum (first) contribution applied, crossing 150 */
+	export_rec(&r, src, PAYS[4], 4, 14, &rt);
+	ck_assert_int_eq(apply_q(dst, &r, q, next++, off++), 1);
+	ck_assert_str_eq(r.out.hits[0].value, "150");
+	refs_eq(&r.out.hits[0], 4, 10, 14);
+	next++; /* its count contribution lost in the crash */
+	/* read again from 13: 13 and the sum of 14 are replays */
+	for (i = 3; i < 6; i++)
+		export_rec(&r, src, PAYS[i], 4, 10 + (int64_t)i, &rt);
+	ck_assert_int_eq(apply_q(dst, &r, q, next++, off++), 0);
+	ck_assert_int_eq(apply_q(dst, &r, q, next++, off++), 0);
+	ck_assert_int_eq(apply_q(dst, &r, q, next++, off++), 0);
+	ck_assert_int_eq(apply_q(dst, &r, q, next++, off++), 0);
+	ck_assert_uint_eq(ft_state_stats(dst, 0).replayed, 5);
+	ck_assert_uint_eq(ft_state_stats(dst, 1).replayed, 4);
+	/* 15: the sum already fired; the sixth count crosses */
+	ck_assert_int_eq(apply_q(dst, &r, q, next++, off++), 0);
+	ck_assert_int_eq(apply_q(dst, &r, q, next++, off++), 1);
+	ck_assert_uint_eq(next, q->n);
+	ck_assert_uint_eq(r.out.hits[0].rule, 1);
+	ck_assert_str_eq(r.out.hits[0].value, "6");
+	refs_eq(&r.out.hits[0], 4, 10, 15);
+	ck_assert_uint_eq(ft_state_stats(dst, 0).applied, 6);
+	ck_assert_uint_eq(ft_state_stats(dst, 1).applied, 6);
+	ck_assert_uint_eq(ft_state_stats(dst, 0).fired, 1);
+	ck_assert_uint_eq(ft_state_stats(dst, 1).fired, 1);
+	ft_state_free(src);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
+static void log_free(struct log *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->k[i]);
+		free(l->v[i]);
+	}
+	free(l);
+}
+
+/* Restores l into a new state; with marks false, not the marks. */
+static struct ft_state *restore_log(struct run *r, const struct log *l,
+				    bool marks)
+{
+	struct ft_state_opts o = route_opts(false, true);
+	struct ft_state *st = ft_state_new(r->rs, &o);
+	size_t i;
+
+	ck_assert_ptr_nonnull(st);
+	for (i = 0; i < l->n; i++) {
+		if (!marks && l->kl[i] >= 4 && !memcmp(l->k[i], "FTSQ", 4))
+			continue;
+		ck_assert_int_eq(ft_state_restore(st, r->rs, l->k[i], l->kl[i],
+						  l->v[i], l->vl[i]),
+				 0);
+	}
+	return st;
+}
+
+/* The marks of l: their count, and the offset of partition part's. */
+static size_t log_marks(const struct log *l, uint32_t part, int64_t *off)
+{
+	size_t i, n = 0;
+	const uint8_t *k, *v;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->kl[i] < 4 || memcmp(l->k[i], "FTSQ", 4))
+			continue;
+		n++;
+		ck_assert_uint_eq(l->kl[i], 8);
+		ck_assert_uint_eq(l->vl[i], 13);
+		k = (const uint8_t *)l->k[i];
+		v = (const uint8_t *)l->v[i];
+		ck_assert_uint_eq(v[0], 1);
+		if (((uint32_t)k[4] << 24 | (uint32_t)k[5] << 16 |
+		     (uint32_t)k[6] << 8 | k[7]) == part) {
+			size_t j;
+
+			*off = 0;
+			for (j = 1; j < 9; j++)
+				*off = *off << 8 | v[j];
+		}
+	}
+	return n;
+}
+
+/*
+ * The marks are drained with the changes and restored: copies read again
+ * at their sources are replays after a restore too, and so are the
+ * first copies read again where they were.
+ */
+START_TEST(test_route_marks_restored)
+{
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, true);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *src0, *src7, *st;
+	struct run r;
+	int64_t off = -2;
+	size_t i;
+
+	run_open(&r, REPLAY_RULES, &to);
+	src0 = ft_state_new(r.rs, &lo);
+	src7 = ft_state_new(r.rs, &lo);
+	ck_assert_ptr_nonnull(src0);
+	ck_assert_ptr_nonnull(src7);
+	export_rec(&r, src0, PAY("a", "00"), 0, 100, &rt);
+	export_rec(&r, src7, PAY("b", "00"), 7, 200, &rt);
+	export_rec(&r, src0, PAY("a", "01"), 0, 101, &rt);
+	export_rec(&r, src7, PAY("b", "01"), 7, 201, &rt);
+	ck_assert_uint_eq(q->n, 8);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(apply_q(r.st, &r, q, i, (int64_t)i), 0);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	ck_assert_uint_eq(log_marks(l, 0, &off), 2);
+	ck_assert_int_eq(off, 101);
+	ck_assert_uint_eq(log_marks(l, 7, &off), 2);
+	ck_assert_int_eq(off, 201);
+
+	/* the marks restored: copies exported again are replays */
+	st = restore_log(&r, l, true);
+	ft_state_free(r.st);
+	r.st = st;
+	export_rec(&r, src0, PAY("a", "00"), 0, 100, &rt);
+	export_rec(&r, src0, PAY("a", "01"), 0, 101, &rt);
+	export_rec(&r, src7, PAY("b", "01"), 7, 201, &rt);
+	ck_assert_uint_eq(q->n, 14);
+	for (i = 8; i < 14; i++)
+		ck_assert_int_eq(apply_q(st, &r, q, i, (int64_t)i), 0);
+	ck_assert_uint_eq(ft_state_stats(st, 0).replayed, 3);
+	ck_assert_uint_eq(ft_state_stats(st, 1).replayed, 3);
+	ck_assert_uint_eq(ft_state_stats(st, 0).applied, 0);
+	/* and the first copies read again where they were */
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(apply_q(st, &r, q, i, (int64_t)i), 0);
+	ck_assert_uint_eq(ft_state_stats(st, 0).replayed, 7);
+	ck_assert_uint_eq(ft_state_stats(st, 0).applied, 0);
+	/* what was not applied is: 30 + 30 + 90 crosses 150 */
+	export_rec(&r, src0,
+		   "{\"customer_id\":\"a\",\"amount\":\"90\",\"ts\":"
+		   "\"2024-03-01T10:02:00Z\"}",
+		   0, 102, &rt);
+	ck_assert_int_eq(apply_q(st, &r, q, 14, 14), 1);
+	ck_assert_str_eq(r.out.hits[0].value, "150");
+	refs_eq(&r.out.hits[0], 0, 100, 102);
+	ck_assert_int_eq(apply_q(st, &r, q, 15, 15), 0);
+	/* only the mark that moved is drained again */
+	log_free(l);
+	l = calloc(1, sizeof(*l));
+	ck_assert_int_eq(ft_state_drain_changes(st, collect, l), 0);
+	ck_assert_uint_eq(log_marks(l, 0, &off), 1);
+	ck_assert_int_eq(off, 102);
+	log_free(l);
+
+	ft_state_free(src0);
+	ft_state_free(src7);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
+/*
+ * Without the marks, records of the repartition stream read again after
+ * a restore (at or below the offsets restored) are replays by their
+ * offsets there: not applied, and not judged late again, even one whose
+ * entry was never made (it was late).
+ */
+START_TEST(test_route_replay_by_offset)
+{
+	static const char *const recs[] = {
+		CASH("a", "1", "2024-03-01T10:00:00Z"),
+		CASH("z", "1", "2024-03-02T02:00:00Z"),
+		CASH("b", "1", "2024-03-01T12:00:00Z"), /* late for L */
+	};
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, true);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *src, *st;
+	struct ft_state_stats s;
+	struct run r;
+	size_t i;
+	int hits = 0;
+
+	run_open(&r, LATE_RULES, &to);
+	src = ft_state_new(r.rs, &lo);
+	ck_assert_ptr_nonnull(src);
+	for (i = 0; i < FT_ARRAY_SIZE(recs); i++)
+		export_rec(&r, src, recs[i], 2, 50 + (int64_t)i, &rt);
+	ck_assert_uint_eq(q->n, 6);
+	for (i = 0; i < q->n; i++) {
+		hits += apply_q(r.st, &r, q, i, (int64_t)i);
+		if (r.out.n) {
+			ck_assert(r.out.hits[0].late);
+			ck_assert_int_eq(r.out.hits[0].records[0],
+					 FT_STATE_REF(2, 52));
+		}
+	}
+	ck_assert_int_eq(hits, 1);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	st = restore_log(&r, l, false);
+	ft_state_free(r.st);
+	r.st = st;
+	for (i = 0; i < q->n; i++)
+		ck_assert_int_eq(apply_q(st, &r, q, i, (int64_t)i), 0);
+	s = ft_state_stats(st, 0);
+	ck_assert_uint_eq(s.replayed, 3);
+	ck_assert_uint_eq(s.late, 0);
+	ck_assert_uint_eq(ft_state_stats(st, 1).replayed, 3);
+	/* the next contribution is judged as it would have been */
+	export_rec(&r, src, CASH("a", "1", "2024-03-01T23:30:00Z"), 2, 53, &rt);
+	ck_assert_int_eq(apply_q(st, &r, q, 6, 6), 1);
+	ck_assert(r.out.hits[0].late);
+	ck_assert_int_eq(apply_q(st, &r, q, 7, 7), 1);
+	ck_assert(!r.out.hits[0].late);
+	ck_assert_uint_eq(r.out.hits[0].rule, 1);
+	ck_assert_uint_eq(r.out.hits[0].nrecords, 2);
+	ck_assert_int_eq(r.out.hits[0].records[0], FT_STATE_REF(2, 50));
+	ck_assert_int_eq(r.out.hits[0].records[1], FT_STATE_REF(2, 53));
+	ft_state_free(src);
+	log_free(l);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
+/*
+ * A rule id longer than a record holds (255 bytes, cut): its routed
+ * contributions are applied where they are routed, and its entries come
+ * back from the changelog.
+ */
+START_TEST(test_route_long_id)
+{
+	char rules[1024], id[301];
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, true);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct log *l = calloc(1, sizeof(*l));
+	struct ft_state *src, *st;
+	struct run r;
+	size_t i;
+
+	memset(id, 'x', 300);
+	id[300] = '\0';
+	snprintf(rules, sizeof(rules),
+		 "[rule %s]\ntitle = t\nseverity = low\n"
+		 "aggregate = count >= 3\nby = customer_id\nwindow = day\n"
+		 "time = ts\n",
+		 id);
+	run_open(&r, rules, &to);
+	src = ft_state_new(r.rs, &lo);
+	ck_assert_ptr_nonnull(src);
+	for (i = 0; i < 3; i++)
+		export_rec(&r, src, PAYS[i], 1, (int64_t)i, &rt);
+	ck_assert_uint_eq(q->n, 3);
+	ck_assert_uint_eq(q->len[0], FT_STATE_CONTRIB_MAX);
+	ck_assert_int_eq(apply_q(r.st, &r, q, 0, 0), 0);
+	ck_assert_int_eq(apply_q(r.st, &r, q, 1, 1), 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 2);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	st = restore_log(&r, l, true);
+	ft_state_free(r.st);
+	r.st = st;
+	ck_assert_uint_eq(ft_state_keys(st), 1);
+	ck_assert_int_eq(apply_q(st, &r, q, 2, 2), 1);
+	ck_assert_str_eq(r.out.hits[0].value, "3");
+	ft_state_free(src);
+	log_free(l);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
+static int count_emit(void *opaque, const void *key, size_t klen,
+		      const void *val, size_t vlen)
+{
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	(*(size_t *)opaque)++;
+	return 0;
+}
+
+/* Puts a big-endian field into a contribution record. */
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+	int i;
+
+	for (i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+}
+
+/* A contribution record's fields after the rule id (n its length). */
+#define C_TIME(n) (4 + 1 + (n) + 8 + 16)
+#define C_AMOUNT(n) (C_TIME(n) + 8)
+#define C_PART(n) (4 + 1 + (n) + 8 + 16 + 8 + 16 + 8)
+#define C_PARTITION(n) (C_PART(n) + 1)
+#define C_OFFSET(n) (C_PARTITION(n) + 4)
+
+/*
+ * Malformed contribution records are refused and change nothing; a
+ * record of a rule the state does not apply (unknown, or another
+ * definition) is skipped.
+ */
+START_TEST(test_route_malformed)
+{
+	static const struct {
+		size_t at; /* 0: the length */
+		int bytes;
+		uint64_t v;
+	} bad[] = {
+		{0, 0, 0},
+		{0, 0, 4},
+		{0, 0, 5},
+		{0, 0, 78},
+		{0, 0, 80},
+		{3, 1, '2'},
+		{4, 1, 0},
+		{4, 1, 2},
+		{C_TIME(1), 8, 1ull << 63},
+		{C_TIME(1), 8, 1000000000000000ull},
+		{C_TIME(1), 8, (uint64_t)-1000000000000000ll},
+		{C_AMOUNT(1), 8, 0x7fffffffffffffffull},
+		{C_AMOUNT(1), 8, 0x8000000000000000ull},
+		{C_AMOUNT(1), 8, 0x36f9bfb3af7b756ull}, /* 10^36, nearly */
+		{C_PART(1), 1, 4},
+		{C_PART(1), 1, 0x80},
+		{C_PARTITION(1), 4, 1u << 19},
+		{C_PARTITION(1), 4, 0xffffffffu},
+		{C_OFFSET(1), 8, (uint64_t)-1},
+		{C_OFFSET(1), 8, 1ull << 63},
+		{C_OFFSET(1), 8, 1ull << 44},
+	};
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, true);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	uint8_t rec[FT_STATE_CONTRIB_MAX];
+	struct ft_state *src;
+	size_t i, len, bytes, keys, emitted = 0;
+	struct run r;
+
+	run_open(&r, REPLAY_RULES, &to);
+	src = ft_state_new(r.rs, &lo);
+	ck_assert_ptr_nonnull(src);
+	export_rec(&r, src, PAY("a", "00"), 3, 5, &rt);
+	ck_assert_uint_eq(q->len[0], 79); /* the id is "S" */
+	bytes = ft_state_bytes(r.st);
+	keys = ft_state_keys(r.st);
+	for (i = 0; i < FT_ARRAY_SIZE(bad); i++) {
+		memcpy(rec, q->rec[0], q->len[0]);
+		len = q->len[0];
+		if (bad[i].at)
+			put_be(rec + bad[i].at, bad[i].v, bad[i].bytes);
+		else
+			len = (size_t)bad[i].v;
+		ck_assert_msg(ft_state_apply_contrib(r.st, r.rs, (int64_t)i,
+						     rec, len,
+						     &r.out) == FT_EINVAL,
+			      "case %zu", i);
+		ck_assert_uint_eq(r.out.n, 0);
+	}
+	/* nothing at all (a Kafka tombstone has no value) */
+	ck_assert_int_eq(
+		ft_state_apply_contrib(r.st, r.rs, 99, NULL, 0, &r.out),
+		FT_EINVAL);
+	ck_assert_int_eq(ft_state_restore(r.st, r.rs, "FTS2", 4, NULL, 0),
+			 FT_EINVAL);
+	ck_assert_int_eq(
+		ft_state_restore(r.st, r.rs, "FTSQ\0\0\0\1", 8, NULL, 0), 0);
+	/* another rule's id, another definition: skipped */
+	for (i = 0; i < 3; i++) {
+		memcpy(rec, q->rec[0], q->len[0]);
+		rec[i == 0 ? 5 : i == 1 ? 6 : 13] ^= 0x20;
+		ck_assert_int_eq(ft_state_apply_contrib(r.st, r.rs, 100, rec,
+							q->len[0], &r.out),
+				 0);
+		ck_assert_uint_eq(r.out.n, 0);
+	}
+	ck_assert_uint_eq(ft_state_bytes(r.st), bytes);
+	ck_assert_uint_eq(ft_state_keys(r.st), keys);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).replayed, 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, 0);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, count_emit, &emitted), 0);
+	ck_assert_uint_eq(emitted, 0);
+	/* the record itself, at any offset, is applied once */
+	ck_assert_int_eq(apply_q(r.st, &r, q, 0, 200), 0);
+	ck_assert_int_eq(apply_q(r.st, &r, q, 0, 201), 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 1);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).replayed, 1);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, count_emit, &emitted), 0);
+	ck_assert_uint_eq(emitted, 2); /* its entry and its mark */
+	ft_state_free(src);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
+/*
+ * Times and amounts beyond what a record can give (an event time at or
+ * beyond 10^15 ms, a Kafka timestamp near INT64_MAX): missing where they
+ * are read, and never wrapping where they are summed or compared.
+ */
+START_TEST(test_route_extreme_times)
+{
+	static const char rules[] = "[rule T]\ntitle = t\nseverity = low\n"
+				    "aggregate = count >= 2\n"
+				    "by = customer_id\nwindow = hour\n";
+	static const int64_t ts[] = {INT64_MAX, INT64_MAX - 1000,
+				     1000000000000000ll, INT64_MIN + 1};
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, false);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct ft_state_input in = {0};
+	struct ft_state *src;
+	struct run r;
+	size_t i;
+
+	run_open(&r, rules, &to);
+	src = ft_state_new(r.rs, &lo);
+	ck_assert_ptr_nonnull(src);
+	ck_assert_int_ge(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON,
+					 PAY("a", "00"), strlen(PAY("a", "00")),
+					 &r.res),
+			 0);
+	for (i = 0; i < FT_ARRAY_SIZE(ts); i++) {
+		in = (struct ft_state_input){(int64_t)i, ts[i], NULL, 0,
+					     &r.res};
+		ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out), 0);
+		ck_assert_int_eq(ft_state_export(src, r.rs, &in, 0, route, &rt),
+				 0);
+	}
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, FT_ARRAY_SIZE(ts));
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 0);
+	ck_assert_uint_eq(ft_state_stats(src, 0).missing, FT_ARRAY_SIZE(ts));
+	ck_assert_uint_eq(q->n, 0);
+	ft_state_free(src);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
+/* Puts v big-endian at p. */
+static void put_be128(uint8_t *p, unsigned __int128 v)
+{
+	put_be(p, (uint64_t)(v >> 64), 8);
+	put_be(p + 8, (uint64_t)v, 8);
+}
+
+/*
+ * A changelog value with times no record gives is malformed; a sum
+ * near the i128 bounds saturates rather than wrapping below the
+ * threshold.
+ */
+START_TEST(test_restore_extremes)
+{
+	/* value: version, applied, fired, armed, last time, the rule's
+	 * highest, end (8 each), count (8), sum (16) */
+	static const struct {
+		size_t at;
+		uint64_t v;
+	} bad[] = {
+		{1 + 8, 0x8000000000000001ull},	 /* fired */
+		{1 + 16, 0x8000000000000001ull}, /* armed */
+		{1 + 24, 1000000000000000ull},	 /* last time */
+		{1 + 32, 0x8000000000000001ull}, /* the rule's highest */
+		{1 + 40, 0x7fffffffffffffffull}, /* end */
+	};
+	struct ft_state_opts to = route_opts(false, true);
+	struct log *l = calloc(1, sizeof(*l));
+	uint8_t v[512];
+	struct ft_state *st;
+	struct run r;
+	size_t i, vl;
+
+	run_open(&r, REPLAY_RULES, &to);
+	feed_at(&r, PAY("a", "00"), 0);
+	ck_assert_int_eq(ft_state_drain_changes(r.st, collect, l), 0);
+	ck_assert_uint_eq(l->n, 2); /* S and C */
+	vl = l->vl[0];
+	ck_assert_uint_le(vl, sizeof(v));
+	for (i = 0; i < FT_ARRAY_SIZE(bad); i++) {
+		st = ft_state_new(r.rs, &to);
+		memcpy(v, l->v[0], vl);
+		put_be(v + bad[i].at, bad[i].v, 8);
+		ck_assert_msg(ft_state_restore(st, r.rs, l->k[0], l->kl[0], v,
+					       vl) == FT_EINVAL,
+			      "case %zu", i);
+		ck_assert_uint_eq(ft_state_keys(st), 0);
+		ft_state_free(st);
+	}
+	/* S's sum near the top: one more 30 saturates, and crosses */
+	st = ft_state_new(r.rs, &to);
+	memcpy(v, l->v[0], vl);
+	put_be128(v + 1 + 56, (~(unsigned __int128)0 >> 1) - 10);
+	ck_assert_int_eq(ft_state_restore(st, r.rs, l->k[0], l->kl[0], v, vl),
+			 0);
+	ft_state_free(r.st);
+	r.st = st;
+	r.fired[0] = '\0';
+	feed_at(&r, PAY("a", "01"), 1);
+	ck_assert_str_eq(r.fired, "S@1 ");
+	ck_assert_str_eq(r.last.value,
+			 "170141183460469231731687303.715884105727");
+	log_free(l);
+	run_close(&r);
+}
+END_TEST
+
+static int stop_route(void *opaque, const uint8_t kh[16], const void *rec,
+		      size_t len)
+{
+	(void)kh;
+	(void)rec;
+	(void)len;
+	(*(size_t *)opaque)++;
+	return 7;
+}
+
+/*
+ * A local_only state applies the rules by the Kafka key and none other;
+ * it exports the others' contributions, counting the ones without key,
+ * time or amount as missing.  A state not local_only exports nothing.
+ */
+START_TEST(test_route_local_only)
+{
+	static const char *const recs[] = {
+		"{\"customer_id\":\"a\",\"amount\":\"500\",\"ts\":"
+		"\"2024-03-01T10:00:00Z\"}",
+		"{\"customer_id\":\"a\",\"amount\":\"500\",\"ts\":"
+		"\"2024-03-01T10:01:00Z\"}",
+		"{\"amount\":\"500\",\"ts\":\"2024-03-01T10:02:00Z\"}",
+		"{\"customer_id\":\"a\",\"amount\":\"500\"}",
+		"{\"customer_id\":\"a\",\"ts\":\"2024-03-01T10:03:00Z\"}",
+		"{\"customer_id\":\"a\",\"amount\":\"5.0000000000001\","
+		"\"ts\":\"2024-03-01T10:04:00Z\"}",
+	};
+	static const int routed[] = {2, 2, 0, 0, 1, 1};
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, false);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	struct ft_state_input in = {0};
+	struct ft_state *plain;
+	size_t i, stops = 0;
+	struct run r;
+
+	run_open(&r, ROUTE_RULES, &lo);
+	plain = ft_state_new(r.rs, &to);
+	ck_assert_ptr_nonnull(plain);
+	for (i = 0; i < FT_ARRAY_SIZE(recs); i++) {
+		ck_assert_int_ge(ft_match_record(r.ctx, r.rs, FT_FORMAT_JSON,
+						 recs[i], strlen(recs[i]),
+						 &r.res),
+				 0);
+		in = (struct ft_state_input){(int64_t)i, 1000 + (int64_t)i,
+					     "acct-1", 6, &r.res};
+		ck_assert_int_eq(ft_state_apply(r.st, r.rs, &in, &r.out),
+				 i == 1);
+		if (i == 1) {
+			ck_assert_uint_eq(r.out.hits[0].rule, 2);
+			ck_assert_str_eq(r.out.hits[0].key, "acct-1");
+		}
+		ck_assert_int_eq(
+			ft_state_export(r.st, r.rs, &in, 0, route, &rt),
+			routed[i]);
+		ck_assert_int_eq(
+			ft_state_export(plain, r.rs, &in, 0, route, &rt), 0);
+	}
+	ck_assert_uint_eq(q->n, 6);
+	ck_assert_uint_eq(rt.calls, 6);
+	/* S: 500 twice crossed nothing here; C neither */
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).fired, 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).missing, 4);
+	ck_assert_uint_eq(ft_state_stats(r.st, 1).applied, 0);
+	ck_assert_uint_eq(ft_state_stats(r.st, 1).missing, 2);
+	ck_assert_uint_eq(ft_state_stats(r.st, 2).applied, 6);
+	/* fn's code stops the export */
+	ck_assert_int_eq(
+		ft_state_export(r.st, r.rs, &in, 0, stop_route, &stops), 7);
+	ck_assert_uint_eq(stops, 1);
+	ft_state_free(plain);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
 Suite *ft_state_suite(void)
 {
 	Suite *s = suite_create("state");
@@ -1283,6 +2226,15 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_envelope_key);
 	tcase_add_test(tc, test_by_kafka_key);
 	tcase_add_test(tc, test_ambiguous_fails_closed);
+	tcase_add_test(tc, test_route_equivalence);
+	tcase_add_test(tc, test_route_replays);
+	tcase_add_test(tc, test_route_marks_restored);
+	tcase_add_test(tc, test_route_replay_by_offset);
+	tcase_add_test(tc, test_route_long_id);
+	tcase_add_test(tc, test_route_malformed);
+	tcase_add_test(tc, test_route_local_only);
+	tcase_add_test(tc, test_route_extreme_times);
+	tcase_add_test(tc, test_restore_extremes);
 	tcase_add_loop_test(tc, test_parse_time, 0, (int)FT_ARRAY_SIZE(TIMES));
 	tcase_add_loop_test(tc, test_errors, 0, (int)FT_ARRAY_SIZE(ERRORS));
 	suite_add_tcase(s, tc);

@@ -12,7 +12,9 @@
  *   - missing: a `by` field, the `time` field, or a sum's field absent or
  *     unreadable (time: RFC 3339 with Z or an offset, or epoch
  *     milliseconds, number or string; sum: a decimal with at most
- *     FT_STATE_SCALE fraction digits); not applied;
+ *     FT_STATE_SCALE fraction digits), or an event time (the Kafka
+ *     timestamp too) at or beyond 10^15 ms either side of the epoch;
+ *     not applied;
  *   - replayed: its offset is at or below the offset already applied to
  *     that key's entry, or to any entry restored (a record read again
  *     after a restart: its effect, its lateness or its absence is already
@@ -78,8 +80,9 @@
  * changed since its last call; ft_state_restore() reads them back into an
  * empty state (entries of a rule whose definition changed are skipped; a
  * salt other than the writer's makes other key hashes, so a state must be
- * restored with its writer's salt): the restored state behaves as the one
- * written.
+ * restored with its writer's salt; times no record gives make a value
+ * malformed; sums read back saturate at the i128 bounds): the restored
+ * state behaves as the one written.
  *
  * Repartitioning.  A state made with opts.local_only applies only the
  * rules whose `by` is the Kafka key (a key's records are all in its
@@ -233,7 +236,9 @@ int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
  * that carries them) and fills out as ft_state_apply() does.  A record of
  * a rule this state does not apply (unknown, disabled, or of another
  * definition: a reload elsewhere) is skipped.  Returns the number of hits,
- * FT_EINVAL for a malformed record, or FT_ENOMEM.
+ * FT_EINVAL for a malformed record (its length, magic, part bits, a time
+ * or amount no record gives, a partition or offset beyond FT_STATE_REF's;
+ * the state is then unchanged), or FT_ENOMEM.
  */
 int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 			   int64_t offset, const void *rec, size_t len,
