@@ -82,7 +82,8 @@ struct item {
 /* The highest contribution applied from one source partition
  * (repartitioning): its offset and index within its record. */
 struct src_mark {
-	int64_t off; /* -1: none */
+	uint32_t part; /* the source partition (marks sorted by it) */
+	int64_t off;   /* -1: none */
 	uint32_t idx;
 	bool dirty; /* changed since the last drain */
 };
@@ -144,8 +145,8 @@ struct ft_state {
 	bool restored;
 	uint64_t probes; /* slots read by lookups: ft_state_probes() */
 	/* repartitioning: per source partition, what was applied */
-	struct src_mark *marks;
-	size_t nmarks;
+	struct src_mark *marks; /* sorted by part: one per source partition */
+	size_t nmarks, cap_marks;
 	bool marks_dirty;
 };
 

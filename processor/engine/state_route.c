@@ -112,21 +112,29 @@ int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
 /* The mark of a source partition, made if needed; NULL: no memory. */
 static struct src_mark *mark_of(struct ft_state *st, uint32_t partition)
 {
-	struct src_mark *nv;
-	size_t i, n;
+	size_t lo = 0, hi = st->nmarks, mid, cap0 = st->cap_marks;
+	struct src_mark *m;
 
-	if (partition < st->nmarks)
-		return &st->marks[partition];
-	n = (size_t)partition + 1;
-	nv = realloc(st->marks, n * sizeof(*nv));
-	if (!nv)
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (st->marks[mid].part < partition)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < st->nmarks && st->marks[lo].part == partition)
+		return &st->marks[lo];
+	/* as many as the source partitions seen: a record naming any
+	 * partition costs one mark, not an array up to it */
+	if (ft_grow((void **)&st->marks, st->nmarks, &st->cap_marks,
+		    sizeof(*st->marks)))
 		return NULL;
-	for (i = st->nmarks; i < n; i++)
-		nv[i] = (struct src_mark){.off = -1};
-	st->bytes += (n - st->nmarks) * sizeof(*nv);
-	st->marks = nv;
-	st->nmarks = n;
-	return &st->marks[partition];
+	st->bytes += (st->cap_marks - cap0) * sizeof(*st->marks);
+	m = &st->marks[lo];
+	memmove(m + 1, m, (st->nmarks - lo) * sizeof(*m));
+	*m = (struct src_mark){.part = partition, .off = -1};
+	st->nmarks++;
+	return m;
 }
 
 static bool at_or_below(const struct src_mark *m, int64_t off, uint32_t idx)
@@ -220,7 +228,7 @@ int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque)
 		if (!st->marks[i].dirty)
 			continue;
 		memcpy(k, MARK_MAGIC, 4);
-		put(k + 4, (uint32_t)i, 4);
+		put(k + 4, st->marks[i].part, 4);
 		v[0] = MARK_VERSION;
 		put(put(v + 1, (uint64_t)st->marks[i].off, 8), st->marks[i].idx,
 		    4);
