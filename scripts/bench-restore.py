@@ -4,7 +4,7 @@ and what state costs end to end.
 
     scripts/bench-restore.py [--flagtap build/flagtap] [--keys 1000000]
                              [--records N] [--partitions 4]
-                             [--delivery exactly-once] [--e2e RUNS]
+                             [--delivery exactly-once] [--e2e RUNS] [--routed]
 
 Starts a fresh Kafka broker (tests/kafka/broker.sh), produces one cash
 record per key (keyed by customer) into an input topic, runs `flagtap run
@@ -19,7 +19,11 @@ is then read RUNS times by each of two rule sets, alternating, each run a
 fresh group: the stateful rule, and a stateless rule reading the same
 fields with the same condition but no aggregate (it never fires); the
 medians of `flagtap run --until-eof`'s records/s and their ratio are
-printed.
+printed. The input is keyed by customer, so the state stays with the
+input partition (state.repartition = false); with --routed a third rule
+set runs in the same alternation: the stateful rule with its
+contributions routed through the repartition topic (state.repartition =
+true), as for an input not keyed by customer.
 """
 import argparse
 import json
@@ -98,6 +102,8 @@ def main():
     ap.add_argument("--delivery", default="exactly-once")
     ap.add_argument("--records", type=int, default=0, help="default: --keys")
     ap.add_argument("--e2e", type=int, default=0, metavar="RUNS")
+    ap.add_argument("--routed", action="store_true",
+                    help="--e2e also with contributions through the repartition topic")
     a = ap.parse_args()
     a.records = a.records or a.keys
     work = tempfile.mkdtemp(prefix="ft-bench-restore-")
@@ -116,14 +122,15 @@ def main():
         stateless = os.path.join(work, "stateless.rules")
         open(stateless, "w").write(STATELESS)
 
-        def config(name, group, rules):
+        def config(name, group, rules, routed=False):
             path = os.path.join(work, name + ".conf")
             open(path, "w").write(
                 "brokers = %s\ninput.topics = restore-in\noutput.topic = restore-out\n"
                 "group.id = %s\nrules = %s\ninput.format = json\nredact.salt = bench\n"
                 "delivery = %s\nstate.max.bytes = 17179869184\n"
-                "delivery.transactional.id = bench-%s\n"
-                % (bootstrap, group, rules, a.delivery, group))
+                "delivery.transactional.id = bench-%s\nstate.repartition = %s\n"
+                % (bootstrap, group, rules, a.delivery, group,
+                   "true" if routed else "false"))
             return path
 
         conf = config("bench", "restore", rules)
@@ -139,9 +146,14 @@ def main():
         secs = float(lines[0][3])
         assert keys == a.keys, (keys, a.keys)
         rates = {"stateless": [], "stateful": []}
+        kinds = [("stateless", stateless), ("stateful", rules)]
+        if a.routed:
+            rates["routed"] = []
+            kinds.append(("routed", rules))
         for r in range(a.e2e):
-            for kind, path in (("stateless", stateless), ("stateful", rules)):
-                c = config("%s-%d" % (kind, r), "e2e-%s-%d" % (kind, r), path)
+            for kind, path in kinds:
+                c = config("%s-%d" % (kind, r), "e2e-%s-%d" % (kind, r), path,
+                           kind == "routed")
                 _, text = run(a.flagtap, c, os.path.join(work, "e2e.log"))
                 stats = json.loads([x for x in text.splitlines() if x.startswith("{")][-1])
                 assert stats["records"] == a.records, stats
@@ -158,6 +170,10 @@ def main():
                         "stateless_records_per_sec": med["stateless"],
                         "stateful_records_per_sec": med["stateful"],
                         "stateful_over_stateless": round(med["stateful"] / med["stateless"], 3)})
+            if a.routed:
+                out.update({"routed_records_per_sec": med["routed"],
+                            "routed_over_stateless": round(med["routed"] / med["stateless"],
+                                                           3)})
         print(json.dumps(out))
     finally:
         subprocess.call([sh, "stop", broker], stdout=subprocess.DEVNULL)
