@@ -48,42 +48,70 @@ static void build_headers(struct worker *w, const rd_kafka_message_t *rkm,
 		rd_kafka_header_add(h, "flagtap-engine-error", -1, "true", 4);
 }
 
-/*
- * Produces one message to rkt, its key the redacted key of the message
- * being evaluated (w->in.red, w->msg), waiting while the
- * producer's queue is full.  On success h and d belong to librdkafka (d
- * comes back in the delivery report); on failure h is destroyed and d is
- * still the caller's.  Counts value bytes in p->held until the report.
- */
-rd_kafka_resp_err_t ft_produce_send(struct worker *w, enum ft_sink_dest dest,
-				    const void *value, size_t len,
-				    rd_kafka_headers_t *h, struct delivery *d)
+/* While the producer's queue is full: delivery reports make room, and
+ * only the loop thread serves them. */
+static void wait_room(struct pipeline *p, const struct worker *w)
+{
+	if (w && w->started)
+		pause_briefly();
+	else
+		ft_sink_poll(p->sink, POLL_MS);
+}
+
+rd_kafka_resp_err_t ft_produce_keyed(struct worker *w, enum ft_sink_dest dest,
+				     const void *key, size_t key_len,
+				     const void *value, size_t len,
+				     rd_kafka_headers_t *h, struct delivery *d)
 {
 	struct pipeline *p = w->p;
-	const struct ft_buf *key = &w->in.red.key;
 	rd_kafka_resp_err_t err;
 
 	d->bytes = len;
 	__atomic_add_fetch(&p->held, (int64_t)len, __ATOMIC_RELAXED);
 	for (;;) {
-		err = ft_sink_produce(
-			p->sink, dest,
-			w->msg.key ? key->data ? key->data : "" : NULL,
-			w->msg.key ? key->len : 0, value, len, h, d);
+		err = ft_sink_produce(p->sink, dest, key, key_len, value, len,
+				      h, d);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->fatal)
 			break;
-		/* delivery reports make room; only the loop thread serves
-		 * them */
-		if (w->started)
-			pause_briefly();
-		else
-			ft_sink_poll(p->sink, POLL_MS);
+		wait_room(p, w);
 	}
 	if (err) {
 		__atomic_sub_fetch(&p->held, (int64_t)len, __ATOMIC_RELAXED);
 		rd_kafka_headers_destroy(h);
 	}
 	return err;
+}
+
+rd_kafka_resp_err_t ft_produce_send(struct worker *w, enum ft_sink_dest dest,
+				    const void *value, size_t len,
+				    rd_kafka_headers_t *h, struct delivery *d)
+{
+	const struct ft_buf *key = &w->in.red.key;
+
+	return ft_produce_keyed(w, dest,
+				w->msg.key ? key->data ? key->data : "" : NULL,
+				w->msg.key ? key->len : 0, value, len, h, d);
+}
+
+rd_kafka_resp_err_t ft_produce_to(struct pipeline *p, struct worker *w,
+				  rd_kafka_topic_t *rkt, int32_t partition,
+				  const void *key, size_t key_len,
+				  const void *value, size_t len, void *opaque)
+{
+	rd_kafka_resp_err_t err;
+
+	for (;;) {
+		err = rd_kafka_producev(
+			p->producer, RD_KAFKA_V_RKT(rkt),
+			RD_KAFKA_V_PARTITION(partition),
+			RD_KAFKA_V_KEY((void *)key, key_len),
+			RD_KAFKA_V_VALUE(len ? (void *)value : NULL, len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->fatal)
+			return err;
+		wait_room(p, w);
+	}
 }
 
 /*

@@ -774,31 +774,15 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 	}
 	d->o = o;
 	d->offset = rkm->offset;
-	d->bytes = w->z.len;
 	ft_worker_source(w, rkm);
 	h = rd_kafka_headers_new(4);
 	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
 	rd_kafka_header_add(h, "flagtap-kind", -1, "state-shed", -1);
 	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
 			    (ssize_t)w->src.len);
-	__atomic_add_fetch(&p->held, (int64_t)d->bytes, __ATOMIC_RELAXED);
-	for (;;) {
-		err = ft_sink_produce(p->sink, FT_SINK_OUTPUT, NULL, 0,
-				      w->z.data, w->z.len, h, d);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->fatal)
-			break;
-		if (w->started) {
-			struct timespec ts = {0, 1000000};
-
-			nanosleep(&ts, NULL);
-		} else {
-			ft_sink_poll(p->sink, POLL_MS);
-		}
-	}
+	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
+			       h, d);
 	if (err) {
-		__atomic_sub_fetch(&p->held, (int64_t)d->bytes,
-				   __ATOMIC_RELAXED);
-		rd_kafka_headers_destroy(h);
 		free(d);
 		return ft_produce_failed(w, rkm, "the shed-state report", err);
 	}
@@ -865,24 +849,8 @@ static int route(void *opaque, const uint8_t kh[16], const void *rec,
 	d->route = true;
 	d->route_topic = c->t->name;
 	d->route_part = (int32_t)(h % (uint32_t)c->t->partitions);
-	for (;;) {
-		err = rd_kafka_producev(
-			p->producer, RD_KAFKA_V_RKT(c->t->rkt),
-			RD_KAFKA_V_PARTITION(d->route_part),
-			RD_KAFKA_V_KEY((void *)kh, 16),
-			RD_KAFKA_V_VALUE((void *)rec, len),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || p->fatal)
-			break;
-		if (c->w->started) {
-			struct timespec ts = {0, 1000000};
-
-			nanosleep(&ts, NULL);
-		} else {
-			ft_sink_poll(p->sink, POLL_MS);
-		}
-	}
+	err = ft_produce_to(p, c->w, c->t->rkt, d->route_part, kh, 16, rec, len,
+			    d);
 	if (err) {
 		free(d);
 		return ft_produce_failed(c->w, c->rkm, "a routed contribution",
@@ -1022,8 +990,9 @@ static int forward_crossing(struct worker *w, const rd_kafka_message_t *rkm,
 	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
 			    (ssize_t)w->src.len);
 	rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
-	w->msg.key = NULL; /* a crossing has no record, and no key */
-	err = ft_produce_send(w, FT_SINK_OUTPUT, w->z.data, w->z.len, h, d);
+	/* a crossing has no record, and no key */
+	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
+			       h, d);
 	if (err) {
 		ft_delivery_abandon(d);
 		return ft_produce_failed(w, rkm, "a crossing", err);
@@ -1101,18 +1070,8 @@ static int emit(void *opaque, const void *key, size_t klen, const void *val,
 	d->offset = -1;
 	d->changelog = true;
 	d->gen = sp->gen;
-	for (;;) {
-		err = rd_kafka_producev(
-			p->producer, RD_KAFKA_V_RKT(sp->rkt),
-			RD_KAFKA_V_PARTITION(c->o->partition),
-			RD_KAFKA_V_KEY((void *)key, klen),
-			RD_KAFKA_V_VALUE(vlen ? (void *)val : NULL, vlen),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
-		ft_sink_poll(p->sink, POLL_MS);
-	}
+	err = ft_produce_to(p, NULL, sp->rkt, c->o->partition, key, klen, val,
+			    vlen, d);
 	if (err) {
 		free(d);
 		if (p->eos && !rd_kafka_fatal_error(p->producer, NULL, 0)) {

@@ -32,7 +32,6 @@ once. at-least-once: each at least once, a repeated crossing carrying the
 same aggregate id.
 """
 import sys
-import time
 
 import faultlib as fl
 import statelib as sl
@@ -47,34 +46,6 @@ def args(ap):
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=50,
                     help="how long producing the records takes (default 50)")
-
-
-def kill_mid_stream(t, f, g, n, kills):
-    """Starts f, SIGKILLs it at a seeded moment while records are uncommitted."""
-    f.start()
-    t_start = time.monotonic()
-    f.wait_consuming(1, timeout=90)
-    for attempt in range(8):
-        delay = t.rng.uniform(0.5, 3.0)
-        f.hold(delay)
-        m = f.metrics()
-        s = g.sample()
-        consumed = fl.mval(m, "flagtap_records_consumed_total")
-        lag = None if s is None else sum(s[0]) - sum(s[1])
-        if consumed and lag:
-            break
-        t.log("not killing now: consumed %s, uncommitted %s" % (consumed, lag))
-    else:
-        raise fl.Failed("kill %d: nothing uncommitted at 8 random moments" % n)
-    rc = f.sigkill()
-    k = {"n": n, "after_start": round(time.monotonic() - t_start, 2),
-         "consumed": int(consumed), "committed": sum(s[1]), "produced": sum(s[0]),
-         "uncommitted": lag, "rc": rc, "parts": list(zip(s[1], s[0]))}
-    t.log("kill %(n)d: SIGKILL %(after_start).2fs after start: consumed %(consumed)d; "
-          "group committed %(committed)d of %(produced)d produced (%(uncommitted)d "
-          "uncommitted; per partition committed, produced: %(parts)s); exit %(rc)s" % k)
-    t.check(rc == -9, "kill %d: exit status %s, expected -9 (SIGKILL)" % (n, rc))
-    kills.append(k)
 
 
 def main(t):
@@ -93,32 +64,11 @@ def main(t):
             extra["delivery.transactional.id"] = "stateful-kill-%d-%s" % (i, t.run_id)
         return fl.Flagtap(t, "flagtap%d" % i, sl.conf(t, b.bootstrap, group, tin, tout,
                                                       rules, extra))
-    f1 = instance(1)
     g = fl.Group(t, b.bootstrap, group, tin, PARTS)
     rate = max(1, int(a.records / a.seconds))
     prod = sl.Produce(t, b.bootstrap, tin, records, rate)
 
-    kills = []
-    for n in range(1, a.kills + 1):
-        kill_mid_stream(t, f1, g, n, kills)
-    f1.start()
-    f1.wait_consuming(1, timeout=90)
-    f2 = instance(2)
-    f2.start()
-    f2.metrics_port()
-
-    def shared():
-        for f in (f1, f2):
-            if not f.running():
-                f._exited()
-        n = [f.metric("flagtap_partitions_assigned") for f in (f1, f2)]
-        return None not in n and sum(n) == PARTS and all(x > 0 for x in n) and n
-    t_join = time.monotonic()
-    spread = t.wait_for("the two instances to share the %d partitions" % PARTS, shared, 90)
-    t.log("%.1fs after the second instance started, partitions per instance: %s"
-          % (time.monotonic() - t_join, [int(x) for x in spread]))
-    t.check(prod.running(), "the records were all produced before the rebalance: "
-            "the stream is too short to rebalance mid-stream (raise --seconds)")
+    f1, f2, kills = sl.kills_then_join(t, instance, g, prod, a.kills, PARTS)
     prod.wait(a.seconds * 3 + 60)
     fl.wait_all_committed(t, g, a.records, 150, running=[f1, f2])
     for f in (f1, f2):

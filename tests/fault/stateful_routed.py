@@ -27,13 +27,11 @@ repartition topic.
 """
 import json
 import sys
-import time
 import zlib
 from decimal import Decimal
 
 import faultlib as fl
 import statelib as sl
-from stateful_kill import kill_mid_stream
 
 PARTS = sl.PARTS
 LATENESS = 365 * sl.fs.DAY
@@ -200,30 +198,10 @@ def main(t):
             extra["delivery.transactional.id"] = "stateful-routed-%d-%s" % (i, t.run_id)
         return fl.Flagtap(t, "flagtap%d" % i, sl.conf(t, b.bootstrap, group, tin, tout,
                                                       rules, extra))
-    f1 = instance(1)
     g = fl.Group(t, b.bootstrap, group, tin, PARTS)
     rate = max(1, int(a.records / a.seconds))
     prod = sl.Produce(t, b.bootstrap, tin, records, rate, keyed=False)
-
-    kills = []
-    for n in range(1, a.kills + 1):
-        kill_mid_stream(t, f1, g, n, kills)
-    f1.start()
-    f1.wait_consuming(1, timeout=90)
-    f2 = instance(2)
-    f2.start()
-    f2.metrics_port()
-
-    def shared():
-        for f in (f1, f2):
-            if not f.running():
-                f._exited()
-        n = [f.metric("flagtap_partitions_assigned") for f in (f1, f2)]
-        return None not in n and all(x > 0 for x in n) and n
-    spread = t.wait_for("the two instances to share the partitions", shared, 90)
-    t.log("partitions per instance (input and repartition): %s" % [int(x) for x in spread])
-    t.check(prod.running(), "the records were all produced before the rebalance: "
-            "the stream is too short to rebalance mid-stream (raise --seconds)")
+    f1, f2, kills = sl.kills_then_join(t, instance, g, prod, a.kills, PARTS)
     prod.wait(a.seconds * 3 + 60)
     fl.wait_all_committed(t, g, a.records, 150, running=[f1, f2])
     # the last contributions are applied after the input's offsets are

@@ -16,6 +16,7 @@ topic, in offset order: {(rule id, partition, offset): detail}.
   check_changelog()  the state topic exists, compacted, one partition per input partition
   delete_records()   deletes a topic's records below given offsets (Admin API, Java)
   verify()         the output against the expected crossings
+  kills_then_join()  SIGKILLs mid-stream, then a second instance joins
 """
 import datetime
 import json
@@ -346,3 +347,64 @@ def verify(t, bootstrap, tin, tout, want, eos):
             "missing": len(bad["missing"]),
             "unexpected": len(bad["unexpected"]) + len(bad["unexpected_late"]),
             "repeated": dups, "unexpected_late": late_coords}
+
+
+def kill_mid_stream(t, f, g, n, kills):
+    """Starts f, SIGKILLs it at a seeded moment while records are uncommitted."""
+    f.start()
+    t_start = time.monotonic()
+    f.wait_consuming(1, timeout=90)
+    for attempt in range(8):
+        delay = t.rng.uniform(0.5, 3.0)
+        f.hold(delay)
+        m = f.metrics()
+        s = g.sample()
+        consumed = fl.mval(m, "flagtap_records_consumed_total")
+        lag = None if s is None else sum(s[0]) - sum(s[1])
+        if consumed and lag:
+            break
+        t.log("not killing now: consumed %s, uncommitted %s" % (consumed, lag))
+    else:
+        raise fl.Failed("kill %d: nothing uncommitted at 8 random moments" % n)
+    rc = f.sigkill()
+    k = {"n": n, "after_start": round(time.monotonic() - t_start, 2),
+         "consumed": int(consumed), "committed": sum(s[1]), "produced": sum(s[0]),
+         "uncommitted": lag, "rc": rc, "parts": list(zip(s[1], s[0]))}
+    t.log("kill %(n)d: SIGKILL %(after_start).2fs after start: consumed %(consumed)d; "
+          "group committed %(committed)d of %(produced)d produced (%(uncommitted)d "
+          "uncommitted; per partition committed, produced: %(parts)s); exit %(rc)s" % k)
+    t.check(rc == -9, "kill %d: exit status %s, expected -9 (SIGKILL)" % (n, rc))
+    kills.append(k)
+
+
+
+def kills_then_join(t, instance, g, prod, kills_wanted, parts):
+    """instance(1) started and SIGKILLed kills_wanted times at seeded
+    moments while records are uncommitted, started again, then
+    instance(2) joins while prod still produces; returns (f1, f2, kills)
+    once the two share the partitions (parts of the input: with
+    repartitioning each instance holds some of the input's or of the
+    repartition topic's)."""
+    f1 = instance(1)
+    kills = []
+    for n in range(1, kills_wanted + 1):
+        kill_mid_stream(t, f1, g, n, kills)
+    f1.start()
+    f1.wait_consuming(1, timeout=90)
+    f2 = instance(2)
+    f2.start()
+    f2.metrics_port()
+
+    def shared():
+        for f in (f1, f2):
+            if not f.running():
+                f._exited()
+        n = [f.metric("flagtap_partitions_assigned") for f in (f1, f2)]
+        return None not in n and sum(n) >= parts and all(x > 0 for x in n) and n
+    t_join = time.monotonic()
+    spread = t.wait_for("the two instances to share the partitions", shared, 90)
+    t.log("%.1fs after the second instance started, partitions per instance: %s"
+          % (time.monotonic() - t_join, [int(x) for x in spread]))
+    t.check(prod.running(), "the records were all produced before the rebalance: "
+            "the stream is too short to rebalance mid-stream (raise --seconds)")
+    return f1, f2, kills

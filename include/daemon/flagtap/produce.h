@@ -24,6 +24,24 @@ rd_kafka_resp_err_t ft_produce_send(struct worker *w, enum ft_sink_dest dest,
 				    const void *value, size_t len,
 				    rd_kafka_headers_t *h, struct delivery *d);
 
+/* The same with the message's key given (NULL: none): a message that is
+ * not the evaluated record's (a crossing, a shed-state report). */
+rd_kafka_resp_err_t ft_produce_keyed(struct worker *w, enum ft_sink_dest dest,
+				     const void *key, size_t key_len,
+				     const void *value, size_t len,
+				     rd_kafka_headers_t *h, struct delivery *d);
+
+/*
+ * Produces a copy of key and value (len 0: a tombstone) to partition of
+ * rkt, a topic handle of the sink's producer, waiting while its queue is
+ * full; opaque comes back in the delivery report.  w is the calling
+ * worker, NULL on the loop thread.  Nothing is counted in p->held.
+ */
+rd_kafka_resp_err_t ft_produce_to(struct pipeline *p, struct worker *w,
+				  rd_kafka_topic_t *rkt, int32_t partition,
+				  const void *key, size_t key_len,
+				  const void *value, size_t len, void *opaque);
+
 /*
  * A produce call for rkm's `what` failed with err: asks for an abort
  * (returns FT_EKAFKA) or stops the pipeline (FT_EFATAL).
