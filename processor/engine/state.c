@@ -364,6 +364,7 @@ void ft_state_free(struct ft_state *st)
 	free(st->rules);
 	free(st->scratch);
 	free(st->marks);
+	ft_buf_release(&st->stale);
 	free(st);
 }
 
@@ -620,6 +621,22 @@ void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 	ft_sha256_update(&c, a, 8);
 	ft_sha256_final(&c, d);
 	ft_hex(d, 16, out);
+}
+
+/* Does this state apply a rule with that id (cut to 255 bytes), whatever
+ * its definition? */
+bool state_rule_id_held(const struct ft_state *st, const struct ft_ruleset *rs,
+			const uint8_t *id, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < rs->nrules && i < st->nrules; i++) {
+		len = strlen(rs->rules[i].id);
+		if (st->rules[i].on && (len > 255 ? 255 : len) == n &&
+		    !memcmp(rs->rules[i].id, id, n))
+			return true;
+	}
+	return false;
 }
 
 int state_rule_named(const struct ft_state *st, const struct ft_ruleset *rs,

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flagtap/buf.h"
 #include "flagtap/sha256.h"
 #include "flagtap/state.h"
 
@@ -145,6 +146,10 @@ struct ft_state {
 	bool restored;
 	uint64_t probes; /* slots read by lookups: ft_state_probes() */
 	/* repartitioning: per source partition, what was applied */
+	/* changelog keys of entries of a rule whose definition changed, seen
+	 * by a restore: tombstoned by the next drain (u16 length, key) */
+	struct ft_buf stale;
+	size_t nstale;
 	struct src_mark *marks; /* sorted by part: one per source partition */
 	size_t nmarks, cap_marks;
 	bool marks_dirty;
@@ -178,6 +183,8 @@ void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
  * bytes of its id (ids are cut to 255) and of its definition hash (8), if
  * this state applies it; -1 otherwise.
  */
+bool state_rule_id_held(const struct ft_state *st, const struct ft_ruleset *rs,
+			const uint8_t *id, size_t n);
 int state_rule_named(const struct ft_state *st, const struct ft_ruleset *rs,
 		     const uint8_t *id, size_t n, const uint8_t *def);
 

@@ -80,6 +80,9 @@ static void write_value(struct ft_buf *b, const struct rstate *x,
 	}
 }
 
+static int drain_stale(struct ft_state *st, ft_state_emit_fn emit,
+		       void *opaque);
+
 int ft_state_drain_changes(struct ft_state *st, ft_state_emit_fn emit,
 			   void *opaque)
 {
@@ -113,6 +116,8 @@ int ft_state_drain_changes(struct ft_state *st, ft_state_emit_fn emit,
 	st->ndirty -= i;
 	ft_buf_release(&k);
 	ft_buf_release(&v);
+	if (!rc)
+		rc = drain_stale(st, emit, opaque);
 	return rc ? rc : state_marks_drain(st, emit, opaque);
 }
 
@@ -269,6 +274,55 @@ static void drop(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 		state_remove_slot(st, j);
 }
 
+/*
+ * An entry of a rule this state applies under another definition: it
+ * will never be read again (the rule started afresh), so the next drain
+ * tombstones it and compaction drops it.  Entries of rules not applied
+ * here (removed, disabled, or of another instance's rule set during a
+ * rolling change) are left alone.
+ */
+static int note_stale(struct ft_state *st, const struct ft_ruleset *rs,
+		      const uint8_t *key, size_t klen)
+{
+	size_t before = st->stale.cap;
+	uint8_t len[2] = {(uint8_t)(klen >> 8), (uint8_t)klen};
+
+	if (!st->changelog || !state_rule_id_held(st, rs, key + 5, key[4]))
+		return FT_OK;
+	ft_buf_add(&st->stale, len, 2);
+	ft_buf_add(&st->stale, key, klen);
+	if (!ft_buf_ok(&st->stale))
+		return FT_ENOMEM;
+	st->bytes += st->stale.cap - before;
+	st->nstale++;
+	return FT_OK;
+}
+
+/* Tombstones the stale entries noted by restores. */
+static int drain_stale(struct ft_state *st, ft_state_emit_fn emit, void *opaque)
+{
+	const uint8_t *p = (const uint8_t *)st->stale.data;
+	size_t off = 0, n;
+	int rc;
+
+	while (st->nstale) {
+		n = (size_t)p[off] << 8 | p[off + 1];
+		rc = emit(opaque, p + off + 2, n, NULL, 0);
+		if (rc) {
+			/* what is left stays for the next drain */
+			memmove(st->stale.data, st->stale.data + off,
+				st->stale.len - off);
+			st->stale.len -= off;
+			return rc;
+		}
+		off += 2 + n;
+		st->nstale--;
+	}
+	st->bytes -= st->stale.cap;
+	ft_buf_release(&st->stale);
+	return FT_OK;
+}
+
 int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 		     const void *key, size_t klen, const void *val, size_t vlen)
 {
@@ -284,7 +338,7 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 		return state_mark_restore(st, key, klen, val, vlen);
 	rule = key_rule(st, rs, key, klen, kh, &win);
 	if (rule == FT_ENOENT)
-		return FT_OK;
+		return vlen ? note_stale(st, rs, key, klen) : FT_OK;
 	if (rule < 0)
 		return rule;
 	drop(st, (uint32_t)rule, kh, win);

@@ -738,6 +738,41 @@ START_TEST(test_changelog_round_trip)
 	ck_assert_uint_eq(ft_state_keys(half.st), 0);
 	ck_assert_int_eq(ft_state_restore(half.st, half.rs, "FTS2", 4, "", 0),
 			 FT_EINVAL);
+	/* ... and the next drain tombstones them (they would stay in the
+	 * compacted changelog forever), not the entries of rules this state
+	 * does not apply (CN, UTC, ATO...: another rule set's, perhaps) */
+	{
+		struct log *t = calloc(1, sizeof(*t));
+		size_t j, k, st_keys = 0;
+
+		ck_assert_int_eq(ft_state_drain_changes(half.st, collect, t),
+				 0);
+		for (j = 0; j < l->n; j++)
+			st_keys += l->kl[j] > 7 &&
+				   !memcmp(l->k[j], "FTS2\x02ST", 7) &&
+				   l->vl[j];
+		ck_assert_uint_gt(st_keys, 0);
+		ck_assert_uint_eq(t->n, st_keys);
+		for (j = 0; j < t->n; j++) {
+			ck_assert_uint_eq(t->vl[j], 0);
+			for (k = 0; k < l->n; k++)
+				if (l->kl[k] == t->kl[j] &&
+				    !memcmp(l->k[k], t->k[j], t->kl[j]))
+					break;
+			ck_assert_uint_lt(k, l->n);
+			ck_assert(!memcmp(t->k[j], "FTS2\x02ST", 7));
+		}
+		/* once */
+		k = t->n;
+		ck_assert_int_eq(ft_state_drain_changes(half.st, collect, t),
+				 0);
+		ck_assert_uint_eq(t->n, k);
+		for (j = 0; j < t->n; j++) {
+			free(t->k[j]);
+			free(t->v[j]);
+		}
+		free(t);
+	}
 	run_close(&half);
 	for (i = 0; i < l->n; i++) {
 		free(l->k[i]);

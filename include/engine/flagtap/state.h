@@ -78,7 +78,9 @@
  *          | u32 n, n events (time, offset: i64; amount: i128; hash: u64)
  * Integers are big-endian.  ft_state_drain_changes() emits the entries
  * changed since its last call; ft_state_restore() reads them back into an
- * empty state (entries of a rule whose definition changed are skipped; a
+ * empty state (entries of a rule whose definition changed are skipped,
+ * and, with a changelog, tombstoned by the next drain so that compaction
+ * drops them; entries of rules the state does not apply are left alone; a
  * salt other than the writer's makes other key hashes, so a state must be
  * restored with its writer's salt; times no record gives make a value
  * malformed; sums read back saturate at the i128 bounds): the restored
