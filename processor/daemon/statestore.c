@@ -362,6 +362,17 @@ static int routes_open(struct pipeline *p)
 		return FT_EFATAL;
 	}
 	for (i = 0; i < l->cnt && !rc; i++) {
+		if (l->elems[i].topic[0] == '^') {
+			ft_pipeline_fatal(p,
+					  "state: input.topics pattern %s: "
+					  "contributions can be routed only "
+					  "for named topics (name them, or set "
+					  "state.repartition = false if the "
+					  "input is keyed by the by values)",
+					  l->elems[i].topic);
+			rc = FT_EFATAL;
+			break;
+		}
 		if (p->set->state_repartition_prefix)
 			snprintf(name, sizeof(name), "%s%s",
 				 p->set->state_repartition_prefix,
