@@ -58,10 +58,10 @@ time = ts
 allowed-lateness = 365d
 
 [rule CASH-HOUR]
-title = five cash records in an hour
+title = three cash records in an hour
 severity = medium
 when = kind == "cash"
-aggregate = count >= 5
+aggregate = count >= 3
 by = customer
 window = hour
 time = ts
@@ -74,7 +74,7 @@ def oracle_rules():
     return [
         fs.Rule("SUM-CN", fs._cash, fs.BEIJING, LATENESS, "calendar", "sum", Decimal(50000)),
         fs.Rule("SUM-UTC", fs._cash, 0, LATENESS, "calendar", "sum", Decimal(50000), True),
-        fs.Rule("CASH-HOUR", fs._cash, 0, LATENESS, "hour", "count", 5),
+        fs.Rule("CASH-HOUR", fs._cash, 0, LATENESS, "hour", "count", 3),
     ]
 
 
