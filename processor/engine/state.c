@@ -417,6 +417,22 @@ static bool expired(struct ft_state *st, const struct ft_ruleset *rs,
 	       (e->armed == INT64_MIN || e->armed < wm - rst->seq_then_ms);
 }
 
+/* Slots ahead of the sweep whose entries (and, half as far ahead, their
+ * events) are fetched before it reads them: the entries lie anywhere in
+ * memory, and reading them one after another would wait for each. */
+#define SWEEP_AHEAD 32
+
+static void sweep_prefetch(const struct ft_state *st, size_t j)
+{
+	const struct entry *e;
+
+	if (j + SWEEP_AHEAD < st->cap)
+		state_prefetch_entry(st->slots[j + SWEEP_AHEAD].e);
+	if (j + SWEEP_AHEAD / 2 < st->cap &&
+	    (e = st->slots[j + SWEEP_AHEAD / 2].e) && e->nev)
+		state_prefetch(e->ev);
+}
+
 /* Evicts every expired entry; amortized O(1) per contribution. */
 static void sweep(struct ft_state *st, const struct ft_ruleset *rs)
 {
@@ -424,6 +440,7 @@ static void sweep(struct ft_state *st, const struct ft_ruleset *rs)
 
 	st->ops = 0;
 	while (j < st->cap) {
+		sweep_prefetch(st, j);
 		if (st->slots[j].e && expired(st, rs, st->slots[j].e)) {
 			evict(st, j);
 			continue; /* a later entry may have moved into j */

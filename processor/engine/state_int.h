@@ -46,10 +46,13 @@ struct event {
 
 /*
  * One (rule, key, window) entry.  Sliding and sequence rules have one
- * entry per key (win 0).
+ * entry per key (win 0).  What a lookup, an application and a sweep read
+ * comes first: the first two cache lines (entries are allocated on 64
+ * bytes); the distinct hashes and record offsets last.
  */
 struct entry {
 	uint32_t rule;
+	unsigned nrecs;	 /* of recs */
 	uint8_t kh[16];	 /* keyed hash of the `by` value(s) */
 	int64_t win;	 /* calendar: the window's start, ms UTC */
 	int64_t end;	 /* calendar: its end */
@@ -57,18 +60,17 @@ struct entry {
 	/* calendar: 1 once fired; sliding, sequence: event time of the last
 	 * firing; INT64_MIN never */
 	int64_t fired;
-	int64_t armed;	/* sequence: time of the A completing a run */
 	int64_t last_t; /* highest event time applied */
+	int64_t armed;	/* sequence: time of the A completing a run */
 	uint64_t count;
 	i128 sum;
-	uint64_t *hashes; /* calendar distinct: at most the threshold */
-	size_t nh, caph;
 	struct event *ev; /* sliding: by time; sequence: the run's A */
 	size_t nev, capev;
+	bool dirty;	  /* in the drain list */
+	bool dead;	  /* evicted: a tombstone to drain */
+	uint64_t *hashes; /* calendar distinct: at most the threshold */
+	size_t nh, caph;
 	int64_t recs[FT_STATE_MAX_RECORDS]; /* calendar: last offsets */
-	unsigned nrecs;
-	bool dirty; /* in the drain list */
-	bool dead;  /* evicted: a tombstone to drain */
 };
 
 /* What one contribution reads: its key, event time and value. */
@@ -154,6 +156,30 @@ struct ft_state {
 	size_t nmarks, cap_marks;
 	bool marks_dirty;
 };
+
+/*
+ * Starts reading the cache line at p into the cache (p may be NULL): an
+ * asm statement where it can be, as GCC 12 drops some __builtin_prefetch()
+ * calls as dead code.
+ */
+static inline void state_prefetch(const void *p)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__asm__ volatile("prefetcht0 (%0)" : : "r"(p));
+#else
+	__builtin_prefetch(p);
+#endif
+}
+
+/* Starts reading what a lookup and an application read of an entry (its
+ * first two cache lines); e may be NULL. */
+static inline void state_prefetch_entry(const struct entry *e)
+{
+	if (!e)
+		return;
+	state_prefetch(e);
+	state_prefetch((const char *)e + 64);
+}
 
 /* state.c */
 /* The slot holding (rule, kh, win), or SIZE_MAX; counts its probes. */
