@@ -149,6 +149,15 @@ size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 	return SIZE_MAX;
 }
 
+const struct slot *state_home(const struct ft_state *st, uint32_t rule,
+			      const uint8_t kh[16], int64_t win, uint64_t *hash)
+{
+	if (!st->cap)
+		return NULL;
+	*hash = slot_hash(rule, kh, win);
+	return &st->slots[*hash & (st->cap - 1)];
+}
+
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create)
 {
@@ -507,23 +516,47 @@ int state_finish(struct ft_state *st, const struct ft_ruleset *rs,
 	return (int)out->n;
 }
 
+/*
+ * Contributions read ahead of their application: their entries lie
+ * anywhere in memory, and fetching them while the next ones are read (a
+ * keyed hash each) overlaps the waits.
+ */
+#define APPLY_AHEAD 8
+
 int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 		   const struct ft_state_input *in, struct ft_state_result *out)
 {
 	const struct ft_match_result *res = in->res;
-	size_t i;
+	struct pending p[APPLY_AHEAD];
+	const struct ft_contrib *c;
+	size_t i = 0, k, m;
 	int rc;
 
 	out->n = 0;
 	out->nshed = 0;
-	for (i = 0; res && i < res->ncontrib; i++) {
-		if (res->contrib[i].rule >= st->nrules ||
-		    !st->rules[res->contrib[i].rule].on)
-			continue;
-		rc = state_apply_one(st, rs, in, &res->contrib[i], out);
-		if (rc)
-			return rc;
-		st->ops++;
+	while (res && i < res->ncontrib) {
+		for (k = 0; k < APPLY_AHEAD && i < res->ncontrib; i++) {
+			c = &res->contrib[i];
+			if (c->rule < st->nrules && st->rules[c->rule].on)
+				state_read_pending(st, rs, in, c, &p[k++]);
+		}
+		/* each step reads what the one before fetched: the slots, the
+		 * entries, the arrays of the entries; entries are freed only
+		 * by state_finish(), so p[m].e stays valid until then */
+		for (m = 0; m < k; m++)
+			if (p[m].home && p[m].home->hash == p[m].hash) {
+				p[m].e = p[m].home->e;
+				state_prefetch_entry(p[m].e);
+			}
+		for (m = 0; m < k; m++)
+			if (p[m].e)
+				state_prefetch_data(&p[m]);
+		for (m = 0; m < k; m++) {
+			rc = state_apply_pending(st, rs, in, &p[m], out);
+			if (rc)
+				return rc;
+			st->ops++;
+		}
 	}
 	return state_finish(st, rs, out);
 }

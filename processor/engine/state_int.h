@@ -110,6 +110,19 @@ struct slot {
 	struct entry *e;
 };
 
+/* A contribution of the record being applied, read before it is applied
+ * (ft_state_apply() reads a few ahead, fetching their entries meanwhile). */
+enum pending_status { PENDING_READ, PENDING_MISSING, PENDING_REPLAYED };
+
+struct pending {
+	const struct ft_contrib *c;
+	enum pending_status status;
+	uint64_t hash;		 /* its slot's hash, when home is set */
+	const struct slot *home; /* where its entry likely is, or NULL */
+	const struct entry *e;	 /* its entry, as home held it, or NULL */
+	struct item it;
+};
+
 /* A stateful rule's runtime. */
 struct rstate {
 	bool on;
@@ -185,6 +198,11 @@ static inline void state_prefetch_entry(const struct entry *e)
 /* The slot holding (rule, kh, win), or SIZE_MAX; counts its probes. */
 size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 		  int64_t win);
+/* The slot where a lookup of (rule, kh, win) starts, or NULL (an empty
+ * table), and the hash that the slot of its entry holds. */
+const struct slot *state_home(const struct ft_state *st, uint32_t rule,
+			      const uint8_t kh[16], int64_t win,
+			      uint64_t *hash);
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create);
 void state_entry_free(struct ft_state *st, struct entry *e);
@@ -227,9 +245,18 @@ int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque);
 int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
 		       const void *val, size_t vlen);
 bool state_is_mark(const void *key, size_t klen);
-int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
-		    const struct ft_state_input *in, const struct ft_contrib *c,
-		    struct ft_state_result *out);
+/* Reads contribution c into p, and finds where its entry's slot is
+ * (p->home) when that costs no calendar computation. */
+void state_read_pending(struct ft_state *st, const struct ft_ruleset *rs,
+			const struct ft_state_input *in,
+			const struct ft_contrib *c, struct pending *p);
+/* Starts reading the events or record offsets that applying p reads of
+ * its entry p->e (not NULL). */
+void state_prefetch_data(const struct pending *p);
+/* Applies a contribution read by state_read_pending(). */
+int state_apply_pending(struct ft_state *st, const struct ft_ruleset *rs,
+			const struct ft_state_input *in,
+			const struct pending *p, struct ft_state_result *out);
 /* Drops a sliding entry's events with time <= t. */
 void state_drop_before(struct ft_state *st, struct entry *e, int64_t t);
 /* Grows an entry's array, accounting; 0 or FT_ENOMEM. */
