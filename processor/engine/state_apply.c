@@ -137,8 +137,7 @@ static void hit_value(struct ft_state_hit *h, const struct ft_rule_state *rst,
 		state_format_amount(sum, FT_STATE_SCALE, h->value,
 				    sizeof(h->value));
 	else
-		snprintf(h->value, sizeof(h->value), "%llu",
-			 (unsigned long long)count);
+		state_format_amount((i128)count, 0, h->value, sizeof(h->value));
 }
 
 /* a + b, saturated: sums of amounts read back from elsewhere (a
