@@ -435,8 +435,11 @@ static void sweep_prefetch(const struct ft_state *st, size_t j)
 {
 	const struct entry *e;
 
-	if (j + SWEEP_AHEAD < st->cap)
-		state_prefetch_entry(st->slots[j + SWEEP_AHEAD].e);
+	if (j + SWEEP_AHEAD < st->cap && (e = st->slots[j + SWEEP_AHEAD].e)) {
+		state_prefetch_entry(e);
+		/* the array sizes, which freeing it reads */
+		state_prefetch(&e->caph);
+	}
 	if (j + SWEEP_AHEAD / 2 < st->cap &&
 	    (e = st->slots[j + SWEEP_AHEAD / 2].e) && e->nev)
 		state_prefetch(e->ev);

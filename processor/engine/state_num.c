@@ -4,7 +4,6 @@
  * and calendar windows in fixed offsets or IANA zones (ICU ucal).
  */
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <unicode/ucal.h>
