@@ -149,6 +149,15 @@ size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 	return SIZE_MAX;
 }
 
+const struct slot *state_home(const struct ft_state *st, uint32_t rule,
+			      const uint8_t kh[16], int64_t win, uint64_t *hash)
+{
+	if (!st->cap)
+		return NULL;
+	*hash = slot_hash(rule, kh, win);
+	return &st->slots[*hash & (st->cap - 1)];
+}
+
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create)
 {
@@ -417,6 +426,25 @@ static bool expired(struct ft_state *st, const struct ft_ruleset *rs,
 	       (e->armed == INT64_MIN || e->armed < wm - rst->seq_then_ms);
 }
 
+/* Slots ahead of the sweep whose entries (and, half as far ahead, their
+ * events) are fetched before it reads them: the entries lie anywhere in
+ * memory, and reading them one after another would wait for each. */
+#define SWEEP_AHEAD 32
+
+static void sweep_prefetch(const struct ft_state *st, size_t j)
+{
+	const struct entry *e;
+
+	if (j + SWEEP_AHEAD < st->cap && (e = st->slots[j + SWEEP_AHEAD].e)) {
+		state_prefetch_entry(e);
+		/* the array sizes, which freeing it reads */
+		state_prefetch(&e->caph);
+	}
+	if (j + SWEEP_AHEAD / 2 < st->cap &&
+	    (e = st->slots[j + SWEEP_AHEAD / 2].e) && e->nev)
+		state_prefetch(e->ev);
+}
+
 /* Evicts every expired entry; amortized O(1) per contribution. */
 static void sweep(struct ft_state *st, const struct ft_ruleset *rs)
 {
@@ -424,6 +452,7 @@ static void sweep(struct ft_state *st, const struct ft_ruleset *rs)
 
 	st->ops = 0;
 	while (j < st->cap) {
+		sweep_prefetch(st, j);
 		if (st->slots[j].e && expired(st, rs, st->slots[j].e)) {
 			evict(st, j);
 			continue; /* a later entry may have moved into j */
@@ -490,23 +519,47 @@ int state_finish(struct ft_state *st, const struct ft_ruleset *rs,
 	return (int)out->n;
 }
 
+/*
+ * Contributions read ahead of their application: their entries lie
+ * anywhere in memory, and fetching them while the next ones are read (a
+ * keyed hash each) overlaps the waits.
+ */
+#define APPLY_AHEAD 8
+
 int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 		   const struct ft_state_input *in, struct ft_state_result *out)
 {
 	const struct ft_match_result *res = in->res;
-	size_t i;
+	struct pending p[APPLY_AHEAD];
+	const struct ft_contrib *c;
+	size_t i = 0, k, m;
 	int rc;
 
 	out->n = 0;
 	out->nshed = 0;
-	for (i = 0; res && i < res->ncontrib; i++) {
-		if (res->contrib[i].rule >= st->nrules ||
-		    !st->rules[res->contrib[i].rule].on)
-			continue;
-		rc = state_apply_one(st, rs, in, &res->contrib[i], out);
-		if (rc)
-			return rc;
-		st->ops++;
+	while (res && i < res->ncontrib) {
+		for (k = 0; k < APPLY_AHEAD && i < res->ncontrib; i++) {
+			c = &res->contrib[i];
+			if (c->rule < st->nrules && st->rules[c->rule].on)
+				state_read_pending(st, rs, in, c, &p[k++]);
+		}
+		/* each step reads what the one before fetched: the slots, the
+		 * entries, the arrays of the entries; entries are freed only
+		 * by state_finish(), so p[m].e stays valid until then */
+		for (m = 0; m < k; m++)
+			if (p[m].home && p[m].home->hash == p[m].hash) {
+				p[m].e = p[m].home->e;
+				state_prefetch_entry(p[m].e);
+			}
+		for (m = 0; m < k; m++)
+			if (p[m].e)
+				state_prefetch_data(&p[m]);
+		for (m = 0; m < k; m++) {
+			rc = state_apply_pending(st, rs, in, &p[m], out);
+			if (rc)
+				return rc;
+			st->ops++;
+		}
 	}
 	return state_finish(st, rs, out);
 }

@@ -137,8 +137,7 @@ static void hit_value(struct ft_state_hit *h, const struct ft_rule_state *rst,
 		state_format_amount(sum, FT_STATE_SCALE, h->value,
 				    sizeof(h->value));
 	else
-		snprintf(h->value, sizeof(h->value), "%llu",
-			 (unsigned long long)count);
+		state_format_amount((i128)count, 0, h->value, sizeof(h->value));
 }
 
 /* a + b, saturated: sums of amounts read back from elsewhere (a
@@ -469,23 +468,75 @@ int state_apply_item(struct ft_state *st, const struct ft_ruleset *rs,
 	return FT_OK;
 }
 
-int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
-		    const struct ft_state_input *in, const struct ft_contrib *c,
-		    struct ft_state_result *out)
+/* The window start of an item's entry when it costs no calendar
+ * computation (a sliding or sequence rule, a fixed offset, or the rule's
+ * last window); false otherwise. */
+static bool entry_win(struct rstate *x, const struct ft_rule_state *rst,
+		      int64_t t, int64_t *win)
 {
-	struct rstate *x = &st->rules[c->rule];
-	struct item it = {0};
+	int64_t end;
 
+	*win = 0;
+	if (rst->window != FT_WIN_DAY && rst->window != FT_WIN_HOUR)
+		return true;
+	if (x->cache_end > x->cache_start && t >= x->cache_start &&
+	    t < x->cache_end) {
+		*win = x->cache_start;
+		return true;
+	}
+	return !x->cal && !state_calendar(x, rst, t, win, &end);
+}
+
+void state_read_pending(struct ft_state *st, const struct ft_ruleset *rs,
+			const struct ft_state_input *in,
+			const struct ft_contrib *c, struct pending *p)
+{
+	const struct ft_rule_state *rst = rs->rules[c->rule].state;
+	int64_t win;
+
+	memset(p, 0, sizeof(*p));
+	p->c = c;
 	/* evaluated before the state was restored: its effect (or its
 	 * lateness, its absence) is already in the state */
-	if (st->restored && in->offset <= st->restored_high) {
+	if (st->restored && in->offset <= st->restored_high)
+		p->status = PENDING_REPLAYED;
+	else if (!state_read_item(st, rst, in, c, &p->it))
+		p->status = PENDING_MISSING;
+	else if (entry_win(&st->rules[c->rule], rst, p->it.t, &win) &&
+		 (p->home = state_home(st, c->rule, p->it.kh, win, &p->hash)))
+		state_prefetch(p->home);
+}
+
+void state_prefetch_data(const struct pending *p)
+{
+	const struct entry *e = p->e;
+
+	if (e->nev) {
+		state_prefetch(e->ev);
+		state_prefetch(e->ev + e->nev - 1);
+	} else if (!e->ev && !e->hashes) {
+		state_prefetch(e->recs + (e->nrecs < FT_STATE_MAX_RECORDS
+						  ? e->nrecs
+						  : FT_STATE_MAX_RECORDS - 1));
+	}
+	if (e->nh)
+		state_prefetch(e->hashes + e->nh / 2);
+}
+
+int state_apply_pending(struct ft_state *st, const struct ft_ruleset *rs,
+			const struct ft_state_input *in,
+			const struct pending *p, struct ft_state_result *out)
+{
+	struct rstate *x = &st->rules[p->c->rule];
+
+	if (p->status == PENDING_REPLAYED) {
 		x->stats.replayed++;
 		return FT_OK;
 	}
-	if (!state_read_item(st, rs->rules[c->rule].state, in, c, &it)) {
+	if (p->status == PENDING_MISSING) {
 		x->stats.missing++;
 		return FT_OK;
 	}
-	return state_apply_item(st, rs, c->rule, c->part, &it, in->offset,
-				in->offset, out);
+	return state_apply_item(st, rs, p->c->rule, p->c->part, &p->it,
+				in->offset, in->offset, out);
 }

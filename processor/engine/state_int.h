@@ -46,10 +46,13 @@ struct event {
 
 /*
  * One (rule, key, window) entry.  Sliding and sequence rules have one
- * entry per key (win 0).
+ * entry per key (win 0).  What a lookup, an application and a sweep read
+ * comes first: the first two cache lines (entries are allocated on 64
+ * bytes); the distinct hashes and record offsets last.
  */
 struct entry {
 	uint32_t rule;
+	unsigned nrecs;	 /* of recs */
 	uint8_t kh[16];	 /* keyed hash of the `by` value(s) */
 	int64_t win;	 /* calendar: the window's start, ms UTC */
 	int64_t end;	 /* calendar: its end */
@@ -57,18 +60,17 @@ struct entry {
 	/* calendar: 1 once fired; sliding, sequence: event time of the last
 	 * firing; INT64_MIN never */
 	int64_t fired;
-	int64_t armed;	/* sequence: time of the A completing a run */
 	int64_t last_t; /* highest event time applied */
+	int64_t armed;	/* sequence: time of the A completing a run */
 	uint64_t count;
 	i128 sum;
-	uint64_t *hashes; /* calendar distinct: at most the threshold */
-	size_t nh, caph;
 	struct event *ev; /* sliding: by time; sequence: the run's A */
 	size_t nev, capev;
+	bool dirty;	  /* in the drain list */
+	bool dead;	  /* evicted: a tombstone to drain */
+	uint64_t *hashes; /* calendar distinct: at most the threshold */
+	size_t nh, caph;
 	int64_t recs[FT_STATE_MAX_RECORDS]; /* calendar: last offsets */
-	unsigned nrecs;
-	bool dirty; /* in the drain list */
-	bool dead;  /* evicted: a tombstone to drain */
 };
 
 /* What one contribution reads: its key, event time and value. */
@@ -106,6 +108,19 @@ struct key_memo {
 struct slot {
 	uint64_t hash;
 	struct entry *e;
+};
+
+/* A contribution of the record being applied, read before it is applied
+ * (ft_state_apply() reads a few ahead, fetching their entries meanwhile). */
+enum pending_status { PENDING_READ, PENDING_MISSING, PENDING_REPLAYED };
+
+struct pending {
+	const struct ft_contrib *c;
+	enum pending_status status;
+	uint64_t hash;		 /* its slot's hash, when home is set */
+	const struct slot *home; /* where its entry likely is, or NULL */
+	const struct entry *e;	 /* its entry, as home held it, or NULL */
+	struct item it;
 };
 
 /* A stateful rule's runtime. */
@@ -155,10 +170,39 @@ struct ft_state {
 	bool marks_dirty;
 };
 
+/*
+ * Starts reading the cache line at p into the cache (p may be NULL): an
+ * asm statement where it can be, as GCC 12 drops some __builtin_prefetch()
+ * calls as dead code.
+ */
+static inline void state_prefetch(const void *p)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__asm__ volatile("prefetcht0 (%0)" : : "r"(p));
+#else
+	__builtin_prefetch(p);
+#endif
+}
+
+/* Starts reading what a lookup and an application read of an entry (its
+ * first two cache lines); e may be NULL. */
+static inline void state_prefetch_entry(const struct entry *e)
+{
+	if (!e)
+		return;
+	state_prefetch(e);
+	state_prefetch((const char *)e + 64);
+}
+
 /* state.c */
 /* The slot holding (rule, kh, win), or SIZE_MAX; counts its probes. */
 size_t state_slot(struct ft_state *st, uint32_t rule, const uint8_t kh[16],
 		  int64_t win);
+/* The slot where a lookup of (rule, kh, win) starts, or NULL (an empty
+ * table), and the hash that the slot of its entry holds. */
+const struct slot *state_home(const struct ft_state *st, uint32_t rule,
+			      const uint8_t kh[16], int64_t win,
+			      uint64_t *hash);
 struct entry *state_find(struct ft_state *st, uint32_t rule,
 			 const uint8_t kh[16], int64_t win, bool create);
 void state_entry_free(struct ft_state *st, struct entry *e);
@@ -201,9 +245,18 @@ int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque);
 int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
 		       const void *val, size_t vlen);
 bool state_is_mark(const void *key, size_t klen);
-int state_apply_one(struct ft_state *st, const struct ft_ruleset *rs,
-		    const struct ft_state_input *in, const struct ft_contrib *c,
-		    struct ft_state_result *out);
+/* Reads contribution c into p, and finds where its entry's slot is
+ * (p->home) when that costs no calendar computation. */
+void state_read_pending(struct ft_state *st, const struct ft_ruleset *rs,
+			const struct ft_state_input *in,
+			const struct ft_contrib *c, struct pending *p);
+/* Starts reading the events or record offsets that applying p reads of
+ * its entry p->e (not NULL). */
+void state_prefetch_data(const struct pending *p);
+/* Applies a contribution read by state_read_pending(). */
+int state_apply_pending(struct ft_state *st, const struct ft_ruleset *rs,
+			const struct ft_state_input *in,
+			const struct pending *p, struct ft_state_result *out);
 /* Drops a sliding entry's events with time <= t. */
 void state_drop_before(struct ft_state *st, struct entry *e, int64_t t);
 /* Grows an entry's array, accounting; 0 or FT_ENOMEM. */

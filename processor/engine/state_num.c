@@ -4,7 +4,6 @@
  * and calendar windows in fixed offsets or IANA zones (ICU ucal).
  */
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <unicode/ucal.h>
@@ -176,28 +175,45 @@ int state_parse_amount(const char *s, size_t n, i128 *out)
 	return FT_OK;
 }
 
+/* 10^19: the most decimal digits a uint64_t holds in full. */
+#define DIGITS_CHUNK 10000000000000000000ull
+
 void state_format_amount(i128 v, int scale, char *out, size_t size)
 {
-	char buf[64], *p = buf + sizeof(buf);
+	char d[48], buf[64];
 	bool neg = v < 0;
-	int k = 0, fr;
 	unsigned __int128 u =
 		neg ? -(unsigned __int128)v : (unsigned __int128)v;
+	uint64_t part;
+	size_t n = 0, len = 0, k, z = 0;
 
-	*--p = '\0';
-	/* fraction digits, trailing zeros dropped */
-	for (fr = scale; fr > 0 && u % 10 == 0; fr--)
-		u /= 10;
+	if (!size)
+		return;
+	/* the digits, least significant first: 128-bit divisions by 10^19
+	 * (at most two), the rest in 64 bits */
 	do {
-		if (k == fr && fr)
-			*--p = '.';
-		*--p = (char)('0' + (int)(u % 10));
-		u /= 10;
-		k++;
-	} while (u || k <= fr);
+		part = (uint64_t)(u % DIGITS_CHUNK);
+		u /= DIGITS_CHUNK;
+		for (k = 0; k < 19 && (part || u); k++, part /= 10)
+			d[n++] = (char)('0' + (int)(part % 10));
+	} while (u);
+	while (n <= (size_t)scale)
+		d[n++] = '0';
+	/* fraction digits, trailing zeros dropped */
+	while (z < (size_t)scale && d[z] == '0')
+		z++;
 	if (neg)
-		*--p = '-';
-	snprintf(out, size, "%s", p);
+		buf[len++] = '-';
+	for (k = n; k > (size_t)scale; k--)
+		buf[len++] = d[k - 1];
+	if (z < (size_t)scale)
+		buf[len++] = '.';
+	for (k = (size_t)scale; k > z; k--)
+		buf[len++] = d[k - 1];
+	if (len > size - 1)
+		len = size - 1;
+	memcpy(out, buf, len);
+	out[len] = '\0';
 }
 
 int state_zone_open(struct rstate *x, const char *zone)

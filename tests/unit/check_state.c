@@ -2231,12 +2231,54 @@ START_TEST(test_route_local_only)
 }
 END_TEST
 
+/*
+ * A record that contributes to more rules than ft_state_apply() reads
+ * ahead at once (8): each is applied, counted and fires as alone, in
+ * rule order; the ones missing their field are counted missing, the
+ * ones of a replayed record replayed.
+ */
+START_TEST(test_many_rules_one_record)
+{
+	char rules[8192], want[512];
+	size_t n = 0, w = 0, i;
+	struct ft_state_stats s;
+	struct run r;
+
+	for (i = 0; i < 19; i++)
+		n += (size_t)snprintf(
+			rules + n, sizeof(rules) - n,
+			"[rule R%02zu]\ntitle = t\nseverity = low\n"
+			"aggregate = %s\nby = %s\nwindow = %s\ntime = ts\n",
+			i, i % 7 == 3 ? "sum(nothing) >= 1" : "count >= 2",
+			i % 2 ? "customer_id" : "channel",
+			i % 3 ? "day +08:00" : "sliding 1h");
+	run_open(&r, rules, NULL);
+	feed(&r, CASH("a", "1", "2024-03-01T10:00:00Z"));
+	feed(&r, CASH("a", "1", "2024-03-01T10:30:00Z"));
+	for (i = 0; i < 19; i++)
+		if (i % 7 != 3)
+			w += (size_t)snprintf(want + w, sizeof(want) - w,
+					      "R%02zu@1 ", i);
+	ck_assert_str_eq(r.fired, want);
+	feed_at(&r, CASH("a", "1", "2024-03-01T10:40:00Z"), 1);
+	for (i = 0; i < 19; i++) {
+		s = ft_state_stats(r.st, i);
+		ck_assert_uint_eq(s.missing, i % 7 == 3 ? 3 : 0);
+		ck_assert_uint_eq(s.applied, i % 7 == 3 ? 0 : 2);
+		ck_assert_uint_eq(s.replayed, i % 7 == 3 ? 0 : 1);
+		ck_assert_uint_eq(s.fired, i % 7 == 3 ? 0 : 1);
+	}
+	run_close(&r);
+}
+END_TEST
+
 Suite *ft_state_suite(void)
 {
 	Suite *s = suite_create("state");
 	TCase *tc = tcase_create("state");
 
 	tcase_add_test(tc, test_days_utc_vs_beijing);
+	tcase_add_test(tc, test_many_rules_one_record);
 	tcase_add_test(tc, test_exact_threshold);
 	tcase_add_test(tc, test_zone_dst_day);
 	tcase_add_test(tc, test_sliding_25_hours);
