@@ -86,6 +86,17 @@ static void rule_sample(struct ft_buf *b, const char *name, const char *id,
 	ft_buf_addf(b, "\"} %llu\n", (unsigned long long)v);
 }
 
+/* The partitions of a repartition topic among the assigned ones. */
+static uint64_t route_parts(const struct ft_metrics_snapshot *s)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < s->nparts; i++)
+		n += s->parts[i].route;
+	return n;
+}
+
 /* Stateful rules: the state held, its restores, each rule's records. */
 static void render_state(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 {
@@ -109,6 +120,10 @@ static void render_state(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 	    "Keys whose state was shed (state.max.bytes) and reported to the "
 	    "reviewers.",
 	    s->state_shed_reported);
+	one(b, "flagtap_state_route_partitions_assigned", "gauge",
+	    "Repartition topic partitions assigned to this instance "
+	    "(state.repartition).",
+	    route_parts(s));
 	one(b, "flagtap_state_routed_total", "counter",
 	    "Contributions sent through a repartition topic to the partition "
 	    "that holds their key (state.repartition).",
@@ -244,7 +259,8 @@ void ft_metrics_render(struct ft_buf *b, const struct ft_metrics_snapshot *s)
 						: 0));
 	}
 	one(b, "flagtap_partitions_assigned", "gauge",
-	    "Input partitions assigned to this instance.", s->nparts);
+	    "Input partitions assigned to this instance.",
+	    s->nparts - route_parts(s));
 	one(b, "flagtap_producer_queue_messages", "gauge",
 	    "Envelopes waiting for the output topic's acknowledgement.",
 	    s->producer_queue > 0 ? (uint64_t)s->producer_queue : 0);

@@ -40,7 +40,7 @@ static const char *not_ready(const struct pipeline *p)
 		return "stopping after a fatal error";
 	if (!p->rs || !p->rs->nrules)
 		return "no rules loaded";
-	if (!p->nassigned)
+	if (!p->ninput)
 		return "no input partition assigned";
 	if (!p->output_up)
 		return "no output broker reachable";
@@ -160,6 +160,7 @@ void ft_status_publish(struct pipeline *p)
 		pthread_mutex_lock(&o->lock);
 		parts[n].committed = ft_offsets_committable(o);
 		pthread_mutex_unlock(&o->lock);
+		parts[n].route = o->route;
 		n++;
 	}
 	s.parts = parts;

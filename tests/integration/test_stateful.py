@@ -30,7 +30,10 @@ routed-exactly-once and routed-at-least-once send the same stream keyed by
 record, so one customer's records are spread over the partitions, and the
 rules' contributions go through the repartition topic (the default): the
 same crossings must come out, from "crossing" envelopes naming the
-records, and the repartition topic and its changelog hold no customer id.
+records, and the repartition topic and its changelog hold no customer id;
+a record planted on the repartition topic that is no contribution is
+skipped, counted and logged, with no crossing; the metrics count input
+and repartition partitions apart (readiness needs an input partition).
 """
 import json
 import os
@@ -182,6 +185,26 @@ def read_topic(bootstrap, topic, nparts):
     return out
 
 
+def planted(bootstrap, route, logp, proc):
+    """A record on the repartition topic that is no contribution (anyone
+    with write rights could put one there) is skipped, counted and logged,
+    and no crossing comes of it; the gauges tell input partitions from
+    repartition ones."""
+    produce(bootstrap, [(route, b"planted", b'{"customer":"x","amount":"1e9"}')])
+    # the log holds one port per start: this instance's is the last
+    port = int(re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics",
+                          open(logp).read())[-1])
+    page = ftkafka.wait_for(
+        "the planted record skipped",
+        lambda: (lambda m: m if ftkafka.value(
+            m, "flagtap_state_route_skipped_total") == 1 else None)(
+                ftkafka.metrics(port)), 30)
+    assert ftkafka.value(page, "flagtap_partitions_assigned") == PARTS, page
+    assert ftkafka.value(page, "flagtap_state_route_partitions_assigned") == PARTS, page
+    assert ftkafka.value(page, "flagtap_ready") == 1, page
+    wait_log(logp, r"is not a contribution", proc)
+
+
 def run_mode(flagtap, bootstrap, work, delivery, routed=False):
     tag = ("r" if routed else "") + ("alo" if delivery == "at-least-once" else "eos")
     run = "%s-%d" % (tag, os.getpid())
@@ -196,6 +219,7 @@ def run_mode(flagtap, bootstrap, work, delivery, routed=False):
                 "group.id = %s\nrules = %s\ninput.format = json\n"
                 "redact.salt = st-salt\ndelivery = %s\nrules.watch.ms = 200\n"
                 "state.checkpoint.ms = 200\nstate.repartition = %s\n"
+                "metrics.listen = 127.0.0.1:0\n"
                 % (bootstrap, tin, tout, group, rules, delivery,
                    "true" if routed else "false"))
         if delivery == "exactly-once":
@@ -229,6 +253,9 @@ def run_mode(flagtap, bootstrap, work, delivery, routed=False):
             log(delivery, ": part 2 committed; reloading with a new ST-SUM")
             write_rules(rules, 40000)
             wait_log(logp, r"rules: reloaded .* -> ", proc)
+            if routed:
+                planted(bootstrap, "%s.flagtap-repartition.%s" % (group, tin),
+                        logp, proc)
             send(part3)
             wait_committed(bootstrap, group, end_targets(bootstrap, tin), proc)
         finally:

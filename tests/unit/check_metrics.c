@@ -43,9 +43,10 @@ static const struct ft_metrics_rule rules[] = {
 };
 
 static const struct ft_metrics_partition parts[] = {
-	{"payments", 0, 120, 100},
-	{"payments", 1, 50, -1},    /* nothing committed yet: no sample */
-	{"syslog.auth", 2, 10, 30}, /* committed past a stale watermark */
+	{"payments", 0, 120, 100, false},
+	{"payments", 1, 50, -1, false}, /* nothing committed yet: no sample */
+	{"syslog.auth", 2, 10, 30,
+	 false}, /* committed past a stale watermark */
 };
 
 static void snapshot(struct ft_metrics_snapshot *s)
@@ -252,6 +253,14 @@ START_TEST(test_state)
 	s.state_restore_seconds = 1.5;
 	s.state_shed_reported = 4;
 	s.state_routed = 77;
+	/* a repartition partition is not an input partition */
+	static const struct ft_metrics_partition routed[] = {
+		{"payments", 0, 120, 100, false},
+		{"g.flagtap-repartition.payments", 0, 9, 9, true},
+		{"g.flagtap-repartition.payments", 1, 9, 9, true},
+	};
+	s.parts = routed;
+	s.nparts = 3;
 	ft_metrics_render(&b, &s);
 	ft_buf_addc(&b, '\0');
 	ck_assert(ft_buf_ok(&b));
@@ -265,6 +274,10 @@ START_TEST(test_state)
 		strstr(b.data, "\nflagtap_state_shed_reported_total 4\n"));
 	ck_assert_ptr_nonnull(
 		strstr(b.data, "\nflagtap_state_routed_total 77\n"));
+	ck_assert_ptr_nonnull(
+		strstr(b.data, "\nflagtap_partitions_assigned 1\n"));
+	ck_assert_ptr_nonnull(strstr(
+		b.data, "\nflagtap_state_route_partitions_assigned 2\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "\nflagtap_state_records_total{"
 					     "rule=\"PBOC-LV-01C\",result="
 					     "\"late\"} 2\n"));

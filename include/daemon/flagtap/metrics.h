@@ -62,6 +62,7 @@ struct ft_metrics_partition {
 	int32_t partition;
 	int64_t high;	   /* high watermark, -1 unknown */
 	int64_t committed; /* next offset to commit (all below done), -1 */
+	bool route;	   /* a repartition topic's, not an input's */
 };
 
 /* Why a record went to the dead-letter topic (label reason). */

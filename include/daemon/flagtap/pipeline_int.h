@@ -159,7 +159,8 @@ struct pipeline {
 	struct ft_offsets_table offsets;
 	int default_format;
 	int shutdown_ms;
-	int nassigned;
+	int nassigned; /* partitions assigned: input and repartition */
+	int ninput;    /* of them, input partitions */
 	int64_t last_store_ms;
 	atomic_bool fatal;
 	pthread_mutex_t fatal_lock;
