@@ -73,15 +73,19 @@ static int sequence_part(struct ft_match_ctx *ctx, const struct ft_rule *r)
 	return (a ? FT_CONTRIB_AGG : 0) | (b ? FT_CONTRIB_SEQ_B : 0);
 }
 
-static bool unreadable(const struct ft_contrib *c,
-		       const struct ft_rule_state *st)
+/* The first field of the contribution that cannot be read unambiguously,
+ * or NULL. */
+static const char *unreadable(const struct ft_contrib *c,
+			      const struct ft_rule_state *st)
 {
 	size_t i;
 
 	for (i = 0; i < st->nby; i++)
 		if (c->by[i].status == FT_EINVAL)
-			return true;
-	return c->time.status == FT_EINVAL || c->value.status == FT_EINVAL;
+			return st->by[i];
+	if (c->time.status == FT_EINVAL)
+		return st->time_field;
+	return c->value.status == FT_EINVAL ? st->field : NULL;
 }
 
 /*
@@ -91,15 +95,17 @@ static bool unreadable(const struct ft_contrib *c,
  * reaches the reviewers.
  */
 static int fail_closed(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
-		       uint32_t rule)
+		       uint32_t rule, const char *field)
 {
 	struct ft_match_result *res = ctx->res;
 
+	/* the record's detail, shared by every rule that fails on it: it
+	 * names the field, not the rule */
 	if (!res->parse_error[0])
 		snprintf(res->parse_error, sizeof(res->parse_error),
-			 "stateful rule %s: a field it reads does not parse "
+			 "field %.64s, read by stateful rules, does not parse "
 			 "or occurs more than once with different values",
-			 rs->rules[rule].id);
+			 field ? field : "?");
 	return ft_match_add_hit(res, rs, rule, FT_MERR_PARSE, 0);
 }
 
@@ -110,6 +116,7 @@ int match_add_contrib(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 	const struct ft_rule_state *st = r->state;
 	struct ft_match_result *res = ctx->res;
 	struct ft_contrib *c;
+	const char *bad;
 	size_t i;
 	int part = sequence_part(ctx, r);
 
@@ -132,8 +139,9 @@ int match_add_contrib(struct ft_match_ctx *ctx, const struct ft_ruleset *rs,
 		read_value(ctx, st->field_index, &c->value);
 	if (!ft_buf_ok(&res->ctext))
 		return FT_ENOMEM;
-	if (unreadable(c, st))
-		return fail_closed(ctx, rs, rule);
+	bad = unreadable(c, st);
+	if (bad)
+		return fail_closed(ctx, rs, rule, bad);
 	res->ncontrib++;
 	return FT_OK;
 }
