@@ -802,18 +802,6 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 	return FT_OK;
 }
 
-/* The late records of the rules a record contributes to. */
-static uint64_t late_count(const struct ft_state *st,
-			   const struct ft_match_result *res)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	for (i = 0; i < res->ncontrib; i++)
-		n += ft_state_stats(st, res->contrib[i].rule).late;
-	return n;
-}
-
 /* A late record is logged: the first of its partition, then one in
  * LATE_LOG_EVERY (all are counted in the metrics). */
 static void log_late(struct ft_store_part *sp, const struct ft_offsets *o,
@@ -918,7 +906,6 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		.res = &w->in.res,
 	};
 	struct route_ctx rc = {w, rkm, o, NULL};
-	uint64_t late;
 	size_t i;
 	int n;
 
@@ -931,9 +918,8 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		return FT_EFATAL;
 	}
 	pthread_mutex_lock(&sp->lock);
-	late = late_count(sp->st, &w->in.res);
 	n = ft_state_apply(sp->st, p->rs, &in, &w->crossed);
-	if (n >= 0 && late_count(sp->st, &w->in.res) != late)
+	if (n >= 0 && w->crossed.late)
 		log_late(sp, o, rkm);
 	if (n >= 0 && p->store->nroutes) {
 		rc.t = route_of(p, o->topic);
