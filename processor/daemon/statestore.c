@@ -32,8 +32,9 @@ struct store_topic {
 	int partitions;
 };
 
-/* One input topic's repartition topic. */
-struct route_topic {
+/* One input topic's repartition topic; made once with the store's
+ * routes, kept until the store is closed. */
+struct ft_store_route {
 	char *input;
 	char *name;
 	int partitions;
@@ -44,7 +45,7 @@ struct ft_store {
 	rd_kafka_t *restorer; /* a consumer outside the group: assign() only */
 	struct store_topic *topics;
 	size_t ntopics;
-	struct route_topic *routes; /* state.repartition with routed rules */
+	struct ft_store_route *routes; /* state.repartition with routed rules */
 	size_t nroutes;
 	int64_t last_ckpt_ms;
 	uint64_t gen; /* of the partition states made so far */
@@ -350,7 +351,7 @@ static int routes_open(struct pipeline *p)
 {
 	struct ft_store *s = p->store;
 	rd_kafka_topic_partition_list_t *l;
-	struct route_topic *t;
+	struct ft_store_route *t;
 	char name[512], why[512];
 	int i, n, rc = FT_OK;
 
@@ -425,11 +426,39 @@ static int routes_open(struct pipeline *p)
 	return rc;
 }
 
+/* The repartition topic o's routed contributions go to (an input
+ * partition) or o is (a repartition partition); NULL when none. */
+static const struct ft_store_route *route_of(const struct pipeline *p,
+					     const struct ft_offsets *o)
+{
+	const struct ft_store_route *t;
+	size_t i;
+
+	for (i = 0; i < p->store->nroutes; i++) {
+		t = &p->store->routes[i];
+		if (!strcmp(o->route ? t->name : t->input, o->topic))
+			return t;
+	}
+	return NULL;
+}
+
 int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs)
 {
+	struct ft_offsets *o;
+	size_t i;
+	int rc;
+
 	if (!p->store || p->store->routes || !has_routed(p, rs))
 		return 0;
-	return routes_open(p) ? FT_EFATAL : 1;
+	rc = routes_open(p);
+	/* the states made before (a reload that routes for the first
+	 * time) learn their routes */
+	for (i = 0; i < p->offsets.n; i++) {
+		o = p->offsets.v[i];
+		if (o->store)
+			o->store->route = route_of(p, o);
+	}
+	return rc ? FT_EFATAL : 1;
 }
 
 void ft_store_subscription(struct pipeline *p,
@@ -450,17 +479,6 @@ bool ft_store_is_route(const struct pipeline *p, const char *topic)
 		if (!strcmp(p->store->routes[i].name, topic))
 			return true;
 	return false;
-}
-
-static const struct route_topic *route_of(const struct pipeline *p,
-					  const char *input)
-{
-	size_t i;
-
-	for (i = 0; i < p->store->nroutes; i++)
-		if (!strcmp(p->store->routes[i].input, input))
-			return &p->store->routes[i];
-	return NULL;
 }
 
 /* --- restore ------------------------------------------------------------ */
@@ -673,6 +691,7 @@ static int part_load(struct pipeline *p, struct ft_offsets *o)
 		return FT_EFATAL;
 	}
 	pthread_mutex_init(&sp->lock, NULL);
+	sp->route = route_of(p, o);
 	sp->covered = sp->ckpt_offset = -1;
 	sp->gen = ++p->store->gen;
 	sp->restoring = true;
@@ -821,7 +840,7 @@ struct route_ctx {
 	struct worker *w;
 	const rd_kafka_message_t *rkm;
 	struct ft_offsets *o;
-	const struct route_topic *t;
+	const struct ft_store_route *t;
 };
 
 /*
@@ -921,13 +940,11 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 	n = ft_state_apply(sp->st, p->rs, &in, &w->crossed);
 	if (n >= 0 && w->crossed.late)
 		log_late(sp, o, rkm);
-	if (n >= 0 && p->store->nroutes) {
-		rc.t = route_of(p, o->topic);
-		if (rc.t && ft_state_export(sp->st, p->rs, &in, o->partition,
-					    route, &rc) < 0) {
-			pthread_mutex_unlock(&sp->lock);
-			return FT_EFATAL;
-		}
+	rc.t = sp->route;
+	if (n >= 0 && rc.t &&
+	    ft_state_export(sp->st, p->rs, &in, o->partition, route, &rc) < 0) {
+		pthread_mutex_unlock(&sp->lock);
+		return FT_EFATAL;
 	}
 	pthread_mutex_unlock(&sp->lock);
 	for (i = 0; n > 0 && i < w->crossed.n; i++)
@@ -1002,8 +1019,6 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 {
 	struct pipeline *p = w->p;
 	struct ft_store_part *sp = o->store;
-	const char *input = NULL;
-	size_t i;
 	int n;
 
 	if (!sp || !sp->st) {
@@ -1011,9 +1026,6 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 				  (int)o->partition);
 		return FT_EFATAL;
 	}
-	for (i = 0; i < p->store->nroutes && !input; i++)
-		if (!strcmp(p->store->routes[i].name, o->topic))
-			input = p->store->routes[i].input;
 	pthread_mutex_lock(&sp->lock);
 	n = ft_state_apply_contrib(sp->st, p->rs, rkm->offset,
 				   rkm->payload ? rkm->payload : "", rkm->len,
@@ -1039,7 +1051,8 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 	if (w->crossed.nshed && report_shed(w, rkm, o))
 		return FT_EFATAL;
 	if (n > 0)
-		return forward_crossing(w, rkm, o, input ? input : "");
+		return forward_crossing(w, rkm, o,
+					sp->route ? sp->route->input : "");
 	return ft_delivery_track(p, o, rkm->offset, false);
 }
 
