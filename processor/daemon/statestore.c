@@ -761,6 +761,83 @@ int ft_store_rewind(struct pipeline *p)
 
 /* --- evaluation --------------------------------------------------------- */
 
+/* What sets one kind of notice (an envelope of its own, with no record)
+ * apart from another. */
+struct notice {
+	const char *kind;  /* its flagtap-kind */
+	const char *doing; /* "out of memory <doing>" */
+	const char *what;  /* "cannot produce <what> for ..." */
+	/* its delivery holds the record's offset (ft_delivery_new()): a
+	 * crossing is all its record makes; a shed report goes ahead of its
+	 * record's own envelope, which holds it */
+	bool holds_offset;
+};
+
+static const struct notice shed_notice = {
+	.kind = "state-shed",
+	.doing = "reporting shed state",
+	.what = "the shed-state report",
+};
+static const struct notice crossing_notice = {
+	.kind = "crossing",
+	.doing = "forwarding a crossing",
+	.what = "a crossing",
+	.holds_offset = true,
+};
+
+/*
+ * Produces the notice in w->json, compressed, to the output topic,
+ * without a key (a notice is no record's), with its headers:
+ * kind, source, and when rules is not NULL the rules (comma-joined ids)
+ * and the rule set.  0, FT_EFATAL or (exactly once) FT_EKAFKA.
+ */
+static int send_notice(struct worker *w, const rd_kafka_message_t *rkm,
+		       struct ft_offsets *o, const struct notice *n,
+		       const struct ft_buf *rules)
+{
+	struct pipeline *p = w->p;
+	rd_kafka_resp_err_t err;
+	rd_kafka_headers_t *h;
+	struct delivery *d;
+
+	if (!ft_buf_ok(&w->json) ||
+	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
+		ft_pipeline_fatal(p, "out of memory %s", n->doing);
+		return FT_EFATAL;
+	}
+	if (n->holds_offset) {
+		d = ft_delivery_new(w, rkm, o);
+	} else if ((d = calloc(1, sizeof(*d)))) {
+		d->o = o;
+		d->offset = rkm->offset;
+	} else {
+		ft_pipeline_fatal(p, "out of memory %s", n->doing);
+	}
+	if (!d)
+		return FT_EFATAL;
+	ft_worker_source(w, rkm);
+	h = rd_kafka_headers_new(5);
+	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
+	rd_kafka_header_add(h, "flagtap-kind", -1, n->kind, -1);
+	if (rules)
+		rd_kafka_header_add(h, "flagtap-rules", -1, rules->data,
+				    (ssize_t)rules->len);
+	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
+			    (ssize_t)w->src.len);
+	if (rules)
+		rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
+	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
+			       h, d);
+	if (err) {
+		if (n->holds_offset)
+			ft_delivery_abandon(d);
+		else
+			free(d);
+		return ft_produce_failed(w, rkm, n->what, err);
+	}
+	return FT_OK;
+}
+
 /*
  * Tells the reviewers that state was shed: an envelope of its own, kind
  * "state-shed", naming the rule and the keys' hashes (never a key in
@@ -772,9 +849,6 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 {
 	struct pipeline *p = w->p;
 	const struct ft_state_result *r = &w->crossed;
-	rd_kafka_resp_err_t err;
-	rd_kafka_headers_t *h;
-	struct delivery *d;
 	struct ft_source src = {
 		.topic = o->topic,
 		.partition = o->partition,
@@ -782,6 +856,7 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 		.timestamp = rd_kafka_message_timestamp(rkm, NULL),
 	};
 	size_t i;
+	int rc;
 
 	for (i = 0; i < r->nshed; i++)
 		ft_warn("state: %s/%d full (state.max.bytes %lld): rule %s "
@@ -792,33 +867,11 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 	ft_buf_reset(&w->json);
 	ft_envelope_shed(&w->json, p->rs, r, &src, p->set->state_max_bytes,
 			 now_ms());
-	if (!ft_buf_ok(&w->json) ||
-	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
-		ft_pipeline_fatal(p, "out of memory reporting shed state");
-		return FT_EFATAL;
-	}
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		ft_pipeline_fatal(p, "out of memory reporting shed state");
-		return FT_EFATAL;
-	}
-	d->o = o;
-	d->offset = rkm->offset;
-	ft_worker_source(w, rkm);
-	h = rd_kafka_headers_new(4);
-	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
-	rd_kafka_header_add(h, "flagtap-kind", -1, "state-shed", -1);
-	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
-			    (ssize_t)w->src.len);
-	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
-			       h, d);
-	if (err) {
-		free(d);
-		return ft_produce_failed(w, rkm, "the shed-state report", err);
-	}
-	__atomic_add_fetch(&p->store->shed_reported, r->nshed,
-			   __ATOMIC_RELAXED);
-	return FT_OK;
+	rc = send_notice(w, rkm, o, &shed_notice, NULL);
+	if (!rc)
+		__atomic_add_fetch(&p->store->shed_reported, r->nshed,
+				   __ATOMIC_RELAXED);
+	return rc;
 }
 
 /* A late record is logged: the first of its partition, then one in
@@ -973,45 +1026,19 @@ static int forward_crossing(struct worker *w, const rd_kafka_message_t *rkm,
 		.offset = rkm->offset,
 		.timestamp = -1,
 	};
-	rd_kafka_resp_err_t err;
-	rd_kafka_headers_t *h;
-	struct delivery *d;
 	size_t i;
 
 	ft_buf_reset(&w->json);
 	ft_envelope_crossing(&w->json, p->rs, &w->crossed, input, &via,
 			     now_ms());
-	if (!ft_buf_ok(&w->json) ||
-	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
-		ft_pipeline_fatal(p, "out of memory forwarding a crossing");
-		return FT_EFATAL;
-	}
 	ft_buf_reset(&w->ids);
 	for (i = 0; i < w->crossed.n; i++) {
 		if (i)
 			ft_buf_addc(&w->ids, ',');
 		ft_buf_adds(&w->ids, p->rs->rules[w->crossed.hits[i].rule].id);
 	}
-	d = ft_delivery_new(w, rkm, o);
-	if (!d)
-		return FT_EFATAL;
-	ft_worker_source(w, rkm);
-	h = rd_kafka_headers_new(6);
-	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
-	rd_kafka_header_add(h, "flagtap-kind", -1, "crossing", -1);
-	rd_kafka_header_add(h, "flagtap-rules", -1, w->ids.data,
-			    (ssize_t)w->ids.len);
-	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
-			    (ssize_t)w->src.len);
-	rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
 	/* a crossing has no record, and no key */
-	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
-			       h, d);
-	if (err) {
-		ft_delivery_abandon(d);
-		return ft_produce_failed(w, rkm, "a crossing", err);
-	}
-	return FT_OK;
+	return send_notice(w, rkm, o, &crossing_notice, &w->ids);
 }
 
 int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
