@@ -32,8 +32,9 @@ struct store_topic {
 	int partitions;
 };
 
-/* One input topic's repartition topic. */
-struct route_topic {
+/* One input topic's repartition topic; made once with the store's
+ * routes, kept until the store is closed. */
+struct ft_store_route {
 	char *input;
 	char *name;
 	int partitions;
@@ -44,7 +45,7 @@ struct ft_store {
 	rd_kafka_t *restorer; /* a consumer outside the group: assign() only */
 	struct store_topic *topics;
 	size_t ntopics;
-	struct route_topic *routes; /* state.repartition with routed rules */
+	struct ft_store_route *routes; /* state.repartition with routed rules */
 	size_t nroutes;
 	int64_t last_ckpt_ms;
 	uint64_t gen; /* of the partition states made so far */
@@ -350,7 +351,7 @@ static int routes_open(struct pipeline *p)
 {
 	struct ft_store *s = p->store;
 	rd_kafka_topic_partition_list_t *l;
-	struct route_topic *t;
+	struct ft_store_route *t;
 	char name[512], why[512];
 	int i, n, rc = FT_OK;
 
@@ -425,11 +426,39 @@ static int routes_open(struct pipeline *p)
 	return rc;
 }
 
+/* The repartition topic o's routed contributions go to (an input
+ * partition) or o is (a repartition partition); NULL when none. */
+static const struct ft_store_route *route_of(const struct pipeline *p,
+					     const struct ft_offsets *o)
+{
+	const struct ft_store_route *t;
+	size_t i;
+
+	for (i = 0; i < p->store->nroutes; i++) {
+		t = &p->store->routes[i];
+		if (!strcmp(o->route ? t->name : t->input, o->topic))
+			return t;
+	}
+	return NULL;
+}
+
 int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs)
 {
+	struct ft_offsets *o;
+	size_t i;
+	int rc;
+
 	if (!p->store || p->store->routes || !has_routed(p, rs))
 		return 0;
-	return routes_open(p) ? FT_EFATAL : 1;
+	rc = routes_open(p);
+	/* the states made before (a reload that routes for the first
+	 * time) learn their routes */
+	for (i = 0; i < p->offsets.n; i++) {
+		o = p->offsets.v[i];
+		if (o->store)
+			o->store->route = route_of(p, o);
+	}
+	return rc ? FT_EFATAL : 1;
 }
 
 void ft_store_subscription(struct pipeline *p,
@@ -450,17 +479,6 @@ bool ft_store_is_route(const struct pipeline *p, const char *topic)
 		if (!strcmp(p->store->routes[i].name, topic))
 			return true;
 	return false;
-}
-
-static const struct route_topic *route_of(const struct pipeline *p,
-					  const char *input)
-{
-	size_t i;
-
-	for (i = 0; i < p->store->nroutes; i++)
-		if (!strcmp(p->store->routes[i].input, input))
-			return &p->store->routes[i];
-	return NULL;
 }
 
 /* --- restore ------------------------------------------------------------ */
@@ -673,6 +691,7 @@ static int part_load(struct pipeline *p, struct ft_offsets *o)
 		return FT_EFATAL;
 	}
 	pthread_mutex_init(&sp->lock, NULL);
+	sp->route = route_of(p, o);
 	sp->covered = sp->ckpt_offset = -1;
 	sp->gen = ++p->store->gen;
 	sp->restoring = true;
@@ -742,6 +761,83 @@ int ft_store_rewind(struct pipeline *p)
 
 /* --- evaluation --------------------------------------------------------- */
 
+/* What sets one kind of notice (an envelope of its own, with no record)
+ * apart from another. */
+struct notice {
+	const char *kind;  /* its flagtap-kind */
+	const char *doing; /* "out of memory <doing>" */
+	const char *what;  /* "cannot produce <what> for ..." */
+	/* its delivery holds the record's offset (ft_delivery_new()): a
+	 * crossing is all its record makes; a shed report goes ahead of its
+	 * record's own envelope, which holds it */
+	bool holds_offset;
+};
+
+static const struct notice shed_notice = {
+	.kind = "state-shed",
+	.doing = "reporting shed state",
+	.what = "the shed-state report",
+};
+static const struct notice crossing_notice = {
+	.kind = "crossing",
+	.doing = "forwarding a crossing",
+	.what = "a crossing",
+	.holds_offset = true,
+};
+
+/*
+ * Produces the notice in w->json, compressed, to the output topic,
+ * without a key (a notice is no record's), with its headers:
+ * kind, source, and when rules is not NULL the rules (comma-joined ids)
+ * and the rule set.  0, FT_EFATAL or (exactly once) FT_EKAFKA.
+ */
+static int send_notice(struct worker *w, const rd_kafka_message_t *rkm,
+		       struct ft_offsets *o, const struct notice *n,
+		       const struct ft_buf *rules)
+{
+	struct pipeline *p = w->p;
+	rd_kafka_resp_err_t err;
+	rd_kafka_headers_t *h;
+	struct delivery *d;
+
+	if (!ft_buf_ok(&w->json) ||
+	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
+		ft_pipeline_fatal(p, "out of memory %s", n->doing);
+		return FT_EFATAL;
+	}
+	if (n->holds_offset) {
+		d = ft_delivery_new(w, rkm, o);
+	} else if ((d = calloc(1, sizeof(*d)))) {
+		d->o = o;
+		d->offset = rkm->offset;
+	} else {
+		ft_pipeline_fatal(p, "out of memory %s", n->doing);
+	}
+	if (!d)
+		return FT_EFATAL;
+	ft_worker_source(w, rkm);
+	h = rd_kafka_headers_new(5);
+	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
+	rd_kafka_header_add(h, "flagtap-kind", -1, n->kind, -1);
+	if (rules)
+		rd_kafka_header_add(h, "flagtap-rules", -1, rules->data,
+				    (ssize_t)rules->len);
+	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
+			    (ssize_t)w->src.len);
+	if (rules)
+		rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
+	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
+			       h, d);
+	if (err) {
+		if (n->holds_offset)
+			ft_delivery_abandon(d);
+		else
+			free(d);
+		return ft_produce_failed(w, rkm, n->what, err);
+	}
+	return FT_OK;
+}
+
 /*
  * Tells the reviewers that state was shed: an envelope of its own, kind
  * "state-shed", naming the rule and the keys' hashes (never a key in
@@ -753,9 +849,6 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 {
 	struct pipeline *p = w->p;
 	const struct ft_state_result *r = &w->crossed;
-	rd_kafka_resp_err_t err;
-	rd_kafka_headers_t *h;
-	struct delivery *d;
 	struct ft_source src = {
 		.topic = o->topic,
 		.partition = o->partition,
@@ -763,6 +856,7 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 		.timestamp = rd_kafka_message_timestamp(rkm, NULL),
 	};
 	size_t i;
+	int rc;
 
 	for (i = 0; i < r->nshed; i++)
 		ft_warn("state: %s/%d full (state.max.bytes %lld): rule %s "
@@ -773,45 +867,11 @@ static int report_shed(struct worker *w, const rd_kafka_message_t *rkm,
 	ft_buf_reset(&w->json);
 	ft_envelope_shed(&w->json, p->rs, r, &src, p->set->state_max_bytes,
 			 now_ms());
-	if (!ft_buf_ok(&w->json) ||
-	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
-		ft_pipeline_fatal(p, "out of memory reporting shed state");
-		return FT_EFATAL;
-	}
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		ft_pipeline_fatal(p, "out of memory reporting shed state");
-		return FT_EFATAL;
-	}
-	d->o = o;
-	d->offset = rkm->offset;
-	ft_worker_source(w, rkm);
-	h = rd_kafka_headers_new(4);
-	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
-	rd_kafka_header_add(h, "flagtap-kind", -1, "state-shed", -1);
-	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
-			    (ssize_t)w->src.len);
-	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
-			       h, d);
-	if (err) {
-		free(d);
-		return ft_produce_failed(w, rkm, "the shed-state report", err);
-	}
-	__atomic_add_fetch(&p->store->shed_reported, r->nshed,
-			   __ATOMIC_RELAXED);
-	return FT_OK;
-}
-
-/* The late records of the rules a record contributes to. */
-static uint64_t late_count(const struct ft_state *st,
-			   const struct ft_match_result *res)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	for (i = 0; i < res->ncontrib; i++)
-		n += ft_state_stats(st, res->contrib[i].rule).late;
-	return n;
+	rc = send_notice(w, rkm, o, &shed_notice, NULL);
+	if (!rc)
+		__atomic_add_fetch(&p->store->shed_reported, r->nshed,
+				   __ATOMIC_RELAXED);
+	return rc;
 }
 
 /* A late record is logged: the first of its partition, then one in
@@ -833,7 +893,7 @@ struct route_ctx {
 	struct worker *w;
 	const rd_kafka_message_t *rkm;
 	struct ft_offsets *o;
-	const struct route_topic *t;
+	const struct ft_store_route *t;
 };
 
 /*
@@ -918,7 +978,6 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		.res = &w->in.res,
 	};
 	struct route_ctx rc = {w, rkm, o, NULL};
-	uint64_t late;
 	size_t i;
 	int n;
 
@@ -931,17 +990,14 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 		return FT_EFATAL;
 	}
 	pthread_mutex_lock(&sp->lock);
-	late = late_count(sp->st, &w->in.res);
 	n = ft_state_apply(sp->st, p->rs, &in, &w->crossed);
-	if (n >= 0 && late_count(sp->st, &w->in.res) != late)
+	if (n >= 0 && w->crossed.late)
 		log_late(sp, o, rkm);
-	if (n >= 0 && p->store->nroutes) {
-		rc.t = route_of(p, o->topic);
-		if (rc.t && ft_state_export(sp->st, p->rs, &in, o->partition,
-					    route, &rc) < 0) {
-			pthread_mutex_unlock(&sp->lock);
-			return FT_EFATAL;
-		}
+	rc.t = sp->route;
+	if (n >= 0 && rc.t &&
+	    ft_state_export(sp->st, p->rs, &in, o->partition, route, &rc) < 0) {
+		pthread_mutex_unlock(&sp->lock);
+		return FT_EFATAL;
 	}
 	pthread_mutex_unlock(&sp->lock);
 	for (i = 0; n > 0 && i < w->crossed.n; i++)
@@ -970,45 +1026,19 @@ static int forward_crossing(struct worker *w, const rd_kafka_message_t *rkm,
 		.offset = rkm->offset,
 		.timestamp = -1,
 	};
-	rd_kafka_resp_err_t err;
-	rd_kafka_headers_t *h;
-	struct delivery *d;
 	size_t i;
 
 	ft_buf_reset(&w->json);
 	ft_envelope_crossing(&w->json, p->rs, &w->crossed, input, &via,
 			     now_ms());
-	if (!ft_buf_ok(&w->json) ||
-	    ft_zlib_compress(&w->zlib, w->json.data, w->json.len, &w->z)) {
-		ft_pipeline_fatal(p, "out of memory forwarding a crossing");
-		return FT_EFATAL;
-	}
 	ft_buf_reset(&w->ids);
 	for (i = 0; i < w->crossed.n; i++) {
 		if (i)
 			ft_buf_addc(&w->ids, ',');
 		ft_buf_adds(&w->ids, p->rs->rules[w->crossed.hits[i].rule].id);
 	}
-	d = ft_delivery_new(w, rkm, o);
-	if (!d)
-		return FT_EFATAL;
-	ft_worker_source(w, rkm);
-	h = rd_kafka_headers_new(6);
-	rd_kafka_header_add(h, "content-encoding", -1, "zlib", 4);
-	rd_kafka_header_add(h, "flagtap-kind", -1, "crossing", -1);
-	rd_kafka_header_add(h, "flagtap-rules", -1, w->ids.data,
-			    (ssize_t)w->ids.len);
-	rd_kafka_header_add(h, "flagtap-source", -1, w->src.data,
-			    (ssize_t)w->src.len);
-	rd_kafka_header_add(h, "flagtap-ruleset", -1, p->rs->hash, -1);
 	/* a crossing has no record, and no key */
-	err = ft_produce_keyed(w, FT_SINK_OUTPUT, NULL, 0, w->z.data, w->z.len,
-			       h, d);
-	if (err) {
-		ft_delivery_abandon(d);
-		return ft_produce_failed(w, rkm, "a crossing", err);
-	}
-	return FT_OK;
+	return send_notice(w, rkm, o, &crossing_notice, &w->ids);
 }
 
 int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
@@ -1016,8 +1046,6 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 {
 	struct pipeline *p = w->p;
 	struct ft_store_part *sp = o->store;
-	const char *input = NULL;
-	size_t i;
 	int n;
 
 	if (!sp || !sp->st) {
@@ -1025,9 +1053,6 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 				  (int)o->partition);
 		return FT_EFATAL;
 	}
-	for (i = 0; i < p->store->nroutes && !input; i++)
-		if (!strcmp(p->store->routes[i].name, o->topic))
-			input = p->store->routes[i].input;
 	pthread_mutex_lock(&sp->lock);
 	n = ft_state_apply_contrib(sp->st, p->rs, rkm->offset,
 				   rkm->payload ? rkm->payload : "", rkm->len,
@@ -1053,7 +1078,8 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 	if (w->crossed.nshed && report_shed(w, rkm, o))
 		return FT_EFATAL;
 	if (n > 0)
-		return forward_crossing(w, rkm, o, input ? input : "");
+		return forward_crossing(w, rkm, o,
+					sp->route ? sp->route->input : "");
 	return ft_delivery_track(p, o, rkm->offset, false);
 }
 

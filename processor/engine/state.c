@@ -537,6 +537,7 @@ int ft_state_apply(struct ft_state *st, const struct ft_ruleset *rs,
 
 	out->n = 0;
 	out->nshed = 0;
+	out->late = 0;
 	while (res && i < res->ncontrib) {
 		for (k = 0; k < APPLY_AHEAD && i < res->ncontrib; i++) {
 			c = &res->contrib[i];

@@ -441,6 +441,7 @@ int state_apply_item(struct ft_state *st, const struct ft_ruleset *rs,
 	}
 	if (late(x, rst, it->t, end)) {
 		x->stats.late++;
+		out->late++;
 		return rst->late_flag
 			       ? report_late(rs, rule, it, ref, start, end, out)
 			       : FT_OK;

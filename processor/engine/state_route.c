@@ -161,6 +161,7 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 
 	out->n = 0;
 	out->nshed = 0;
+	out->late = 0;
 	if (len < 5 || memcmp(rec, CONTRIB_MAGIC, 4))
 		return FT_EINVAL;
 	r = (struct rd){(const uint8_t *)rec + 4, (const uint8_t *)rec + len,

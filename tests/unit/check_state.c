@@ -347,6 +347,35 @@ START_TEST(test_lateness)
 }
 END_TEST
 
+/*
+ * A record's result counts its late contributions, flagged or not, and
+ * each call counts its own.
+ */
+START_TEST(test_late_in_result)
+{
+	struct run r;
+
+	run_open(&r, LATE_RULES, NULL);
+	feed(&r, CASH("a", "1", "2024-03-01T23:00:00Z"));
+	ck_assert_uint_eq(r.out.late, 0);
+	feed(&r, CASH("z", "1", "2024-03-02T02:00:00Z"));
+	ck_assert_uint_eq(r.out.late, 0);
+	/* late for L (flagged), on time for C */
+	feed(&r, CASH("a", "1", "2024-03-01T23:30:00Z"));
+	ck_assert_uint_eq(r.out.late, 1);
+	feed(&r, CASH("z", "1", "2024-03-02T05:00:00Z"));
+	ck_assert_uint_eq(r.out.late, 0);
+	/* late for both: only L's is a hit */
+	feed(&r, CASH("a", "1", "2024-03-01T23:45:00Z"));
+	ck_assert_uint_eq(r.out.late, 2);
+	ck_assert_uint_eq(r.out.n, 1);
+	feed(&r, CASH("b", "1", "2024-03-02T06:00:00Z"));
+	ck_assert_uint_eq(r.out.late, 0);
+	ck_assert_str_eq(r.fired, "L@2! C@2 L@3 C@3 L@4! ");
+	run_close(&r);
+}
+END_TEST
+
 /* A calendar window fires once, and again in the next window. */
 START_TEST(test_calendar_once)
 {
@@ -1854,8 +1883,10 @@ START_TEST(test_route_replay_by_offset)
 	export_rec(&r, src, CASH("a", "1", "2024-03-01T23:30:00Z"), 2, 53, &rt);
 	ck_assert_int_eq(apply_q(st, &r, q, 6, 6), 1);
 	ck_assert(r.out.hits[0].late);
+	ck_assert_uint_eq(r.out.late, 1);
 	ck_assert_int_eq(apply_q(st, &r, q, 7, 7), 1);
 	ck_assert(!r.out.hits[0].late);
+	ck_assert_uint_eq(r.out.late, 0);
 	ck_assert_uint_eq(r.out.hits[0].rule, 1);
 	ck_assert_uint_eq(r.out.hits[0].nrecords, 2);
 	ck_assert_int_eq(r.out.hits[0].records[0], FT_STATE_REF(2, 50));
@@ -2286,6 +2317,7 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_sliding_25_hours);
 	tcase_add_test(tc, test_sequence_success_late);
 	tcase_add_test(tc, test_lateness);
+	tcase_add_test(tc, test_late_in_result);
 	tcase_add_test(tc, test_calendar_once);
 	tcase_add_test(tc, test_exemptions);
 	tcase_add_test(tc, test_missing);

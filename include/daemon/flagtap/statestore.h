@@ -62,6 +62,8 @@
 
 #include "flagtap/pipeline_int.h"
 
+struct ft_store_route;
+
 /* One partition's state and its changelog bookkeeping. */
 struct ft_store_part {
 	struct ft_state *st;
@@ -71,6 +73,11 @@ struct ft_store_part {
 	bool restoring;	       /* made, not yet restored (ft_store_restore) */
 	uint64_t restored;     /* changelog records read into it */
 	uint64_t late_seen;    /* late records (its worker) */
+	/* the repartition topic its routed contributions go to (an input
+	 * partition) or it is (o->route), NULL: none; set when the part is
+	 * made and when the routes are (ft_store_routes()), which are made
+	 * once and kept until ft_store_close(), through reloads */
+	const struct ft_store_route *route;
 	/* at least once: offsets below covered are in the acknowledged
 	 * changelog (-1: none yet); a checkpoint in flight covers
 	 * ckpt_offset once its pending records are acknowledged */
@@ -123,8 +130,9 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 			  struct ft_offsets *o);
 
 /* Makes the repartition topics when rs routes contributions and they are
- * not made yet: 1 (made: subscribe to them), 0 (nothing to do) or
- * FT_EFATAL (pipeline stopped).  ft_store_open() calls it too. */
+ * not made yet, and gives the partitions' states their routes: 1 (made:
+ * subscribe to them), 0 (nothing to do) or FT_EFATAL (pipeline stopped).
+ * ft_store_open() calls it too. */
 int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs);
 
 /* Adds the repartition topics to a subscription. */

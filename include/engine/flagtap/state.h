@@ -187,6 +187,9 @@ struct ft_state_result {
 	size_t n, cap;
 	struct ft_state_shed *shed;
 	size_t nshed, cap_shed;
+	/* the call's contributions found late (each counted late in
+	 * ft_state_stats(), reported as a hit or not) */
+	size_t late;
 };
 
 struct ft_state_stats {
@@ -206,8 +209,9 @@ struct ft_state *ft_state_new(const struct ft_ruleset *rs,
 void ft_state_free(struct ft_state *st);
 
 /*
- * Applies one record (see above) and fills out with its crossings and
- * what was shed (previous contents discarded).  Returns the number of
+ * Applies one record (see above) and fills out with its crossings, what
+ * was shed and how many of its contributions were late (previous contents
+ * discarded).  Returns the number of
  * hits (>= 0) or FT_ENOMEM (the state is then unchanged for the
  * contributions not yet applied).
  */
