@@ -132,12 +132,10 @@ static void mark_assigned(struct pipeline *p,
 						 p->default_format);
 			o->route = ft_store_is_route(p, o->topic);
 			p->nassigned++;
-			p->ninput += !o->route;
 			o->assigned = true;
 			ft_store_assign(p, o);
 		} else if (!assigned && o->assigned) {
 			p->nassigned--;
-			p->ninput -= !o->route;
 			ft_store_revoke(p, o);
 		}
 		o->assigned = assigned;

@@ -897,37 +897,80 @@ struct route_ctx {
 };
 
 /*
- * Produces a routed contribution to the partition of its key hash: in
- * the open transaction (exactly once), or awaited by the next checkpoint
- * before the record's offset may be stored (at least once).
+ * Adds a routed contribution of the record to the message for the
+ * partition of its key hash: a record's contributions to one partition
+ * travel together (ft_state_apply_contrib() reads them one after
+ * another), sent by send_routed() once the record is exported.
  */
 static int route(void *opaque, const uint8_t kh[16], const void *rec,
 		 size_t len)
 {
 	struct route_ctx *c = opaque;
-	struct pipeline *p = c->w->p;
-	struct delivery *d = calloc(1, sizeof(*d));
+	struct worker *w = c->w;
 	uint32_t h = (uint32_t)kh[0] << 24 | (uint32_t)kh[1] << 16 |
 		     (uint32_t)kh[2] << 8 | kh[3];
-	rd_kafka_resp_err_t err;
+	int32_t part = (int32_t)(h % (uint32_t)c->t->partitions);
+	struct route_msg *m;
+	size_t i;
 
-	if (!d) {
-		ft_pipeline_fatal(p, "out of memory routing state");
-		return FT_EFATAL;
+	for (i = 0; i < w->nroute_msgs && w->route_msgs[i].part != part; i++)
+		;
+	if (i == w->nroute_msgs) {
+		if (i == w->cap_route_msgs) {
+			if (ft_grow((void **)&w->route_msgs, i,
+				    &w->cap_route_msgs, sizeof(*m))) {
+				ft_pipeline_fatal(w->p, "out of memory routing "
+							"state");
+				return FT_EFATAL;
+			}
+			for (size_t j = i; j < w->cap_route_msgs; j++)
+				ft_buf_init(&w->route_msgs[j].b);
+		}
+		m = &w->route_msgs[w->nroute_msgs++];
+		m->part = part;
+		m->n = 0;
+		ft_buf_reset(&m->b);
 	}
-	d->o = c->o;
-	d->offset = c->rkm->offset;
-	d->route = true;
-	d->route_topic = c->t->name;
-	d->route_part = (int32_t)(h % (uint32_t)c->t->partitions);
-	err = ft_produce_to(p, c->w, c->t->rkt, d->route_part, kh, 16, rec, len,
-			    d);
-	if (err) {
-		free(d);
-		return ft_produce_failed(c->w, c->rkm, "a routed contribution",
-					 err);
+	m = &w->route_msgs[i];
+	ft_buf_add(&m->b, rec, len);
+	m->n++;
+	return FT_OK;
+}
+
+/*
+ * Produces the record's routed contributions, a message per partition:
+ * in the open transaction (exactly once), or awaited by the next
+ * checkpoint before the record's offset may be stored (at least once).
+ */
+static int send_routed(const struct route_ctx *c)
+{
+	struct worker *w = c->w;
+	struct pipeline *p = w->p;
+	rd_kafka_resp_err_t err;
+	struct route_msg *m;
+	struct delivery *d;
+	size_t i;
+
+	for (i = 0; i < w->nroute_msgs; i++) {
+		m = &w->route_msgs[i];
+		if (!ft_buf_ok(&m->b) || !(d = calloc(1, sizeof(*d)))) {
+			ft_pipeline_fatal(p, "out of memory routing state");
+			return FT_EFATAL;
+		}
+		d->o = c->o;
+		d->offset = c->rkm->offset;
+		d->route = true;
+		d->route_topic = c->t->name;
+		d->route_part = m->part;
+		err = ft_produce_to(p, w, c->t->rkt, m->part, NULL, 0,
+				    m->b.data, m->b.len, d);
+		if (err) {
+			free(d);
+			return ft_produce_failed(w, c->rkm,
+						 "a routed contribution", err);
+		}
+		__atomic_add_fetch(&p->store->routed, m->n, __ATOMIC_RELAXED);
 	}
-	__atomic_add_fetch(&p->store->routed, 1, __ATOMIC_RELAXED);
 	return FT_OK;
 }
 
@@ -994,12 +1037,15 @@ int ft_store_apply(struct worker *w, const rd_kafka_message_t *rkm,
 	if (n >= 0 && w->crossed.late)
 		log_late(sp, o, rkm);
 	rc.t = sp->route;
+	w->nroute_msgs = 0;
 	if (n >= 0 && rc.t &&
 	    ft_state_export(sp->st, p->rs, &in, o->partition, route, &rc) < 0) {
 		pthread_mutex_unlock(&sp->lock);
 		return FT_EFATAL;
 	}
 	pthread_mutex_unlock(&sp->lock);
+	if (w->nroute_msgs && send_routed(&rc))
+		return FT_EFATAL;
 	for (i = 0; n > 0 && i < w->crossed.n; i++)
 		if (ft_inspect_add_hit(&w->in, p->rs, w->crossed.hits[i].rule))
 			n = FT_ENOMEM;

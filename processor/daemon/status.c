@@ -40,7 +40,7 @@ static const char *not_ready(const struct pipeline *p)
 		return "stopping after a fatal error";
 	if (!p->rs || !p->rs->nrules)
 		return "no rules loaded";
-	if (!p->ninput)
+	if (!p->nassigned)
 		return "no input partition assigned";
 	if (!p->output_up)
 		return "no output broker reachable";

@@ -510,6 +510,7 @@ int ft_worker_start(struct pipeline *p, int n, int level)
 void ft_worker_stop(struct pipeline *p)
 {
 	struct worker *w;
+	size_t j;
 	int i;
 
 	for (i = 0; i < p->nworkers; i++) {
@@ -535,6 +536,9 @@ void ft_worker_stop(struct pipeline *p)
 		ft_buf_release(&w->ids);
 		ft_buf_release(&w->src);
 		ft_state_result_release(&w->crossed);
+		for (j = 0; j < w->cap_route_msgs; j++)
+			ft_buf_release(&w->route_msgs[j].b);
+		free(w->route_msgs);
 		free(w->rule_hits);
 		free(w->rule_unreadable);
 		free(w->rule_ns);

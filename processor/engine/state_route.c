@@ -143,75 +143,111 @@ static bool at_or_below(const struct src_mark *m, int64_t off, uint32_t idx)
 	       (off < m->off || (off == m->off && idx <= m->idx));
 }
 
-int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
-			   int64_t offset, const void *rec, size_t len,
-			   struct ft_state_result *out)
-{
-	struct rd r;
-	unsigned __int128 hi, lo;
+/* A contribution record read back. */
+struct contrib_rec {
 	const uint8_t *id, *def;
-	struct src_mark *m;
-	struct rstate *x;
-	struct item it = {0};
-	uint32_t partition, idx;
+	size_t n; /* of id */
+	struct item it;
 	unsigned part;
+	uint32_t partition, idx;
 	int64_t soff;
-	size_t n;
+};
+
+/* Reads the contribution record at r->p (advancing past it); false when
+ * it is malformed. */
+static bool decode(struct rd *r, struct contrib_rec *c)
+{
+	unsigned __int128 hi, lo;
+
+	if (r->end - r->p < 5 || memcmp(r->p, CONTRIB_MAGIC, 4))
+		return false;
+	r->p += 4;
+	c->n = (size_t)get(r, 1);
+	if ((size_t)(r->end - r->p) < c->n + 8 + 16)
+		return false;
+	c->id = r->p;
+	c->def = r->p + c->n;
+	memset(&c->it, 0, sizeof(c->it));
+	memcpy(c->it.kh, r->p + c->n + 8, 16);
+	r->p += c->n + 8 + 16;
+	c->it.t = (int64_t)get(r, 8);
+	hi = get(r, 8);
+	lo = get(r, 8);
+	c->it.v = (i128)(hi << 64 | lo);
+	c->it.h = get(r, 8);
+	c->part = (unsigned)get(r, 1);
+	c->partition = (uint32_t)get(r, 4);
+	c->soff = (int64_t)get(r, 8);
+	c->idx = (uint32_t)get(r, 4);
+	return !r->bad && state_time_ok(c->it.t) &&
+	       c->it.v > -STATE_MAX_AMOUNT && c->it.v < STATE_MAX_AMOUNT &&
+	       c->partition < MAX_PARTITION && c->soff >= 0 &&
+	       c->soff < (int64_t)1 << FT_STATE_REF_BITS &&
+	       !(c->part & ~(unsigned)(FT_CONTRIB_AGG | FT_CONTRIB_SEQ_B));
+}
+
+/* Applies one well-formed contribution record (a replay is counted, not
+ * applied); 0 or FT_ENOMEM. */
+static int apply_one(struct ft_state *st, const struct ft_ruleset *rs,
+		     int64_t offset, const struct contrib_rec *c,
+		     struct ft_state_result *out)
+{
+	struct src_mark *m;
 	int rule, rc;
 
-	out->n = 0;
-	out->nshed = 0;
-	out->late = 0;
-	if (len < 5 || memcmp(rec, CONTRIB_MAGIC, 4))
-		return FT_EINVAL;
-	r = (struct rd){(const uint8_t *)rec + 4, (const uint8_t *)rec + len,
-			false};
-	n = (size_t)get(&r, 1);
-	if ((size_t)(r.end - r.p) != n + 8 + 16 + 8 + 16 + 8 + 1 + 4 + 8 + 4)
-		return FT_EINVAL;
-	id = r.p;
-	def = r.p + n;
-	memcpy(it.kh, r.p + n + 8, 16);
-	r.p += n + 8 + 16;
-	it.t = (int64_t)get(&r, 8);
-	hi = get(&r, 8);
-	lo = get(&r, 8);
-	it.v = (i128)(hi << 64 | lo);
-	it.h = get(&r, 8);
-	part = (unsigned)get(&r, 1);
-	partition = (uint32_t)get(&r, 4);
-	soff = (int64_t)get(&r, 8);
-	idx = (uint32_t)get(&r, 4);
-	if (r.bad || !state_time_ok(it.t) || it.v <= -STATE_MAX_AMOUNT ||
-	    it.v >= STATE_MAX_AMOUNT || partition >= MAX_PARTITION ||
-	    soff < 0 || soff >= (int64_t)1 << FT_STATE_REF_BITS ||
-	    (part & ~(unsigned)(FT_CONTRIB_AGG | FT_CONTRIB_SEQ_B)))
-		return FT_EINVAL;
-	rule = state_rule_named(st, rs, id, n, def);
+	rule = state_rule_named(st, rs, c->id, c->n, c->def);
 	if (rule < 0)
 		return FT_OK;
-	x = &st->rules[rule];
 	/* applied before the state was restored, or read again at its
 	 * source: either way already in the state */
-	m = mark_of(st, partition);
+	m = mark_of(st, c->partition);
 	if (!m)
 		return FT_ENOMEM;
 	if ((st->restored && offset <= st->restored_high) ||
-	    at_or_below(m, soff, idx)) {
-		x->stats.replayed++;
+	    at_or_below(m, c->soff, c->idx)) {
+		st->rules[rule].stats.replayed++;
 		return FT_OK;
 	}
-	rc = state_apply_item(st, rs, (uint32_t)rule, part, &it, offset,
-			      FT_STATE_REF(partition, soff), out);
+	rc = state_apply_item(st, rs, (uint32_t)rule, c->part, &c->it, offset,
+			      FT_STATE_REF(c->partition, c->soff), out);
 	if (rc)
 		return rc;
-	m->off = soff;
-	m->idx = idx;
+	m->off = c->soff;
+	m->idx = c->idx;
 	if (st->changelog && !m->dirty) {
 		m->dirty = true;
 		st->marks_dirty = true;
 	}
 	st->ops++;
+	return FT_OK;
+}
+
+int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
+			   int64_t offset, const void *rec, size_t len,
+			   struct ft_state_result *out)
+{
+	const uint8_t *b = rec;
+	struct contrib_rec c;
+	struct rd r;
+	int rc;
+
+	out->n = 0;
+	out->nshed = 0;
+	out->late = 0;
+	/* all of them read before any is applied: a malformed one leaves
+	 * the state as it was */
+	r = (struct rd){b, b + len, false};
+	do
+		if (!decode(&r, &c))
+			return FT_EINVAL;
+	while (r.p < r.end);
+	r = (struct rd){b, b + len, false};
+	while (r.p < r.end) {
+		decode(&r, &c);
+		rc = apply_one(st, rs, offset, &c, out);
+		if (rc)
+			return rc;
+	}
 	return state_finish(st, rs, out);
 }
 

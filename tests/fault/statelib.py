@@ -399,8 +399,16 @@ def kills_then_join(t, instance, g, prod, kills_wanted, parts):
         for f in (f1, f2):
             if not f.running():
                 f._exited()
+        # input partitions, and those of a repartition topic: the
+        # assignor balances partitions, not topics, so an instance may
+        # hold repartition partitions only
         n = [f.metric("flagtap_partitions_assigned") for f in (f1, f2)]
-        return None not in n and sum(n) >= parts and all(x > 0 for x in n) and n
+        r = [f.metric("flagtap_state_route_partitions_assigned") or 0
+             for f in (f1, f2)]
+        if None in n:
+            return None
+        return (sum(n) >= parts and all(x + y > 0 for x, y in zip(n, r))
+                and [x + y for x, y in zip(n, r)])
     t_join = time.monotonic()
     spread = t.wait_for("the two instances to share the partitions", shared, 90)
     t.log("%.1fs after the second instance started, partitions per instance: %s"

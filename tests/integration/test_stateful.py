@@ -33,7 +33,7 @@ same crossings must come out, from "crossing" envelopes naming the
 records, and the repartition topic and its changelog hold no customer id;
 a record planted on the repartition topic that is no contribution is
 skipped, counted and logged, with no crossing; the metrics count input
-and repartition partitions apart (readiness needs an input partition).
+and repartition partitions apart.
 """
 import json
 import os

@@ -1696,6 +1696,83 @@ START_TEST(test_route_replays)
 }
 END_TEST
 
+/*
+ * The contributions of one record to one state may travel in one message,
+ * one after another: applied in order as if sent one by one (the same
+ * crossings, the same replays when the message comes again); a message
+ * with one malformed contribution is refused whole.
+ */
+START_TEST(test_route_batched)
+{
+	struct ft_state_opts lo = route_opts(true, false),
+			     to = route_opts(false, false);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	uint8_t msg[2 * FT_STATE_CONTRIB_MAX];
+	struct ft_state *src, *one, *dst;
+	size_t i, len, bytes, hits_one = 0, hits_batched = 0;
+	struct run r;
+	int rc;
+
+	run_open(&r, REPLAY_RULES, &to);
+	src = ft_state_new(r.rs, &lo);
+	one = ft_state_new(r.rs, &to);
+	dst = r.st;
+	ck_assert_ptr_nonnull(src);
+	ck_assert_ptr_nonnull(one);
+	for (i = 0; i < FT_ARRAY_SIZE(PAYS); i++)
+		ck_assert_int_eq(
+			export_rec(&r, src, PAYS[i], 2, 40 + (int64_t)i, &rt),
+			2);
+	ck_assert_uint_eq(q->n, 2 * FT_ARRAY_SIZE(PAYS));
+	/* a record's sum and count contributions as one message; its count
+	 * replaced by a malformed copy: refused, nothing applied */
+	memcpy(msg, q->rec[0], q->len[0]);
+	memcpy(msg + q->len[0], q->rec[1], q->len[1]);
+	len = q->len[0] + q->len[1];
+	bytes = ft_state_bytes(dst);
+	ck_assert_int_eq(
+		ft_state_apply_contrib(dst, r.rs, 0, msg, len - 1, &r.out),
+		FT_EINVAL);
+	ck_assert_uint_eq(ft_state_stats(dst, 0).applied, 0);
+	ck_assert_uint_eq(ft_state_bytes(dst), bytes);
+	for (i = 0; i < q->n; i += 2) {
+		apply_q(one, &r, q, i, (int64_t)i);
+		hits_one += r.out.n;
+		apply_q(one, &r, q, i + 1, (int64_t)i + 1);
+		hits_one += r.out.n;
+		memcpy(msg, q->rec[i], q->len[i]);
+		memcpy(msg + q->len[i], q->rec[i + 1], q->len[i + 1]);
+		len = q->len[i] + q->len[i + 1];
+		rc = ft_state_apply_contrib(dst, r.rs, (int64_t)i / 2, msg, len,
+					    &r.out);
+		ck_assert_int_ge(rc, 0);
+		ck_assert_int_eq(rc, (int)r.out.n);
+		hits_batched += r.out.n;
+		/* the message again (its source read again): replays */
+		ck_assert_int_eq(ft_state_apply_contrib(dst, r.rs,
+							100 + (int64_t)i, msg,
+							len, &r.out),
+				 0);
+	}
+	ck_assert_uint_eq(hits_one, 2); /* the sum at 150, the count at 6 */
+	ck_assert_uint_eq(hits_batched, hits_one);
+	for (i = 0; i < 2; i++) {
+		ck_assert_uint_eq(ft_state_stats(dst, i).applied,
+				  ft_state_stats(one, i).applied);
+		ck_assert_uint_eq(ft_state_stats(dst, i).fired,
+				  ft_state_stats(one, i).fired);
+		ck_assert_uint_eq(ft_state_stats(dst, i).replayed,
+				  FT_ARRAY_SIZE(PAYS));
+	}
+	ck_assert_uint_eq(ft_state_keys(dst), ft_state_keys(one));
+	ft_state_free(one);
+	ft_state_free(src);
+	free(q);
+	run_close(&r);
+}
+END_TEST
+
 static void log_free(struct log *l)
 {
 	size_t i;
@@ -2343,6 +2420,7 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_route_replay_by_offset);
 	tcase_add_test(tc, test_route_long_id);
 	tcase_add_test(tc, test_route_malformed);
+	tcase_add_test(tc, test_route_batched);
 	tcase_add_test(tc, test_route_local_only);
 	tcase_add_test(tc, test_route_extreme_times);
 	tcase_add_test(tc, test_restore_extremes);

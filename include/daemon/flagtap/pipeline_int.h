@@ -76,6 +76,13 @@ struct job {
 };
 
 /* Matching, encoding and compression state of one thread. */
+/* Routed contributions on their way to one repartition partition. */
+struct route_msg {
+	int32_t part;
+	size_t n; /* contributions in b */
+	struct ft_buf b;
+};
+
 struct worker {
 	struct pipeline *p;
 	pthread_t thread;
@@ -98,6 +105,10 @@ struct worker {
 	/* the record's stateful crossings, when crossed_valid */
 	struct ft_state_result crossed;
 	bool crossed_valid;
+	/* the record's routed contributions, one message per repartition
+	 * partition (statestore.c) */
+	struct route_msg *route_msgs;
+	size_t nroute_msgs, cap_route_msgs;
 	struct ft_zlib zlib;
 	/* counters, folded into the stats when the workers are idle */
 	uint64_t flagged, engine_errors, bytes_out, envelope_bytes, truncated;
@@ -160,7 +171,6 @@ struct pipeline {
 	int default_format;
 	int shutdown_ms;
 	int nassigned; /* partitions assigned: input and repartition */
-	int ninput;    /* of them, input partitions */
 	int64_t last_store_ms;
 	atomic_bool fatal;
 	pthread_mutex_t fatal_lock;
