@@ -700,10 +700,28 @@ void ft_expr_free(struct ft_expr *e)
 	for (i = 0; i < e->nnames; i++)
 		free(e->names[i]);
 	free(e->names);
+	free(e->ids);
 	free(e->nodes);
 	free(e->ops);
 	free(e->strs);
 	free(e);
+}
+
+int ft_expr_bind_field(struct ft_expr *e, size_t name, int id)
+{
+	size_t i;
+
+	if (!e || name >= e->nnames)
+		return FT_EINVAL;
+	if (!e->ids) {
+		e->ids = malloc(e->nnames * sizeof(*e->ids));
+		if (!e->ids)
+			return FT_ENOMEM;
+		for (i = 0; i < e->nnames; i++)
+			e->ids[i] = -1;
+	}
+	e->ids[name] = id;
+	return FT_OK;
 }
 
 size_t ft_expr_fields(const struct ft_expr *e, const char *const **names)

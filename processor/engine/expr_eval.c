@@ -44,6 +44,8 @@ struct slot {
 	const char *v;
 	size_t len;
 	int state; /* 0 not looked up yet, 1 present, FT_ENOENT */
+	int num;   /* the value: 1 a number (in d), 0 not, -1 not read yet */
+	struct ft_decimal d;
 };
 
 struct ev {
@@ -59,7 +61,8 @@ struct val {
 	const char *s;
 	size_t len;
 	const struct ft_decimal *d; /* when num is 1 */
-	struct ft_decimal own;	    /* a field's number */
+	struct ft_decimal own;	    /* a field's number, if not in a slot */
+	struct slot *slot;	    /* a field's slot, whose number it reads */
 	int num;		    /* 1 a number, 0 not, -1 not known yet */
 };
 
@@ -70,7 +73,8 @@ static int call_lookup(struct ev *ev, unsigned name, const char **v,
 
 	*v = NULL;
 	*len = 0;
-	rc = ev->lookup(ev->ctx, ev->e->names[name], v, len);
+	rc = ev->lookup(ev->ctx, ev->e->names[name],
+			ev->e->ids ? ev->e->ids[name] : -1, v, len);
 	if (rc > 0 || (!rc && !*v && *len))
 		return FT_EINVAL;
 	if (!rc && !*v)
@@ -92,6 +96,7 @@ static int fetch(struct ev *ev, unsigned name, const char **v, size_t *len)
 		if (rc && rc != FT_ENOENT)
 			return rc;
 		s->state = rc ? rc : 1;
+		s->num = -1;
 	}
 	if (s->state != 1)
 		return s->state;
@@ -107,18 +112,30 @@ static int get_val(struct ev *ev, const struct operand *o, struct val *v)
 		v->len = o->len;
 		v->d = &o->d;
 		v->num = o->num;
+		v->slot = NULL;
 		return 0;
 	}
 	v->num = -1;
+	v->slot = o->name < CACHE_SLOTS ? &ev->slot[o->name] : NULL;
 	return fetch(ev, o->name, &v->s, &v->len);
 }
 
+/* Is the value a number?  A field's is read once per evaluation. */
 static bool is_num(struct val *v)
 {
-	if (v->num < 0) {
+	struct slot *s = v->slot;
+
+	if (v->num >= 0)
+		return v->num;
+	if (!s) {
 		v->num = ft_decimal_parse(v->s, v->len, &v->own) == 0;
 		v->d = &v->own;
+		return v->num;
 	}
+	if (s->num < 0)
+		s->num = ft_decimal_parse(s->v, s->len, &s->d) == 0;
+	v->num = s->num;
+	v->d = &s->d;
 	return v->num;
 }
 

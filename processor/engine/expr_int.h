@@ -49,6 +49,7 @@ struct ft_expr {
 	struct node *nodes;
 	struct operand *ops;
 	char **names;
+	int *ids;   /* per name: ft_expr_bind_field()'s number, or NULL */
 	char *strs; /* literal text, unescaped */
 	size_t nnodes;
 	size_t nops;

@@ -152,7 +152,7 @@ static size_t field_index(struct ft_match_ctx *ctx, const char *name)
  * (its last one when it has fewer); notes in ctx->readings how many
  * readings the fields looked up so far call for.
  */
-static int when_lookup(void *opaque, const char *name, const char **val,
+static int when_lookup(void *opaque, const char *name, int id, const char **val,
 		       size_t *len)
 {
 	struct ft_match_ctx *ctx = opaque;
@@ -160,7 +160,9 @@ static int when_lookup(void *opaque, const char *name, const char **val,
 	struct field_slot *f;
 	size_t i;
 
-	i = field_index(ctx, name);
+	/* the rules loader numbers every field a condition reads */
+	i = id >= 0 && (size_t)id < ctx->nfields ? (size_t)id
+						 : field_index(ctx, name);
 	if (i == SIZE_MAX)
 		return FT_ENOENT;
 	f = field(ctx, (int)i);

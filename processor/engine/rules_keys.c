@@ -446,7 +446,8 @@ static void set_when(struct parser *ps, const char *v, size_t n, int col)
 	r->when_src = rules_dup(ps, v, n);
 	nf = ft_expr_fields(r->when, &names);
 	for (i = 0; i < nf; i++)
-		field_index(ps, names[i]);
+		if (ft_expr_bind_field(r->when, i, field_index(ps, names[i])))
+			ps->oom = true;
 }
 
 /* Applies one `key = value` line to the open [rule] stanza. */

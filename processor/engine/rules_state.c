@@ -324,7 +324,8 @@ static bool seq_step(struct parser *ps, struct ft_rule_state *st, struct cur *c,
 	ex = *e;
 	nf = ft_expr_fields(ex, &names);
 	for (i = 0; i < nf; i++)
-		rules_field_index(ps, names[i]);
+		if (ft_expr_bind_field(*e, i, rules_field_index(ps, names[i])))
+			ps->oom = true;
 	(void)st;
 	if (!word(c, "within")) {
 		perr(ps, at(c), "expected 'within' and a duration after ')'");

@@ -50,12 +50,14 @@ static unsigned name_hash(const char *s)
 	return h;
 }
 
-static int lookup(void *arg, const char *field, const char **val, size_t *len)
+static int lookup(void *arg, const char *field, int id, const char **val,
+		  size_t *len)
 {
 	struct ctx *c = arg;
 	size_t i;
 	unsigned h;
 
+	(void)id;
 	for (i = 0; i < c->n && strcmp(c->names[i], field) != 0; i++)
 		;
 	if (i == c->n)

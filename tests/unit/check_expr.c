@@ -74,12 +74,13 @@ static void fake_init(struct fake *r, const struct field *f, size_t n)
  * Values are handed out without a NUL and followed by "9~", so an
  * evaluator that reads past len sees a different value ("50000.009").
  */
-static int fake_lookup(void *ctx, const char *name, const char **val,
+static int fake_lookup(void *ctx, const char *name, int id, const char **val,
 		       size_t *len)
 {
 	struct fake *r = ctx;
 	size_t i, n;
 
+	(void)id;
 	r->calls++;
 	for (i = 0; i < r->n; i++) {
 		if (strcmp(r->f[i].name, name) != 0)
@@ -668,25 +669,77 @@ START_TEST(test_many_fields)
 }
 END_TEST
 
-static int positive_lookup(void *ctx, const char *name, const char **val,
-			   size_t *len)
+static int positive_lookup(void *ctx, const char *name, int id,
+			   const char **val, size_t *len)
 {
 	(void)ctx;
 	(void)name;
+	(void)id;
 	(void)val;
 	(void)len;
 	return 1;
 }
 
-static int null_lookup(void *ctx, const char *name, const char **val,
+static int null_lookup(void *ctx, const char *name, int id, const char **val,
 		       size_t *len)
 {
 	(void)ctx;
 	(void)name;
+	(void)id;
 	*val = NULL;
 	*len = 0;
 	return 0;
 }
+
+/* Each lookup is told the number its field was bound to, or -1. */
+struct bound {
+	unsigned calls;
+	bool bound; /* amount and channel bound to 7 and 3 */
+};
+
+static int id_lookup(void *ctx, const char *name, int id, const char **val,
+		     size_t *len)
+{
+	struct bound *b = ctx;
+
+	b->calls++;
+	if (b->bound && !strcmp(name, "amount"))
+		ck_assert_int_eq(id, 7);
+	else if (b->bound && !strcmp(name, "channel"))
+		ck_assert_int_eq(id, 3);
+	else
+		ck_assert_int_eq(id, -1);
+	*val = !strcmp(name, "amount") ? "60000" : "cash";
+	*len = strlen(*val);
+	return 0;
+}
+
+START_TEST(test_bind_field)
+{
+	const char src[] =
+		"channel == \"cash\" and amount >= 50000 and note != \"x\"";
+	const char *const *names;
+	struct ft_expr *e = compile(src);
+	struct bound b = {0, false};
+	size_t i, n = ft_expr_fields(e, &names);
+
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(ft_expr_bind_field(e, n, 1), FT_EINVAL);
+	ck_assert_int_eq(ft_expr_bind_field(NULL, 0, 1), FT_EINVAL);
+	/* unbound: every lookup is told -1 */
+	ck_assert_int_eq(ft_expr_eval(e, id_lookup, &b), 1);
+	ck_assert_uint_eq(b.calls, 3);
+	for (i = 0; i < n; i++)
+		if (!strcmp(names[i], "amount"))
+			ck_assert_int_eq(ft_expr_bind_field(e, i, 7), 0);
+		else if (!strcmp(names[i], "channel"))
+			ck_assert_int_eq(ft_expr_bind_field(e, i, 3), 0);
+	b = (struct bound){0, true};
+	ck_assert_int_eq(ft_expr_eval(e, id_lookup, &b), 1);
+	ck_assert_uint_eq(b.calls, 3);
+	ft_expr_free(e);
+}
+END_TEST
 
 /* Misuse: NULL arguments, a lookup that breaks its contract. */
 START_TEST(test_eval_misuse)
@@ -1203,6 +1256,7 @@ Suite *ft_expr_suite(void)
 	tc = tcase_create("eval");
 	tcase_add_loop_test(tc, test_eval, 0, (int)FT_ARRAY_SIZE(evals));
 	tcase_add_test(tc, test_lookup_once);
+	tcase_add_test(tc, test_bind_field);
 	tcase_add_test(tc, test_many_fields);
 	tcase_add_test(tc, test_eval_misuse);
 	tcase_add_loop_test(tc, test_unreadable, 0,

@@ -49,13 +49,15 @@
 struct ft_expr;
 
 /*
- * Resolves a field for the record being evaluated.  Returns 0 with
- * (*val, *len) set (valid until the evaluation returns), FT_ENOENT when
- * the record has no such field, or another negative FT_E* code when the
- * record cannot be read (the evaluation then fails with that code).
+ * Resolves a field for the record being evaluated: its name, and the
+ * number the caller gave it with ft_expr_bind_field() (-1 when none).
+ * Returns 0 with (*val, *len) set (valid until the evaluation returns),
+ * FT_ENOENT when the record has no such field, or another negative FT_E*
+ * code when the record cannot be read (the evaluation then fails with
+ * that code).
  */
-typedef int (*ft_expr_lookup_fn)(void *ctx, const char *field, const char **val,
-				 size_t *len);
+typedef int (*ft_expr_lookup_fn)(void *ctx, const char *field, int id,
+				 const char **val, size_t *len);
 
 /*
  * Compiles [src, src+len).  Returns 0 and *out (free with ft_expr_free()),
@@ -80,6 +82,14 @@ int ft_expr_eval_ex(const struct ft_expr *e, ft_expr_lookup_fn lookup,
 
 /* The distinct field names the expression reads, in first-use order. */
 size_t ft_expr_fields(const struct ft_expr *e, const char *const **names);
+
+/*
+ * Numbers field `name` (an index into ft_expr_fields()'s names) for the
+ * lookup, which then finds the field without comparing names: part of
+ * making the expression, before it is shared.  0, FT_EINVAL for a name
+ * beyond the list, FT_ENOMEM.
+ */
+int ft_expr_bind_field(struct ft_expr *e, size_t name, int id);
 
 /* Frees an expression; accepts NULL. */
 void ft_expr_free(struct ft_expr *e);
