@@ -328,8 +328,7 @@ struct ft_state *ft_state_new(const struct ft_ruleset *rs,
 	st->sweep_at = 64;
 	st->nrules = rs->nrules;
 	st->rules = calloc(rs->nrules ? rs->nrules : 1, sizeof(*st->rules));
-	st->scratch = calloc(st->opts.max_events, sizeof(*st->scratch));
-	if (!st->rules || !st->scratch)
+	if (!st->rules)
 		goto out_free;
 	for (i = 0; i < rs->nrules; i++) {
 		if (!rs->rules[i].state ||
@@ -371,7 +370,7 @@ void ft_state_free(struct ft_state *st)
 		free(st->rules[i].exempt);
 	}
 	free(st->rules);
-	free(st->scratch);
+	free(st->dmap);
 	free(st->marks);
 	ft_buf_release(&st->stale);
 	free(st);
@@ -387,7 +386,7 @@ struct ft_state_stats ft_state_stats(const struct ft_state *st, size_t rule)
 size_t ft_state_bytes(const struct ft_state *st)
 {
 	return st->bytes + sizeof(*st) + st->nrules * sizeof(*st->rules) +
-	       st->opts.max_events * sizeof(*st->scratch);
+	       st->dcap * sizeof(*st->dmap);
 }
 
 size_t ft_state_keys(const struct ft_state *st)

@@ -265,52 +265,153 @@ static int insert_event(struct ft_state *st, struct entry *e,
 	return FT_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+/*
+ * The aggregate of one sliding window as it moves over a key's events:
+ * events join at its end and leave at its start.  Distinct values are
+ * counted in the state's dmap, cleared by a new generation per window
+ * walk.
+ */
+struct slide {
+	struct ft_state *st;
+	const struct entry *e;
+	bool distinct;
+	uint64_t count; /* events, or distinct values */
+	i128 sum;
+	bool saturated; /* sum hit a bound: recomputed on removal */
+};
 
-	return (x > y) - (x < y);
+/* The slot of h in the dmap (linear probing; the map never fills: it
+ * holds at most max_events hashes in twice as many slots). */
+static struct dslot *dslot_of(struct ft_state *st, uint64_t h)
+{
+	size_t mask = st->dcap - 1, j = (size_t)(h ^ h >> 29) & mask;
+
+	while (st->dmap[j].gen == st->dgen && st->dmap[j].h != h)
+		j = (j + 1) & mask;
+	return &st->dmap[j];
 }
 
+static int slide_begin(struct slide *w, struct ft_state *st,
+		       const struct entry *e, const struct ft_rule_state *rst)
+{
+	size_t cap = 2;
+
+	*w = (struct slide){st, e, rst->fn == FT_AGG_DISTINCT, 0, 0, false};
+	if (!w->distinct)
+		return FT_OK;
+	while (cap < 2 * (size_t)st->opts.max_events)
+		cap *= 2;
+	if (st->dcap < cap) {
+		free(st->dmap); /* counted by ft_state_bytes() */
+		st->dcap = 0;
+		st->dmap = calloc(cap, sizeof(*st->dmap));
+		if (!st->dmap)
+			return FT_ENOMEM;
+		st->dcap = cap;
+		st->dgen = 0;
+	}
+	if (++st->dgen == 0) { /* wrapped: no slot may look in use */
+		memset(st->dmap, 0, st->dcap * sizeof(*st->dmap));
+		st->dgen = 1;
+	}
+	return FT_OK;
+}
+
+static void slide_add(struct slide *w, const struct event *v)
+{
+	struct dslot *d;
+
+	if (w->distinct) {
+		d = dslot_of(w->st, v->h);
+		if (d->gen != w->st->dgen)
+			*d = (struct dslot){v->h, 0, w->st->dgen};
+		w->count += d->n++ == 0;
+		return;
+	}
+	w->count++;
+	w->sum = add_sat(w->sum, v->v);
+	w->saturated |= w->sum == (i128)(~(unsigned __int128)0 >> 1) ||
+			w->sum == -(i128)(~(unsigned __int128)0 >> 1) - 1;
+}
+
+/* Removes event i of [i, hi), the window's events. */
+static void slide_remove(struct slide *w, size_t i, size_t hi)
+{
+	const struct event *v = &w->e->ev[i];
+	size_t k;
+
+	if (w->distinct) {
+		w->count -= --dslot_of(w->st, v->h)->n == 0;
+		return;
+	}
+	w->count--;
+	if (!w->saturated) {
+		w->sum -= v->v;
+		return;
+	}
+	w->sum = 0; /* saturated on the way: summed again, in order */
+	w->saturated = false;
+	for (k = i + 1; k < hi; k++) {
+		w->sum = add_sat(w->sum, w->e->ev[k].v);
+		w->saturated |=
+			w->sum == (i128)(~(unsigned __int128)0 >> 1) ||
+			w->sum == -(i128)(~(unsigned __int128)0 >> 1) - 1;
+	}
+}
+
+/*
+ * A record at time t belongs to every window (s - W, s] with t <= s <
+ * t + W.  Whether one of them reaches the condition is read from the
+ * windows that end at an event time (the others hold fewer events):
+ * first the one ending at t (all there is when records come in time
+ * order), then, for a record that came late, those ending at the later
+ * events within W.  Linear in the key's events within W of t.
+ */
 static int apply_sliding(struct ft_state *st, const struct ft_ruleset *rs,
 			 struct entry *e, const struct item *it, int64_t ref,
 			 struct ft_state_result *out)
 {
 	const struct ft_rule *r = &rs->rules[e->rule];
 	const struct ft_rule_state *rst = r->state;
+	const int64_t wl = rst->window_ms;
 	struct event v = {it->t, ref, it->v, it->h};
 	struct ft_state_hit *h;
-	size_t lo, hi, i, n;
-	uint64_t count;
-	i128 sum = 0;
+	struct slide w;
+	size_t lo, hi, i;
+	int64_t s = it->t;
+	bool hit;
 
-	if (insert_event(st, e, &v))
+	if (insert_event(st, e, &v) || slide_begin(&w, st, e, rst))
 		return FT_ENOMEM;
 	for (hi = e->nev; hi > 0 && e->ev[hi - 1].t > it->t; hi--)
 		;
-	for (lo = hi; lo > 0 && e->ev[lo - 1].t > it->t - rst->window_ms; lo--)
+	for (lo = hi; lo > 0 && e->ev[lo - 1].t > it->t - wl; lo--)
 		;
-	count = hi - lo;
-	for (i = lo, n = 0; i < hi; i++) {
-		sum = add_sat(sum, e->ev[i].v);
-		st->scratch[n++] = e->ev[i].h;
+	for (i = lo; i < hi; i++)
+		slide_add(&w, &e->ev[i]);
+	for (;;) {
+		hit = reached(rst, &st->rules[e->rule],
+			      rst->fn == FT_AGG_SUM ? w.sum : scaled(w.count));
+		if (hit || hi == e->nev || e->ev[hi].t >= it->t + wl)
+			break;
+		s = e->ev[hi].t;
+		while (hi < e->nev && e->ev[hi].t == s)
+			slide_add(&w, &e->ev[hi++]);
+		while (e->ev[lo].t <= s - wl)
+			slide_remove(&w, lo++, hi);
 	}
-	if (rst->fn == FT_AGG_DISTINCT) {
-		qsort(st->scratch, n, sizeof(*st->scratch), cmp_u64);
-		for (i = 1, count = n ? 1 : 0; i < n; i++)
-			count += st->scratch[i] != st->scratch[i - 1];
-	}
-	if (!reached(rst, &st->rules[e->rule],
-		     rst->fn == FT_AGG_SUM ? sum : scaled(count)) ||
-	    (e->fired != INT64_MIN && it->t - e->fired < rst->window_ms))
+	/* a burst is reported once: not again within W of the last report
+	 * (either side: a late record may be earlier) */
+	if (!hit || (e->fired != INT64_MIN && it->t - e->fired < wl &&
+		     e->fired - it->t < wl))
 		return FT_OK;
 	e->fired = it->t;
 	h = new_hit(out, e->rule, it);
 	if (!h)
 		return FT_ENOMEM;
-	hit_value(h, rst, count, sum);
-	h->start = it->t - rst->window_ms;
-	h->end = it->t;
+	hit_value(h, rst, w.count, w.sum);
+	h->start = s - wl;
+	h->end = s;
 	i = hi - lo > FT_STATE_MAX_RECORDS ? hi - FT_STATE_MAX_RECORDS : lo;
 	for (; i < hi; i++)
 		h->records[h->nrecords++] = e->ev[i].off;

@@ -96,6 +96,13 @@ struct exempt_key {
 	int expires; /* YYYYMMDD */
 };
 
+/* A distinct value's count in the window being read (apply_sliding()). */
+struct dslot {
+	uint64_t h;
+	uint32_t n;
+	uint32_t gen;
+};
+
 /* The key hash of a recent key (state_key_hash()). */
 struct key_memo {
 	bool used;
@@ -154,7 +161,12 @@ struct ft_state {
 	size_t dead_bytes; /* of evicted entries awaiting the drain */
 	size_t ops;	   /* contributions since the last sweep */
 	size_t sweep_at;   /* sweep when ops reaches it: amortized O(1) */
-	uint64_t *scratch; /* max_events hashes for distinct */
+	/* sliding distinct: a count of each hash in a window, made on first
+	 * use (2 * max_events slots, at least, a power of two); a slot is
+	 * in use when its gen is dgen */
+	struct dslot *dmap;
+	size_t dcap;
+	uint32_t dgen;
 	/* the highest offset applied by the restored entries: a record at
 	 * or below it was evaluated before the restore (a replay) */
 	int64_t restored_high;

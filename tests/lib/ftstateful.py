@@ -171,9 +171,17 @@ def apply(rule, r):
             return {"late": True, "window": None, "value": None} if rule.late_flag else None
         st = rule.state.setdefault(key, {"ev": [], "last": None})
         st["ev"].append((t, r.get("card")))
-        inside = [e for e in st["ev"] if t - rule.length < e[0] <= t]
-        v = len(inside) if rule.fn == "count" else len({e[1] for e in inside})
-        if rule.reached(v) and (st["last"] is None or t - st["last"] >= rule.length):
+        # the record is in every window (s - W, s] with t <= s < t + W;
+        # those ending at an event time hold the most (later events
+        # exist when the record came late)
+        v = None
+        for s in sorted({e[0] for e in st["ev"] if t <= e[0] < t + rule.length}):
+            inside = [e for e in st["ev"] if s - rule.length < e[0] <= s]
+            n = len(inside) if rule.fn == "count" else len({e[1] for e in inside})
+            if rule.reached(n):
+                v = n
+                break
+        if v is not None and (st["last"] is None or abs(t - st["last"]) >= rule.length):
             st["last"] = t
             fired = {"late": False, "window": None, "value": v}
     else:

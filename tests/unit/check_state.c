@@ -268,6 +268,86 @@ START_TEST(test_sliding_25_hours)
 }
 END_TEST
 
+/*
+ * A record that comes late (within allowed-lateness) is in every window
+ * of 24 hours that holds its time, not only the one ending at it: three
+ * deposits within two hours fire on the third to arrive, whatever their
+ * order; one more than 24 hours before the others does not make three.
+ */
+START_TEST(test_sliding_out_of_order)
+{
+	static const char sum_rules[] = "[rule SS]\n"
+					"title = t\nseverity = low\n"
+					"aggregate = sum(amount) >= 100000\n"
+					"by = customer_id\n"
+					"window = sliding 24h\n"
+					"time = ts\nallowed-lateness = 2d\n";
+	static const char card_rules[] = "[rule SD]\n"
+					 "title = t\nseverity = low\n"
+					 "aggregate = distinct(card) >= 3\n"
+					 "by = device\n"
+					 "window = sliding 1h\n"
+					 "time = ts\nallowed-lateness = 1d\n";
+	struct run r;
+
+	run_open(&r, STRUCT_RULES, NULL);
+	feed(&r, DEP("a", "2024-03-01T10:00:00Z"));
+	feed(&r, DEP("a", "2024-03-01T12:00:00Z"));
+	feed(&r, DEP("a", "2024-03-01T11:00:00Z"));
+	ck_assert_str_eq(r.fired, "ST@2 ");
+	/* the window found ends at the later deposit */
+	ck_assert_int_eq(r.last.end, 1709294400000);
+	ck_assert_int_eq(r.last.start, 1709294400000 - 86400000);
+	ck_assert_str_eq(r.last.value, "3");
+	/* a late one within a day of the last report (either side) does
+	 * not fire again */
+	feed(&r, DEP("a", "2024-03-01T09:00:00Z"));
+	ck_assert_str_eq(r.fired, "ST@2 ");
+	/* but one more than a day before it is a burst of its own */
+	feed(&r, DEP("a", "2024-02-29T10:00:00Z"));
+	feed(&r, DEP("a", "2024-02-29T09:00:00Z"));
+	feed(&r, DEP("a", "2024-02-29T09:30:00Z"));
+	ck_assert_str_eq(r.fired, "ST@2 ST@6 ");
+	/* 25 hours before the two others: never three within 24 */
+	feed(&r, DEP("b", "2024-03-01T10:00:00Z"));
+	feed(&r, DEP("b", "2024-03-01T12:00:00Z"));
+	feed(&r, DEP("b", "2024-02-29T10:59:59Z"));
+	ck_assert_str_eq(r.fired, "ST@2 ST@6 ");
+	run_close(&r);
+
+	run_open(&r, sum_rules, NULL);
+	feed(&r, DEP("a", "2024-03-01T12:00:00Z"));
+	feed(&r, DEP("a", "2024-03-01T11:00:00Z"));
+	feed(&r, DEP("a", "2024-03-02T11:30:00Z"));
+	ck_assert_str_eq(r.fired, "");
+	/* 11:00 + 12:00 + the next day's 11:30 hold 49,000 x 3 only in
+	 * windows that do not reach 11:00: a record at 11:45 the day
+	 * before makes 12:00, 11:45 and 11:30 (the next day) */
+	feed(&r, DEP("a", "2024-03-01T11:45:00Z"));
+	ck_assert_str_eq(r.fired, "SS@3 ");
+	ck_assert_str_eq(r.last.value, "147000");
+	run_close(&r);
+
+	run_open(&r, card_rules, NULL);
+	feed(&r, "{\"device\":\"d\",\"card\":\"1\",\"ts\":\"2024-03-01T10:50:"
+		 "00Z\"}");
+	feed(&r, "{\"device\":\"d\",\"card\":\"1\",\"ts\":\"2024-03-01T10:20:"
+		 "00Z\"}");
+	feed(&r, "{\"device\":\"d\",\"card\":\"2\",\"ts\":\"2024-03-01T10:40:"
+		 "00Z\"}");
+	feed(&r, "{\"device\":\"d\",\"card\":\"2\",\"ts\":\"2024-03-01T11:30:"
+		 "00Z\"}");
+	ck_assert_str_eq(r.fired, "");
+	/* 10:45: with 10:50 (1) and 11:30 (2) in the hour to 11:30... only
+	 * two cards; card 3 at 10:31 makes 3 in the hour to 10:50 */
+	feed(&r, "{\"device\":\"d\",\"card\":\"3\",\"ts\":\"2024-03-01T10:31:"
+		 "00Z\"}");
+	ck_assert_str_eq(r.fired, "SD@4 ");
+	ck_assert_str_eq(r.last.value, "3");
+	run_close(&r);
+}
+END_TEST
+
 #define LOGIN(u, res, ts)                                           \
 	"{\"user\":\"" u "\",\"event\":\"login\",\"result\":\"" res \
 	"\",\"ts\":\"" ts "\"}"
@@ -2392,6 +2472,7 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_exact_threshold);
 	tcase_add_test(tc, test_zone_dst_day);
 	tcase_add_test(tc, test_sliding_25_hours);
+	tcase_add_test(tc, test_sliding_out_of_order);
 	tcase_add_test(tc, test_sequence_success_late);
 	tcase_add_test(tc, test_lateness);
 	tcase_add_test(tc, test_late_in_result);
