@@ -99,7 +99,9 @@
  *   | amount (i128, scaled) | value hash (u64) | u8 part (match.h)
  *   | source partition (u32) | source offset (i64) | index (u32)
  * (big-endian; index: its place among its record's routed
- * contributions).  Contributions of one source partition reach a state
+ * contributions).  A message may hold several contribution records one
+ * after another (the daemon sends a record's contributions to one
+ * partition together).  Contributions of one source partition reach a state
  * in their source order; one at or below the highest (offset, index)
  * applied from its source partition is a replay (a record read again
  * after a crash, exported again): not applied.  These marks are kept in
@@ -238,13 +240,14 @@ int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
 		    ft_state_route_fn fn, void *opaque);
 
 /*
- * Applies one contribution record at `offset` (increasing in the stream
- * that carries them) and fills out as ft_state_apply() does.  A record of
- * a rule this state does not apply (unknown, disabled, or of another
- * definition: a reload elsewhere) is skipped.  Returns the number of hits,
- * FT_EINVAL for a malformed record (its length, magic, part bits, a time
- * or amount no record gives, a partition or offset beyond FT_STATE_REF's;
- * the state is then unchanged), or FT_ENOMEM.
+ * Applies the contribution records of one message at `offset`
+ * (increasing in the stream that carries them), in order, and fills out
+ * as ft_state_apply() does.  A record of a rule this state does not
+ * apply (unknown, disabled, or of another definition: a reload
+ * elsewhere) is skipped.  Returns the number of hits, FT_EINVAL when one
+ * record is malformed (its length, magic, part bits, a time or amount no
+ * record gives, a partition or offset beyond FT_STATE_REF's; all are read
+ * before any is applied, so the state is then unchanged), or FT_ENOMEM.
  */
 int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 			   int64_t offset, const void *rec, size_t len,
