@@ -114,9 +114,14 @@ static void finish_reload(struct pipeline *p)
 		ft_ruleset_free(rs);
 		return;
 	}
-	/* the states of the new set (a failure has stopped the pipeline) */
+	/* the states of the new set (a failure has stopped the pipeline),
+	 * made once the routes are known (ft_store_open() makes them for a
+	 * set with the first stateful rules): a set that routes for the
+	 * first time must not apply its routed rules in the input
+	 * partitions until the rebalance the new subscription brings */
+	ft_store_routes(p, rs);
 	ft_store_rebuild(p);
-	if (ft_store_routes(p, rs) > 0 &&
+	if (ft_store_route_count(p) != p->routes_subscribed &&
 	    ft_pipeline_subscribe(p, why, sizeof(why)))
 		ft_pipeline_fatal(p, "rules: %s", why);
 	ft_info("rules: reloaded %s -> %s (%zu rules, %zu examples and "

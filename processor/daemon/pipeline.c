@@ -596,15 +596,17 @@ int ft_pipeline_subscribe(struct pipeline *p, char *errstr, size_t errstr_size)
 {
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_resp_err_t err;
+	size_t n;
 
 	topics = ft_pipeline_topic_list(p->set->input_topics);
-	ft_store_subscription(p, topics);
+	n = ft_store_subscription(p, topics);
 	err = rd_kafka_subscribe(p->consumer, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (err)
 		return ft_err(errstr, errstr_size, FT_EINVAL,
 			      "cannot subscribe to %s: %s",
 			      p->set->input_topics, rd_kafka_err2str(err));
+	p->routes_subscribed = n;
 	return FT_OK;
 }
 

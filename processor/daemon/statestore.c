@@ -461,14 +461,20 @@ int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs)
 	return rc ? FT_EFATAL : 1;
 }
 
-void ft_store_subscription(struct pipeline *p,
-			   rd_kafka_topic_partition_list_t *l)
+size_t ft_store_subscription(struct pipeline *p,
+			     rd_kafka_topic_partition_list_t *l)
 {
 	size_t i;
 
 	for (i = 0; p->store && i < p->store->nroutes; i++)
 		rd_kafka_topic_partition_list_add(l, p->store->routes[i].name,
 						  RD_KAFKA_PARTITION_UA);
+	return i;
+}
+
+size_t ft_store_route_count(const struct pipeline *p)
+{
+	return p->store ? p->store->nroutes : 0;
 }
 
 bool ft_store_is_route(const struct pipeline *p, const char *topic)

@@ -33,7 +33,10 @@ same crossings must come out, from "crossing" envelopes naming the
 records, and the repartition topic and its changelog hold no customer id;
 a record planted on the repartition topic that is no contribution is
 skipped, counted and logged, with no crossing; the metrics count input
-and repartition partitions apart.
+and repartition partitions apart. Mode reload-routed starts with no
+stateful rule and reloads to routed ones: the repartition topic is made,
+subscribed to and read, and the records sent right after the reload
+cross where their keys are held.
 """
 import json
 import os
@@ -372,6 +375,80 @@ def run_shed(flagtap, bootstrap, work):
     log("shed: %d keys reported in %d envelopes" % (len(keys), len(notices)))
 
 
+STATELESS = RULES[RULES.index("[rule ST-IBAN]"):].replace("{{", "{").replace("}}", "}")
+
+
+def crossed(bootstrap, tout, tin):
+    """{(rule, its contributing records' (partition, offset)s)} of the
+    crossing envelopes on tout: which record crossed depends on the order
+    in which contributions from different partitions met, the crossing
+    and its records do not."""
+    fired = set()
+    for env, _, _ in read_output(bootstrap, tout, 1):
+        assert env.get("kind") == "crossing", env  # no record has an IBAN
+        assert env["source"]["topic"] == tin, env["source"]
+        fired |= {(r["id"], frozenset((x["partition"], x["offset"])
+                                      for x in r["aggregate"]["records"]))
+                  for r in env["rules"]}
+    return fired
+
+
+def run_reload_routed(flagtap, bootstrap, work):
+    """A live reload that brings the first stateful rules (routed: the
+    input is keyed by record): the records sent right after it, before
+    the rebalance that the new subscription brings, are routed too, and
+    cross where their keys are held."""
+    run = "reload-%d" % os.getpid()
+    tin, tout, group = "st-in-" + run, "st-out-" + run, "st-group-" + run
+    create_topic(bootstrap, tin, PARTS)
+    create_topic(bootstrap, tout, 1)
+    rules = os.path.join(work, "reload.rules")
+    with open(rules, "w") as f:
+        f.write(STATELESS)
+    conf = os.path.join(work, "reload.conf")
+    with open(conf, "w") as f:
+        f.write("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
+                "group.id = %s\nrules = %s\ninput.format = json\n"
+                "redact.salt = st-salt\nrules.watch.ms = 200\n"
+                "state.checkpoint.ms = 200\ndelivery = exactly-once\n"
+                "delivery.transactional.id = st-reload-%d\n"
+                % (bootstrap, tin, tout, group, rules, os.getpid()))
+    c = lambda n: "reload-cust-%d" % n  # noqa: E731
+    # each customer's records keyed apart: spread over the partitions
+    first = [(b"r0-%d" % i, rec(c(i), "100", "2024-03-01T01:00:00Z"))
+             for i in range(6)]
+    after = [  # a sum crossing 50,000 and three deposits under 10,000
+        (c(1), "30000", "2024-03-01T02:00:00Z", None),
+        (c(1), "20000", "2024-03-01T03:00:00Z", "ST-SUM"),
+        (c(2), "9100", "2024-03-01T02:00:00Z", None),
+        (c(2), "9200", "2024-03-01T03:00:00Z", None),
+        (c(2), "9300", "2024-03-01T04:00:00Z", "ST-COUNT"),
+    ]
+    logp = os.path.join(work, "reload.log")
+    with open(logp, "w") as logf:
+        produce(bootstrap, [(tin, k, v) for k, v in first])
+        proc = start(flagtap, conf, logf)
+        try:
+            wait_committed(bootstrap, group, end_targets(bootstrap, tin), proc)
+            write_rules(rules, 50000)
+            wait_log(logp, r"rules: reloaded .* -> ", proc)
+            coords = produce(bootstrap, [
+                (tin, b"r1-%d" % i, rec(cust, amount, ts))
+                for i, (cust, amount, ts, _) in enumerate(after)])
+            wait_committed(bootstrap, group, end_targets(bootstrap, tin), proc)
+            want = {(rule, frozenset((cd[1], cd[2])
+                                     for (cu, _, _, _), cd in zip(after, coords)
+                                     if cu == cust))
+                    for cust, _, _, rule in after if rule}
+            ftkafka.wait_for("the crossings, found where the keys are held",
+                             lambda: crossed(bootstrap, tout, tin) >= want, 60)
+        finally:
+            stop_flagtap(proc)
+    fired = crossed(bootstrap, tout, tin)
+    assert fired == want, "crossings %s, expected %s" % (sorted(fired), sorted(want))
+    log("reload-routed: %d crossings after the reload that routed first" % len(fired))
+
+
 def with_logs(work, fn, *args):
     """fn(*args); on failure the flagtap logs of the run are printed."""
     try:
@@ -387,11 +464,13 @@ def with_logs(work, fn, *args):
 def main():
     flagtap, bootstrap = sys.argv[1], open(sys.argv[2]).read().strip()
     modes = sys.argv[3:] or ["exactly-once", "at-least-once", "routed-exactly-once",
-                             "routed-at-least-once", "shed"]
+                             "routed-at-least-once", "shed", "reload-routed"]
     with tempfile.TemporaryDirectory(prefix="ft-stateful-") as work:
         for mode in modes:
             if mode == "shed":
                 with_logs(work, run_shed, flagtap, bootstrap, work)
+            elif mode == "reload-routed":
+                with_logs(work, run_reload_routed, flagtap, bootstrap, work)
             elif mode.startswith("routed-"):
                 with_logs(work, run_mode, flagtap, bootstrap, work, mode[7:], True)
             else:

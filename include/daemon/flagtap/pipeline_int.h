@@ -171,6 +171,7 @@ struct pipeline {
 	int default_format;
 	int shutdown_ms;
 	int nassigned; /* partitions assigned: input and repartition */
+	size_t routes_subscribed; /* repartition topics subscribed to */
 	int64_t last_store_ms;
 	atomic_bool fatal;
 	pthread_mutex_t fatal_lock;

@@ -135,9 +135,13 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
  * ft_store_open() calls it too. */
 int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs);
 
-/* Adds the repartition topics to a subscription. */
-void ft_store_subscription(struct pipeline *p,
-			   rd_kafka_topic_partition_list_t *l);
+/* Adds the repartition topics to a subscription; how many. */
+size_t ft_store_subscription(struct pipeline *p,
+			     rd_kafka_topic_partition_list_t *l);
+
+/* The repartition topics made so far (a subscription that holds fewer is
+ * to be made again: ft_pipeline_subscribe()). */
+size_t ft_store_route_count(const struct pipeline *p);
 
 /* Is topic one of the repartition topics? */
 bool ft_store_is_route(const struct pipeline *p, const char *topic);
