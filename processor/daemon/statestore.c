@@ -449,7 +449,7 @@ int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs)
 	int rc;
 
 	if (!p->store || p->store->routes || !has_routed(p, rs))
-		return 0;
+		return FT_OK;
 	rc = routes_open(p);
 	/* the states made before (a reload that routes for the first
 	 * time) learn their routes */
@@ -458,7 +458,7 @@ int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs)
 		if (o->store)
 			o->store->route = route_of(p, o);
 	}
-	return rc ? FT_EFATAL : 1;
+	return rc ? FT_EFATAL : FT_OK;
 }
 
 size_t ft_store_subscription(struct pipeline *p,

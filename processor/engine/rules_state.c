@@ -283,7 +283,6 @@ static bool seq_step(struct parser *ps, struct ft_rule_state *st, struct cur *c,
 	const char *s;
 	char errstr[256], q = 0;
 	int depth = 0, ecol = 1, col;
-	const struct ft_expr *ex;
 	const char *const *names;
 	size_t i, nf;
 
@@ -321,8 +320,7 @@ static bool seq_step(struct parser *ps, struct ft_rule_state *st, struct cur *c,
 		return false;
 	}
 	c->p++;
-	ex = *e;
-	nf = ft_expr_fields(ex, &names);
+	nf = ft_expr_fields(*e, &names);
 	for (i = 0; i < nf; i++)
 		if (ft_expr_bind_field(*e, i, rules_field_index(ps, names[i])))
 			ps->oom = true;

@@ -142,14 +142,16 @@ static void hit_value(struct ft_state_hit *h, const struct ft_rule_state *rst,
 
 /* a + b, saturated: sums of amounts read back from elsewhere (a
  * changelog) may be anything */
+#define I128_MAX ((i128)(~(unsigned __int128)0 >> 1))
+#define I128_MIN (-I128_MAX - 1)
+
 static i128 add_sat(i128 a, i128 b)
 {
 	i128 v;
 
 	if (!__builtin_add_overflow(a, b, &v))
 		return v;
-	return b > 0 ? (i128)(~(unsigned __int128)0 >> 1)
-		     : -(i128)(~(unsigned __int128)0 >> 1) - 1;
+	return b > 0 ? I128_MAX : I128_MIN;
 }
 
 /* ---- calendar windows --------------------------------------------- */
@@ -317,6 +319,13 @@ static int slide_begin(struct slide *w, struct ft_state *st,
 	return FT_OK;
 }
 
+/* Adds an amount to the window's sum, noting when it saturates. */
+static void slide_sum(struct slide *w, i128 v)
+{
+	w->sum = add_sat(w->sum, v);
+	w->saturated |= w->sum == I128_MAX || w->sum == I128_MIN;
+}
+
 static void slide_add(struct slide *w, const struct event *v)
 {
 	struct dslot *d;
@@ -329,9 +338,7 @@ static void slide_add(struct slide *w, const struct event *v)
 		return;
 	}
 	w->count++;
-	w->sum = add_sat(w->sum, v->v);
-	w->saturated |= w->sum == (i128)(~(unsigned __int128)0 >> 1) ||
-			w->sum == -(i128)(~(unsigned __int128)0 >> 1) - 1;
+	slide_sum(w, v->v);
 }
 
 /* Removes event i of [i, hi), the window's events. */
@@ -351,12 +358,8 @@ static void slide_remove(struct slide *w, size_t i, size_t hi)
 	}
 	w->sum = 0; /* saturated on the way: summed again, in order */
 	w->saturated = false;
-	for (k = i + 1; k < hi; k++) {
-		w->sum = add_sat(w->sum, w->e->ev[k].v);
-		w->saturated |=
-			w->sum == (i128)(~(unsigned __int128)0 >> 1) ||
-			w->sum == -(i128)(~(unsigned __int128)0 >> 1) - 1;
-	}
+	for (k = i + 1; k < hi; k++)
+		slide_sum(w, w->e->ev[k].v);
 }
 
 /*

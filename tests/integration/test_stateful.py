@@ -134,6 +134,13 @@ def streams(tag):
     return part1, part2, part3
 
 
+def base_conf(bootstrap, tin, tout, group, rules):
+    """The configuration lines every mode shares."""
+    return ("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
+            "group.id = %s\nrules = %s\ninput.format = json\n"
+            "redact.salt = st-salt\n" % (bootstrap, tin, tout, group, rules))
+
+
 def write_rules(path, limit):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -218,13 +225,11 @@ def run_mode(flagtap, bootstrap, work, delivery, routed=False):
     write_rules(rules, 50000)
     conf = os.path.join(work, tag + ".conf")
     with open(conf, "w") as f:
-        f.write("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
-                "group.id = %s\nrules = %s\ninput.format = json\n"
-                "redact.salt = st-salt\ndelivery = %s\nrules.watch.ms = 200\n"
+        f.write(base_conf(bootstrap, tin, tout, group, rules) +
+                "delivery = %s\nrules.watch.ms = 200\n"
                 "state.checkpoint.ms = 200\nstate.repartition = %s\n"
                 "metrics.listen = 127.0.0.1:0\n"
-                % (bootstrap, tin, tout, group, rules, delivery,
-                   "true" if routed else "false"))
+                % (delivery, "true" if routed else "false"))
         if delivery == "exactly-once":
             f.write("delivery.transactional.id = st-%s-%d\n" % (tag, os.getpid()))
     part1, part2, part3 = streams(tag)
@@ -332,11 +337,8 @@ def run_shed(flagtap, bootstrap, work):
     write_rules(rules, 50000)
     conf = os.path.join(work, "shed.conf")
     with open(conf, "w") as f:
-        f.write("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
-                "group.id = %s\nrules = %s\ninput.format = json\n"
-                "redact.salt = st-salt\nstate.max.bytes = 65536\n"
-                "metrics.listen = 127.0.0.1:0\n"
-                % (bootstrap, tin, tout, group, rules))
+        f.write(base_conf(bootstrap, tin, tout, group, rules) +
+                "state.max.bytes = 65536\nmetrics.listen = 127.0.0.1:0\n")
     recs = [(tin, b"shed-cust-%d" % i,
              rec("shed-cust-%d" % i, "100", "2024-03-01T%02d:%02d:00Z" % (i // 60 % 24, i % 60)))
             for i in range(400)]
@@ -407,12 +409,10 @@ def run_reload_routed(flagtap, bootstrap, work):
         f.write(STATELESS)
     conf = os.path.join(work, "reload.conf")
     with open(conf, "w") as f:
-        f.write("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
-                "group.id = %s\nrules = %s\ninput.format = json\n"
-                "redact.salt = st-salt\nrules.watch.ms = 200\n"
-                "state.checkpoint.ms = 200\ndelivery = exactly-once\n"
-                "delivery.transactional.id = st-reload-%d\n"
-                % (bootstrap, tin, tout, group, rules, os.getpid()))
+        f.write(base_conf(bootstrap, tin, tout, group, rules) +
+                "rules.watch.ms = 200\nstate.checkpoint.ms = 200\n"
+                "delivery = exactly-once\n"
+                "delivery.transactional.id = st-reload-%d\n" % os.getpid())
     c = lambda n: "reload-cust-%d" % n  # noqa: E731
     # each customer's records keyed apart: spread over the partitions
     first = [(b"r0-%d" % i, rec(c(i), "100", "2024-03-01T01:00:00Z"))

@@ -75,7 +75,6 @@ struct job {
 	struct ft_offsets *o;
 };
 
-/* Matching, encoding and compression state of one thread. */
 /* Routed contributions on their way to one repartition partition. */
 struct route_msg {
 	int32_t part;
@@ -83,6 +82,7 @@ struct route_msg {
 	struct ft_buf b;
 };
 
+/* Matching, encoding and compression state of one thread. */
 struct worker {
 	struct pipeline *p;
 	pthread_t thread;

@@ -130,9 +130,9 @@ int ft_store_apply_routed(struct worker *w, const rd_kafka_message_t *rkm,
 			  struct ft_offsets *o);
 
 /* Makes the repartition topics when rs routes contributions and they are
- * not made yet, and gives the partitions' states their routes: 1 (made:
- * subscribe to them), 0 (nothing to do) or FT_EFATAL (pipeline stopped).
- * ft_store_open() calls it too. */
+ * not made yet, and gives the partitions' states their routes: 0, or
+ * FT_EFATAL (pipeline stopped).  ft_store_open() calls it too; the
+ * subscription follows ft_store_route_count(). */
 int ft_store_routes(struct pipeline *p, const struct ft_ruleset *rs);
 
 /* Adds the repartition topics to a subscription; how many. */
