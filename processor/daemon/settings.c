@@ -148,6 +148,10 @@ static const struct key_def {
 	 F(state_replication_factor),
 	 "stateful rules: replication factor of the changelog topics flagtap "
 	 "creates (-1: the broker's default)"},
+	{"state.compression", KEY_ENUM, 0, "lz4", 0, 0,
+	 "lz4|zstd|gzip|snappy|none", F(state_compression),
+	 "stateful rules: how the producer compresses the changelog and "
+	 "repartition topics' messages"},
 	{"match.limit", KEY_INT, 0, "500000", 1000, FT_MATCH_LIMIT_MAX, NULL,
 	 F(match_limit),
 	 "PCRE2 match limit per rule and record; hitting it flags the record"},

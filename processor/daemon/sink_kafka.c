@@ -87,20 +87,38 @@ void ft_sink_kafka_conf(rd_kafka_conf_t *conf)
  * A topic whose messages report to s.  A new handle: the producer has
  * none yet, and output.topic and dlq.topic differ (ft_pipeline_check()).
  */
-static rd_kafka_topic_t *topic_new(struct sink_kafka *s, const char *name)
+static rd_kafka_topic_t *topic_new(struct sink_kafka *s, const char *name,
+				   const char *codec, char *errstr,
+				   size_t errstr_size)
 {
 	rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(s->rk);
+	rd_kafka_topic_t *rkt;
 
-	if (!tc)
+	if (!tc) {
+		ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
 		return NULL;
+	}
 	rd_kafka_topic_conf_set_opaque(tc, s);
+	if (codec &&
+	    rd_kafka_topic_conf_set(tc, "compression.codec", codec, errstr,
+				    errstr_size) != RD_KAFKA_CONF_OK) {
+		rd_kafka_topic_conf_destroy(tc);
+		return NULL;
+	}
 	/* tc is librdkafka's now, whatever happens */
-	return rd_kafka_topic_new(s->rk, name, tc);
+	rkt = rd_kafka_topic_new(s->rk, name, tc);
+	if (!rkt)
+		ft_err(errstr, errstr_size, FT_EINVAL, "%s",
+		       rd_kafka_err2str(rd_kafka_last_error()));
+	return rkt;
 }
 
-rd_kafka_topic_t *ft_sink_kafka_topic(struct ft_sink *base, const char *name)
+rd_kafka_topic_t *ft_sink_kafka_topic(struct ft_sink *base, const char *name,
+				      const char *codec, char *errstr,
+				      size_t errstr_size)
 {
-	return topic_new((struct sink_kafka *)base, name);
+	return topic_new((struct sink_kafka *)base, name, codec, errstr,
+			 errstr_size);
 }
 
 struct ft_sink *ft_sink_kafka_new(rd_kafka_t *producer, const char *topic,
@@ -110,6 +128,7 @@ struct ft_sink *ft_sink_kafka_new(rd_kafka_t *producer, const char *topic,
 				  size_t errstr_size)
 {
 	struct sink_kafka *s = calloc(1, sizeof(*s));
+	char why[256];
 
 	if (!s) {
 		ft_err(errstr, errstr_size, FT_ENOMEM, "out of memory");
@@ -117,15 +136,14 @@ struct ft_sink *ft_sink_kafka_new(rd_kafka_t *producer, const char *topic,
 	}
 	s->base = (struct ft_sink){&kafka_ops, on_delivery, opaque};
 	s->rk = producer;
-	s->topic = topic_new(s, topic);
+	s->topic = topic_new(s, topic, NULL, why, sizeof(why));
 	if (!s->topic) {
-		ft_err(errstr, errstr_size, FT_EINVAL, "output.topic: %s",
-		       rd_kafka_err2str(rd_kafka_last_error()));
+		ft_err(errstr, errstr_size, FT_EINVAL, "output.topic: %s", why);
 		goto out_free;
 	}
-	if (dlq_topic && !(s->dlq = topic_new(s, dlq_topic))) {
-		ft_err(errstr, errstr_size, FT_EINVAL, "dlq.topic: %s",
-		       rd_kafka_err2str(rd_kafka_last_error()));
+	if (dlq_topic &&
+	    !(s->dlq = topic_new(s, dlq_topic, NULL, why, sizeof(why)))) {
+		ft_err(errstr, errstr_size, FT_EINVAL, "dlq.topic: %s", why);
 		goto out_free;
 	}
 	return &s->base;

@@ -157,6 +157,31 @@ void ft_store_close(struct pipeline *p)
 
 /* --- changelog topics --------------------------------------------------- */
 
+/*
+ * The producer's handle of one of the state's topics, its messages
+ * compressed as state.compression says (changelog values repeat their
+ * layout and small numbers: lz4 halves them); NULL once fatal.
+ */
+static rd_kafka_topic_t *state_topic(struct pipeline *p, const char *name)
+{
+	static const char *const codec[] = {
+		[FT_STATE_CODEC_LZ4] = "lz4",
+		[FT_STATE_CODEC_ZSTD] = "zstd",
+		[FT_STATE_CODEC_GZIP] = "gzip",
+		[FT_STATE_CODEC_SNAPPY] = "snappy",
+		[FT_STATE_CODEC_NONE] = "none",
+	};
+	rd_kafka_topic_t *rkt;
+	char why[256];
+
+	rkt = ft_sink_kafka_topic(p->sink, name,
+				  codec[p->set->state_compression], why,
+				  sizeof(why));
+	if (!rkt)
+		ft_pipeline_fatal(p, "state: topic %s: %s", name, why);
+	return rkt;
+}
+
 /* Creates a compacted topic; one that exists already is fine. */
 static int create_topic(struct pipeline *p, const char *name, int partitions,
 			bool compact)
@@ -414,13 +439,13 @@ static int routes_open(struct pipeline *p)
 		t->input = strdup(l->elems[i].topic);
 		t->name = strdup(name);
 		t->partitions = n;
-		t->rkt = ft_sink_kafka_topic(p->sink, name);
 		s->nroutes++;
-		if (n < 0 || !t->input || !t->name || !t->rkt) {
-			if (n >= 0)
-				ft_pipeline_fatal(p, "out of memory");
+		if (n >= 0 && (!t->input || !t->name))
+			ft_pipeline_fatal(p, "out of memory");
+		else if (n >= 0)
+			t->rkt = state_topic(p, name);
+		if (!t->rkt)
 			rc = FT_EFATAL;
-		}
 	}
 	rd_kafka_topic_partition_list_destroy(l);
 	return rc;
@@ -687,13 +712,18 @@ static int part_load(struct pipeline *p, struct ft_offsets *o)
 	if (!t)
 		return FT_EFATAL;
 	sp = calloc(1, sizeof(*sp));
-	if (!sp || !(sp->st = state_new(p, o)) ||
-	    !(sp->rkt = ft_sink_kafka_topic(p->sink, t->name))) {
+	if (!sp || !(sp->st = state_new(p, o))) {
 		if (sp)
 			ft_state_free(sp->st);
 		free(sp);
 		ft_pipeline_fatal(p, "state: cannot make the state of %s/%d",
 				  o->topic, (int)o->partition);
+		return FT_EFATAL;
+	}
+	sp->rkt = state_topic(p, t->name);
+	if (!sp->rkt) {
+		ft_state_free(sp->st);
+		free(sp);
 		return FT_EFATAL;
 	}
 	pthread_mutex_init(&sp->lock, NULL);

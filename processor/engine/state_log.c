@@ -12,72 +12,109 @@
 #define LOG_VERSION 1
 #define KEY_MAGIC "FTS2"
 
-static void put64(struct ft_buf *b, uint64_t v)
+/*
+ * A writer into room already reserved: an entry's key and value are sized
+ * first and written with no check per field (a drain writes one per
+ * changed entry).
+ */
+struct wr {
+	uint8_t *p;
+};
+
+static void put64(struct wr *w, uint64_t v)
 {
-	uint8_t p[8];
 	int i;
 
 	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-	ft_buf_add(b, p, 8);
+		*w->p++ = (uint8_t)(v >> (56 - 8 * i));
 }
 
-static void put128(struct ft_buf *b, i128 v)
+static void put128(struct wr *w, i128 v)
 {
 	unsigned __int128 u = (unsigned __int128)v;
 
-	put64(b, (uint64_t)(u >> 64));
-	put64(b, (uint64_t)u);
+	put64(w, (uint64_t)(u >> 64));
+	put64(w, (uint64_t)u);
 }
 
-static void put32(struct ft_buf *b, uint32_t v)
+static void put32(struct wr *w, uint32_t v)
 {
-	uint8_t p[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16),
-			(uint8_t)(v >> 8), (uint8_t)v};
+	int i;
 
-	ft_buf_add(b, p, 4);
+	for (i = 0; i < 4; i++)
+		*w->p++ = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static void put(struct wr *w, const void *p, size_t n)
+{
+	memcpy(w->p, p, n);
+	w->p += n;
+}
+
+/* Room for n bytes at the end of b; NULL (b's oom set) without. */
+static uint8_t *room(struct ft_buf *b, size_t n)
+{
+	return ft_buf_reserve(b, n) ? NULL : (uint8_t *)b->data + b->len;
+}
+
+/* Ends a write into room(b, n), at most n bytes. */
+static void wrote(struct ft_buf *b, const struct wr *w)
+{
+	b->len = (size_t)(w->p - (uint8_t *)b->data);
+	b->data[b->len] = '\0';
 }
 
 static void write_key(struct ft_buf *b, const struct ft_rule *r,
 		      const struct entry *e)
 {
-	size_t n = strlen(r->id);
+	size_t n = strlen(r->id), size;
+	struct wr w;
 
-	ft_buf_add(b, KEY_MAGIC, 4);
-	ft_buf_addc(b, (char)(n > 255 ? 255 : n));
-	ft_buf_add(b, r->id, n > 255 ? 255 : n);
-	ft_buf_add(b, r->state->def_hash, 8);
-	ft_buf_add(b, e->kh, 16);
-	put64(b, (uint64_t)e->win);
+	n = n > 255 ? 255 : n;
+	size = 4 + 1 + n + 8 + 16 + 8;
+	if (!(w.p = room(b, size)))
+		return;
+	put(&w, KEY_MAGIC, 4);
+	*w.p++ = (uint8_t)n;
+	put(&w, r->id, n);
+	put(&w, r->state->def_hash, 8);
+	put(&w, e->kh, 16);
+	put64(&w, (uint64_t)e->win);
+	wrote(b, &w);
 }
 
 static void write_value(struct ft_buf *b, const struct rstate *x,
 			const struct entry *e)
 {
-	size_t i;
+	size_t i, size = 1 + 7 * 8 + 16 + 1 + 8 * (size_t)e->nrecs + 4 +
+			 8 * e->nh + 4 + 40 * e->nev;
+	struct wr w;
 
-	ft_buf_addc(b, LOG_VERSION);
-	put64(b, (uint64_t)e->applied);
-	put64(b, (uint64_t)e->fired);
-	put64(b, (uint64_t)e->armed);
-	put64(b, (uint64_t)e->last_t);
-	put64(b, (uint64_t)x->maxt);
-	put64(b, (uint64_t)e->end);
-	put64(b, e->count);
-	put128(b, e->sum);
-	ft_buf_addc(b, (char)e->nrecs);
+	if (!(w.p = room(b, size)))
+		return;
+	*w.p++ = LOG_VERSION;
+	put64(&w, (uint64_t)e->applied);
+	put64(&w, (uint64_t)e->fired);
+	put64(&w, (uint64_t)e->armed);
+	put64(&w, (uint64_t)e->last_t);
+	put64(&w, (uint64_t)x->maxt);
+	put64(&w, (uint64_t)e->end);
+	put64(&w, e->count);
+	put128(&w, e->sum);
+	*w.p++ = (uint8_t)e->nrecs;
 	for (i = 0; i < e->nrecs; i++)
-		put64(b, (uint64_t)e->recs[i]);
-	put32(b, (uint32_t)e->nh);
+		put64(&w, (uint64_t)e->recs[i]);
+	put32(&w, (uint32_t)e->nh);
 	for (i = 0; i < e->nh; i++)
-		put64(b, e->hashes[i]);
-	put32(b, (uint32_t)e->nev);
+		put64(&w, e->hashes[i]);
+	put32(&w, (uint32_t)e->nev);
 	for (i = 0; i < e->nev; i++) {
-		put64(b, (uint64_t)e->ev[i].t);
-		put64(b, (uint64_t)e->ev[i].off);
-		put128(b, e->ev[i].v);
-		put64(b, e->ev[i].h);
+		put64(&w, (uint64_t)e->ev[i].t);
+		put64(&w, (uint64_t)e->ev[i].off);
+		put128(&w, e->ev[i].v);
+		put64(&w, e->ev[i].h);
 	}
+	wrote(b, &w);
 }
 
 static int drain_stale(struct ft_state *st, ft_state_emit_fn emit,

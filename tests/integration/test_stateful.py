@@ -20,7 +20,10 @@ Checked with an independent client:
     contributing records, and carries an id; the key of a crossing whose
     message was redacted is a hash, and the redacted value never appears;
   - the changelog topic exists, compacted, with the input's partition
-    count, and holds keyed hashes only (no customer id in clear);
+    count, and holds keyed hashes only (no customer id in clear); its
+    batches, and the repartition topic's, are compressed as
+    state.compression says (lz4 by default; zstd in the at-least-once
+    modes), read from the broker's log segments;
   - with a small state.max.bytes, shed keys are reported to the reviewers
     in a "state-shed" envelope (hashes only), and counted in the metrics.
 
@@ -57,6 +60,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_pipeline import read_output, wait_committed  # noqa: E402
 
 PARTS = 3
+BROKER_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafka", "broker.sh")
+BROKER_DIR = None  # the broker's state directory (main())
 
 RULES = """\
 [rule ST-SUM]
@@ -139,6 +144,13 @@ def base_conf(bootstrap, tin, tout, group, rules):
     return ("brokers = %s\ninput.topics = %s\noutput.topic = %s\n"
             "group.id = %s\nrules = %s\ninput.format = json\n"
             "redact.salt = st-salt\n" % (bootstrap, tin, tout, group, rules))
+
+
+def codecs(topic):
+    """What the producer compressed topic's stored batches with, read from
+    the broker's log segments (a consumer does not see it)."""
+    out = subprocess.check_output([BROKER_SH, "codecs", BROKER_DIR, topic], text=True)
+    return out.split()
 
 
 def write_rules(path, limit):
@@ -230,6 +242,10 @@ def run_mode(flagtap, bootstrap, work, delivery, routed=False):
                 "state.checkpoint.ms = 200\nstate.repartition = %s\n"
                 "metrics.listen = 127.0.0.1:0\n"
                 % (delivery, "true" if routed else "false"))
+        # the state topics' codec: the default (lz4), and zstd when set
+        codec = "zstd" if delivery == "at-least-once" else "lz4"
+        if codec != "lz4":
+            f.write("state.compression = %s\n" % codec)
         if delivery == "exactly-once":
             f.write("delivery.transactional.id = st-%s-%d\n" % (tag, os.getpid()))
     part1, part2, part3 = streams(tag)
@@ -319,12 +335,15 @@ def run_mode(flagtap, bootstrap, work, delivery, routed=False):
     assert recs, "empty changelog"
     blob = b"".join((k or b"") + (v or b"") for k, v in recs)
     assert (tag + "-cust-").encode() not in blob, "a customer id in clear in the changelog"
+    assert codecs(cl) == [codec], "changelog %s compressed with %s" % (cl, codecs(cl))
     if routed:
         recs = read_topic(bootstrap, held, PARTS)
         assert len(recs) >= 8, "the repartition topic holds %d records" % len(recs)
         blob = b"".join((k or b"") + (v or b"") for k, v in recs)
         assert (tag + "-cust-").encode() not in blob, "a customer id in clear in %s" % held
         assert b"DE89" not in blob and b"cash" not in blob, "record text in %s" % held
+        # flagtap's contributions; the planted record came from another producer
+        assert codec in codecs(held), "%s compressed with %s" % (held, codecs(held))
     log(delivery, ": %d crossings exactly, changelog of %d records" % (len(expect), len(recs)))
 
 
@@ -462,7 +481,9 @@ def with_logs(work, fn, *args):
 
 
 def main():
+    global BROKER_DIR
     flagtap, bootstrap = sys.argv[1], open(sys.argv[2]).read().strip()
+    BROKER_DIR = os.path.dirname(os.path.abspath(sys.argv[2]))
     modes = sys.argv[3:] or ["exactly-once", "at-least-once", "routed-exactly-once",
                              "routed-at-least-once", "shed", "reload-routed"]
     with tempfile.TemporaryDirectory(prefix="ft-stateful-") as work:

@@ -12,6 +12,8 @@
 #                                          and data; waits until ready
 #   broker.sh topic   STATEDIR NAME PARTS  create a topic (replication 1) and wait until all partitions have a leader
 #   broker.sh bootstrap STATEDIR           print host:port (same as cat STATEDIR/bootstrap)
+#   broker.sh codecs  STATEDIR TOPIC       print the compression codecs of TOPIC's stored data
+#                                          batches (not control batches), one per line, sorted
 #   broker.sh status  STATEDIR             exit 0 if the broker process is alive
 #
 # Environment:
@@ -560,19 +562,30 @@ cmd_bootstrap() {
   cat "$sd/bootstrap"
 }
 
+# Reads the broker's own log segments with its DumpLogSegments tool: what a
+# producer's batches were compressed with is not visible to a consumer.
+cmd_codecs() {
+  local sd; sd=$(statedir_arg "$@") || die "no such STATEDIR: $1"
+  [[ $# -ge 2 && -n $2 ]] || die "usage: broker.sh codecs STATEDIR TOPIC"
+  local files; files=$(find "$sd/data" -path "$sd/data/$2-[0-9]*/*.log" | paste -sd, -)
+  [[ -n $files ]] || die "no log segments of topic $2 in $sd/data"
+  "$JAVA" -cp "$(classpath)" kafka.tools.DumpLogSegments --files "$files" 2>/dev/null \
+    | sed -n 's/.* isControl: false .* compresscodec: \([a-z0-9]*\) .*/\1/p' | sort -u
+}
+
 cmd_status() {
   local sd; sd=$(statedir_arg "$@") || return 1
   live_pid "$sd" >/dev/null
 }
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 [[ $# -ge 1 ]] || { usage >&2; exit 2; }
 cmd=$1; shift
 case $cmd in
-  start|start-secure|stop|kill|restart|topic|bootstrap|status)
+  start|start-secure|stop|kill|restart|topic|bootstrap|codecs|status)
     [[ $# -ge 1 && -n $1 ]] || die "usage: broker.sh $cmd STATEDIR$([[ $cmd == topic ]] && echo ' NAME PARTITIONS')" ;;
 esac
 case $cmd in
@@ -584,6 +597,7 @@ case $cmd in
   restart)   cmd_restart "$@" ;;
   topic)     cmd_topic "$@" ;;
   bootstrap) cmd_bootstrap "$@" ;;
+  codecs)    cmd_codecs "$@" ;;
   status)    cmd_status "$@" ;;
   -h|--help|help) usage ;;
   *) echo "broker.sh: unknown command: $cmd" >&2; usage >&2; exit 2 ;;

@@ -701,6 +701,7 @@ START_TEST(test_dump)
 		"state.max.bytes = 268435456",
 		"state.checkpoint.ms = 1000",
 		"state.replication.factor = -1",
+		"state.compression = lz4",
 		"match.jit = auto",
 		"match.engine = auto",
 		"workers = 1",
@@ -775,7 +776,7 @@ START_TEST(test_dump_defaults_only)
 	text = dump(&c);
 	for (p = text; *p; p++)
 		lines += *p == '\n';
-	ck_assert_msg(lines == 22, "%d lines:\n%s", lines, text);
+	ck_assert_msg(lines == 23, "%d lines:\n%s", lines, text);
 	ck_assert_int_eq(count_lines(text, "match.limit = 500000"), 1);
 	ck_assert_ptr_null(strstr(text, "brokers"));
 	free(text);

@@ -129,6 +129,15 @@ enum ft_delivery {
 	FT_DELIVERY_EXACTLY_ONCE,
 };
 
+/* state.compression, in its choices' order (librdkafka's codec names) */
+enum ft_state_codec {
+	FT_STATE_CODEC_LZ4,
+	FT_STATE_CODEC_ZSTD,
+	FT_STATE_CODEC_GZIP,
+	FT_STATE_CODEC_SNAPPY,
+	FT_STATE_CODEC_NONE,
+};
+
 enum ft_jit {
 	FT_JIT_AUTO,
 	FT_JIT_OFF,
@@ -183,12 +192,13 @@ struct ft_settings {
 	long long state_max_bytes;	    /* state.max.bytes */
 	long long state_checkpoint_ms;	    /* state.checkpoint.ms */
 	long long state_replication_factor; /* state.replication.factor */
-	long long match_limit;		    /* match.limit */
-	int match_jit;			    /* match.jit, enum ft_jit */
-	long long workers;		    /* workers */
-	int match_engine;		/* match.engine, enum ft_match_engine */
-	bool keys_and_headers;		/* match.keys-and-headers */
-	long long heap_limit_kb;	/* match.heap.limit.kb */
+	int state_compression;	 /* state.compression, enum ft_state_codec */
+	long long match_limit;	 /* match.limit */
+	int match_jit;		 /* match.jit, enum ft_jit */
+	long long workers;	 /* workers */
+	int match_engine;	 /* match.engine, enum ft_match_engine */
+	bool keys_and_headers;	 /* match.keys-and-headers */
+	long long heap_limit_kb; /* match.heap.limit.kb */
 	long long shutdown_timeout_ms;	/* shutdown.timeout.ms */
 	char *metrics_listen;		/* metrics.listen */
 	int log_format;			/* log.format, enum ft_log_format */

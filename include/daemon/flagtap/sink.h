@@ -112,10 +112,14 @@ struct ft_sink *ft_sink_kafka_new(rd_kafka_t *producer, const char *topic,
 
 /*
  * A further topic of a Kafka sink's producer whose messages report to its
- * on_delivery (the state changelogs: statestore.h), produced to with
- * rd_kafka_producev().  The caller destroys it before ft_sink_free().
- * NULL on failure (rd_kafka_last_error()).
+ * on_delivery (the state's topics: statestore.h), produced to with
+ * rd_kafka_producev(); codec is its compression.codec (NULL: the
+ * producer's).  The caller destroys it before ft_sink_free().  NULL on
+ * failure, with the reason in errstr.  A topic has one handle per
+ * producer: a second call for a name returns the first's, codec and all.
  */
-rd_kafka_topic_t *ft_sink_kafka_topic(struct ft_sink *s, const char *name);
+rd_kafka_topic_t *ft_sink_kafka_topic(struct ft_sink *s, const char *name,
+				      const char *codec, char *errstr,
+				      size_t errstr_size);
 
 #endif
