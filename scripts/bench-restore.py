@@ -5,6 +5,7 @@ and what state costs end to end.
     scripts/bench-restore.py [--flagtap build/flagtap] [--keys 1000000]
                              [--records N] [--partitions 4]
                              [--delivery exactly-once] [--e2e RUNS] [--routed]
+                             [--set KEY=VALUE]...
 
 Starts a fresh Kafka broker (tests/kafka/broker.sh), produces one cash
 record per key (keyed by customer) into an input topic, runs `flagtap run
@@ -23,7 +24,9 @@ printed. The input is keyed by customer, so the state stays with the
 input partition (state.repartition = false); with --routed a third rule
 set runs in the same alternation: the stateful rule with its
 contributions routed through the repartition topic (state.repartition =
-true), as for an input not keyed by customer.
+true), as for an input not keyed by customer.  --set adds a line
+KEY = VALUE to every run's configuration (delivery.commit.records=500000,
+state.compression=none, ...).
 """
 import argparse
 import json
@@ -104,6 +107,8 @@ def main():
     ap.add_argument("--e2e", type=int, default=0, metavar="RUNS")
     ap.add_argument("--routed", action="store_true",
                     help="--e2e also with contributions through the repartition topic")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a further configuration line for every run")
     a = ap.parse_args()
     a.records = a.records or a.keys
     work = tempfile.mkdtemp(prefix="ft-bench-restore-")
@@ -130,7 +135,8 @@ def main():
                 "delivery = %s\nstate.max.bytes = 17179869184\n"
                 "delivery.transactional.id = bench-%s\nstate.repartition = %s\n"
                 % (bootstrap, group, rules, a.delivery, group,
-                   "true" if routed else "false"))
+                   "true" if routed else "false") +
+                "".join("%s = %s\n" % tuple(kv.split("=", 1)) for kv in a.set))
             return path
 
         conf = config("bench", "restore", rules)
@@ -163,7 +169,7 @@ def main():
         out = {"keys": keys, "changelog_records": records, "state_bytes": nbytes,
                "bytes_per_key": round(nbytes / keys), "restore_seconds": secs,
                "keys_per_second": round(keys / secs), "run_seconds": round(wall, 2),
-               "partitions": a.partitions, "delivery": a.delivery}
+               "partitions": a.partitions, "delivery": a.delivery, "set": a.set}
         if a.e2e:
             med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
             out.update({"records": a.records, "e2e_runs": a.e2e,

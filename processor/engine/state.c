@@ -368,10 +368,11 @@ void ft_state_free(struct ft_state *st)
 	for (i = 0; i < st->nrules; i++) {
 		state_zone_close(&st->rules[i]);
 		free(st->rules[i].exempt);
+		free(st->rules[i].marks.v);
 	}
 	free(st->rules);
 	free(st->dmap);
-	free(st->marks);
+	free(st->floors.v);
 	ft_buf_release(&st->stale);
 	free(st);
 }

@@ -82,13 +82,21 @@ struct item {
 	uint64_t h;
 };
 
-/* The highest contribution applied from one source partition
- * (repartitioning): its offset and index within its record. */
+/* The highest contribution of one rule applied from one source partition
+ * (repartitioning): its source offset (a record contributes once to a
+ * rule).  A floor restored from an older changelog's mark of the whole
+ * source partition also holds the index within its record. */
 struct src_mark {
 	uint32_t part; /* the source partition (marks sorted by it) */
 	int64_t off;   /* -1: none */
-	uint32_t idx;
-	bool dirty; /* changed since the last drain */
+	uint32_t idx;  /* floors only */
+	bool dirty;    /* changed since the last drain */
+};
+
+/* Marks sorted by source partition. */
+struct src_marks {
+	struct src_mark *v;
+	size_t n, cap;
 };
 
 struct exempt_key {
@@ -140,6 +148,7 @@ struct rstate {
 	int64_t cache_start, cache_end; /* last calendar window */
 	struct exempt_key *exempt;
 	size_t nexempt;
+	struct src_marks marks; /* routed: per source partition */
 	struct ft_state_stats stats;
 };
 
@@ -177,9 +186,10 @@ struct ft_state {
 	 * by a restore: tombstoned by the next drain (u16 length, key) */
 	struct ft_buf stale;
 	size_t nstale;
-	struct src_mark *marks; /* sorted by part: one per source partition */
-	size_t nmarks, cap_marks;
-	bool marks_dirty;
+	/* per source partition, the floors of an older changelog: at or
+	 * below one, a contribution of any rule is a replay */
+	struct src_marks floors;
+	bool marks_dirty; /* a rule's mark changed since the last drain */
 };
 
 /*
@@ -254,8 +264,10 @@ int state_apply_item(struct ft_state *st, const struct ft_ruleset *rs,
 int state_finish(struct ft_state *st, const struct ft_ruleset *rs,
 		 struct ft_state_result *out);
 int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque);
-int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
-		       const void *val, size_t vlen);
+/* Restores a mark; FT_ENOENT: of a rule this state does not apply. */
+int state_mark_restore(struct ft_state *st, const struct ft_ruleset *rs,
+		       const void *key, size_t klen, const void *val,
+		       size_t vlen);
 bool state_is_mark(const void *key, size_t klen);
 /* Reads contribution c into p, and finds where its entry's slot is
  * (p->home) when that costs no calendar computation. */

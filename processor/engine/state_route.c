@@ -1,7 +1,7 @@
 /*
  * state_route: contributions that are applied in another state than the
  * one that read them (repartitioning, state.h): their records, and the
- * per source partition marks that tell a replayed one.
+ * per (rule, source partition) marks that tell a replayed one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +10,11 @@
 #include "state_int.h"
 
 #define CONTRIB_MAGIC "FTC1"
-#define MARK_MAGIC "FTSQ"
+#define MARK_MAGIC "FTSR"
 #define MARK_VERSION 1
+/* an older changelog's mark of a whole source partition: a floor */
+#define FLOOR_MAGIC "FTSQ"
+#define FLOOR_VERSION 1
 /* partitions a ref can name (FT_STATE_REF) */
 #define MAX_PARTITION (1 << (63 - FT_STATE_REF_BITS))
 
@@ -109,38 +112,48 @@ int ft_state_export(struct ft_state *st, const struct ft_ruleset *rs,
 
 /* --- the side that holds the key ------------------------------------ */
 
-/* The mark of a source partition, made if needed; NULL: no memory. */
-static struct src_mark *mark_of(struct ft_state *st, uint32_t partition)
+/* Where partition's mark is in ms, or would go. */
+static size_t mark_at(const struct src_marks *ms, uint32_t partition)
 {
-	size_t lo = 0, hi = st->nmarks, mid, cap0 = st->cap_marks;
-	struct src_mark *m;
+	size_t lo = 0, hi = ms->n, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (st->marks[mid].part < partition)
+		if (ms->v[mid].part < partition)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < st->nmarks && st->marks[lo].part == partition)
-		return &st->marks[lo];
-	/* as many as the source partitions seen: a record naming any
-	 * partition costs one mark, not an array up to it */
-	if (ft_grow((void **)&st->marks, st->nmarks, &st->cap_marks,
-		    sizeof(*st->marks)))
-		return NULL;
-	st->bytes += (st->cap_marks - cap0) * sizeof(*st->marks);
-	m = &st->marks[lo];
-	memmove(m + 1, m, (st->nmarks - lo) * sizeof(*m));
-	*m = (struct src_mark){.part = partition, .off = -1};
-	st->nmarks++;
-	return m;
+	return lo;
 }
 
-static bool at_or_below(const struct src_mark *m, int64_t off, uint32_t idx)
+/* The mark of a source partition in ms, or NULL. */
+static struct src_mark *mark_find(struct src_marks *ms, uint32_t partition)
 {
-	return m->off >= 0 &&
-	       (off < m->off || (off == m->off && idx <= m->idx));
+	size_t i = mark_at(ms, partition);
+
+	return i < ms->n && ms->v[i].part == partition ? &ms->v[i] : NULL;
+}
+
+/* The mark of a source partition in ms, made if needed; NULL: no memory. */
+static struct src_mark *mark_of(struct ft_state *st, struct src_marks *ms,
+				uint32_t partition)
+{
+	size_t i = mark_at(ms, partition), cap0 = ms->cap;
+	struct src_mark *m;
+
+	if (i < ms->n && ms->v[i].part == partition)
+		return &ms->v[i];
+	/* sorted, not indexed by partition: a source with a high-numbered
+	 * partition costs one mark, not an array up to it */
+	if (ft_grow((void **)&ms->v, ms->n, &ms->cap, sizeof(*ms->v)))
+		return NULL;
+	st->bytes += (ms->cap - cap0) * sizeof(*ms->v);
+	m = &ms->v[i];
+	memmove(m + 1, m, (ms->n - i) * sizeof(*m));
+	*m = (struct src_mark){.part = partition, .off = -1};
+	ms->n++;
+	return m;
 }
 
 /* A contribution record read back. */
@@ -192,19 +205,27 @@ static int apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 		     int64_t offset, const struct contrib_rec *c,
 		     struct ft_state_result *out)
 {
+	const struct src_mark *f;
 	struct src_mark *m;
 	int rule, rc;
 
 	rule = state_rule_named(st, rs, c->id, c->n, c->def);
 	if (rule < 0)
 		return FT_OK;
-	/* applied before the state was restored, or read again at its
-	 * source: either way already in the state */
-	m = mark_of(st, c->partition);
+	/*
+	 * Applied before the state was restored, or read again at its
+	 * source: either way already in the state.  The mark is the rule's
+	 * own: the index of a contribution within its record changes when
+	 * a reload adds or removes routed rules between two exports of it.
+	 */
+	m = mark_of(st, &st->rules[rule].marks, c->partition);
 	if (!m)
 		return FT_ENOMEM;
+	f = mark_find(&st->floors, c->partition);
 	if ((st->restored && offset <= st->restored_high) ||
-	    at_or_below(m, c->soff, c->idx)) {
+	    c->soff <= m->off ||
+	    (f && (c->soff < f->off ||
+		   (c->soff == f->off && c->idx <= f->idx)))) {
 		st->rules[rule].stats.replayed++;
 		return FT_OK;
 	}
@@ -213,7 +234,6 @@ static int apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 	if (rc)
 		return rc;
 	m->off = c->soff;
-	m->idx = c->idx;
 	if (st->changelog && !m->dirty) {
 		m->dirty = true;
 		st->marks_dirty = true;
@@ -253,33 +273,51 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 
 /* --- marks in the changelog ----------------------------------------- */
 
+/* A rule's mark as a changelog record; the key's length. */
+static size_t mark_record(const struct ft_rule *r, const struct src_mark *m,
+			  uint8_t *k, uint8_t v[1 + 8])
+{
+	size_t n = strlen(r->id);
+
+	n = n > 255 ? 255 : n;
+	memcpy(k, MARK_MAGIC, 4);
+	k[4] = (uint8_t)n;
+	memcpy(k + 5, r->id, n);
+	memcpy(k + 5 + n, r->state->def_hash, 8);
+	put(k + 5 + n + 8, m->part, 4);
+	v[0] = MARK_VERSION;
+	put(v + 1, (uint64_t)m->off, 8);
+	return 5 + n + 8 + 4;
+}
+
 int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque)
 {
-	uint8_t k[8], v[1 + 8 + 4];
-	size_t i;
+	uint8_t k[5 + 255 + 8 + 4], v[1 + 8];
+	struct src_marks *ms;
+	size_t r, i, klen;
 	int rc;
 
 	if (!st->marks_dirty)
 		return FT_OK;
-	for (i = 0; i < st->nmarks; i++) {
-		if (!st->marks[i].dirty)
-			continue;
-		memcpy(k, MARK_MAGIC, 4);
-		put(k + 4, st->marks[i].part, 4);
-		v[0] = MARK_VERSION;
-		put(put(v + 1, (uint64_t)st->marks[i].off, 8), st->marks[i].idx,
-		    4);
-		rc = emit(opaque, k, sizeof(k), v, sizeof(v));
-		if (rc)
-			return rc;
-		st->marks[i].dirty = false;
+	for (r = 0; r < st->nrules; r++) {
+		ms = &st->rules[r].marks;
+		for (i = 0; i < ms->n; i++) {
+			if (!ms->v[i].dirty)
+				continue;
+			klen = mark_record(&st->rs->rules[r], &ms->v[i], k, v);
+			rc = emit(opaque, k, klen, v, sizeof(v));
+			if (rc)
+				return rc;
+			ms->v[i].dirty = false;
+		}
 	}
 	st->marks_dirty = false;
 	return FT_OK;
 }
 
-int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
-		       const void *val, size_t vlen)
+/* An older changelog's mark of a whole source partition: a floor. */
+static int floor_restore(struct ft_state *st, const void *key, size_t klen,
+			 const void *val, size_t vlen)
 {
 	struct rd r = {(const uint8_t *)key + 4, (const uint8_t *)key + klen,
 		       false};
@@ -295,12 +333,12 @@ int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
 	if (!vlen)
 		return FT_OK;
 	r = (struct rd){val, (const uint8_t *)val + vlen, false};
-	if (vlen != 13 || get(&r, 1) != MARK_VERSION)
+	if (vlen != 13 || get(&r, 1) != FLOOR_VERSION)
 		return FT_EINVAL;
 	off = (int64_t)get(&r, 8);
 	if (off < -1)
 		return FT_EINVAL;
-	m = mark_of(st, partition);
+	m = mark_of(st, &st->floors, partition);
 	if (!m)
 		return FT_ENOMEM;
 	m->off = off;
@@ -308,7 +346,51 @@ int state_mark_restore(struct ft_state *st, const void *key, size_t klen,
 	return FT_OK;
 }
 
+int state_mark_restore(struct ft_state *st, const struct ft_ruleset *rs,
+		       const void *key, size_t klen, const void *val,
+		       size_t vlen)
+{
+	const uint8_t *k = key;
+	struct src_mark *m;
+	struct rd r;
+	uint32_t partition;
+	int64_t off;
+	size_t n;
+	int rule;
+
+	if (!memcmp(k, FLOOR_MAGIC, 4))
+		return floor_restore(st, key, klen, val, vlen);
+	if (klen < 5 || klen != 5 + (size_t)k[4] + 8 + 4)
+		return FT_EINVAL;
+	n = k[4];
+	r = (struct rd){k + 5 + n + 8, k + klen, false};
+	partition = (uint32_t)get(&r, 4);
+	if (partition >= MAX_PARTITION)
+		return FT_EINVAL;
+	rule = state_rule_named(st, rs, k + 5, n, k + 5 + n);
+	if (rule < 0)
+		return FT_ENOENT;
+	if (!vlen) {
+		m = mark_find(&st->rules[rule].marks, partition);
+		if (m)
+			m->off = -1;
+		return FT_OK;
+	}
+	r = (struct rd){val, (const uint8_t *)val + vlen, false};
+	if (vlen != 9 || get(&r, 1) != MARK_VERSION)
+		return FT_EINVAL;
+	off = (int64_t)get(&r, 8);
+	if (off < -1)
+		return FT_EINVAL;
+	m = mark_of(st, &st->rules[rule].marks, partition);
+	if (!m)
+		return FT_ENOMEM;
+	m->off = off;
+	return FT_OK;
+}
+
 bool state_is_mark(const void *key, size_t klen)
 {
-	return klen >= 4 && !memcmp(key, MARK_MAGIC, 4);
+	return klen >= 4 &&
+	       (!memcmp(key, MARK_MAGIC, 4) || !memcmp(key, FLOOR_MAGIC, 4));
 }

@@ -1874,7 +1874,7 @@ static struct ft_state *restore_log(struct run *r, const struct log *l,
 
 	ck_assert_ptr_nonnull(st);
 	for (i = 0; i < l->n; i++) {
-		if (!marks && l->kl[i] >= 4 && !memcmp(l->k[i], "FTSQ", 4))
+		if (!marks && l->kl[i] >= 4 && !memcmp(l->k[i], "FTSR", 4))
 			continue;
 		ck_assert_int_eq(ft_state_restore(st, r->rs, l->k[i], l->kl[i],
 						  l->v[i], l->vl[i]),
@@ -1883,29 +1883,33 @@ static struct ft_state *restore_log(struct run *r, const struct log *l,
 	return st;
 }
 
-/* The marks of l: their count, and the offset of partition part's. */
+/* The rules' marks of source partition part in l: their count, and
+ * the offset they hold (all the same). */
 static size_t log_marks(const struct log *l, uint32_t part, int64_t *off)
 {
-	size_t i, n = 0;
 	const uint8_t *k, *v;
+	size_t i, j, n = 0;
+	uint32_t p;
+	int64_t o;
 
 	for (i = 0; i < l->n; i++) {
-		if (l->kl[i] < 4 || memcmp(l->k[i], "FTSQ", 4))
+		if (l->kl[i] < 5 || memcmp(l->k[i], "FTSR", 4))
 			continue;
-		n++;
-		ck_assert_uint_eq(l->kl[i], 8);
-		ck_assert_uint_eq(l->vl[i], 13);
 		k = (const uint8_t *)l->k[i];
 		v = (const uint8_t *)l->v[i];
+		ck_assert_uint_eq(l->kl[i], 5 + (size_t)k[4] + 8 + 4);
+		ck_assert_uint_eq(l->vl[i], 9);
 		ck_assert_uint_eq(v[0], 1);
-		if (((uint32_t)k[4] << 24 | (uint32_t)k[5] << 16 |
-		     (uint32_t)k[6] << 8 | k[7]) == part) {
-			size_t j;
-
-			*off = 0;
-			for (j = 1; j < 9; j++)
-				*off = *off << 8 | v[j];
-		}
+		k += 5 + k[4] + 8;
+		p = (uint32_t)k[0] << 24 | (uint32_t)k[1] << 16 |
+		    (uint32_t)k[2] << 8 | k[3];
+		if (p != part)
+			continue;
+		for (o = 0, j = 1; j < 9; j++)
+			o = o << 8 | v[j];
+		if (n++)
+			ck_assert_int_eq(o, *off);
+		*off = o;
 	}
 	return n;
 }
@@ -1972,17 +1976,132 @@ START_TEST(test_route_marks_restored)
 	ck_assert_str_eq(r.out.hits[0].value, "150");
 	refs_eq(&r.out.hits[0], 0, 100, 102);
 	ck_assert_int_eq(apply_q(st, &r, q, 15, 15), 0);
-	/* only the mark that moved is drained again */
+	/* only the marks that moved (both rules', of partition 0) are
+	 * drained again */
 	log_free(l);
 	l = calloc(1, sizeof(*l));
 	ck_assert_int_eq(ft_state_drain_changes(st, collect, l), 0);
-	ck_assert_uint_eq(log_marks(l, 0, &off), 1);
+	ck_assert_uint_eq(log_marks(l, 0, &off), 2);
 	ck_assert_int_eq(off, 102);
+	ck_assert_uint_eq(log_marks(l, 7, &off), 0);
 	log_free(l);
 
 	ft_state_free(src0);
 	ft_state_free(src7);
 	free(q);
+	run_close(&r);
+}
+END_TEST
+
+/* REPLAY_RULES with a routed rule N between S and C: after a reload to
+ * it, a record's contribution to C is the third of its record, not the
+ * second. */
+static const char REPLAY_RULES_N[] =
+	"[rule S]\ntitle = t\nseverity = low\n"
+	"aggregate = sum(amount) >= 150\n"
+	"by = customer_id\nwindow = day\ntime = ts\n"
+	"[rule N]\ntitle = t\nseverity = low\n"
+	"aggregate = count >= 2\n"
+	"by = customer_id\nwindow = day\ntime = ts\n"
+	"[rule C]\ntitle = t\nseverity = low\n"
+	"aggregate = count >= 6\n"
+	"by = customer_id\nwindow = day\ntime = ts\n";
+
+/* Exports rec at (partition 0, offset) from a new source state of r's
+ * rules and applies its contributions to r->st. */
+static void export_apply(struct run *r, const char *rec, int64_t offset,
+			 int64_t *off)
+{
+	struct ft_state_opts lo = route_opts(true, false);
+	struct ft_state *src = ft_state_new(r->rs, &lo);
+	struct route_q *q = calloc(1, sizeof(*q));
+	struct router rt = {q, 1, 0};
+	size_t i;
+
+	ck_assert_ptr_nonnull(src);
+	export_rec(r, src, rec, 0, offset, &rt);
+	for (i = 0; i < q->n; i++)
+		apply_q(r->st, r, q, i, (*off)++);
+	ft_state_free(src);
+	free(q);
+}
+
+/*
+ * A record whose contributions were applied, read again at its source
+ * after a reload added a routed rule before C (at least once: a crash
+ * before its offset was committed): the new rule's contribution is
+ * applied, the others are replays, whatever their place in the record.
+ */
+START_TEST(test_route_marks_per_rule)
+{
+	struct ft_state_opts to = route_opts(false, true);
+	struct log *l = calloc(1, sizeof(*l));
+	int64_t off = 0;
+	struct run r1, r2;
+
+	run_open(&r1, REPLAY_RULES, &to);
+	export_apply(&r1, PAY("a", "00"), 100, &off);
+	ck_assert_uint_eq(ft_state_stats(r1.st, 0).applied, 1);
+	ck_assert_uint_eq(ft_state_stats(r1.st, 1).applied, 1);
+	ck_assert_int_eq(ft_state_drain_changes(r1.st, collect, l), 0);
+
+	run_open(&r2, REPLAY_RULES_N, &to);
+	ft_state_free(r2.st);
+	r2.st = restore_log(&r2, l, true);
+	export_apply(&r2, PAY("a", "00"), 100, &off);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 0).replayed, 1);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 0).applied, 0);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 1).applied, 1);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 1).replayed, 0);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 2).replayed, 1);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 2).applied, 0);
+	/* the next record: N's second fires; C counted 1 + 5, not 2 + 4 */
+	export_apply(&r2, PAY("a", "01"), 101, &off);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 1).fired, 1);
+	export_apply(&r2, PAY("a", "02"), 102, &off);
+	export_apply(&r2, PAY("a", "03"), 103, &off);
+	export_apply(&r2, PAY("a", "04"), 104, &off);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 2).fired, 0);
+	export_apply(&r2, PAY("a", "05"), 105, &off);
+	ck_assert_uint_eq(ft_state_stats(r2.st, 2).fired, 1);
+
+	log_free(l);
+	run_close(&r2);
+	run_close(&r1);
+}
+END_TEST
+
+/*
+ * An older changelog marked a whole source partition (key "FTSQ" |
+ * partition, value version 1 | offset | index): read back, it is a floor
+ * for every rule, by (offset, index).
+ */
+START_TEST(test_route_floor)
+{
+	static const uint8_t key[8] = {'F', 'T', 'S', 'Q', 0, 0, 0, 0};
+	static const uint8_t val[13] = {1, 0, 0, 0, 0, 0, 0, 0, 100,
+					0, 0, 0, 1};
+	struct ft_state_opts to = route_opts(false, true);
+	int64_t off = 0;
+	struct run r;
+
+	run_open(&r, REPLAY_RULES_N, &to);
+	ck_assert_int_eq(ft_state_restore(r.st, r.rs, key, sizeof(key), val,
+					  sizeof(val)),
+			 0);
+	export_apply(&r, PAY("a", "00"), 99, &off);
+	export_apply(&r, PAY("a", "01"), 100, &off);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).replayed, 2);
+	ck_assert_uint_eq(ft_state_stats(r.st, 1).replayed, 2);
+	ck_assert_uint_eq(ft_state_stats(r.st, 2).replayed, 1);
+	ck_assert_uint_eq(ft_state_stats(r.st, 2).applied, 1);
+	export_apply(&r, PAY("a", "02"), 101, &off);
+	ck_assert_uint_eq(ft_state_stats(r.st, 0).applied, 1);
+	ck_assert_uint_eq(ft_state_stats(r.st, 1).applied, 1);
+	/* a malformed floor is refused */
+	ck_assert_int_eq(ft_state_restore(r.st, r.rs, key, sizeof(key), val,
+					  sizeof(val) - 1),
+			 FT_EINVAL);
 	run_close(&r);
 }
 END_TEST
@@ -2498,6 +2617,8 @@ Suite *ft_state_suite(void)
 	tcase_add_test(tc, test_route_equivalence);
 	tcase_add_test(tc, test_route_replays);
 	tcase_add_test(tc, test_route_marks_restored);
+	tcase_add_test(tc, test_route_marks_per_rule);
+	tcase_add_test(tc, test_route_floor);
 	tcase_add_test(tc, test_route_replay_by_offset);
 	tcase_add_test(tc, test_route_long_id);
 	tcase_add_test(tc, test_route_malformed);

@@ -102,12 +102,22 @@
  * contributions).  A message may hold several contribution records one
  * after another (the daemon sends a record's contributions to one
  * partition together).  Contributions of one source partition reach a state
- * in their source order; one at or below the highest (offset, index)
- * applied from its source partition is a replay (a record read again
- * after a crash, exported again): not applied.  These marks are kept in
- * the changelog too, one record per source partition:
- *   key "FTSQ" | source partition (u32); value u8 version (1)
- *   | offset (i64) | index (u32).
+ * in their source order; a rule's contribution at or below the highest
+ * source offset applied to that rule from its source partition is a
+ * replay (a record read again after a crash, exported again): not
+ * applied.  A record contributes to a rule once, so the offset tells it;
+ * the index would not: a reload that adds or removes routed rules between
+ * two exports of a record renumbers them.  These marks are kept in the
+ * changelog too, one record per (rule, source partition):
+ *   key "FTSR" | u8 id length n | the rule id's first n bytes | its
+ *   definition hash (first 8 bytes) | source partition (u32);
+ *   value u8 version (1) | offset (i64).
+ * A rule whose definition changed starts without marks (its old ones are
+ * stale, tombstoned like its entries).  An older changelog's marks of a
+ * whole source partition, key "FTSQ" | source partition (u32), value u8
+ * version (1) | offset (i64) | index (u32), are read back as floors: a
+ * contribution of any rule at or below one's (offset, index) is a
+ * replay.  They are not written.
  * The hits of applied contributions name their records by
  * FT_STATE_REF(source partition, source offset).
  */
