@@ -2079,8 +2079,8 @@ END_TEST
 START_TEST(test_route_floor)
 {
 	static const uint8_t key[8] = {'F', 'T', 'S', 'Q', 0, 0, 0, 0};
-	static const uint8_t val[13] = {1, 0, 0, 0, 0, 0, 0, 0, 100,
-					0, 0, 0, 1};
+	static const uint8_t val[13] = {1, 0,	0, 0, 0, 0, 0,
+					0, 100, 0, 0, 0, 1};
 	struct ft_state_opts to = route_opts(false, true);
 	int64_t off = 0;
 	struct run r;
