@@ -373,9 +373,9 @@ int ft_state_restore(struct ft_state *st, const struct ft_ruleset *rs,
 
 	if (state_is_mark(key, klen)) {
 		rc = state_mark_restore(st, rs, key, klen, val, vlen);
-		return rc == FT_ENOENT && vlen ? note_stale(st, rs, key, klen)
-		       : rc == FT_ENOENT      ? FT_OK
-					      : rc;
+		if (rc == FT_ENOENT)
+			return vlen ? note_stale(st, rs, key, klen) : FT_OK;
+		return rc;
 	}
 	rule = key_rule(st, rs, key, klen, kh, &win);
 	if (rule == FT_ENOENT)

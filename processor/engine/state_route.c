@@ -135,6 +135,12 @@ static struct src_mark *mark_find(struct src_marks *ms, uint32_t partition)
 	return i < ms->n && ms->v[i].part == partition ? &ms->v[i] : NULL;
 }
 
+/* Whether (off, idx) is at or below floor f's. */
+static bool at_or_below(const struct src_mark *f, int64_t off, uint32_t idx)
+{
+	return off < f->off || (off == f->off && idx <= f->idx);
+}
+
 /* The mark of a source partition in ms, made if needed; NULL: no memory. */
 static struct src_mark *mark_of(struct ft_state *st, struct src_marks *ms,
 				uint32_t partition)
@@ -223,9 +229,7 @@ static int apply_one(struct ft_state *st, const struct ft_ruleset *rs,
 		return FT_ENOMEM;
 	f = mark_find(&st->floors, c->partition);
 	if ((st->restored && offset <= st->restored_high) ||
-	    c->soff <= m->off ||
-	    (f && (c->soff < f->off ||
-		   (c->soff == f->off && c->idx <= f->idx)))) {
+	    c->soff <= m->off || (f && at_or_below(f, c->soff, c->idx))) {
 		st->rules[rule].stats.replayed++;
 		return FT_OK;
 	}
