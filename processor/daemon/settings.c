@@ -195,6 +195,10 @@ _Static_assert(FT_LOG_DEBUG == 0 && FT_LOG_ERROR == 3,
 	       "log.level's choices are enum ft_log_level's order");
 _Static_assert(FT_LOG_TEXT == 0 && FT_LOG_LOGFMT == 1 && FT_LOG_JSON == 2,
 	       "log.format's choices are enum ft_log_format's order");
+_Static_assert(FT_STATE_CODEC_LZ4 == 0 && FT_STATE_CODEC_ZSTD == 1 &&
+		       FT_STATE_CODEC_GZIP == 2 && FT_STATE_CODEC_SNAPPY == 3 &&
+		       FT_STATE_CODEC_NONE == 4,
+	       "state.compression's choices are enum ft_state_codec's order");
 
 /* The length of a family row's prefix ("kafka." for "kafka.<property>"),
  * 0 for a single key. */

@@ -693,6 +693,17 @@ bool state_rule_id_held(const struct ft_state *st, const struct ft_ruleset *rs,
 	return false;
 }
 
+size_t state_rule_name(uint8_t *p, const struct ft_rule *r)
+{
+	size_t n = strlen(r->id);
+
+	n = n > 255 ? 255 : n;
+	p[0] = (uint8_t)n;
+	memcpy(p + 1, r->id, n);
+	memcpy(p + 1 + n, r->state->def_hash, 8);
+	return 1 + n + 8;
+}
+
 int state_rule_named(const struct ft_state *st, const struct ft_ruleset *rs,
 		     const uint8_t *id, size_t n, const uint8_t *def)
 {

@@ -245,6 +245,13 @@ uint64_t state_value_hash(const struct ft_state *st, const char *v, size_t n);
 void state_crossing_id(const struct ft_rule *r, const uint8_t kh[16],
 		       int64_t anchor, char out[33]);
 /*
+ * Writes how changelog keys, marks and contribution records name rule r:
+ * u8 n | the first n bytes of its id (at most 255) | the first 8 of its
+ * definition hash; the bytes written, at most STATE_RULE_NAME_MAX.
+ */
+#define STATE_RULE_NAME_MAX (1 + 255 + 8)
+size_t state_rule_name(uint8_t *p, const struct ft_rule *r);
+/*
  * The rule a changelog key or contribution record names: the first n
  * bytes of its id (ids are cut to 255) and of its definition hash (8), if
  * this state applies it; -1 otherwise.

@@ -67,17 +67,12 @@ static void wrote(struct ft_buf *b, const struct wr *w)
 static void write_key(struct ft_buf *b, const struct ft_rule *r,
 		      const struct entry *e)
 {
-	size_t n = strlen(r->id), size;
 	struct wr w;
 
-	n = n > 255 ? 255 : n;
-	size = 4 + 1 + n + 8 + 16 + 8;
-	if (!(w.p = room(b, size)))
+	if (!(w.p = room(b, 4 + STATE_RULE_NAME_MAX + 16 + 8)))
 		return;
 	put(&w, KEY_MAGIC, 4);
-	*w.p++ = (uint8_t)n;
-	put(&w, r->id, n);
-	put(&w, r->state->def_hash, 8);
+	w.p += state_rule_name(w.p, r);
 	put(&w, e->kh, 16);
 	put64(&w, (uint64_t)e->win);
 	wrote(b, &w);

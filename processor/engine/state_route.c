@@ -55,17 +55,11 @@ static size_t encode(uint8_t *b, const struct ft_rule *r, unsigned part,
 		     uint32_t index)
 {
 	unsigned __int128 v = (unsigned __int128)it->v;
-	size_t n = strlen(r->id);
 	uint8_t *p = b;
 
-	n = n > 255 ? 255 : n;
 	memcpy(p, CONTRIB_MAGIC, 4);
 	p += 4;
-	*p++ = (uint8_t)n;
-	memcpy(p, r->id, n);
-	p += n;
-	memcpy(p, r->state->def_hash, 8);
-	p += 8;
+	p += state_rule_name(p, r);
 	memcpy(p, it->kh, 16);
 	p += 16;
 	p = put(p, (uint64_t)it->t, 8);
@@ -281,22 +275,20 @@ int ft_state_apply_contrib(struct ft_state *st, const struct ft_ruleset *rs,
 static size_t mark_record(const struct ft_rule *r, const struct src_mark *m,
 			  uint8_t *k, uint8_t v[1 + 8])
 {
-	size_t n = strlen(r->id);
+	uint8_t *p = k;
 
-	n = n > 255 ? 255 : n;
-	memcpy(k, MARK_MAGIC, 4);
-	k[4] = (uint8_t)n;
-	memcpy(k + 5, r->id, n);
-	memcpy(k + 5 + n, r->state->def_hash, 8);
-	put(k + 5 + n + 8, m->part, 4);
+	memcpy(p, MARK_MAGIC, 4);
+	p += 4;
+	p += state_rule_name(p, r);
+	p = put(p, m->part, 4);
 	v[0] = MARK_VERSION;
 	put(v + 1, (uint64_t)m->off, 8);
-	return 5 + n + 8 + 4;
+	return (size_t)(p - k);
 }
 
 int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque)
 {
-	uint8_t k[5 + 255 + 8 + 4], v[1 + 8];
+	uint8_t k[4 + STATE_RULE_NAME_MAX + 4], v[1 + 8];
 	struct src_marks *ms;
 	size_t r, i, klen;
 	int rc;
@@ -319,6 +311,20 @@ int state_marks_drain(struct ft_state *st, ft_state_emit_fn emit, void *opaque)
 	return FT_OK;
 }
 
+/*
+ * Starts reading a mark's value (size bytes: its version, then its
+ * offset, then what the kind adds), leaving r after the offset.
+ */
+static int mark_value(const void *val, size_t vlen, size_t size, int version,
+		      struct rd *r, int64_t *off)
+{
+	*r = (struct rd){val, (const uint8_t *)val + vlen, false};
+	if (vlen != size || get(r, 1) != (uint64_t)version)
+		return FT_EINVAL;
+	*off = (int64_t)get(r, 8);
+	return *off < -1 ? FT_EINVAL : FT_OK;
+}
+
 /* An older changelog's mark of a whole source partition: a floor. */
 static int floor_restore(struct ft_state *st, const void *key, size_t klen,
 			 const void *val, size_t vlen)
@@ -336,11 +342,7 @@ static int floor_restore(struct ft_state *st, const void *key, size_t klen,
 		return FT_EINVAL;
 	if (!vlen)
 		return FT_OK;
-	r = (struct rd){val, (const uint8_t *)val + vlen, false};
-	if (vlen != 13 || get(&r, 1) != FLOOR_VERSION)
-		return FT_EINVAL;
-	off = (int64_t)get(&r, 8);
-	if (off < -1)
+	if (mark_value(val, vlen, 13, FLOOR_VERSION, &r, &off))
 		return FT_EINVAL;
 	m = mark_of(st, &st->floors, partition);
 	if (!m)
@@ -380,11 +382,7 @@ int state_mark_restore(struct ft_state *st, const struct ft_ruleset *rs,
 			m->off = -1;
 		return FT_OK;
 	}
-	r = (struct rd){val, (const uint8_t *)val + vlen, false};
-	if (vlen != 9 || get(&r, 1) != MARK_VERSION)
-		return FT_EINVAL;
-	off = (int64_t)get(&r, 8);
-	if (off < -1)
+	if (mark_value(val, vlen, 9, MARK_VERSION, &r, &off))
 		return FT_EINVAL;
 	m = mark_of(st, &st->rules[rule].marks, partition);
 	if (!m)
